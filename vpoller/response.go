@@ -1,0 +1,93 @@
+package vpoller
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Response is a worker's reply. Success is 0 or 1, as on the wire; Result
+// is nil (omitted) on failure, otherwise a list ([]Object, []any) or, for the
+// few methods the spec names, one Object.
+type Response struct {
+	Success   int
+	Msg       string
+	Result    any
+	Traceback string
+}
+
+// OK builds a success reply.
+func OK(msg string, result any) *Response { return &Response{Success: 0, Msg: msg, Result: result} }
+
+// Fail builds a failure reply with the given message.
+func Fail(msg string) *Response { return &Response{Success: 1, Msg: msg} }
+
+// Failf builds a failure reply with a formatted message.
+func Failf(format string, args ...any) *Response { return Fail(fmt.Sprintf(format, args...)) }
+
+// Failed reports whether the reply carries an error.
+func (r *Response) Failed() bool { return r.Success != 0 }
+
+// Object returns the reply as an ordered object: success, msg, then result
+// and traceback when present.
+func (r *Response) Object() Object {
+	obj := Object{{Key: "success", Value: r.Success}, {Key: "msg", Value: r.Msg}}
+	if r.Result != nil {
+		obj = append(obj, Field{Key: "result", Value: r.Result})
+	}
+	if r.Traceback != "" {
+		obj = append(obj, Field{Key: "traceback", Value: r.Traceback})
+	}
+	return obj
+}
+
+// Encode returns the reply as JSON text in the given style. A result the
+// encoder cannot represent becomes a failure reply naming the problem, so
+// a reply is always produced.
+func (r *Response) Encode(style Style) []byte {
+	b, err := Marshal(r.Object(), style)
+	if err != nil {
+		b, _ = Marshal(Fail("Cannot serialize result: "+err.Error()).Object(), style)
+	}
+	return b
+}
+
+// DecodeResponse parses a reply frame into the package's value model
+// (results keep their key order and number text).
+func DecodeResponse(data []byte) (*Response, error) {
+	v, err := DecodeValue(data)
+	if err != nil {
+		return nil, fmt.Errorf("vpoller: reply is not JSON: %w", err)
+	}
+	obj, ok := v.(Object)
+	if !ok {
+		return nil, fmt.Errorf("vpoller: reply is a JSON %s, not an object", pythonTypeName(v))
+	}
+	r := &Response{}
+	s, ok := obj.Get("success")
+	if !ok {
+		return nil, fmt.Errorf("vpoller: reply has no success field")
+	}
+	switch t := s.(type) {
+	case json.Number:
+		n, err := t.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("vpoller: reply success %q is not an integer", t)
+		}
+		r.Success = int(n)
+	default:
+		return nil, fmt.Errorf("vpoller: reply success has type %s", pythonTypeName(s))
+	}
+	if m, ok := obj.Get("msg"); ok {
+		if str, ok := m.(string); ok {
+			r.Msg = str
+		} else if m != nil {
+			b, _ := Marshal(m, Compact)
+			r.Msg = string(b)
+		}
+	}
+	r.Result, _ = obj.Get("result")
+	if tb, ok := obj.Get("traceback"); ok {
+		r.Traceback, _ = tb.(string)
+	}
+	return r, nil
+}
