@@ -1,0 +1,217 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// Client sends requests to one vPoller proxy endpoint. It is safe for
+// concurrent use; each request in flight has a REQ socket of its own.
+type Client struct {
+	endpoint string
+	opts     Options
+	log      *slog.Logger
+
+	slots chan struct{} // one token per socket in use: caps requests in flight
+
+	// life bounds every socket; cancelled by Close after the calls ended.
+	life       context.Context
+	cancelLife context.CancelFunc
+	done       chan struct{} // closed by Close: in-flight calls give up
+
+	mu     sync.Mutex
+	idle   []zmq4.Socket // sockets that completed a request cleanly
+	closed bool
+	calls  sync.WaitGroup // Do calls in progress
+}
+
+// New returns a client for endpoint (tcp://host:port or ipc://path). It
+// only validates its arguments: sockets are opened by the first requests,
+// so a proxy that starts later is fine.
+func New(endpoint string, opts Options) (*Client, error) {
+	if err := validateEndpoint(endpoint); err != nil {
+		return nil, fmt.Errorf("vpoller client: %w", err)
+	}
+	opts = opts.withDefaults()
+	life, cancel := context.WithCancel(context.Background())
+	return &Client{
+		endpoint:   endpoint,
+		opts:       opts,
+		log:        opts.Logger.With("endpoint", endpoint),
+		slots:      make(chan struct{}, opts.PoolSize),
+		life:       life,
+		cancelLife: cancel,
+		done:       make(chan struct{}),
+	}, nil
+}
+
+// Endpoint returns the endpoint the client sends to.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// Do sends one request frame and returns the one reply frame, unchanged
+// (the bytes a worker's helper produced, a trailing NUL included).
+//
+// Each attempt may take Options.Timeout; after a silent attempt the socket
+// is discarded and the request is sent again on a fresh one, up to
+// Options.Retries attempts in all, then the error wraps ErrNoReply. ctx
+// bounds the whole call: when it is done Do returns at once with an error
+// wrapping ctx.Err(). A resent request is not de-duplicated: the worker
+// may run it twice (see the package documentation).
+func (c *Client) Do(ctx context.Context, request []byte) ([]byte, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("vpoller client: %s: %w", c.endpoint, ErrClosed)
+	}
+	c.calls.Add(1)
+	c.mu.Unlock()
+	defer c.calls.Done()
+
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("vpoller client: %s: waiting for a free socket: %w", c.endpoint, ctx.Err())
+	case <-c.done:
+		return nil, fmt.Errorf("vpoller client: %s: %w", c.endpoint, ErrClosed)
+	}
+	defer func() { <-c.slots }()
+
+	staleForgiven := false
+	var last error
+	for attempt := 1; attempt <= c.opts.Retries; attempt++ {
+		reply, reused, err := c.attempt(ctx, request)
+		if err == nil {
+			return reply, nil
+		}
+		switch {
+		case errors.Is(err, ErrClosed):
+			return nil, fmt.Errorf("vpoller client: %s: %w", c.endpoint, ErrClosed)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("vpoller client: %s: attempt %d of %d: %w", c.endpoint, attempt, c.opts.Retries, ctx.Err())
+		}
+		var xerr *exchangeError
+		if reused && !staleForgiven && errors.As(err, &xerr) {
+			// An idle socket whose proxy went away since: not the
+			// request's fault. Drop the other idle sockets too (same
+			// proxy) and try again on a fresh one without using up an
+			// attempt; only once per call, so this cannot loop.
+			staleForgiven = true
+			c.dropIdle()
+			c.log.Debug("idle socket was stale, reconnecting", "err", err)
+			attempt--
+			continue
+		}
+		last = err
+		if attempt < c.opts.Retries {
+			c.log.Warn("Did not receive response, retrying...", "attempt", attempt, "of", c.opts.Retries, "cause", err)
+		}
+	}
+	return nil, fmt.Errorf("vpoller client: %s: no reply after %d attempts of %v (last: %v): %w",
+		c.endpoint, c.opts.Retries, c.opts.Timeout, last, ErrNoReply)
+}
+
+// attempt makes one try within Options.Timeout: an idle socket or a fresh
+// one, send, wait for the reply. A socket that completed cleanly goes back
+// to the idle pool; any other is closed. reused tells whether the socket
+// came from the idle pool.
+func (c *Client) attempt(ctx context.Context, request []byte) (reply []byte, reused bool, err error) {
+	timer := time.NewTimer(c.opts.Timeout)
+	defer timer.Stop()
+
+	sock := c.takeIdle()
+	reused = sock != nil
+	if sock == nil {
+		sock, err = c.dial(ctx, timer.C)
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	reply, err = c.exchange(ctx, timer.C, sock, request)
+	if err != nil {
+		return nil, reused, err
+	}
+	c.putIdle(sock)
+	return reply, reused, nil
+}
+
+// Call encodes req as the original client does, sends it and decodes the
+// reply. A reply that is not a vPoller reply object is an error; a vPoller
+// failure ({"success": 1, ...}) is not: check Response.Failed.
+func (c *Client) Call(ctx context.Context, req *vpoller.Request) (*vpoller.Response, error) {
+	if req == nil {
+		return nil, errors.New("vpoller client: nil request")
+	}
+	reply, err := c.Do(ctx, req.Encode())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := vpoller.DecodeResponse(reply)
+	if err != nil {
+		return nil, fmt.Errorf("vpoller client: %s: method %q: %w", c.endpoint, req.Method, err)
+	}
+	return resp, nil
+}
+
+// Close makes calls in progress return ErrClosed, waits for them, and
+// closes every socket. It is safe to call more than once.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+
+	for _, s := range idle {
+		_ = s.Close()
+	}
+	c.calls.Wait()
+	c.cancelLife()
+	return nil
+}
+
+func (c *Client) takeIdle() zmq4.Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.idle)
+	if n == 0 {
+		return nil
+	}
+	s := c.idle[n-1]
+	c.idle[n-1] = nil
+	c.idle = c.idle[:n-1]
+	return s
+}
+
+func (c *Client) putIdle(s zmq4.Socket) {
+	c.mu.Lock()
+	if !c.closed && len(c.idle) < c.opts.MaxIdle {
+		c.idle = append(c.idle, s)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	_ = s.Close()
+}
+
+func (c *Client) dropIdle() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, s := range idle {
+		_ = s.Close()
+	}
+}
