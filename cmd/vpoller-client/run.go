@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitNoReply = 1 // no reply or another failure to get one
+	exitUsage   = 2
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// run is the whole command: parse, send, print. The reply frame is printed
+// as it came (a helper's trailing NUL included) plus a newline, as the
+// original's print(result) does.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "vpoller-client: %v\n\n%s", err, usageText)
+		return exitUsage
+	}
+	switch {
+	case cfg.Help:
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	case cfg.Version:
+		fmt.Fprintf(stdout, "vpoller-client %s\n", versionString())
+		return exitOK
+	}
+
+	logger := slog.New(slog.DiscardHandler)
+	if cfg.Debug {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logger.Debug("sending request", "endpoint", cfg.Endpoint, "request", &cfg.Request)
+	}
+	c, err := client.New(cfg.Endpoint, client.Options{
+		Timeout: cfg.Timeout, Retries: cfg.Retries, PoolSize: 1, Logger: logger,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "vpoller-client: %v\n", err)
+		return exitUsage
+	}
+	defer c.Close()
+
+	reply, err := c.Do(ctx, cfg.Request.Encode())
+	if err != nil {
+		if errors.Is(err, client.ErrNoReply) {
+			// The original's message, alone on its line, for scripts.
+			fmt.Fprintln(stderr, client.ErrNoReply.Error())
+			logger.Debug("no reply", "err", err)
+		} else {
+			fmt.Fprintf(stderr, "vpoller-client: %v\n", err)
+		}
+		return exitNoReply
+	}
+	if _, err := stdout.Write(append(reply, '\n')); err != nil {
+		fmt.Fprintf(stderr, "vpoller-client: writing the reply: %v\n", err)
+		return exitNoReply
+	}
+	return exitOK
+}
