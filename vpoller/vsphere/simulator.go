@@ -1,0 +1,93 @@
+package vsphere
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/url"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/soap"
+)
+
+// Credentials of an embedded simulator agent configured without a username.
+const (
+	simulatorUser     = "user"
+	simulatorPassword = "pass"
+)
+
+// Inventory is what an embedded simulator model contains. Object names are
+// deterministic (govmomi's vcsim naming), so demos and end-to-end tests of
+// other packages can rely on them:
+//
+// "vpx" (the default, a vCenter): 1 datacenter DC0; 1 cluster DC0_C0 with 3
+// hosts DC0_C0_H0..DC0_C0_H2 plus 1 standalone host DC0_H0 (4 hosts); 4 VMs,
+// 2 on the standalone host (DC0_H0_VM0, DC0_H0_VM1) and 2 in the cluster's
+// pool (DC0_C0_RP0_VM0, DC0_C0_RP0_VM1), all poweredOn; 1 datastore
+// LocalDS_0; 2 resource pools, both named "Resources" (the standalone
+// host's and the cluster's root pools: a ready-made duplicate name);
+// 3 networks: "VM Network", DC0_DVPG0 and the switch's uplink portgroup
+// DVS0-DVUplinks-<n>.
+//
+// "esx" (a standalone ESXi host): 1 datacenter "ha-datacenter", no cluster,
+// 1 host "localhost.localdomain", 2 VMs ha-host_VM0 and ha-host_VM1,
+// 1 datastore LocalDS_0, 1 resource pool "Resources", 1 network "VM Network".
+type Inventory struct {
+	Model       string
+	Datacenters int
+	Clusters    int
+	Hosts       int
+	VMs         int
+	Datastores  int
+	Pools       int
+	Networks    int
+	// Names of representative objects, for tests and demos.
+	Datacenter, Cluster, Host, VM, Datastore string
+	// DatastoreURL is the info.url of Datastore (it contains a temporary
+	// directory chosen when the simulator starts, so it is only known from
+	// a running agent: use a datastore.discover request).
+}
+
+// SimulatorInventory returns the documented content of an embedded
+// simulator model ("vpx" or "", or "esx"). Tests in this package check it
+// against a running simulator.
+func SimulatorInventory(model string) Inventory {
+	if model == "esx" {
+		return Inventory{Model: "esx", Datacenters: 1, Clusters: 0, Hosts: 1, VMs: 2, Datastores: 1, Pools: 1, Networks: 1,
+			Datacenter: "ha-datacenter", Host: "localhost.localdomain", VM: "ha-host_VM0", Datastore: "LocalDS_0"}
+	}
+	return Inventory{Model: "vpx", Datacenters: 1, Clusters: 1, Hosts: 4, VMs: 4, Datastores: 1, Pools: 2, Networks: 3,
+		Datacenter: "DC0", Cluster: "DC0_C0", Host: "DC0_C0_H0", VM: "DC0_C0_RP0_VM0", Datastore: "LocalDS_0"}
+}
+
+// simServer is an in-process vCenter/ESXi simulator serving HTTPS on
+// 127.0.0.1 with its own self-signed certificate.
+type simServer struct {
+	model      *simulator.Model
+	server     *simulator.Server
+	host       string // host:port
+	thumbprint string // SHA-256 of the server certificate
+}
+
+// startSimulator creates the model and starts its server; the agent then
+// connects through the normal verified-TLS path with the certificate
+// pinned by thumbprint.
+func startSimulator(modelName, user, password string) (*simServer, error) {
+	var m *simulator.Model
+	if modelName == "esx" {
+		m = simulator.ESX()
+	} else {
+		m = simulator.VPX()
+	}
+	if err := m.Create(); err != nil {
+		return nil, fmt.Errorf("create %s simulator: %w", modelName, err)
+	}
+	m.Service.TLS = new(tls.Config)
+	m.Service.Listen = &url.URL{Host: "127.0.0.1:0", User: url.UserPassword(user, password)}
+	s := m.Service.NewServer()
+	return &simServer{model: m, server: s, host: s.URL.Host, thumbprint: soap.ThumbprintSHA256(s.Certificate())}, nil
+}
+
+func (s *simServer) close() {
+	s.server.Close()
+	s.model.Remove()
+}
