@@ -8,12 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.uber.org/goleak"
-
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseArgsFields(t *testing.T) {
 	cfg, err := parseArgs(strings.Fields(

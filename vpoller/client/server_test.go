@@ -126,4 +126,3 @@ func within(t testing.TB, what string, got, lo, hi time.Duration) {
 		t.Errorf("%s took %v, want between %v and %v", what, got, lo, hi)
 	}
 }
-

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// buildCLI compiles the command once per test run (TestMain removes it).
+var buildCLI = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "vpoller-client")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", errors.New("go build: " + err.Error() + ": " + string(out))
+	}
+	return bin, nil
+})
+
+// startProxy runs a real zmq4 ROUTER on 127.0.0.1 playing the vPoller
+// proxy: it answers each request with reply(request).
+func startProxy(t *testing.T, reply func([]byte) []byte) string {
+	t.Helper()
+	sock := zmq4.NewRouter(context.Background())
+	if err := sock.Listen("tcp://127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			msg, err := sock.Recv()
+			if err != nil {
+				return
+			}
+			if len(msg.Frames) == 3 {
+				_ = sock.Send(zmq4.NewMsgFrom(msg.Frames[0], nil, reply(msg.Frames[2])))
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = sock.Close(); <-done })
+	return "tcp://" + sock.Addr().String()
+}
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	bin, err := buildCLI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestCLIEndToEnd(t *testing.T) {
+	const vmGet = `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "DC0_C0_RP0_VM0", "runtime.powerState": "poweredOn"}]}`
+	var mu sync.Mutex
+	var seen []string
+	ep := startProxy(t, func(req []byte) []byte {
+		mu.Lock()
+		seen = append(seen, string(req))
+		mu.Unlock()
+		switch {
+		case bytes.Contains(req, []byte(`"helper": "vpoller.helpers.czabbix"`)):
+			return []byte("poweredOn\x00")
+		case bytes.Contains(req, []byte(`"helper": "vpoller.helpers.zabbix"`)):
+			return []byte(`"poweredOn"`)
+		default:
+			return []byte(vmGet)
+		}
+	})
+	for _, tc := range []struct {
+		args   string
+		stdout string
+	}{
+		{"-m vm.get -V 127.0.0.1 -n DC0_C0_RP0_VM0 -p runtime.powerState", vmGet + "\n"},
+		{"-m vm.get -V 127.0.0.1 -n DC0_C0_RP0_VM0 -p runtime.powerState -H vpoller.helpers.zabbix", "\"poweredOn\"\n"},
+		{"-m vm.get -V 127.0.0.1 -n DC0_C0_RP0_VM0 -p runtime.powerState -H vpoller.helpers.czabbix", "poweredOn\x00\n"},
+	} {
+		stdout, stderr, code := runCLI(t, append(strings.Fields(tc.args), "-e", ep, "-t", "5000")...)
+		if code != 0 || stdout != tc.stdout || stderr != "" {
+			t.Errorf("vpoller-client %s: rc=%d stdout=%q stderr=%q; want rc=0 stdout=%q", tc.args, code, stdout, stderr, tc.stdout)
+		}
+	}
+	want := `{"method": "vm.get", "hostname": "127.0.0.1", "name": "DC0_C0_RP0_VM0", "username": null, "password": null, "key": null, "properties": ["runtime.powerState"], "counter-name": null, "instance": null, "max-sample": null, "perf-interval": null, "helper": null}`
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 || seen[0] != want {
+		t.Errorf("proxy received %q, first want %s", seen, want)
+	}
+}
+
+func TestCLINoReply(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close() // nothing listens there now
+	start := time.Now()
+	stdout, stderr, code := runCLI(t, "-m", "about", "-V", "127.0.0.1", "-e", "tcp://"+addr, "-t", "200", "-r", "2")
+	elapsed := time.Since(start)
+	if code == 0 || stdout != "" || stderr != "Did not receive response, aborting...\n" {
+		t.Errorf("rc=%d stdout=%q stderr=%q; want rc!=0 and the original's message", code, stdout, stderr)
+	}
+	if elapsed > 3*time.Second {
+		t.Errorf("2 attempts of 200 ms took %v", elapsed)
+	}
+}
+
+func TestCLIUsageAndVersion(t *testing.T) {
+	stdout, _, code := runCLI(t, "--version")
+	if code != 0 || !strings.HasPrefix(stdout, "vpoller-client ") {
+		t.Errorf("--version: rc=%d stdout=%q", code, stdout)
+	}
+	stdout, _, code = runCLI(t, "-h")
+	if code != 0 || !strings.Contains(stdout, "-m <method>, --method <method>") {
+		t.Errorf("-h: rc=%d stdout=%q", code, stdout)
+	}
+	_, stderr, code := runCLI(t, "-m", "about")
+	if code != 2 || !strings.Contains(stderr, "-V <host> is required") {
+		t.Errorf("missing -V: rc=%d stderr=%q", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "-m", "about", "-V", "x", "-e", "udp://x:1")
+	if code != 2 || !strings.Contains(stderr, "unsupported transport") {
+		t.Errorf("bad endpoint: rc=%d stderr=%q", code, stderr)
+	}
+}
