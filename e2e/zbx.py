@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""End-to-end driver for a real Zabbix server (6.0 or 7.0), stdlib only.
+
+Subcommands (environment: ZBX_URL, ZBX_STATE, ZBX_SERVER_BIN, ZBX_LABEL):
+  import FILE...       import templates through configuration.import; exit 1 on any error
+  run                  create the vCenter host, wait for LLD and values, print the counts
+
+`run` reads the expected inventory from the JSON file $E2E_INVENTORY
+({"dc": [names], "cluster": [...], "hv": [...], "vm": [...], "ds": [...]}), the
+agent address from $AGENT_PORT, the vPoller agent name from $VSPHERE_AGENT and
+the wait budget from $E2E_WAIT (seconds).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+LABEL = os.environ.get("ZBX_LABEL", "zabbix")
+T0 = time.time()
+
+
+def log(msg):
+    print(f"[{LABEL} {time.time() - T0:6.1f}s] {msg}", flush=True)
+
+
+class APIError(Exception):
+    pass
+
+
+class API:
+    """Minimal JSON-RPC client; the token goes in the body ("auth"), which 6.0 needs and 7.0 accepts."""
+
+    def __init__(self, url):
+        self.url, self.auth, self.id = url, None, 0
+
+    def raw(self, method, params, auth=True):
+        self.id += 1
+        req = {"jsonrpc": "2.0", "method": method, "params": params, "id": self.id}
+        if auth and self.auth:
+            req["auth"] = self.auth
+        r = urllib.request.Request(self.url, data=json.dumps(req).encode(),
+                                   headers={"Content-Type": "application/json-rpc"})
+        with urllib.request.urlopen(r, timeout=300) as f:
+            return json.loads(f.read().decode())
+
+    def call(self, method, params=None, auth=True):
+        resp = self.raw(method, params if params is not None else {}, auth)
+        if "error" in resp:
+            e = resp["error"]
+            raise APIError(f"{method}: {e.get('message')} {e.get('data')}")
+        return resp["result"]
+
+    def login(self):
+        self.version = self.call("apiinfo.version", auth=False)
+        self.auth = self.call("user.login", {"username": os.environ.get("ZBX_USER", "Admin"),
+                                             "password": os.environ.get("ZBX_PASS", "zabbix")}, auth=False)
+        return self.version
+
+    def import_rules(self):
+        create_update = {"createMissing": True, "updateExisting": True}
+        full = {"createMissing": True, "updateExisting": True, "deleteMissing": True}
+        rules = {
+            "templates": dict(create_update),
+            "templateLinkage": {"createMissing": True},
+            "items": dict(full), "discoveryRules": dict(full), "triggers": dict(full),
+            "graphs": dict(full), "valueMaps": dict(full), "templateDashboards": dict(full),
+            "httptests": dict(full),
+        }
+        major, minor = (int(x) for x in self.version.split(".")[:2])
+        if (major, minor) >= (6, 2):
+            rules["host_groups"] = dict(create_update)
+            rules["template_groups"] = dict(create_update)
+        else:
+            rules["groups"] = {"createMissing": True}
+        return rules
+
+
+def reload_cache():
+    state, server = os.environ["ZBX_STATE"], os.environ.get("ZBX_SERVER_BIN", "/usr/sbin/zabbix_server")
+    subprocess.run([server, "-c", f"{state}/zabbix_server.conf", "-R", "config_cache_reload"],
+                   capture_output=True, text=True)
+
+
+def cmd_import(api, files):
+    rules = api.import_rules()
+    failed = 0
+    for path in files:
+        src = open(path, encoding="utf-8").read()
+        t = time.time()
+        r = api.raw("configuration.import", {"format": "yaml", "rules": rules, "source": src})
+        if "error" in r:
+            failed += 1
+            log(f"import FAIL {os.path.basename(path)}: {r['error'].get('message')} {r['error'].get('data')}")
+        else:
+            log(f"import ok   {os.path.basename(path)} ({time.time() - t:.1f}s)")
+    # Importing twice must be a no-op (uuids stable, nothing rejected).
+    for path in files:
+        r = api.raw("configuration.import", {"format": "yaml", "rules": rules,
+                                             "source": open(path, encoding="utf-8").read()})
+        if "error" in r:
+            failed += 1
+            log(f"re-import FAIL {os.path.basename(path)}: {r['error'].get('data')}")
+    return failed
+
+
+KINDS = [("dc", "vPoller Datacenter"), ("cluster", "vPoller Cluster"), ("hv", "vPoller Hypervisor"),
+         ("vm", "vPoller Virtual Machine"), ("ds", "vPoller Datastore")]
+
+
+def optional(item):
+    return any(t["tag"] == "optional" for t in item.get("tags", []))
+
+
+def cmd_run(api):
+    inventory = json.load(open(os.environ["E2E_INVENTORY"]))
+    wait_s = float(os.environ.get("E2E_WAIT", "360"))
+    agent = os.environ.get("VSPHERE_AGENT", "vcsim.local")
+    interval = os.environ.get("E2E_INTERVAL", "10s")
+
+    zs = api.call("host.get", {"filter": {"host": "Zabbix server"}, "output": ["hostid", "status"]})
+    for h in zs:
+        if h["status"] == "0":
+            api.call("host.update", {"hostid": h["hostid"], "status": 1})
+    tpl = api.call("template.get", {"filter": {"host": "vPoller vCenter"}, "output": ["templateid"]})
+    if not tpl:
+        log("template 'vPoller vCenter' missing")
+        return 1
+    groups = api.call("hostgroup.get", {"filter": {"name": "vPoller/vCenters"}, "output": ["groupid"]})
+    gid = groups[0]["groupid"] if groups else api.call("hostgroup.create", {"name": "vPoller/vCenters"})["groupids"][0]
+    host = api.call("host.create", {
+        "host": "vcenter-" + agent.replace(":", "_"),
+        "name": f"vCenter {agent}",
+        "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "",
+                        "port": os.environ["AGENT_PORT"]}],
+        "groups": [{"groupid": gid}],
+        "templates": [{"templateid": tpl[0]["templateid"]}],
+        "macros": [{"macro": "{$VSPHERE.HOST}", "value": agent},
+                   {"macro": "{$VPOLLER.INTERVAL}", "value": interval},
+                   {"macro": "{$VPOLLER.LLD.INTERVAL}", "value": os.environ.get("E2E_LLD_INTERVAL", "20s")}],
+    })
+    vc_id = host["hostids"][0]
+    log(f"created vCenter host {vc_id} ({{$VSPHERE.HOST}}={agent}, interval {interval})")
+    reload_cache()
+
+    expected = {k: sorted(inventory.get(k, [])) for k, _ in KINDS}
+    deadline = time.time() + wait_s
+    last_reload, last_report, ok = time.time(), 0, False
+    while True:
+        now = time.time()
+        found = {}
+        hosts = api.call("host.get", {"output": ["hostid", "host", "name"], "selectTags": "extend",
+                                      "selectParentTemplates": ["host"]})
+        obj_hosts = {}
+        for h in hosts:
+            for k, tname in KINDS:
+                if any(p["host"] == tname for p in h.get("parentTemplates", [])):
+                    found.setdefault(k, []).append(h["name"])
+                    obj_hosts[h["hostid"]] = k
+        hostids = [vc_id] + list(obj_hosts)
+        items = api.call("item.get", {"hostids": hostids, "output": ["itemid", "hostid", "key_", "name", "lastclock",
+                                       "lastvalue", "state", "error", "status"], "selectTags": "extend",
+                                       "webitems": False})
+        rules = api.call("discoveryrule.get", {"hostids": hostids, "output": ["itemid", "hostid", "key_", "state",
+                                               "error", "lastclock"] if api.version >= "7" else
+                                               ["itemid", "hostid", "key_", "state", "error"]})
+        items = [i for i in items if i["status"] == "0"]
+        valued = [i for i in items if i["lastclock"] != "0"]
+        unsup = [i for i in items if i["state"] == "1"]
+        unsup_bad = [i for i in unsup if not optional(i)]
+        pending = [i for i in items if i["lastclock"] == "0" and i["state"] != "1" and not optional(i)]
+        rules_bad = [r for r in rules if r["state"] == "1"]
+        hosts_ok = all(sorted(found.get(k, [])) == expected[k] for k, _ in KINDS)
+        # Discovered hosts bring new items: reload the configuration cache so they are polled at once.
+        if now - last_reload > 15:
+            reload_cache()
+            last_reload = now
+        if now - last_report > 30:
+            last_report = now
+            log("hosts " + " ".join(f"{k}={len(found.get(k, []))}/{len(expected[k])}" for k, _ in KINDS) +
+                f"; items {len(items)}: with values {len(valued)}, unsupported {len(unsup)}"
+                f" ({len(unsup_bad)} not optional), pending {len(pending)}; LLD rules {len(rules)}"
+                f" unsupported {len(rules_bad)}")
+        if hosts_ok and items and not pending and not unsup_bad and not rules_bad:
+            ok = True
+            break
+        if now > deadline:
+            break
+        time.sleep(3)
+
+    names = {h["hostid"]: h["name"] for h in hosts}
+    names[vc_id] = f"vCenter {agent}"
+    total_hosts = sum(len(found.get(k, [])) for k, _ in KINDS)
+    print(f"== Zabbix {api.version}: hosts discovered {total_hosts} "
+          f"({', '.join(f'{k} {len(found.get(k, []))}/{len(expected[k])}' for k, _ in KINDS)}) / "
+          f"items with values {len(valued)} of {len(items)} / unsupported items {len(unsup)} "
+          f"({len(unsup) - len(unsup_bad)} optional) / LLD rules {len(rules)} ({len(rules_bad)} unsupported) / "
+          f"{time.time() - T0:.0f}s", flush=True)
+    for k, _ in KINDS:
+        if sorted(found.get(k, [])) != expected[k]:
+            print(f"   hosts {k}: expected {expected[k]}, found {sorted(found.get(k, []))}")
+    for i in unsup:
+        tag = "optional" if optional(i) else "FAIL"
+        print(f"   unsupported ({tag}) {names.get(i['hostid'])}: {i['key_']}: {i['error']}")
+    for r in rules_bad:
+        print(f"   LLD rule unsupported (FAIL) {names.get(r['hostid'])}: {r['key_']}: {r['error']}")
+    for i in pending[:25]:
+        print(f"   no value (FAIL) {names.get(i['hostid'])}: {i['key_']}")
+    if len(pending) > 25:
+        print(f"   ... and {len(pending) - 25} more items without values")
+    sample = [i for i in valued if i["hostid"] != vc_id][:0]
+    for i in sorted(valued, key=lambda i: (names.get(i["hostid"], ""), i["key_"])):
+        if os.environ.get("E2E_VERBOSE"):
+            print(f"   value {names.get(i['hostid'])}: {i['key_']} = {i['lastvalue'][:80]!r}")
+    del sample
+    return 0 if ok else 1
+
+
+def main():
+    api = API(os.environ["ZBX_URL"])
+    api.login()
+    if sys.argv[1] == "import":
+        return 1 if cmd_import(api, sys.argv[2:]) else 0
+    if sys.argv[1] == "run":
+        return cmd_run(api)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+package templates
+
+import "strings"
+
+// Names of the templates, as item keys' expressions and host prototypes
+// refer to them.
+const (
+	TplVCenter    = "vPoller vCenter"
+	TplHypervisor = "vPoller Hypervisor"
+	TplVM         = "vPoller Virtual Machine"
+	TplDatastore  = "vPoller Datastore"
+	TplCluster    = "vPoller Cluster"
+	TplDatacenter = "vPoller Datacenter"
+
+	// TemplateGroup holds the templates.
+	TemplateGroup = "Templates/Virtualization"
+
+	// Macros every template understands.
+	MacroAgent       = "{$VSPHERE.HOST}"
+	MacroInterval    = "{$VPOLLER.INTERVAL}"
+	MacroLLDInterval = "{$VPOLLER.LLD.INTERVAL}"
+)
+
+// Tag values marking items that may legitimately be unsupported: the e2e
+// test tolerates an unsupported item only when it carries TagOptional.
+const (
+	TagOptional = "optional"
+	// OptionalPerf: performance counters; unsupported when the worker or
+	// the vCenter does not serve the counter (statistics level too low).
+	OptionalPerf = "perf"
+)
+
+// builder accumulates one template's objects and derives their uuids from
+// the template name, so that every uuid is stable and unique.
+type builder struct {
+	t Template
+}
+
+func newTemplate(name, description string) *builder {
+	return &builder{t: Template{
+		UUID:        UUID(name),
+		Template:    name,
+		Name:        name,
+		Description: strings.TrimSpace(description),
+		Groups:      []Name{{Name: TemplateGroup}},
+		Tags:        []Tag{{Tag: "class", Value: "software"}, {Tag: "target", Value: "vmware"}},
+	}}
+}
+
+func (b *builder) macro(name, value, description string) {
+	b.t.Macros = append(b.t.Macros, Macro{Macro: name, Value: value, Description: description})
+}
+
+func (b *builder) item(it Item) *Item {
+	it.UUID = UUID(b.t.Template, "item", it.Key)
+	b.t.Items = append(b.t.Items, it)
+	return &b.t.Items[len(b.t.Items)-1]
+}
+
+func (b *builder) rule(r DiscoveryRule) *DiscoveryRule {
+	r.UUID = UUID(b.t.Template, "lld", r.Key)
+	b.t.DiscoveryRules = append(b.t.DiscoveryRules, r)
+	return &b.t.DiscoveryRules[len(b.t.DiscoveryRules)-1]
+}
+
+func (b *builder) valueMap(name string, pairs ...string) {
+	vm := ValueMap{UUID: UUID(b.t.Template, "valuemap", name), Name: name}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		vm.Mappings = append(vm.Mappings, Mapping{Value: pairs[i], NewValue: pairs[i+1]})
+	}
+	b.t.ValueMaps = append(b.t.ValueMaps, vm)
+}
+
+// finish fixes the uuids of objects nested in items and rules, which
+// depend on their parents' keys.
+func (b *builder) finish() Template {
+	for i := range b.t.Items {
+		fixTriggers(b.t.Template, b.t.Items[i].Triggers)
+	}
+	for i := range b.t.DiscoveryRules {
+		r := &b.t.DiscoveryRules[i]
+		for j := range r.ItemPrototypes {
+			p := &r.ItemPrototypes[j]
+			p.UUID = UUID(b.t.Template, "lld", r.Key, "item", p.Key)
+			fixTriggers(b.t.Template, p.TriggerProtos)
+		}
+		fixTriggers(b.t.Template, r.TriggerProtos)
+		for j := range r.HostPrototypes {
+			h := &r.HostPrototypes[j]
+			h.UUID = UUID(b.t.Template, "lld", r.Key, "host", h.Host)
+		}
+	}
+	return b.t
+}
+
+func fixTriggers(tpl string, ts []Trigger) {
+	for i := range ts {
+		ts[i].UUID = UUID(tpl, "trigger", ts[i].Expression)
+	}
+}
+
+// Value types, item types and preprocessing as the export format spells them.
+const (
+	vtFloat    = "FLOAT"
+	vtChar     = "CHAR"
+	vtText     = "TEXT"
+	vtUnsigned = "" // the default
+)
+
+// master is the one vpoller.get item per object whose JSON reply feeds the
+// dependent items: one vCenter request per object per interval.
+func master(name, key, description string) Item {
+	return Item{
+		Name:        name,
+		Key:         key,
+		Delay:       MacroInterval,
+		History:     "1h",
+		Trends:      "0",
+		ValueType:   vtText,
+		Description: description,
+		Tags:        []Tag{{Tag: "component", Value: "raw"}},
+	}
+}
+
+// dep is a dependent item reading one value from its master's JSON.
+func dep(masterKey, key, name, valueType, units string, steps ...Step) Item {
+	it := Item{
+		Name:          name,
+		Type:          "DEPENDENT",
+		Key:           key,
+		Delay:         "0",
+		ValueType:     valueType,
+		Units:         units,
+		Preprocessing: steps,
+		MasterItem:    &MasterItem{Key: masterKey},
+	}
+	if valueType == vtChar || valueType == vtText {
+		it.Trends = "0"
+	}
+	return it
+}
+
+func (it Item) withTags(tags ...string) Item {
+	for i := 0; i+1 < len(tags); i += 2 {
+		it.Tags = append(it.Tags, Tag{Tag: tags[i], Value: tags[i+1]})
+	}
+	return it
+}
+
+func (it Item) withDescription(d string) Item {
+	it.Description = d
+	return it
+}
+
+func (it Item) withValueMap(name string) Item {
+	it.ValueMap = &Name{Name: name}
+	return it
+}
+
+func (it Item) withTriggers(ts ...Trigger) Item {
+	it.Triggers = append(it.Triggers, ts...)
+	return it
+}
+
+func (it Item) withTriggerProtos(ts ...Trigger) Item {
+	it.TriggerProtos = append(it.TriggerProtos, ts...)
+	return it
+}
+
+// prop reads property p of the single object a *.get reply holds.
+func prop(p string) Step {
+	return Step{Type: "JSONPATH", Parameters: []string{"$[0]['" + p + "']"}}
+}
+
+// propOr is prop with a value to use when the property is absent: vSphere
+// leaves zero counters and unset values out of its replies.
+func propOr(p, def string) Step {
+	s := prop(p)
+	s.ErrorHandler = "CUSTOM_VALUE"
+	s.ErrorHandlerParams = def
+	return s
+}
+
+func jsonPath(path string) Step {
+	return Step{Type: "JSONPATH", Parameters: []string{path}}
+}
+
+func jsonPathOr(path, def string) Step {
+	s := jsonPath(path)
+	s.ErrorHandler = "CUSTOM_VALUE"
+	s.ErrorHandlerParams = def
+	return s
+}
+
+func boolToDecimal() Step {
+	return Step{Type: "BOOL_TO_DECIMAL", Parameters: []string{""}}
+}
+
+func multiply(f string) Step {
+	return Step{Type: "MULTIPLIER", Parameters: []string{f}}
+}
+
+func javascript(code string) Step {
+	return Step{Type: "JAVASCRIPT", Parameters: []string{strings.TrimSpace(code)}}
+}
+
+func discardUnchanged(heartbeat string) Step {
+	return Step{Type: "DISCARD_UNCHANGED_HEARTBEAT", Parameters: []string{heartbeat}}
+}
+
+// trigger builds a trigger; its uuid is set by finish.
+func trigger(name, priority, expression, description string) Trigger {
+	return Trigger{Expression: expression, Name: name, Priority: priority, Description: description}
+}
+
+func (t Trigger) dependsOn(o Trigger) Trigger {
+	t.Dependencies = append(t.Dependencies, Dependency{Name: o.Name, Expression: o.Expression})
+	return t
+}
+
+func (t Trigger) withOpData(s string) Trigger {
+	t.OpData = s
+	return t
+}
+
+func (t Trigger) withTags(tags ...string) Trigger {
+	for i := 0; i+1 < len(tags); i += 2 {
+		t.Tags = append(t.Tags, Tag{Tag: tags[i], Value: tags[i+1]})
+	}
+	return t
+}
+
+// last is the trigger function last(/template/key).
+func last(tpl, key string) string {
+	return "last(/" + tpl + "/" + key + ")"
+}
+
+// Keys of the plugin (see plugin/ for their parameters).
+func getKey(method string, params ...string) string {
+	return Key("vpoller.get", append([]string{method, MacroAgent}, params...)...)
+}
+
+func discoverKey(method string, params ...string) string {
+	return Key("vpoller.discover", append([]string{method, MacroAgent}, params...)...)
+}
+
+func pollKey(method string, params ...string) string {
+	return Key("vpoller.poll", append([]string{method, MacroAgent}, params...)...)
+}
+
+// perfKey polls the newest sample of a performance counter by name.
+func perfKey(method, nameMacro, counter string) string {
+	return pollKey(method, nameMacro, "value", "", "", "", counter)
+}
+
+func props(p ...string) string { return strings.Join(p, ",") }

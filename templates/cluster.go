@@ -1,0 +1,41 @@
+package templates
+
+// Cluster returns the template of one cluster (ClusterComputeResource).
+func Cluster() Template {
+	const tpl, obj = TplCluster, "{$VSPHERE.CLUSTER.NAME}"
+	b := newTemplate(tpl, `
+One cluster seen through vPoller: capacity, hosts and status from one
+vpoller.get request per interval.`)
+	b.macro(MacroAgent, "", "vPoller agent name (vCenter/ESXi as configured in the vPoller worker).")
+	b.macro(obj, "", "Cluster name, set by cluster discovery.")
+	b.macro(MacroInterval, "1m", "Polling interval of the vPoller items.")
+
+	mkey := getKey("cluster.get", obj, props(
+		"name", "overallStatus", "summary.numHosts", "summary.numEffectiveHosts",
+		"summary.totalCpu", "summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory"))
+	b.item(master("Cluster: raw properties", mkey,
+		"All cluster properties in one vCenter request; the other items depend on it."))
+	red := trigger("Cluster {$VSPHERE.CLUSTER.NAME} overall status is red", "HIGH",
+		last(tpl, "vsphere.cluster.status")+`="red"`, "vCenter reports a problem with the cluster (HA, DRS, capacity).")
+	yellow := trigger("Cluster {$VSPHERE.CLUSTER.NAME} overall status is yellow", "WARNING",
+		last(tpl, "vsphere.cluster.status")+`="yellow"`, "vCenter reports that the cluster might have a problem.").dependsOn(red)
+	b.item(dep(mkey, "vsphere.cluster.status", "Overall status", vtChar, "", prop("overallStatus")).
+		withTags("component", "status").withTriggers(red, yellow))
+	b.item(dep(mkey, "vsphere.cluster.hosts", "Hosts", vtUnsigned, "", propOr("summary.numHosts", "0")).
+		withTags("component", "hosts"))
+	b.item(dep(mkey, "vsphere.cluster.hosts.effective", "Hosts available", vtUnsigned, "", propOr("summary.numEffectiveHosts", "0")).
+		withTags("component", "hosts").
+		withTriggers(trigger("Cluster {$VSPHERE.CLUSTER.NAME}: not all hosts are available", "WARNING",
+			last(tpl, "vsphere.cluster.hosts.effective")+"<"+last(tpl, "vsphere.cluster.hosts"),
+			"Some hosts of the cluster are in maintenance mode, disconnected or failed.")))
+	b.item(dep(mkey, "vsphere.cluster.cpu.total", "CPU capacity", vtUnsigned, "Hz",
+		propOr("summary.totalCpu", "0"), multiply("1000000")).withTags("component", "cpu"))
+	b.item(dep(mkey, "vsphere.cluster.cpu.effective", "CPU available to VMs", vtUnsigned, "Hz",
+		propOr("summary.effectiveCpu", "0"), multiply("1000000")).withTags("component", "cpu"))
+	b.item(dep(mkey, "vsphere.cluster.memory.total", "Memory capacity", vtUnsigned, "B",
+		propOr("summary.totalMemory", "0")).withTags("component", "memory"))
+	b.item(dep(mkey, "vsphere.cluster.memory.effective", "Memory available to VMs", vtUnsigned, "B",
+		propOr("summary.effectiveMemory", "0"), multiply("1048576")).
+		withDescription("summary.effectiveMemory is in MB in vSphere.").withTags("component", "memory"))
+	return b.finish()
+}

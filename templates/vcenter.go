@@ -1,0 +1,131 @@
+package templates
+
+// Host groups that discovered hosts are put into.
+const (
+	GroupHypervisors = "vPoller/Hypervisors"
+	GroupVMs         = "vPoller/Virtual machines"
+	GroupDatastores  = "vPoller/Datastores"
+	GroupClusters    = "vPoller/Clusters"
+	GroupDatacenters = "vPoller/Datacenters"
+)
+
+// objectKind describes one discovery of the vCenter template that turns
+// vSphere objects into Zabbix hosts.
+type objectKind struct {
+	title    string // "Hypervisor"
+	short    string // technical name part: "hv"
+	method   string // "host.discover"
+	props    string // extra discovery properties
+	template string
+	group    string
+	// macros passed to the discovered host besides agent and interval:
+	// user macro -> LLD macro.
+	macros [][2]string
+}
+
+var objectKinds = []objectKind{
+	{"Datacenter", "dc", "datacenter.discover", "", TplDatacenter, GroupDatacenters,
+		[][2]string{{"{$VSPHERE.DATACENTER.NAME}", "{#VSPHERE.DATACENTER.NAME}"}}},
+	{"Cluster", "cluster", "cluster.discover", "", TplCluster, GroupClusters,
+		[][2]string{{"{$VSPHERE.CLUSTER.NAME}", "{#VSPHERE.CLUSTER.NAME}"}}},
+	{"Hypervisor", "hv", "host.discover", "", TplHypervisor, GroupHypervisors,
+		[][2]string{{"{$VSPHERE.HV.NAME}", "{#VSPHERE.HOST.NAME}"}}},
+	{"Virtual machine", "vm", "vm.discover", "", TplVM, GroupVMs,
+		[][2]string{{"{$VSPHERE.VM.NAME}", "{#VSPHERE.VM.NAME}"}}},
+	{"Datastore", "ds", "datastore.discover", "info.url", TplDatastore, GroupDatastores,
+		[][2]string{{"{$VSPHERE.DATASTORE.URL}", "{#VSPHERE.DATASTORE.INFO.URL}"}, {"{$VSPHERE.DATASTORE.NAME}", "{#VSPHERE.DATASTORE.NAME}"}}},
+}
+
+// VCenter returns the template attached to the Zabbix host that stands for a
+// vCenter (or standalone ESXi) served by vPoller. Its agent interface must
+// point at the Zabbix agent 2 running the vPoller plugin; discovered hosts
+// inherit that interface.
+func VCenter() Template {
+	const tpl = TplVCenter
+	b := newTemplate(tpl, `
+Attach to one Zabbix host per vCenter (or standalone ESXi) that vPoller polls.
+The host's agent interface must reach a Zabbix agent 2 with the vPoller plugin;
+set {$VSPHERE.HOST} to the vPoller agent name of the vCenter (the hostname in
+the worker's configuration). Low-level discovery creates one host per
+datacenter, cluster, hypervisor, virtual machine and datastore, linked to the
+matching vPoller template; they inherit this host's interface and get
+{$VSPHERE.HOST}, {$VPOLLER.INTERVAL} and {$VPOLLER.LLD.INTERVAL} from it.`)
+	b.macro(MacroAgent, "", "vPoller agent name of this vCenter/ESXi (the 'hostname' the vPoller worker knows it by).")
+	b.macro(MacroInterval, "1m", "Polling interval of vPoller items here and on discovered hosts.")
+	b.macro(MacroLLDInterval, "1h", "Interval of the object discoveries.")
+	b.macro("{$VPOLLER.NAME.SUFFIX}", "", "Appended to the visible names of discovered hosts, e.g. ' (vc2)' when several vCenters use the same object names.")
+
+	akey := getKey("about", "", props("fullName", "version", "build", "apiVersion", "apiType"))
+	b.item(master("vCenter: raw about", akey, "About information of the vSphere API endpoint."))
+	b.item(dep(akey, "vsphere.vc.fullname", "Full name", vtChar, "", prop("fullName"), discardUnchanged("1d")).
+		withTags("component", "inventory"))
+	b.item(dep(akey, "vsphere.vc.version", "Version", vtChar, "", prop("version"), discardUnchanged("1d")).
+		withTags("component", "inventory").
+		withTriggers(trigger("vCenter {$VSPHERE.HOST} version has changed", "INFO",
+			"change(/"+tpl+"/vsphere.vc.version)=1", "The vSphere API endpoint was upgraded or replaced.")))
+	b.item(dep(akey, "vsphere.vc.build", "Build", vtChar, "", prop("build"), discardUnchanged("1d")).
+		withTags("component", "inventory"))
+	b.item(dep(akey, "vsphere.vc.api.version", "API version", vtChar, "", prop("apiVersion"), discardUnchanged("1d")).
+		withTags("component", "inventory"))
+	b.item(dep(akey, "vsphere.vc.api.type", "API type", vtChar, "", prop("apiType"), discardUnchanged("1d")).
+		withDescription("VirtualCenter for a vCenter, HostAgent for a standalone ESXi.").
+		withTags("component", "inventory"))
+
+	b.item(Item{Name: "Latest event", Key: pollKey("event.latest", "", "event"), Delay: MacroInterval,
+		History: "7d", Trends: "0", ValueType: vtText,
+		Description: "fullFormattedMessage of the newest event of the vCenter event manager."}.
+		withTags("component", "events"))
+
+	skey := getKey("session.get")
+	b.item(master("vCenter: raw sessions", skey, "Sessions open on the vCenter (session.get)."))
+	b.item(dep(skey, "vsphere.vc.sessions", "Sessions", vtUnsigned, "", jsonPath("$.length()")).
+		withDescription("Number of sessions open on the vCenter, vPoller's own included.").
+		withTags("component", "sessions"))
+
+	for _, k := range objectKinds {
+		r := DiscoveryRule{
+			Name:          k.title + " discovery",
+			Key:           discoverKey(k.method, "", k.props),
+			Delay:         MacroLLDInterval,
+			Lifetime:      "7d",
+			Description:   k.title + "s of the vCenter (" + k.method + "), each created as a Zabbix host linked to '" + k.template + "'.",
+			Preprocessing: []Step{objectDiscovery(k.short, "{#VSPHERE."+macroPrefix(k.method)+".NAME}")},
+		}
+		hp := HostPrototype{
+			Host:       "{#VPOLLER.HOST}",
+			Name:       "{#VPOLLER.NAME}",
+			GroupLinks: []GroupLink{{Group: Name{Name: k.group}}},
+			Templates:  []Name{{Name: k.template}},
+			Macros: []Macro{
+				{Macro: MacroAgent, Value: "{#VPOLLER.AGENT}"},
+				{Macro: MacroInterval, Value: "{#VPOLLER.INTERVAL}"},
+				{Macro: MacroLLDInterval, Value: "{#VPOLLER.LLD.INTERVAL}"},
+			},
+			Tags: []Tag{{Tag: "vsphere", Value: k.short}},
+		}
+		for _, m := range k.macros {
+			hp.Macros = append(hp.Macros, Macro{Macro: m[0], Value: m[1]})
+		}
+		r.HostPrototypes = []HostPrototype{hp}
+		b.rule(r)
+	}
+	return b.finish()
+}
+
+// macroPrefix is vpoller.MacroPrefix without importing it into the
+// generated data: "vm.discover" -> "VM".
+func macroPrefix(method string) string {
+	for i := len(method) - 1; i >= 0; i-- {
+		if method[i] == '.' {
+			method = method[:i]
+			break
+		}
+	}
+	out := []byte(method)
+	for i, c := range out {
+		if c >= 'a' && c <= 'z' {
+			out[i] = c - 'a' + 'A'
+		}
+	}
+	return string(out)
+}

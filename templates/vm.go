@@ -1,0 +1,166 @@
+package templates
+
+// VirtualMachine returns the template of one VM, created by the vCenter
+// template's host prototype with {$VSPHERE.VM.NAME} set.
+func VirtualMachine() Template {
+	const tpl, obj = TplVM, "{$VSPHERE.VM.NAME}"
+	b := newTemplate(tpl, `
+One virtual machine seen through vPoller. Discovered hosts get it from the
+"vPoller vCenter" template; {$VSPHERE.VM.NAME} is the VM's name in vCenter.
+Configuration and quick statistics come from one vpoller.get request per
+interval, guest information (disks, NICs; needs VMware Tools) from a second
+one, snapshots from vm.snapshot.get. Guest filesystems and NICs are discovered
+with vm.disk.discover and vm.guest.net.get.`)
+	b.macro(MacroAgent, "", "vPoller agent name (vCenter/ESXi as configured in the vPoller worker).")
+	b.macro(obj, "", "Name of the VM in vCenter (set by VM discovery).")
+	b.macro(MacroInterval, "1m", "Polling interval of the vPoller items.")
+	b.macro(MacroLLDInterval, "1h", "Interval of the guest filesystem and NIC discoveries.")
+	b.macro("{$VSPHERE.SNAPSHOT.AGE.MAX}", "3d", "Age of the oldest snapshot above which a warning is raised.")
+	b.macro("{$VSPHERE.VM.FS.PFREE.MIN.WARN}", "10", "Free space (%) of a guest filesystem below which a warning is raised.")
+	b.macro("{$VSPHERE.VM.FS.PFREE.MIN.CRIT}", "5", "Free space (%) of a guest filesystem below which a high problem is raised.")
+
+	mkey := getKey("vm.get", obj, props(
+		"name", "runtime.powerState", "runtime.connectionState", "overallStatus",
+		"runtime.consolidationNeeded", "guest.toolsRunningStatus", "guest.guestState",
+		"summary.config.numCpu", "summary.config.memorySizeMB", "summary.config.guestFullName",
+		"summary.quickStats.overallCpuUsage", "summary.quickStats.guestMemoryUsage",
+		"summary.quickStats.hostMemoryUsage", "summary.quickStats.uptimeSeconds",
+		"summary.storage.committed", "summary.storage.uncommitted",
+		"guest.ipAddress", "guest.hostName"))
+	b.item(master("VM: raw properties", mkey,
+		"All VM properties in one vCenter request; the other items depend on it."))
+	gkey := getKey("vm.get", obj, props("name", "guest.disk", "guest.net"))
+	b.item(master("VM: raw guest information", gkey,
+		"Guest disks and NICs as reported by VMware Tools (empty without Tools)."))
+	skey := getKey("vm.snapshot.get", obj)
+	snap := master("VM: raw snapshots", skey,
+		"All snapshots of the VM (the whole tree). A VM without snapshots makes the worker reply 'No snapshots found' (kept from the original vPoller): the item then holds [].")
+	snap.Preprocessing = []Step{{Type: "CHECK_NOT_SUPPORTED", Parameters: []string{""}, ErrorHandler: "CUSTOM_VALUE", ErrorHandlerParams: "[]"}}
+	b.item(snap)
+
+	power := trigger("VM {$VSPHERE.VM.NAME} is powered off", "INFO",
+		last(tpl, "vsphere.vm.power.state")+`="poweredOff"`, "The VM is powered off.")
+	red := trigger("VM {$VSPHERE.VM.NAME} overall status is red", "HIGH",
+		last(tpl, "vsphere.vm.status")+`="red"`, "vCenter reports a problem with the VM.")
+	yellow := trigger("VM {$VSPHERE.VM.NAME} overall status is yellow", "WARNING",
+		last(tpl, "vsphere.vm.status")+`="yellow"`, "vCenter reports that the VM might have a problem.").dependsOn(red)
+	tools := trigger("VM {$VSPHERE.VM.NAME}: VMware Tools not running", "WARNING",
+		last(tpl, "vsphere.vm.tools.running")+`<>"guestToolsRunning" and `+last(tpl, "vsphere.vm.power.state")+`="poweredOn"`,
+		"The VM is powered on but VMware Tools are not running: no guest disks, NICs or IP addresses.")
+	conn := trigger("VM {$VSPHERE.VM.NAME} is not connected", "AVERAGE",
+		last(tpl, "vsphere.vm.connection.state")+`<>"connected"`, "The VM is orphaned, inaccessible or its host is disconnected.")
+
+	b.item(dep(mkey, "vsphere.vm.power.state", "Power state", vtChar, "", prop("runtime.powerState")).
+		withTags("component", "status").withTriggers(power))
+	b.item(dep(mkey, "vsphere.vm.connection.state", "Connection state", vtChar, "", prop("runtime.connectionState")).
+		withTags("component", "status").withTriggers(conn))
+	b.item(dep(mkey, "vsphere.vm.status", "Overall status", vtChar, "", prop("overallStatus")).
+		withTags("component", "status").withTriggers(red, yellow))
+	b.item(dep(mkey, "vsphere.vm.tools.running", "VMware Tools running status", vtChar, "",
+		propOr("guest.toolsRunningStatus", "guestToolsNotRunning")).
+		withTags("component", "guest").withTriggers(tools))
+	b.item(dep(mkey, "vsphere.vm.guest.state", "Guest state", vtChar, "", propOr("guest.guestState", "unknown")).
+		withTags("component", "guest"))
+	b.item(dep(mkey, "vsphere.vm.consolidation.needed", "Disk consolidation needed", vtUnsigned, "",
+		propOr("runtime.consolidationNeeded", "false"), boolToDecimal()).
+		withValueMap("vPoller boolean").withTags("component", "storage").
+		withTriggers(trigger("VM {$VSPHERE.VM.NAME} needs disk consolidation", "WARNING",
+			last(tpl, "vsphere.vm.consolidation.needed")+"=1", "Redo logs are left over from a snapshot operation.")))
+	b.item(dep(mkey, "vsphere.vm.cpu.num", "Number of vCPUs", vtUnsigned, "", prop("summary.config.numCpu")).
+		withTags("component", "cpu"))
+	b.item(dep(mkey, "vsphere.vm.cpu.used", "CPU used", vtUnsigned, "Hz",
+		propOr("summary.quickStats.overallCpuUsage", "0"), multiply("1000000")).withTags("component", "cpu"))
+	b.item(dep(mkey, "vsphere.vm.memory.size", "Memory size", vtUnsigned, "B",
+		prop("summary.config.memorySizeMB"), multiply("1048576")).withTags("component", "memory"))
+	b.item(dep(mkey, "vsphere.vm.memory.guest.used", "Guest memory active", vtUnsigned, "B",
+		propOr("summary.quickStats.guestMemoryUsage", "0"), multiply("1048576")).withTags("component", "memory"))
+	b.item(dep(mkey, "vsphere.vm.memory.host.used", "Host memory consumed", vtUnsigned, "B",
+		propOr("summary.quickStats.hostMemoryUsage", "0"), multiply("1048576")).withTags("component", "memory"))
+	b.item(dep(mkey, "vsphere.vm.uptime", "Uptime", vtUnsigned, "uptime",
+		propOr("summary.quickStats.uptimeSeconds", "0")).withTags("component", "system"))
+	b.item(dep(mkey, "vsphere.vm.storage.committed", "Storage committed", vtUnsigned, "B",
+		propOr("summary.storage.committed", "0")).withTags("component", "storage"))
+	b.item(dep(mkey, "vsphere.vm.storage.uncommitted", "Storage uncommitted", vtUnsigned, "B",
+		propOr("summary.storage.uncommitted", "0")).withTags("component", "storage"))
+	b.item(dep(mkey, "vsphere.vm.guest.os", "Guest OS (configured)", vtChar, "",
+		propOr("summary.config.guestFullName", ""), discardUnchanged("1d")).withTags("component", "inventory"))
+	b.item(dep(mkey, "vsphere.vm.guest.ip", "Guest IP address", vtChar, "", propOr("guest.ipAddress", ""), discardUnchanged("1d")).
+		withTags("component", "guest"))
+	b.item(dep(mkey, "vsphere.vm.guest.hostname", "Guest host name", vtChar, "", propOr("guest.hostName", ""), discardUnchanged("1d")).
+		withTags("component", "guest"))
+
+	b.item(dep(skey, "vsphere.vm.snapshot.count", "Snapshots", vtUnsigned, "", jsonPath("$.length()")).
+		withTags("component", "snapshot"))
+	b.item(dep(skey, "vsphere.vm.snapshot.oldest.age", "Oldest snapshot age", vtUnsigned, "uptime", javascript(snapshotAgeJS)).
+		withDescription("Age of the oldest snapshot in the tree; 0 without snapshots.").
+		withTags("component", "snapshot").
+		withTriggers(trigger("VM {$VSPHERE.VM.NAME} has a snapshot older than {$VSPHERE.SNAPSHOT.AGE.MAX}", "WARNING",
+			last(tpl, "vsphere.vm.snapshot.oldest.age")+">{$VSPHERE.SNAPSHOT.AGE.MAX}",
+			"Old snapshots grow without bound and slow the VM down; consolidate or delete them.").
+			withOpData("Age: {ITEM.LASTVALUE1}")))
+
+	b.item(Item{Name: "CPU usage (perf)", Key: perfKey("vm.perf.metric.get", obj, "cpu.usage.percent.average"),
+		Delay: MacroInterval, ValueType: vtFloat, Units: "%", Preprocessing: []Step{multiply("0.01")},
+		Description: "Real-time counter cpu.usage.percent.average (needs the VM powered on)."}.
+		withTags("component", "cpu", TagOptional, OptionalPerf))
+	b.item(Item{Name: "Network usage (perf)", Key: perfKey("vm.perf.metric.get", obj, "net.usage.kiloBytesPerSecond.average"),
+		Delay: MacroInterval, ValueType: vtFloat, Units: "Bps", Preprocessing: []Step{multiply("1024")},
+		Description: "Real-time counter net.usage.kiloBytesPerSecond.average (needs the VM powered on)."}.
+		withTags("component", "network", TagOptional, OptionalPerf))
+
+	// Guest filesystems: discovered with vm.disk.discover, values from the
+	// guest master item (one request for all disks).
+	fs := b.rule(DiscoveryRule{
+		Name:          "Guest filesystem discovery",
+		Key:           discoverKey("vm.disk.discover", obj),
+		Delay:         MacroLLDInterval,
+		Lifetime:      "7d",
+		Description:   "Filesystems reported by VMware Tools (vm.disk.discover). Empty when Tools are not running.",
+		Preprocessing: []Step{javascript(diskDiscoveryJS)},
+	})
+	fsTotal := "vsphere.vm.fs.total[{#VSPHERE.VM.DISKPATH}]"
+	fsFree := "vsphere.vm.fs.free[{#VSPHERE.VM.DISKPATH}]"
+	fsPfree := "vsphere.vm.fs.pfree[{#VSPHERE.VM.DISKPATH}]"
+	crit := trigger("VM {$VSPHERE.VM.NAME}: filesystem {#VSPHERE.VM.DISKPATH} free space below {$VSPHERE.VM.FS.PFREE.MIN.CRIT}%", "HIGH",
+		last(tpl, fsPfree)+"<{$VSPHERE.VM.FS.PFREE.MIN.CRIT}", "")
+	fs.ItemPrototypes = append(fs.ItemPrototypes,
+		dep(gkey, fsTotal, "Filesystem {#VSPHERE.VM.DISKPATH}: total", vtUnsigned, "B", diskValue("disks[i].capacity")).
+			withTags("component", "filesystem", "filesystem", "{#VSPHERE.VM.DISKPATH}"),
+		dep(gkey, fsFree, "Filesystem {#VSPHERE.VM.DISKPATH}: free", vtUnsigned, "B", diskValue("disks[i].freeSpace")).
+			withTags("component", "filesystem", "filesystem", "{#VSPHERE.VM.DISKPATH}"),
+		dep(gkey, fsPfree, "Filesystem {#VSPHERE.VM.DISKPATH}: free, in %", vtFloat, "%",
+			diskValue("disks[i].capacity > 0 ? Math.round(10000 * disks[i].freeSpace / disks[i].capacity) / 100 : 0")).
+			withTags("component", "filesystem", "filesystem", "{#VSPHERE.VM.DISKPATH}").
+			withTriggerProtos(crit,
+				trigger("VM {$VSPHERE.VM.NAME}: filesystem {#VSPHERE.VM.DISKPATH} free space below {$VSPHERE.VM.FS.PFREE.MIN.WARN}%", "WARNING",
+					last(tpl, fsPfree)+"<{$VSPHERE.VM.FS.PFREE.MIN.WARN}", "").dependsOn(crit)),
+	)
+
+	// Guest NICs: discovered with vm.guest.net.get, values from the guest
+	// master item.
+	nic := b.rule(DiscoveryRule{
+		Name:        "Guest network interface discovery",
+		Key:         discoverKey("vm.guest.net.get", obj, props("macAddress", "network", "connected")),
+		Delay:       MacroLLDInterval,
+		Lifetime:    "7d",
+		Description: "Virtual NICs as reported by the guest (vm.guest.net.get).",
+		Filter: &Filter{Conditions: []Condition{
+			{Macro: "{#VSPHERE.VM.MACADDRESS}", Value: ".+", FormulaID: "A"},
+		}},
+	})
+	sel := "$[0]['guest.net'][?(@.macAddress=='{#VSPHERE.VM.MACADDRESS}')]"
+	nicConn := "vsphere.vm.nic.connected[{#VSPHERE.VM.MACADDRESS}]"
+	nic.ItemPrototypes = append(nic.ItemPrototypes,
+		dep(gkey, nicConn, "NIC {#VSPHERE.VM.MACADDRESS}: connected", vtUnsigned, "",
+			jsonPathOr(sel+".connected.first()", "false"), boolToDecimal()).
+			withValueMap("vPoller boolean").withTags("component", "network", "interface", "{#VSPHERE.VM.MACADDRESS}").
+			withTriggerProtos(trigger("VM {$VSPHERE.VM.NAME}: NIC {#VSPHERE.VM.MACADDRESS} is disconnected", "AVERAGE",
+				last(tpl, nicConn)+"=0 and "+last(tpl, "vsphere.vm.power.state")+`="poweredOn"`, "")),
+		dep(gkey, "vsphere.vm.nic.ip[{#VSPHERE.VM.MACADDRESS}]", "NIC {#VSPHERE.VM.MACADDRESS}: IP addresses", vtChar, "",
+			jsonPathOr(sel+".ipAddress.first()", "[]"), discardUnchanged("1d")).
+			withTags("component", "network", "interface", "{#VSPHERE.VM.MACADDRESS}"),
+	)
+
+	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
+	return b.finish()
+}
