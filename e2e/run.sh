@@ -1,0 +1,377 @@
+#!/bin/bash
+# e2e/run.sh: prove the vPoller templates end to end on real Zabbix servers.
+#
+# For Zabbix 6.0 (Debian bookworm packages) and 7.0 (bookworm-backports,
+# unpacked beside 6.0): PostgreSQL, zabbix_server, the PHP frontend (API),
+# zabbix_agent2 with our loadable plugin, our vpoller-proxy and vpoller-worker
+# serving a simulated vCenter, all on 127.0.0.1 with ports chosen at runtime.
+# Imports every template through the API (any error fails), creates the
+# vCenter host, waits until LLD created one host per simulated datacenter,
+# cluster, hypervisor, VM and datastore and their items hold values, and
+# prints per version: hosts discovered / items with values / unsupported items.
+# Fails on an import error, an unsupported item without the tag
+# "optional", an item without a value after the wait. Stops what it started.
+#
+# Environment:
+#   E2E_VERSIONS   "6.0 7.0" (default) or one of them
+#   E2E_WAIT       seconds to wait for LLD and values per version (default 360)
+#   E2E_IMPORT_ONLY=1  stop after the template import (no vPoller binaries needed)
+#   E2E_KEEP=1     keep the state directory (logs, configs) after the run
+#   VPOLLER_CI_CACHE  cache for downloads and DB dumps (default /var/cache/vpoller-ci)
+# Needs root (apt-get, runuser) and Go.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+PY=/usr/bin/python3
+VERSIONS=${E2E_VERSIONS:-6.0 7.0}
+CACHE=${VPOLLER_CI_CACHE:-/var/cache/vpoller-ci}
+WAIT=${E2E_WAIT:-360}
+AGENT_NAME=vcsim.local
+export DEBIAN_FRONTEND=noninteractive
+T0=$(date +%s)
+say() { echo "[e2e $(($(date +%s) - T0))s] $*"; }
+die() { say "FAIL: $*"; exit 1; }
+
+mkdir -p "$CACHE"
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/vpoller-e2e.XXXXXX")
+chmod 755 "$STATE"
+PG_BIN=""
+
+# ---- stopping -------------------------------------------------------------
+# Every background process writes its pid file under $STATE/pids; stop them
+# by pid (never by name), then the PostgreSQL instance.
+stop_pidfile() {
+	local f=$1 p
+	[ -f "$f" ] || return 0
+	p=$(cat "$f" 2>/dev/null || true)
+	rm -f "$f"
+	[ -n "$p" ] || return 0
+	kill "$p" 2>/dev/null || return 0
+	for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.25; done
+	kill -9 "$p" 2>/dev/null || true
+}
+stop_version() {
+	local d=$1
+	stop_pidfile "$d/agent2.pid"
+	stop_pidfile "$d/php.pid"
+	stop_pidfile "$d/zabbix_server.pid"
+}
+cleanup() {
+	local rc=$?
+	set +e
+	for d in "$STATE"/zbx*; do [ -d "$d" ] && stop_version "$d"; done
+	stop_pidfile "$STATE/pids/worker.pid"
+	stop_pidfile "$STATE/pids/proxy.pid"
+	if [ -n "$PG_BIN" ] && [ -f "$STATE/pg/postmaster.pid" ]; then
+		runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$STATE/pg" -m fast -w stop >/dev/null 2>&1
+	fi
+	if [ "${E2E_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+		say "state kept in $STATE (logs: $STATE/*/*.log)"
+		[ $rc -ne 0 ] && for f in "$STATE"/zbx*/zabbix_server.log "$STATE"/zbx*/agent2.log "$STATE"/vpoller/*.log; do
+			[ -f "$f" ] && { echo "---- tail $f"; tail -n 15 "$f"; }
+		done
+	else
+		rm -rf "$STATE"
+	fi
+	say "exit $rc"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# freeport: a free TCP port on 127.0.0.1 below 32768 (Zabbix accepts ports
+# 1024-32767 only, the kernel's ephemeral range starts above).
+freeport() {
+	$PY -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
+}
+
+# ---- 1. packages --------------------------------------------------------------
+need=()
+for p in postgresql zabbix-server-pgsql zabbix-frontend-php php-pgsql zabbix-agent2 python3; do
+	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	say "apt-get install ${need[*]}"
+	# policy-rc.d keeps postinst scripts from starting services on all interfaces.
+	tmp_policy=0
+	if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; tmp_policy=1; fi
+	apt-get update -qq
+	apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${need[@]}" >"$STATE/apt.log" 2>&1 ||
+		{ tail -20 "$STATE/apt.log"; die "apt-get install failed"; }
+	[ $tmp_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+for v in $VERSIONS; do
+	case $v in
+	6.0) ;;
+	7.0)
+		say "fetching Zabbix 7.0 server/frontend and agent 2 (bookworm-backports)"
+		R70=$("$HERE/fetch-zabbix70.sh" "$CACHE" | tail -1)
+		AGENT70=$("$REPO/scripts/fetch-agent70.sh" "$CACHE" | tail -1)
+		;;
+	*) die "unknown version $v (want 6.0 and/or 7.0)" ;;
+	esac
+done
+
+# ---- 2. our binaries -----------------------------------------------------------
+BIN=$STATE/bin
+mkdir -p "$BIN"
+if [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
+	say "go build ./cmd/..."
+	(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN/" ./cmd/...)
+	for b in vpoller-proxy vpoller-worker vpoller-client zabbix-agent2-plugin-vpoller; do
+		[ -x "$BIN/$b" ] || die "cmd/$b did not build"
+	done
+	chmod 755 "$BIN" "$BIN"/*
+fi
+
+# ---- 3. PostgreSQL (own instance, 127.0.0.1, throw-away) ----------------------
+PG_PORT=$(freeport)
+mkdir -p "$STATE/pg" "$STATE/pgsock"
+chown postgres:postgres "$STATE/pg" "$STATE/pgsock"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$STATE/pg" -A trust -E UTF8 --locale=C.UTF-8 >"$STATE/initdb.log" 2>&1 ||
+	{ cat "$STATE/initdb.log"; die "initdb"; }
+cat >>"$STATE/pg/postgresql.conf" <<EOC
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$STATE/pgsock'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 64MB
+max_connections = 60
+EOC
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pg/server.log" -w start >/dev/null || die "postgres start"
+PSQL="runuser -u postgres -- psql -q -h $STATE/pgsock -p $PG_PORT -v ON_ERROR_STOP=1"
+$PSQL -d postgres -c "CREATE ROLE zabbix LOGIN PASSWORD 'zabbix-e2e'" >/dev/null
+say "postgres on 127.0.0.1:$PG_PORT"
+
+# load_db NAME SQLDIR: create database NAME with the Zabbix schema; the fresh
+# database is cached as a pg_dump keyed by the schema files' checksum.
+load_db() {
+	local db=$1 sql=$2 sum dump
+	sum=$(cat "$sql/schema.sql.gz" "$sql/data.sql.gz" | md5sum | cut -c1-12)
+	dump=$CACHE/zabbix-db-$sum.dump
+	$PSQL -d postgres -c "CREATE DATABASE $db OWNER zabbix ENCODING 'UTF8' TEMPLATE template0" >/dev/null
+	if [ -s "$dump" ]; then
+		runuser -u postgres -- pg_restore -h "$STATE/pgsock" -p "$PG_PORT" -d "$db" --no-owner --role=zabbix -j 2 "$dump"
+	else
+		(echo "SET ROLE zabbix;"; zcat "$sql/schema.sql.gz" "$sql/images.sql.gz" "$sql/data.sql.gz") |
+			$PSQL -d "$db" >/dev/null
+		runuser -u postgres -- pg_dump -h "$STATE/pgsock" -p "$PG_PORT" -Fc "$db" >"$dump.tmp" && mv "$dump.tmp" "$dump"
+	fi
+}
+
+# ---- 4. vPoller proxy + worker with a simulated vCenter ------------------------
+start_vpoller() {
+	local d=$STATE/vpoller
+	mkdir -p "$d/agents" "$STATE/pids"
+	FRONT=$(freeport); BACK=$(freeport); PMGMT=$(freeport); WMGMT=$(freeport)
+	cat >"$d/vpoller.conf" <<EOC
+[proxy]
+frontend = tcp://127.0.0.1:$FRONT
+backend = tcp://127.0.0.1:$BACK
+mgmt = tcp://127.0.0.1:$PMGMT
+
+[worker]
+proxy = tcp://127.0.0.1:$BACK
+mgmt = tcp://127.0.0.1:$WMGMT
+vsphere_hosts_dir = $d/agents
+concurrency = 16
+EOC
+	cat >"$d/agents/vcsim.conf" <<EOC
+hostname = $AGENT_NAME
+simulator = true
+EOC
+	chmod 600 "$d/vpoller.conf" "$d/agents/vcsim.conf"
+	setsid "$BIN/vpoller-proxy" -f "$d/vpoller.conf" start >"$d/proxy.log" 2>&1 &
+	echo $! >"$STATE/pids/proxy.pid"
+	setsid "$BIN/vpoller-worker" -f "$d/vpoller.conf" start >"$d/worker.log" 2>&1 &
+	echo $! >"$STATE/pids/worker.pid"
+	ENDPOINT=tcp://127.0.0.1:$FRONT
+	for _ in $(seq 1 60); do
+		if "$BIN/vpoller-client" -m about -V "$AGENT_NAME" -e "$ENDPOINT" -t 2000 -r 1 >"$d/about.json" 2>/dev/null &&
+			grep -q '"success": 0' "$d/about.json"; then
+			say "vPoller proxy+worker up: $(cat "$d/about.json")"
+			return 0
+		fi
+		sleep 0.5
+	done
+	cat "$d/about.json" 2>/dev/null || true
+	die "vPoller did not answer 'about' for $AGENT_NAME on $ENDPOINT"
+}
+
+# inventory: what the simulated vCenter holds, asked through vPoller itself.
+inventory() {
+	local out=$STATE/inventory.json m
+	for m in datacenter.discover cluster.discover host.discover vm.discover datastore.discover; do
+		"$BIN/vpoller-client" -m "$m" -V "$AGENT_NAME" -e "$ENDPOINT" -t 5000 -r 2 >"$STATE/vpoller/$m.json" ||
+			die "vpoller-client -m $m failed"
+	done
+	$PY - "$STATE/vpoller" "$out" <<'EOPY'
+import json, sys
+d, out = sys.argv[1], sys.argv[2]
+inv = {}
+for kind, m in [("dc", "datacenter"), ("cluster", "cluster"), ("hv", "host"), ("vm", "vm"), ("ds", "datastore")]:
+    r = json.load(open(f"{d}/{m}.discover.json"))
+    assert r.get("success") == 0, r
+    inv[kind] = sorted(o["name"] for o in r["result"])
+json.dump(inv, open(out, "w"))
+print(" ".join(f"{k}={len(v)}" for k, v in inv.items()))
+EOPY
+}
+
+# ---- 5. one Zabbix version ---------------------------------------------------------
+# run_version VER: server + frontend + agent2 + import + LLD/values check.
+run_version() {
+	local v=$1 d=$STATE/zbx${1/./} root server agent sqldir srvport webport agport db
+	mkdir -p "$d"; chown zabbix:zabbix "$d"; chmod 755 "$d"
+	case $v in
+	6.0) root=""; server=/usr/sbin/zabbix_server; agent=/usr/sbin/zabbix_agent2 ;;
+	7.0) root=$R70; server=$R70/usr/sbin/zabbix_server; agent=$AGENT70 ;;
+	esac
+	sqldir=$root/usr/share/zabbix-server-pgsql
+	db=zabbix${v/./}
+	local t=$(date +%s)
+	load_db "$db" "$sqldir"
+	say "Zabbix $v: database $db ready ($(($(date +%s) - t))s)"
+	srvport=$(freeport); webport=$(freeport); agport=$(freeport)
+
+	cat >"$d/zabbix_server.conf" <<EOC
+ListenIP=127.0.0.1
+ListenPort=$srvport
+LogType=file
+LogFile=$d/zabbix_server.log
+LogFileSize=0
+PidFile=$d/zabbix_server.pid
+SocketDir=$d
+DBHost=127.0.0.1
+DBPort=$PG_PORT
+DBName=$db
+DBUser=zabbix
+DBPassword=zabbix-e2e
+StartPollers=3
+StartPollersUnreachable=1
+StartPreprocessors=2
+StartTrappers=2
+StartPingers=0
+StartDiscoverers=0
+StartHTTPPollers=0
+StartLLDProcessors=2
+StartDBSyncers=1
+StartProxyPollers=0
+StartODBCPollers=0
+HousekeepingFrequency=0
+CacheUpdateFrequency=5
+Timeout=10
+StatsAllowedIP=127.0.0.1
+EOC
+	[ "$v" = 7.0 ] && printf 'StartAgentPollers=1\nStartHTTPAgentPollers=0\nStartSNMPPollers=0\n' >>"$d/zabbix_server.conf"
+	chown zabbix:zabbix "$d/zabbix_server.conf"; chmod 640 "$d/zabbix_server.conf"
+	local ldp=""
+	[ -n "$root" ] && ldp=$root/usr/lib/x86_64-linux-gnu
+	LD_LIBRARY_PATH=$ldp "$server" -c "$d/zabbix_server.conf" || die "zabbix_server $v did not start"
+	for _ in $(seq 1 120); do
+		grep -q "server #0 started" "$d/zabbix_server.log" 2>/dev/null && break
+		sleep 0.5
+	done
+	grep -q "server #0 started" "$d/zabbix_server.log" || die "zabbix_server $v not up"
+
+	# Frontend: a copy of the package's tree whose config path points into $d
+	# (Debian hard-codes /etc/zabbix/zabbix.conf.php; we leave /etc alone).
+	cp -a "$root/usr/share/zabbix" "$d/ui"
+	sed -i "s#'/etc/zabbix/zabbix.conf.php'#'$d/zabbix.conf.php'#" "$d/ui/include/classes/core/CConfigFile.php"
+	cat >"$d/zabbix.conf.php" <<EOC
+<?php
+\$DB['TYPE'] = 'POSTGRESQL'; \$DB['SERVER'] = '127.0.0.1'; \$DB['PORT'] = '$PG_PORT';
+\$DB['DATABASE'] = '$db'; \$DB['USER'] = 'zabbix'; \$DB['PASSWORD'] = 'zabbix-e2e'; \$DB['SCHEMA'] = '';
+\$DB['ENCRYPTION'] = false; \$DB['KEY_FILE'] = ''; \$DB['CERT_FILE'] = ''; \$DB['CA_FILE'] = '';
+\$DB['VERIFY_HOST'] = false; \$DB['CIPHER_LIST'] = ''; \$DB['VAULT'] = ''; \$DB['VAULT_URL'] = '';
+\$DB['VAULT_DB_PATH'] = ''; \$DB['VAULT_TOKEN'] = ''; \$DB['VAULT_CERT_FILE'] = ''; \$DB['VAULT_KEY_FILE'] = '';
+\$DB['DOUBLE_IEEE754'] = true;
+\$ZBX_SERVER = '127.0.0.1'; \$ZBX_SERVER_PORT = '$srvport'; \$ZBX_SERVER_NAME = 'e2e';
+\$IMAGE_FORMAT_DEFAULT = IMAGE_FORMAT_PNG;
+EOC
+	setsid php -d memory_limit=512M -d post_max_size=32M -d max_execution_time=300 \
+		-S "127.0.0.1:$webport" -t "$d/ui" >"$d/php.log" 2>&1 &
+	echo $! >"$d/php.pid"
+	local url=http://127.0.0.1:$webport/api_jsonrpc.php
+	for _ in $(seq 1 40); do
+		curl -fsS -o /dev/null -H 'Content-Type: application/json-rpc' \
+			-d '{"jsonrpc":"2.0","method":"apiinfo.version","params":{},"id":1}' "$url" 2>/dev/null && break
+		sleep 0.25
+	done
+	say "Zabbix $v: server 127.0.0.1:$srvport, API $url"
+
+	export ZBX_URL=$url ZBX_STATE=$d ZBX_SERVER_BIN=$server ZBX_LABEL="zabbix $v"
+	export LD_LIBRARY_PATH=$ldp
+	"$PY" "$HERE/zbx.py" import "$REPO"/templates/vpoller_{datacenter,cluster,hypervisor,vm,datastore,vcenter}.yaml ||
+		die "Zabbix $v: template import failed"
+	if [ "${E2E_IMPORT_ONLY:-0}" = 1 ]; then
+		unset LD_LIBRARY_PATH
+		stop_version "$d"
+		return 0
+	fi
+
+	# Agent 2 with our plugin (passive checks only).
+	cat >"$d/zabbix_agent2.conf" <<EOC
+LogType=file
+LogFile=$d/agent2.log
+LogFileSize=0
+PidFile=$d/agent2.agentpid
+ControlSocket=$d/agent2.sock
+PluginSocket=$d/agent2.plugin.sock
+Server=127.0.0.1
+ListenIP=127.0.0.1
+ListenPort=$agport
+ServerActive=
+Hostname=e2e-agent2
+Timeout=10
+Plugins.VPoller.System.Path=$BIN/zabbix-agent2-plugin-vpoller
+Plugins.VPoller.Endpoint=$ENDPOINT
+EOC
+	chown zabbix:zabbix "$d/zabbix_agent2.conf"
+	unset LD_LIBRARY_PATH
+	setsid runuser -u zabbix -- "$agent" -c "$d/zabbix_agent2.conf" >"$d/agent2.stdout" 2>&1 &
+	echo $! >"$d/agent2.pid"
+	for _ in $(seq 1 40); do
+		[ "$(zabbix_get -s 127.0.0.1 -p "$agport" -k agent.ping 2>/dev/null)" = 1 ] && break
+		sleep 0.25
+	done
+	local probe
+	probe=$(zabbix_get -s 127.0.0.1 -p "$agport" -t 15 -k "vpoller.discover[host.discover,$AGENT_NAME]" 2>&1 || true)
+	say "Zabbix $v: agent2 on 127.0.0.1:$agport; vpoller.discover[host.discover,$AGENT_NAME] -> ${probe:0:200}"
+
+	export LD_LIBRARY_PATH=$ldp
+	AGENT_PORT=$agport VSPHERE_AGENT=$AGENT_NAME E2E_INVENTORY=$STATE/inventory.json E2E_WAIT=$WAIT \
+		"$PY" "$HERE/zbx.py" run | tee "$d/result.txt"
+	local rc=${PIPESTATUS[0]}
+	unset LD_LIBRARY_PATH
+	stop_version "$d"
+	grep '^== ' "$d/result.txt" >>"$STATE/summary.txt" || true
+	return "$rc"
+}
+
+if [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
+	start_vpoller
+	say "simulated inventory: $(inventory)"
+fi
+: >"$STATE/summary.txt"
+failed=0
+for v in $VERSIONS; do
+	if run_version "$v"; then say "Zabbix $v: OK"; else say "Zabbix $v: FAILED"; failed=1; fi
+done
+echo "==== e2e summary ($(($(date +%s) - T0))s)"
+cat "$STATE/summary.txt"
+[ $failed = 0 ] || die "at least one Zabbix version failed"
+say "all versions passed"
