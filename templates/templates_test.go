@@ -1,0 +1,576 @@
+package templates
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// The tests below read the committed YAML files generically (not through
+// the generator's types), so they check what users import.
+
+type doc = map[string]any
+
+func loadFiles(t *testing.T) map[string]doc {
+	t.Helper()
+	paths, err := filepath.Glob("*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no template files: %v", err)
+	}
+	out := map[string]doc{}
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d doc
+		if err := yaml.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: invalid YAML: %v", p, err)
+		}
+		out[p] = d
+	}
+	return out
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func m(v any) doc {
+	d, _ := v.(doc)
+	return d
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// templatesOf returns the templates of one export file.
+func templatesOf(d doc) []doc {
+	var out []doc
+	for _, t := range list(m(d["zabbix_export"])["templates"]) {
+		out = append(out, m(t))
+	}
+	return out
+}
+
+// itemsOf returns a template's items and item prototypes, each with the
+// discovery rule it belongs to (nil for plain items).
+type itemRef struct {
+	item doc
+	rule doc
+}
+
+func itemsOf(tpl doc) []itemRef {
+	var out []itemRef
+	for _, it := range list(tpl["items"]) {
+		out = append(out, itemRef{item: m(it)})
+	}
+	for _, r := range list(tpl["discovery_rules"]) {
+		for _, it := range list(m(r)["item_prototypes"]) {
+			out = append(out, itemRef{item: m(it), rule: m(r)})
+		}
+	}
+	return out
+}
+
+func TestFilesMatchGenerator(t *testing.T) {
+	want := map[string]bool{}
+	for _, f := range Files() {
+		want[f.Name] = true
+		b, err := Render(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(f.Name)
+		if err != nil {
+			t.Fatalf("%s: %v (run go generate ./templates)", f.Name, err)
+		}
+		if !bytes.Equal(got, b) {
+			t.Errorf("%s differs from the generator's output: run go generate ./templates", f.Name)
+		}
+	}
+	paths, _ := filepath.Glob("*.yaml")
+	for _, p := range paths {
+		if !want[p] {
+			t.Errorf("%s is not produced by the generator", p)
+		}
+	}
+}
+
+func TestExportFormat(t *testing.T) {
+	for name, d := range loadFiles(t) {
+		ex := m(d["zabbix_export"])
+		if ex == nil {
+			t.Fatalf("%s: no zabbix_export", name)
+		}
+		if v := str(ex["version"]); v != "6.0" {
+			t.Errorf("%s: version %q, want 6.0 (imports into 6.0 through 7.x)", name, v)
+		}
+		tpls := templatesOf(d)
+		if len(tpls) != 1 {
+			t.Errorf("%s: %d templates, want 1", name, len(tpls))
+		}
+		groups := map[string]bool{}
+		for _, g := range list(ex["groups"]) {
+			groups[str(m(g)["name"])] = true
+		}
+		for _, tpl := range tpls {
+			if str(tpl["template"]) == "" || str(tpl["name"]) == "" {
+				t.Errorf("%s: template without name", name)
+			}
+			for _, g := range list(tpl["groups"]) {
+				if !groups[str(m(g)["name"])] {
+					t.Errorf("%s: template group %q not declared in groups", name, str(m(g)["name"]))
+				}
+			}
+		}
+	}
+}
+
+var uuidV4 = regexp.MustCompile(`^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$`)
+
+func TestUUIDsUniqueAndWellFormed(t *testing.T) {
+	seen := map[string]string{}
+	var walk func(file, path string, v any)
+	walk = func(file, path string, v any) {
+		switch x := v.(type) {
+		case doc:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if k == "uuid" {
+					u := str(x[k])
+					if !uuidV4.MatchString(u) {
+						t.Errorf("%s %s: uuid %q is not 32 lower-case hex digits in UUIDv4 layout", file, path, u)
+					}
+					where := file + " " + path
+					if strings.HasPrefix(path, "/zabbix_export/groups/") {
+						// The same group in several files is one object:
+						// same name, same uuid; distinct groups differ.
+						where = "group " + path
+					}
+					if prev, dup := seen[u]; dup && prev != where {
+						t.Errorf("uuid %s used twice: %s and %s", u, prev, where)
+					}
+					seen[u] = where
+					continue
+				}
+				walk(file, path+"/"+k, x[k])
+			}
+		case []any:
+			for _, e := range x {
+				walk(file, path+"/"+str(m(e)["name"])+str(m(e)["key"])+str(m(e)["host"])+str(m(e)["expression"]), e)
+			}
+		}
+	}
+	files := loadFiles(t)
+	for name, d := range files {
+		walk(name, "", d)
+	}
+	// Objects that must carry a uuid in the 6.0 format.
+	for name, d := range files {
+		for _, tpl := range templatesOf(d) {
+			check := func(kind string, o doc) {
+				if str(o["uuid"]) == "" {
+					t.Errorf("%s: %s %q has no uuid", name, kind, str(o["name"])+str(o["key"])+str(o["host"]))
+				}
+			}
+			check("template", tpl)
+			for _, r := range itemsOf(tpl) {
+				check("item", r.item)
+				for _, tr := range append(list(r.item["triggers"]), list(r.item["trigger_prototypes"])...) {
+					check("trigger", m(tr))
+				}
+			}
+			for _, r := range list(tpl["discovery_rules"]) {
+				check("discovery rule", m(r))
+				for _, h := range list(m(r)["host_prototypes"]) {
+					check("host prototype", m(h))
+				}
+			}
+			for _, v := range list(tpl["valuemaps"]) {
+				check("value map", m(v))
+			}
+		}
+	}
+	if len(seen) < 100 {
+		t.Errorf("only %d uuids found: the walk is broken", len(seen))
+	}
+}
+
+// Parameter positions of the plugin's keys (0-based; see the plugin's
+// metric table): all three start with method, hostname, name.
+var keyParams = map[string]struct {
+	max                       int
+	properties, counter, name int
+}{
+	"vpoller.discover": {max: 6, properties: 3, counter: 4, name: 2},
+	"vpoller.poll":     {max: 11, properties: 3, counter: 7, name: 2},
+	"vpoller.get":      {max: 11, properties: 3, counter: 7, name: 2},
+}
+
+func param(k ItemKey, i int) string {
+	if i < len(k.Params) {
+		return k.Params[i]
+	}
+	return ""
+}
+
+// checkVPollerKey checks one vpoller.* key against the method catalogue.
+// isRule tells whether it is the key of a discovery rule.
+func checkVPollerKey(t *testing.T, where, key string, isRule bool) {
+	t.Helper()
+	k, err := ParseKey(key)
+	if err != nil {
+		t.Errorf("%s: %v", where, err)
+		return
+	}
+	shape, ok := keyParams[k.Name]
+	if !ok {
+		t.Errorf("%s: %q is not a key of the vPoller plugin", where, k.Name)
+		return
+	}
+	if len(k.Params) > shape.max {
+		t.Errorf("%s: %s takes at most %d parameters, has %d", where, k.Name, shape.max, len(k.Params))
+	}
+	method := param(k, 0)
+	mi, ok := vpoller.Method(method)
+	if !ok {
+		t.Errorf("%s: unknown vPoller method %q", where, method)
+		return
+	}
+	if got := param(k, 1); got != MacroAgent {
+		t.Errorf("%s: hostname parameter %q, want %s", where, got, MacroAgent)
+	}
+	switch k.Name {
+	case "vpoller.discover":
+		if mi.Plugin != vpoller.ZabbixLLD {
+			t.Errorf("%s: %s is not a discovery method (plugin kind %v): use vpoller.poll or vpoller.get", where, method, mi.Plugin)
+		}
+		if !isRule {
+			t.Errorf("%s: vpoller.discover used by an item, not a discovery rule", where)
+		}
+	case "vpoller.poll":
+		if mi.Plugin != vpoller.ZabbixItem {
+			t.Errorf("%s: %s is not an item method (plugin kind %v)", where, method, mi.Plugin)
+		}
+		if param(k, shape.properties) == "" {
+			t.Errorf("%s: vpoller.poll without the property to return", where)
+		}
+	case "vpoller.get":
+		if mi.ObjectResult {
+			t.Errorf("%s: %s returns one object, not a list: vpoller.get needs a list result", where, method)
+		}
+	}
+	if isRule && k.Name != "vpoller.discover" {
+		t.Errorf("%s: discovery rule uses %s, want vpoller.discover", where, k.Name)
+	}
+	for _, req := range mi.Required {
+		var v string
+		switch req {
+		case vpoller.KeyName:
+			v = param(k, shape.name)
+		case vpoller.KeyProperties:
+			v = param(k, shape.properties)
+		case vpoller.KeyCounterName:
+			v = param(k, shape.counter)
+		default:
+			t.Errorf("%s: %s requires %q, which the templates never pass", where, method, req)
+			continue
+		}
+		if v == "" {
+			t.Errorf("%s: %s requires %q but the key leaves it empty", where, method, req)
+		}
+	}
+	if c := param(k, shape.counter); c != "" && len(strings.Split(c, ".")) != 4 {
+		t.Errorf("%s: counter %q is not <group>.<name>.<unit>.<rollup>", where, c)
+	}
+}
+
+func TestVPollerKeys(t *testing.T) {
+	n := 0
+	for name, d := range loadFiles(t) {
+		for _, tpl := range templatesOf(d) {
+			for _, r := range itemsOf(tpl) {
+				key := str(r.item["key"])
+				if strings.HasPrefix(key, "vpoller.") {
+					checkVPollerKey(t, name+" item "+key, key, false)
+					n++
+				}
+			}
+			for _, r := range list(tpl["discovery_rules"]) {
+				key := str(m(r)["key"])
+				if strings.HasPrefix(key, "vpoller.") {
+					checkVPollerKey(t, name+" rule "+key, key, true)
+					n++
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d vpoller.* keys checked", n)
+	}
+}
+
+// Fields of the result objects of methods whose results do not follow the
+// requested properties (spec section 4).
+var fixedFields = map[string][]string{
+	"session.get":          {"key", "userName", "fullName", "loginTime", "lastActiveTime", "ipAddress", "userAgent", "callCount"},
+	"vm.snapshot.get":      {"createTime", "description", "id", "name", "quiesced", "state"},
+	"datacenter.alarm.get": {"key", "info", "time", "entity", "acknowledged", "overallStatus", "acknowledgedByUser"},
+}
+
+// masterFields returns the top-level fields a master item's JSON holds.
+func masterFields(t *testing.T, key string) map[string]bool {
+	k, err := ParseKey(key)
+	if err != nil || k.Name != "vpoller.get" {
+		t.Errorf("master item %q is not a vpoller.get key", key)
+		return nil
+	}
+	method := param(k, 0)
+	out := map[string]bool{}
+	if f, ok := fixedFields[method]; ok {
+		for _, x := range f {
+			out[x] = true
+		}
+		return out
+	}
+	for _, p := range strings.Split(param(k, 3), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out[p] = true
+		}
+	}
+	if strings.HasPrefix(method, "datastore.") {
+		out["info.url"] = true // always included by the worker
+	}
+	if len(out) == 0 {
+		t.Errorf("master item %q requests no properties", key)
+	}
+	return out
+}
+
+var (
+	// $[0]['prop']... : the property of the single object of a *.get reply.
+	firstProp = regexp.MustCompile(`^\$\[0\]\['([^']+)'\]`)
+	// $[?(@.field==...)].field2... : filter over a list of fixed-shape entries.
+	filterPath = regexp.MustCompile(`^\$\[\?\(@\.([A-Za-z]+)==[^)]*\)\]\.([A-Za-z]+)`)
+	// o['prop'] / [0]['prop'] in JavaScript steps.
+	jsProp = regexp.MustCompile(`\[\s*'([A-Za-z][A-Za-z.]*)'\s*\]`)
+)
+
+// referencedProps returns the master fields a preprocessing step reads.
+func referencedProps(t *testing.T, where string, step doc) []string {
+	params := list(step["parameters"])
+	p := ""
+	if len(params) > 0 {
+		p = str(params[0])
+	}
+	switch str(step["type"]) {
+	case "JSONPATH":
+		if p == "$.length()" {
+			return nil
+		}
+		if s := firstProp.FindStringSubmatch(p); s != nil {
+			return []string{s[1]}
+		}
+		if s := filterPath.FindStringSubmatch(p); s != nil {
+			return []string{s[1], s[2]}
+		}
+		t.Errorf("%s: JSONPath %q has a shape this test does not know", where, p)
+	case "JAVASCRIPT":
+		var out []string
+		for _, s := range jsProp.FindAllStringSubmatch(p, -1) {
+			out = append(out, s[1])
+		}
+		return out
+	}
+	return nil
+}
+
+func TestDependentItemsReadRequestedProperties(t *testing.T) {
+	checked := 0
+	for name, d := range loadFiles(t) {
+		for _, tpl := range templatesOf(d) {
+			keys := map[string]doc{}
+			for _, r := range itemsOf(tpl) {
+				keys[str(r.item["key"])] = r.item
+			}
+			for _, r := range itemsOf(tpl) {
+				it := r.item
+				if str(it["type"]) != "DEPENDENT" {
+					continue
+				}
+				where := name + " " + str(it["key"])
+				mk := str(m(it["master_item"])["key"])
+				master, ok := keys[mk]
+				if !ok {
+					t.Errorf("%s: master item %q not in the template", where, mk)
+					continue
+				}
+				if str(master["type"]) == "DEPENDENT" {
+					t.Errorf("%s: master %q is itself dependent", where, mk)
+				}
+				fields := masterFields(t, mk)
+				steps := list(it["preprocessing"])
+				if len(steps) == 0 {
+					t.Errorf("%s: dependent item without preprocessing", where)
+				}
+				for _, s := range steps {
+					for _, p := range referencedProps(t, where, m(s)) {
+						checked++
+						if !fields[p] {
+							t.Errorf("%s: reads %q, which master %s does not request", where, p, mk)
+						}
+					}
+				}
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d property references checked", checked)
+	}
+}
+
+func TestHostPrototypesLinkExistingTemplates(t *testing.T) {
+	files := loadFiles(t)
+	exist := map[string]bool{}
+	for _, d := range files {
+		for _, tpl := range templatesOf(d) {
+			exist[str(tpl["template"])] = true
+		}
+	}
+	linked := map[string]bool{}
+	for name, d := range files {
+		groups := map[string]bool{}
+		for _, g := range list(m(d["zabbix_export"])["groups"]) {
+			groups[str(m(g)["name"])] = true
+		}
+		for _, tpl := range templatesOf(d) {
+			for _, r := range list(tpl["discovery_rules"]) {
+				for _, hp := range list(m(r)["host_prototypes"]) {
+					h := m(hp)
+					where := name + " host prototype " + str(h["host"])
+					if !strings.Contains(str(h["host"]), "{#") {
+						t.Errorf("%s: technical name has no LLD macro", where)
+					}
+					tpls := list(h["templates"])
+					if len(tpls) == 0 {
+						t.Errorf("%s: links no template", where)
+					}
+					for _, lt := range tpls {
+						n := str(m(lt)["name"])
+						linked[n] = true
+						if !exist[n] {
+							t.Errorf("%s: links template %q that no file defines", where, n)
+						}
+					}
+					for _, gl := range list(h["group_links"]) {
+						if g := str(m(m(gl)["group"])["name"]); !groups[g] {
+							t.Errorf("%s: group %q not declared in the file's groups", where, g)
+						}
+					}
+					macros := map[string]string{}
+					for _, mc := range list(h["macros"]) {
+						macros[str(m(mc)["macro"])] = str(m(mc)["value"])
+					}
+					if !strings.HasPrefix(macros[MacroAgent], "{#") {
+						t.Errorf("%s: does not pass %s down (macros %v)", where, MacroAgent, macros)
+					}
+					if ci := str(h["custom_interfaces"]); ci != "" && ci != "NO" {
+						t.Errorf("%s: custom interfaces %q: discovered hosts must inherit the agent interface", where, ci)
+					}
+				}
+			}
+		}
+	}
+	for _, want := range []string{TplHypervisor, TplVM, TplDatastore, TplCluster, TplDatacenter} {
+		if !linked[want] {
+			t.Errorf("no host prototype links %q", want)
+		}
+	}
+}
+
+var exprRef = regexp.MustCompile(`\(/([^/]+)/([^,)\[]+(?:\[[^\]]*\])?)`)
+
+func TestTriggersReferenceOwnItems(t *testing.T) {
+	n := 0
+	for name, d := range loadFiles(t) {
+		for _, tpl := range templatesOf(d) {
+			tname := str(tpl["template"])
+			keys := map[string]bool{}
+			for _, r := range itemsOf(tpl) {
+				k := str(r.item["key"])
+				if keys[k] {
+					t.Errorf("%s: item key %q defined twice", name, k)
+				}
+				keys[k] = true
+			}
+			var triggers []doc
+			for _, r := range itemsOf(tpl) {
+				for _, tr := range append(list(r.item["triggers"]), list(r.item["trigger_prototypes"])...) {
+					triggers = append(triggers, m(tr))
+				}
+			}
+			for _, tr := range triggers {
+				expr := str(tr["expression"])
+				refs := exprRef.FindAllStringSubmatch(expr, -1)
+				if len(refs) == 0 {
+					t.Errorf("%s: trigger %q references no item", name, expr)
+				}
+				for _, ref := range refs {
+					n++
+					if ref[1] != tname {
+						t.Errorf("%s: trigger %q references template %q", name, expr, ref[1])
+					}
+					if !keys[ref[2]] {
+						t.Errorf("%s: trigger %q references unknown item %q", name, expr, ref[2])
+					}
+				}
+				if p := str(tr["priority"]); p == "" {
+					t.Errorf("%s: trigger %q has no severity", name, str(tr["name"]))
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d trigger references checked", n)
+	}
+}
+
+// Items that may be unsupported carry the optional tag with a known reason,
+// and perf counters are always optional.
+func TestOptionalItemsAreDocumented(t *testing.T) {
+	for name, d := range loadFiles(t) {
+		for _, tpl := range templatesOf(d) {
+			for _, r := range itemsOf(tpl) {
+				key := str(r.item["key"])
+				var opt string
+				for _, tg := range list(r.item["tags"]) {
+					if str(m(tg)["tag"]) == TagOptional {
+						opt = str(m(tg)["value"])
+					}
+				}
+				if strings.Contains(key, ".perf.metric.get,") && opt != OptionalPerf {
+					t.Errorf("%s: perf item %s is not tagged %s: %s", name, key, TagOptional, OptionalPerf)
+				}
+				if opt != "" && opt != OptionalPerf {
+					t.Errorf("%s: %s: unknown optional reason %q", name, key, opt)
+				}
+			}
+		}
+	}
+}
