@@ -223,13 +223,6 @@ func (t Trigger) withOpData(s string) Trigger {
 	return t
 }
 
-func (t Trigger) withTags(tags ...string) Trigger {
-	for i := 0; i+1 < len(tags); i += 2 {
-		t.Tags = append(t.Tags, Tag{Tag: tags[i], Value: tags[i+1]})
-	}
-	return t
-}
-
 // last is the trigger function last(/template/key).
 func last(tpl, key string) string {
 	return "last(/" + tpl + "/" + key + ")"
