@@ -1,0 +1,195 @@
+package plugin
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+)
+
+// DefaultEndpoint is the original vPoller proxy's client endpoint, on
+// loopback (where the agent and the proxy usually share a host).
+const DefaultEndpoint = "tcp://127.0.0.1:10123"
+
+// Limits of the numeric options.
+const (
+	maxTimeoutSeconds = 600 // the largest item timeout of Zabbix 7.0
+	maxRetries        = 10
+	maxPoolSize       = 1000
+	defaultRetries    = 1
+	defaultPoolSize   = client.DefaultPoolSize
+)
+
+// Session is where and how to reach one vPoller proxy.
+type Session struct {
+	Name     string // "" for the default session
+	Endpoint string
+	// Timeout is the time budget of one request when the agent does not
+	// send one (agents 6.0-6.4). Zero: the agent's Timeout minus a margin.
+	Timeout time.Duration
+	// Retries is the total number of attempts within the budget.
+	Retries int
+}
+
+// Config is the validated Plugins.VPoller.* configuration.
+type Config struct {
+	Default  Session
+	Sessions map[string]Session // by lower-cased name
+	// PoolSize caps the requests in flight to one endpoint.
+	PoolSize int
+}
+
+// ParseConfig validates the Plugins.VPoller.* options. Every problem names
+// the option and its line in the agent configuration.
+func ParseConfig(opts *agent2.Options) (*Config, error) {
+	cfg := &Config{
+		Default:  Session{Endpoint: DefaultEndpoint, Retries: defaultRetries},
+		Sessions: map[string]Session{},
+		PoolSize: defaultPoolSize,
+	}
+	prefix := "Plugins.VPoller."
+	if opts != nil && opts.Plugin != "" {
+		prefix = "Plugins." + opts.Plugin + "."
+	}
+	type sessOpt struct {
+		set     map[string]agent2.Option
+		display string
+	}
+	sessions := map[string]*sessOpt{}
+	var order []string
+	if opts != nil {
+		for _, o := range opts.List {
+			where := fmt.Sprintf("%s%s (line %d)", prefix, o.Name(), o.Line)
+			var err error
+			switch {
+			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "Endpoint"):
+				cfg.Default.Endpoint, err = parseEndpoint(o.Value)
+			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "Timeout"):
+				cfg.Default.Timeout, err = parseTimeout(o.Value)
+			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "Retries"):
+				cfg.Default.Retries, err = parseInt(o.Value, 1, maxRetries)
+			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "PoolSize"):
+				cfg.PoolSize, err = parseInt(o.Value, 1, maxPoolSize)
+			case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Sessions"):
+				name := strings.ToLower(o.Path[1])
+				s := sessions[name]
+				if s == nil {
+					s = &sessOpt{set: map[string]agent2.Option{}, display: o.Path[1]}
+					sessions[name] = s
+					order = append(order, name)
+				}
+				field := strings.ToLower(o.Path[2])
+				switch field {
+				case "endpoint", "timeout", "retries":
+					s.set[field] = o
+				default:
+					err = fmt.Errorf("unknown session option %q (known: Endpoint, Timeout, Retries)", o.Path[2])
+				}
+			default:
+				err = fmt.Errorf("unknown option (known: Endpoint, Timeout, Retries, PoolSize, Sessions.<Name>.Endpoint/Timeout/Retries)")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+		}
+	}
+	for _, name := range order {
+		so := sessions[name]
+		s := Session{Name: so.display, Timeout: cfg.Default.Timeout, Retries: cfg.Default.Retries}
+		if _, ok := so.set["endpoint"]; !ok {
+			return nil, fmt.Errorf("%sSessions.%s: Endpoint is missing (every session needs one)", prefix, so.display)
+		}
+		for field, o := range so.set {
+			var err error
+			switch field {
+			case "endpoint":
+				s.Endpoint, err = parseEndpoint(o.Value)
+			case "timeout":
+				s.Timeout, err = parseTimeout(o.Value)
+			case "retries":
+				s.Retries, err = parseInt(o.Value, 1, maxRetries)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s%s (line %d): %w", prefix, o.Name(), o.Line, err)
+			}
+		}
+		if isURI(s.Name) {
+			return nil, fmt.Errorf("%sSessions.%s: a session name cannot look like an endpoint URI", prefix, so.display)
+		}
+		cfg.Sessions[name] = s
+	}
+	return cfg, nil
+}
+
+// SessionNames lists the configured sessions, sorted, for messages.
+func (c *Config) SessionNames() []string {
+	out := make([]string, 0, len(c.Sessions))
+	for _, s := range c.Sessions {
+		out = append(out, s.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// resolve maps the key's endpoint parameter to a session: "" is the
+// default, a URI is used as given with the default timeouts, anything else
+// must be a configured session name.
+func (c *Config) resolve(endpoint string) (Session, error) {
+	if endpoint == "" {
+		return c.Default, nil
+	}
+	if s, ok := c.Sessions[strings.ToLower(endpoint)]; ok {
+		return s, nil
+	}
+	if isURI(endpoint) {
+		ep, err := parseEndpoint(endpoint)
+		if err != nil {
+			return Session{}, fmt.Errorf("endpoint parameter: %w", err)
+		}
+		s := c.Default
+		s.Name, s.Endpoint = "", ep
+		return s, nil
+	}
+	known := "none configured"
+	if names := c.SessionNames(); len(names) > 0 {
+		known = "configured: " + strings.Join(names, ", ")
+	}
+	return Session{}, fmt.Errorf("unknown session %q (%s); give a session name from Plugins.VPoller.Sessions or a tcp:// URI", endpoint, known)
+}
+
+func isURI(s string) bool { return strings.Contains(s, "://") }
+
+func parseEndpoint(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", fmt.Errorf("empty endpoint")
+	}
+	// client.New only validates (it opens no socket), so this is safe in
+	// the registration run.
+	c, err := client.New(v, client.Options{})
+	if err != nil {
+		return "", fmt.Errorf("invalid endpoint %q (want tcp://host:port): %w", v, err)
+	}
+	c.Close()
+	return v, nil
+}
+
+func parseTimeout(v string) (time.Duration, error) {
+	n, err := parseInt(v, 1, maxTimeoutSeconds)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+func parseInt(v string, min, max int) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%q is not a whole number from %d to %d", v, min, max)
+	}
+	return n, nil
+}

@@ -1,0 +1,64 @@
+package plugin
+
+import (
+	"fmt"
+	"time"
+)
+
+// Margin is kept between our deadline and the agent's: the reply must be
+// written and read before the agent gives up ("timeout occurred" on 6.0,
+// "Timeout ... reached while waiting for response from plugin" on 7.0).
+const Margin = 500 * time.Millisecond
+
+// minBudget keeps a request possible when the agent's timeout is tiny.
+const minBudget = 200 * time.Millisecond
+
+// defaultAgentTimeout is the agent's own default Timeout, used when
+// Configure carried none.
+const defaultAgentTimeout = 3 * time.Second
+
+// budget returns how long one Export may take in all. 7.0+ agents send the
+// item timeout and wait that plus 0.5 s; we stop Margin before it. 6.0/6.4
+// send nothing and wait PluginTimeout (default: the agent's Timeout): we use
+// the session's Timeout, else the agent's Timeout minus Margin.
+func budget(agentItemTimeout time.Duration, s Session, agentTimeout time.Duration) time.Duration {
+	var b time.Duration
+	switch {
+	case agentItemTimeout > 0:
+		b = agentItemTimeout - Margin
+	case s.Timeout > 0:
+		b = s.Timeout
+	default:
+		if agentTimeout <= 0 {
+			agentTimeout = defaultAgentTimeout
+		}
+		b = agentTimeout - Margin
+	}
+	return max(b, minBudget)
+}
+
+// attemptTimeout splits the budget evenly over the attempts, so every
+// attempt fits before the deadline.
+func attemptTimeout(b time.Duration, retries int) time.Duration {
+	if retries < 1 {
+		retries = 1
+	}
+	return max(b/time.Duration(retries), minBudget/2)
+}
+
+// noReplyError is the item error when vPoller stayed silent: it names the
+// endpoint so the Zabbix user knows which proxy to look at.
+func noReplyError(endpoint string, b time.Duration, attempts int) error {
+	plural := "s"
+	if attempts == 1 {
+		plural = ""
+	}
+	return fmt.Errorf("vPoller at %s did not answer within %s (%d attempt%s)", endpoint, roundDuration(b), attempts, plural)
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
