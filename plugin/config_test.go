@@ -1,0 +1,108 @@
+package plugin
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
+)
+
+func opts(kv ...string) *agent2.Options {
+	o := &agent2.Options{Plugin: "VPoller"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.List = append(o.List, agent2.Option{Path: strings.Split(kv[i], "."), Value: kv[i+1], Line: i/2 + 10})
+	}
+	return o
+}
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := ParseConfig(opts(
+		"Endpoint", "tcp://10.0.0.5:10123",
+		"Timeout", "2",
+		"Retries", "2",
+		"Sessions.Prod.Endpoint", "tcp://vpoller-prod:10123",
+		"Sessions.Prod.Timeout", "5",
+		"Sessions.Lab.Endpoint", "tcp://127.0.0.1:20123",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Default != (Session{Endpoint: "tcp://10.0.0.5:10123", Timeout: 2 * time.Second, Retries: 2}) {
+		t.Fatalf("default %+v", cfg.Default)
+	}
+	if got := cfg.Sessions["prod"]; got != (Session{Name: "Prod", Endpoint: "tcp://vpoller-prod:10123", Timeout: 5 * time.Second, Retries: 2}) {
+		t.Fatalf("prod %+v", got)
+	}
+	if got := cfg.Sessions["lab"]; got.Timeout != 2*time.Second || got.Retries != 2 {
+		t.Fatalf("lab inherits the defaults: %+v", got)
+	}
+	for ep, want := range map[string]string{"": "tcp://10.0.0.5:10123", "PROD": "tcp://vpoller-prod:10123", "tcp://1.2.3.4:5": "tcp://1.2.3.4:5"} {
+		s, err := cfg.resolve(ep)
+		if err != nil || s.Endpoint != want {
+			t.Errorf("resolve(%q) = %+v %v", ep, s, err)
+		}
+	}
+	if _, err := cfg.resolve("nosuch"); err == nil || !strings.Contains(err.Error(), `unknown session "nosuch" (configured: Lab, Prod)`) {
+		t.Fatalf("unknown session: %v", err)
+	}
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	for _, o := range []*agent2.Options{nil, {}, opts()} {
+		cfg, err := ParseConfig(o)
+		if err != nil || cfg.Default != (Session{Endpoint: DefaultEndpoint, Retries: 1}) || len(cfg.Sessions) != 0 {
+			t.Fatalf("%+v %v", cfg, err)
+		}
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		kv   []string
+		want string
+	}{
+		{[]string{"Timeout", "abc"}, `Plugins.VPoller.Timeout (line 10): "abc" is not a whole number from 1 to 600`},
+		{[]string{"Timeout", "0"}, `Plugins.VPoller.Timeout (line 10): "0" is not a whole number from 1 to 600`},
+		{[]string{"Retries", "11"}, `Plugins.VPoller.Retries (line 10): "11" is not a whole number from 1 to 10`},
+		{[]string{"Endpoint", "http://x"}, `Plugins.VPoller.Endpoint (line 10): invalid endpoint "http://x"`},
+		{[]string{"Endpoint", ""}, `Plugins.VPoller.Endpoint (line 10): empty endpoint`},
+		{[]string{"Endpont", "tcp://a:1"}, `Plugins.VPoller.Endpont (line 10): unknown option`},
+		{[]string{"Sessions.Prod.Uri", "tcp://a:1"}, `Plugins.VPoller.Sessions.Prod.Uri (line 10): unknown session option "Uri"`},
+		{[]string{"Sessions.Prod.Timeout", "3"}, `Plugins.VPoller.Sessions.Prod: Endpoint is missing`},
+		{[]string{"Sessions.Prod.Endpoint", "tcp://a:1", "Sessions.Prod.Retries", "x"}, `Plugins.VPoller.Sessions.Prod.Retries (line 11): "x" is not a whole number`},
+		{[]string{"Sessions", "x"}, `Plugins.VPoller.Sessions (line 10): unknown option`},
+	}
+	for _, tt := range tests {
+		_, err := ParseConfig(opts(tt.kv...))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v\nwant %q", tt.kv, err, tt.want)
+		}
+	}
+}
+
+func TestBudget(t *testing.T) {
+	s := Session{Retries: 2}
+	tests := []struct {
+		item, sessTimeout, agent, want time.Duration
+	}{
+		{60 * time.Second, 0, 3 * time.Second, 59500 * time.Millisecond}, // 7.0: item timeout - margin
+		{3 * time.Second, 10 * time.Second, 3 * time.Second, 2500 * time.Millisecond},
+		{0, 0, 3 * time.Second, 2500 * time.Millisecond}, // 6.0, no Timeout: agent Timeout - margin
+		{0, 0, 0, 2500 * time.Millisecond},               // 6.0, agent Timeout unknown: its default
+		{0, 2 * time.Second, 3 * time.Second, 2 * time.Second},
+		{600 * time.Millisecond, 0, 0, 200 * time.Millisecond}, // never below the floor
+	}
+	for _, tt := range tests {
+		s.Timeout = tt.sessTimeout
+		if got := budget(tt.item, s, tt.agent); got != tt.want {
+			t.Errorf("budget(%v, %v, %v) = %v, want %v", tt.item, tt.sessTimeout, tt.agent, got, tt.want)
+		}
+	}
+	if got := attemptTimeout(3*time.Second, 2); got != 1500*time.Millisecond {
+		t.Fatal(got)
+	}
+	if got := noReplyError("tcp://127.0.0.1:10123", 2500*time.Millisecond, 1).Error(); got != "vPoller at tcp://127.0.0.1:10123 did not answer within 2.5s (1 attempt)" {
+		t.Fatal(got)
+	}
+}
