@@ -100,7 +100,7 @@ func TestRenderEmptyAndFailed(t *testing.T) {
 func TestExportNoReplyWithinDeadline(t *testing.T) {
 	silent := startStandin(t, func(*vpoller.Request, []byte) (*vpoller.Response, time.Duration, bool) { return nil, 0, false })
 	p := newPlugin(t, silent.Endpoint, "Retries", "2")
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		item time.Duration // 7.0 sends it; 6.0 does not
 		want string
 	}{
@@ -108,7 +108,7 @@ func TestExportNoReplyWithinDeadline(t *testing.T) {
 		{0, fmt.Sprintf("vPoller at %s did not answer within 2.5s (2 attempts)", silent.Endpoint)},
 	} {
 		start := time.Now()
-		_, err := export(p, "vpoller.poll", tc.item, "vm.get", "vcsim.local", "vm1", "name")
+		_, err := export(p, "vpoller.poll", tc.item, "vm.get", "vcsim.local", fmt.Sprintf("vm%d", i), "name")
 		took := time.Since(start)
 		if err == nil || err.Error() != tc.want {
 			t.Fatalf("error %v, want %q", err, tc.want)

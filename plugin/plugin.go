@@ -128,13 +128,22 @@ func (p *VPoller) Export(ctx context.Context, r agent2.Request) (string, error) 
 	attempt := attemptTimeout(b, sess.Retries)
 
 	resp, err := p.coalesce.do(ctx, sess.Endpoint, c.req, func(ctx context.Context, req *vpoller.Request) (*vpoller.Response, error) {
-		return p.send(ctx, sess, attempt, req)
-	})
-	if err != nil {
-		if errors.Is(err, client.ErrNoReply) || errors.Is(err, context.DeadlineExceeded) {
-			return "", noReplyError(sess.Endpoint, b, sess.Retries)
+		// Errors are worded here, by the caller that made the call, so
+		// that callers who joined it report what really happened.
+		resp, err := p.send(ctx, sess, attempt, req)
+		if err != nil {
+			if errors.Is(err, client.ErrNoReply) || errors.Is(err, context.DeadlineExceeded) {
+				return nil, noReplyError(sess.Endpoint, b, sess.Retries)
+			}
+			return nil, fmt.Errorf("vPoller at %s: %w", sess.Endpoint, err)
 		}
-		return "", fmt.Errorf("vPoller at %s: %w", sess.Endpoint, err)
+		return resp, nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) { // our own deadline, waiting for a shared call
+		return "", noReplyError(sess.Endpoint, b, sess.Retries)
+	}
+	if err != nil {
+		return "", err
 	}
 	return render(c, resp)
 }
