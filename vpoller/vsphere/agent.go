@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -41,10 +43,14 @@ type Agent struct {
 	sim    *simServer
 	closed bool
 
-	loginMu sync.Mutex
-	gen     uint64 // session generation, bumped by each re-login
+	loginMu sync.Mutex    // serialises re-logins
+	gen     atomic.Uint64 // session generation, bumped by each re-login
 
 	idx *index
+
+	// simSetup, when set (tests), adjusts a simulator model after it is
+	// created and before its server starts.
+	simSetup func(*simulator.Model)
 }
 
 func newAgent(cfg AgentConfig, opts Options, stats *counters) *Agent {
@@ -153,7 +159,7 @@ func (a *Agent) simulator() (*simServer, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.sim == nil {
-		sim, err := startSimulator(a.cfg.SimulatorModel, a.cfg.Username, a.cfg.Password)
+		sim, err := startSimulator(a.cfg.SimulatorModel, a.cfg.Username, a.cfg.Password, a.simSetup)
 		if err != nil {
 			return nil, err
 		}
@@ -173,18 +179,14 @@ func (a *Agent) login(ctx context.Context, vc *vim25.Client) error {
 	return nil
 }
 
-func (a *Agent) generation() uint64 {
-	a.loginMu.Lock()
-	defer a.loginMu.Unlock()
-	return a.gen
-}
+func (a *Agent) generation() uint64 { return a.gen.Load() }
 
 // relogin logs in again unless another caller already did since the
 // failed call started (gen tells).
 func (a *Agent) relogin(ctx context.Context, gen uint64) error {
 	a.loginMu.Lock()
 	defer a.loginMu.Unlock()
-	if a.gen != gen {
+	if a.gen.Load() != gen {
 		return nil
 	}
 	a.mu.Lock()
@@ -197,7 +199,7 @@ func (a *Agent) relogin(ctx context.Context, gen uint64) error {
 	if err := a.login(ctx, vc); err != nil {
 		return err
 	}
-	a.gen++
+	a.gen.Add(1)
 	return nil
 }
 

@@ -80,13 +80,9 @@ func sessionGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Re
 		obj := make(vpoller.Object, 0, len(sessionFields))
 		for _, f := range sessionFields {
 			v, _ := fields.Get(f)
-			obj = append(obj, vpoller.Field{Key: f, Value: pyStrValue(v)})
+			obj = append(obj, vpoller.Field{Key: f, Value: pyStr(v)})
 		}
 		out = append(out, obj)
 	}
 	return vpoller.OK("Successfully retrieved sessions", out)
 }
-
-// pyStrValue is pyStr for an already converted value (times are already
-// text).
-func pyStrValue(v any) string { return pyStr(v) }

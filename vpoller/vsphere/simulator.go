@@ -71,7 +71,7 @@ type simServer struct {
 // startSimulator creates the model and starts its server; the agent then
 // connects through the normal verified-TLS path with the certificate
 // pinned by thumbprint.
-func startSimulator(modelName, user, password string) (*simServer, error) {
+func startSimulator(modelName, user, password string, setup func(*simulator.Model)) (*simServer, error) {
 	var m *simulator.Model
 	if modelName == "esx" {
 		m = simulator.ESX()
@@ -80,6 +80,9 @@ func startSimulator(modelName, user, password string) (*simServer, error) {
 	}
 	if err := m.Create(); err != nil {
 		return nil, fmt.Errorf("create %s simulator: %w", modelName, err)
+	}
+	if setup != nil {
+		setup(m)
 	}
 	m.Service.TLS = new(tls.Config)
 	m.Service.Listen = &url.URL{Host: "127.0.0.1:0", User: url.UserPassword(user, password)}

@@ -31,8 +31,8 @@ type Stats struct {
 // counters is shared by every agent of a Service.
 type counters struct {
 	requests, coalesced, soap, logins atomic.Uint64
-	mu                                 sync.Mutex
-	byMethod                           map[string]uint64
+	mu                                sync.Mutex
+	byMethod                          map[string]uint64
 }
 
 func newCounters() *counters { return &counters{byMethod: map[string]uint64{}} }

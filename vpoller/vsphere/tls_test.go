@@ -1,0 +1,132 @@
+package vsphere
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/vim25/soap"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// TestTLS runs a simulator with its self-signed certificate and connects
+// to it as a normal (non-simulator) agent with each TLS setting.
+func TestTLS(t *testing.T) {
+	sim, err := startSimulator("vpx", "user", "pass", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.close()
+	host, portText, _ := strings.Cut(sim.host, ":")
+	port, _ := strconv.Atoi(portText)
+	caFile, err := sim.server.CertificateFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := sim.server.Certificate()
+	sha256 := soap.ThumbprintSHA256(cert)
+	wrong := "00" + sha256[2:]
+	noColons := strings.ToLower(strings.ReplaceAll(sha256, ":", ""))
+
+	tests := []struct {
+		name string
+		cfg  AgentConfig
+		want string // "" = success, else substring of the failure message
+	}{
+		{"default verifies and fails", AgentConfig{}, "x509: certificate signed by unknown authority"},
+		{"pinned sha256", AgentConfig{Thumbprint: sha256}, ""},
+		{"pinned sha256 lower case without colons", AgentConfig{Thumbprint: noColons}, ""},
+		{"pinned sha1", AgentConfig{Thumbprint: soap.ThumbprintSHA1(cert)}, ""},
+		{"wrong thumbprint", AgentConfig{Thumbprint: wrong}, "thumbprint does not match"},
+		{"CA file", AgentConfig{CAFile: caFile}, ""},
+		{"insecure", AgentConfig{Insecure: true}, ""},
+		{"wrong password", AgentConfig{Insecure: true, Password: "nope"}, "Cannot connect to vSphere agent vc: log in to vc as user"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Name, cfg.Host, cfg.Port, cfg.Username, cfg.Timeout = "vc", host, port, "user", 5*time.Second
+			if cfg.Password == "" {
+				cfg.Password = "pass"
+			}
+			s, err := NewService([]AgentConfig{cfg}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			r := s.Execute(context.Background(), &vpoller.Request{Method: "about", Hostname: "vc"})
+			switch {
+			case tc.want == "" && r.Success != 0:
+				t.Fatalf("want success, got %s", r.Encode(vpoller.Python))
+			case tc.want != "" && (r.Success != 1 || !strings.Contains(r.Msg, tc.want)):
+				t.Fatalf("want failure containing %q, got %s", tc.want, r.Encode(vpoller.Python))
+			}
+			if strings.Contains(r.Msg, cfg.Password) && cfg.Password != "" {
+				t.Errorf("password in reply: %s", r.Msg)
+			}
+		})
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	bad := []AgentConfig{
+		{},
+		{Name: "vc"}, // no username
+		{Name: "vc", Username: "u", Port: 70000},
+		{Name: "vc", Username: "u", Thumbprint: "zz"},
+		{Name: "vc", Username: "u", Thumbprint: "AA:BB"},
+		{Name: "vc", Simulator: true, SimulatorModel: "vsan"},
+	}
+	for _, c := range bad {
+		if _, err := NewService([]AgentConfig{c}, Options{}); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if _, err := NewService([]AgentConfig{{Name: "a", Simulator: true}, {Name: "a", Simulator: true}}, Options{}); err == nil {
+		t.Error("duplicate agent accepted")
+	}
+	// The password never appears in the config's log form.
+	c := AgentConfig{Name: "vc", Username: "u", Password: "s3cret"}
+	if strings.Contains(c.LogValue().String(), "s3cret") {
+		t.Error("password in LogValue")
+	}
+}
+
+func TestParseThumbprint(t *testing.T) {
+	const want = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01"
+	for _, in := range []string{want, strings.ToLower(want), "abcdef0123456789abcdef0123456789abcdef01",
+		"sha1:" + want, " AB-CD-EF-01-23-45-67-89-AB-CD-EF-01-23-45-67-89-AB-CD-EF-01 "} {
+		got, err := ParseThumbprint(in)
+		if err != nil || got != want {
+			t.Errorf("ParseThumbprint(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "xyz", "AB:CD", strings.Repeat("ab", 33)} {
+		if _, err := ParseThumbprint(in); err == nil {
+			t.Errorf("ParseThumbprint(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzParseThumbprint(f *testing.F) {
+	for _, s := range []string{"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01",
+		"sha256:" + strings.Repeat("0a", 32), strings.Repeat("ff:", 32), ":", "sha1:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseThumbprint(s)
+		if err != nil {
+			return
+		}
+		if len(got) != 20*3-1 && len(got) != 32*3-1 {
+			t.Fatalf("%q -> %q: wrong length", s, got)
+		}
+		again, err := ParseThumbprint(got)
+		if err != nil || again != got {
+			t.Fatalf("not idempotent: %q -> %q -> %q, %v", s, got, again, err)
+		}
+	})
+}
