@@ -102,6 +102,23 @@ def cmd_import(api, files):
         if "error" in r:
             failed += 1
             log(f"re-import FAIL {os.path.basename(path)}: {r['error'].get('data')}")
+    # Host prototypes link host groups: they must exist as HOST groups
+    # (7.0 splits host and template groups; the 6.0 file declares them once).
+    want = ["vPoller/Datacenters", "vPoller/Clusters", "vPoller/Hypervisors", "vPoller/Virtual machines",
+            "vPoller/Datastores"]
+    have = {g["name"] for g in api.call("hostgroup.get", {"filter": {"name": want}, "output": ["name"]})}
+    if set(want) - have:
+        failed += 1
+        log(f"host groups missing after import: {sorted(set(want) - have)}")
+    tpls = api.call("template.get", {"filter": {"host": [
+        "vPoller vCenter", "vPoller Hypervisor", "vPoller Virtual Machine", "vPoller Datastore",
+        "vPoller Cluster", "vPoller Datacenter"]}, "output": ["host"], "selectItems": "count",
+        "selectTriggers": "count", "selectDiscoveries": "count"})
+    for t in sorted(tpls, key=lambda t: t["host"]):
+        log(f"template {t['host']}: {t['items']} items, {t['triggers']} triggers, {t['discoveries']} discovery rules")
+    if len(tpls) != 6:
+        failed += 1
+        log(f"expected 6 templates, found {len(tpls)}")
     return failed
 
 
