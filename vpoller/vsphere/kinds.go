@@ -21,7 +21,6 @@ func (k *kind) has(typ string) bool {
 var (
 	kindDatacenter = &kind{name: "datacenter", types: []string{"Datacenter"}}
 	kindCluster    = &kind{name: "cluster", types: []string{"ClusterComputeResource"}}
-	kindCompute    = &kind{name: "compute resource", types: []string{"ComputeResource", "ClusterComputeResource"}}
 	kindHost       = &kind{name: "host", types: []string{"HostSystem"}, uuid: true}
 	kindVM         = &kind{name: "vm", types: []string{"VirtualMachine"}, uuid: true}
 	kindDatastore  = &kind{name: "datastore", types: []string{"Datastore"}, byURL: true}
