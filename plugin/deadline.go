@@ -53,7 +53,8 @@ func noReplyError(endpoint string, b time.Duration, attempts int) error {
 	if attempts == 1 {
 		plural = ""
 	}
-	return fmt.Errorf("vPoller at %s did not answer within %s (%d attempt%s)", endpoint, roundDuration(b), attempts, plural)
+	//lint:ignore ST1005 a Zabbix item error, shown to users as is; 7.0 agents capitalise the first letter anyway
+	return fmt.Errorf("No answer from vPoller at %s within %s (%d attempt%s)", endpoint, roundDuration(b), attempts, plural)
 }
 
 func roundDuration(d time.Duration) time.Duration {

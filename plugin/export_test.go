@@ -104,8 +104,8 @@ func TestExportNoReplyWithinDeadline(t *testing.T) {
 		item time.Duration // 7.0 sends it; 6.0 does not
 		want string
 	}{
-		{2 * time.Second, fmt.Sprintf("vPoller at %s did not answer within 1.5s (2 attempts)", silent.Endpoint)},
-		{0, fmt.Sprintf("vPoller at %s did not answer within 2.5s (2 attempts)", silent.Endpoint)},
+		{2 * time.Second, fmt.Sprintf("No answer from vPoller at %s within 1.5s (2 attempts)", silent.Endpoint)},
+		{0, fmt.Sprintf("No answer from vPoller at %s within 2.5s (2 attempts)", silent.Endpoint)},
 	} {
 		start := time.Now()
 		_, err := export(p, "vpoller.poll", tc.item, "vm.get", "vcsim.local", fmt.Sprintf("vm%d", i), "name")
