@@ -1,0 +1,124 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// original is the vpoller.conf that py-vpoller ships.
+const original = `[proxy]
+frontend = tcp://*:10123
+backend  = tcp://*:10124
+mgmt     = tcp://*:9999
+
+[worker]
+db       = /var/lib/vconnector/vconnector.db
+proxy    = tcp://localhost:10124
+mgmt     = tcp://*:10000
+helpers  = vpoller.helpers.zabbix, vpoller.helpers.czabbix
+tasks    = vpoller.vsphere.tasks
+
+[cache]
+enabled      = True
+maxsize      = 0
+ttl          = 3600
+housekeeping = 480
+`
+
+func TestParseOriginalFile(t *testing.T) {
+	c, err := Parse([]byte(original))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Proxy{Frontend: "tcp://*:10123", Backend: "tcp://*:10124", Mgmt: "tcp://*:9999", MaxRequestBytes: 1 << 20}
+	if c.Proxy != want {
+		t.Errorf("proxy: got %+v want %+v", c.Proxy, want)
+	}
+	if c.Worker.DB != "/var/lib/vconnector/vconnector.db" || c.Worker.Proxy != "tcp://localhost:10124" || c.Worker.Mgmt != "tcp://*:10000" {
+		t.Errorf("worker: %+v", c.Worker)
+	}
+	if !reflect.DeepEqual(c.Worker.Helpers, []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix"}) {
+		t.Errorf("helpers: %q", c.Worker.Helpers)
+	}
+	if c.Worker.Concurrency != 16 {
+		t.Errorf("concurrency default: %d", c.Worker.Concurrency)
+	}
+	if !c.Cache.Enabled || c.Cache.TTL != time.Hour || c.Cache.Housekeeping != 8*time.Hour {
+		t.Errorf("cache: %+v", c.Cache)
+	}
+}
+
+func TestParseArticleLayout(t *testing.T) {
+	proxy, err := Parse([]byte("[Default]\nfrontend = tcp://*:10123\nbackend = tcp://*:10124\nmgmt = tcp://*:9999\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proxy.Proxy.Mgmt != "tcp://*:9999" || proxy.Worker.Mgmt != "tcp://127.0.0.1:10000" {
+		t.Errorf("proxy file: proxy %+v worker mgmt %q", proxy.Proxy, proxy.Worker.Mgmt)
+	}
+	worker, err := Parse([]byte("[Default]\nproxy = tcp://localhost:10124\nmgmt = tcp://*:10000\nvsphere_hosts_dir = /etc/vpoller/vsphere\nconcurrency = 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if worker.Worker.Mgmt != "tcp://*:10000" || worker.Proxy.Mgmt != "tcp://127.0.0.1:9999" ||
+		worker.Worker.VSphereHostsDir != "/etc/vpoller/vsphere" || worker.Worker.Concurrency != 4 {
+		t.Errorf("worker file: %+v / proxy mgmt %q", worker.Worker, worker.Proxy.Mgmt)
+	}
+}
+
+func TestDefaultsBindLoopback(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range []string{c.Proxy.Frontend, c.Proxy.Backend, c.Proxy.Mgmt, c.Worker.Mgmt} {
+		if filepath.Base(ep) == "" || ep[:16] != "tcp://127.0.0.1:" {
+			t.Errorf("default endpoint %q does not bind loopback", ep)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for name, text := range map[string]string{
+		"bad concurrency": "[worker]\nconcurrency = lots\n",
+		"zero concurrency": "[worker]\nconcurrency = 0\n",
+		"bad bool":        "[cache]\nenabled = perhaps\n",
+		"bad ttl":         "[cache]\nttl = -1\n",
+		"broken ini":      "[worker\nproxy = x\n",
+	} {
+		if _, err := Parse([]byte(text)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.conf")); !os.IsNotExist(unwrapAll(err)) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(original))
+	f.Add([]byte("[Default]\nproxy = tcp://localhost:10124\n"))
+	f.Add([]byte("[cache]\nttl = 99999999999999999999\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if c.Worker.Concurrency < 1 || c.Proxy.MaxRequestBytes < 1024 || c.Cache.TTL < 0 {
+			t.Fatalf("invalid config accepted: %+v", c)
+		}
+	})
+}

@@ -1,0 +1,134 @@
+package mgmt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func start(t *testing.T) (*Server, string) {
+	t.Helper()
+	s, err := Listen(context.Background(), "tcp://127.0.0.1:0", Options{
+		StatusMsg: "vPoller Proxy status",
+		Status: func() vpoller.Object {
+			return vpoller.Object{{Key: "status", Value: "running"}, {Key: "hostname", Value: "vm"}}
+		},
+		UnknownMsg: "Uknown method name received",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, "tcp://" + s.Addr().(*net.TCPAddr).String()
+}
+
+func TestAnswers(t *testing.T) {
+	_, ep := start(t)
+	cases := []struct{ method, want string }{
+		{"status", `{"success": 0, "msg": "vPoller Proxy status", "result": {"status": "running", "hostname": "vm"}}`},
+		{"foo", `{"success": 1, "msg": "Uknown method name received"}`},
+		{"", `{"success": 1, "msg": "Missing method name"}`},
+	}
+	for _, c := range cases {
+		got, err := Call(context.Background(), ep, c.method, 3*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", c.method, err)
+		}
+		if string(got) != c.want {
+			t.Errorf("%s: got %s want %s", c.method, got, c.want)
+		}
+	}
+}
+
+// TestRawFrames sends what the Python managers choke on.
+func TestRawFrames(t *testing.T) {
+	s, _ := start(t)
+	for in, want := range map[string]string{
+		"not json":        `{"success": 1, "msg": "Invalid message received"}`,
+		"[1, 2]":          `{"success": 1, "msg": "Invalid message received"}`,
+		`{"x": 1}`:        `{"success": 1, "msg": "Missing method name"}`,
+		`{"method": 7}`:   `{"success": 1, "msg": "Missing method name"}`,
+		`{"method": "é"}`: `{"success": 1, "msg": "Uknown method name received"}`,
+	} {
+		got, _ := s.answer([]byte(in))
+		if string(got) != want {
+			t.Errorf("%q: got %s want %s", in, got, want)
+		}
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	s, ep := start(t)
+	got, err := Call(context.Background(), ep, "shutdown", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != `{"success": 0, "msg": "Shutdown time has arrived"}` {
+		t.Fatalf("got %s", got)
+	}
+	select {
+	case <-s.ShutdownRequested():
+	case <-time.After(3 * time.Second):
+		t.Fatal("shutdown not signalled")
+	}
+}
+
+func TestCallTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A TCP listener that never speaks ZMTP: the call must give up.
+	defer ln.Close()
+	var conns []net.Conn
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	defer func() {
+		ln.Close()
+		<-accepted
+		for _, c := range conns {
+			c.Close()
+		}
+		time.Sleep(100 * time.Millisecond) // let the released dial goroutine exit before goleak looks
+	}()
+	start := time.Now()
+	_, err = Call(context.Background(), fmt.Sprintf("tcp://%s", ln.Addr()), "status", 300*time.Millisecond)
+	if !errors.Is(err, ErrNoReply) && err == nil {
+		t.Fatalf("want an error, got %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+func FuzzAnswer(f *testing.F) {
+	f.Add([]byte(`{"method": "status"}`))
+	f.Add([]byte(`{"method": "shutdown"}`))
+	f.Add([]byte("\xff"))
+	s := &Server{opts: Options{StatusMsg: "x", UnknownMsg: MsgUnknownMethod, Logger: nil}}
+	s.opts.Logger = discard()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reply, _ := s.answer(data)
+		if _, err := vpoller.DecodeResponse(reply); err != nil {
+			t.Fatalf("reply is not a vPoller reply: %s", reply)
+		}
+	})
+}
