@@ -83,11 +83,11 @@ func TestDefaultsBindLoopback(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for name, text := range map[string]string{
-		"bad concurrency": "[worker]\nconcurrency = lots\n",
+		"bad concurrency":  "[worker]\nconcurrency = lots\n",
 		"zero concurrency": "[worker]\nconcurrency = 0\n",
-		"bad bool":        "[cache]\nenabled = perhaps\n",
-		"bad ttl":         "[cache]\nttl = -1\n",
-		"broken ini":      "[worker\nproxy = x\n",
+		"bad bool":         "[cache]\nenabled = perhaps\n",
+		"bad ttl":          "[cache]\nttl = -1\n",
+		"broken ini":       "[worker\nproxy = x\n",
 	} {
 		if _, err := Parse([]byte(text)); err == nil {
 			t.Errorf("%s: no error", name)
