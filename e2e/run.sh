@@ -17,6 +17,8 @@
 #   E2E_WAIT       seconds to wait for LLD and values per version (default 360)
 #   E2E_IMPORT_ONLY=1  stop after the template import (no vPoller binaries needed)
 #   E2E_KEEP=1     keep the state directory (logs, configs) after the run
+#   E2E_VPOLLER_ENDPOINT=tcp://host:port  use a running vPoller (proxy frontend
+#                  serving agent vcsim.local) instead of starting proxy + worker
 #   VPOLLER_CI_CACHE  cache for downloads and DB dumps (default /var/cache/vpoller-ci)
 # Needs root (apt-get, runuser) and Go.
 set -euo pipefail
@@ -52,9 +54,9 @@ stop_pidfile() {
 }
 stop_version() {
 	local d=$1
-	stop_pidfile "$d/agent2.pid"
 	stop_pidfile "$d/php.pid"
 	stop_pidfile "$d/zabbix_server.pid"
+	stop_pidfile "$d/agent2.pid"
 }
 cleanup() {
 	local rc=$?
@@ -129,7 +131,9 @@ mkdir -p "$BIN"
 if [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
 	say "go build ./cmd/..."
 	(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN/" ./cmd/...)
-	for b in vpoller-proxy vpoller-worker vpoller-client zabbix-agent2-plugin-vpoller; do
+	need_bins="vpoller-client zabbix-agent2-plugin-vpoller"
+	[ -z "${E2E_VPOLLER_ENDPOINT:-}" ] && need_bins="$need_bins vpoller-proxy vpoller-worker"
+	for b in $need_bins; do
 		[ -x "$BIN/$b" ] || die "cmd/$b did not build"
 	done
 	chmod 755 "$BIN" "$BIN"/*
@@ -176,6 +180,11 @@ load_db() {
 start_vpoller() {
 	local d=$STATE/vpoller
 	mkdir -p "$d/agents" "$STATE/pids"
+	if [ -n "${E2E_VPOLLER_ENDPOINT:-}" ]; then
+		ENDPOINT=$E2E_VPOLLER_ENDPOINT
+		say "using the vPoller at $ENDPOINT"
+		return 0
+	fi
 	FRONT=$(freeport); BACK=$(freeport); PMGMT=$(freeport); WMGMT=$(freeport)
 	cat >"$d/vpoller.conf" <<EOC
 [proxy]

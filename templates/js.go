@@ -116,3 +116,18 @@ return b > 0 ? Math.round(10000 * a / b) / 100 : 0;
 func percent(a, b string) Step {
 	return javascript(strings.NewReplacer("@A@", a, "@B@", b).Replace(percentJS))
 }
+
+// nicValueJS reads one field of the guest NIC with the discovered MAC
+// address from the VM's guest master item; a NIC the guest no longer
+// reports reads as the fallback (disconnected, no addresses).
+const nicValueJS = `
+var nets = JSON.parse(value)[0]['guest.net'] || [], mac = '{#VSPHERE.VM.MACADDRESS}';
+for (var i = 0; i < nets.length; i++) {
+    if (nets[i] && nets[i].macAddress === mac) { return @EXPR@; }
+}
+return @FALLBACK@;
+`
+
+func nicValue(expr, fallback string) Step {
+	return javascript(strings.NewReplacer("@EXPR@", expr, "@FALLBACK@", fallback).Replace(nicValueJS))
+}

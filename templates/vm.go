@@ -148,16 +148,15 @@ with vm.disk.discover and vm.guest.net.get.`)
 			{Macro: "{#VSPHERE.VM.MACADDRESS}", Value: ".+", FormulaID: "A"},
 		}},
 	})
-	sel := "$[0]['guest.net'][?(@.macAddress=='{#VSPHERE.VM.MACADDRESS}')]"
 	nicConn := "vsphere.vm.nic.connected[{#VSPHERE.VM.MACADDRESS}]"
 	nic.ItemPrototypes = append(nic.ItemPrototypes,
 		dep(gkey, nicConn, "NIC {#VSPHERE.VM.MACADDRESS}: connected", vtUnsigned, "",
-			jsonPathOr(sel+".connected.first()", "false"), boolToDecimal()).
+			nicValue("nets[i].connected ? 1 : 0", "0")).
 			withValueMap("vPoller boolean").withTags("component", "network", "interface", "{#VSPHERE.VM.MACADDRESS}").
 			withTriggerProtos(trigger("VM {$VSPHERE.VM.NAME}: NIC {#VSPHERE.VM.MACADDRESS} is disconnected", "AVERAGE",
 				last(tpl, nicConn)+"=0 and "+last(tpl, "vsphere.vm.power.state")+`="poweredOn"`, "")),
 		dep(gkey, "vsphere.vm.nic.ip[{#VSPHERE.VM.MACADDRESS}]", "NIC {#VSPHERE.VM.MACADDRESS}: IP addresses", vtChar, "",
-			jsonPathOr(sel+".ipAddress.first()", "[]"), discardUnchanged("1d")).
+			nicValue("JSON.stringify(nets[i].ipAddress || [])", "'[]'"), discardUnchanged("1d")).
 			withTags("component", "network", "interface", "{#VSPHERE.VM.MACADDRESS}"),
 	)
 
