@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
+)
+
+// mgmtTimeout bounds a status or stop call.
+const mgmtTimeout = 5 * time.Second
+
+const usage = `Usage:
+  vpoller-proxy [-f CONFIG] [-d] start
+  vpoller-proxy [-f CONFIG] [-e MGMT_ENDPOINT] status|stop
+
+Options:
+`
+
+// run is main without the process: testable, and it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("vpoller-proxy", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	file := fl.String("f", "", "configuration file (default "+config.DefaultPath+" if it exists, else built-in defaults)")
+	debug := fl.Bool("d", false, "debug logging")
+	endpoint := fl.String("e", "", "management endpoint for status/stop (default: [proxy] mgmt of the configuration)")
+	fl.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() != 1 {
+		fl.Usage()
+		return 2
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		fmt.Fprintf(stderr, "vpoller-proxy: %v\n", err)
+		return 1
+	}
+	switch cmd := fl.Arg(0); cmd {
+	case "start":
+		return start(ctx, cfg.Proxy, log, stderr)
+	case "status", "stop":
+		ep := *endpoint
+		if ep == "" {
+			ep = cfg.Proxy.Mgmt
+		}
+		method := map[string]string{"status": "status", "stop": "shutdown"}[cmd]
+		reply, err := mgmt.Call(ctx, ep, method, mgmtTimeout)
+		if err != nil {
+			fmt.Fprintf(stderr, "vpoller-proxy: %s: %v\n", cmd, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s\n", reply)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "vpoller-proxy: unknown command %q\n", cmd)
+		fl.Usage()
+		return 2
+	}
+}
+
+// loadConfig reads the file given with -f, else the default path when it
+// exists, else the built-in defaults.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		if _, err := os.Stat(config.DefaultPath); err == nil {
+			path = config.DefaultPath
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("config %s: %w", config.DefaultPath, err)
+		}
+	}
+	return config.Load(path)
+}
+
+func start(ctx context.Context, cfg config.Proxy, log *slog.Logger, stderr io.Writer) int {
+	p, err := proxy.New(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "vpoller-proxy: %v\n", err)
+		return 1
+	}
+	if err := p.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "vpoller-proxy: %v\n", err)
+		return 1
+	}
+	return 0
+}
