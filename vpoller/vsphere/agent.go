@@ -46,7 +46,8 @@ type Agent struct {
 	loginMu sync.Mutex    // serialises re-logins
 	gen     atomic.Uint64 // session generation, bumped by each re-login
 
-	idx *index
+	idx  *index
+	perf *perfCatalog
 
 	// simSetup, when set (tests), adjusts a simulator model after it is
 	// created and before its server starts.
@@ -58,6 +59,7 @@ func newAgent(cfg AgentConfig, opts Options, stats *counters) *Agent {
 	a := &Agent{cfg: cfg, opts: opts, stats: stats, bg: ctx, cancel: cancel,
 		log: opts.Logger.With(slog.String("agent", cfg.Name))}
 	a.idx = newIndex(a)
+	a.perf = newPerfCatalog(a)
 	return a
 }
 

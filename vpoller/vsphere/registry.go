@@ -46,4 +46,18 @@ var handlers = map[string]Handler{
 	"vm.datastore.get":   datastoresOf(kindVM),
 	"datastore.host.get": datastoreHostGet,
 	"datastore.vm.get":   datastoreVMGet,
+
+	// perf.go
+	"perf.metric.info":            perfMetricInfo,
+	"perf.interval.info":          perfIntervalInfo,
+	"datacenter.perf.metric.info": perfMetricInfoOf(kindDatacenter),
+	"datacenter.perf.metric.get":  perfMetricGet(kindDatacenter),
+	"cluster.perf.metric.info":    perfMetricInfoOf(kindCluster),
+	"cluster.perf.metric.get":     perfMetricGet(kindCluster),
+	"host.perf.metric.info":       perfMetricInfoOf(kindHost),
+	"host.perf.metric.get":        perfMetricGet(kindHost),
+	"vm.perf.metric.info":         perfMetricInfoOf(kindVM),
+	"vm.perf.metric.get":          perfMetricGet(kindVM),
+	"datastore.perf.metric.info":  perfMetricInfoOf(kindDatastore),
+	"datastore.perf.metric.get":   perfMetricGet(kindDatastore),
 }

@@ -1,0 +1,282 @@
+package vsphere
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// Messages of the performance family (the original's).
+const (
+	msgPerfInfo      = "Successfully retrieved performance metrics info"
+	msgPerfIntervals = "Successfully retrieved performance historical intervals"
+	msgPerfMetrics   = "Successfully retrieved performance metrics"
+	msgUnknownPerf   = "Unknown performance counter requested"
+)
+
+// failColon is fail for the methods whose original lookup message has a
+// colon ("Cannot find object: <name>": perf metric get/info, snapshots).
+func failColon(req *vpoller.Request, err error) *vpoller.Response {
+	var le *LookupError
+	if errors.As(err, &le) && len(le.Candidates) == 0 {
+		return vpoller.Fail("Cannot find object: " + le.Key)
+	}
+	return fail(req, err)
+}
+
+// perfMetricInfo (perf.metric.info) lists the counter catalogue: every
+// PerfCounterInfo as a data object, plus "counterName", the
+// "<group>.<name>.<unit>.<rollup>" name that *.perf.metric.get takes
+// (ours: the original left users to assemble it).
+func perfMetricInfo(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
+	counters, _, names, err := a.perf.reload(ctx)
+	if err != nil {
+		return fail(req, err)
+	}
+	out := make([]any, 0, len(counters))
+	for i := range counters {
+		obj, _ := toValue(counters[i]).(vpoller.Object)
+		obj = append(obj, vpoller.Field{Key: "counterName", Value: names[counters[i].Key]})
+		out = append(out, obj)
+	}
+	return vpoller.OK(msgPerfInfo, out)
+}
+
+// perfIntervalInfo (perf.interval.info) lists the historical intervals.
+func perfIntervalInfo(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
+	_, intervals, _, err := a.perf.reload(ctx)
+	if err != nil {
+		return fail(req, err)
+	}
+	out := make([]any, 0, len(intervals))
+	for _, iv := range intervals {
+		out = append(out, vpoller.Object{
+			{Key: "enabled", Value: iv.Enabled},
+			{Key: "key", Value: int64(iv.Key)},
+			{Key: "length", Value: int64(iv.Length)},
+			{Key: "level", Value: int64(iv.Level)},
+			{Key: "name", Value: iv.Name},
+			{Key: "samplingPeriod", Value: int64(iv.SamplingPeriod)},
+		})
+	}
+	return vpoller.OK(msgPerfIntervals, out)
+}
+
+// perfIntervalID chooses the QueryPerf interval: the named historical
+// interval's sampling period, else the entity's real-time refresh rate.
+// Entities without real-time statistics (datacenters, clusters,
+// datastores) need a named interval.
+func perfIntervalID(ctx context.Context, a *Agent, ref types.ManagedObjectReference, req *vpoller.Request, entityName func() (any, error)) (int32, *vpoller.Response) {
+	sum, err := a.perf.summary(ctx, ref)
+	if err != nil {
+		return 0, fail(req, err)
+	}
+	if req.PerfInterval == "" {
+		if !sum.CurrentSupported {
+			n, err := entityName()
+			if err != nil {
+				return 0, fail(req, err)
+			}
+			return 0, vpoller.Fail(fmt.Sprintf("No historical performance interval provided for entity %v", n))
+		}
+		return sum.RefreshRate, nil
+	}
+	iv, ok, err := a.perf.interval(ctx, req.PerfInterval)
+	if err != nil {
+		return 0, fail(req, err)
+	}
+	if !ok {
+		return 0, vpoller.Fail(fmt.Sprintf("Historical interval %s does not exists", req.PerfInterval))
+	}
+	return iv.SamplingPeriod, nil
+}
+
+// perfReady checks that a host or VM can deliver performance data, with
+// the original's messages; it also yields the entity's name.
+func perfReady(ctx context.Context, a *Agent, k *kind, ref types.ManagedObjectReference, req *vpoller.Request) (any, *vpoller.Response) {
+	if k != kindHost && k != kindVM {
+		return nil, nil // no state to check; the name is looked up only if needed
+	}
+	pv, err := a.retrieveOne(ctx, ref, req.Name, []string{pathName, "runtime.powerState", "runtime.connectionState"})
+	if err != nil {
+		return nil, failColon(req, err)
+	}
+	who := "Host"
+	if k == kindVM {
+		who = "VM"
+	}
+	if ps := fmt.Sprint(toValue(pv["runtime.powerState"])); ps != "poweredOn" {
+		return nil, vpoller.Fail(who + " is not powered on, cannot get performance metrics")
+	}
+	if cs := fmt.Sprint(toValue(pv["runtime.connectionState"])); cs != "connected" {
+		return nil, vpoller.Fail(who + " is not connected, cannot get performance metrics")
+	}
+	return toValue(pv[pathName]), nil
+}
+
+// perfMetricInfoOf (<kind>.perf.metric.info) lists the counters available
+// for one entity: [{"counterId": "<counter name>", "instance": "..."}],
+// from QueryAvailablePerfMetric at the real-time refresh rate (hosts, VMs)
+// or the perf-interval's sampling period, else all historical ones.
+// Counter ids missing from the catalogue are left out (they have no name
+// a client could ask for).
+func perfMetricInfoOf(k *kind) Handler {
+	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
+		ref, err := a.idx.lookup(ctx, k, req.Name)
+		if err != nil {
+			return failColon(req, err)
+		}
+		sum, err := a.perf.summary(ctx, ref)
+		if err != nil {
+			return fail(req, err)
+		}
+		var interval int32
+		if req.PerfInterval != "" {
+			iv, ok, err := a.perf.interval(ctx, req.PerfInterval)
+			if err != nil {
+				return fail(req, err)
+			}
+			if !ok {
+				return vpoller.Fail(fmt.Sprintf("Historical interval %s does not exists", req.PerfInterval))
+			}
+			interval = iv.SamplingPeriod
+		} else if sum.CurrentSupported {
+			interval = sum.RefreshRate
+		}
+		names, err := a.perf.counterNames(ctx)
+		if err != nil {
+			return fail(req, err)
+		}
+		pm, err := a.perf.perfManager(ctx)
+		if err != nil {
+			return fail(req, err)
+		}
+		vc, err := a.Client(ctx)
+		if err != nil {
+			return fail(req, err)
+		}
+		q := &types.QueryAvailablePerfMetric{This: pm, Entity: ref}
+		if interval > 0 {
+			q.IntervalId = interval
+		}
+		res, err := methods.QueryAvailablePerfMetric(ctx, vc, q)
+		if err != nil {
+			return fail(req, fmt.Errorf("query available perf metrics of %s: %w", req.Name, err))
+		}
+		out := make([]any, 0, len(res.Returnval))
+		for _, m := range res.Returnval {
+			n, ok := names[m.CounterId]
+			if !ok {
+				continue
+			}
+			out = append(out, vpoller.Object{{Key: "counterId", Value: n}, {Key: "instance", Value: m.Instance}})
+		}
+		return vpoller.OK(msgPerfInfo, out)
+	}
+}
+
+// perfMetricGet (<kind>.perf.metric.get) returns the newest max-sample
+// samples (default 1) of one counter and instance, oldest first:
+// [{"interval", "timestamp", "counterId", "instance", "value"}]. The query
+// is always bounded by MaxSample (an unbounded one returns everything the
+// interval keeps).
+func perfMetricGet(k *kind) Handler {
+	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
+		ref, err := a.idx.lookup(ctx, k, req.Name)
+		if err != nil {
+			return failColon(req, err)
+		}
+		name, bad := perfReady(ctx, a, k, ref, req)
+		if bad != nil {
+			return bad
+		}
+		interval, bad := perfIntervalID(ctx, a, ref, req, func() (any, error) {
+			if name != nil {
+				return name, nil
+			}
+			return nameOf(ctx, a, ref)
+		})
+		if bad != nil {
+			return bad
+		}
+		id, ok, err := a.perf.counterID(ctx, req.CounterName)
+		if err != nil {
+			return fail(req, err)
+		}
+		if !ok {
+			return vpoller.Fail(msgUnknownPerf)
+		}
+		samples, err := queryPerf(ctx, a, ref, id, req.Instance, interval, req.MaxSample)
+		if err != nil {
+			return fail(req, err)
+		}
+		out := make([]any, 0, len(samples))
+		for _, s := range samples {
+			out = append(out, vpoller.Object{
+				{Key: "interval", Value: int64(s.interval)},
+				{Key: "timestamp", Value: pyTime(s.at)},
+				{Key: "counterId", Value: req.CounterName},
+				{Key: "instance", Value: req.Instance},
+				{Key: "value", Value: s.value},
+			})
+		}
+		return vpoller.OK(msgPerfMetrics, out)
+	}
+}
+
+type perfSample struct {
+	interval int32
+	at       time.Time
+	value    int64
+}
+
+// queryPerf runs one bounded QueryPerf for one counter instance and
+// returns its samples oldest first.
+func queryPerf(ctx context.Context, a *Agent, ref types.ManagedObjectReference, counter int32, instance string, interval int32, maxSample int) ([]perfSample, error) {
+	if maxSample <= 0 {
+		maxSample = 1
+	}
+	pm, err := a.perf.perfManager(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vc, err := a.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spec := types.PerfQuerySpec{Entity: ref, MaxSample: int32(maxSample), IntervalId: interval,
+		MetricId: []types.PerfMetricId{{CounterId: counter, Instance: instance}}}
+	res, err := methods.QueryPerf(ctx, vc, &types.QueryPerf{This: pm, QuerySpec: []types.PerfQuerySpec{spec}})
+	if err != nil {
+		return nil, fmt.Errorf("query performance data of %s: %w", ref.Value, err)
+	}
+	var out []perfSample
+	for _, base := range res.Returnval {
+		em, ok := base.(*types.PerfEntityMetric)
+		if !ok || em == nil {
+			continue
+		}
+		for _, series := range em.Value {
+			is, ok := series.(*types.PerfMetricIntSeries)
+			if !ok || is == nil || is.Id.CounterId != counter {
+				continue
+			}
+			for i, v := range is.Value {
+				if i >= len(em.SampleInfo) {
+					break
+				}
+				out = append(out, perfSample{interval: em.SampleInfo[i].Interval, at: em.SampleInfo[i].Timestamp, value: v})
+			}
+			break
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
+	return out, nil
+}
