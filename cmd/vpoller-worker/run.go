@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
+)
+
+const usage = `Usage:
+  vpoller-worker [-f CONFIG] [-c CONCURRENCY] [-d] start
+  vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status|stop
+
+Options:
+`
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("vpoller-worker", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fl.PrintDefaults()
+	}
+	path := fl.String("f", config.DefaultPath, "configuration file (vpoller.conf)")
+	concurrency := fl.Int("c", 0, "requests handled at once (default: [worker] concurrency, 16)")
+	debug := fl.Bool("d", false, "debug logging")
+	endpoint := fl.String("e", "", "management endpoint for status/stop (default: [worker] mgmt)")
+	reqTimeout := fl.Duration("request-timeout", worker.DefaultRequestTimeout, "time limit of one request")
+	maxBytes := fl.Int("max-request-bytes", worker.DefaultMaxRequestBytes, "largest request frame accepted")
+	mgmtTimeout := fl.Duration("mgmt-timeout", 5*time.Second, "how long status/stop wait for the reply")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() != 1 {
+		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status or stop")
+		fl.Usage()
+		return 2
+	}
+	if *concurrency < 0 {
+		fmt.Fprintln(stderr, "vpoller-worker: -c must be positive")
+		return 2
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	explicit := false
+	fl.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "f" })
+
+	cfg, err := loadConfig(*path, explicit, logger)
+	switch cmd := fl.Arg(0); cmd {
+	case "start":
+		if err != nil {
+			fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
+			return 1
+		}
+		if *concurrency > 0 {
+			cfg.Worker.Concurrency = *concurrency
+		}
+		return start(ctx, cfg, worker.Options{RequestTimeout: *reqTimeout, MaxRequestBytes: *maxBytes}, logger, stderr)
+	case "status", "stop":
+		ep := *endpoint
+		if ep == "" {
+			if err != nil {
+				fmt.Fprintf(stderr, "vpoller-worker: %v (give -e)\n", err)
+				return 1
+			}
+			ep = connectable(cfg.Worker.Mgmt)
+		}
+		method := map[string]string{"status": "status", "stop": "shutdown"}[cmd]
+		reply, err := mgmt.Call(ctx, ep, method, *mgmtTimeout)
+		if err != nil {
+			fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s\n", reply)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "vpoller-worker: unknown command %q\n", cmd)
+		fl.Usage()
+		return 2
+	}
+}
+
+// loadConfig reads path. The default path may be absent (a fresh machine):
+// then the built-in defaults apply; an explicitly named file must exist.
+func loadConfig(path string, explicit bool, logger *slog.Logger) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil && !explicit && errors.Is(err, fs.ErrNotExist) {
+		logger.Warn("no configuration file, using built-in defaults", "path", path)
+		return config.Load("")
+	}
+	return cfg, err
+}
+
+// connectable turns a bind address (tcp://*:10000) into one to dial.
+func connectable(ep string) string {
+	return strings.Replace(ep, "://*:", "://127.0.0.1:", 1)
+}
+
+func start(ctx context.Context, cfg *config.Config, wo worker.Options, logger *slog.Logger, stderr io.Writer) int {
+	d, err := worker.Start(ctx, cfg, worker.DaemonOptions{Logger: logger, Worker: wo})
+	if err != nil {
+		fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
+		return 1
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("signal received, stopping")
+	case <-d.ShutdownRequested():
+	}
+	if err := d.Stop(); err != nil {
+		logger.Error("stopped with errors", "err", err)
+		return 1
+	}
+	return 0
+}

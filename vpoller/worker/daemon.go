@@ -1,0 +1,170 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
+)
+
+// MsgStatus is the msg of the management status reply, as the original's.
+const MsgStatus = "vPoller Worker status"
+
+// DaemonOptions tune a Daemon beyond the configuration file.
+type DaemonOptions struct {
+	Logger *slog.Logger
+	// Worker carries the connection and request tuning; its Proxy,
+	// Concurrency and Helpers are taken from the configuration.
+	Worker Options
+	// IndexRefresh is passed to the vSphere service (0 = its default).
+	IndexRefresh time.Duration
+	// CloseTimeout bounds logging out of the vSphere sessions.
+	CloseTimeout time.Duration
+}
+
+// Daemon is a whole worker process: agents loaded from the configuration,
+// the vSphere service, the proxy connection and the management socket.
+type Daemon struct {
+	cfg    config.Worker
+	svc    *vsphere.Service
+	w      *Worker
+	mgmt   *mgmt.Server
+	log    *slog.Logger
+	opts   DaemonOptions
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// ResolvePaths makes the worker's relative paths (db, vsphere_hosts_dir)
+// relative to the configuration file's directory, so a configuration
+// works wherever the daemon is started from.
+func ResolvePaths(cfg *config.Config) {
+	cfg.Worker.DB = resolve(cfg.Path, cfg.Worker.DB)
+	cfg.Worker.VSphereHostsDir = resolve(cfg.Path, cfg.Worker.VSphereHostsDir)
+}
+
+// Start loads the agents, binds the management socket and starts serving
+// the proxy in the background. Relative paths in cfg are resolved against
+// cfg.Path (see ResolvePaths). Stop it with Stop, or wait for a
+// management "shutdown" with Done.
+func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CloseTimeout <= 0 {
+		opts.CloseTimeout = 10 * time.Second
+	}
+	ResolvePaths(cfg)
+	wc := cfg.Worker
+	agents, err := LoadAgents(ctx, wc.DB, wc.VSphereHostsDir)
+	if err != nil {
+		return nil, err
+	}
+	if len(agents) == 0 {
+		opts.Logger.Warn("no vSphere agents configured: every request will get \"Unknown or missing agent name\"",
+			"db", wc.DB, "vsphere_hosts_dir", wc.VSphereHostsDir)
+	}
+	svc, err := vsphere.NewService(agents, vsphere.Options{Logger: opts.Logger, IndexRefresh: opts.IndexRefresh})
+	if err != nil {
+		return nil, err
+	}
+	wo := opts.Worker
+	wo.Proxy, wo.Concurrency, wo.Helpers, wo.Logger = wc.Proxy, wc.Concurrency, wc.Helpers, opts.Logger
+	w, err := New(svc, wo)
+	if err != nil {
+		_ = svc.Close(ctx)
+		return nil, err
+	}
+	d := &Daemon{cfg: wc, svc: svc, w: w, log: opts.Logger, opts: opts, done: make(chan error, 1)}
+	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Logger: opts.Logger})
+	if err != nil {
+		_ = svc.Close(ctx)
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	names := make([]any, 0, len(agents))
+	for _, a := range agents {
+		names = append(names, a)
+	}
+	opts.Logger.Info("vPoller worker starting", "proxy", wc.Proxy, "mgmt", wc.Mgmt, "concurrency", w.opts.Concurrency,
+		"agents", names)
+	go func() { d.done <- w.Run(runCtx) }()
+	return d, nil
+}
+
+// MgmtAddr is the management socket's bound address.
+func (d *Daemon) MgmtAddr() net.Addr { return d.mgmt.Addr() }
+
+// ShutdownRequested is closed when a management "shutdown" was answered.
+func (d *Daemon) ShutdownRequested() <-chan struct{} { return d.mgmt.ShutdownRequested() }
+
+// Worker returns the proxy-facing worker (for its Stats).
+func (d *Daemon) Worker() *Worker { return d.w }
+
+// Stop stops taking requests, lets those in flight finish (bounded by the
+// worker's DrainTimeout), closes the management socket and logs out of
+// every vSphere session (bounded by CloseTimeout).
+func (d *Daemon) Stop() error {
+	d.cancel()
+	err := <-d.done
+	d.done <- err // Stop may be called again
+	errs := []error{err}
+	if e := d.mgmt.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
+		errs = append(errs, fmt.Errorf("close management socket: %w", e))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.CloseTimeout)
+	defer cancel()
+	if e := d.svc.Close(ctx); e != nil {
+		errs = append(errs, fmt.Errorf("vSphere logout: %w", e))
+	}
+	d.log.Info("vPoller worker stopped", "requests", d.w.Stats().Requests)
+	return errors.Join(errs...)
+}
+
+// Status is the management status result: the original worker's fields
+// in its order, then ours.
+func (d *Daemon) Status() vpoller.Object {
+	host, _ := os.Hostname()
+	ws := d.w.Stats()
+	vs := d.svc.Stats()
+	agents := make([]any, 0)
+	for _, a := range d.svc.Agents() {
+		agents = append(agents, a)
+	}
+	return vpoller.Object{
+		{Key: "status", Value: "running"},
+		{Key: "hostname", Value: host},
+		{Key: "proxy", Value: d.cfg.Proxy},
+		{Key: "mgmt", Value: d.cfg.Mgmt},
+		{Key: "db", Value: d.cfg.DB},
+		{Key: "concurrency", Value: d.w.opts.Concurrency},
+		{Key: "helpers", Value: stringsAny(d.cfg.Helpers)},
+		{Key: "tasks", Value: stringsAny(d.cfg.Tasks)},
+		{Key: "agents", Value: agents},
+		{Key: "requests", Value: ws.Requests},
+		{Key: "in_flight", Value: ws.InFlight},
+		{Key: "connected", Value: ws.Connected},
+		{Key: "vsphere", Value: vpoller.Object{
+			{Key: "soap_calls", Value: vs.SOAPCalls},
+			{Key: "logins", Value: vs.Logins},
+			{Key: "coalesced", Value: vs.Coalesced},
+		}},
+	}
+}
+
+func stringsAny(in []string) []any {
+	out := make([]any, 0, len(in))
+	for _, s := range in {
+		out = append(out, s)
+	}
+	return out
+}

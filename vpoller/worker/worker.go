@@ -1,0 +1,289 @@
+// Package worker is the vPoller worker: it connects to a proxy's backend
+// as one ZMTP DEALER, answers the requests the proxy hands it with a
+// vsphere.Service, and formats replies with the helpers a request names,
+// so that every vPoller client, the original Python proxy and ours can use
+// it as they used the Python worker.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
+)
+
+// Defaults applied by New to zero Options fields.
+const (
+	DefaultConcurrency     = 16
+	DefaultRequestTimeout  = 60 * time.Second
+	DefaultMaxRequestBytes = 8 << 20
+	DefaultDialTimeout     = 5 * time.Second
+	DefaultSendTimeout     = 10 * time.Second
+	DefaultDrainTimeout    = 30 * time.Second
+	DefaultMinBackoff      = 100 * time.Millisecond
+	DefaultMaxBackoff      = 5 * time.Second
+)
+
+// Executor answers one request; *vsphere.Service is the real one. It must
+// always return a reply and honour ctx.
+type Executor interface {
+	Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response
+}
+
+// Options configure a Worker. Zero values select the defaults.
+type Options struct {
+	// Proxy is the proxy's backend endpoint (tcp://host:port). Required.
+	Proxy string
+	// Concurrency is how many requests run at once. vSphere work is I/O
+	// bound, so this is not tied to the CPU count. When all are busy the
+	// worker stops reading, so the proxy sees the backpressure.
+	Concurrency int
+	// RequestTimeout bounds one request's execution.
+	RequestTimeout time.Duration
+	// MaxRequestBytes bounds a request frame; larger ones are answered
+	// with MsgTooLarge without being decoded.
+	MaxRequestBytes int
+	// Helpers are the helper names the worker offers (the [worker]
+	// helpers setting); names helpers.Apply does not know are ignored.
+	Helpers []string
+	// DialTimeout bounds one connection attempt including the handshake.
+	DialTimeout time.Duration
+	// SendTimeout bounds writing one reply; a proxy that does not take it
+	// in time is treated as a broken connection.
+	SendTimeout time.Duration
+	// DrainTimeout bounds how long Run waits for requests in flight after
+	// its context is cancelled; they are then cancelled.
+	DrainTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the delay between reconnects.
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *slog.Logger
+}
+
+// MsgTooLarge starts the reply to a frame above MaxRequestBytes.
+const MsgTooLarge = "Request too large"
+
+// Stats are a Worker's counters.
+type Stats struct {
+	Requests   uint64 // requests answered (replies handed to the connection)
+	InFlight   int64  // requests being handled now
+	Connected  bool   // a proxy connection is up
+	Reconnects uint64 // connections established after the first
+}
+
+// Worker serves one proxy connection at a time, reconnecting when it
+// breaks. Create it with New and start it with Run.
+type Worker struct {
+	exec    Executor
+	opts    Options
+	log     *slog.Logger
+	helpers map[string]bool
+
+	requests   atomic.Uint64
+	inFlight   atomic.Int64
+	connected  atomic.Bool
+	reconnects atomic.Uint64
+}
+
+// New checks opts and prepares a worker; it does no network work.
+func New(exec Executor, opts Options) (*Worker, error) {
+	if exec == nil {
+		return nil, errors.New("worker: nil executor")
+	}
+	if _, _, err := splitEndpoint(opts.Proxy); err != nil {
+		return nil, fmt.Errorf("worker: proxy %w", err)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	def(&opts.RequestTimeout, DefaultRequestTimeout)
+	def(&opts.DialTimeout, DefaultDialTimeout)
+	def(&opts.SendTimeout, DefaultSendTimeout)
+	def(&opts.DrainTimeout, DefaultDrainTimeout)
+	def(&opts.MinBackoff, DefaultMinBackoff)
+	def(&opts.MaxBackoff, DefaultMaxBackoff)
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = opts.MinBackoff
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}}
+	known := map[string]bool{}
+	for _, n := range helpers.Names() {
+		known[n] = true
+	}
+	for _, n := range opts.Helpers {
+		if known[n] {
+			w.helpers[n] = true
+		} else {
+			w.log.Warn("helper not available, requests naming it get the plain reply", "helper", n)
+		}
+	}
+	return w, nil
+}
+
+// Stats returns the worker's counters.
+func (w *Worker) Stats() Stats {
+	return Stats{Requests: w.requests.Load(), InFlight: w.inFlight.Load(),
+		Connected: w.connected.Load(), Reconnects: w.reconnects.Load()}
+}
+
+// Run serves until ctx is cancelled, then stops reading requests, lets
+// the ones in flight finish (at most DrainTimeout, then cancels them),
+// closes the connection and returns nil. Connection failures are not
+// errors: Run logs them and reconnects with capped exponential backoff.
+func (w *Worker) Run(ctx context.Context) error {
+	// Requests run on execCtx, which outlives ctx by the drain period.
+	execCtx, cancelExec := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelExec()
+	var handlers sync.WaitGroup
+	sem := make(chan struct{}, w.opts.Concurrency)
+
+	first := true
+	for ctx.Err() == nil {
+		conn, err := w.dial(ctx)
+		if err != nil {
+			break // ctx cancelled
+		}
+		if !first {
+			w.reconnects.Add(1)
+		}
+		first = false
+		w.connected.Store(true)
+		w.log.Info("connected to proxy", "proxy", w.opts.Proxy)
+		readerDone := make(chan error, 1)
+		go func() { readerDone <- w.read(ctx, execCtx, conn, sem, &handlers) }()
+		select {
+		case err = <-readerDone:
+			conn.close()
+			w.connected.Store(false)
+			if ctx.Err() == nil {
+				// Handlers of this connection finish on their own; their
+				// replies cannot be sent and are dropped (the proxy
+				// re-dispatches or the client retries).
+				w.log.Warn("proxy connection lost, reconnecting", "proxy", w.opts.Proxy, "err", err)
+				continue
+			}
+		case <-ctx.Done():
+		}
+		// Stopping: the reader takes no more requests; let those in
+		// flight answer on this connection, then close it.
+		w.drain(&handlers, cancelExec)
+		conn.close()
+		<-readerDone
+		w.connected.Store(false)
+		w.log.Info("worker stopped", "proxy", w.opts.Proxy, "requests", w.requests.Load())
+		return nil
+	}
+	w.drain(&handlers, cancelExec)
+	w.log.Info("worker stopped", "proxy", w.opts.Proxy, "requests", w.requests.Load())
+	return nil
+}
+
+// drain waits for the handlers, at most DrainTimeout, then cancels the
+// requests still running and waits for their (immediate) return.
+func (w *Worker) drain(handlers *sync.WaitGroup, cancelExec context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { handlers.Wait(); close(done) }()
+	t := time.NewTimer(w.opts.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		w.log.Warn("requests still running after the drain timeout; cancelling them",
+			"in_flight", w.inFlight.Load(), "drain_timeout", w.opts.DrainTimeout)
+		cancelExec()
+		<-done
+	}
+}
+
+// dial connects with capped exponential backoff until it succeeds or ctx
+// ends. Each attempt is bounded by DialTimeout.
+func (w *Worker) dial(ctx context.Context) (*peerConn, error) {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(w.opts.MinBackoff),
+		backoff.WithMaxInterval(w.opts.MaxBackoff),
+		backoff.WithMaxElapsedTime(0), // keep trying; each attempt is bounded
+	)
+	failures := 0
+	for {
+		conn, err := dialPeer(ctx, w.opts.Proxy, w.opts.DialTimeout)
+		if err == nil {
+			return conn, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		failures++
+		delay := b.NextBackOff()
+		// Log the first failure and then sparingly, not every attempt.
+		if failures == 1 || failures%10 == 0 {
+			w.log.Warn("cannot connect to proxy", "proxy", w.opts.Proxy, "attempts", failures, "retry_in", delay, "err", err)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// read is the connection's only reader. It takes a concurrency slot
+// before each read, so when all slots are busy nothing is read and the
+// proxy keeps the rest queued. It returns when the connection breaks or,
+// once ctx is cancelled, when the connection is closed.
+func (w *Worker) read(ctx, execCtx context.Context, conn *peerConn, sem chan struct{}, handlers *sync.WaitGroup) error {
+	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			// Wait for the close so the caller sees one exit path.
+			_, err := conn.recv()
+			for err == nil {
+				_, err = conn.recv()
+			}
+			return ctx.Err()
+		}
+		frames, err := conn.recv()
+		if err != nil {
+			<-sem
+			return err
+		}
+		if ctx.Err() != nil {
+			// Stopping: not taken. A proxy that tracks outstanding
+			// requests per connection (ours) re-dispatches it when this
+			// connection closes; clients of other proxies retry.
+			<-sem
+			w.log.Debug("request arrived while stopping; not taken")
+			continue
+		}
+		handlers.Add(1)
+		w.inFlight.Add(1)
+		go func() {
+			defer func() {
+				w.inFlight.Add(-1)
+				<-sem
+				handlers.Done()
+			}()
+			w.handle(execCtx, conn, frames)
+		}()
+	}
+}
