@@ -1,0 +1,224 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+)
+
+// testLogger discards logs unless VPOLLER_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("VPOLLER_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// testConfig binds every socket on loopback, any free port.
+func testConfig() config.Proxy {
+	return config.Proxy{
+		Frontend:        "tcp://127.0.0.1:0",
+		Backend:         "tcp://127.0.0.1:0",
+		Mgmt:            "tcp://127.0.0.1:0",
+		MaxRequestBytes: 1 << 20,
+	}
+}
+
+// startProxy runs a proxy until the test ends.
+func startProxy(tb testing.TB, opts ...Option) *Proxy {
+	tb.Helper()
+	p, err := New(testConfig(), testLogger(), opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case <-p.Ready():
+	case err := <-done:
+		cancel()
+		tb.Fatalf("proxy did not start: %v", err)
+	}
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("Run returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			tb.Error("proxy did not stop within 10 s")
+		}
+	})
+	return p
+}
+
+// handler answers one request payload; the reply goes back as [id][""][reply].
+type handler func(payload []byte) []byte
+
+// testWorker is a worker as ours will be: one zmq4 DEALER connected to the
+// backend (one peer, so the zmq4 DEALER's send-to-all is harmless),
+// answering each request in its own goroutine after delay.
+type testWorker struct {
+	name   string
+	sock   zmq4.Socket
+	delay  time.Duration
+	handle handler
+	hold   bool // receive but never answer
+
+	sendMu   sync.Mutex
+	received atomic.Int64
+	frames   chan [][]byte // every message received, when recording
+	wg       sync.WaitGroup
+	stopped  chan struct{}
+	stopOnce sync.Once
+}
+
+type workerOpt func(*testWorker)
+
+func withDelay(d time.Duration) workerOpt  { return func(w *testWorker) { w.delay = d } }
+func withHandler(h handler) workerOpt      { return func(w *testWorker) { w.handle = h } }
+func holding() workerOpt                   { return func(w *testWorker) { w.hold = true } }
+func recording(n int) workerOpt            { return func(w *testWorker) { w.frames = make(chan [][]byte, n) } }
+func prefixEcho(prefix string) handler {
+	return func(p []byte) []byte { return append([]byte(prefix), p...) }
+}
+
+// startWorker connects a worker to the proxy's backend and waits until the
+// proxy counts it.
+func startWorker(tb testing.TB, p *Proxy, name string, opts ...workerOpt) *testWorker {
+	tb.Helper()
+	before := p.Stats().Workers
+	w := &testWorker{name: name, handle: prefixEcho(name + ":"), stopped: make(chan struct{})}
+	for _, o := range opts {
+		o(w)
+	}
+	w.sock = zmq4.NewDealer(context.Background(), zmq4.WithDialerRetry(20*time.Millisecond), zmq4.WithDialerMaxRetries(100))
+	if err := w.sock.Dial(p.Addrs().Backend); err != nil {
+		tb.Fatalf("worker %s: %v", name, err)
+	}
+	w.wg.Add(1)
+	go w.loop()
+	tb.Cleanup(w.stop)
+	waitFor(tb, "worker "+name+" to join", func() bool { return p.Stats().Workers > before })
+	return w
+}
+
+func (w *testWorker) loop() {
+	defer w.wg.Done()
+	for {
+		msg, err := w.sock.Recv()
+		if err != nil {
+			return
+		}
+		w.received.Add(1)
+		if w.frames != nil {
+			select {
+			case w.frames <- msg.Frames:
+			default:
+			}
+		}
+		if w.hold || len(msg.Frames) != 3 {
+			continue
+		}
+		id, payload := msg.Frames[0], msg.Frames[2]
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			if w.delay > 0 {
+				select {
+				case <-time.After(w.delay):
+				case <-w.stopped:
+					return
+				}
+			}
+			reply := w.handle(payload)
+			w.sendMu.Lock()
+			defer w.sendMu.Unlock()
+			_ = w.sock.Send(zmq4.NewMsgFrom(id, nil, reply))
+		}()
+	}
+}
+
+// stop closes the worker's connection (the proxy sees EOF).
+func (w *testWorker) stop() {
+	w.stopOnce.Do(func() {
+		close(w.stopped)
+		w.sock.Close()
+		w.wg.Wait()
+	})
+}
+
+// newClient is the ordinary Go client (REQ pool, lazy pirate).
+func newClient(tb testing.TB, endpoint string, opts client.Options) *client.Client {
+	tb.Helper()
+	if opts.Logger == nil {
+		opts.Logger = testLogger()
+	}
+	c, err := client.New(endpoint, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// reqSocket is a plain zmq4 REQ socket connected to the frontend.
+func reqSocket(tb testing.TB, endpoint string) zmq4.Socket {
+	tb.Helper()
+	s := zmq4.NewReq(context.Background(), zmq4.WithDialerRetry(20*time.Millisecond), zmq4.WithDialerMaxRetries(100))
+	if err := s.Dial(endpoint); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// roundTrip sends frames and waits (bounded) for the reply.
+func roundTrip(tb testing.TB, s zmq4.Socket, frames ...[]byte) [][]byte {
+	tb.Helper()
+	if err := s.Send(zmq4.NewMsgFrom(frames...)); err != nil {
+		tb.Fatal(err)
+	}
+	type res struct {
+		msg zmq4.Msg
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { m, err := s.Recv(); ch <- res{m, err} }()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			tb.Fatal(r.err)
+		}
+		return r.msg.Frames
+	case <-time.After(10 * time.Second):
+		s.Close()
+		<-ch
+		tb.Fatal("no reply within 10 s")
+		return nil
+	}
+}
+
+// waitFor polls cond until it holds (bounded).
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
