@@ -164,9 +164,9 @@ func (p *Proxy) serveClient(ctx context.Context, conn net.Conn) {
 		p.log.Debug("client handshake failed", "peer", conn.RemoteAddr(), "err", err)
 		return
 	}
-	defer c.close()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer wg.Wait() // runs last: after close ends both goroutines
+	defer c.close()
 	wg.Go(func() { c.writeLoop(p.opts.write, p.log) })
 	wg.Go(func() { c.closeWhenDone(ctx) })
 	p.log.Debug("client connected", "peer", c.remote)
