@@ -78,8 +78,8 @@ type agent struct {
 	// its own (6.0 and 7.0.9 would otherwise take over the daemon's).
 	tconf string
 	addr  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // freePort picks a free port that the agent accepts (ListenPort must be

@@ -1,31 +1,159 @@
 package integration
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
-	"github.com/vpoller/zabbix-vpoller/plugin/internal/standin"
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
 
-// chain is a vPoller behind the agent: an endpoint and a way to stop the
-// proxy while the agent keeps running.
-type chain struct {
-	endpoint  string
-	stopProxy func()
+// The real vPoller binaries, built by TestMain.
+var proxyBin, workerBin string
+
+// buildChain builds vpoller-proxy and vpoller-worker into dir.
+func buildChain(dir string) error {
+	proxyBin, workerBin = filepath.Join(dir, "vpoller-proxy"), filepath.Join(dir, "vpoller-worker")
+	if err := build(proxyBin, "../../cmd/vpoller-proxy"); err != nil {
+		return err
+	}
+	return build(workerBin, "../../cmd/vpoller-worker")
 }
 
-// buildChain builds the vPoller binaries the tests run (none yet).
-func buildChain(dir string) error { return nil }
+// chain is a real vPoller (proxy + worker serving a simulated vCenter named
+// vcsim.local) on loopback ports chosen at runtime.
+type chain struct {
+	endpoint string
+	proxy    *process
+	worker   *process
+}
 
-// startChain starts a vPoller for one test.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	done chan struct{}
+}
+
+func startProcess(t *testing.T, name, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.stop)
+	return p
+}
+
+// stop ends the process: SIGTERM, then SIGKILL after 5 s.
+func (p *process) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// startChain starts proxy and worker with a private configuration and
+// waits until a discovery goes through.
 func startChain(t *testing.T) *chain {
 	t.Helper()
-	s, err := standin.Start(standin.Inventory)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "vsphere.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	front, back := freePort(t), freePort(t)
+	conf := fmt.Sprintf(`[proxy]
+frontend = tcp://127.0.0.1:%d
+backend  = tcp://127.0.0.1:%d
+mgmt     = tcp://127.0.0.1:%d
+[worker]
+proxy    = tcp://127.0.0.1:%d
+mgmt     = tcp://127.0.0.1:%d
+vsphere_hosts_dir = vsphere.d
+`, front, back, freePort(t), back, freePort(t))
+	files := map[string]string{
+		"vpoller.conf":               conf,
+		"vsphere.d/vcsim.local.conf": "hostname = vcsim.local\nsimulator = true\nsimulator_model = vpx\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &chain{endpoint: fmt.Sprintf("tcp://127.0.0.1:%d", front)}
+	c.proxy = startProcess(t, "vpoller-proxy", proxyBin, "-f", filepath.Join(dir, "vpoller.conf"), "start")
+	c.worker = startProcess(t, "vpoller-worker", workerBin, "-f", filepath.Join(dir, "vpoller.conf"), "start")
+
+	cl, err := client.New(c.endpoint, client.Options{Timeout: 2 * time.Second, Retries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
-	return &chain{endpoint: s.Endpoint, stopProxy: s.Close}
+	defer cl.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := cl.Call(context.Background(), &vpoller.Request{Method: "vm.discover", Hostname: vc})
+		if err == nil && !resp.Failed() {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vPoller chain not ready: %v %+v\nproxy:\n%s\nworker:\n%s", err, resp, tail(c.proxy.out.String(), 2000), tail(c.worker.out.String(), 2000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
-// simulatorVMs are the VMs of the simulated vCenter.
-func simulatorVMs() []string { return standin.SimVMs }
+// stopProxy stops the proxy while agent and worker keep running.
+func (c *chain) stopProxy() { c.proxy.stop() }
+
+var (
+	vmsOnce sync.Once
+	vms     []string
+	vmsErr  error
+)
+
+// simulatorVMs lists the VMs of govmomi's default vCenter model, found
+// with govmomi itself on a simulator of our own: the truth the plugin's
+// discovery is compared with, independent of vPoller.
+func simulatorVMs(t *testing.T) []string {
+	t.Helper()
+	vmsOnce.Do(func() {
+		simulator.Test(func(ctx context.Context, c *vim25.Client) {
+			list, err := find.NewFinder(c).VirtualMachineList(ctx, "*")
+			if err != nil {
+				vmsErr = err
+				return
+			}
+			for _, vm := range list {
+				vms = append(vms, vm.Name())
+			}
+			slices.Sort(vms)
+		})
+	})
+	if vmsErr != nil || len(vms) == 0 {
+		t.Fatalf("listing the simulator's VMs: %v", vmsErr)
+	}
+	return vms
+}

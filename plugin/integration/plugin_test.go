@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +21,7 @@ func TestAgents(t *testing.T) {
 		t.Run(bin.name, func(t *testing.T) {
 			ch := startChain(t)
 			a := startAgent(t, bin, ch.endpoint)
-			vms := simulatorVMs()
+			vms := simulatorVMs(t)
 
 			t.Run("discover", func(t *testing.T) {
 				v, err := passive(a.addr, "vpoller.discover[vm.discover,"+vc+"]", 10*time.Second)
@@ -151,6 +153,33 @@ func TestAgents(t *testing.T) {
 					t.Fatalf("agent.ping after the failure: %q %v; agent log:\n%s", v, err, a.logTail())
 				}
 			})
+		})
+	}
+}
+
+// TestBrokenConfigStopsAgent: a configuration error is reported by
+// Validate at start-up, naming the option and its line, and the agent
+// refuses to start (the right outcome: a silently ignored option would
+// poll the wrong vPoller).
+func TestBrokenConfigStopsAgent(t *testing.T) {
+	for _, bin := range agentBins(t) {
+		t.Run(bin.name, func(t *testing.T) {
+			dir := t.TempDir()
+			conf := writeConf(t, dir, freePort(t), "tcp://127.0.0.1:1", "Plugins.VPoller.Timeout=soon")
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var out []byte
+			var err error
+			for try := 0; try < 5; try++ { // the 6.0.14 start-up bug again
+				out, err = exec.CommandContext(ctx, bin.path, "-c", conf, "-t", "agent.ping").CombinedOutput()
+				if strings.Contains(string(out), "Plugins.VPoller.Timeout") {
+					break
+				}
+			}
+			want := `Plugins.VPoller.Timeout (line 14): "soon" is not a whole number from 1 to 600`
+			if err == nil || !strings.Contains(string(out), want) {
+				t.Fatalf("agent -t with a broken config: %v\n%s\nwant a failure mentioning %q", err, out, want)
+			}
 		})
 	}
 }
