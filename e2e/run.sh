@@ -224,19 +224,41 @@ EOC
 inventory() {
 	local out=$STATE/inventory.json m
 	for m in datacenter.discover cluster.discover host.discover vm.discover datastore.discover; do
-		"$BIN/vpoller-client" -m "$m" -V "$AGENT_NAME" -e "$ENDPOINT" -t 5000 -r 2 >"$STATE/vpoller/$m.json" ||
+		"$BIN/vpoller-client" -m "$m" -V "$AGENT_NAME" -e "$ENDPOINT" -t 5000 -r 2 -p name,info.url >"$STATE/vpoller/$m.json" ||
 			die "vpoller-client -m $m failed"
 	done
-	$PY - "$STATE/vpoller" "$out" <<'EOPY'
-import json, sys
+	# Expected values of a few items per object, asked directly (not through
+	# Zabbix): "check" lines are compared with the items' last values.
+	CLIENT="$BIN/vpoller-client" ENDPOINT=$ENDPOINT AGENT_NAME=$AGENT_NAME $PY - "$STATE/vpoller" "$out" <<'EOPY'
+import json, os, subprocess, sys
 d, out = sys.argv[1], sys.argv[2]
-inv = {}
+def ask(method, name, prop):
+    r = subprocess.run([os.environ["CLIENT"], "-m", method, "-V", os.environ["AGENT_NAME"], "-n", name, "-p", prop,
+                        "-e", os.environ["ENDPOINT"], "-t", "5000", "-r", "2"], capture_output=True, text=True)
+    reply = json.loads(r.stdout)
+    assert reply.get("success") == 0, reply
+    return reply["result"][0][prop]
+inv, checks = {}, []
 for kind, m in [("dc", "datacenter"), ("cluster", "cluster"), ("hv", "host"), ("vm", "vm"), ("ds", "datastore")]:
     r = json.load(open(f"{d}/{m}.discover.json"))
     assert r.get("success") == 0, r
     inv[kind] = sorted(o["name"] for o in r["result"])
+    for o in r["result"]:
+        if kind == "vm":
+            checks.append([o["name"], "vsphere.vm.power.state", ask("vm.get", o["name"], "runtime.powerState")])
+            checks.append([o["name"], "vsphere.vm.cpu.num", ask("vm.get", o["name"], "summary.config.numCpu")])
+        elif kind == "hv":
+            checks.append([o["name"], "vsphere.hv.memory.size", ask("host.get", o["name"], "summary.hardware.memorySize")])
+            checks.append([o["name"], "vsphere.hv.connection.state", ask("host.get", o["name"], "runtime.connectionState")])
+        elif kind == "ds":
+            checks.append([o["name"], "vsphere.ds.capacity", ask("datastore.get", o["info.url"], "summary.capacity")])
+        elif kind == "cluster":
+            checks.append([o["name"], "vsphere.cluster.hosts", ask("cluster.get", o["name"], "summary.numHosts")])
+        elif kind == "dc":
+            checks.append([o["name"], "vsphere.dc.status", ask("datacenter.get", o["name"], "overallStatus")])
+inv["checks"] = checks
 json.dump(inv, open(out, "w"))
-print(" ".join(f"{k}={len(v)}" for k, v in inv.items()))
+print(" ".join(f"{k}={len(v)}" for k, v in inv.items() if k != "checks") + f"; {len(checks)} value checks")
 EOPY
 }
 

@@ -206,14 +206,32 @@ def cmd_run(api):
             break
         time.sleep(3)
 
+    # Spot checks: items hold what vPoller itself answers for the object.
+    by_host_key = {}
     names = {h["hostid"]: h["name"] for h in hosts}
+    for i in items:
+        by_host_key[(names.get(i["hostid"]), i["key_"])] = i
+    bad_values = []
+    checks = inventory.get("checks", [])
+    for name, key, want in checks:
+        it = by_host_key.get((name, key))
+        got = it["lastvalue"] if it else None
+        if got is None or it["lastclock"] == "0" or str(got) != str(want):
+            bad_values.append((name, key, want, got))
+    if bad_values:
+        ok = False
+
     names[vc_id] = f"vCenter {agent}"
     total_hosts = sum(len(found.get(k, [])) for k, _ in KINDS)
     print(f"== Zabbix {api.version}: hosts discovered {total_hosts} "
           f"({', '.join(f'{k} {len(found.get(k, []))}/{len(expected[k])}' for k, _ in KINDS)}) / "
           f"items with values {len(valued)} of {len(items)} / unsupported items {len(unsup)} "
           f"({len(unsup) - len(unsup_bad)} optional) / LLD rules {len(rules)} ({len(rules_bad)} unsupported) / "
+          f"value checks {len(checks) - len(bad_values)}/{len(checks)} / "
           f"{time.time() - T0:.0f}s", flush=True)
+    print(f"   value checks against vPoller: {len(checks) - len(bad_values)} of {len(checks)} match")
+    for name, key, want, got in bad_values:
+        print(f"   wrong value (FAIL) {name}: {key} = {got!r}, vPoller says {want!r}")
     for k, _ in KINDS:
         if sorted(found.get(k, [])) != expected[k]:
             print(f"   hosts {k}: expected {expected[k]}, found {sorted(found.get(k, []))}")
