@@ -175,8 +175,6 @@ func TestErrors(t *testing.T) {
 	}{
 		{vpoller.Request{Hostname: "sim"}, "Unknown or missing task/method name"},
 		{vpoller.Request{Method: "no.such", Hostname: "sim"}, "Unknown or missing task/method name"},
-		// in the catalogue but not implemented here (yet): as unknown.
-		{vpoller.Request{Method: "vsan.health.get", Hostname: "sim", Name: "x"}, "Unknown or missing task/method name"},
 		{vpoller.Request{Method: "vm.get", Hostname: "other", Name: "x", Properties: []string{"name"}}, "Unknown or missing agent name"},
 		{vpoller.Request{Method: "vm.get", Name: "x", Properties: []string{"name"}}, "Unknown or missing agent name"},
 		{vpoller.Request{Method: "vm.get", Hostname: "SIM", Name: "x", Properties: []string{"name"}}, "Unknown or missing agent name"},

@@ -60,4 +60,28 @@ var handlers = map[string]Handler{
 	"vm.perf.metric.get":          perfMetricGet(kindVM),
 	"datastore.perf.metric.info":  perfMetricInfoOf(kindDatastore),
 	"datastore.perf.metric.get":   perfMetricGet(kindDatastore),
+
+	// alarms.go
+	"datacenter.alarm.get": alarmGet(kindDatacenter),
+	"cluster.alarm.get":    alarmGet(kindCluster),
+	"host.alarm.get":       alarmGet(kindHost),
+	"vm.alarm.get":         alarmGet(kindVM),
+	"datastore.alarm.get":  alarmGet(kindDatastore),
+
+	// networks.go
+	"net.host.get":         netHostGet,
+	"net.vm.get":           netVMGet,
+	"host.net.get":         hostNetGet,
+	"vm.net.get":           vmNetGet,
+	"resource.pool.vm.get": resourcePoolVMGet,
+
+	// snapshot.go, guest.go, cpu.go, vsan.go
+	"vm.snapshot.get":      vmSnapshotGet,
+	"vm.disk.discover":     vmDiskDiscover,
+	"vm.disk.get":          vmDiskGet,
+	"vm.guest.net.get":     vmGuestNetGet,
+	"vm.process.get":       vmProcessGet,
+	"vm.cpu.usage.percent": vmCPUUsagePercent,
+	"vm.cpu.usage.pct":     vmCPUUsagePct,
+	"vsan.health.get":      vsanHealthGet,
 }

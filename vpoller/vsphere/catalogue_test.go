@@ -1,0 +1,296 @@
+package vsphere
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+
+	govobj "github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// guestVM is the simulator VM given guest information (VMware Tools
+// running, two guest disks, one NIC, a CPU usage) by simGuest.
+const guestVM = "DC0_H0_VM0"
+
+// simGuest sets, server-side, what VMware Tools would report: the
+// simulator fills none of it (test setup only).
+func simGuest(m *simulator.Model) {
+	for _, e := range m.Map().All("VirtualMachine") {
+		vm := e.(*simulator.VirtualMachine)
+		if vm.Name != guestVM {
+			continue
+		}
+		// vcsim does not fill the portgroup's vm list: do what vCenter does.
+		for _, n := range vm.Network {
+			if pg, ok := m.Map().Get(n).(*simulator.DistributedVirtualPortgroup); ok {
+				pg.Vm = append(pg.Vm, vm.Self)
+			}
+		}
+		vm.Guest.ToolsRunningStatus = string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
+		vm.Guest.Disk = []types.GuestDiskInfo{
+			{DiskPath: "/", Capacity: 10737418240, FreeSpace: 5368709120, FilesystemType: "ext4"},
+			{DiskPath: `C:\`, Capacity: 1, FreeSpace: 0},
+		}
+		vm.Guest.Net = []types.GuestNicInfo{{Network: "VM Network", IpAddress: []string{"10.0.0.5", "fe80::250:56ff:fe01:2"},
+			MacAddress: "00:50:56:01:02:03", Connected: true, DeviceConfigId: 4000}}
+		vm.Summary.QuickStats.OverallCpuUsage = 500
+	}
+}
+
+// addSnapshots takes a chain of n snapshots on vm (each a child of the
+// previous: a tree of depth n).
+func addSnapshots(t *testing.T, a *Agent, vm string, n int) {
+	t.Helper()
+	ref, err := a.idx.lookup(t.Context(), kindVM, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, _ := a.Client(t.Context())
+	for i := range n {
+		task, err := govobj.NewVirtualMachine(vc, ref).CreateSnapshot(t.Context(), fmt.Sprintf("snap-%d", i), fmt.Sprintf("level %d", i), false, i%2 == 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := task.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// raiseAlarm posts the vcsim event that triggers the simulator's VM alarm.
+func raiseAlarm(t *testing.T, a *Agent, vm, eventTypeID string) {
+	t.Helper()
+	ref, err := a.idx.lookup(t.Context(), kindVM, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, _ := a.Client(t.Context())
+	_, err = methods.PostEvent(t.Context(), vc, &types.PostEvent{This: *vc.ServiceContent.EventManager,
+		EventToPost: &types.EventEx{EventTypeId: eventTypeID, ObjectType: "VirtualMachine", ObjectId: ref.Value,
+			Event: types.Event{Vm: &types.VmEventArgument{Vm: ref}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func keysOf(v any) string {
+	o, _ := v.(vpoller.Object)
+	return strings.Join(o.Keys(), ",")
+}
+
+func field(v any, path ...string) any {
+	for _, p := range path {
+		o, _ := v.(vpoller.Object)
+		v, _ = o.Get(p)
+	}
+	return v
+}
+
+// TestAllMethods runs every method of the catalogue against the simulator
+// and checks the original's message, result shape and representative
+// values. It fails if a method of vpoller.Methods() is not exercised.
+func TestAllMethods(t *testing.T) {
+	s := newSim(t, Options{})
+	a, _ := s.Agent("sim")
+	a.simSetup = simGuest
+	inv := SimulatorInventory("vpx")
+	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
+	url := field(ds.Result.([]any)[0], "info.url").(string)
+	addSnapshots(t, a, guestVM, 3)
+	raiseAlarm(t, a, guestVM, "vcsim.vm.fatal")
+	pools := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM0", Properties: []string{"resourcePool"}})
+	poolID := field(pools.Result.([]any)[0], "resourcePool").(string)
+	hz := field(exec(t, s, vpoller.Request{Method: "host.get", Name: "DC0_H0", Properties: []string{"hardware.cpuInfo.hz"}}).Result.([]any)[0], "hardware.cpuInfo.hz").(int64)
+
+	type check func(t *testing.T, result any)
+	list := func(n int, keys string, more ...func(t *testing.T, l []any)) check {
+		return func(t *testing.T, result any) {
+			l, ok := result.([]any)
+			if !ok {
+				t.Fatalf("result %T, want a list", result)
+			}
+			if (n >= 0 && len(l) != n) || (n < 0 && len(l) == 0) {
+				t.Fatalf("%d elements, want %d", len(l), n)
+			}
+			if keys != "" && keysOf(l[0]) != keys {
+				t.Errorf("keys %s, want %s", keysOf(l[0]), keys)
+			}
+			for _, f := range more {
+				f(t, l)
+			}
+		}
+	}
+	obj := func(keys string, more func(t *testing.T, o vpoller.Object)) check {
+		return func(t *testing.T, result any) {
+			o, ok := result.(vpoller.Object)
+			if !ok {
+				t.Fatalf("result %T, want an object", result)
+			}
+			if keysOf(o) != keys {
+				t.Errorf("keys %s, want %s", keysOf(o), keys)
+			}
+			more(t, o)
+		}
+	}
+	equal := func(i int, path string, want any) func(t *testing.T, l []any) {
+		return func(t *testing.T, l []any) {
+			if got := field(l[i], strings.Split(path, "/")...); got != want {
+				t.Errorf("[%d].%s = %#v, want %#v", i, path, got, want)
+			}
+		}
+	}
+	namesList := func(path string, want ...string) func(t *testing.T, o vpoller.Object) {
+		return func(t *testing.T, o vpoller.Object) {
+			v, _ := o.Get(path)
+			var got []string
+			for _, x := range v.([]any) {
+				got = append(got, field(x, "name").(string))
+			}
+			sort.Strings(got)
+			have := "|" + strings.Join(got, "|") + "|"
+			for _, w := range want {
+				if !strings.Contains(have, "|"+w+"|") {
+					t.Errorf("%s names %v lack %s", path, got, w)
+				}
+			}
+		}
+	}
+
+	const (
+		okProps   = "Successfully retrieved properties"
+		okObjects = "Successfully retrieved object properties"
+		okDisc    = "Successfully discovered objects"
+	)
+	tests := []struct {
+		req   vpoller.Request
+		msg   string
+		check check
+	}{
+		{vpoller.Request{Method: "about"}, okProps, list(1, "fullName")},
+		{vpoller.Request{Method: "event.latest"}, "Successfully retrieved event", list(1, "event")},
+		{vpoller.Request{Method: "session.get"}, "Successfully retrieved sessions", list(1, "key,userName,fullName,loginTime,lastActiveTime,ipAddress,userAgent,callCount", equal(0, "userName", "user"))},
+		{vpoller.Request{Method: "perf.metric.info"}, "Successfully retrieved performance metrics info", list(-1, "", equal(0, "rollupType", "none"))},
+		{vpoller.Request{Method: "perf.interval.info"}, "Successfully retrieved performance historical intervals",
+			list(4, "enabled,key,length,level,name,samplingPeriod", equal(0, "name", "Past Day"), equal(3, "samplingPeriod", int64(86400)))},
+
+		{vpoller.Request{Method: "net.discover"}, okDisc, list(inv.Networks, "name")},
+		{vpoller.Request{Method: "net.get", Name: "VM Network", Properties: []string{"summary.accessible"}}, okObjects, list(1, "name,summary.accessible", equal(0, "summary.accessible", true))},
+		{vpoller.Request{Method: "net.host.get", Name: "DC0_DVPG0"}, okProps, obj("name,host", namesList("host", "DC0_H0", "DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"))},
+		{vpoller.Request{Method: "net.vm.get", Name: "DC0_DVPG0"}, okProps, obj("name,vm", namesList("vm", guestVM))},
+
+		{vpoller.Request{Method: "datacenter.discover"}, okDisc, list(1, "name", equal(0, "name", "DC0"))},
+		{vpoller.Request{Method: "datacenter.get", Name: "DC0", Properties: []string{"overallStatus"}}, okObjects, list(1, "name,overallStatus")},
+		{vpoller.Request{Method: "datacenter.alarm.get", Name: "DC0"}, "Successfully retrieved alarms",
+			list(1, "key,info,time,entity,acknowledged,overallStatus,acknowledgedByUser", equal(0, "entity", guestVM), equal(0, "overallStatus", "red"), equal(0, "info", "vcsim VM Alarm"))},
+		{vpoller.Request{Method: "datacenter.perf.metric.info", Name: "DC0"}, "Successfully retrieved performance metrics info", list(-1, "counterId,instance")},
+		{vpoller.Request{Method: "datacenter.perf.metric.get", Name: "DC0", CounterName: "vmop.numPoweron.number.latest", PerfInterval: "Past Day"}, "Successfully retrieved performance metrics",
+			list(1, "interval,timestamp,counterId,instance,value", equal(0, "interval", int64(300)))},
+
+		{vpoller.Request{Method: "cluster.discover"}, okDisc, list(1, "name")},
+		{vpoller.Request{Method: "cluster.get", Name: "DC0_C0", Properties: []string{"summary.numHosts"}}, okObjects, list(1, "name,summary.numHosts", equal(0, "summary.numHosts", int64(3)))},
+		{vpoller.Request{Method: "cluster.alarm.get", Name: "DC0_C0"}, "Successfully retrieved alarms", list(0, "")},
+		{vpoller.Request{Method: "cluster.perf.metric.info", Name: "DC0_C0"}, "Successfully retrieved performance metrics info", list(-1, "counterId,instance")},
+		{vpoller.Request{Method: "cluster.perf.metric.get", Name: "DC0_C0", CounterName: "cpu.usagemhz.megaHertz.average", PerfInterval: "Past Week", MaxSample: 2}, "Successfully retrieved performance metrics",
+			list(2, "interval,timestamp,counterId,instance,value", equal(1, "interval", int64(1800)), equal(1, "counterId", "cpu.usagemhz.megaHertz.average"))},
+
+		{vpoller.Request{Method: "resource.pool.discover"}, okDisc, list(2, "name")},
+		{vpoller.Request{Method: "resource.pool.get", Name: poolID, Properties: []string{"runtime.overallStatus"}}, okObjects, list(1, "name,runtime.overallStatus", equal(0, "name", "Resources"))},
+		{vpoller.Request{Method: "resource.pool.vm.get", Name: poolID, Properties: []string{"runtime.powerState"}}, okDisc,
+			list(2, "name,runtime.powerState,resourcePool.name", equal(0, "resourcePool.name", "Resources"), equal(0, "runtime.powerState", "poweredOn"))},
+
+		{vpoller.Request{Method: "host.discover"}, okDisc, list(inv.Hosts, "name")},
+		{vpoller.Request{Method: "host.get", Name: "DC0_H0", Properties: []string{"runtime.powerState"}}, okObjects, list(1, "name,runtime.powerState", equal(0, "runtime.powerState", "poweredOn"))},
+		{vpoller.Request{Method: "host.alarm.get", Name: "DC0_H0"}, "Successfully retrieved alarms", list(0, "")},
+		{vpoller.Request{Method: "host.perf.metric.info", Name: "DC0_H0"}, "Successfully retrieved performance metrics info", list(-1, "counterId,instance")},
+		{vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_H0", CounterName: "cpu.usage.percent.average"}, "Successfully retrieved performance metrics",
+			list(1, "interval,timestamp,counterId,instance,value", equal(0, "interval", int64(20)), equal(0, "instance", ""))},
+		{vpoller.Request{Method: "host.cluster.get", Name: "DC0_C0_H0"}, okProps, list(1, "name,cluster", equal(0, "cluster", "DC0_C0"))},
+		{vpoller.Request{Method: "host.vm.get", Name: "DC0_H0"}, okDisc, list(2, "name")},
+		{vpoller.Request{Method: "host.datastore.get", Name: "DC0_H0"}, okDisc, list(1, "name,info.url", equal(0, "info.url", url))},
+		{vpoller.Request{Method: "host.net.get", Name: "DC0_H0"}, okProps, obj("name,network", namesList("network", "VM Network", "DC0_DVPG0"))},
+
+		{vpoller.Request{Method: "vm.discover"}, okDisc, list(inv.VMs, "name")},
+		{vpoller.Request{Method: "vm.get", Name: guestVM, Properties: []string{"guest.toolsRunningStatus"}}, okObjects, list(1, "name,guest.toolsRunningStatus", equal(0, "guest.toolsRunningStatus", "guestToolsRunning"))},
+		{vpoller.Request{Method: "vm.alarm.get", Name: guestVM}, "Successfully retrieved alarms",
+			list(1, "key,info,time,entity,acknowledged,overallStatus,acknowledgedByUser", equal(0, "acknowledged", false), equal(0, "acknowledgedByUser", nil), equal(0, "entity", guestVM))},
+		{vpoller.Request{Method: "vm.perf.metric.info", Name: guestVM}, "Successfully retrieved performance metrics info", list(-1, "counterId,instance")},
+		{vpoller.Request{Method: "vm.perf.metric.get", Name: guestVM, CounterName: "mem.usage.percent.average", MaxSample: 5}, "Successfully retrieved performance metrics",
+			list(5, "interval,timestamp,counterId,instance,value")},
+		{vpoller.Request{Method: "vm.host.get", Name: guestVM}, okObjects, list(1, "name,host", equal(0, "host", "DC0_H0"))},
+		{vpoller.Request{Method: "vm.datastore.get", Name: guestVM}, okDisc, list(1, "name,info.url", equal(0, "name", "LocalDS_0"))},
+		{vpoller.Request{Method: "vm.net.get", Name: guestVM}, okProps, obj("name,network", namesList("network", "DC0_DVPG0"))},
+		{vpoller.Request{Method: "vm.disk.discover", Name: guestVM, Properties: []string{"capacity", "freeSpace"}}, okDisc,
+			list(1, "name,disk", func(t *testing.T, l []any) {
+				b, _ := vpoller.Marshal(l[0], vpoller.Python)
+				if want := `{"name": "DC0_H0_VM0", "disk": [{"diskPath": "/", "capacity": 10737418240, "freeSpace": 5368709120}, {"diskPath": "C:\\", "capacity": 1, "freeSpace": 0}]}`; string(b) != want {
+					t.Errorf("got %s\nwant %s", b, want)
+				}
+			})},
+		{vpoller.Request{Method: "vm.disk.get", Name: guestVM, Key: "/", Properties: []string{"freeSpace"}}, okProps,
+			list(1, "name,disk", equal(0, "disk/freeSpace", int64(5368709120)), equal(0, "disk/diskPath", "/"))},
+		{vpoller.Request{Method: "vm.guest.net.get", Name: guestVM, Properties: []string{"ipAddress", "macAddress", "connected"}}, okProps,
+			obj("name,net", func(t *testing.T, o vpoller.Object) {
+				b, _ := vpoller.Marshal(o, vpoller.Python)
+				if want := `{"name": "DC0_H0_VM0", "net": [{"network": "VM Network", "ipAddress": ["10.0.0.5", "fe80::250:56ff:fe01:2"], "macAddress": "00:50:56:01:02:03", "connected": true}]}`; string(b) != want {
+					t.Errorf("got %s\nwant %s", b, want)
+				}
+			})},
+		// vcsim keeps no guest processes unless programs were started: an empty list.
+		{vpoller.Request{Method: "vm.process.get", Name: guestVM, Username: "u", Password: "p"}, okProps, list(0, "")},
+		{vpoller.Request{Method: "vm.snapshot.get", Name: guestVM}, "Successfully retrieved snapshots",
+			list(3, "createTime,description,id,name,quiesced,state", equal(0, "name", "snap-0"), equal(2, "name", "snap-2"), equal(1, "quiesced", "True"), equal(0, "quiesced", "False"), equal(2, "state", "poweredOff"), equal(2, "description", "level 2"))},
+		{vpoller.Request{Method: "vm.cpu.usage.percent", Name: guestVM}, okProps,
+			list(1, "name,vm.cpu.usage.percent", equal(0, "vm.cpu.usage.percent", 500.0*1048576/float64(hz*1*1)*100))},
+		{vpoller.Request{Method: "vm.cpu.usage.pct", Name: guestVM}, okProps,
+			list(1, "name,vm.cpu.usage.pct", equal(0, "vm.cpu.usage.pct", math.Round(500/(float64(hz)/1e6)*100*100)/100))},
+
+		{vpoller.Request{Method: "datastore.discover"}, okDisc, list(1, "name")},
+		{vpoller.Request{Method: "datastore.get", Name: url, Properties: []string{"summary.type"}}, okObjects, list(1, "name,info.url,summary.type")},
+		{vpoller.Request{Method: "datastore.alarm.get", Name: url}, "Successfully retrieved alarms", list(0, "")},
+		{vpoller.Request{Method: "datastore.host.get", Name: url}, okDisc, list(inv.Hosts, "name")},
+		{vpoller.Request{Method: "datastore.vm.get", Name: url}, okDisc, list(inv.VMs, "name")},
+		{vpoller.Request{Method: "datastore.perf.metric.info", Name: url}, "Successfully retrieved performance metrics info", list(-1, "counterId,instance")},
+		{vpoller.Request{Method: "datastore.perf.metric.get", Name: url, CounterName: "disk.used.kiloBytes.latest", PerfInterval: "Past Day"}, "Successfully retrieved performance metrics",
+			list(1, "interval,timestamp,counterId,instance,value")},
+	}
+	done := map[string]bool{}
+	for _, tc := range tests {
+		done[tc.req.Method] = true
+		t.Run(tc.req.Method, func(t *testing.T) {
+			r := exec(t, s, tc.req)
+			if r.Success != 0 || r.Msg != tc.msg {
+				t.Fatalf("reply %s; want success 0, msg %q", r.Encode(vpoller.Python), tc.msg)
+			}
+			tc.check(t, r.Result)
+		})
+	}
+	// vsan.health.get: the simulator has no vSAN system: a clear error.
+	done["vsan.health.get"] = true
+	r := exec(t, s, vpoller.Request{Method: "vsan.health.get", Name: "DC0_H0"})
+	if r.Success != 1 || !strings.HasPrefix(r.Msg, "Cannot query vSAN status of host DC0_H0: ") {
+		t.Errorf("vsan.health.get: %s", r.Encode(vpoller.Python))
+	}
+	var missing []string
+	for _, m := range vpoller.Methods() {
+		if !done[m] {
+			missing = append(missing, m)
+		}
+		if _, ok := handlers[m]; !ok {
+			t.Errorf("method %s has no handler", m)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("methods not exercised: %v", missing)
+	}
+	if n := len(vpoller.Methods()); n != 54 {
+		t.Errorf("%d methods in the catalogue, want 53 original + vm.cpu.usage.pct", n)
+	}
+}
+
