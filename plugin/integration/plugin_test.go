@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,17 @@ func TestAgents(t *testing.T) {
 				}
 				if v, err := testKey(t, a, key); err != nil || v != "poweredOn" {
 					t.Fatalf("-t %s = %q, %v; want poweredOn", key, v, err)
+				}
+			})
+
+			t.Run("perf newest sample", func(t *testing.T) {
+				key := fmt.Sprintf("vpoller.poll[vm.perf.metric.get,%s,%s,,,,,cpu.usage.percent.average]", vc, vms[0])
+				v, err := passive(a.addr, key, 10*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := strconv.ParseFloat(v, 64); err != nil {
+					t.Fatalf("%s = %q: not a plain number", key, v)
 				}
 			})
 
