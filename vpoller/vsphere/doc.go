@@ -25,6 +25,9 @@
 // objects of all their fields.
 //
 // Methods are registered in one table (registry.go); each family lives in
-// its own file. Agents with Simulator set are served by an in-process
+// its own file (perf.go, alarms.go, guest.go, snapshot.go, networks.go,
+// cpu.go, vsan.go, ...). docs/methods.md is the compatibility table of all
+// of them. Performance counters are named "<group>.<name>.<unit>.<rollup>"
+// and resolved through a per-agent cached catalogue (perfcatalog.go). Agents with Simulator set are served by an in-process
 // govmomi simulator (see Inventory and SimulatorInventory for the content).
 package vsphere

@@ -185,3 +185,19 @@ func TestPerfInfo(t *testing.T) {
 		t.Errorf("cluster.perf.metric.info: %s", r.Encode(vpoller.Python))
 	}
 }
+
+func TestWarmPerfGetCostsTwoCalls(t *testing.T) {
+	s := newSim(t, Options{IndexRefresh: time.Hour})
+	req := vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H2", CounterName: "cpu.usage.percent.average"}
+	exec(t, s, req) // login, index, catalogue, provider summary
+	before := s.Stats()
+	const n = 5
+	for range n {
+		req.MaxSample++ // distinct requests: no coalescing
+		samples(t, exec(t, s, req), req.CounterName, req.MaxSample)
+	}
+	after := s.Stats()
+	if d := after.SOAPCalls - before.SOAPCalls; d != 2*n || after.Calls["QueryPerf"]-before.Calls["QueryPerf"] != n {
+		t.Fatalf("%d warm perf gets cost %d calls (%v -> %v), want %d", n, d, before.Calls, after.Calls, 2*n)
+	}
+}
