@@ -293,4 +293,3 @@ func TestAllMethods(t *testing.T) {
 		t.Errorf("%d methods in the catalogue, want 53 original + vm.cpu.usage.pct", n)
 	}
 }
-
