@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +107,31 @@ func TestBudget(t *testing.T) {
 	if got := noReplyError("tcp://127.0.0.1:10123", 2500*time.Millisecond, 1).Error(); got != "No answer from vPoller at tcp://127.0.0.1:10123 within 2.5s (1 attempt)" {
 		t.Fatal(got)
 	}
+}
+
+// FuzzParseConfig: any configuration tree the agent could send is accepted
+// or refused with an error naming an option; an accepted one always has a
+// usable default endpoint and sane numbers.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"Name":"VPoller","Nodes":[{"Name":"Endpoint","Nodes":[{"Value":"dGNwOi8vMTI3LjAuMC4xOjEwMTIz","Line":2}],"Line":2},{"Name":"Timeout","Nodes":[{"Value":"Mg==","Line":3}],"Line":3}],"Line":1}`))
+	f.Add([]byte(`{"Name":"VPoller","Nodes":[{"Name":"Sessions","Nodes":[{"Name":"Prod","Nodes":[{"Name":"Endpoint","Nodes":[{"Value":"dGNwOi8veDoxMDEyMw==","Line":4}],"Line":4},{"Name":"Retries","Nodes":[{"Value":"Mw==","Line":5}],"Line":5}],"Line":4}],"Line":4}],"Line":1}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		o, err := agent2.ParseOptions(raw)
+		if err != nil {
+			return
+		}
+		cfg, err := ParseConfig(o)
+		if err != nil {
+			if !strings.Contains(err.Error(), "Plugins.") {
+				t.Fatalf("error names no option: %v", err)
+			}
+			return
+		}
+		for _, s := range append([]Session{cfg.Default}, slices.Collect(maps.Values(cfg.Sessions))...) {
+			if s.Endpoint == "" || s.Retries < 1 || s.Retries > maxRetries || s.Timeout < 0 || s.Timeout > maxTimeoutSeconds*time.Second {
+				t.Fatalf("accepted bad session %+v", s)
+			}
+		}
+	})
 }

@@ -27,26 +27,18 @@ type VPoller struct {
 	mu           sync.RWMutex
 	cfg          *Config
 	agentTimeout time.Duration
-	clients      map[clientKey]*client.Client
+	clients      map[string]*client.Client // by endpoint
 
 	coalesce coalescer
 	// send performs one vPoller call; tests replace it to count calls.
 	send func(ctx context.Context, s Session, attempt time.Duration, req *vpoller.Request) (*vpoller.Response, error)
 }
 
-// clientKey identifies a client: the same endpoint with another attempt
-// timeout or retry count needs a client of its own.
-type clientKey struct {
-	endpoint string
-	attempt  time.Duration
-	retries  int
-}
-
 // New returns the plugin with the default configuration (what an agent
 // without any Plugins.VPoller.* line gets).
 func New() *VPoller {
 	cfg, _ := ParseConfig(nil)
-	p := &VPoller{log: slog.New(slog.DiscardHandler), cfg: cfg, clients: map[clientKey]*client.Client{}}
+	p := &VPoller{log: slog.New(slog.DiscardHandler), cfg: cfg, clients: map[string]*client.Client{}}
 	p.send = p.sendClient
 	return p
 }
@@ -80,7 +72,7 @@ func (p *VPoller) Configure(g agent2.GlobalOptions, opts *agent2.Options) error 
 	}
 	p.mu.Lock()
 	old := p.clients
-	p.cfg, p.agentTimeout, p.clients = cfg, agentTimeout, map[clientKey]*client.Client{}
+	p.cfg, p.agentTimeout, p.clients = cfg, agentTimeout, map[string]*client.Client{}
 	p.mu.Unlock()
 	closeAll(old)
 	return nil
@@ -93,12 +85,12 @@ func (p *VPoller) Start() {}
 func (p *VPoller) Stop() {
 	p.mu.Lock()
 	old := p.clients
-	p.clients = map[clientKey]*client.Client{}
+	p.clients = map[string]*client.Client{}
 	p.mu.Unlock()
 	closeAll(old)
 }
 
-func closeAll(m map[clientKey]*client.Client) {
+func closeAll(m map[string]*client.Client) {
 	for _, c := range m {
 		c.Close()
 	}
@@ -183,32 +175,51 @@ func failMsg(r *vpoller.Response) string {
 	return r.Msg
 }
 
-// sendClient sends through the pooled client of the session.
+// sendClient sends through the endpoint's pooled client, making up to
+// s.Retries attempts of at most attempt each (lazy pirate: a silent attempt
+// abandons its socket and the request goes out again on a fresh one). The
+// deadlines are ours, per request, so one client per endpoint serves items
+// of any timeout and PoolSize caps the requests in flight per endpoint.
 func (p *VPoller) sendClient(ctx context.Context, s Session, attempt time.Duration, req *vpoller.Request) (*vpoller.Response, error) {
-	cl, err := p.client(s, attempt)
+	cl, err := p.client(s.Endpoint)
 	if err != nil {
 		return nil, err
 	}
-	return cl.Call(ctx, req)
+	for i := 1; ; i++ {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		resp, err := cl.Call(actx, req)
+		cancel()
+		if err == nil {
+			return resp, nil
+		}
+		silent := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, client.ErrNoReply)
+		if !silent || i >= s.Retries || ctx.Err() != nil {
+			return nil, err
+		}
+		p.log.Warn("no reply from vPoller, retrying", "endpoint", s.Endpoint, "attempt", i, "of", s.Retries, "method", req.Method)
+	}
 }
 
-func (p *VPoller) client(s Session, attempt time.Duration) (*client.Client, error) {
-	k := clientKey{endpoint: s.Endpoint, attempt: attempt, retries: s.Retries}
+// client returns the endpoint's client, created on first use (never in
+// the registration run).
+func (p *VPoller) client(endpoint string) (*client.Client, error) {
 	p.mu.RLock()
-	cl := p.clients[k]
+	cl := p.clients[endpoint]
 	p.mu.RUnlock()
 	if cl != nil {
 		return cl, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cl = p.clients[k]; cl != nil {
+	if cl = p.clients[endpoint]; cl != nil {
 		return cl, nil
 	}
-	cl, err := client.New(s.Endpoint, client.Options{Timeout: attempt, Retries: s.Retries, PoolSize: p.cfg.PoolSize, Logger: p.log})
+	// One attempt per Call, bounded by our context: the attempt loop and
+	// the deadlines are in sendClient.
+	cl, err := client.New(endpoint, client.Options{Timeout: maxTimeoutSeconds * time.Second, Retries: 1, PoolSize: p.cfg.PoolSize, Logger: p.log})
 	if err != nil {
 		return nil, err
 	}
-	p.clients[k] = cl
+	p.clients[endpoint] = cl
 	return cl, nil
 }
