@@ -139,6 +139,15 @@ if [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
 	chmod 755 "$BIN" "$BIN"/*
 fi
 
+# The templates' preprocessing scripts in Zabbix's own JavaScript engine
+# (zabbix_js of 7.0; 6.0 uses the same Duktape engine): unicode, spaces,
+# duplicates and over-long names must give valid, unique host names.
+if [ -n "${R70:-}" ] && [ -x "$R70/usr/bin/zabbix_js" ]; then
+	say "preprocessing scripts in zabbix_js"
+	(cd "$REPO" && ZABBIX_JS=$R70/usr/bin/zabbix_js go test -count=1 -run InZabbixEngine ./templates/) ||
+		die "template JavaScript failed in zabbix_js"
+fi
+
 # ---- 3. PostgreSQL (own instance, 127.0.0.1, throw-away) ----------------------
 PG_PORT=$(freeport)
 mkdir -p "$STATE/pg" "$STATE/pgsock"

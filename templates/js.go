@@ -50,7 +50,7 @@ for (var i = 0; i < rows.length; i++) {
     if (c !== n || c.length > max || count[n] > 1) { host += '_' + h; }
     var vis = n + suffix;
     if (count[n] > 1) { vis += ' (' + h + ')'; }
-    if (vis.length > 128) { vis = vis.substring(0, 118) + ' (' + h + ')'; }
+    if (vis.length > 128) { vis = vis.substring(0, 117) + ' (' + h + ')'; }
     r['{#VPOLLER.HOST}'] = host;
     r['{#VPOLLER.NAME}'] = vis;
     r['{#VPOLLER.AGENT}'] = agent;
