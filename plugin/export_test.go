@@ -121,7 +121,10 @@ func TestExportNoReplyWithinDeadline(t *testing.T) {
 			t.Fatalf("answered after %v: the agent (%v) would have given up", took, limit)
 		}
 	}
-	if n := silent.Received(); n != 4 {
+	// 2 items x 2 attempts; the second attempt starts at half the budget,
+	// so on a loaded machine one may be cut by the deadline before it is
+	// sent: at least one item must show its retry.
+	if n := silent.Received(); n < 3 || n > 4 {
 		t.Fatalf("%d requests reached vPoller, want 2 attempts x 2 items", n)
 	}
 }
@@ -129,7 +132,7 @@ func TestExportNoReplyWithinDeadline(t *testing.T) {
 func TestCoalescing(t *testing.T) {
 	slow := startStandin(t, func(r *vpoller.Request, raw []byte) (*vpoller.Response, time.Duration, bool) {
 		resp, _, ok := standin.Inventory(r, raw)
-		return resp, 300 * time.Millisecond, ok
+		return resp, 500 * time.Millisecond, ok
 	})
 	p := newPlugin(t, slow.Endpoint)
 	const n = 40
@@ -167,7 +170,7 @@ func TestCoalescing(t *testing.T) {
 	if got := slow.Received(); got != 1+len(standin.SimVMs) {
 		t.Fatalf("received %d", got)
 	}
-	if took := time.Since(start); took > 900*time.Millisecond {
+	if took := time.Since(start); took > 1500*time.Millisecond { // one after the other: 2 s
 		t.Fatalf("%d different requests took %v: they queued behind one socket", len(standin.SimVMs), took)
 	}
 }

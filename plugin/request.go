@@ -104,7 +104,7 @@ func (c *call) checkMethod() error {
 func (c *call) position(wireKey string) string {
 	for i, p := range c.metric.params {
 		if p.name == wireKey || (wireKey == vpoller.KeyProperties && p.name == "property") {
-			return ordinal(i+1)
+			return ordinal(i + 1)
 		}
 	}
 	return "not available in " + c.metric.key

@@ -199,7 +199,9 @@ func TestBadInputKeepsServing(t *testing.T) {
 
 type failingConfig struct{ testPlugin }
 
-func (f *failingConfig) Configure(GlobalOptions, *Options) error { return errors.New("Endpoint is wrong") }
+func (f *failingConfig) Configure(GlobalOptions, *Options) error {
+	return errors.New("Endpoint is wrong")
+}
 
 func TestConfigureErrorFailsExports(t *testing.T) {
 	a := startSession(t, &Plugin{Name: "Vsphtest", Metrics: testMetrics, Handler: &failingConfig{}})
