@@ -87,10 +87,10 @@ type testWorker struct {
 
 type workerOpt func(*testWorker)
 
-func withDelay(d time.Duration) workerOpt  { return func(w *testWorker) { w.delay = d } }
-func withHandler(h handler) workerOpt      { return func(w *testWorker) { w.handle = h } }
-func holding() workerOpt                   { return func(w *testWorker) { w.hold = true } }
-func recording(n int) workerOpt            { return func(w *testWorker) { w.frames = make(chan [][]byte, n) } }
+func withDelay(d time.Duration) workerOpt { return func(w *testWorker) { w.delay = d } }
+func withHandler(h handler) workerOpt     { return func(w *testWorker) { w.handle = h } }
+func holding() workerOpt                  { return func(w *testWorker) { w.hold = true } }
+func recording(n int) workerOpt           { return func(w *testWorker) { w.frames = make(chan [][]byte, n) } }
 func prefixEcho(prefix string) handler {
 	return func(p []byte) []byte { return append([]byte(prefix), p...) }
 }

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// buildBinary compiles the command into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vpoller-proxy")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// The built binary starts from a vpoller.conf, answers status, and stops on
+// `stop`, exiting 0.
+func TestBinaryStartStatusStop(t *testing.T) {
+	bin := buildBinary(t)
+	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	conf := filepath.Join(t.TempDir(), "vpoller.conf")
+	text := fmt.Sprintf("[proxy]\nfrontend = tcp://127.0.0.1:%d\nbackend = tcp://127.0.0.1:%d\nmgmt = %s\n", freePort(t), freePort(t), mgmtEP)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proc := exec.Command(bin, "-f", conf, "-d", "start")
+	var logs bytes.Buffer
+	proc.Stderr = &logs
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = proc.Process.Kill()
+			<-exited
+		}
+	})
+
+	// Wait until the management socket answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := mgmt.Call(context.Background(), mgmtEP, "status", 300*time.Millisecond); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy did not come up; logs:\n%s", logs.String())
+		}
+	}
+
+	out, err := exec.Command(bin, "-e", mgmtEP, "status").Output()
+	if err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	resp, err := vpoller.DecodeResponse(bytes.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("status printed %q: %v", out, err)
+	}
+	obj, _ := resp.Result.(vpoller.Object)
+	if st, _ := obj.Get("status"); resp.Msg != "vPoller Proxy status" || st != "running" {
+		t.Errorf("status printed %s", out)
+	}
+	if ep, _ := obj.Get("mgmt"); ep != mgmtEP {
+		t.Errorf("status mgmt = %v, want %s", ep, mgmtEP)
+	}
+
+	// stop without -e uses the configuration's mgmt endpoint.
+	out, err = exec.Command(bin, "-f", conf, "stop").Output()
+	if err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if want := `{"success": 0, "msg": "Shutdown time has arrived"}`; strings.TrimSpace(string(out)) != want {
+		t.Errorf("stop printed %q", out)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("proxy exited with %v; logs:\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("proxy still running after stop; logs:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "vPoller proxy stopped") {
+		t.Errorf("logs lack the stop line:\n%s", logs.String())
+	}
+}
+
+func TestRunCommandLine(t *testing.T) {
+	dead := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{[]string{}, 2, "Usage:"},
+		{[]string{"restart"}, 2, `unknown command "restart"`},
+		{[]string{"-x", "start"}, 2, "flag provided but not defined"},
+		{[]string{"-f", "/nonexistent/vpoller.conf", "start"}, 1, "no such file"},
+		{[]string{"-e", dead, "status"}, 1, "no reply"},
+		{[]string{"-h"}, 0, "Usage:"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if code := run(ctx, tc.args, &stdout, &stderr); code != tc.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.inStderr) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tc.inStderr)
+			}
+		})
+	}
+}
+
+// SIGTERM-like cancellation stops a running proxy cleanly.
+func TestStartStopsOnCancel(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "vpoller.conf")
+	text := "[proxy]\nfrontend = tcp://127.0.0.1:0\nbackend = tcp://127.0.0.1:0\nmgmt = tcp://127.0.0.1:0\n"
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"-f", conf, "start"}, &bytes.Buffer{}, &stderr) }()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d; stderr: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("start did not return after cancel")
+	}
+}
