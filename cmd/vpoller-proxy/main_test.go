@@ -54,8 +54,9 @@ func TestBinaryStartStatusStop(t *testing.T) {
 	if err := proc.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- proc.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = proc.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		select {
 		case <-exited:
@@ -101,9 +102,9 @@ func TestBinaryStartStatusStop(t *testing.T) {
 		t.Errorf("stop printed %q", out)
 	}
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("proxy exited with %v; logs:\n%s", err, logs.String())
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("proxy exited with %v; logs:\n%s", waitErr, logs.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("proxy still running after stop; logs:\n%s", logs.String())
