@@ -314,6 +314,11 @@ StartODBCPollers=0
 HousekeepingFrequency=0
 CacheUpdateFrequency=5
 Timeout=10
+# One slow reply (busy CI machine) must not park the agent interface, and
+# with it every item of every discovered host, for a minute.
+UnreachableDelay=2
+UnreachablePeriod=300
+UnavailableDelay=5
 StatsAllowedIP=127.0.0.1
 EOC
 	[ "$v" = 7.0 ] && printf 'StartAgentPollers=1\nStartHTTPAgentPollers=0\nStartSNMPPollers=0\n' >>"$d/zabbix_server.conf"
