@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
 
 // BenchmarkRoundTrip measures one request/reply through the proxy and the
@@ -54,4 +56,26 @@ func BenchmarkRoundTrip(b *testing.B) {
 	b.ReportMetric(float64(viaProxy.Nanoseconds())/n, "proxy-ns/req")
 	b.ReportMetric(float64(viaProxy)/float64(viaDirect), "proxy/direct")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkThroughput: many concurrent clients (the Go client's REQ pool)
+// through the proxy to three workers.
+func BenchmarkThroughput(b *testing.B) {
+	p := startProxy(b)
+	for _, name := range []string{"w1", "w2", "w3"} {
+		startWorker(b, p, name)
+	}
+	c := newClient(b, p.Addrs().Frontend, client.Options{PoolSize: 32, Timeout: 10 * time.Second, Retries: 1})
+	payload := []byte(`{"method": "about", "hostname": "vc01"}`)
+	b.SetParallelism(16)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Do(context.Background(), payload); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }

@@ -19,4 +19,9 @@
 //     another worker, or held (bounded) until one connects;
 //   - frame-size guards before any allocation, so no peer can make the
 //     proxy allocate without bound.
+//
+// Known limit: a peer that sends ZMTP PING commands (libzmq with
+// ZMQ_HEARTBEAT_IVL set; neither the original daemons nor ours do) gets its
+// PONG from the zmq4 codec's reader, which writes it in two calls that are
+// not serialised with the proxy's own (single-call) message writes.
 package proxy

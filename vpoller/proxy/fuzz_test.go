@@ -143,3 +143,12 @@ func FuzzFrameGuard(f *testing.F) {
 		}
 	})
 }
+
+// appendMessage produces exactly the stream zmq4's decoder reads back.
+func TestAppendMessageDecodes(t *testing.T) {
+	frames := [][]byte{[]byte("id"), {}, bytes.Repeat([]byte("é"), 200), {0}}
+	stream := appendMessage(nil, frames)
+	if want := zmtpStream(frames...)[zmtpGreetingLen:]; !bytes.Equal(stream, want) {
+		t.Fatalf("encoded %x\nwant    %x", stream, want)
+	}
+}

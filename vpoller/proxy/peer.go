@@ -70,6 +70,7 @@ func (p *peer) full() bool { return len(p.out) == cap(p.out) }
 
 // writeLoop sends queued messages until the peer is closed or a write fails.
 func (p *peer) writeLoop(writeTimeout time.Duration, log *slog.Logger) {
+	var buf []byte
 	for {
 		select {
 		case <-p.done:
@@ -79,7 +80,12 @@ func (p *peer) writeLoop(writeTimeout time.Duration, log *slog.Logger) {
 				p.close()
 				return
 			}
-			if err := p.conn.SendMsg(zmq4.NewMsgFrom(frames...)); err != nil {
+			buf = appendMessage(buf[:0], frames)
+			_, err := p.raw.Write(buf)
+			if cap(buf) > 1<<20 {
+				buf = nil // do not keep a large message's buffer around
+			}
+			if err != nil {
 				log.Warn("send failed, dropping connection", "peer", p.remote, "err", err)
 				p.close()
 				return
