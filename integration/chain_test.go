@@ -1,0 +1,365 @@
+package integration
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+	"go.uber.org/goleak"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
+	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The simulator's HTTP server keeps idle keep-alive connections
+		// briefly after Close; they are the simulator's, not ours.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+// agentName is the vSphere agent name clients use for the simulator.
+const agentName = "vcsim.local"
+
+// chain is a running proxy + worker in front of a simulated vCenter.
+type chain struct {
+	frontend string
+	sim      *simulator.Server
+	service  *vsphere.Service
+	proxy    *proxy.Proxy
+	worker   *worker.Worker
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startChain starts the simulator (VPX model), the proxy on free loopback
+// ports and one worker whose agent reaches the simulator through the normal
+// verified-TLS path with the simulator's certificate pinned.
+func startChain(t testing.TB) *chain {
+	t.Helper()
+	model := simulator.VPX()
+	if err := model.Create(); err != nil {
+		t.Fatal(err)
+	}
+	model.Service.TLS = new(tls.Config) // TLS with the simulator's self-signed certificate
+	sim := model.Service.NewServer()
+	t.Cleanup(func() { sim.Close(); model.Remove() })
+
+	pass, _ := sim.URL.User.Password()
+	svc, err := vsphere.NewService([]vsphere.AgentConfig{{
+		Name:       agentName,
+		Host:       sim.URL.Hostname(),
+		Port:       mustPort(t, sim.URL),
+		Username:   sim.URL.User.Username(),
+		Password:   pass,
+		Thumbprint: soap.ThumbprintSHA256(sim.Certificate()),
+	}}, vsphere.Options{Logger: quiet(), IndexRefresh: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := proxy.New(config.Proxy{
+		Frontend:        "tcp://127.0.0.1:0",
+		Backend:         "tcp://127.0.0.1:0",
+		Mgmt:            "tcp://127.0.0.1:0",
+		MaxRequestBytes: 1 << 20,
+	}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = p.Run(ctx) }()
+	select {
+	case <-p.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("proxy not ready")
+	}
+	w, err := worker.New(svc, worker.Options{Proxy: p.Addrs().Backend, Concurrency: 16, Logger: quiet(),
+		Helpers: []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		_ = svc.Close(cctx)
+	})
+	return &chain{frontend: p.Addrs().Frontend, sim: sim, service: svc, proxy: p, worker: w}
+}
+
+func mustPort(t testing.TB, u *url.URL) int {
+	t.Helper()
+	var n int
+	for _, c := range u.Port() {
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 {
+		t.Fatalf("no port in %s", u)
+	}
+	return n
+}
+
+func newClient(t testing.TB, c *chain) *client.Client {
+	t.Helper()
+	cl, err := client.New(c.frontend, client.Options{Timeout: 10 * time.Second, Retries: 2, PoolSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// TestChainAnswers asserts values through client -> proxy -> worker ->
+// simulator, compared with what govmomi itself reads from the simulator.
+func TestChainAnswers(t *testing.T) {
+	c := startChain(t)
+	cl := newClient(t, c)
+	ctx := context.Background()
+
+	gc, err := govmomi.NewClient(ctx, c.sim.URL, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gc.Logout(ctx)
+	refs := simVMs(t, gc)
+	var want []string
+	for name := range refs {
+		want = append(want, name)
+	}
+	want = sorted(want)
+
+	resp, err := cl.Call(ctx, &vpoller.Request{Method: "vm.discover", Hostname: agentName})
+	if err != nil || resp.Failed() {
+		t.Fatalf("vm.discover: %v %+v", err, resp)
+	}
+	var got []string
+	for _, e := range resp.Result.([]any) {
+		name, _ := e.(vpoller.Object).Get("name")
+		got = append(got, name.(string))
+	}
+	if strings.Join(sorted(got), ",") != strings.Join(sorted(want), ",") {
+		t.Fatalf("vm.discover names %v, govmomi sees %v", got, want)
+	}
+
+	raw, err := cl.Do(ctx, (&vpoller.Request{Method: "vm.get", Hostname: agentName, Name: want[0],
+		Properties: []string{"runtime.powerState"}, Helper: "vpoller.helpers.czabbix"}).Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != "\"poweredOn\"\x00" {
+		t.Fatalf("czabbix vm.get: %q", raw)
+	}
+
+	raw, err = cl.Do(ctx, []byte(`["not", "an", "object"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != `{"success": 1, "msg": "Expected a JSON message, received <class 'list'>"}` {
+		t.Fatalf("bad input reply: %s", raw)
+	}
+}
+
+// TestPythonClientThroughOurProxyToOurWorker: an ordinary libzmq REQ client
+// (python3-zmq, playing the original vpoller-client) sends the Python CLI's
+// exact request bytes through our proxy to our worker.
+func TestPythonClientThroughOurProxyToOurWorker(t *testing.T) {
+	py := os.Getenv("PYTHON3")
+	if py == "" {
+		py = "/usr/bin/python3" // Debian's python3 has python3-zmq
+	}
+	c := startChain(t)
+	script := `
+import sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.REQ)
+s.setsockopt(zmq.LINGER, 0)
+s.connect(sys.argv[1])
+for req in sys.argv[2:]:
+    s.send(req.encode())
+    if not s.poll(15000):
+        sys.exit("no reply")
+    sys.stdout.buffer.write(s.recv() + b"\n")
+`
+	reqs := []string{
+		`{"method": "vm.get", "hostname": "vcsim.local", "name": "DC0_H0_VM0", "username": null, "password": null, "key": null, "properties": ["runtime.powerState"], "counter-name": null, "instance": null, "max-sample": null, "perf-interval": null, "helper": null}`,
+		`{"method": "vm.get", "hostname": "vcsim.local", "name": "no-such-vm", "username": null, "password": null, "key": null, "properties": ["runtime.powerState"], "counter-name": null, "instance": null, "max-sample": null, "perf-interval": null, "helper": "vpoller.helpers.zabbix"}`,
+		`{"method": "no.such", "hostname": "vcsim.local"}`,
+	}
+	out, err := exec.Command(py, append([]string{"-c", script, c.frontend}, reqs...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python client: %v\n%s", err, out)
+	}
+	want := `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "DC0_H0_VM0", "runtime.powerState": "poweredOn"}]}
+Cannot find object no-such-vm
+{"success": 1, "msg": "Unknown or missing task/method name"}
+`
+	if string(out) != want {
+		t.Fatalf("python client got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestCallsPerThousandItems counts the vCenter calls that 1,000 Zabbix
+// items cost through the chain: distinct warm property polls cost one call
+// each (the original: 10 per item), and identical polls in flight share one.
+func TestCallsPerThousandItems(t *testing.T) {
+	c := startChain(t)
+	cl := newClient(t, c)
+	ctx := context.Background()
+	names := []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"}
+	props := []string{"runtime.powerState", "summary.quickStats.overallCpuUsage", "config.hardware.numCPU",
+		"summary.quickStats.guestMemoryUsage", "runtime.bootTime"}
+	// Warm up: session, index.
+	for _, n := range names {
+		if r, err := cl.Call(ctx, &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: n, Properties: props[:1]}); err != nil || r.Failed() {
+			t.Fatalf("warm-up: %v %+v", err, r)
+		}
+	}
+	before := c.service.Stats().SOAPCalls
+	for i := 0; i < 1000; i++ {
+		req := &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: names[i%len(names)], Properties: props[i%len(props) : i%len(props)+1]}
+		if r, err := cl.Call(ctx, req); err != nil || r.Failed() {
+			t.Fatalf("item %d: %v %+v", i, err, r)
+		}
+	}
+	sequential := c.service.Stats().SOAPCalls - before
+	if sequential > 1000 {
+		t.Errorf("1000 sequential items cost %d vCenter calls, want at most 1000", sequential)
+	}
+
+	// 1000 items polled at once that ask the same 20 questions (as Zabbix
+	// does when many hosts share a template and a schedule).
+	before = c.service.Stats().SOAPCalls
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for i := 0; i < 1000; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req := &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: names[i%len(names)], Properties: props[i%len(props) : i%len(props)+1]}
+			r, err := cl.Call(ctx, req)
+			if err == nil && r.Failed() {
+				err = io.ErrUnexpectedEOF
+			}
+			if err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	concurrent := c.service.Stats().SOAPCalls - before
+	if concurrent >= 1000 {
+		t.Errorf("1000 concurrent items with 20 distinct questions cost %d calls, want fewer than 1000", concurrent)
+	}
+	t.Logf("vCenter calls per 1000 items: sequential distinct %d, concurrent 20-distinct %d (original: ~10000)", sequential, concurrent)
+}
+
+// simVMs reads every VM's name and reference straight from the simulator
+// with govmomi, the reference the chain's answers are compared with.
+func simVMs(t testing.TB, gc *govmomi.Client) map[string]types.ManagedObjectReference {
+	t.Helper()
+	ctx := context.Background()
+	v, err := view.NewManager(gc.Client).CreateContainerView(ctx, gc.ServiceContent.RootFolder, []string{"VirtualMachine"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Destroy(ctx)
+	var vms []mo.VirtualMachine
+	if err := v.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name"}, &vms); err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]types.ManagedObjectReference, len(vms))
+	for _, vm := range vms {
+		out[vm.Name] = vm.Reference()
+	}
+	if len(out) == 0 {
+		t.Fatal("simulator lists no VMs")
+	}
+	return out
+}
+
+func sorted(in []string) []string {
+	out := append([]string(nil), in...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkChainVsGovmomi measures, side by side in one run, a vm.get of
+// one property through client -> proxy -> worker -> simulator and the same
+// property read directly with govmomi's property collector on the same
+// simulator, and reports both latencies, their ratio and the vCenter calls
+// per 1,000 requests of the chain.
+func BenchmarkChainVsGovmomi(b *testing.B) {
+	c := startChain(b)
+	cl := newClient(b, c)
+	ctx := context.Background()
+	req := &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: "DC0_H0_VM0", Properties: []string{"runtime.powerState"}}
+	if r, err := cl.Call(ctx, req); err != nil || r.Failed() {
+		b.Fatalf("warm-up: %v %+v", err, r)
+	}
+	gc, err := govmomi.NewClient(ctx, c.sim.URL, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer gc.Logout(ctx)
+	vm, ok := simVMs(b, gc)["DC0_H0_VM0"]
+	if !ok {
+		b.Fatal("simulator has no DC0_H0_VM0")
+	}
+	var chainTime, directTime time.Duration
+	calls := c.service.Stats().SOAPCalls
+	for b.Loop() {
+		t0 := time.Now()
+		if r, err := cl.Call(ctx, req); err != nil || r.Failed() {
+			b.Fatalf("chain: %v %+v", err, r)
+		}
+		t1 := time.Now()
+		var props []types.ObjectContent
+		if err := gc.PropertyCollector().Retrieve(ctx, []types.ManagedObjectReference{vm}, []string{"name", "runtime.powerState"}, &props); err != nil {
+			b.Fatal(err)
+		}
+		directTime += time.Since(t1)
+		chainTime += t1.Sub(t0)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(chainTime.Microseconds())/n, "chain-µs/op")
+	b.ReportMetric(float64(directTime.Microseconds())/n, "govmomi-µs/op")
+	b.ReportMetric(float64(chainTime)/float64(directTime), "chain/govmomi")
+	b.ReportMetric(float64(c.service.Stats().SOAPCalls-calls)*1000/n, "vcenter-calls/1000req")
+}
