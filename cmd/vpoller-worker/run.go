@@ -61,7 +61,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	explicit := false
 	fl.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "f" })
 
-	cfg, err := loadConfig(*path, explicit, logger)
+	var cfg *config.Config
+	var err error
+	if cmd := fl.Arg(0); cmd == "start" || *endpoint == "" {
+		cfg, err = loadConfig(*path, explicit, logger)
+	}
 	switch cmd := fl.Arg(0); cmd {
 	case "start":
 		if err != nil {

@@ -91,12 +91,13 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
-	names := make([]any, 0, len(agents))
-	for _, a := range agents {
-		names = append(names, a)
-	}
+	// Names only: an agent's LogValue hides its password, but not when
+	// formatted inside a list.
 	opts.Logger.Info("vPoller worker starting", "proxy", wc.Proxy, "mgmt", wc.Mgmt, "concurrency", w.opts.Concurrency,
-		"agents", names)
+		"agents", svc.Agents())
+	for _, a := range agents {
+		opts.Logger.Debug("vSphere agent", "agent", a)
+	}
 	go func() { d.done <- w.Run(runCtx) }()
 	return d, nil
 }

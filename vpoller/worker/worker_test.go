@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,7 +149,6 @@ type slowExecutor struct {
 	next      Executor
 	delay     time.Duration
 	now, peak atomic.Int64
-	mu        sync.Mutex
 }
 
 func (s *slowExecutor) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response {

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vpoller-worker-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "vpoller-worker")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := 0
+	func() {
+		defer os.RemoveAll(dir)
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		code = m.Run()
+	}()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startProxy runs our proxy in process on loopback ports.
+func startProxy(t *testing.T) proxy.Addrs {
+	t.Helper()
+	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
+		MaxRequestBytes: 16 << 20}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-p.Ready():
+	case err := <-done:
+		t.Fatalf("proxy: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("proxy not ready")
+	}
+	return p.Addrs()
+}
+
+// shippedConfig copies conf/vpoller.conf and conf/vsphere.d into a temp
+// directory, changing only the worker's proxy and mgmt endpoints.
+func shippedConfig(t *testing.T, backend, mgmtEP string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../conf/vpoller.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile(`(?m)^proxy *=.*$`).ReplaceAllString(string(raw), "proxy = "+backend)
+	text = regexp.MustCompile(`(?m)^mgmt *= *tcp://127.0.0.1:10000$`).ReplaceAllString(text, "mgmt = "+mgmtEP)
+	if !strings.Contains(text, mgmtEP) || !strings.Contains(text, "vsphere_hosts_dir = vsphere.d") {
+		t.Fatalf("shipped config changed shape:\n%s", text)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vpoller.conf"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "vsphere.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../../conf/vsphere.d/*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "vsphere.d", filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "vpoller.conf")
+}
+
+// syncBuffer collects a process's stderr safely.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startWorker runs `vpoller-worker -f cfg start` from an unrelated
+// directory (relative paths must follow the config file).
+// The returned channel delivers the exit once; it is closed after that.
+func startWorker(t *testing.T, cfg string, extra ...string) (*exec.Cmd, *syncBuffer, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(binary, append(append([]string{"-f", cfg}, extra...), "start")...)
+	cmd.Dir = t.TempDir()
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() { done <- cmd.Wait(); close(exited); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("worker log:\n%s", logs.String())
+		}
+	})
+	return cmd, logs, done
+}
+
+func ctl(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String() + errb.String(), code
+}
+
+// TestShippedConfigThroughProxy: the shipped vpoller.conf (simulator
+// agent vcsim.local) behind our proxy answers a vm.discover from a
+// client; status and stop work through -e.
+func TestShippedConfigThroughProxy(t *testing.T) {
+	addrs := startProxy(t)
+	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	_, logs, done := startWorker(t, shippedConfig(t, addrs.Backend, mgmtEP), "-c", "5", "-d")
+
+	cl, err := client.New(addrs.Frontend, client.Options{Timeout: 10 * time.Second, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := &vpoller.Request{Method: "vm.discover", Hostname: "vcsim.local", Helper: "vpoller.helpers.zabbix"}
+	raw, err := cl.Do(context.Background(), req.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vm := range []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"} {
+		if !strings.Contains(string(raw), `{"{#VSPHERE.VM.NAME}": "`+vm+`"}`) {
+			t.Fatalf("LLD reply lacks %s: %s", vm, raw)
+		}
+	}
+
+	out, code := ctl(t, "-e", mgmtEP, "status")
+	host, _ := os.Hostname()
+	want := fmt.Sprintf(`{"success": 0, "msg": "vPoller Worker status", "result": {"status": "running", "hostname": %q, "proxy": %q, "mgmt": %q, "db": "", "concurrency": 5, "helpers": ["vpoller.helpers.zabbix", "vpoller.helpers.czabbix", "vpoller.helpers.cclient", "vpoller.helpers.csvhelper"], "tasks": ["vpoller.vsphere.tasks"], "agents": ["vcsim.local"], "requests": 1, "in_flight": 0, "connected": true, "vsphere": {`,
+		host, addrs.Backend, mgmtEP)
+	if code != 0 || !strings.HasPrefix(out, want) {
+		t.Fatalf("status (exit %d)\n got %s\nwant prefix %s", code, out, want)
+	}
+
+	out, code = ctl(t, "-e", mgmtEP, "stop")
+	if code != 0 || out != `{"success": 0, "msg": "Shutdown time has arrived"}`+"\n" {
+		t.Fatalf("stop (exit %d): %s", code, out)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker exit: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("worker did not exit after stop")
+	}
+	for _, s := range []string{"connected to proxy", "vPoller worker stopped", "level=DEBUG"} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("log lacks %q", s)
+		}
+	}
+	if strings.Contains(logs.String(), "pass") || strings.Contains(strings.ToLower(logs.String()), "password") {
+		t.Errorf("log shows a password:\n%s", logs.String())
+	}
+}
+
+// TestSignalStops: SIGTERM stops the worker cleanly even while its proxy
+// is unreachable (it must not hang in a re-dial).
+func TestSignalStops(t *testing.T) {
+	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	cfg := shippedConfig(t, fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), mgmtEP)
+	cmd, logs, done := startWorker(t, cfg)
+	// Wait until the management socket answers: the process is up.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, code := ctl(t, "-e", mgmtEP, "-mgmt-timeout", "1s", "status")
+		if code == 0 && strings.Contains(out, `"connected": false`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no status: %s", out)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not stop on SIGTERM")
+	}
+	if !strings.Contains(logs.String(), "cannot connect to proxy") || !strings.Contains(logs.String(), "signal received") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "want exactly one command"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"-c", "-1", "start"}, 2, "-c must be positive"},
+		{[]string{"-nosuchflag", "start"}, 2, "flag provided but not defined"},
+		{[]string{"-h"}, 0, "vpoller-worker [-f CONFIG] [-c CONCURRENCY] [-d] start"},
+		{[]string{"-f", "/nonexistent/vpoller.conf", "start"}, 1, "read config"},
+		{[]string{"-e", "tcp://127.0.0.1:1", "-mgmt-timeout", "300ms", "status"}, 1, "no reply"},
+	} {
+		out, code := ctl(t, tc.args...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%q: exit %d, output %q; want exit %d and %q", tc.args, code, out, tc.code, tc.want)
+		}
+	}
+}
+
+func TestRefusesWorldReadableDB(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "vconnector.db")
+	if err := os.WriteFile(db, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(db, 0o644)
+	cfg := filepath.Join(dir, "vpoller.conf")
+	text := fmt.Sprintf("[worker]\ndb = vconnector.db\nmgmt = tcp://127.0.0.1:%d\n", freePort(t))
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := ctl(t, "-f", cfg, "start")
+	if code != 1 || !strings.Contains(out, "readable by every user") || !strings.Contains(out, db) {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
