@@ -1,8 +1,3 @@
-// Package worker is the vPoller worker: it connects to a proxy's backend
-// as one ZMTP DEALER, answers the requests the proxy hands it with a
-// vsphere.Service, and formats replies with the helpers a request names,
-// so that every vPoller client, the original Python proxy and ours can use
-// it as they used the Python worker.
 package worker
 
 import (

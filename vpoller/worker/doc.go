@@ -1,0 +1,36 @@
+// Package worker is the vPoller worker: it connects to a proxy's backend
+// as one ZMTP DEALER, answers the requests the proxy hands it with a
+// vsphere.Service, and formats replies with the helpers a request names,
+// so every vPoller client, the original Python proxy (a libzmq
+// zmq.proxy(ROUTER, DEALER)) and ours can use it as the Python worker.
+//
+// Wire: a request arrives as [envelope...][json] (normally [id][""][json])
+// and the reply goes back as [envelope...][reply], one payload frame, on
+// the connection the request came from. Requests run concurrently, at most
+// Options.Concurrency at once; when all slots are busy the worker stops
+// reading, so requests wait at the proxy, not in the worker.
+//
+// Connection: dialled by the worker itself with a bounded attempt (connect
+// plus ZMTP handshake within DialTimeout), re-dialled with capped
+// exponential backoff when it breaks, with a fresh connection each time.
+// Replies of requests whose connection broke are dropped: our proxy
+// re-dispatches such requests, clients of other proxies retry.
+//
+// Stopping (context cancelled): no new requests are taken, requests in
+// flight are answered (bounded by DrainTimeout), then the connection
+// closes; Daemon.Stop then logs out of vSphere.
+//
+// Configuration (Daemon, from vpoller.conf [worker]): proxy, mgmt, db,
+// vsphere_hosts_dir, helpers, tasks, concurrency. Relative db and
+// vsphere_hosts_dir paths are relative to the configuration file's
+// directory (ResolvePaths).
+//
+// vSphere agents (LoadAgents): rows with enabled = 1 of the original's
+// vconnector SQLite database, opened read-only and read as is, and one
+// INI file per vCenter (*.conf) in vsphere_hosts_dir. TLS is verified by
+// default, which the original never did; a database row has no TLS
+// settings, so a per-vCenter file with the same hostname completes the
+// row (its thumbprint, ca_file, insecure, port, timeout, and its
+// username/password when given, win). A database or file that holds a
+// password and is readable by every user is refused.
+package worker
