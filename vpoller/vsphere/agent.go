@@ -125,15 +125,16 @@ func (a *Agent) dial() (*vim25.Client, error) {
 		host, thumbprint = sim.host, sim.thumbprint
 	}
 	u := &url.URL{Scheme: "https", Host: host, Path: vim25.Path}
-	sc := soap.NewClient(u, a.cfg.Insecure && !a.cfg.Simulator)
-	if a.cfg.CAFile != "" {
-		if err := sc.SetRootCAs(a.cfg.CAFile); err != nil {
-			return nil, fmt.Errorf("load CA file %s: %w", a.cfg.CAFile, err)
-		}
+	caFile := a.cfg.CAFile
+	if a.cfg.Simulator {
+		caFile = ""
 	}
-	if thumbprint != "" {
-		sc.SetThumbprint(host, thumbprint)
+	tlsSetup, err := newAgentTLS(caFile, thumbprint, a.cfg.Insecure && !a.cfg.Simulator)
+	if err != nil {
+		return nil, err
 	}
+	sc := soap.NewClient(u, false)
+	tlsSetup.install(sc)
 	a.stats.call("RetrieveServiceContent")
 	vc, err := vim25.NewClient(ctx, sc)
 	if err != nil {
@@ -161,7 +162,7 @@ func (a *Agent) simulator() (*simServer, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.sim == nil {
-		sim, err := startSimulator(a.cfg.SimulatorModel, a.cfg.Username, a.cfg.Password, a.simSetup)
+		sim, err := startSimulator(a.cfg.SimulatorModel, a.cfg.Username, a.cfg.Password, a.log, a.simSetup)
 		if err != nil {
 			return nil, err
 		}

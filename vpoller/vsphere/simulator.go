@@ -3,6 +3,7 @@ package vsphere
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net/url"
 
 	"github.com/vmware/govmomi/simulator"
@@ -69,9 +70,10 @@ type simServer struct {
 }
 
 // startSimulator creates the model and starts its server; the agent then
-// connects through the normal verified-TLS path with the certificate
-// pinned by thumbprint.
-func startSimulator(modelName, user, password string, setup func(*simulator.Model)) (*simServer, error) {
+// connects with the server's certificate pinned by thumbprint, as it would
+// to a vCenter with a self-signed certificate. setup (tests) may adjust
+// the model and the server's TLS configuration before the server starts.
+func startSimulator(modelName, user, password string, log *slog.Logger, setup func(*simulator.Model)) (*simServer, error) {
 	var m *simulator.Model
 	if modelName == "esx" {
 		m = simulator.ESX()
@@ -81,12 +83,18 @@ func startSimulator(modelName, user, password string, setup func(*simulator.Mode
 	if err := m.Create(); err != nil {
 		return nil, fmt.Errorf("create %s simulator: %w", modelName, err)
 	}
-	if setup != nil {
-		setup(m)
-	}
 	m.Service.TLS = new(tls.Config)
+	if setup != nil {
+		setup(m) // after TLS is set, so that tests can hook the server's handshakes
+	}
 	m.Service.Listen = &url.URL{Host: "127.0.0.1:0", User: url.UserPassword(user, password)}
 	s := m.Service.NewServer()
+	// The simulator starts serving inside NewServer and offers no hook
+	// before that. Nobody knows the ephemeral port before NewServer
+	// returns, so this write precedes every connection the server will log
+	// about (and the socket I/O orders it for the race detector). Failed
+	// handshakes go to our logger at debug level, not to stderr.
+	s.Server.Config.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	return &simServer{model: m, server: s, host: s.URL.Host, thumbprint: soap.ThumbprintSHA256(s.Certificate())}, nil
 }
 

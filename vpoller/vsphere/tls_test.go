@@ -2,6 +2,7 @@ package vsphere
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 // TestTLS runs a simulator with its self-signed certificate and connects
 // to it as a normal (non-simulator) agent with each TLS setting.
 func TestTLS(t *testing.T) {
-	sim, err := startSimulator("vpx", "user", "pass", nil)
+	sim, err := startSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,10 @@ func TestTLS(t *testing.T) {
 		{"pinned sha256", AgentConfig{Thumbprint: sha256}, ""},
 		{"pinned sha256 lower case without colons", AgentConfig{Thumbprint: noColons}, ""},
 		{"pinned sha1", AgentConfig{Thumbprint: soap.ThumbprintSHA1(cert)}, ""},
-		{"wrong thumbprint", AgentConfig{Thumbprint: wrong}, "thumbprint does not match"},
+		{"wrong thumbprint", AgentConfig{Thumbprint: wrong}, "thumbprint does not match the pinned one: expected SHA-256 " + wrong + ", server presented " + sha256},
+		{"wrong sha1 thumbprint", AgentConfig{Thumbprint: strings.Repeat("AB:", 19) + "AB"}, "expected SHA-1 " + strings.Repeat("AB:", 19) + "AB, server presented " + soap.ThumbprintSHA1(cert)},
+		{"pin wins over CA file", AgentConfig{Thumbprint: wrong, CAFile: caFile}, "thumbprint does not match"},
+		{"missing CA file", AgentConfig{CAFile: caFile + ".missing"}, "load CA file"},
 		{"CA file", AgentConfig{CAFile: caFile}, ""},
 		{"insecure", AgentConfig{Insecure: true}, ""},
 		{"wrong password", AgentConfig{Insecure: true, Password: "nope"}, "Cannot connect to vSphere agent vc: log in to vc as user"},
