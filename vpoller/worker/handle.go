@@ -17,6 +17,7 @@ import (
 // from chained routers (the Python worker could answer none but the first).
 func (w *Worker) handle(ctx context.Context, conn *peerConn, frames [][]byte) {
 	if len(frames) == 0 {
+		w.inFlight.Add(-1)
 		return
 	}
 	envelope := frames[:len(frames)-1]
@@ -24,11 +25,13 @@ func (w *Worker) handle(ctx context.Context, conn *peerConn, frames [][]byte) {
 	out := make([][]byte, 0, len(frames))
 	out = append(out, envelope...)
 	out = append(out, reply)
+	// Counted before the send so a client that has its reply also sees
+	// it counted in the status.
+	w.requests.Add(1)
+	w.inFlight.Add(-1)
 	if err := conn.send(out, w.opts.SendTimeout); err != nil {
 		w.log.Warn("reply not sent; connection will be re-established", "err", err)
-		return
 	}
-	w.requests.Add(1)
 }
 
 // Reply computes the reply frame for one request frame. It never panics:

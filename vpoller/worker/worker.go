@@ -67,7 +67,7 @@ const MsgTooLarge = "Request too large"
 
 // Stats are a Worker's counters.
 type Stats struct {
-	Requests   uint64 // requests answered (replies handed to the connection)
+	Requests   uint64 // requests answered (a reply was produced and sent or attempted)
 	InFlight   int64  // requests being handled now
 	Connected  bool   // a proxy connection is up
 	Reconnects uint64 // connections established after the first
@@ -274,7 +274,6 @@ func (w *Worker) read(ctx, execCtx context.Context, conn *peerConn, sem chan str
 		w.inFlight.Add(1)
 		go func() {
 			defer func() {
-				w.inFlight.Add(-1)
 				<-sem
 				handlers.Done()
 			}()
