@@ -66,8 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if ep == "" {
 			ep = cfg.Proxy.Mgmt
 		}
-		method := map[string]string{"status": "status", "stop": "shutdown"}[cmd]
-		reply, err := mgmt.Call(ctx, ep, method, mgmtTimeout)
+		reply, err := mgmt.Command(ctx, ep, cmd, mgmtTimeout)
 		if err != nil {
 			fmt.Fprintf(stderr, "vpoller-proxy: %s: %v\n", cmd, err)
 			return 1

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
@@ -83,10 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "vpoller-worker: %v (give -e)\n", err)
 				return 1
 			}
-			ep = connectable(cfg.Worker.Mgmt)
+			ep = cfg.Worker.Mgmt
 		}
-		method := map[string]string{"status": "status", "stop": "shutdown"}[cmd]
-		reply, err := mgmt.Call(ctx, ep, method, *mgmtTimeout)
+		reply, err := mgmt.Command(ctx, ep, cmd, *mgmtTimeout)
 		if err != nil {
 			fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
 			return 1
@@ -111,10 +109,6 @@ func loadConfig(path string, explicit bool, logger *slog.Logger) (*config.Config
 	return cfg, err
 }
 
-// connectable turns a bind address (tcp://*:10000) into one to dial.
-func connectable(ep string) string {
-	return strings.Replace(ep, "://*:", "://127.0.0.1:", 1)
-}
 
 func start(ctx context.Context, cfg *config.Config, wo worker.Options, logger *slog.Logger, stderr io.Writer) int {
 	d, err := worker.Start(ctx, cfg, worker.DaemonOptions{Logger: logger, Worker: wo})

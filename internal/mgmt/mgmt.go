@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,4 +181,22 @@ func Call(ctx context.Context, endpoint, method string, timeout time.Duration) (
 		sock.Close()
 		return nil, fmt.Errorf("%s after %s: %w", endpoint, timeout, ErrNoReply)
 	}
+}
+
+// Command runs a daemon's management command line, "status" or "stop",
+// against endpoint and returns the reply frame. Both daemons offer the
+// same two commands, so their mains share this.
+func Command(ctx context.Context, endpoint, cmd string, timeout time.Duration) ([]byte, error) {
+	method, ok := map[string]string{"status": "status", "stop": "shutdown"}[cmd]
+	if !ok {
+		return nil, fmt.Errorf("unknown management command %q (want status or stop)", cmd)
+	}
+	return Call(ctx, Connectable(endpoint), method, timeout)
+}
+
+// Connectable turns a bind endpoint into one a client can connect to: a
+// daemon configured to listen on every interface (tcp://*:9999) is reached
+// on loopback.
+func Connectable(endpoint string) string {
+	return strings.Replace(endpoint, "://*:", "://127.0.0.1:", 1)
 }

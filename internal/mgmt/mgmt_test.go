@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,4 +132,33 @@ func FuzzAnswer(f *testing.F) {
 			t.Fatalf("reply is not a vPoller reply: %s", reply)
 		}
 	})
+}
+
+func TestCommand(t *testing.T) {
+	s, ep := start(t)
+	got, err := Command(context.Background(), ep, "status", 3*time.Second)
+	if err != nil || !strings.HasPrefix(string(got), `{"success": 0, "msg": "vPoller Proxy status"`) {
+		t.Fatalf("status: %s %v", got, err)
+	}
+	if _, err := Command(context.Background(), ep, "restart", time.Second); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	got, err = Command(context.Background(), ep, "stop", 3*time.Second)
+	if err != nil || string(got) != `{"success": 0, "msg": "Shutdown time has arrived"}` {
+		t.Fatalf("stop: %s %v", got, err)
+	}
+	<-s.ShutdownRequested()
+}
+
+func TestConnectable(t *testing.T) {
+	for in, want := range map[string]string{
+		"tcp://*:9999":         "tcp://127.0.0.1:9999",
+		"tcp://127.0.0.1:9999": "tcp://127.0.0.1:9999",
+		"tcp://[::1]:1":        "tcp://[::1]:1",
+		"ipc:///run/x.sock":    "ipc:///run/x.sock",
+	} {
+		if got := Connectable(in); got != want {
+			t.Errorf("%s: got %s want %s", in, got, want)
+		}
+	}
 }
