@@ -109,7 +109,6 @@ func loadConfig(path string, explicit bool, logger *slog.Logger) (*config.Config
 	return cfg, err
 }
 
-
 func start(ctx context.Context, cfg *config.Config, wo worker.Options, logger *slog.Logger, stderr io.Writer) int {
 	d, err := worker.Start(ctx, cfg, worker.DaemonOptions{Logger: logger, Worker: wo})
 	if err != nil {
