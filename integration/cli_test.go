@@ -1,0 +1,171 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// TestClientCommandLineEveryMethod runs the built vpoller-client binary
+// once per method of the catalogue against the chain, with the flags a user
+// would type, and checks each reply's status and message. Methods that need
+// what the plain simulator lacks (guest disks, VMware Tools, snapshots,
+// vSAN) must fail with the original's message, which proves the command
+// line reaches them too.
+func TestClientCommandLineEveryMethod(t *testing.T) {
+	c := startChain(t)
+	bin := filepath.Join(t.TempDir(), "vpoller-client")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/vpoller-client").CombinedOutput(); err != nil {
+		t.Fatalf("build client: %v\n%s", err, out)
+	}
+	cli := func(args ...string) *vpoller.Response {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-e", c.frontend, "-V", agentName, "-t", "15000", "-r", "1"}, args...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("vpoller-client %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		}
+		resp, err := vpoller.DecodeResponse(bytes.TrimSpace(stdout.Bytes()))
+		if err != nil {
+			t.Fatalf("vpoller-client %s: %v\n%s", strings.Join(args, " "), err, stdout.String())
+		}
+		return resp
+	}
+	first := func(r *vpoller.Response, key string) string {
+		t.Helper()
+		list, ok := r.Result.([]any)
+		if !ok || len(list) == 0 {
+			t.Fatalf("no result list: %+v", r)
+		}
+		v, _ := list[0].(vpoller.Object).Get(key)
+		s, _ := v.(string)
+		return s
+	}
+	ds := first(cli("-m", "datastore.discover", "-p", "info.url"), "info.url")
+	pool := first(cli("-m", "vm.get", "-n", "DC0_C0_RP0_VM0", "-p", "resourcePool"), "resourcePool")
+	if ds == "" || !strings.HasPrefix(pool, "resgroup-") {
+		t.Fatalf("datastore url %q, pool id %q", ds, pool)
+	}
+
+	const vm, host = "DC0_H0_VM0", "DC0_H0"
+	cases := map[string]struct {
+		args []string
+		msg  string // expected msg; failures start with "!"
+	}{
+		"about":                       {[]string{"-p", "version"}, "Successfully retrieved properties"},
+		"event.latest":                {nil, "Successfully retrieved event"},
+		"session.get":                 {nil, "Successfully retrieved sessions"},
+		"perf.metric.info":            {nil, "Successfully retrieved performance metrics info"},
+		"perf.interval.info":          {nil, "Successfully retrieved performance historical intervals"},
+		"net.discover":                {nil, "Successfully discovered objects"},
+		"net.get":                     {[]string{"-n", "VM Network", "-p", "summary.accessible"}, "Successfully retrieved object properties"},
+		"net.host.get":                {[]string{"-n", "VM Network"}, "Successfully retrieved properties"},
+		"net.vm.get":                  {[]string{"-n", "VM Network"}, "Successfully retrieved properties"},
+		"datacenter.discover":         {nil, "Successfully discovered objects"},
+		"datacenter.get":              {[]string{"-n", "DC0", "-p", "overallStatus"}, "Successfully retrieved object properties"},
+		"datacenter.alarm.get":        {[]string{"-n", "DC0"}, "Successfully retrieved alarms"},
+		"datacenter.perf.metric.info": {[]string{"-n", "DC0"}, "Successfully retrieved performance metrics info"},
+		"datacenter.perf.metric.get":  {[]string{"-n", "DC0", "-c", "cpu.usage.percent.average"}, "!No historical performance interval provided for entity DC0"},
+		"cluster.discover":            {nil, "Successfully discovered objects"},
+		"cluster.get":                 {[]string{"-n", "DC0_C0", "-p", "overallStatus"}, "Successfully retrieved object properties"},
+		"cluster.alarm.get":           {[]string{"-n", "DC0_C0"}, "Successfully retrieved alarms"},
+		"cluster.perf.metric.info":    {[]string{"-n", "DC0_C0"}, "Successfully retrieved performance metrics info"},
+		"cluster.perf.metric.get":     {[]string{"-n", "DC0_C0", "-c", "cpu.usage.percent.average", "-T", "Past Day"}, "Successfully retrieved performance metrics"},
+		"resource.pool.discover":      {nil, "Successfully discovered objects"},
+		"resource.pool.get":           {[]string{"-n", pool, "-p", "overallStatus"}, "Successfully retrieved object properties"},
+		"resource.pool.vm.get":        {[]string{"-n", pool}, "Successfully discovered objects"},
+		"host.discover":               {nil, "Successfully discovered objects"},
+		"host.get":                    {[]string{"-n", host, "-p", "runtime.powerState"}, "Successfully retrieved object properties"},
+		"host.alarm.get":              {[]string{"-n", host}, "Successfully retrieved alarms"},
+		"host.perf.metric.info":       {[]string{"-n", host}, "Successfully retrieved performance metrics info"},
+		"host.perf.metric.get":        {[]string{"-n", host, "-c", "cpu.usage.percent.average", "-s", "2"}, "Successfully retrieved performance metrics"},
+		"host.cluster.get":            {[]string{"-n", "DC0_C0_H0"}, "Successfully retrieved properties"},
+		"host.vm.get":                 {[]string{"-n", host}, "Successfully discovered objects"},
+		"host.datastore.get":          {[]string{"-n", host}, "Successfully discovered objects"},
+		"host.net.get":                {[]string{"-n", host}, "Successfully retrieved properties"},
+		"vm.discover":                 {[]string{"-p", "runtime.powerState"}, "Successfully discovered objects"},
+		"vm.get":                      {[]string{"-n", vm, "-p", "runtime.powerState,config.hardware.numCPU"}, "Successfully retrieved object properties"},
+		"vm.alarm.get":                {[]string{"-n", vm}, "Successfully retrieved alarms"},
+		"vm.perf.metric.info":         {[]string{"-n", vm}, "Successfully retrieved performance metrics info"},
+		"vm.perf.metric.get":          {[]string{"-n", vm, "-c", "cpu.usage.percent.average"}, "Successfully retrieved performance metrics"},
+		"vm.host.get":                 {[]string{"-n", vm}, "Successfully retrieved object properties"},
+		"vm.datastore.get":            {[]string{"-n", vm}, "Successfully discovered objects"},
+		"vm.net.get":                  {[]string{"-n", vm}, "Successfully retrieved properties"},
+		"vm.disk.discover":            {[]string{"-n", vm}, "Successfully discovered objects"},
+		"vm.disk.get":                 {[]string{"-n", vm, "-k", "/", "-p", "freeSpace"}, "!Unable to find guest disk /"},
+		"vm.guest.net.get":            {[]string{"-n", vm}, "Successfully retrieved properties"},
+		"vm.process.get":              {[]string{"-n", vm, "-U", "root", "-P", "secret"}, "!" + vm + " is not running VMware Tools"},
+		"vm.snapshot.get":             {[]string{"-n", vm}, "!No snapshots found for: " + vm},
+		"vm.cpu.usage.percent":        {[]string{"-n", vm}, "Successfully retrieved properties"},
+		"vm.cpu.usage.pct":            {[]string{"-n", vm}, "Successfully retrieved properties"},
+		"datastore.discover":          {[]string{"-p", "info.url"}, "Successfully discovered objects"},
+		"datastore.get":               {[]string{"-n", ds, "-p", "summary.capacity"}, "Successfully retrieved object properties"},
+		"datastore.alarm.get":         {[]string{"-n", ds}, "Successfully retrieved alarms"},
+		"datastore.host.get":          {[]string{"-n", ds}, "Successfully discovered objects"},
+		"datastore.vm.get":            {[]string{"-n", ds}, "Successfully discovered objects"},
+		"datastore.perf.metric.info":  {[]string{"-n", ds}, "Successfully retrieved performance metrics info"},
+		"datastore.perf.metric.get":   {[]string{"-n", ds, "-c", "disk.used.kiloBytes.latest", "-T", "Past Day"}, "Successfully retrieved performance metrics"},
+		"vsan.health.get":             {[]string{"-n", host}, "!Cannot query vSAN status of host " + host},
+	}
+	for _, m := range vpoller.Methods() {
+		tc, ok := cases[m]
+		if !ok {
+			t.Errorf("method %s has no command-line case", m)
+			continue
+		}
+		t.Run(m, func(t *testing.T) {
+			r := cli(append([]string{"-m", m}, tc.args...)...)
+			wantFail := strings.HasPrefix(tc.msg, "!")
+			want := strings.TrimPrefix(tc.msg, "!")
+			if r.Failed() != wantFail || !strings.HasPrefix(r.Msg, want) {
+				t.Fatalf("got success=%d msg %q, want failure=%v msg %q", r.Success, r.Msg, wantFail, want)
+			}
+			if !wantFail && r.Result == nil {
+				t.Fatalf("no result: %+v", r)
+			}
+		})
+	}
+}
+
+// TestCModuleRequests sends the exact request shape of the original C
+// Zabbix module (every value a string, "(null)" for missing parameters,
+// max-sample "1", helper czabbix) through the chain: an item method gets
+// the bare value and an LLD method the discovery JSON, each NUL-terminated
+// as the module expects.
+func TestCModuleRequests(t *testing.T) {
+	c := startChain(t)
+	cl := newClient(t, c)
+	send := func(method, name, prop string) string {
+		t.Helper()
+		req := `{"method": "` + method + `", "hostname": "` + agentName + `", "name": "` + name + `", "properties": ["` + prop +
+			`"], "key": "(null)", "username": "(null)", "password": "(null)", "counter-name": "(null)", "instance": "(null)", ` +
+			`"perf-interval": "(null)", "max-sample": "1", "helper": "vpoller.helpers.czabbix"}`
+		raw, err := cl.Do(context.Background(), []byte(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	if got := send("vm.get", "DC0_H0_VM0", "runtime.powerState"); got != "\"poweredOn\"\x00" {
+		t.Errorf("item: %q", got)
+	}
+	if got := send("host.get", "DC0_H0", "summary.hardware.numCpuCores"); got != "2\x00" {
+		t.Errorf("item number: %q", got)
+	}
+	want := `{"data": [{"{#VSPHERE.HOST.NAME}": "DC0_H0", "{#VSPHERE.HOST.RUNTIME.CONNECTIONSTATE}": "connected"}, ` +
+		`{"{#VSPHERE.HOST.NAME}": "DC0_C0_H0", "{#VSPHERE.HOST.RUNTIME.CONNECTIONSTATE}": "connected"}, ` +
+		`{"{#VSPHERE.HOST.NAME}": "DC0_C0_H1", "{#VSPHERE.HOST.RUNTIME.CONNECTIONSTATE}": "connected"}, ` +
+		`{"{#VSPHERE.HOST.NAME}": "DC0_C0_H2", "{#VSPHERE.HOST.RUNTIME.CONNECTIONSTATE}": "connected"}]}` + "\x00"
+	if got := send("host.discover", "(null)", "runtime.connectionState"); got != want {
+		t.Errorf("LLD:\n got %q\nwant %q", got, want)
+	}
+	if got := send("vm.get", "no-such-vm", "runtime.powerState"); got != "Cannot find object no-such-vm\x00" {
+		t.Errorf("error: %q", got)
+	}
+}
