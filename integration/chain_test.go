@@ -227,7 +227,8 @@ Cannot find object no-such-vm
 
 // TestCallsPerThousandItems counts the vCenter calls that 1,000 Zabbix
 // items cost through the chain: distinct warm property polls cost one call
-// each (the original: 10 per item), and identical polls in flight share one.
+// each (the original: 10 per item); identical polls in flight share one,
+// and different polls in flight are batched.
 func TestCallsPerThousandItems(t *testing.T) {
 	c := startChain(t)
 	cl := newClient(t, c)
@@ -278,8 +279,12 @@ func TestCallsPerThousandItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	concurrent := c.service.Stats().SOAPCalls - before
-	if concurrent >= 1000 {
-		t.Errorf("1000 concurrent items with 20 distinct questions cost %d calls, want fewer than 1000", concurrent)
+	// Identical questions in flight share one call, and different ones of
+	// the same object type in flight leave together as one batched
+	// RetrievePropertiesEx: about 115 calls measured (about 600 before
+	// batching); 300 leaves room for a loaded machine.
+	if concurrent >= 300 {
+		t.Errorf("1000 concurrent items with 20 distinct questions cost %d calls, want fewer than 300", concurrent)
 	}
 	t.Logf("vCenter calls per 1000 items: sequential distinct %d, concurrent 20-distinct %d (original: ~10000)", sequential, concurrent)
 }

@@ -46,8 +46,9 @@ type Agent struct {
 	loginMu sync.Mutex    // serialises re-logins
 	gen     atomic.Uint64 // session generation, bumped by each re-login
 
-	idx  *index
-	perf *perfCatalog
+	idx   *index
+	perf  *perfCatalog
+	props *propBatcher
 
 	// simSetup, when set (tests), adjusts a simulator model after it is
 	// created and before its server starts.
@@ -60,6 +61,7 @@ func newAgent(cfg AgentConfig, opts Options, stats *counters) *Agent {
 		log: opts.Logger.With(slog.String("agent", cfg.Name))}
 	a.idx = newIndex(a)
 	a.perf = newPerfCatalog(a)
+	a.props = newPropBatcher(a)
 	return a
 }
 
@@ -151,9 +153,9 @@ func (a *Agent) dial() (*vim25.Client, error) {
 		return nil, errClosed
 	}
 	a.vc = vc
+	a.wg.Add(1) // under a.mu while not closed: close's Wait cannot have started
 	a.mu.Unlock()
 	a.log.Info("connected to vSphere agent", slog.Any("config", a.cfg), slog.String("api", vc.ServiceContent.About.ApiVersion))
-	a.wg.Add(1)
 	go a.idx.run()
 	return vc, nil
 }
@@ -180,6 +182,18 @@ func (a *Agent) login(ctx context.Context, vc *vim25.Client) error {
 	}
 	a.stats.logins.Add(1)
 	return nil
+}
+
+// track registers one more background goroutine (a.wg) unless the agent
+// is closed; it reports whether the goroutine may start.
+func (a *Agent) track() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	a.wg.Add(1)
+	return true
 }
 
 func (a *Agent) generation() uint64 { return a.gen.Load() }

@@ -25,10 +25,6 @@ func (a *Agent) retrieve(ctx context.Context, refs []types.ManagedObjectReferenc
 	if len(refs) == 0 {
 		return out, nil
 	}
-	vc, err := a.Client(ctx)
-	if err != nil {
-		return nil, err
-	}
 	typeSet := map[string]bool{}
 	spec := types.PropertyFilterSpec{}
 	for _, r := range refs {
@@ -43,42 +39,64 @@ func (a *Agent) retrieve(ctx context.Context, refs []types.ManagedObjectReferenc
 	for _, t := range typeNames {
 		spec.PropSet = append(spec.PropSet, types.PropertySpec{Type: t, PathSet: paths})
 	}
+	contents, err := a.retrieveContents(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range contents {
+		pv := out[o.Obj]
+		if pv == nil {
+			pv = propValues{}
+			out[o.Obj] = pv
+		}
+		for _, p := range o.PropSet {
+			pv[p.Name] = p.Val
+		}
+	}
+	return out, nil
+}
+
+// retrieveContents runs one RetrievePropertiesEx and follows its
+// continuation pages.
+func (a *Agent) retrieveContents(ctx context.Context, spec types.PropertyFilterSpec) ([]types.ObjectContent, error) {
+	vc, err := a.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res, err := methods.RetrievePropertiesEx(ctx, vc, &types.RetrievePropertiesEx{This: vc.ServiceContent.PropertyCollector,
 		SpecSet: []types.PropertyFilterSpec{spec}})
 	if err != nil {
 		return nil, err
 	}
-	collect := func(objs []types.ObjectContent) {
-		for _, o := range objs {
-			pv := out[o.Obj]
-			if pv == nil {
-				pv = propValues{}
-				out[o.Obj] = pv
-			}
-			for _, p := range o.PropSet {
-				pv[p.Name] = p.Val
-			}
-		}
-	}
 	if res.Returnval == nil {
-		return out, nil
+		return nil, nil
 	}
-	collect(res.Returnval.Objects)
+	out := res.Returnval.Objects
 	for token := res.Returnval.Token; token != ""; {
 		cres, err := methods.ContinueRetrievePropertiesEx(ctx, vc, &types.ContinueRetrievePropertiesEx{
 			This: vc.ServiceContent.PropertyCollector, Token: token})
 		if err != nil {
 			return nil, err
 		}
-		collect(cres.Returnval.Objects)
+		out = append(out, cres.Returnval.Objects...)
 		token = cres.Returnval.Token
 	}
 	return out, nil
 }
 
-// retrieveOne collects paths of one object found by key.
+// retrieveOne collects paths of one object found by key. Reads of
+// inventory objects are batched with concurrent reads of the same type
+// (propBatcher).
 func (a *Agent) retrieveOne(ctx context.Context, ref types.ManagedObjectReference, key string, paths []string) (propValues, error) {
-	vals, err := a.retrieve(ctx, []types.ManagedObjectReference{ref}, paths)
+	var pv propValues
+	var err error
+	if _, entity := indexed[ref.Type]; entity {
+		pv, err = a.props.get(ctx, ref, paths)
+	} else { // a singleton manager: nothing to batch with
+		var vals map[types.ManagedObjectReference]propValues
+		vals, err = a.retrieve(ctx, []types.ManagedObjectReference{ref}, paths)
+		pv = vals[ref]
+	}
 	if err != nil {
 		if isObjectGone(err) {
 			a.idx.repoll(ctx)
@@ -86,14 +104,16 @@ func (a *Agent) retrieveOne(ctx context.Context, ref types.ManagedObjectReferenc
 		}
 		return nil, err
 	}
-	pv, ok := vals[ref]
-	if !ok {
-		return propValues{}, nil
+	if pv == nil {
+		pv = propValues{}
 	}
 	return pv, nil
 }
 
 func isObjectGone(err error) bool {
+	if errors.Is(err, errGone) {
+		return true
+	}
 	if !soap.IsSoapFault(err) {
 		return false
 	}
