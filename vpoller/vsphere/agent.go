@@ -49,6 +49,7 @@ type Agent struct {
 	idx   *index
 	perf  *perfCatalog
 	props *propBatcher
+	perfQ *perfBatcher
 
 	// simSetup, when set (tests), adjusts a simulator model after it is
 	// created and before its server starts.
@@ -62,6 +63,7 @@ func newAgent(cfg AgentConfig, opts Options, stats *counters) *Agent {
 	a.idx = newIndex(a)
 	a.perf = newPerfCatalog(a)
 	a.props = newPropBatcher(a)
+	a.perfQ = newPerfBatcher(a)
 	return a
 }
 

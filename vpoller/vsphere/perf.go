@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/vmware/govmomi/vim25/methods"
@@ -237,46 +236,12 @@ type perfSample struct {
 	value    int64
 }
 
-// queryPerf runs one bounded QueryPerf for one counter instance and
-// returns its samples oldest first.
+// queryPerf runs one bounded query for one counter instance (batched with
+// concurrent queries of the same interval: perfBatcher) and returns its
+// samples oldest first.
 func queryPerf(ctx context.Context, a *Agent, ref types.ManagedObjectReference, counter int32, instance string, interval int32, maxSample int) ([]perfSample, error) {
 	if maxSample <= 0 {
 		maxSample = 1
 	}
-	pm, err := a.perf.perfManager(ctx)
-	if err != nil {
-		return nil, err
-	}
-	vc, err := a.Client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	spec := types.PerfQuerySpec{Entity: ref, MaxSample: int32(maxSample), IntervalId: interval,
-		MetricId: []types.PerfMetricId{{CounterId: counter, Instance: instance}}}
-	res, err := methods.QueryPerf(ctx, vc, &types.QueryPerf{This: pm, QuerySpec: []types.PerfQuerySpec{spec}})
-	if err != nil {
-		return nil, fmt.Errorf("query performance data of %s: %w", ref.Value, err)
-	}
-	var out []perfSample
-	for _, base := range res.Returnval {
-		em, ok := base.(*types.PerfEntityMetric)
-		if !ok || em == nil {
-			continue
-		}
-		for _, series := range em.Value {
-			is, ok := series.(*types.PerfMetricIntSeries)
-			if !ok || is == nil || is.Id.CounterId != counter {
-				continue
-			}
-			for i, v := range is.Value {
-				if i >= len(em.SampleInfo) {
-					break
-				}
-				out = append(out, perfSample{interval: em.SampleInfo[i].Interval, at: em.SampleInfo[i].Timestamp, value: v})
-			}
-			break
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
-	return out, nil
+	return a.perfQ.query(ctx, &perfRead{ref: ref, counter: counter, instance: instance, maxSample: int32(maxSample)}, interval)
 }

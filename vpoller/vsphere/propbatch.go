@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
@@ -21,23 +20,13 @@ const maxBatchObjects = 100
 var errGone = errors.New("managed object not found")
 
 // propBatcher batches single-object property reads of the same managed
-// object type, group-commit style: a read finding no call of its type in
-// flight goes out at once, alone (no added latency when idle); reads
-// arriving while one is in flight queue up and leave together, as one
+// object type (groupCommit, one lane per type): reads arriving while a
+// read of their type is in flight leave together as one
 // RetrievePropertiesEx for every queued object with the union of their
-// paths, as soon as the call in flight returns. Each read still gets only
-// its own paths and its own errors.
+// paths. Each read still gets only its own paths and its own errors.
 type propBatcher struct {
-	a *Agent
-
-	mu    sync.Mutex
-	lanes map[string]*propLane // by managed object type
-}
-
-// propLane is the batching state of one managed object type.
-type propLane struct {
-	busy    bool        // a call of this type is in flight
-	pending []*propRead // reads waiting for the next call
+	a  *Agent
+	gc groupCommit[*propRead]
 }
 
 // propRead is one caller's single-object read.
@@ -50,63 +39,19 @@ type propRead struct {
 }
 
 func newPropBatcher(a *Agent) *propBatcher {
-	return &propBatcher{a: a, lanes: map[string]*propLane{}}
+	b := &propBatcher{a: a}
+	b.gc = groupCommit[*propRead]{a: a, send: b.send, take: takeFirst[*propRead](maxBatchObjects),
+		abandon: func(r *propRead, err error) { r.err = err; close(r.done) }}
+	return b
 }
 
 // get reads paths of ref, batched with concurrent reads of its type.
 func (b *propBatcher) get(ctx context.Context, ref types.ManagedObjectReference, paths []string) (propValues, error) {
 	r := &propRead{ref: ref, paths: paths, done: make(chan struct{})}
-	b.mu.Lock()
-	lane := b.lanes[ref.Type]
-	if lane == nil {
-		lane = &propLane{}
-		b.lanes[ref.Type] = lane
+	if err := b.gc.do(ctx, ref.Type, r, r.done); err != nil {
+		return nil, err
 	}
-	if lane.busy {
-		lane.pending = append(lane.pending, r)
-		b.mu.Unlock()
-		select {
-		case <-r.done:
-			return r.vals, r.err
-		case <-ctx.Done():
-			return nil, ctx.Err() // the batch still completes; its result for r is dropped
-		}
-	}
-	lane.busy = true
-	b.mu.Unlock()
-	b.send(ctx, ref.Type, []*propRead{r})
-	b.next(ref.Type)
 	return r.vals, r.err
-}
-
-// next starts the queued reads of typ, if any, as the next call (in its
-// own goroutine, so that the caller whose call just returned is not held
-// up), or marks the lane idle.
-func (b *propBatcher) next(typ string) {
-	b.mu.Lock()
-	lane := b.lanes[typ]
-	if len(lane.pending) == 0 {
-		lane.busy = false
-		b.mu.Unlock()
-		return
-	}
-	n := min(len(lane.pending), maxBatchObjects)
-	batch := append([]*propRead(nil), lane.pending[:n]...)
-	lane.pending = append(lane.pending[:0:0], lane.pending[n:]...)
-	b.mu.Unlock()
-	if !b.a.track() {
-		for _, r := range batch {
-			r.err = errClosed
-			close(r.done)
-		}
-		b.next(typ)
-		return
-	}
-	go func() {
-		defer b.a.wg.Done()
-		b.send(b.a.bg, typ, batch)
-		b.next(typ)
-	}()
 }
 
 // send answers every read of batch (same type) with as few calls as
