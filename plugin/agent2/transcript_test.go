@@ -362,10 +362,10 @@ func ptr(s string) *string { return &s }
 func TestReplayRegisterBytes(t *testing.T) {
 	// The Register reply for the recording plugin's metric table is byte
 	// identical to the transcript (6.0 section A).
-	_, frames := readTranscript(t, transcripts[0])
+	pids, frames := readTranscript(t, transcripts[0])
 	var want []byte
-	for _, fs := range frames {
-		for _, f := range fs {
+	for _, pid := range pids { // file order: section A's plugin first
+		for _, f := range frames[pid] {
 			if !f.toPlugin && strings.Contains(string(f.body), `"interfaces":7`) {
 				want = f.body
 				break
