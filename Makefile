@@ -62,6 +62,7 @@ install: build
 	install -m 0755 $(BIN)/zabbix-agent2-plugin-vpoller $(DESTDIR)$(PLUGIN_DIR)/
 	install -m 0644 conf/zabbix_agent2.d/plugins.d/vpoller.conf $(DESTDIR)$(AGENT_CONF_DIR)/vpoller.conf
 	test -e $(DESTDIR)/etc/vpoller/vpoller.conf || install -m 0644 conf/vpoller.conf $(DESTDIR)/etc/vpoller/vpoller.conf
+	install -m 0644 conf/vsphere.d/vcenter.example.org.conf.example $(DESTDIR)/etc/vpoller/vsphere.d/
 
 clean:
 	rm -rf $(BIN)
