@@ -164,8 +164,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.log.Info("connected to proxy", "proxy", w.opts.Proxy)
 		readerDone := make(chan error, 1)
 		go func() { readerDone <- w.read(ctx, execCtx, conn, sem, &handlers) }()
+		readerExited := false
 		select {
 		case err = <-readerDone:
+			readerExited = true
 			conn.close()
 			w.connected.Store(false)
 			if ctx.Err() == nil {
@@ -181,7 +183,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		// flight answer on this connection, then close it.
 		w.drain(&handlers, cancelExec)
 		conn.close()
-		<-readerDone
+		if !readerExited {
+			// The reader's result may only be taken once: when the
+			// connection broke just as ctx was cancelled it is taken above.
+			<-readerDone
+		}
 		w.connected.Store(false)
 		w.log.Info("worker stopped", "proxy", w.opts.Proxy, "requests", w.requests.Load())
 		return nil

@@ -305,3 +305,33 @@ func TestNewErrors(t *testing.T) {
 		t.Error("nil executor accepted")
 	}
 }
+
+// TestStopWhileConnectionDrops cancels Run at the moment the proxy drops
+// the connection. Both events race into Run's select; whichever wins, Run
+// must return promptly (it once waited forever for the reader's result it
+// had already taken). The race is timing-dependent: 200 rounds caught the
+// old bug in about half of the runs, and never pass it wrongly.
+func TestStopWhileConnectionDrops(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		b := newBackend(t, "127.0.0.1:0")
+		w, err := New(&slowExecutor{}, Options{Proxy: b.endpoint(), MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx) }()
+		b.next(t, 5*time.Second)
+		// Close the worker's connection and cancel together.
+		go cancel()
+		b.close()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("round %d: Run: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: Run did not return after cancel while the connection dropped", i)
+		}
+	}
+}
