@@ -8,6 +8,7 @@ STATICCHECK_VERSION ?= v0.8.2
 PREFIX    ?= /usr
 PLUGIN_DIR ?= $(PREFIX)/sbin/zabbix-agent2-plugin
 AGENT_CONF_DIR ?= /etc/zabbix/zabbix_agent2.d/plugins.d
+SYSTEMD_DIR ?= /lib/systemd/system
 COMMANDS  := vpoller-proxy vpoller-worker vpoller-client zabbix-agent2-plugin-vpoller
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
@@ -63,6 +64,13 @@ install: build
 	install -m 0644 conf/zabbix_agent2.d/plugins.d/vpoller.conf $(DESTDIR)$(AGENT_CONF_DIR)/vpoller.conf
 	test -e $(DESTDIR)/etc/vpoller/vpoller.conf || install -m 0644 conf/vpoller.conf $(DESTDIR)/etc/vpoller/vpoller.conf
 	install -m 0644 conf/vsphere.d/vcenter.example.org.conf.example $(DESTDIR)/etc/vpoller/vsphere.d/
+	install -d $(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)/etc/systemd/system/zabbix-agent2.service.d
+	install -m 0644 conf/systemd/vpoller-proxy.service conf/systemd/vpoller-worker.service $(DESTDIR)$(SYSTEMD_DIR)/
+	install -m 0644 conf/systemd/zabbix-agent2-restart.conf $(DESTDIR)/etc/systemd/system/zabbix-agent2.service.d/vpoller-restart.conf
+	@# The daemons run as the system user vpoller (not when staging into DESTDIR).
+	if [ -z "$(DESTDIR)" ] && ! id vpoller >/dev/null 2>&1; then \
+	  useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vpoller; fi
+	if [ -z "$(DESTDIR)" ]; then chown -R vpoller:vpoller /etc/vpoller/vsphere.d && chmod 0700 /etc/vpoller/vsphere.d; fi
 
 clean:
 	rm -rf $(BIN)
