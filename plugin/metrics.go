@@ -43,14 +43,10 @@ var (
 	pEndpoint = param{name: endpointParam}
 )
 
-// setProperties splits a comma-separated list ("a,b,c", or an array
+// setProperties takes a comma-separated list ("a,b,c", or an array
 // parameter [a,b,c], which the agent passes as "a,b,c").
 func setProperties(r *vpoller.Request, v string) {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			r.Properties = append(r.Properties, p)
-		}
-	}
+	r.Properties = append(r.Properties, vpoller.SplitProperties(v)...)
 }
 
 // metric is one row of the key table.

@@ -3,6 +3,7 @@ package vpoller
 import (
 	"bufio"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -280,4 +281,19 @@ func FuzzDecodeResponse(f *testing.F) {
 			t.Fatalf("re-decode of own encoding: %v", err)
 		}
 	})
+}
+
+func TestSplitProperties(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":                         nil,
+		",":                        nil,
+		"runtime.powerState":       {"runtime.powerState"},
+		"a,b,c":                    {"a", "b", "c"},
+		" a , b ,":                 {"a", "b"},
+		"summary.config.name,,x.y": {"summary.config.name", "x.y"},
+	} {
+		if got := SplitProperties(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("SplitProperties(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -146,6 +146,20 @@ func text(v any) (string, error) {
 	}
 }
 
+// SplitProperties splits a comma-separated property list ("a, b,c", as
+// typed after -p or in a Zabbix key parameter) into trimmed names and
+// drops empty ones, so a stray comma does not ask for a property that
+// cannot exist. Nothing given yields nil (JSON null on the wire).
+func SplitProperties(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // textList accepts a list of strings, or one string of comma-separated
 // names (what a Zabbix key parameter naturally holds).
 func textList(v any) ([]string, error) {
@@ -159,7 +173,7 @@ func textList(v any) ([]string, error) {
 	switch t := v.(type) {
 	case nil:
 	case string:
-		for _, p := range strings.Split(t, ",") {
+		for _, p := range SplitProperties(t) {
 			add(p)
 		}
 	case []any:

@@ -124,7 +124,7 @@ func parseArgs(args []string) (*config, error) {
 	if r.Hostname == "" {
 		return nil, fmt.Errorf("%w: -V <host> is required", errUsage)
 	}
-	r.Properties = splitProperties(properties)
+	r.Properties = vpoller.SplitProperties(properties)
 	var err error
 	if maxSample != "" {
 		if r.MaxSample, err = positive("-s <max-sample>", maxSample, 1000000); err != nil {
@@ -140,19 +140,6 @@ func parseArgs(args []string) (*config, error) {
 	}
 	cfg.Timeout = time.Duration(ms) * time.Millisecond
 	return cfg, nil
-}
-
-// splitProperties splits -p like the original (on commas) but also trims
-// blanks and drops empty names, so "a, b," asks for "a" and "b" instead of
-// properties the worker cannot find. No names gives nil (JSON null).
-func splitProperties(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func positive(what, s string, limit int) (int, error) {

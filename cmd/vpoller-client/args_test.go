@@ -115,21 +115,6 @@ func TestRequestBytesLikePythonCLI(t *testing.T) {
 	}
 }
 
-func TestSplitProperties(t *testing.T) {
-	for in, want := range map[string][]string{
-		"":                         nil,
-		",":                        nil,
-		"runtime.powerState":       {"runtime.powerState"},
-		"a,b,c":                    {"a", "b", "c"},
-		" a , b ,":                 {"a", "b"},
-		"summary.config.name,,x.y": {"summary.config.name", "x.y"},
-	} {
-		if got := splitProperties(in); !reflect.DeepEqual(got, want) {
-			t.Errorf("splitProperties(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // FuzzParseArgs: any -n/-p/-k values give either a usage error or a request
 // whose bytes a worker decodes back to the same values; nothing panics.
 func FuzzParseArgs(f *testing.F) {
