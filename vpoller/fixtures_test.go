@@ -1,96 +1,22 @@
 package vpoller
 
 import (
-	"bufio"
-	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vpoller/zabbix-vpoller/internal/fixtures"
 )
 
-// fixture is one captured exchange with the original Python proxy/worker.
-type fixture struct {
-	Title string
-	Req   []byte
-	Rep   [][]byte
-}
-
-// readFixtures parses testdata/py-vpoller-frames.txt (a copy of the shared
-// capture): "### title", "req: <json>", "rep: [b'...', ...]".
-func readFixtures(t testing.TB) []fixture {
+// readFixtures reads testdata/py-vpoller-frames.txt (a copy of the shared
+// capture of the original Python proxy and worker).
+func readFixtures(t testing.TB) []fixtures.Frame {
 	t.Helper()
-	f, err := os.Open("testdata/py-vpoller-frames.txt")
+	frames, err := fixtures.ReadFrames("testdata/py-vpoller-frames.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []fixture
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "### "):
-			out = append(out, fixture{Title: strings.TrimPrefix(line, "### ")})
-		case strings.HasPrefix(line, "  req: "):
-			out[len(out)-1].Req = []byte(strings.TrimPrefix(line, "  req: "))
-		case strings.HasPrefix(line, "  rep: "):
-			out[len(out)-1].Rep = parsePyBytesList(t, strings.TrimPrefix(line, "  rep: "))
-		}
-	}
-	return out
-}
-
-// parsePyBytesList decodes a Python repr of a list of bytes literals.
-func parsePyBytesList(t testing.TB, s string) [][]byte {
-	t.Helper()
-	s = strings.TrimSpace(s)
-	if !strings.HasPrefix(s, "[") || !strings.HasSuffix(s, "]") {
-		t.Fatalf("not a list: %s", s)
-	}
-	s = s[1 : len(s)-1]
-	var out [][]byte
-	for len(s) > 0 {
-		s = strings.TrimLeft(s, ", ")
-		if !strings.HasPrefix(s, "b'") {
-			t.Fatalf("not a bytes literal: %s", s)
-		}
-		s = s[2:]
-		var b []byte
-		for {
-			if s == "" {
-				t.Fatal("unterminated bytes literal")
-			}
-			c := s[0]
-			if c == '\'' {
-				s = s[1:]
-				break
-			}
-			if c != '\\' {
-				b = append(b, c)
-				s = s[1:]
-				continue
-			}
-			switch s[1] {
-			case 'x':
-				n, err := strconv.ParseUint(s[2:4], 16, 8)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b = append(b, byte(n))
-				s = s[4:]
-			case 'n':
-				b = append(b, '\n')
-				s = s[2:]
-			default:
-				b = append(b, s[1])
-				s = s[2:]
-			}
-		}
-		out = append(out, b)
-	}
-	return out
+	return frames
 }
 
 // TestFixtureRepliesRoundTrip decodes every captured reply that is a
