@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
 	"github.com/go-zeromq/zmq4/security/null"
+
+	endpointpkg "github.com/vpoller/zabbix-vpoller/internal/endpoint"
 )
 
 // peerConn is one ZMTP DEALER connection to the proxy backend.
@@ -37,10 +38,13 @@ type peerConn struct {
 // dialPeer connects to a tcp:// or ipc:// endpoint and performs the ZMTP
 // handshake as a DEALER within timeout.
 func dialPeer(ctx context.Context, endpoint string, timeout time.Duration) (*peerConn, error) {
-	network, addr, err := splitEndpoint(endpoint)
+	ep, err := endpointpkg.Parse(endpoint)
 	if err != nil {
 		return nil, err
 	}
+	// A "*" host (valid for binding in the original's config) means this
+	// machine.
+	network, addr := ep.DialAddr()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
@@ -60,30 +64,6 @@ func dialPeer(ctx context.Context, endpoint string, timeout time.Duration) (*pee
 	}
 	_ = raw.SetDeadline(time.Time{})
 	return &peerConn{raw: raw, zc: zc}, nil
-}
-
-// splitEndpoint turns "tcp://host:port" into ("tcp", "host:port"). A "*"
-// host (valid for binding in the original's config) means this machine.
-func splitEndpoint(endpoint string) (network, addr string, err error) {
-	scheme, rest, ok := strings.Cut(endpoint, "://")
-	if !ok || rest == "" {
-		return "", "", fmt.Errorf("endpoint %q: want tcp://host:port or ipc:///path", endpoint)
-	}
-	switch scheme {
-	case "tcp":
-		host, port, err := net.SplitHostPort(rest)
-		if err != nil {
-			return "", "", fmt.Errorf("endpoint %q: %w", endpoint, err)
-		}
-		if host == "*" || host == "" {
-			host = "127.0.0.1"
-		}
-		return "tcp", net.JoinHostPort(host, port), nil
-	case "ipc":
-		return "unix", rest, nil
-	default:
-		return "", "", fmt.Errorf("endpoint %q: unsupported transport %q (want tcp or ipc)", endpoint, scheme)
-	}
 }
 
 // recv returns the next message, skipping ZMTP commands.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
@@ -92,7 +93,7 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	if exec == nil {
 		return nil, errors.New("worker: nil executor")
 	}
-	if _, _, err := splitEndpoint(opts.Proxy); err != nil {
+	if _, err := endpoint.Parse(opts.Proxy); err != nil {
 		return nil, fmt.Errorf("worker: proxy %w", err)
 	}
 	def := func(d *time.Duration, v time.Duration) {
