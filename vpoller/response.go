@@ -13,6 +13,10 @@ type Response struct {
 	Msg       string
 	Result    any
 	Traceback string
+	// Cause is the error behind a failure, for the worker's per-vCenter
+	// circuit breaker (an unreachable vCenter is told apart from a missing
+	// object). It never goes on the wire.
+	Cause error
 }
 
 // OK builds a success reply.

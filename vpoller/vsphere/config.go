@@ -12,7 +12,7 @@ import (
 // Defaults applied by NewService to zero fields.
 const (
 	DefaultPort         = 443
-	DefaultTimeout      = 30 * time.Second
+	DefaultTimeout      = 8 * time.Second
 	DefaultIndexRefresh = 30 * time.Second
 )
 
@@ -22,7 +22,7 @@ type AgentConfig struct {
 	Host               string        // address to connect to (defaults to Name)
 	Port               int           // default 443
 	Username, Password string        // vSphere credentials; the password is never logged
-	Timeout            time.Duration // per SOAP call; default 30s
+	Timeout            time.Duration // per SOAP call; default 8s, below the 10 s the original CLI waits
 	CAFile             string        // PEM CA bundle to verify vCenter's certificate
 	Thumbprint         string        // pinned SHA-256 (or SHA-1) thumbprint of the server certificate, hex with or without colons
 	Insecure           bool          // skip TLS verification (only when explicitly configured)

@@ -174,9 +174,9 @@ func fail(req *vpoller.Request, err error) *vpoller.Response {
 	case errors.As(err, &le):
 		return vpoller.Fail(le.Error())
 	case errors.As(err, &ce):
-		return vpoller.Fail(ce.Error())
+		return &vpoller.Response{Success: 1, Msg: ce.Error(), Cause: err}
 	case soap.IsSoapFault(err):
-		return vpoller.Fail("Cannot collect properties: " + err.Error())
+		return &vpoller.Response{Success: 1, Msg: "Cannot collect properties: " + err.Error(), Cause: err}
 	}
-	return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method), Traceback: err.Error()}
+	return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method), Traceback: err.Error(), Cause: err}
 }

@@ -109,7 +109,7 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		resp := *r.Val.(*vpoller.Response)
 		return &resp
 	case <-ctx.Done():
-		return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method), Traceback: ctx.Err().Error()}
+		return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method), Traceback: ctx.Err().Error(), Cause: ctx.Err()}
 	}
 }
 

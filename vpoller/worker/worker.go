@@ -19,7 +19,7 @@ import (
 // Defaults applied by New to zero Options fields.
 const (
 	DefaultConcurrency     = 16
-	DefaultRequestTimeout  = 60 * time.Second
+	DefaultRequestTimeout  = 9 * time.Second
 	DefaultMaxRequestBytes = 8 << 20
 	DefaultDialTimeout     = 5 * time.Second
 	DefaultSendTimeout     = 10 * time.Second
