@@ -1,0 +1,277 @@
+package zmtp
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+func TestRoundTripNull(t *testing.T) {
+	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router}})
+	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	if c.PeerType() != zmq4.Router {
+		t.Fatalf("peer type %q", c.PeerType())
+	}
+	msgs := [][][]byte{
+		{[]byte("a")},
+		{{}, []byte(`{"method": "about"}`)},
+		{[]byte("id"), {}, bytes.Repeat([]byte("x"), 300), bytes.Repeat([]byte("y"), 70000)},
+	}
+	for _, m := range msgs {
+		if err := c.WriteMsg(m, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.ReadMsg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(m) {
+			t.Fatalf("got %d frames, want %d", len(got), len(m))
+		}
+		for i := range m {
+			if !bytes.Equal(got[i], m[i]) {
+				t.Fatalf("frame %d: got %d bytes, want %d", i, len(got[i]), len(m[i]))
+			}
+		}
+	}
+}
+
+func TestIncompatibleSocketTypes(t *testing.T) {
+	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if c, err := Dial(ctx, l.Endpoint(), Config{Type: zmq4.Pub}); err == nil {
+		c.Close()
+		t.Fatal("PUB connected to ROUTER")
+	}
+}
+
+// The message limit holds for the sum of the frames, not each frame: six
+// frames of 300 KB in one message (1.8 MB) pass no per-frame cap of 1 MiB
+// but are refused; with Discard the sender gets an answer and the
+// connection goes on.
+func TestMessageLimit(t *testing.T) {
+	big := bytes.Repeat([]byte("z"), 300_000)
+	six := [][]byte{{}, big, big, big, big, big, big}
+	cases := []struct {
+		name    string
+		limits  Limits
+		wantErr bool // the connection ends
+	}{
+		{"fatal", Limits{MaxMessage: 1 << 20}, true},
+		{"discard", Limits{MaxMessage: 1 << 20, Discard: 4 << 20}, false},
+		{"discard too small", Limits{MaxMessage: 1 << 20, Discard: 1500 << 10}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router, Limits: tc.limits}})
+			c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+			if err := c.WriteMsg(six, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.ReadMsg()
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("connection kept; got %s", describe(got))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The reply carries the frames read before the limit was
+			// crossed (the envelope) and the echo server's error.
+			if len(got) != 5 || len(got[0]) != 0 || string(got[4]) != "too large" {
+				t.Fatalf("reply %s", describe(got))
+			}
+			if err := c.WriteMsg([][]byte{{}, []byte("after")}, time.Second); err != nil {
+				t.Fatal(err)
+			}
+			got, err = c.ReadMsg()
+			if err != nil || len(got) != 2 || string(got[1]) != "after" {
+				t.Fatalf("after the refused message: %s, %v", describe(got), err)
+			}
+		})
+	}
+}
+
+func TestFrameCountLimit(t *testing.T) {
+	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router, Limits: Limits{MaxFrames: 4}}})
+	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	if err := c.WriteMsg(make([][]byte, 5), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadMsg(); err == nil {
+		t.Fatal("five frames accepted with MaxFrames 4")
+	}
+}
+
+// Byte streams that took zmq4 down (makeslice: len out of range, index
+// out of range in its metadata parser) or could exhaust memory: each gets
+// an error, none a panic or an allocation of the announced size.
+func TestHostileBytes(t *testing.T) {
+	huge := append([]byte{flagCommand | flagLong}, binary.BigEndian.AppendUint64(nil, 1<<62)...)
+	badMeta := append([]byte{5}, "READY"...)
+	badMeta = append(badMeta, 11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p')
+	cases := map[string][]byte{
+		"huge command in handshake": append(rawGreeting("NULL"), huge...),
+		"huge frame after handshake": append(append(rawGreeting("NULL"), readyCommand(zmq4.Dealer)...),
+			append([]byte{flagLong}, binary.BigEndian.AppendUint64(nil, 1<<62)...)...),
+		"truncated metadata":  append(rawGreeting("NULL"), append([]byte{flagCommand, byte(len(badMeta))}, badMeta...)...),
+		"metadata overflow":   append(rawGreeting("NULL"), append([]byte{flagCommand, 20}, append(append([]byte{5}, "READY"...), 1, 'x', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0)...)...),
+		"random after greet":  append(rawGreeting("NULL"), 0x1b, 0x8f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x13),
+		"bad signature":       bytes.Repeat([]byte{0xff}, 64),
+		"wrong mechanism":     rawGreeting("CURVE"),
+		"many command frames": append(rawGreeting("NULL"), bytes.Repeat([]byte{flagCommand | flagMore | flagLong, 0, 0, 0, 0, 0, 0, 0xff, 0}, 10)...),
+	}
+	for name, stream := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, err := Open(newPipeConn(stream), Config{Type: zmq4.Router}, true)
+			if err == nil {
+				_, err = c.ReadMsg()
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if strings.Contains(err.Error(), "panicked") {
+				t.Fatalf("panic inside the handshake: %v", err)
+			}
+		})
+	}
+}
+
+// A listener stays available while peers connect and say nothing: their
+// handshakes time out in their own goroutines and release their slots.
+func TestIdleHandshakesDoNotBlock(t *testing.T) {
+	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router, HandshakeTimeout: 300 * time.Millisecond}, MaxConns: 8})
+	addr := l.Addr().String()
+	var idle []net.Conn
+	for range 7 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	// One slot is left: a real client gets it at once.
+	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	if err := c.WriteMsg([][]byte{[]byte("x")}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadMsg(); err != nil {
+		t.Fatal(err)
+	}
+	// The idle ones are dropped after the handshake timeout.
+	deadline := time.Now().Add(3 * time.Second)
+	for l.Stats().Active > 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := l.Stats(); s.Active != 1 || s.Failed != 7 {
+		t.Fatalf("stats %+v, want 1 active and 7 failed handshakes", s)
+	}
+	buf := make([]byte, 64)
+	_ = idle[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := idle[0].Read(buf[:64]); err != nil {
+		t.Fatalf("greeting not sent to an idle peer: %v", err)
+	}
+	if _, err := idle[0].Read(buf); err == nil {
+		t.Fatal("idle connection still open after the handshake timeout")
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router}, MaxConns: 2})
+	a := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	b := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if c, err := Dial(ctx, l.Endpoint(), Config{Type: zmq4.Dealer}); err == nil {
+		c.Close()
+		t.Fatal("third connection accepted with MaxConns 2")
+	}
+	if l.Stats().Refused != 1 {
+		t.Fatalf("stats %+v", l.Stats())
+	}
+	a.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for l.Stats().Active > 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	for _, x := range []*Conn{b, c} {
+		if err := x.WriteMsg([][]byte{[]byte("ok")}, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.ReadMsg(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// PING gets a PONG with the same context (libzmq's heartbeats).
+func TestPingPong(t *testing.T) {
+	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router}})
+	raw, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	stream := append(rawGreeting("NULL"), readyCommand(zmq4.Dealer)...)
+	ping := append([]byte{4}, "PING"...)
+	ping = append(ping, 0, 10, 'c', 't', 'x')
+	stream = append(stream, flagCommand, byte(len(ping)))
+	stream = append(stream, ping...)
+	if _, err := raw.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.SetReadDeadline(time.Now().Add(3 * time.Second))
+	got := make([]byte, 0, 256)
+	buf := make([]byte, 256)
+	want := append([]byte{flagCommand, 8, 4}, "PONGctx"...)
+	for !bytes.Contains(got, want) {
+		n, err := raw.Read(buf)
+		if err != nil {
+			t.Fatalf("no PONG; got % x: %v", got, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+}
+
+func TestPlain(t *testing.T) {
+	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router, Mechanism: PlainServer("vpoller", "s3cret")}})
+	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Req, Mechanism: PlainClient("vpoller", "s3cret")})
+	if err := c.WriteMsg([][]byte{{}, []byte("status")}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.ReadMsg(); err != nil || len(got) != 2 || string(got[1]) != "status" {
+		t.Fatalf("%s %v", describe(got), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, l.Endpoint(), Config{Type: zmq4.Req, Mechanism: PlainClient("vpoller", "guess")})
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("wrong secret: %v, want ErrAuth", err)
+	}
+	if _, err := Dial(ctx, l.Endpoint(), Config{Type: zmq4.Req}); err == nil {
+		t.Fatal("NULL client accepted by a PLAIN server")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for l.Stats().AuthFailed != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := l.Stats(); s.AuthFailed != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -1,0 +1,43 @@
+package zmtp
+
+import (
+	"sync"
+	"time"
+)
+
+// RateLimit lets one event through per period and counts the others, so
+// that a flood of identical failures costs one log line per period with
+// the number it stands for.
+type RateLimit struct {
+	period time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int64
+	reported   int64
+}
+
+// NewRateLimit returns a limiter that allows one event per period.
+func NewRateLimit(period time.Duration) *RateLimit { return &RateLimit{period: period} }
+
+// Allow reports whether this event may be logged; Suppressed then tells
+// how many were not since the previous allowed one.
+func (r *RateLimit) Allow() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if !r.last.IsZero() && now.Sub(r.last) < r.period {
+		r.suppressed++
+		return false
+	}
+	r.last = now
+	r.reported, r.suppressed = r.suppressed, 0
+	return true
+}
+
+// Suppressed is the number of events held back before the last allowed one.
+func (r *RateLimit) Suppressed() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reported
+}
