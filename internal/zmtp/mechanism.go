@@ -21,8 +21,8 @@ type Mechanism interface {
 // peer's authenticated identity.
 type handshake interface {
 	zmq4.Security
-	codec() codec  // nil: frames travel in the clear
-	peer() string  // authenticated identity ("" under NULL)
+	codec() codec // nil: frames travel in the clear
+	peer() string // authenticated identity ("" under NULL)
 }
 
 // codec protects the frames after the handshake (CURVE's MESSAGE boxes).
