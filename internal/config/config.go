@@ -16,25 +16,76 @@ import (
 // DefaultPath is where the original installs its configuration.
 const DefaultPath = "/etc/vpoller/vpoller.conf"
 
+// Security is how one socket authenticates its peers. All empty: NULL
+// (no authentication), what the original Python vPoller speaks.
+type Security struct {
+	// CurveSecretKey is the path of this end's CURVE secret certificate
+	// (NAME.key_secret from `keygen`); set, the socket speaks CURVE.
+	CurveSecretKey string
+	// CurveAllow lists the peers' public keys a CURVE server accepts:
+	// Z85 keys, certificate files, directories of *.key files. Empty
+	// accepts any key (encryption without authentication).
+	CurveAllow string
+	// SecretFile (management sockets only) holds a shared secret that
+	// clients present with ZMTP PLAIN; for loopback tcp management.
+	SecretFile string
+}
+
+// Enabled reports whether any authentication is configured.
+func (s Security) Enabled() bool { return s.CurveSecretKey != "" || s.SecretFile != "" }
+
 // Proxy is the [proxy] section.
 type Proxy struct {
 	Frontend string // clients connect here (REQ/DEALER)
 	Backend  string // workers connect here (DEALER)
-	Mgmt     string // management REP socket
-	// MaxRequestBytes bounds a client frame; larger ones get an error reply
-	// without reaching a worker.
+	Mgmt     string // management socket
+	// MaxRequestBytes bounds a client message; larger ones (up to 64 MiB)
+	// get an error reply without reaching a worker, still larger ones
+	// close the connection.
 	MaxRequestBytes int
+	// MaxReplyBytes bounds a worker's reply message; a larger one is
+	// thrown away and its client told so.
+	MaxReplyBytes int
+	// MaxClients and MaxWorkers cap the connections of the frontend and
+	// the backend.
+	MaxClients, MaxWorkers int
+	// MaxHeldRequests and MaxHeldBytes cap the requests kept while no
+	// worker can take them; beyond, requests are refused at once.
+	MaxHeldRequests, MaxHeldBytes int
+	// ClientIdleTimeout closes a client connection with nothing in flight
+	// that sent nothing for that long.
+	ClientIdleTimeout time.Duration
+	// Per-socket security.
+	FrontendSecurity, BackendSecurity, MgmtSecurity Security
 }
 
 // Worker is the [worker] section.
 type Worker struct {
 	Proxy           string   // the proxy's backend endpoint
-	Mgmt            string   // management REP socket
+	Mgmt            string   // management socket
 	DB              string   // vconnector SQLite database of vSphere agents ("" = none)
 	VSphereHostsDir string   // directory of per-vCenter INI files ("" = none)
 	Helpers         []string // result helpers to offer (names as in the original)
 	Tasks           []string // task modules (kept for status compatibility only)
 	Concurrency     int      // requests handled at once
+	// AgentConcurrency caps the requests of one vSphere agent in flight
+	// (a bulkhead, so a stalled vCenter cannot take every slot). 0: half
+	// of Concurrency when several agents are configured, else all of it.
+	AgentConcurrency int
+	// BreakerFailures consecutive failures to reach an agent (timeouts,
+	// refused connections, failed logins) open its circuit: its requests
+	// then fail at once until a probe after BreakerCooldown succeeds.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+	// MaxReplyBytes bounds a reply; a larger result is replaced by an
+	// error reply (keep it at or below the proxy's max_reply_bytes).
+	MaxReplyBytes int
+	// ProxyCurveServerKey is the proxy backend's CURVE public key (Z85 or
+	// a certificate file) and ProxyCurveSecretKey this worker's secret
+	// certificate: both set, the worker connects with CURVE.
+	ProxyCurveServerKey, ProxyCurveSecretKey string
+	// MgmtSecurity secures the management socket.
+	MgmtSecurity Security
 }
 
 // Cache is the [cache] section of the original; the TTL caps our short
@@ -54,24 +105,42 @@ type Config struct {
 	Cache  Cache
 }
 
+// Default management sockets: files only the daemon's user (and root) can
+// connect to, in the runtime directory systemd creates for the units.
+const (
+	DefaultProxyMgmt  = "ipc:///run/vpoller/proxy-mgmt.sock"
+	DefaultWorkerMgmt = "ipc:///run/vpoller/worker-mgmt.sock"
+)
+
 // Default returns the built-in configuration. Unlike the original, which
 // bound every interface (tcp://*:...), sockets bind loopback by default:
 // exposing the proxy is a decision the administrator makes in the file.
+// Management sockets are ipc (mode 0600) by default: over tcp anyone who
+// can connect could stop the daemon.
 func Default() *Config {
 	return &Config{
 		Proxy: Proxy{
-			Frontend:        "tcp://127.0.0.1:10123",
-			Backend:         "tcp://127.0.0.1:10124",
-			Mgmt:            "tcp://127.0.0.1:9999",
-			MaxRequestBytes: 1 << 20,
+			Frontend:          "tcp://127.0.0.1:10123",
+			Backend:           "tcp://127.0.0.1:10124",
+			Mgmt:              DefaultProxyMgmt,
+			MaxRequestBytes:   1 << 20,
+			MaxReplyBytes:     64 << 20,
+			MaxClients:        1024,
+			MaxWorkers:        256,
+			MaxHeldRequests:   10000,
+			MaxHeldBytes:      32 << 20,
+			ClientIdleTimeout: 5 * time.Minute,
 		},
 		Worker: Worker{
-			Proxy:       "tcp://127.0.0.1:10124",
-			Mgmt:        "tcp://127.0.0.1:10000",
-			DB:          "",
-			Helpers:     []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix", "vpoller.helpers.cclient", "vpoller.helpers.csvhelper"},
-			Tasks:       []string{"vpoller.vsphere.tasks"},
-			Concurrency: 16,
+			Proxy:           "tcp://127.0.0.1:10124",
+			Mgmt:            DefaultWorkerMgmt,
+			BreakerFailures: 3,
+			BreakerCooldown: 30 * time.Second,
+			MaxReplyBytes:   64 << 20,
+			DB:              "",
+			Helpers:         []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix", "vpoller.helpers.cclient", "vpoller.helpers.csvhelper"},
+			Tasks:           []string{"vpoller.vsphere.tasks"},
+			Concurrency:     16,
 		},
 		Cache: Cache{Enabled: false, MaxSize: 0, TTL: 0, Housekeeping: 0},
 	}
@@ -171,7 +240,51 @@ func (c *Config) readProxy(s *ini.Section) error {
 		// ambiguous; the per-daemon files only hold one daemon's keys.
 		str(s, "mgmt", &c.Proxy.Mgmt)
 	}
-	return integer(s, "max_request_bytes", 1024, &c.Proxy.MaxRequestBytes)
+	for _, k := range []struct {
+		key string
+		min int
+		dst *int
+	}{
+		{"max_request_bytes", 1024, &c.Proxy.MaxRequestBytes},
+		{"max_reply_bytes", 1024, &c.Proxy.MaxReplyBytes},
+		{"max_clients", 1, &c.Proxy.MaxClients},
+		{"max_workers", 1, &c.Proxy.MaxWorkers},
+		{"max_held_requests", 0, &c.Proxy.MaxHeldRequests},
+		{"max_held_bytes", 0, &c.Proxy.MaxHeldBytes},
+	} {
+		if err := integer(s, k.key, k.min, k.dst); err != nil {
+			return err
+		}
+	}
+	if err := seconds(s, "client_idle_timeout", &c.Proxy.ClientIdleTimeout); err != nil {
+		return err
+	}
+	security(s, "frontend_", &c.Proxy.FrontendSecurity)
+	security(s, "backend_", &c.Proxy.BackendSecurity)
+	if s.Name() == "proxy" || !s.HasKey("proxy") {
+		security(s, "mgmt_", &c.Proxy.MgmtSecurity)
+	}
+	return nil
+}
+
+// security reads the <prefix>curve_secret_key, <prefix>curve_allow and
+// <prefix>secret_file keys of one socket.
+func security(s *ini.Section, prefix string, dst *Security) {
+	str(s, prefix+"curve_secret_key", &dst.CurveSecretKey)
+	str(s, prefix+"curve_allow", &dst.CurveAllow)
+	str(s, prefix+"secret_file", &dst.SecretFile)
+}
+
+// seconds reads a whole number of seconds (0 allowed: off).
+func seconds(s *ini.Section, key string, dst *time.Duration) error {
+	var n int
+	if err := integer(s, key, 0, &n); err != nil {
+		return err
+	}
+	if s.HasKey(key) {
+		*dst = time.Duration(n) * time.Second
+	}
+	return nil
 }
 
 func (c *Config) readWorker(s *ini.Section) error {
@@ -183,7 +296,26 @@ func (c *Config) readWorker(s *ini.Section) error {
 	str(s, "vsphere_hosts_dir", &c.Worker.VSphereHostsDir)
 	list(s, "helpers", &c.Worker.Helpers)
 	list(s, "tasks", &c.Worker.Tasks)
-	return integer(s, "concurrency", 1, &c.Worker.Concurrency)
+	str(s, "proxy_curve_server_key", &c.Worker.ProxyCurveServerKey)
+	str(s, "proxy_curve_secret_key", &c.Worker.ProxyCurveSecretKey)
+	if s.Name() == "worker" || s.HasKey("proxy") {
+		security(s, "mgmt_", &c.Worker.MgmtSecurity)
+	}
+	for _, k := range []struct {
+		key string
+		min int
+		dst *int
+	}{
+		{"concurrency", 1, &c.Worker.Concurrency},
+		{"agent_concurrency", 0, &c.Worker.AgentConcurrency},
+		{"breaker_failures", 1, &c.Worker.BreakerFailures},
+		{"max_reply_bytes", 1024, &c.Worker.MaxReplyBytes},
+	} {
+		if err := integer(s, k.key, k.min, k.dst); err != nil {
+			return err
+		}
+	}
+	return seconds(s, "breaker_cooldown", &c.Worker.BreakerCooldown)
 }
 
 func (c *Config) readCache(s *ini.Section) error {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,7 +34,8 @@ func TestParseOriginalFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Proxy{Frontend: "tcp://*:10123", Backend: "tcp://*:10124", Mgmt: "tcp://*:9999", MaxRequestBytes: 1 << 20}
+	want := Default().Proxy
+	want.Frontend, want.Backend, want.Mgmt = "tcp://*:10123", "tcp://*:10124", "tcp://*:9999"
 	if c.Proxy != want {
 		t.Errorf("proxy: got %+v want %+v", c.Proxy, want)
 	}
@@ -56,14 +58,14 @@ func TestParseArticleLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if proxy.Proxy.Mgmt != "tcp://*:9999" || proxy.Worker.Mgmt != "tcp://127.0.0.1:10000" {
+	if proxy.Proxy.Mgmt != "tcp://*:9999" || proxy.Worker.Mgmt != DefaultWorkerMgmt {
 		t.Errorf("proxy file: proxy %+v worker mgmt %q", proxy.Proxy, proxy.Worker.Mgmt)
 	}
 	worker, err := Parse([]byte("[Default]\nproxy = tcp://localhost:10124\nmgmt = tcp://*:10000\nvsphere_hosts_dir = /etc/vpoller/vsphere\nconcurrency = 4\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if worker.Worker.Mgmt != "tcp://*:10000" || worker.Proxy.Mgmt != "tcp://127.0.0.1:9999" ||
+	if worker.Worker.Mgmt != "tcp://*:10000" || worker.Proxy.Mgmt != DefaultProxyMgmt ||
 		worker.Worker.VSphereHostsDir != "/etc/vpoller/vsphere" || worker.Worker.Concurrency != 4 {
 		t.Errorf("worker file: %+v / proxy mgmt %q", worker.Worker, worker.Proxy.Mgmt)
 	}
@@ -74,10 +76,64 @@ func TestDefaultsBindLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ep := range []string{c.Proxy.Frontend, c.Proxy.Backend, c.Proxy.Mgmt, c.Worker.Mgmt} {
+	for _, ep := range []string{c.Proxy.Frontend, c.Proxy.Backend} {
 		if filepath.Base(ep) == "" || ep[:16] != "tcp://127.0.0.1:" {
 			t.Errorf("default endpoint %q does not bind loopback", ep)
 		}
+	}
+	// Management sockets are local files by default, not tcp.
+	for _, ep := range []string{c.Proxy.Mgmt, c.Worker.Mgmt} {
+		if !strings.HasPrefix(ep, "ipc:///run/vpoller/") {
+			t.Errorf("default management endpoint %q is not an ipc socket", ep)
+		}
+	}
+}
+
+func TestParseHardeningKeys(t *testing.T) {
+	c, err := Parse([]byte(`[proxy]
+max_reply_bytes = 2048
+max_clients = 10
+max_workers = 3
+max_held_requests = 5
+max_held_bytes = 0
+client_idle_timeout = 0
+frontend_curve_secret_key = /etc/vpoller/curve/proxy.key_secret
+frontend_curve_allow = /etc/vpoller/curve/clients.d
+backend_curve_secret_key = /etc/vpoller/curve/proxy.key_secret
+backend_curve_allow = /etc/vpoller/curve/workers.d
+mgmt_secret_file = /etc/vpoller/mgmt.secret
+
+[worker]
+agent_concurrency = 4
+breaker_failures = 7
+breaker_cooldown = 12
+max_reply_bytes = 4096
+proxy_curve_server_key = /etc/vpoller/curve/proxy.key
+proxy_curve_secret_key = /etc/vpoller/curve/worker.key_secret
+mgmt_curve_secret_key = /etc/vpoller/curve/worker.key_secret
+mgmt_curve_allow = /etc/vpoller/curve/admins.d
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Proxy
+	if p.MaxReplyBytes != 2048 || p.MaxClients != 10 || p.MaxWorkers != 3 || p.MaxHeldRequests != 5 || p.MaxHeldBytes != 0 || p.ClientIdleTimeout != 0 {
+		t.Errorf("proxy limits: %+v", p)
+	}
+	if p.FrontendSecurity != (Security{CurveSecretKey: "/etc/vpoller/curve/proxy.key_secret", CurveAllow: "/etc/vpoller/curve/clients.d"}) ||
+		p.BackendSecurity.CurveAllow != "/etc/vpoller/curve/workers.d" || p.MgmtSecurity != (Security{SecretFile: "/etc/vpoller/mgmt.secret"}) {
+		t.Errorf("proxy security: %+v", p)
+	}
+	w := c.Worker
+	if w.AgentConcurrency != 4 || w.BreakerFailures != 7 || w.BreakerCooldown != 12*time.Second || w.MaxReplyBytes != 4096 {
+		t.Errorf("worker limits: %+v", w)
+	}
+	if w.ProxyCurveServerKey != "/etc/vpoller/curve/proxy.key" || w.ProxyCurveSecretKey != "/etc/vpoller/curve/worker.key_secret" ||
+		w.MgmtSecurity != (Security{CurveSecretKey: "/etc/vpoller/curve/worker.key_secret", CurveAllow: "/etc/vpoller/curve/admins.d"}) {
+		t.Errorf("worker security: %+v", w)
+	}
+	if !w.MgmtSecurity.Enabled() || (Security{}).Enabled() {
+		t.Error("Security.Enabled")
 	}
 }
 
@@ -88,6 +144,9 @@ func TestParseErrors(t *testing.T) {
 		"bad bool":         "[cache]\nenabled = perhaps\n",
 		"bad ttl":          "[cache]\nttl = -1\n",
 		"broken ini":       "[worker\nproxy = x\n",
+		"zero breaker":     "[worker]\nbreaker_failures = 0\n",
+		"negative idle":    "[proxy]\nclient_idle_timeout = -5\n",
+		"tiny reply":       "[proxy]\nmax_reply_bytes = 10\n",
 	} {
 		if _, err := Parse([]byte(text)); err == nil {
 			t.Errorf("%s: no error", name)

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +276,43 @@ func TestPlain(t *testing.T) {
 	if s := l.Stats(); s.AuthFailed != 1 {
 		t.Fatalf("stats %+v", s)
 	}
+}
+
+// An ipc socket is a file only its owner can connect to (mode 0600); its
+// directory is created when missing, and a stale file is replaced.
+func TestIPCListener(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run", "vpoller", "mgmt.sock")
+	ipc, err := Listen("ipc://"+path, ListenConfig{Config: Config{Type: zmq4.Router}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %04o, want 0600", st.Mode().Perm())
+	}
+	if _, err := Listen("ipc://"+path, ListenConfig{Config: Config{Type: zmq4.Router}}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second listener on a live socket: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ipc.Serve(ctx, func(_ context.Context, c *Conn) {
+			if m, err := c.ReadMsg(); err == nil {
+				_ = c.WriteMsg(m, time.Second)
+			}
+		})
+	}()
+	c := dialT(t, ipc.Endpoint(), Config{Type: zmq4.Req})
+	if err := c.WriteMsg([][]byte{{}, []byte("status")}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.ReadMsg(); err != nil || len(got) != 2 || string(got[1]) != "status" {
+		t.Fatalf("%s %v", describe(got), err)
+	}
+	cancel()
+	<-done
 }

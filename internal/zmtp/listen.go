@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,11 @@ func Listen(ep string, cfg ListenConfig) (*Listener, error) {
 	}
 	network, addr := e.ListenAddr()
 	if network == "unix" {
+		// The runtime directory (/run/vpoller) may not exist yet when
+		// the daemon is started by hand.
+		if err := os.MkdirAll(filepath.Dir(addr), 0o755); err != nil {
+			return nil, fmt.Errorf("bind %s: %w (choose another path or a tcp endpoint)", ep, err)
+		}
 		if err := removeStaleSocket(addr); err != nil {
 			return nil, fmt.Errorf("bind %s: %w", ep, err)
 		}
