@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -39,78 +39,122 @@ func buildBinary(t *testing.T) string {
 }
 
 // The built binary starts from a vpoller.conf, answers status, and stops on
-// `stop`, exiting 0.
+// `stop`, exiting 0: over its ipc management socket (the default kind), and
+// over tcp with a shared secret. Over tcp without one, stop is refused.
 func TestBinaryStartStatusStop(t *testing.T) {
 	bin := buildBinary(t)
-	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
-	conf := filepath.Join(t.TempDir(), "vpoller.conf")
-	text := fmt.Sprintf("[proxy]\nfrontend = tcp://127.0.0.1:%d\nbackend = tcp://127.0.0.1:%d\nmgmt = %s\n", freePort(t), freePort(t), mgmtEP)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "mgmt.secret")
+	if err := os.WriteFile(secret, []byte("s3cret-for-the-test\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	proc := exec.Command(bin, "-f", conf, "-d", "start")
-	var logs bytes.Buffer
-	proc.Stderr = &logs
-	if err := proc.Start(); err != nil {
+	for _, tc := range []struct {
+		name, mgmt, extra string
+		refused           bool
+	}{
+		{"ipc", "ipc://" + filepath.Join(dir, "run", "proxy.sock"), "", false},
+		{"tcp with secret", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "mgmt_secret_file = " + secret + "\n", false},
+		{"tcp without authentication", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mgmtEP := tc.mgmt
+			conf := filepath.Join(t.TempDir(), "vpoller.conf")
+			text := fmt.Sprintf("[proxy]\nfrontend = tcp://127.0.0.1:%d\nbackend = tcp://127.0.0.1:%d\nmgmt = %s\n%s",
+				freePort(t), freePort(t), mgmtEP, tc.extra)
+			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			proc := exec.Command(bin, "-f", conf, "-d", "start")
+			var logs bytes.Buffer
+			proc.Stderr = &logs
+			if err := proc.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			var waitErr error
+			go func() { waitErr = proc.Wait(); close(exited) }()
+			t.Cleanup(func() {
+				select {
+				case <-exited:
+				default:
+					_ = proc.Process.Kill()
+					<-exited
+				}
+			})
+
+			// Wait until the management socket answers.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if out, err := exec.Command(bin, "-f", conf, "status").Output(); err == nil && len(out) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("proxy did not come up; logs:\n%s", logs.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+
+			out, err := exec.Command(bin, "-f", conf, "status").Output()
+			if err != nil {
+				t.Fatalf("status: %v", err)
+			}
+			resp, err := vpoller.DecodeResponse(bytes.TrimSpace(out))
+			if err != nil {
+				t.Fatalf("status printed %q: %v", out, err)
+			}
+			obj, _ := resp.Result.(vpoller.Object)
+			if st, _ := obj.Get("status"); resp.Msg != "vPoller Proxy status" || st != "running" {
+				t.Errorf("status printed %s", out)
+			}
+			if ep, _ := obj.Get("mgmt"); ep != mgmtEP {
+				t.Errorf("status mgmt = %v, want %s", ep, mgmtEP)
+			}
+
+			// stop without -e uses the configuration's mgmt endpoint.
+			out, err = exec.Command(bin, "-f", conf, "stop").Output()
+			if tc.refused {
+				if err == nil || !strings.Contains(string(out), "Shutdown refused") {
+					t.Fatalf("stop over unauthenticated tcp: %v %s", err, out)
+				}
+				select {
+				case <-exited:
+					t.Fatal("the proxy stopped")
+				case <-time.After(300 * time.Millisecond):
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("stop: %v", err)
+			}
+			if want := `{"success": 0, "msg": "Shutdown time has arrived"}`; strings.TrimSpace(string(out)) != want {
+				t.Errorf("stop printed %q", out)
+			}
+			select {
+			case <-exited:
+				if waitErr != nil {
+					t.Errorf("proxy exited with %v; logs:\n%s", waitErr, logs.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("proxy still running after stop; logs:\n%s", logs.String())
+			}
+			if !strings.Contains(logs.String(), "vPoller proxy stopped") {
+				t.Errorf("logs lack the stop line:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "proxy")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"keygen", base}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if _, err := curvekey.LoadKeyPair(base + ".key_secret"); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = proc.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = proc.Process.Kill()
-			<-exited
-		}
-	})
-
-	// Wait until the management socket answers.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := mgmt.Call(context.Background(), mgmtEP, "status", 300*time.Millisecond); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy did not come up; logs:\n%s", logs.String())
-		}
-	}
-
-	out, err := exec.Command(bin, "-e", mgmtEP, "status").Output()
-	if err != nil {
-		t.Fatalf("status: %v", err)
-	}
-	resp, err := vpoller.DecodeResponse(bytes.TrimSpace(out))
-	if err != nil {
-		t.Fatalf("status printed %q: %v", out, err)
-	}
-	obj, _ := resp.Result.(vpoller.Object)
-	if st, _ := obj.Get("status"); resp.Msg != "vPoller Proxy status" || st != "running" {
-		t.Errorf("status printed %s", out)
-	}
-	if ep, _ := obj.Get("mgmt"); ep != mgmtEP {
-		t.Errorf("status mgmt = %v, want %s", ep, mgmtEP)
-	}
-
-	// stop without -e uses the configuration's mgmt endpoint.
-	out, err = exec.Command(bin, "-f", conf, "stop").Output()
-	if err != nil {
-		t.Fatalf("stop: %v", err)
-	}
-	if want := `{"success": 0, "msg": "Shutdown time has arrived"}`; strings.TrimSpace(string(out)) != want {
-		t.Errorf("stop printed %q", out)
-	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Errorf("proxy exited with %v; logs:\n%s", waitErr, logs.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("proxy still running after stop; logs:\n%s", logs.String())
-	}
-	if !strings.Contains(logs.String(), "vPoller proxy stopped") {
-		t.Errorf("logs lack the stop line:\n%s", logs.String())
+	if !strings.HasPrefix(stdout.String(), "public key: ") {
+		t.Fatalf("stdout %q", stdout.String())
 	}
 }
 
@@ -125,7 +169,7 @@ func TestRunCommandLine(t *testing.T) {
 		{[]string{"restart"}, 2, `unknown command "restart"`},
 		{[]string{"-x", "start"}, 2, "flag provided but not defined"},
 		{[]string{"-f", "/nonexistent/vpoller.conf", "start"}, 1, "no such file"},
-		{[]string{"-e", dead, "status"}, 1, "no reply"},
+		{[]string{"-e", dead, "status"}, 1, "connection refused"},
 		{[]string{"-h"}, 0, "Usage:"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -145,7 +189,7 @@ func TestRunCommandLine(t *testing.T) {
 // SIGTERM-like cancellation stops a running proxy cleanly.
 func TestStartStopsOnCancel(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "vpoller.conf")
-	text := "[proxy]\nfrontend = tcp://127.0.0.1:0\nbackend = tcp://127.0.0.1:0\nmgmt = tcp://127.0.0.1:0\n"
+	text := "[proxy]\nfrontend = tcp://127.0.0.1:0\nbackend = tcp://127.0.0.1:0\nmgmt = ipc://" + filepath.Join(t.TempDir(), "m.sock") + "\n"
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

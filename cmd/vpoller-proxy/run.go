@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 )
 
@@ -22,6 +24,11 @@ const mgmtTimeout = 5 * time.Second
 const usage = `Usage:
   vpoller-proxy [-f CONFIG] [-d] start
   vpoller-proxy [-f CONFIG] [-e MGMT_ENDPOINT] status|stop
+  vpoller-proxy keygen NAME
+
+status and stop authenticate as the configuration's [proxy] mgmt_* settings
+say (the shared secret, or the proxy's own CURVE key).
+`+curvekey.KeygenUsage+`
 
 Options:
 `
@@ -42,6 +49,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if fl.NArg() >= 1 && fl.Arg(0) == "keygen" {
+		return curvekey.Keygen("vpoller-proxy", fl.Args()[1:], stdout, stderr)
 	}
 	if fl.NArg() != 1 {
 		fl.Usage()
@@ -66,12 +76,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if ep == "" {
 			ep = cfg.Proxy.Mgmt
 		}
-		reply, err := mgmt.Command(ctx, ep, cmd, mgmtTimeout)
+		mech, err := mgmt.ClientSecurity(cfg.Proxy.MgmtSecurity)
+		if err != nil {
+			fmt.Fprintf(stderr, "vpoller-proxy: %s: %v\n", cmd, err)
+			return 1
+		}
+		reply, err := mgmt.Command(ctx, ep, cmd, mgmtTimeout, mech)
 		if err != nil {
 			fmt.Fprintf(stderr, "vpoller-proxy: %s: %v\n", cmd, err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s\n", reply)
+		if r, err := vpoller.DecodeResponse(reply); err != nil || r.Failed() {
+			return 1 // refused (an unauthenticated stop) or not a reply
+		}
 		return 0
 	default:
 		fmt.Fprintf(stderr, "vpoller-proxy: unknown command %q\n", cmd)

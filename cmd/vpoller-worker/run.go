@@ -11,13 +11,21 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
 )
 
 const usage = `Usage:
   vpoller-worker [-f CONFIG] [-c CONCURRENCY] [-d] start
   vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status|stop
+  vpoller-worker keygen NAME
+
+status and stop authenticate as the configuration's [worker] mgmt_* settings
+say (the shared secret, or the worker's own CURVE key).
+`+curvekey.KeygenUsage+`
 
 Options:
 `
@@ -43,8 +51,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if fl.NArg() >= 1 && fl.Arg(0) == "keygen" {
+		return curvekey.Keygen("vpoller-worker", fl.Args()[1:], stdout, stderr)
+	}
 	if fl.NArg() != 1 {
-		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status or stop")
+		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status, stop or keygen")
 		fl.Usage()
 		return 2
 	}
@@ -84,12 +95,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			ep = cfg.Worker.Mgmt
 		}
-		reply, err := mgmt.Command(ctx, ep, cmd, *mgmtTimeout)
+		mech := zmtp.Null()
+		if cfg != nil {
+			if mech, err = mgmt.ClientSecurity(cfg.Worker.MgmtSecurity); err != nil {
+				fmt.Fprintf(stderr, "vpoller-worker: %s: %v\n", cmd, err)
+				return 1
+			}
+		}
+		reply, err := mgmt.Command(ctx, ep, cmd, *mgmtTimeout, mech)
 		if err != nil {
 			fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s\n", reply)
+		if r, err := vpoller.DecodeResponse(reply); err != nil || r.Failed() {
+			return 1 // refused (an unauthenticated stop) or not a reply
+		}
 		return 0
 	default:
 		fmt.Fprintf(stderr, "vpoller-worker: unknown command %q\n", cmd)

@@ -249,8 +249,8 @@ func (c *Config) readProxy(s *ini.Section) error {
 		{"max_reply_bytes", 1024, &c.Proxy.MaxReplyBytes},
 		{"max_clients", 1, &c.Proxy.MaxClients},
 		{"max_workers", 1, &c.Proxy.MaxWorkers},
-		{"max_held_requests", 0, &c.Proxy.MaxHeldRequests},
-		{"max_held_bytes", 0, &c.Proxy.MaxHeldBytes},
+		{"max_held_requests", 1, &c.Proxy.MaxHeldRequests},
+		{"max_held_bytes", 1, &c.Proxy.MaxHeldBytes},
 	} {
 		if err := integer(s, k.key, k.min, k.dst); err != nil {
 			return err

@@ -95,7 +95,7 @@ max_reply_bytes = 2048
 max_clients = 10
 max_workers = 3
 max_held_requests = 5
-max_held_bytes = 0
+max_held_bytes = 1024
 client_idle_timeout = 0
 frontend_curve_secret_key = /etc/vpoller/curve/proxy.key_secret
 frontend_curve_allow = /etc/vpoller/curve/clients.d
@@ -117,7 +117,7 @@ mgmt_curve_allow = /etc/vpoller/curve/admins.d
 		t.Fatal(err)
 	}
 	p := c.Proxy
-	if p.MaxReplyBytes != 2048 || p.MaxClients != 10 || p.MaxWorkers != 3 || p.MaxHeldRequests != 5 || p.MaxHeldBytes != 0 || p.ClientIdleTimeout != 0 {
+	if p.MaxReplyBytes != 2048 || p.MaxClients != 10 || p.MaxWorkers != 3 || p.MaxHeldRequests != 5 || p.MaxHeldBytes != 1024 || p.ClientIdleTimeout != 0 {
 		t.Errorf("proxy limits: %+v", p)
 	}
 	if p.FrontendSecurity != (Security{CurveSecretKey: "/etc/vpoller/curve/proxy.key_secret", CurveAllow: "/etc/vpoller/curve/clients.d"}) ||

@@ -245,3 +245,24 @@ func FuzzZ85(f *testing.F) {
 		}
 	})
 }
+
+func TestKeygenCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := Keygen("vpoller-proxy", []string{filepath.Join(dir, "proxy")}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	kp, err := LoadKeyPair(filepath.Join(dir, "proxy.key_secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "public key: "+kp.Public.String()+"\n") {
+		t.Fatalf("output %q", out.String())
+	}
+	if code := Keygen("vpoller-proxy", []string{filepath.Join(dir, "proxy")}, &out, &errb); code != 1 {
+		t.Fatalf("overwrite: exit %d", code)
+	}
+	if code := Keygen("vpoller-proxy", nil, &out, &errb); code != 2 {
+		t.Fatalf("no name: exit %d", code)
+	}
+}

@@ -2,7 +2,9 @@
 // request/reply endpoint that answers {"method": "status"} and
 // {"method": "shutdown"} the way the original daemons do, so the original
 // `vpoller-proxy -e ... status` tooling keeps working against ours. Unlike
-// the original, which died on non-JSON input, every frame gets an answer.
+// the original, which died on non-JSON input, every frame gets an answer,
+// and shutdown needs an authenticated socket: an ipc:// file (the
+// default, mode 0600), or tcp with CURVE or a shared secret.
 package mgmt
 
 import (
@@ -17,6 +19,9 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -37,72 +42,99 @@ type Options struct {
 	Status func() vpoller.Object
 	// UnknownMsg answers unknown methods (default MsgUnknownMethod).
 	UnknownMsg string
-	Logger     *slog.Logger
+	// Security authenticates the clients (see ServerSecurity); nil is
+	// NULL. Over tcp without it, shutdown is refused (status is not).
+	Security zmtp.Mechanism
+	Logger   *slog.Logger
 }
+
+// MsgShutdownRefused answers a shutdown over an unauthenticated tcp socket.
+const MsgShutdownRefused = "Shutdown refused: this management socket is reached over tcp without authentication; " +
+	"use its ipc:// socket, or configure mgmt_curve_secret_key or mgmt_secret_file"
 
 // Server answers management requests until closed.
 type Server struct {
-	sock     zmq4.Socket
-	opts     Options
-	shutdown chan struct{}
-	once     sync.Once
-	done     chan struct{}
+	ln            *zmtp.Listener
+	opts          Options
+	allowShutdown bool
+	shutdown      chan struct{}
+	once          sync.Once
+	cancel        context.CancelFunc
+	done          chan struct{}
 }
 
-// Listen binds endpoint and serves in the background. A ROUTER socket
-// serves REQ clients (the original tools) and any number of them at once.
-func Listen(ctx context.Context, endpoint string, opts Options) (*Server, error) {
+// Listen binds endpoint and serves in the background, on the guarded ZMTP
+// layer: any number of REQ (the original tools) or DEALER clients, each
+// bounded in message size and handshake time, 64 at once.
+func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 	if opts.UnknownMsg == "" {
 		opts.UnknownMsg = MsgUnknownMethod
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	sock := zmq4.NewRouter(context.WithoutCancel(ctx))
-	if err := sock.Listen(endpoint); err != nil {
-		sock.Close()
-		return nil, fmt.Errorf("management socket %s: %w", endpoint, err)
+	if opts.Security == nil {
+		opts.Security = zmtp.Null()
 	}
-	s := &Server{sock: sock, opts: opts, shutdown: make(chan struct{}), done: make(chan struct{})}
-	go s.serve()
+	ln, err := zmtp.Listen(ep, zmtp.ListenConfig{
+		Config: zmtp.Config{Type: zmq4.Router, Mechanism: opts.Security,
+			Limits: zmtp.Limits{MaxMessage: maxRequest}, HandshakeTimeout: 2 * time.Second},
+		Name: "mgmt", MaxConns: 64, Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("management socket %s: %w", ep, err)
+	}
+	// An ipc socket is authenticated by its file mode (0600: the daemon's
+	// user and root); tcp needs a mechanism.
+	allow := strings.HasPrefix(ep, "ipc://") || opts.Security.Name() != string(zmq4.NullSecurity)
+	if !allow {
+		opts.Logger.Warn("management socket is not authenticated: status is answered, shutdown is refused",
+			"mgmt", ep, "fix", "use an ipc:// endpoint, mgmt_curve_secret_key or mgmt_secret_file")
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{ln: ln, opts: opts, allowShutdown: allow, shutdown: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = ln.Serve(runCtx, s.serveConn)
+	}()
 	return s, nil
 }
 
+// maxRequest bounds a management request: {"method": "status"} and the like.
+const maxRequest = 64 << 10
+
 // Addr is the bound address (useful with port 0 in tests).
-func (s *Server) Addr() net.Addr { return s.sock.Addr() }
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Endpoint is the bound address as a dialable endpoint.
+func (s *Server) Endpoint() string { return s.ln.Endpoint() }
 
 // ShutdownRequested is closed after a shutdown request has been answered.
 func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdown }
 
-// Close stops serving and waits for the serving goroutine.
+// Close stops serving and waits for every connection to end.
 func (s *Server) Close() error {
-	err := s.sock.Close()
+	s.cancel()
 	<-s.done
-	return err
+	return nil
 }
 
-func (s *Server) serve() {
-	defer close(s.done)
+// serveConn answers one client's requests, each reply on the envelope its
+// request came with (REQ: the empty delimiter; DEALER: none).
+func (s *Server) serveConn(_ context.Context, c *zmtp.Conn) {
 	for {
-		msg, err := s.sock.Recv()
+		frames, err := c.ReadMsg()
 		if err != nil {
-			return // closed
+			return
 		}
-		if len(msg.Frames) < 2 {
+		if len(frames) == 0 {
 			continue
 		}
-		// ROUTER frames: identity, then the REQ envelope's empty delimiter
-		// (absent for DEALER peers), then the payload.
-		id := msg.Frames[0]
-		body := msg.Frames[len(msg.Frames)-1]
-		reply, stop := s.answer(body)
-		frames := [][]byte{id}
-		if len(msg.Frames) > 2 {
-			frames = append(frames, nil)
-		}
-		frames = append(frames, reply)
-		if err := s.sock.Send(zmq4.NewMsgFrom(frames...)); err != nil {
-			s.opts.Logger.Warn("management reply not sent", "err", err)
+		reply, stop := s.answer(frames[len(frames)-1])
+		out := append(append([][]byte{}, frames[:len(frames)-1]...), reply)
+		if err := c.WriteMsg(out, 5*time.Second); err != nil {
+			s.opts.Logger.Warn("management reply not sent", "peer", c.RemoteAddr(), "err", err)
+			return
 		}
 		if stop {
 			s.once.Do(func() { close(s.shutdown) })
@@ -129,6 +161,10 @@ func (s *Server) answer(body []byte) (reply []byte, shutdown bool) {
 		}
 		return vpoller.OK(s.opts.StatusMsg, result).Encode(vpoller.Python), false
 	case "shutdown":
+		if !s.allowShutdown {
+			s.opts.Logger.Warn("shutdown refused: unauthenticated management socket")
+			return vpoller.Fail(MsgShutdownRefused).Encode(vpoller.PythonASCII), false
+		}
 		s.opts.Logger.Info("shutdown requested on the management socket")
 		return vpoller.OK(MsgShutdown, nil).Encode(vpoller.Python), true
 	default:
@@ -139,59 +175,78 @@ func (s *Server) answer(body []byte) (reply []byte, shutdown bool) {
 // ErrNoReply is returned by Call when the daemon did not answer in time.
 var ErrNoReply = errors.New("no reply from the management socket")
 
-// Call sends one management request ({"method": method}) and returns the
-// reply frame. It gives up after timeout: zmq4 has no receive timeout, so
-// the receive runs in a goroutine released by closing the socket.
-func Call(ctx context.Context, endpoint, method string, timeout time.Duration) ([]byte, error) {
+// Call sends one management request ({"method": method}) with the given
+// mechanism (nil: NULL) and returns the reply frame, within timeout.
+func Call(ctx context.Context, ep, method string, timeout time.Duration, mech zmtp.Mechanism) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	sock := zmq4.NewReq(context.WithoutCancel(ctx), zmq4.WithDialerRetry(100*time.Millisecond), zmq4.WithDialerMaxRetries(int(timeout/(100*time.Millisecond))+1))
-	defer sock.Close()
-	type result struct {
-		msg zmq4.Msg
-		err error
+	c, err := zmtp.Dial(ctx, ep, zmtp.Config{Type: zmq4.Req, Mechanism: mech, HandshakeTimeout: timeout,
+		Limits: zmtp.Limits{MaxMessage: 64 << 20}})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s after %s: %w (%v)", ep, timeout, ErrNoReply, err)
+		}
+		return nil, err
 	}
-	ch := make(chan result, 1)
-	go func() {
-		if err := sock.Dial(endpoint); err != nil {
-			ch <- result{err: fmt.Errorf("connect %s: %w", endpoint, err)}
-			return
-		}
-		req, _ := vpoller.Marshal(vpoller.Object{{Key: "method", Value: method}}, vpoller.Python)
-		if err := sock.Send(zmq4.NewMsg(req)); err != nil {
-			ch <- result{err: fmt.Errorf("send to %s: %w", endpoint, err)}
-			return
-		}
-		msg, err := sock.Recv()
-		ch <- result{msg: msg, err: err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, r.err
-		}
-		if len(r.msg.Frames) == 0 {
-			return nil, fmt.Errorf("%s: empty reply", endpoint)
-		}
-		return r.msg.Frames[len(r.msg.Frames)-1], nil
-	case <-ctx.Done():
-		// Closing releases a blocked Recv. A peer that accepted TCP but
-		// never completes the ZMTP greeting keeps the dial goroutine until
-		// that connection ends; it then exits on its own (ch is buffered).
-		sock.Close()
-		return nil, fmt.Errorf("%s after %s: %w", endpoint, timeout, ErrNoReply)
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	req, _ := vpoller.Marshal(vpoller.Object{{Key: "method", Value: method}}, vpoller.Python)
+	if err := c.WriteMsg([][]byte{{}, req}, timeout); err != nil {
+		return nil, fmt.Errorf("send to %s: %w", ep, err)
 	}
+	frames, err := c.ReadMsg()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s after %s: %w", ep, timeout, ErrNoReply)
+		}
+		return nil, fmt.Errorf("receive from %s: %w", ep, err)
+	}
+	if len(frames) == 0 {
+		return nil, fmt.Errorf("%s: empty reply", ep)
+	}
+	return frames[len(frames)-1], nil
 }
 
 // Command runs a daemon's management command line, "status" or "stop",
 // against endpoint and returns the reply frame. Both daemons offer the
 // same two commands, so their mains share this.
-func Command(ctx context.Context, endpoint, cmd string, timeout time.Duration) ([]byte, error) {
+func Command(ctx context.Context, ep, cmd string, timeout time.Duration, mech zmtp.Mechanism) ([]byte, error) {
 	method, ok := map[string]string{"status": "status", "stop": "shutdown"}[cmd]
 	if !ok {
 		return nil, fmt.Errorf("unknown management command %q (want status or stop)", cmd)
 	}
-	return Call(ctx, Connectable(endpoint), method, timeout)
+	return Call(ctx, Connectable(ep), method, timeout, mech)
+}
+
+// ServerSecurity is the mechanism a daemon's management socket uses for
+// its [proxy]/[worker] mgmt_* settings. The daemon's own CURVE key is
+// always allowed, so that whoever can read its secret certificate can run
+// status and stop (see ClientSecurity).
+func ServerSecurity(sec config.Security) (zmtp.Mechanism, string, error) {
+	return zmtp.ServerMechanism(zmtp.ServerSettings{CurveSecretKey: sec.CurveSecretKey, CurveAllow: sec.CurveAllow,
+		SecretFile: sec.SecretFile, AllowSelf: true})
+}
+
+// ClientSecurity is what `status` and `stop` present to a daemon's
+// management socket configured with sec: the shared secret, or the
+// daemon's own CURVE key pair (readable by root and the daemon's user).
+func ClientSecurity(sec config.Security) (zmtp.Mechanism, error) {
+	switch {
+	case sec.CurveSecretKey != "":
+		kp, err := curvekey.LoadKeyPair(sec.CurveSecretKey)
+		if err != nil {
+			return nil, err
+		}
+		return zmtp.CurveClient(kp.Public, kp), nil
+	case sec.SecretFile != "":
+		secret, err := zmtp.ReadSecretFile(sec.SecretFile)
+		if err != nil {
+			return nil, err
+		}
+		return zmtp.PlainClient(zmtp.SecretUser, secret), nil
+	}
+	return zmtp.Null(), nil
 }
 
 // Connectable turns a bind endpoint into one a client can connect to: a

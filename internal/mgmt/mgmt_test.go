@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -18,7 +23,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func start(t *testing.T) (*Server, string) {
 	t.Helper()
-	s, err := Listen(context.Background(), "tcp://127.0.0.1:0", Options{
+	return startAt(t, "tcp://127.0.0.1:0", nil)
+}
+
+func startAt(t *testing.T, ep string, mech zmtp.Mechanism) (*Server, string) {
+	t.Helper()
+	s, err := Listen(context.Background(), ep, Options{
+		Security:  mech,
+		Logger:    discard(),
 		StatusMsg: "vPoller Proxy status",
 		Status: func() vpoller.Object {
 			return vpoller.Object{{Key: "status", Value: "running"}, {Key: "hostname", Value: "vm"}}
@@ -29,7 +41,7 @@ func start(t *testing.T) (*Server, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, "tcp://" + s.Addr().(*net.TCPAddr).String()
+	return s, s.Endpoint()
 }
 
 func TestAnswers(t *testing.T) {
@@ -40,7 +52,7 @@ func TestAnswers(t *testing.T) {
 		{"", `{"success": 1, "msg": "Missing method name"}`},
 	}
 	for _, c := range cases {
-		got, err := Call(context.Background(), ep, c.method, 3*time.Second)
+		got, err := Call(context.Background(), ep, c.method, 3*time.Second, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.method, err)
 		}
@@ -68,8 +80,8 @@ func TestRawFrames(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	s, ep := start(t)
-	got, err := Call(context.Background(), ep, "shutdown", 3*time.Second)
+	s, ep := startAt(t, "ipc://"+filepath.Join(t.TempDir(), "mgmt.sock"), nil)
+	got, err := Call(context.Background(), ep, "shutdown", 3*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +123,7 @@ func TestCallTimesOut(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // let the released dial goroutine exit before goleak looks
 	}()
 	start := time.Now()
-	_, err = Call(context.Background(), fmt.Sprintf("tcp://%s", ln.Addr()), "status", 300*time.Millisecond)
+	_, err = Call(context.Background(), fmt.Sprintf("tcp://%s", ln.Addr()), "status", 300*time.Millisecond, nil)
 	if !errors.Is(err, ErrNoReply) && err == nil {
 		t.Fatalf("want an error, got %v", err)
 	}
@@ -135,15 +147,15 @@ func FuzzAnswer(f *testing.F) {
 }
 
 func TestCommand(t *testing.T) {
-	s, ep := start(t)
-	got, err := Command(context.Background(), ep, "status", 3*time.Second)
+	s, ep := startAt(t, "ipc://"+filepath.Join(t.TempDir(), "mgmt.sock"), nil)
+	got, err := Command(context.Background(), ep, "status", 3*time.Second, nil)
 	if err != nil || !strings.HasPrefix(string(got), `{"success": 0, "msg": "vPoller Proxy status"`) {
 		t.Fatalf("status: %s %v", got, err)
 	}
-	if _, err := Command(context.Background(), ep, "restart", time.Second); err == nil {
+	if _, err := Command(context.Background(), ep, "restart", time.Second, nil); err == nil {
 		t.Fatal("unknown command accepted")
 	}
-	got, err = Command(context.Background(), ep, "stop", 3*time.Second)
+	got, err = Command(context.Background(), ep, "stop", 3*time.Second, nil)
 	if err != nil || string(got) != `{"success": 0, "msg": "Shutdown time has arrived"}` {
 		t.Fatalf("stop: %s %v", got, err)
 	}
@@ -160,5 +172,88 @@ func TestConnectable(t *testing.T) {
 		if got := Connectable(in); got != want {
 			t.Errorf("%s: got %s want %s", in, got, want)
 		}
+	}
+}
+
+// Over tcp without authentication anyone who can connect could stop the
+// daemon: status is answered, shutdown is refused and nothing stops.
+func TestShutdownRefusedOverUnauthenticatedTCP(t *testing.T) {
+	s, ep := start(t)
+	got, err := Command(context.Background(), ep, "stop", 3*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(got), `"success": 1`) || !strings.Contains(string(got), "Shutdown refused") {
+		t.Fatalf("stop over tcp: %s", got)
+	}
+	select {
+	case <-s.ShutdownRequested():
+		t.Fatal("shutdown signalled")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if got, err := Command(context.Background(), ep, "status", 3*time.Second, nil); err != nil || !strings.Contains(string(got), `"success": 0`) {
+		t.Fatalf("status: %s %v", got, err)
+	}
+}
+
+// With a shared secret or CURVE, tcp management is authenticated: the
+// right credentials stop the daemon, others do not even connect.
+func TestAuthenticatedTCP(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "mgmt.secret")
+	if err := os.WriteFile(secretFile, []byte("a long enough secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kp, _ := curvekey.Generate()
+	_, keyFile, err := curvekey.WriteCertFiles(filepath.Join(dir, "worker"), kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, _ := curvekey.Generate()
+	for _, sec := range []config.Security{{SecretFile: secretFile}, {CurveSecretKey: keyFile}} {
+		srvMech, _, err := ServerSecurity(sec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ep := startAt(t, "tcp://127.0.0.1:0", srvMech)
+		for _, bad := range []zmtp.Mechanism{nil, zmtp.PlainClient(zmtp.SecretUser, "a wrong secret"), zmtp.CurveClient(kp.Public, stranger)} {
+			if got, err := Command(context.Background(), ep, "stop", time.Second, bad); err == nil {
+				t.Fatalf("%s: stop with wrong credentials answered: %s", srvMech.Name(), got)
+			}
+		}
+		cliMech, err := ClientSecurity(sec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Command(context.Background(), ep, "stop", 3*time.Second, cliMech)
+		if err != nil || string(got) != `{"success": 0, "msg": "Shutdown time has arrived"}` {
+			t.Fatalf("%s: stop: %s %v", srvMech.Name(), got, err)
+		}
+		<-s.ShutdownRequested()
+	}
+}
+
+// Idle connections (the handshake never completes) do not hold status up.
+func TestIdleConnectionsDoNotBlockStatus(t *testing.T) {
+	s, ep := start(t)
+	var idle []net.Conn
+	for range 20 {
+		c, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	if _, err := Command(context.Background(), ep, "status", 3*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("status took %s behind 20 idle connections", d)
 	}
 }

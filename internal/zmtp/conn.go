@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -134,8 +135,8 @@ func (c *Conn) ReadMsg() ([][]byte, error) {
 		nframes    int
 		discarding bool
 	)
-	for {
-		flags, size, err := c.readHeader()
+	for first := true; ; first = false {
+		flags, size, err := c.readHeader(first && len(frames) == 0)
 		if err != nil {
 			return nil, err
 		}
@@ -221,10 +222,15 @@ func (c *Conn) ReadMsg() ([][]byte, error) {
 	}
 }
 
-// readHeader reads one frame's flags and size.
-func (c *Conn) readHeader() (byte, uint64, error) {
+// readHeader reads one frame's flags and size. At a message boundary
+// (atStart), a read deadline that passes before any byte arrived is
+// ErrIdle: the connection is still in step and can be read again.
+func (c *Conn) readHeader(atStart bool) (byte, uint64, error) {
 	var hdr [9]byte
-	if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
+	if n, err := io.ReadFull(c.br, hdr[:2]); err != nil {
+		if atStart && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, 0, fmt.Errorf("%w: %w", ErrIdle, err)
+		}
 		return 0, 0, err
 	}
 	flags := hdr[0]

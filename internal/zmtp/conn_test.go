@@ -316,3 +316,21 @@ func TestIPCListener(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A read deadline that passes between messages leaves the connection in
+// step: ErrIdle, then the next message reads normally.
+func TestIdleDeadline(t *testing.T) {
+	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router}})
+	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := c.ReadMsg(); !errors.Is(err, ErrIdle) {
+		t.Fatalf("want ErrIdle, got %v", err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	if err := c.WriteMsg([][]byte{[]byte("still"), []byte("here")}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.ReadMsg(); err != nil || len(got) != 2 || string(got[1]) != "here" {
+		t.Fatalf("after ErrIdle: %s %v", describe(got), err)
+	}
+}

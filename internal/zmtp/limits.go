@@ -79,5 +79,10 @@ var ErrAuth = errors.New("authentication failed")
 // ErrProtocol marks bytes that are not ZMTP as this package speaks it.
 var ErrProtocol = errors.New("ZMTP protocol error")
 
+// ErrIdle reports that the read deadline passed before the next message
+// began: nothing was consumed, and ReadMsg may be called again (after a
+// new deadline) on the same connection.
+var ErrIdle = errors.New("no message before the read deadline")
+
 // ErrTooManyFrames reports a message with more than Limits.MaxFrames frames.
 var ErrTooManyFrames = errors.New("ZMTP message has too many frames")

@@ -143,7 +143,7 @@ func TestManagement(t *testing.T) {
 	roundTrip(t, req, []byte("one"))
 	ep := p.Addrs().Mgmt
 
-	reply, err := mgmt.Call(context.Background(), ep, "status", 5*time.Second)
+	reply, err := mgmt.Call(context.Background(), ep, "status", 5*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,8 @@ func TestManagement(t *testing.T) {
 	if !ok || resp.Msg != "vPoller Proxy status" || resp.Success != 0 {
 		t.Fatalf("status reply: %s", reply)
 	}
-	wantKeys := []string{"status", "hostname", "mgmt", "frontend", "backend", "workers", "outstanding", "served", "redispatched"}
+	wantKeys := []string{"status", "hostname", "mgmt", "frontend", "backend", "workers", "outstanding", "served", "redispatched",
+		"held", "held_bytes", "refused_held_full", "lost_twice", "too_large", "expired", "frontend_connections", "backend_connections", "security"}
 	if got := obj.Keys(); strings.Join(got, ",") != strings.Join(wantKeys, ",") {
 		t.Errorf("status keys %v, want %v", got, wantKeys)
 	}
@@ -189,7 +190,7 @@ func toText(v any) string {
 
 // A shutdown request on the management socket ends Run.
 func TestShutdownStopsRun(t *testing.T) {
-	p, err := New(testConfig(), testLogger())
+	p, err := New(testConfig(t), testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func TestShutdownStopsRun(t *testing.T) {
 	go func() { done <- p.Run(context.Background()) }()
 	<-p.Ready()
 	w := startWorker(t, p, "w")
-	reply, err := mgmt.Call(context.Background(), p.Addrs().Mgmt, "shutdown", 5*time.Second)
+	reply, err := mgmt.Call(context.Background(), p.Addrs().Mgmt, "shutdown", 5*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,17 +217,17 @@ func TestShutdownStopsRun(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	cfg := testConfig()
+	cfg := testConfig(t)
 	cfg.MaxRequestBytes = 0
 	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "max request bytes") {
 		t.Errorf("MaxRequestBytes 0: %v", err)
 	}
-	cfg = testConfig()
+	cfg = testConfig(t)
 	cfg.Backend = ""
 	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "backend") {
 		t.Errorf("empty backend: %v", err)
 	}
-	cfg = testConfig()
+	cfg = testConfig(t)
 	cfg.Frontend = "udp://127.0.0.1:0"
 	p, err := New(cfg, nil)
 	if err != nil {

@@ -7,16 +7,28 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
+
+// maxDispatches is how many worker connections a request may be sent to:
+// a request whose worker dies is re-sent once; if the second worker dies
+// too, the request is taken for the cause (a poison request: with Python
+// workers, one that crashes every worker in turn) and refused.
+const maxDispatches = 2
+
+// MsgLostTwice ends the reply to a request whose two workers died with it.
+const MsgLostTwice = "worker lost twice"
 
 // request is one client request on its way through the proxy.
 type request struct {
-	id       string   // the identity frame the worker sees and echoes back
-	client   *peer    // where the reply goes
-	envelope [][]byte // the client's routing frames, echoed with the reply
-	payload  []byte
-	arrived  time.Time
-	worker   *workerConn // nil while held for want of a worker
+	id         string   // the identity frame the worker sees and echoes back
+	client     *peer    // where the reply goes
+	envelope   [][]byte // the client's routing frames, echoed with the reply
+	payload    []byte
+	arrived    time.Time
+	worker     *workerConn // nil while held for want of a worker
+	dispatches int         // worker connections it was sent to
 }
 
 // workerConn is a worker connection and the requests it owes answers for.
@@ -30,23 +42,26 @@ type workerConn struct {
 // nothing under the lock blocks (queues are written without waiting).
 type broker struct {
 	log *slog.Logger
+	// maxHeld and maxHeldBytes cap the requests waiting for a worker.
+	maxHeld, maxHeldBytes int
 
-	mu       sync.Mutex
-	workers  []*workerConn
-	rr       int // where the next tie-break scan starts
-	pending  map[string]*request
-	waiting  []*request
-	prefix   [4]byte
-	nextID   uint64
-	counters counters
+	mu        sync.Mutex
+	workers   []*workerConn
+	rr        int // where the next tie-break scan starts
+	pending   map[string]*request
+	waiting   []*request
+	heldBytes int
+	prefix    [4]byte
+	nextID    uint64
+	counters  counters
 }
 
 type counters struct {
-	served, redispatched, tooLarge, expired, unmatched uint64
+	served, redispatched, tooLarge, expired, unmatched, refused, poisoned uint64
 }
 
-func newBroker(log *slog.Logger) *broker {
-	b := &broker{log: log, pending: make(map[string]*request)}
+func newBroker(log *slog.Logger, maxHeld, maxHeldBytes int) *broker {
+	b := &broker{log: log, pending: make(map[string]*request), maxHeld: maxHeld, maxHeldBytes: maxHeldBytes}
 	// A random prefix keeps ids unique across proxy restarts, so a late
 	// reply from a worker that reconnected cannot match a new request.
 	_, _ = rand.Read(b.prefix[:])
@@ -62,11 +77,25 @@ func (b *broker) newID() string {
 	return string(id[:])
 }
 
-// submit takes a new request from a client.
+// submit takes a new request from a client. When no worker can take it
+// and the held requests are at their cap, it is refused at once: memory
+// stays bounded while no worker is connected.
 func (b *broker) submit(client *peer, envelope [][]byte, payload []byte) {
 	b.mu.Lock()
+	if b.pick() == nil && (len(b.waiting)+1 > b.maxHeld || b.heldBytes+len(payload) > b.maxHeldBytes) {
+		held, bytes := len(b.waiting), b.heldBytes
+		b.counters.refused++
+		b.mu.Unlock()
+		b.log.Warn("request refused: no worker can take it and the held requests are at their cap",
+			"held", held, "held_bytes", bytes, "max_held_requests", b.maxHeld, "max_held_bytes", b.maxHeldBytes)
+		reply := vpoller.Failf("Request not queued: no worker can take it and %d requests (%d bytes) already wait (limits: %d requests, %d bytes)",
+			held, bytes, b.maxHeld, b.maxHeldBytes).Encode(vpoller.PythonASCII)
+		client.enqueue(replyFrames(envelope, reply))
+		return
+	}
 	defer b.mu.Unlock()
 	req := &request{id: b.newID(), client: client, envelope: envelope, payload: payload, arrived: time.Now()}
+	client.owed.Add(1)
 	b.pending[req.id] = req
 	b.dispatch(req)
 }
@@ -77,9 +106,11 @@ func (b *broker) dispatch(req *request) {
 	w := b.pick()
 	if w == nil {
 		b.waiting = append(b.waiting, req)
+		b.heldBytes += len(req.payload)
 		return
 	}
 	req.worker = w
+	req.dispatches++
 	w.inflight[req.id] = req
 	// pick skips full queues and we hold the lock, so enqueue fails only
 	// when the connection is closing; its reader then calls workerGone,
@@ -121,10 +152,13 @@ func (b *broker) workerJoined(w *workerConn) {
 // retryWaiting dispatches held requests while workers can take them (locked).
 func (b *broker) retryWaiting() {
 	held := b.waiting
-	b.waiting = nil
+	b.waiting, b.heldBytes = nil, 0
 	for i, req := range held {
 		if b.pick() == nil {
-			b.waiting = append(b.waiting, held[i:]...)
+			for _, r := range held[i:] {
+				b.waiting = append(b.waiting, r)
+				b.heldBytes += len(r.payload)
+			}
 			return
 		}
 		b.dispatch(req)
@@ -143,14 +177,36 @@ func (b *broker) workerGone(w *workerConn) {
 	w.inflight = map[string]*request{}
 	// Oldest first, so re-dispatch keeps the arrival order.
 	slices.SortFunc(owed, func(x, y *request) int { return x.arrived.Compare(y.arrived) })
+	lost := 0
 	for _, req := range owed {
 		req.worker = nil
+		if req.dispatches >= maxDispatches {
+			lost++
+			b.refuseLostTwice(req)
+			continue
+		}
 		b.counters.redispatched++
 		b.dispatch(req)
 	}
 	if len(owed) > 0 {
-		b.log.Warn("worker connection lost with requests outstanding; re-dispatched", "worker", w.remote, "requests", len(owed), "workers_left", len(b.workers))
+		b.log.Warn("worker connection lost with requests outstanding; re-dispatched", "worker", w.remote,
+			"requests", len(owed)-lost, "refused_lost_twice", lost, "workers_left", len(b.workers))
 	}
+}
+
+// refuseLostTwice answers a request whose second worker died with it
+// (locked): it is not sent to a third.
+func (b *broker) refuseLostTwice(req *request) {
+	delete(b.pending, req.id)
+	req.client.owed.Add(-1)
+	b.counters.poisoned++
+	method := "request"
+	if r, err := vpoller.DecodeRequest(req.payload); err == nil && r.Method != "" {
+		method = r.Method
+	}
+	b.log.Warn("request dropped: the workers of its two attempts died with it", "method", method, "client", req.client.remote)
+	reply := vpoller.Failf("Task %s failed: %s", method, MsgLostTwice).Encode(vpoller.PythonASCII)
+	req.client.enqueue(replyFrames(req.envelope, reply))
 }
 
 // replied delivers a worker's reply to the client that asked.
@@ -166,6 +222,7 @@ func (b *broker) replied(w *workerConn, id string, reply []byte) {
 	delete(b.pending, id)
 	delete(w.inflight, id)
 	b.counters.served++
+	req.client.owed.Add(-1)
 	b.mu.Unlock()
 	if !req.client.enqueue(replyFrames(req.envelope, reply)) {
 		b.log.Debug("client gone or not reading; reply dropped", "client", req.client.remote)
@@ -189,6 +246,8 @@ func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 	for _, req := range b.waiting {
 		if now.Sub(req.arrived) > hold {
 			delete(b.pending, req.id)
+			b.heldBytes -= len(req.payload)
+			req.client.owed.Add(-1)
 			b.counters.expired++
 			b.log.Warn("request dropped: no worker took it in time", "held", now.Sub(req.arrived).Round(time.Millisecond), "client", req.client.remote)
 			continue
@@ -202,6 +261,7 @@ func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 			if now.Sub(req.arrived) > inflight {
 				delete(w.inflight, id)
 				delete(b.pending, id)
+				req.client.owed.Add(-1)
 				b.counters.expired++
 				b.log.Warn("request dropped: worker did not answer in time", "worker", w.remote, "age", now.Sub(req.arrived).Round(time.Millisecond))
 			}
@@ -215,11 +275,14 @@ type Stats struct {
 	Workers      int    // connected worker connections
 	Outstanding  int    // requests in flight or held
 	Held         int    // of which waiting for a worker
+	HeldBytes    int    // payload bytes of the held requests
 	Served       uint64 // replies delivered to clients
 	Redispatched uint64 // requests sent again after their worker connection died
 	TooLarge     uint64 // requests refused for their size
 	Expired      uint64 // requests dropped after their deadline
 	Unmatched    uint64 // worker frames that answered no outstanding request
+	Refused      uint64 // requests refused because the held requests were at their cap
+	Poisoned     uint64 // requests refused after their second worker died with them
 }
 
 func (b *broker) stats() Stats {
@@ -229,10 +292,13 @@ func (b *broker) stats() Stats {
 		Workers:      len(b.workers),
 		Outstanding:  len(b.pending),
 		Held:         len(b.waiting),
+		HeldBytes:    b.heldBytes,
 		Served:       b.counters.served,
 		Redispatched: b.counters.redispatched,
 		TooLarge:     b.counters.tooLarge,
 		Expired:      b.counters.expired,
 		Unmatched:    b.counters.unmatched,
+		Refused:      b.counters.refused,
+		Poisoned:     b.counters.poisoned,
 	}
 }

@@ -46,3 +46,15 @@ func replyFrames(envelope [][]byte, reply []byte) [][]byte {
 	out = append(out, envelope...)
 	return append(out, reply)
 }
+
+// routingEnvelope is the part of a refused message's first frames that
+// routes a reply: the frames up to and including the empty delimiter (a
+// REQ client's [""]), none when there is no delimiter (a DEALER client).
+func routingEnvelope(head [][]byte) [][]byte {
+	for i, f := range head {
+		if len(f) == 0 {
+			return head[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,12 +26,13 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// testConfig binds every socket on loopback, any free port.
-func testConfig() config.Proxy {
+// testConfig binds the frontend and backend on loopback, any free port,
+// and the management socket on an ipc file (where shutdown is allowed).
+func testConfig(tb testing.TB) config.Proxy {
 	return config.Proxy{
 		Frontend:        "tcp://127.0.0.1:0",
 		Backend:         "tcp://127.0.0.1:0",
-		Mgmt:            "tcp://127.0.0.1:0",
+		Mgmt:            "ipc://" + filepath.Join(tb.TempDir(), "mgmt.sock"),
 		MaxRequestBytes: 1 << 20,
 	}
 }
@@ -37,7 +40,13 @@ func testConfig() config.Proxy {
 // startProxy runs a proxy until the test ends.
 func startProxy(tb testing.TB, opts ...Option) *Proxy {
 	tb.Helper()
-	p, err := New(testConfig(), testLogger(), opts...)
+	return startProxyConfig(tb, testConfig(tb), opts...)
+}
+
+// startProxyConfig runs a proxy with cfg until the test ends.
+func startProxyConfig(tb testing.TB, cfg config.Proxy, opts ...Option) *Proxy {
+	tb.Helper()
+	p, err := New(cfg, testLogger(), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -76,6 +85,8 @@ type testWorker struct {
 	delay  time.Duration
 	handle handler
 	hold   bool // receive but never answer
+	dieOn  string
+	died   atomic.Bool
 
 	sendMu   sync.Mutex
 	received atomic.Int64
@@ -90,6 +101,10 @@ type workerOpt func(*testWorker)
 func withDelay(d time.Duration) workerOpt { return func(w *testWorker) { w.delay = d } }
 func withHandler(h handler) workerOpt     { return func(w *testWorker) { w.handle = h } }
 func holding() workerOpt                  { return func(w *testWorker) { w.hold = true } }
+
+// dying makes the worker drop its connection, as a crashing process does,
+// on a request that contains s.
+func dying(s string) workerOpt { return func(w *testWorker) { w.dieOn = s } }
 func recording(n int) workerOpt           { return func(w *testWorker) { w.frames = make(chan [][]byte, n) } }
 func prefixEcho(prefix string) handler {
 	return func(p []byte) []byte { return append([]byte(prefix), p...) }
@@ -111,7 +126,7 @@ func startWorker(tb testing.TB, p *Proxy, name string, opts ...workerOpt) *testW
 	w.wg.Add(1)
 	go w.loop()
 	tb.Cleanup(w.stop)
-	waitFor(tb, "worker "+name+" to join", func() bool { return p.Stats().Workers > before })
+	waitFor(tb, "worker "+name+" to join", func() bool { return p.Stats().Workers > before || w.died.Load() })
 	return w
 }
 
@@ -128,6 +143,11 @@ func (w *testWorker) loop() {
 			case w.frames <- msg.Frames:
 			default:
 			}
+		}
+		if w.dieOn != "" && len(msg.Frames) == 3 && bytes.Contains(msg.Frames[2], []byte(w.dieOn)) {
+			w.died.Store(true)
+			w.sock.Close()
+			return
 		}
 		if w.hold || len(msg.Frames) != 3 {
 			continue

@@ -2,14 +2,12 @@ package proxy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
 // peer is one ZMTP connection (a client or a worker) with its own bounded
@@ -17,36 +15,22 @@ import (
 // own queue, and a write that cannot complete within writeTimeout drops
 // that peer instead of blocking anyone else.
 type peer struct {
-	conn   *zmq4.Conn
-	raw    net.Conn
+	conn   *zmtp.Conn
 	remote string
 	out    chan [][]byte
 	done   chan struct{}
 	once   sync.Once
+	// owed counts this client's requests not yet answered (the idle
+	// timeout spares a client that waits for replies).
+	owed atomic.Int64
 }
 
-// openPeer performs the ZMTP handshake on an accepted connection, presenting
-// the given socket type. The handshake is bounded so a peer that connects
-// and says nothing cannot hold a goroutine forever.
-func openPeer(raw net.Conn, typ zmq4.SocketType, frameLimit uint64, queue int, handshake time.Duration) (*peer, error) {
-	g := &guardedConn{Conn: raw, guard: newFrameGuard(frameLimit)}
-	if err := raw.SetDeadline(time.Now().Add(handshake)); err != nil {
-		return nil, fmt.Errorf("set handshake deadline: %w", err)
+func newPeer(conn *zmtp.Conn, queue int) *peer {
+	remote := conn.RemoteAddr()
+	if id := conn.Peer(); id != "" {
+		remote += " (" + id + ")"
 	}
-	conn, err := zmq4.Open(g, null.Security(), typ, nil, false, nil)
-	if err != nil {
-		return nil, fmt.Errorf("ZMTP handshake with %s: %w", raw.RemoteAddr(), err)
-	}
-	if err := raw.SetDeadline(time.Time{}); err != nil {
-		return nil, fmt.Errorf("clear handshake deadline: %w", err)
-	}
-	return &peer{
-		conn:   conn,
-		raw:    raw,
-		remote: raw.RemoteAddr().String(),
-		out:    make(chan [][]byte, queue),
-		done:   make(chan struct{}),
-	}, nil
+	return &peer{conn: conn, remote: remote, out: make(chan [][]byte, queue), done: make(chan struct{})}
 }
 
 // enqueue queues a message without ever blocking; false when the queue is
@@ -70,22 +54,12 @@ func (p *peer) full() bool { return len(p.out) == cap(p.out) }
 
 // writeLoop sends queued messages until the peer is closed or a write fails.
 func (p *peer) writeLoop(writeTimeout time.Duration, log *slog.Logger) {
-	var buf []byte
 	for {
 		select {
 		case <-p.done:
 			return
 		case frames := <-p.out:
-			if err := p.raw.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-				p.close()
-				return
-			}
-			buf = appendMessage(buf[:0], frames)
-			_, err := p.raw.Write(buf)
-			if cap(buf) > 1<<20 {
-				buf = nil // do not keep a large message's buffer around
-			}
-			if err != nil {
+			if err := p.conn.WriteMsg(frames, writeTimeout); err != nil {
 				log.Warn("send failed, dropping connection", "peer", p.remote, "err", err)
 				p.close()
 				return
@@ -94,30 +68,15 @@ func (p *peer) writeLoop(writeTimeout time.Duration, log *slog.Logger) {
 	}
 }
 
-// recv returns the next user message, skipping ZMTP commands (PING and
-// the like, which the codec answers itself).
-func (p *peer) recv() ([][]byte, error) {
-	for {
-		msg, err := p.conn.RecvMsg()
-		if err != nil {
-			return nil, err
-		}
-		if msg.Type == zmq4.CmdMsg {
-			continue
-		}
-		return msg.Frames, nil
-	}
-}
-
 // close ends the connection; safe to call more than once.
 func (p *peer) close() {
 	p.once.Do(func() {
 		close(p.done)
-		p.raw.Close()
+		p.conn.Close()
 	})
 }
 
-// closeWhenDone closes the peer when ctx ends, until stop is closed.
+// closeWhenDone closes the peer when ctx ends, unless it closed before.
 func (p *peer) closeWhenDone(ctx context.Context) {
 	select {
 	case <-ctx.Done():

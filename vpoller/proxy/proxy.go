@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +14,9 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -33,8 +34,10 @@ type Proxy struct {
 	log    *slog.Logger
 	broker *broker
 
-	ready chan struct{}
-	addrs Addrs // set before ready is closed
+	ready     chan struct{}
+	addrs     Addrs // set before ready is closed
+	listeners [2]*zmtp.Listener
+	security  [3]string // frontend, backend, mgmt mechanism descriptions
 }
 
 // Addrs are the endpoints the proxy actually bound (a configured port 0
@@ -43,7 +46,13 @@ type Addrs struct {
 	Frontend, Backend, Mgmt string
 }
 
-// New validates the configuration; nothing is bound until Run.
+// minDiscard is the least size up to which an over-size message is read
+// and thrown away so that its sender gets an error reply; beyond it (or
+// 4x the limit when that is more) the connection is closed instead.
+const minDiscard = 64 << 20
+
+// New validates the configuration; nothing is bound until Run. Zero
+// limits in cfg take the defaults of config.Default.
 func New(cfg config.Proxy, logger *slog.Logger, opts ...Option) (*Proxy, error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -56,11 +65,21 @@ func New(cfg config.Proxy, logger *slog.Logger, opts ...Option) (*Proxy, error) 
 	if cfg.MaxRequestBytes <= 0 {
 		return nil, fmt.Errorf("proxy max request bytes must be positive, got %d", cfg.MaxRequestBytes)
 	}
+	def := config.Default().Proxy
+	for _, f := range []struct{ v, d *int }{
+		{&cfg.MaxReplyBytes, &def.MaxReplyBytes}, {&cfg.MaxClients, &def.MaxClients}, {&cfg.MaxWorkers, &def.MaxWorkers},
+		{&cfg.MaxHeldRequests, &def.MaxHeldRequests}, {&cfg.MaxHeldBytes, &def.MaxHeldBytes},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
+	}
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return &Proxy{cfg: cfg, opts: o, log: logger, broker: newBroker(logger), ready: make(chan struct{})}, nil
+	b := newBroker(logger, cfg.MaxHeldRequests, cfg.MaxHeldBytes)
+	return &Proxy{cfg: cfg, opts: o, log: logger, broker: b, ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once Run has bound every socket; Addrs is valid then.
@@ -79,6 +98,10 @@ func (p *Proxy) Addrs() Addrs {
 // Stats returns the current counters.
 func (p *Proxy) Stats() Stats { return p.broker.stats() }
 
+func serverSettings(s config.Security) zmtp.ServerSettings {
+	return zmtp.ServerSettings{CurveSecretKey: s.CurveSecretKey, CurveAllow: s.CurveAllow}
+}
+
 // Run binds the frontend, backend and management sockets and serves until
 // ctx is done or a shutdown request arrives on the management socket. It
 // returns after every connection and goroutine it started has ended.
@@ -86,20 +109,43 @@ func (p *Proxy) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	front, err := listen(p.cfg.Frontend)
+	frontMech, frontDesc, err := zmtp.ServerMechanism(serverSettings(p.cfg.FrontendSecurity))
+	if err != nil {
+		return fmt.Errorf("frontend security: %w", err)
+	}
+	backMech, backDesc, err := zmtp.ServerMechanism(serverSettings(p.cfg.BackendSecurity))
+	if err != nil {
+		return fmt.Errorf("backend security: %w", err)
+	}
+	mgmtMech, mgmtDesc, err := mgmt.ServerSecurity(p.cfg.MgmtSecurity)
+	if err != nil {
+		return fmt.Errorf("management security: %w", err)
+	}
+	p.security = [3]string{frontDesc, backDesc, mgmtDesc}
+	front, err := zmtp.Listen(p.cfg.Frontend, zmtp.ListenConfig{
+		Config: zmtp.Config{Type: zmq4.Router, Mechanism: frontMech, HandshakeTimeout: p.opts.handshake,
+			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxRequestBytes), Discard: max(4*int64(p.cfg.MaxRequestBytes), minDiscard)}},
+		Name: "frontend", MaxConns: p.cfg.MaxClients, Logger: p.log,
+	})
 	if err != nil {
 		return fmt.Errorf("frontend: %w", err)
 	}
 	defer front.Close()
-	back, err := listen(p.cfg.Backend)
+	back, err := zmtp.Listen(p.cfg.Backend, zmtp.ListenConfig{
+		Config: zmtp.Config{Type: zmq4.Dealer, Mechanism: backMech, HandshakeTimeout: p.opts.handshake,
+			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxReplyBytes), Discard: max(4*int64(p.cfg.MaxReplyBytes), minDiscard)}},
+		Name: "backend", MaxConns: p.cfg.MaxWorkers, Logger: p.log,
+	})
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
 	defer back.Close()
+	p.listeners = [2]*zmtp.Listener{front, back}
 	srv, err := mgmt.Listen(ctx, p.cfg.Mgmt, mgmt.Options{
 		StatusMsg:  StatusMsg,
 		Status:     p.status,
 		UnknownMsg: UnknownMethodMsg,
+		Security:   mgmtMech,
 		Logger:     p.log,
 	})
 	if err != nil {
@@ -107,13 +153,21 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	defer srv.Close()
 
-	p.addrs = Addrs{Frontend: endpointOf(front.Addr()), Backend: endpointOf(back.Addr()), Mgmt: endpointOf(srv.Addr())}
+	p.addrs = Addrs{Frontend: front.Endpoint(), Backend: back.Endpoint(), Mgmt: srv.Endpoint()}
 	close(p.ready)
-	p.log.Info("vPoller proxy running", "frontend", p.addrs.Frontend, "backend", p.addrs.Backend, "mgmt", p.addrs.Mgmt)
+	p.log.Info("vPoller proxy running", "frontend", p.addrs.Frontend, "backend", p.addrs.Backend, "mgmt", p.addrs.Mgmt,
+		"frontend_security", frontDesc, "backend_security", backDesc, "mgmt_security", mgmtDesc)
+	for _, s := range []struct{ name, ep string }{{"frontend", p.cfg.Frontend}, {"backend", p.cfg.Backend}} {
+		if exposed(s.ep) && ((s.name == "frontend" && frontMech.Name() == "NULL") || (s.name == "backend" && backMech.Name() == "NULL")) {
+			p.log.Warn("socket reachable from other hosts without CURVE: anyone who reaches it can "+
+				map[string]string{"frontend": "query your vCenters", "backend": "act as a worker and read requests"}[s.name],
+				"socket", s.name, "endpoint", s.ep, "fix", s.name+"_curve_secret_key and "+s.name+"_curve_allow")
+		}
+	}
 
 	var wg sync.WaitGroup
-	wg.Go(func() { p.accept(ctx, &wg, front, p.serveClient) })
-	wg.Go(func() { p.accept(ctx, &wg, back, p.serveWorker) })
+	wg.Go(func() { _ = front.Serve(ctx, p.serveClient) })
+	wg.Go(func() { _ = back.Serve(ctx, p.serveWorker) })
 	wg.Go(func() { p.janitor(ctx) })
 
 	select {
@@ -122,56 +176,54 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	p.log.Info("vPoller proxy stopping")
 	cancel()
-	front.Close()
-	back.Close()
 	wg.Wait()
 	s := p.Stats()
 	p.log.Info("vPoller proxy stopped", "served", s.Served, "redispatched", s.Redispatched, "dropped_unanswered", s.Outstanding)
 	return nil
 }
 
-// accept runs serve for every connection until the listener closes.
-func (p *Proxy) accept(ctx context.Context, wg *sync.WaitGroup, l net.Listener, serve func(context.Context, net.Conn)) {
-	for {
-		conn, err := l.Accept()
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				p.log.Error("accept failed", "listener", l.Addr(), "err", err)
-			}
-			return
-		}
-		wg.Go(func() {
-			defer conn.Close()
-			defer p.recoverConn(conn)
-			serve(ctx, conn)
-		})
+// exposed reports whether a tcp endpoint binds beyond loopback.
+func exposed(ep string) bool {
+	e, err := endpoint.Parse(ep)
+	if err != nil || e.Scheme != "tcp" {
+		return false
 	}
-}
-
-// recoverConn keeps a bug triggered by one connection from taking the
-// proxy down: the connection is dropped and the panic logged.
-func (p *Proxy) recoverConn(conn net.Conn) {
-	if r := recover(); r != nil {
-		p.log.Error("connection handler panicked; connection dropped", "peer", conn.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))
+	if e.Wildcard() {
+		return true
 	}
+	ip := net.ParseIP(e.Host)
+	return ip == nil && e.Host != "localhost" || ip != nil && !ip.IsLoopback()
 }
 
 // serveClient reads requests from one client connection.
-func (p *Proxy) serveClient(ctx context.Context, conn net.Conn) {
-	limit := max(uint64(4*p.cfg.MaxRequestBytes), minClientFrameLimit)
-	c, err := openPeer(conn, zmq4.Router, limit, p.opts.queue, p.opts.handshake)
-	if err != nil {
-		p.log.Debug("client handshake failed", "peer", conn.RemoteAddr(), "err", err)
-		return
-	}
+func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
+	c := newPeer(conn, p.opts.queue)
 	var wg sync.WaitGroup
 	defer wg.Wait() // runs last: after close ends both goroutines
 	defer c.close()
 	wg.Go(func() { c.writeLoop(p.opts.write, p.log) })
 	wg.Go(func() { c.closeWhenDone(ctx) })
 	p.log.Debug("client connected", "peer", c.remote)
+	idle := p.cfg.ClientIdleTimeout
 	for {
-		frames, err := c.recv()
+		if idle > 0 {
+			_ = conn.SetReadDeadline(time.Now().Add(idle))
+		}
+		frames, err := conn.ReadMsg()
+		if errors.Is(err, zmtp.ErrIdle) {
+			if c.owed.Load() > 0 {
+				continue // waiting for its replies, not idle
+			}
+			p.log.Debug("idle client connection closed", "peer", c.remote, "idle", idle)
+			return
+		}
+		if te, ok := zmtp.IsTooLarge(err); ok {
+			p.broker.countTooLarge()
+			p.log.Warn("request too large, refused", "peer", c.remote, "bytes", te.Size, "limit", te.Limit)
+			reply := vpoller.Failf("Request too large: %d bytes (limit %d)", te.Size, te.Limit).Encode(vpoller.PythonASCII)
+			c.enqueue(replyFrames(routingEnvelope(te.Head), reply))
+			continue
+		}
 		if err != nil {
 			p.log.Debug("client disconnected", "peer", c.remote, "err", err)
 			return
@@ -181,32 +233,13 @@ func (p *Proxy) serveClient(ctx context.Context, conn net.Conn) {
 			p.log.Debug("ignoring client message", "peer", c.remote, "err", err)
 			continue
 		}
-		if size := messageSize(frames); size > p.cfg.MaxRequestBytes {
-			p.broker.countTooLarge()
-			p.log.Warn("request too large, refused", "peer", c.remote, "bytes", size, "limit", p.cfg.MaxRequestBytes)
-			reply := vpoller.Failf("Request too large: %d bytes (limit %d)", size, p.cfg.MaxRequestBytes).Encode(vpoller.PythonASCII)
-			c.enqueue(replyFrames(envelope, reply))
-			continue
-		}
 		p.broker.submit(c, envelope, payload)
 	}
 }
 
-func messageSize(frames [][]byte) int {
-	n := 0
-	for _, f := range frames {
-		n += len(f)
-	}
-	return n
-}
-
 // serveWorker reads replies from one worker connection.
-func (p *Proxy) serveWorker(ctx context.Context, conn net.Conn) {
-	c, err := openPeer(conn, zmq4.Dealer, p.opts.workerFrameLimit, p.opts.queue, p.opts.handshake)
-	if err != nil {
-		p.log.Debug("worker handshake failed", "peer", conn.RemoteAddr(), "err", err)
-		return
-	}
+func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
+	c := newPeer(conn, p.opts.queue)
 	w := &workerConn{peer: c, inflight: map[string]*request{}}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -217,7 +250,16 @@ func (p *Proxy) serveWorker(ctx context.Context, conn net.Conn) {
 	p.broker.workerJoined(w)
 	p.log.Info("worker connected", "peer", c.remote)
 	for {
-		frames, err := c.recv()
+		frames, err := conn.ReadMsg()
+		if te, ok := zmtp.IsTooLarge(err); ok {
+			// The reply is gone, the worker is fine: tell its client.
+			p.log.Warn("worker reply too large, dropped", "worker", c.remote, "bytes", te.Size, "limit", te.Limit)
+			if len(te.Head) > 0 {
+				p.broker.replied(w, string(te.Head[0]),
+					vpoller.Failf("Reply too large: %d bytes (limit %d)", te.Size, te.Limit).Encode(vpoller.PythonASCII))
+			}
+			continue
+		}
 		if err != nil {
 			p.log.Info("worker disconnected", "peer", c.remote, "err", err)
 			return
@@ -251,7 +293,7 @@ func (p *Proxy) janitor(ctx context.Context) {
 func (p *Proxy) status() vpoller.Object {
 	host, _ := os.Hostname()
 	s := p.Stats()
-	return vpoller.Object{
+	obj := vpoller.Object{
 		{Key: "status", Value: "running"},
 		{Key: "hostname", Value: host},
 		{Key: "mgmt", Value: shown(p.cfg.Mgmt, p.addrs.Mgmt)},
@@ -261,7 +303,26 @@ func (p *Proxy) status() vpoller.Object {
 		{Key: "outstanding", Value: s.Outstanding},
 		{Key: "served", Value: s.Served},
 		{Key: "redispatched", Value: s.Redispatched},
+		{Key: "held", Value: s.Held},
+		{Key: "held_bytes", Value: s.HeldBytes},
+		{Key: "refused_held_full", Value: s.Refused},
+		{Key: "lost_twice", Value: s.Poisoned},
+		{Key: "too_large", Value: s.TooLarge},
+		{Key: "expired", Value: s.Expired},
 	}
+	for i, name := range []string{"frontend_connections", "backend_connections"} {
+		if l := p.listeners[i]; l != nil {
+			ls := l.Stats()
+			obj = append(obj, vpoller.Field{Key: name, Value: vpoller.Object{
+				{Key: "active", Value: ls.Active}, {Key: "accepted", Value: ls.Accepted}, {Key: "refused", Value: ls.Refused},
+				{Key: "handshake_failed", Value: ls.Failed}, {Key: "auth_failed", Value: ls.AuthFailed},
+				{Key: "accept_errors", Value: ls.AcceptErrors},
+			}})
+		}
+	}
+	return append(obj, vpoller.Field{Key: "security", Value: vpoller.Object{
+		{Key: "frontend", Value: p.security[0]}, {Key: "backend", Value: p.security[1]}, {Key: "mgmt", Value: p.security[2]},
+	}})
 }
 
 // shown is the endpoint status reports: the configured one, as the
