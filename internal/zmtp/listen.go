@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
+	"github.com/vpoller/zabbix-vpoller/internal/lograte"
 )
 
 // DefaultMaxConns caps the connections of one listener.
@@ -41,7 +42,7 @@ type Listener struct {
 	cfg  ListenConfig
 	log  *slog.Logger
 	sem  chan struct{}
-	warn *RateLimit
+	warn *lograte.Limiter
 
 	active, accepted, refused, failed, authFailed, acceptErrors atomic.Int64
 }
@@ -100,7 +101,7 @@ func Listen(ep string, cfg ListenConfig) (*Listener, error) {
 		cfg:  cfg,
 		log:  cfg.Logger.With("socket", cfg.Name),
 		sem:  make(chan struct{}, cfg.MaxConns),
-		warn: NewRateLimit(10 * time.Second),
+		warn: lograte.New(10 * time.Second),
 	}, nil
 }
 

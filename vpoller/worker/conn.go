@@ -3,91 +3,40 @@ package worker
 import (
 	"context"
 	"fmt"
-	"net"
-	"sync"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/security/null"
 
-	endpointpkg "github.com/vpoller/zabbix-vpoller/internal/endpoint"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
-// peerConn is one ZMTP DEALER connection to the proxy backend.
-//
-// It is built on zmq4.Open over a net.Conn we dial ourselves instead of a
-// zmq4 DEALER socket because the socket offers no way to bound the ZMTP
-// handshake or a send to a peer that stopped reading, and it does not
-// report a broken connection on Send. Owning the net.Conn lets the worker
-// put deadlines on both, and closing it releases a blocked read at once.
-//
-// Concurrency (checked against zmq4 v0.17.0): Conn.RecvMsg only reads and
-// Conn.SendMsg only writes, so one reader goroutine may run beside one
-// writer; writers are serialised by mu because SendMsg writes a message
-// as several Write calls. One caveat: RecvMsg answers a ZMTP PING itself
-// (a write outside mu). Neither libzmq (heartbeats are off unless
-// ZMQ_HEARTBEAT_IVL is set) nor zmq4 sends PINGs by default, and the
-// proxies we talk to do not enable them.
+// peerConn is one ZMTP DEALER connection to the proxy backend, on the
+// guarded layer: the handshake is bounded, a message above the limits is
+// refused before it is allocated (a broken or hostile proxy cannot make
+// the worker allocate without bound), and writes are serialised and
+// bounded by a deadline.
 type peerConn struct {
-	raw  net.Conn
-	zc   *zmq4.Conn
-	mu   sync.Mutex // serialises sends
-	once sync.Once
+	c *zmtp.Conn
 }
 
 // dialPeer connects to a tcp:// or ipc:// endpoint and performs the ZMTP
 // handshake as a DEALER within timeout.
-func dialPeer(ctx context.Context, endpoint string, timeout time.Duration) (*peerConn, error) {
-	ep, err := endpointpkg.Parse(endpoint)
+func dialPeer(ctx context.Context, endpoint string, timeout time.Duration, mech zmtp.Mechanism, limits zmtp.Limits) (*peerConn, error) {
+	c, err := zmtp.Dial(ctx, endpoint, zmtp.Config{Type: zmq4.Dealer, Mechanism: mech, HandshakeTimeout: timeout, Limits: limits})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("proxy %w", err)
 	}
-	// A "*" host (valid for binding in the original's config) means this
-	// machine.
-	network, addr := ep.DialAddr()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", endpoint, err)
-	}
-	deadline, _ := ctx.Deadline()
-	_ = raw.SetDeadline(deadline)
-	// Release the handshake if ctx is cancelled before the deadline.
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Now()) })
-	zc, err := zmq4.Open(raw, null.Security(), zmq4.Dealer, zmq4.SocketIdentity(nil), false, nil)
-	stop()
-	if err != nil {
-		raw.Close()
-		return nil, fmt.Errorf("ZMTP handshake with %s: %w", endpoint, err)
-	}
-	_ = raw.SetDeadline(time.Time{})
-	return &peerConn{raw: raw, zc: zc}, nil
+	return &peerConn{c: c}, nil
 }
 
-// recv returns the next message, skipping ZMTP commands.
-func (c *peerConn) recv() ([][]byte, error) {
-	for {
-		msg, err := c.zc.RecvMsg()
-		if err != nil {
-			return nil, err
-		}
-		if msg.Type == zmq4.CmdMsg {
-			continue
-		}
-		return msg.Frames, nil
-	}
-}
+// recv returns the next message. A *zmtp.TooLargeError that is not fatal
+// leaves the connection usable.
+func (c *peerConn) recv() ([][]byte, error) { return c.c.ReadMsg() }
 
 // send writes one multi-frame message; a peer that does not take it
 // within timeout breaks the connection (the caller reconnects).
 func (c *peerConn) send(frames [][]byte, timeout time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_ = c.raw.SetWriteDeadline(time.Now().Add(timeout))
-	err := c.zc.SendMsg(zmq4.NewMsgFrom(frames...))
-	_ = c.raw.SetWriteDeadline(time.Time{})
+	err := c.c.WriteMsg(frames, timeout)
 	if err != nil {
 		c.close()
 	}
@@ -95,6 +44,4 @@ func (c *peerConn) send(frames [][]byte, timeout time.Duration) error {
 }
 
 // close ends the connection and releases a blocked recv.
-func (c *peerConn) close() {
-	c.once.Do(func() { _ = c.raw.Close() })
-}
+func (c *peerConn) close() { _ = c.c.Close() }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
 )
@@ -41,6 +42,8 @@ type Daemon struct {
 	opts   DaemonOptions
 	cancel context.CancelFunc
 	done   chan error
+
+	mgmtSecurity string
 }
 
 // ResolvePaths makes the worker's relative paths (db, vsphere_hosts_dir)
@@ -78,13 +81,24 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	}
 	wo := opts.Worker
 	wo.Proxy, wo.Concurrency, wo.Helpers, wo.Logger = wc.Proxy, wc.Concurrency, wc.Helpers, opts.Logger
+	wo.Agents, wo.Unreachable = svc.Agents(), vsphere.Unreachable
+	wo.AgentConcurrency, wo.BreakerFailures, wo.BreakerCooldown, wo.MaxReplyBytes = wc.AgentConcurrency, wc.BreakerFailures, wc.BreakerCooldown, wc.MaxReplyBytes
+	if wo.Mechanism, err = zmtp.ClientMechanism(wc.ProxyCurveServerKey, wc.ProxyCurveSecretKey); err != nil {
+		_ = svc.Close(ctx)
+		return nil, fmt.Errorf("proxy_curve_server_key / proxy_curve_secret_key: %w", err)
+	}
 	w, err := New(svc, wo)
 	if err != nil {
 		_ = svc.Close(ctx)
 		return nil, err
 	}
-	d := &Daemon{cfg: wc, svc: svc, w: w, log: opts.Logger, opts: opts, done: make(chan error, 1)}
-	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Logger: opts.Logger})
+	mgmtMech, mgmtDesc, err := mgmt.ServerSecurity(wc.MgmtSecurity)
+	if err != nil {
+		_ = svc.Close(ctx)
+		return nil, fmt.Errorf("management security: %w", err)
+	}
+	d := &Daemon{cfg: wc, svc: svc, w: w, log: opts.Logger, opts: opts, done: make(chan error, 1), mgmtSecurity: mgmtDesc}
+	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Security: mgmtMech, Logger: opts.Logger})
 	if err != nil {
 		_ = svc.Close(ctx)
 		return nil, err
@@ -93,8 +107,8 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	d.cancel = cancel
 	// Names only: an agent's LogValue hides its password, but not when
 	// formatted inside a list.
-	opts.Logger.Info("vPoller worker starting", "proxy", wc.Proxy, "mgmt", wc.Mgmt, "concurrency", w.opts.Concurrency,
-		"agents", svc.Agents())
+	opts.Logger.Info("vPoller worker starting", "proxy", wc.Proxy, "proxy_security", w.opts.Mechanism.Name(), "mgmt", wc.Mgmt,
+		"mgmt_security", mgmtDesc, "concurrency", w.opts.Concurrency, "agent_concurrency", w.opts.AgentConcurrency, "agents", svc.Agents())
 	for _, a := range agents {
 		opts.Logger.Debug("vSphere agent", "agent", a)
 	}
@@ -131,6 +145,9 @@ func (d *Daemon) Stop() error {
 	return errors.Join(errs...)
 }
 
+// MgmtEndpoint is the management socket's bound endpoint.
+func (d *Daemon) MgmtEndpoint() string { return d.mgmt.Endpoint() }
+
 // Status is the management status result: the original worker's fields
 // in its order, then ours.
 func (d *Daemon) Status() vpoller.Object {
@@ -158,6 +175,11 @@ func (d *Daemon) Status() vpoller.Object {
 			{Key: "soap_calls", Value: vs.SOAPCalls},
 			{Key: "logins", Value: vs.Logins},
 			{Key: "coalesced", Value: vs.Coalesced},
+		}},
+		{Key: "lanes", Value: d.w.LaneStatus()},
+		{Key: "security", Value: vpoller.Object{
+			{Key: "proxy", Value: d.w.opts.Mechanism.Name()},
+			{Key: "mgmt", Value: d.mgmtSecurity},
 		}},
 	}
 }

@@ -19,7 +19,7 @@ import (
 // (fields and order) and shutdown.
 func TestDaemon(t *testing.T) {
 	b := newBackend(t, "127.0.0.1:0")
-	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	mgmtEP := "ipc://" + filepath.Join(t.TempDir(), "worker.sock")
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "etc", "hosts.d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func TestDaemon(t *testing.T) {
 		t.Fatalf("reply %q", rep)
 	}
 
-	raw, err := mgmt.Call(context.Background(), mgmtEP, "status", 5*time.Second)
+	raw, err := mgmt.Call(context.Background(), mgmtEP, "status", 5*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestDaemon(t *testing.T) {
 	for _, f := range obj {
 		keys = append(keys, f.Key)
 	}
-	wantKeys := "status hostname proxy mgmt db concurrency helpers tasks agents requests in_flight connected vsphere"
+	wantKeys := "status hostname proxy mgmt db concurrency helpers tasks agents requests in_flight connected vsphere lanes security"
 	if st.Msg != "vPoller Worker status" || strings.Join(keys, " ") != wantKeys {
 		t.Fatalf("status %s", raw)
 	}
@@ -78,7 +78,7 @@ func TestDaemon(t *testing.T) {
 		t.Fatalf("no SOAP calls counted: %s", raw)
 	}
 
-	raw, err = mgmt.Call(context.Background(), mgmtEP, "shutdown", 5*time.Second)
+	raw, err = mgmt.Call(context.Background(), mgmtEP, "shutdown", 5*time.Second, nil)
 	if err != nil || string(raw) != `{"success": 0, "msg": "Shutdown time has arrived"}` {
 		t.Fatalf("shutdown: %s %v", raw, err)
 	}

@@ -5,44 +5,99 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
+	"time"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
 
-// handle answers one message on the connection it came from. The last
-// frame is the request; every frame before it is the envelope the proxy
-// routes the reply by, returned unchanged: [id][""] from a ROUTER/DEALER
-// proxy, [id] from proxies that omit the delimiter, or longer envelopes
-// from chained routers (the Python worker could answer none but the first).
-func (w *Worker) handle(ctx context.Context, conn *peerConn, frames [][]byte) {
+// dispatch answers one message on the connection it came from; it holds
+// one worker slot (taken by the reader) and releases it. The last frame
+// is the request; every frame before it is the envelope the proxy routes
+// the reply by, returned unchanged: [id][""] from a ROUTER/DEALER proxy,
+// [id] from proxies that omit the delimiter, or longer envelopes from
+// chained routers (the Python worker could answer none but the first).
+//
+// A request for a vSphere agent goes through that agent's lane: it runs
+// now if the lane has room (keeping the slot, which then serves the
+// lane's queue), else it waits in the lane and the slot is given back at
+// once, so a stalled vCenter's requests never hold the slots others need.
+func (w *Worker) dispatch(ctx context.Context, conn *peerConn, frames [][]byte, sem chan struct{}, handlers *sync.WaitGroup) {
 	if len(frames) == 0 {
 		w.inFlight.Add(-1)
+		handlers.Done()
+		<-sem
 		return
 	}
 	envelope := frames[:len(frames)-1]
-	reply := w.Reply(ctx, frames[len(frames)-1])
-	out := make([][]byte, 0, len(frames))
-	out = append(out, envelope...)
-	out = append(out, reply)
-	// Counted before the send so a client that has its reply also sees
-	// it counted in the status.
-	w.requests.Add(1)
-	w.inFlight.Add(-1)
-	if err := conn.send(out, w.opts.SendTimeout); err != nil {
-		w.log.Warn("reply not sent; connection will be re-established", "err", err)
+	send := func(reply []byte) {
+		out := make([][]byte, 0, len(frames))
+		out = append(out, envelope...)
+		out = append(out, reply)
+		// Counted before the send so a client that has its reply also
+		// sees it counted in the status.
+		w.requests.Add(1)
+		w.inFlight.Add(-1)
+		if err := conn.send(out, w.opts.SendTimeout); err != nil {
+			w.log.Warn("reply not sent; connection will be re-established", "err", err)
+		}
+		handlers.Done()
 	}
+	req, bad := w.decode(frames[len(frames)-1])
+	if bad != nil {
+		send(bad)
+		<-sem
+		return
+	}
+	j := &job{req: req, arrived: time.Now(), finish: func(r *vpoller.Response) { send(w.encode(req, r)) }}
+	l := w.lanes[req.Hostname]
+	if l == nil {
+		go func() {
+			defer func() { <-sem }()
+			j.finish(w.execute(ctx, nil, req))
+		}()
+		return
+	}
+	if !l.submit(j) {
+		<-sem // waiting in the lane, or refused: either way, not running
+		return
+	}
+	go func() {
+		defer func() { <-sem }()
+		for ; j != nil; j = l.next() {
+			// A request that waited past its deadline is not sent to
+			// vCenter (its client has given up), except to be told at
+			// once that the vCenter is unreachable.
+			if waited := time.Since(j.arrived); waited > w.opts.RequestTimeout && !l.open() {
+				l.expired.Add(1)
+				j.finish(&vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", j.req.Method),
+					Traceback: fmt.Sprintf("waited %s for vCenter %s (request timeout %s)", waited.Round(time.Millisecond), l.name, w.opts.RequestTimeout)})
+				continue
+			}
+			j.finish(w.execute(ctx, l, j.req))
+		}
+	}()
 }
 
-// Reply computes the reply frame for one request frame. It never panics:
-// undecodable frames get the original worker's message (encoded with \u
-// escapes as the original's own errors were), a frame above
-// MaxRequestBytes gets MsgTooLarge, and a panic becomes the request's
-// "Task <method> failed" reply.
-func (w *Worker) Reply(ctx context.Context, payload []byte) (reply []byte) {
+// Reply computes the reply frame for one request frame, synchronously:
+// through its vCenter's circuit breaker but not its slots (for callers
+// that bound concurrency themselves, and for tests). It never panics.
+func (w *Worker) Reply(ctx context.Context, payload []byte) []byte {
+	req, bad := w.decode(payload)
+	if bad != nil {
+		return bad
+	}
+	return w.encode(req, w.execute(ctx, w.lanes[req.Hostname], req))
+}
+
+// decode reads a request frame; bad input gets the original worker's
+// message (encoded with \u escapes as the original's own errors were), a
+// frame above MaxRequestBytes MsgTooLarge.
+func (w *Worker) decode(payload []byte) (*vpoller.Request, []byte) {
 	if len(payload) > w.opts.MaxRequestBytes {
 		w.log.Warn("request too large", "bytes", len(payload), "limit", w.opts.MaxRequestBytes)
-		return vpoller.Failf("%s: %d bytes, the limit is %d", MsgTooLarge, len(payload), w.opts.MaxRequestBytes).Encode(vpoller.PythonASCII)
+		return nil, vpoller.Failf("%s: %d bytes, the limit is %d", MsgTooLarge, len(payload), w.opts.MaxRequestBytes).Encode(vpoller.PythonASCII)
 	}
 	req, err := vpoller.DecodeRequest(payload)
 	if err != nil {
@@ -52,23 +107,43 @@ func (w *Worker) Reply(ctx context.Context, payload []byte) (reply []byte) {
 			msg = me.Msg
 		}
 		w.log.Debug("undecodable request", "err", err)
-		return vpoller.Fail(msg).Encode(vpoller.PythonASCII)
+		return nil, vpoller.Fail(msg).Encode(vpoller.PythonASCII)
 	}
+	return req, nil
+}
+
+// execute runs a request within RequestTimeout, through the lane's
+// circuit breaker when there is a lane; a panic becomes the request's
+// "Task <method> failed" reply.
+func (w *Worker) execute(ctx context.Context, l *lane, req *vpoller.Request) (resp *vpoller.Response) {
 	defer func() {
 		if r := recover(); r != nil {
 			w.log.Error("request panicked", "request", req, "panic", r)
-			reply = (&vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method),
-				Traceback: fmt.Sprintf("panic: %v\n\n%s", r, debug.Stack())}).Encode(vpoller.Python)
+			resp = &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method),
+				Traceback: fmt.Sprintf("panic: %v\n\n%s", r, debug.Stack())}
 		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, w.opts.RequestTimeout)
 	defer cancel()
 	w.log.Debug("request", "request", req)
-	resp := w.exec.Execute(ctx, req)
+	if l != nil {
+		return l.execute(ctx, req, w.exec, w.opts.Unreachable)
+	}
+	return w.exec.Execute(ctx, req)
+}
+
+// encode renders the reply with the helper the request names, within
+// MaxReplyBytes.
+func (w *Worker) encode(req *vpoller.Request, resp *vpoller.Response) []byte {
+	out := resp.Encode(vpoller.Python)
 	if w.helpers[req.Helper] {
-		if out, ok := helpers.Apply(req.Helper, req, resp); ok {
-			return out
+		if h, ok := helpers.Apply(req.Helper, req, resp); ok {
+			out = h
 		}
 	}
-	return resp.Encode(vpoller.Python)
+	if len(out) > w.opts.MaxReplyBytes {
+		w.log.Warn("reply too large, replaced by an error", "method", req.Method, "bytes", len(out), "limit", w.opts.MaxReplyBytes)
+		return vpoller.Failf("Reply too large: %d bytes (limit %d)", len(out), w.opts.MaxReplyBytes).Encode(vpoller.PythonASCII)
+	}
+	return out
 }

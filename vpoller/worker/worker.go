@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
@@ -26,6 +28,10 @@ const (
 	DefaultDrainTimeout    = 30 * time.Second
 	DefaultMinBackoff      = 100 * time.Millisecond
 	DefaultMaxBackoff      = 5 * time.Second
+	DefaultAgentQueue      = 1000
+	DefaultBreakerFailures = 3
+	DefaultBreakerCooldown = 30 * time.Second
+	DefaultMaxReplyBytes   = 64 << 20
 )
 
 // Executor answers one request; *vsphere.Service is the real one. It must
@@ -60,7 +66,31 @@ type Options struct {
 	DrainTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the delay between reconnects.
 	MinBackoff, MaxBackoff time.Duration
-	Logger                 *slog.Logger
+	// Mechanism secures the proxy connection (zmtp.CurveClient); nil is
+	// NULL, what the original proxy speaks.
+	Mechanism zmtp.Mechanism
+	// Agents are the vSphere agents the executor serves; each gets a lane
+	// (bulkhead and circuit breaker). Requests for other names run
+	// without one (the executor refuses them at once).
+	Agents []string
+	// AgentConcurrency caps one agent's requests running at once; 0 means
+	// half of Concurrency when there are several agents, else all of it.
+	AgentConcurrency int
+	// AgentQueue caps one agent's requests waiting for a slot (they hold
+	// no worker slot while they wait); beyond it requests are refused at
+	// once with MsgAgentBusy.
+	AgentQueue int
+	// BreakerFailures consecutive failures classified by Unreachable open
+	// an agent's circuit; BreakerCooldown later one probe may pass.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+	// Unreachable classifies the Cause of a failure reply; nil counts
+	// only timeouts (context.DeadlineExceeded).
+	Unreachable func(error) bool
+	// MaxReplyBytes bounds a reply; a larger one is replaced by an error
+	// reply so that the proxy's limit is not hit.
+	MaxReplyBytes int
+	Logger        *slog.Logger
 }
 
 // MsgTooLarge starts the reply to a frame above MaxRequestBytes.
@@ -81,6 +111,7 @@ type Worker struct {
 	opts    Options
 	log     *slog.Logger
 	helpers map[string]bool
+	lanes   map[string]*lane
 
 	requests   atomic.Uint64
 	inFlight   atomic.Int64
@@ -119,7 +150,33 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}}
+	if opts.Mechanism == nil {
+		opts.Mechanism = zmtp.Null()
+	}
+	if opts.AgentConcurrency <= 0 {
+		opts.AgentConcurrency = opts.Concurrency
+		if len(opts.Agents) > 1 {
+			opts.AgentConcurrency = max(1, opts.Concurrency/2)
+		}
+	}
+	opts.AgentConcurrency = min(opts.AgentConcurrency, opts.Concurrency)
+	if opts.AgentQueue <= 0 {
+		opts.AgentQueue = DefaultAgentQueue
+	}
+	if opts.BreakerFailures <= 0 {
+		opts.BreakerFailures = DefaultBreakerFailures
+	}
+	def(&opts.BreakerCooldown, DefaultBreakerCooldown)
+	if opts.Unreachable == nil {
+		opts.Unreachable = func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+	}
+	if opts.MaxReplyBytes <= 0 {
+		opts.MaxReplyBytes = DefaultMaxReplyBytes
+	}
+	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}, lanes: map[string]*lane{}}
+	for _, a := range opts.Agents {
+		w.lanes[a] = newLane(a, opts.AgentConcurrency, opts.AgentQueue, opts.BreakerFailures, opts.BreakerCooldown, w.log)
+	}
 	known := map[string]bool{}
 	for _, n := range helpers.Names() {
 		known[n] = true
@@ -132,6 +189,20 @@ func New(exec Executor, opts Options) (*Worker, error) {
 		}
 	}
 	return w, nil
+}
+
+// LaneStatus reports each vSphere agent's bulkhead and circuit, by name.
+func (w *Worker) LaneStatus() vpoller.Object {
+	names := make([]string, 0, len(w.lanes))
+	for n := range w.lanes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make(vpoller.Object, 0, len(names))
+	for _, n := range names {
+		out = append(out, vpoller.Field{Key: n, Value: w.lanes[n].status()})
+	}
+	return out
 }
 
 // Stats returns the worker's counters.
@@ -224,8 +295,10 @@ func (w *Worker) dial(ctx context.Context) (*peerConn, error) {
 		backoff.WithMaxElapsedTime(0), // keep trying; each attempt is bounded
 	)
 	failures := 0
+	limits := zmtp.Limits{MaxMessage: int64(w.opts.MaxRequestBytes) + envelopeAllowance,
+		Discard: max(4*int64(w.opts.MaxRequestBytes), 64<<20)}
 	for {
-		conn, err := dialPeer(ctx, w.opts.Proxy, w.opts.DialTimeout)
+		conn, err := dialPeer(ctx, w.opts.Proxy, w.opts.DialTimeout, w.opts.Mechanism, limits)
 		if err == nil {
 			return conn, nil
 		}
@@ -248,10 +321,16 @@ func (w *Worker) dial(ctx context.Context) (*peerConn, error) {
 	}
 }
 
-// read is the connection's only reader. It takes a concurrency slot
-// before each read, so when all slots are busy nothing is read and the
-// proxy keeps the rest queued. It returns when the connection breaks or,
-// once ctx is cancelled, when the connection is closed.
+// envelopeAllowance is room for routing frames beside a request of
+// MaxRequestBytes.
+const envelopeAllowance = 4 << 10
+
+// read is the connection's only reader. It takes a worker slot before
+// each read, so when all slots are busy nothing is read and the proxy
+// keeps the rest queued. The slot goes with the request: it runs at once,
+// or (its vCenter's lane being full) waits in the lane without the slot.
+// It returns when the connection breaks or, once ctx is cancelled, when
+// the connection is closed.
 func (w *Worker) read(ctx, execCtx context.Context, conn *peerConn, sem chan struct{}, handlers *sync.WaitGroup) error {
 	for {
 		select {
@@ -265,6 +344,14 @@ func (w *Worker) read(ctx, execCtx context.Context, conn *peerConn, sem chan str
 			return ctx.Err()
 		}
 		frames, err := conn.recv()
+		if te, ok := zmtp.IsTooLarge(err); ok {
+			<-sem
+			w.log.Warn("request too large", "bytes", te.Size, "limit", w.opts.MaxRequestBytes)
+			reply := vpoller.Failf("%s: %d bytes, the limit is %d", MsgTooLarge, te.Size, w.opts.MaxRequestBytes).Encode(vpoller.PythonASCII)
+			w.requests.Add(1)
+			_ = conn.send(append(routingEnvelope(te.Head), reply), w.opts.SendTimeout)
+			continue
+		}
 		if err != nil {
 			<-sem
 			return err
@@ -279,12 +366,20 @@ func (w *Worker) read(ctx, execCtx context.Context, conn *peerConn, sem chan str
 		}
 		handlers.Add(1)
 		w.inFlight.Add(1)
-		go func() {
-			defer func() {
-				<-sem
-				handlers.Done()
-			}()
-			w.handle(execCtx, conn, frames)
-		}()
+		w.dispatch(execCtx, conn, frames, sem, handlers)
 	}
+}
+
+// routingEnvelope is the routing part of a refused message's first
+// frames: up to and including the empty delimiter.
+func routingEnvelope(head [][]byte) [][]byte {
+	for i, f := range head {
+		if len(f) == 0 {
+			return append([][]byte{}, head[:i+1]...)
+		}
+	}
+	if len(head) > 0 {
+		return [][]byte{head[0]}
+	}
+	return nil
 }

@@ -85,7 +85,8 @@ func TestServeSimulator(t *testing.T) {
 		{"unknown method", string(request("no.such", "vcsim.local", nil)), `{"success": 1, "msg": "Unknown or missing task/method name"}`},
 		{"unknown agent", string(request("vm.discover", "VCSIM.local", nil)), `{"success": 1, "msg": "Unknown or missing agent name"}`},
 		{"missing required key", `{"method": "vm.get", "hostname": "vcsim.local", "properties": ["x"]}`, `{"success": 1, "msg": "Invalid task request"}`},
-		{"10 MB frame", string(big), fmt.Sprintf(`{"success": 1, "msg": "Request too large: %d bytes, the limit is 8388608"}`, len(big))},
+		// The size counted is the whole message: the envelope ("bad", "") and the request.
+		{"10 MB frame", string(big), fmt.Sprintf(`{"success": 1, "msg": "Request too large: %d bytes, the limit is 8388608"}`, len(big)+len("bad"))},
 		{"empty frame", ``, `{"success": 1, "msg": "Invalid message received"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

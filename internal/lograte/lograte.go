@@ -1,14 +1,17 @@
-package zmtp
+// Package lograte keeps floods of identical warnings to one log line per
+// period, with the count of those held back: a stalled vCenter or a
+// hostile peer must be visible in the log without filling it.
+package lograte
 
 import (
 	"sync"
 	"time"
 )
 
-// RateLimit lets one event through per period and counts the others, so
+// Limiter lets one event through per period and counts the others, so
 // that a flood of identical failures costs one log line per period with
 // the number it stands for.
-type RateLimit struct {
+type Limiter struct {
 	period time.Duration
 
 	mu         sync.Mutex
@@ -17,12 +20,12 @@ type RateLimit struct {
 	reported   int64
 }
 
-// NewRateLimit returns a limiter that allows one event per period.
-func NewRateLimit(period time.Duration) *RateLimit { return &RateLimit{period: period} }
+// New returns a limiter that allows one event per period.
+func New(period time.Duration) *Limiter { return &Limiter{period: period} }
 
 // Allow reports whether this event may be logged; Suppressed then tells
 // how many were not since the previous allowed one.
-func (r *RateLimit) Allow() bool {
+func (r *Limiter) Allow() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
@@ -36,7 +39,7 @@ func (r *RateLimit) Allow() bool {
 }
 
 // Suppressed is the number of events held back before the last allowed one.
-func (r *RateLimit) Suppressed() int64 {
+func (r *Limiter) Suppressed() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.reported

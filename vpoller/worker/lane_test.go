@@ -1,0 +1,165 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// stallExecutor answers agent "healthy" at once and lets agent "stalled"
+// hang until the request's deadline, as a SIGSTOPped vCenter does. (The
+// fault suite does this with a real simulator process; here the lane's
+// arithmetic is checked with exact timings.)
+type stallExecutor struct{}
+
+func (stallExecutor) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response {
+	if req.Hostname == "stalled" {
+		<-ctx.Done()
+		return &vpoller.Response{Success: 1, Msg: "Task failed", Cause: ctx.Err()}
+	}
+	return vpoller.OK("ok", []any{req.Name})
+}
+
+// collect reads replies by id until n arrived.
+func collect(t *testing.T, c *zmq4.Conn, n int) (map[string]string, map[string]time.Time) {
+	t.Helper()
+	body, at := map[string]string{}, map[string]time.Time{}
+	for len(body) < n {
+		f := recv(t, c, 10*time.Second)
+		body[string(f[0])] = string(f[2])
+		at[string(f[0])] = time.Now()
+	}
+	return body, at
+}
+
+// A stalled vCenter takes only its own lane: the other vCenter's requests
+// are answered at once, and after BreakerFailures timeouts the stalled
+// one's requests fail at once with a message that says since when.
+func TestStalledAgentDoesNotStarveOthers(t *testing.T) {
+	b := newBackend(t, "127.0.0.1:0")
+	w := runWorker(t, stallExecutor{}, Options{Proxy: b.endpoint(), Concurrency: 4, Agents: []string{"stalled", "healthy"},
+		RequestTimeout: 300 * time.Millisecond, BreakerFailures: 3, BreakerCooldown: time.Hour})
+	c := b.next(t, 5*time.Second)
+
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	go func() {
+		for i := range 30 {
+			for _, id := range []string{fmt.Sprintf("s%d", i), fmt.Sprintf("h%d", i)} {
+				agent := map[byte]string{'s': "stalled", 'h': "healthy"}[id[0]]
+				mu.Lock()
+				sent[id] = time.Now()
+				mu.Unlock()
+				send(t, c, []byte(id), nil, request("vm.get", agent, map[string]any{"name": id, "properties": []any{"x"}}))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	body, at := collect(t, c, 60)
+	mu.Lock()
+	defer mu.Unlock()
+	var worst time.Duration
+	unreachable, timeouts := 0, 0
+	for i := range 30 {
+		h := fmt.Sprintf("h%d", i)
+		if !strings.Contains(body[h], `"result": ["`+h+`"]`) {
+			t.Fatalf("%s: %s", h, body[h])
+		}
+		worst = max(worst, at[h].Sub(sent[h]))
+		s := body[fmt.Sprintf("s%d", i)]
+		switch {
+		case strings.Contains(s, "vCenter stalled unreachable since "):
+			unreachable++
+		case strings.Contains(s, "Task failed"):
+			timeouts++
+		default:
+			t.Fatalf("s%d: %s", i, s)
+		}
+	}
+	if worst > 250*time.Millisecond {
+		t.Errorf("the healthy vCenter's slowest reply took %s beside the stalled one", worst)
+	}
+	if timeouts < 3 || timeouts > 4 || unreachable != 30-timeouts {
+		t.Errorf("stalled: %d timeouts, %d failed at once; want 3-4 timeouts (the breaker opens after 3) and the rest at once", timeouts, unreachable)
+	}
+	st := w.LaneStatus()
+	lane, _ := st.Get("stalled")
+	if circuit, _ := lane.(vpoller.Object).Get("circuit"); circuit != "open" {
+		t.Errorf("stalled lane status %v", lane)
+	}
+}
+
+// Beyond AgentQueue waiting requests, a vCenter's requests are refused at
+// once (a slow vCenter cannot pile up requests without bound).
+func TestBusyLaneRefuses(t *testing.T) {
+	b := newBackend(t, "127.0.0.1:0")
+	runWorker(t, stallExecutor{}, Options{Proxy: b.endpoint(), Concurrency: 4, Agents: []string{"stalled", "healthy"},
+		AgentQueue: 5, RequestTimeout: time.Second, BreakerFailures: 100})
+	c := b.next(t, 5*time.Second)
+	for i := range 10 {
+		send(t, c, []byte(fmt.Sprintf("s%d", i)), nil, request("vm.get", "stalled", map[string]any{"name": "x", "properties": []any{"x"}}))
+	}
+	start := time.Now()
+	body, at := collect(t, c, 3)
+	for id, r := range body {
+		if !strings.HasPrefix(r, `{"success": 1, "msg": "vCenter busy: stalled has 2 requests running and 5 waiting"`) {
+			t.Fatalf("%s: %s", id, r)
+		}
+		if d := at[id].Sub(start); d > 200*time.Millisecond {
+			t.Fatalf("refusal took %s", d)
+		}
+	}
+	// The 7 admitted ones time out (2 by 2: after 1 s, 2 s, 3 s, 4 s) or
+	// expire while waiting.
+	body, _ = collect(t, c, 7)
+	for id, r := range body {
+		if !strings.Contains(r, "Task ") {
+			t.Fatalf("%s: %s", id, r)
+		}
+	}
+}
+
+// After the cooldown one probe passes; when it succeeds the circuit closes.
+func TestBreakerRecovers(t *testing.T) {
+	var healthy sync.Map
+	exec := executorFunc(func(ctx context.Context, req *vpoller.Request) *vpoller.Response {
+		if _, ok := healthy.Load(req.Hostname); ok {
+			return vpoller.OK("ok", nil)
+		}
+		return &vpoller.Response{Success: 1, Msg: "Cannot connect", Cause: context.DeadlineExceeded}
+	})
+	w, err := New(exec, Options{Proxy: "tcp://127.0.0.1:1", Agents: []string{"vc"}, BreakerFailures: 2, BreakerCooldown: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request("about", "vc", nil)
+	for range 2 {
+		if got := string(w.Reply(context.Background(), req)); got != `{"success": 1, "msg": "Cannot connect"}` {
+			t.Fatalf("%s", got)
+		}
+	}
+	if got := string(w.Reply(context.Background(), req)); !strings.Contains(got, "vCenter vc unreachable since") ||
+		!strings.Contains(got, "context deadline exceeded") {
+		t.Fatalf("open circuit: %s", got)
+	}
+	healthy.Store("vc", true)
+	time.Sleep(150 * time.Millisecond)
+	if got := string(w.Reply(context.Background(), req)); got != `{"success": 0, "msg": "ok"}` {
+		t.Fatalf("probe: %s", got)
+	}
+	lane, _ := w.LaneStatus().Get("vc")
+	if circuit, _ := lane.(vpoller.Object).Get("circuit"); circuit != "closed" {
+		t.Fatalf("after the probe: %v", lane)
+	}
+}
+
+type executorFunc func(ctx context.Context, req *vpoller.Request) *vpoller.Response
+
+func (f executorFunc) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response { return f(ctx, req) }
