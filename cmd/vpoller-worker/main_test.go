@@ -68,7 +68,7 @@ func freePort(t *testing.T) int {
 // startProxy runs our proxy in process on loopback ports.
 func startProxy(t *testing.T) proxy.Addrs {
 	t.Helper()
-	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
+	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "ipc://" + filepath.Join(t.TempDir(), "p.sock"),
 		MaxRequestBytes: 16 << 20}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func shippedConfig(t *testing.T, backend, mgmtEP string) string {
 		t.Fatal(err)
 	}
 	text := regexp.MustCompile(`(?m)^proxy *=.*$`).ReplaceAllString(string(raw), "proxy = "+backend)
-	text = regexp.MustCompile(`(?m)^mgmt *= *tcp://127.0.0.1:10000$`).ReplaceAllString(text, "mgmt = "+mgmtEP)
+	text = regexp.MustCompile(`(?m)^mgmt *= *ipc:///run/vpoller/worker-mgmt.sock$`).ReplaceAllString(text, "mgmt = "+mgmtEP)
 	if !strings.Contains(text, mgmtEP) || !strings.Contains(text, "vsphere_hosts_dir = vsphere.d") {
 		t.Fatalf("shipped config changed shape:\n%s", text)
 	}
@@ -187,7 +187,7 @@ func ctl(t *testing.T, args ...string) (string, int) {
 // client; status and stop work through -e.
 func TestShippedConfigThroughProxy(t *testing.T) {
 	addrs := startProxy(t)
-	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	mgmtEP := "ipc://" + filepath.Join(t.TempDir(), "worker.sock")
 	_, logs, done := startWorker(t, shippedConfig(t, addrs.Backend, mgmtEP), "-c", "5", "-d")
 
 	cl, err := client.New(addrs.Frontend, client.Options{Timeout: 10 * time.Second, Retries: 1})
@@ -239,7 +239,7 @@ func TestShippedConfigThroughProxy(t *testing.T) {
 // TestSignalStops: SIGTERM stops the worker cleanly even while its proxy
 // is unreachable (it must not hang in a re-dial).
 func TestSignalStops(t *testing.T) {
-	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	mgmtEP := "ipc://" + filepath.Join(t.TempDir(), "worker.sock")
 	cfg := shippedConfig(t, fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), mgmtEP)
 	cmd, logs, done := startWorker(t, cfg)
 	// Wait until the management socket answers: the process is up.
@@ -281,7 +281,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-nosuchflag", "start"}, 2, "flag provided but not defined"},
 		{[]string{"-h"}, 0, "vpoller-worker [-f CONFIG] [-c CONCURRENCY] [-d] start"},
 		{[]string{"-f", "/nonexistent/vpoller.conf", "start"}, 1, "read config"},
-		{[]string{"-e", "tcp://127.0.0.1:1", "-mgmt-timeout", "300ms", "status"}, 1, "no reply"},
+		{[]string{"-e", "tcp://127.0.0.1:1", "-mgmt-timeout", "300ms", "status"}, 1, "connection refused"},
 	} {
 		out, code := ctl(t, tc.args...)
 		if code != tc.code || !strings.Contains(out, tc.want) {
