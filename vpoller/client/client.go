@@ -8,8 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
-
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -22,13 +21,12 @@ type Client struct {
 
 	slots chan struct{} // one token per socket in use: caps requests in flight
 
-	// life bounds every socket; cancelled by Close after the calls ended.
-	life       context.Context
-	cancelLife context.CancelFunc
-	done       chan struct{} // closed by Close: in-flight calls give up
+	// closing is cancelled by Close: in-flight calls give up.
+	closing     context.Context
+	stopCalling context.CancelFunc
 
 	mu     sync.Mutex
-	idle   []zmq4.Socket // sockets that completed a request cleanly
+	idle   []*zmtp.Conn // sockets that completed a request cleanly
 	closed bool
 	calls  sync.WaitGroup // Do calls in progress
 }
@@ -41,15 +39,14 @@ func New(endpoint string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("vpoller client: %w", err)
 	}
 	opts = opts.withDefaults()
-	life, cancel := context.WithCancel(context.Background())
+	closing, cancel := context.WithCancel(context.Background())
 	return &Client{
-		endpoint:   endpoint,
-		opts:       opts,
-		log:        opts.Logger.With("endpoint", endpoint),
-		slots:      make(chan struct{}, opts.PoolSize),
-		life:       life,
-		cancelLife: cancel,
-		done:       make(chan struct{}),
+		endpoint:    endpoint,
+		opts:        opts,
+		log:         opts.Logger.With("endpoint", endpoint),
+		slots:       make(chan struct{}, opts.PoolSize),
+		closing:     closing,
+		stopCalling: cancel,
 	}, nil
 }
 
@@ -79,7 +76,7 @@ func (c *Client) Do(ctx context.Context, request []byte) ([]byte, error) {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("vpoller client: %s: waiting for a free socket: %w", c.endpoint, ctx.Err())
-	case <-c.done:
+	case <-c.closing.Done():
 		return nil, fmt.Errorf("vpoller client: %s: %w", c.endpoint, ErrClosed)
 	}
 	defer func() { <-c.slots }()
@@ -91,9 +88,12 @@ func (c *Client) Do(ctx context.Context, request []byte) ([]byte, error) {
 		if err == nil {
 			return reply, nil
 		}
+		var refused *refusedError
 		switch {
 		case errors.Is(err, ErrClosed):
 			return nil, fmt.Errorf("vpoller client: %s: %w", c.endpoint, ErrClosed)
+		case errors.As(err, &refused):
+			return nil, fmt.Errorf("vpoller client: %s: connection refused by the proxy: %w", c.endpoint, err)
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("vpoller client: %s: attempt %d of %d: %w", c.endpoint, attempt, c.opts.Retries, ctx.Err())
 		}
@@ -123,18 +123,16 @@ func (c *Client) Do(ctx context.Context, request []byte) ([]byte, error) {
 // to the idle pool; any other is closed. reused tells whether the socket
 // came from the idle pool.
 func (c *Client) attempt(ctx context.Context, request []byte) (reply []byte, reused bool, err error) {
-	timer := time.NewTimer(c.opts.Timeout)
-	defer timer.Stop()
-
+	deadline := time.Now().Add(c.opts.Timeout)
 	sock := c.takeIdle()
 	reused = sock != nil
 	if sock == nil {
-		sock, err = c.dial(ctx, timer.C)
+		sock, err = c.dial(ctx, deadline)
 		if err != nil {
 			return nil, false, err
 		}
 	}
-	reply, err = c.exchange(ctx, timer.C, sock, request)
+	reply, err = c.exchange(ctx, deadline, sock, request)
 	if err != nil {
 		return nil, reused, err
 	}
@@ -169,7 +167,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	close(c.done)
+	c.stopCalling()
 	idle := c.idle
 	c.idle = nil
 	c.mu.Unlock()
@@ -178,11 +176,10 @@ func (c *Client) Close() error {
 		_ = s.Close()
 	}
 	c.calls.Wait()
-	c.cancelLife()
 	return nil
 }
 
-func (c *Client) takeIdle() zmq4.Socket {
+func (c *Client) takeIdle() *zmtp.Conn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(c.idle)
@@ -195,7 +192,7 @@ func (c *Client) takeIdle() zmq4.Socket {
 	return s
 }
 
-func (c *Client) putIdle(s zmq4.Socket) {
+func (c *Client) putIdle(s *zmtp.Conn) {
 	c.mu.Lock()
 	if !c.closed && len(c.idle) < c.opts.MaxIdle {
 		c.idle = append(c.idle, s)

@@ -3,6 +3,8 @@ package client
 import (
 	"log/slog"
 	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
 // Defaults of Options. Timeout and Retries are the Python library's
@@ -12,6 +14,9 @@ const (
 	DefaultRetries  = 3
 	DefaultPoolSize = 32
 	DefaultMaxIdle  = 8
+	// DefaultMaxReplyBytes bounds a reply message, as the proxy's default
+	// max_reply_bytes does.
+	DefaultMaxReplyBytes = 64 << 20
 )
 
 // Options tune a Client. The zero value gives the original library's
@@ -31,6 +36,12 @@ type Options struct {
 	// is one TCP connection to the proxy). Default 8, never more than
 	// PoolSize.
 	MaxIdle int
+	// Mechanism secures the connection: zmtp.CurveClient for a proxy
+	// frontend with CURVE. Default: NULL, what the original speaks.
+	Mechanism zmtp.Mechanism
+	// MaxReplyBytes bounds a reply; a larger one fails the attempt.
+	// Default DefaultMaxReplyBytes.
+	MaxReplyBytes int
 	// Logger receives retry warnings and connection details. Default: none.
 	Logger *slog.Logger
 }
@@ -54,6 +65,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Mechanism == nil {
+		o.Mechanism = zmtp.Null()
+	}
+	if o.MaxReplyBytes <= 0 {
+		o.MaxReplyBytes = DefaultMaxReplyBytes
 	}
 	return o
 }

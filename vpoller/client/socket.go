@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
 // errAttemptTimeout marks an attempt that ran out of its Timeout.
@@ -22,110 +22,87 @@ type exchangeError struct{ err error }
 func (e *exchangeError) Error() string { return "send/receive failed: " + e.err.Error() }
 func (e *exchangeError) Unwrap() error { return e.err }
 
-// dialRetryFor picks zmq4's pause between failed connects and the number of
-// connects, so that one zmq4 Dial lasts about one attempt timeout and never
-// blocks forever (zmq4's own default is 10 retries 250 ms apart, and -1
-// would retry forever).
-func dialRetryFor(timeout time.Duration) (time.Duration, int) {
-	retry := min(100*time.Millisecond, timeout/4)
-	retry = max(retry, time.Millisecond)
-	return retry, max(int(timeout/retry), 1)
-}
+// refusedError is a handshake the proxy refused for our credentials (or
+// a protocol mismatch): retrying cannot help, so Do gives up at once.
+type refusedError struct{ err error }
 
-// dial opens a fresh REQ socket connected to the endpoint. It gives up when
-// expired fires, ctx is done or the client closes; zmq4's Dial cannot be
-// interrupted, so it runs in a goroutine that closes the socket itself if
-// the dial finished after we gave up (no socket is left open).
-func (c *Client) dial(ctx context.Context, expired <-chan time.Time) (zmq4.Socket, error) {
-	retry, maxRetries := dialRetryFor(c.opts.Timeout)
-	sock := zmq4.NewReq(c.life,
-		zmq4.WithDialerRetry(retry),
-		zmq4.WithDialerMaxRetries(maxRetries),
-		zmq4.WithDialerTimeout(c.opts.Timeout),
-		zmq4.WithLogger(slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)),
-	)
-	var abandoned atomic.Bool
-	dialed := make(chan error, 1)
-	go func() {
-		err := sock.Dial(c.endpoint)
-		if abandoned.Load() {
-			// We gave up meanwhile; Close again in case Dial added its
-			// connection after the first Close ran.
-			_ = sock.Close()
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// connectRetry is the pause between connects within one attempt: a proxy
+// that is (re)starting is waited for until the attempt's deadline, as
+// libzmq's reconnect does.
+const connectRetry = 100 * time.Millisecond
+
+// dial opens a fresh REQ connection to the endpoint on the guarded ZMTP
+// layer, retrying refused connects until deadline. It gives up when ctx
+// is done or the client closes.
+func (c *Client) dial(ctx context.Context, deadline time.Time) (*zmtp.Conn, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	stop := context.AfterFunc(c.closing, cancel)
+	defer stop()
+	cfg := zmtp.Config{Type: zmq4.Req, Mechanism: c.opts.Mechanism, HandshakeTimeout: time.Until(deadline),
+		Limits: zmtp.Limits{MaxMessage: int64(c.opts.MaxReplyBytes)}}
+	for {
+		conn, err := zmtp.Dial(ctx, c.endpoint, cfg)
+		if err == nil {
+			return conn, nil
 		}
-		dialed <- err
-	}()
-	abandon := func() {
-		abandoned.Store(true)
-		_ = sock.Close()
-	}
-	select {
-	case err := <-dialed:
-		if err != nil {
-			_ = sock.Close()
-			return nil, fmt.Errorf("connect: %w", err)
+		if errors.Is(err, zmtp.ErrAuth) || errors.Is(err, zmtp.ErrProtocol) {
+			return nil, &refusedError{err: err}
 		}
-		return sock, nil
-	case <-expired:
-		abandon()
-		return nil, fmt.Errorf("connect: %w", errAttemptTimeout)
-	case <-ctx.Done():
-		abandon()
-		return nil, ctx.Err()
-	case <-c.done:
-		abandon()
-		return nil, ErrClosed
+		select {
+		case <-ctx.Done():
+			switch {
+			case c.closing.Err() != nil:
+				return nil, ErrClosed
+			case time.Now().Before(deadline):
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("connect: %w (%v)", errAttemptTimeout, err)
+		case <-time.After(min(connectRetry, time.Until(deadline))):
+		}
 	}
 }
 
-// exchange sends one request on sock and waits for its reply. zmq4 has no
-// receive timeout and a blocked Recv is released only by Close, so Send and
-// Recv run in a goroutine; when we stop waiting we Close the socket and wait
-// for that goroutine, which then returns at once. On any error the socket is
-// closed and must not be reused.
-func (c *Client) exchange(ctx context.Context, expired <-chan time.Time, sock zmq4.Socket, request []byte) ([]byte, error) {
-	type result struct {
-		reply []byte
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		if err := sock.Send(zmq4.NewMsg(request)); err != nil {
-			done <- result{err: &exchangeError{err: fmt.Errorf("send: %w", err)}}
-			return
+// exchange sends one request on conn and waits for its reply until
+// deadline. ctx ending or the client closing closes the connection,
+// which releases the read at once. On any error the connection is closed
+// and must not be reused (a late reply would answer the next request).
+func (c *Client) exchange(ctx context.Context, deadline time.Time, conn *zmtp.Conn, request []byte) ([]byte, error) {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	stopClose := context.AfterFunc(c.closing, func() { conn.Close() })
+	defer stopClose()
+	fail := func(err error) ([]byte, error) {
+		conn.Close()
+		switch {
+		case c.closing.Err() != nil:
+			return nil, ErrClosed
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
 		}
-		msg, err := sock.Recv()
-		if err != nil {
-			done <- result{err: &exchangeError{err: fmt.Errorf("receive: %w", err)}}
-			return
-		}
-		// One payload frame is the protocol; the REQ socket already took
-		// the empty delimiter off.
-		var reply []byte
-		if len(msg.Frames) > 0 {
-			reply = msg.Frames[0]
-		}
-		if reply == nil {
-			reply = []byte{}
-		}
-		done <- result{reply: reply}
-	}()
-	stop := func(err error) ([]byte, error) {
-		_ = sock.Close()
-		<-done
 		return nil, err
 	}
-	select {
-	case r := <-done:
-		if r.err != nil {
-			_ = sock.Close()
-		}
-		return r.reply, r.err
-	case <-expired:
-		return stop(errAttemptTimeout)
-	case <-ctx.Done():
-		return stop(ctx.Err())
-	case <-c.done:
-		return stop(ErrClosed)
+	// REQ framing: the empty delimiter, then the request.
+	if err := conn.WriteMsg([][]byte{{}, request}, time.Until(deadline)); err != nil {
+		return fail(&exchangeError{err: fmt.Errorf("send: %w", err)})
 	}
+	if err := conn.SetReadDeadline(deadline); err != nil {
+		return fail(&exchangeError{err: err})
+	}
+	frames, err := conn.ReadMsg()
+	if errors.Is(err, zmtp.ErrIdle) {
+		return fail(errAttemptTimeout)
+	}
+	if err != nil {
+		return fail(&exchangeError{err: fmt.Errorf("receive: %w", err)})
+	}
+	if len(frames) < 2 || len(frames[0]) != 0 {
+		return fail(&exchangeError{err: fmt.Errorf("receive: not a REQ reply (%d frames, no empty delimiter)", len(frames))})
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	// One payload frame is the protocol.
+	return frames[len(frames)-1], nil
 }
