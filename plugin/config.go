@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
@@ -33,6 +34,19 @@ type Session struct {
 	Timeout time.Duration
 	// Retries is the total number of attempts within the budget.
 	Retries int
+	// CurveServerKey (the proxy's public key: Z85 or a certificate file)
+	// and CurveSecretKey (this agent's secret certificate) make the
+	// session speak CURVE; both empty: NULL.
+	CurveServerKey, CurveSecretKey string
+	// mech is built from the two above when the configuration is parsed,
+	// so a wrong key stops the agent at start with a clear message.
+	mech zmtp.Mechanism
+}
+
+// clientKey names the client a session uses: one per endpoint and
+// credentials.
+func (s Session) clientKey() string {
+	return s.Endpoint + "\x00" + s.CurveServerKey + "\x00" + s.CurveSecretKey
 }
 
 // Config is the validated Plugins.VPoller.* configuration.
@@ -74,6 +88,10 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 				cfg.Default.Retries, err = parseInt(o.Value, 1, maxRetries)
 			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "PoolSize"):
 				cfg.PoolSize, err = parseInt(o.Value, 1, maxPoolSize)
+			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "CurveServerKey"):
+				cfg.Default.CurveServerKey = strings.TrimSpace(o.Value)
+			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "CurveSecretKey"):
+				cfg.Default.CurveSecretKey = strings.TrimSpace(o.Value)
 			case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Sessions"):
 				name := strings.ToLower(o.Path[1])
 				s := sessions[name]
@@ -84,22 +102,27 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 				}
 				field := strings.ToLower(o.Path[2])
 				switch field {
-				case "endpoint", "timeout", "retries":
+				case "endpoint", "timeout", "retries", "curveserverkey", "curvesecretkey":
 					s.set[field] = o
 				default:
-					err = fmt.Errorf("unknown session option %q (known: Endpoint, Timeout, Retries)", o.Path[2])
+					err = fmt.Errorf("unknown session option %q (known: Endpoint, Timeout, Retries, CurveServerKey, CurveSecretKey)", o.Path[2])
 				}
 			default:
-				err = fmt.Errorf("unknown option (known: Endpoint, Timeout, Retries, PoolSize, Sessions.<Name>.Endpoint/Timeout/Retries)")
+				err = fmt.Errorf("unknown option (known: Endpoint, Timeout, Retries, PoolSize, CurveServerKey, CurveSecretKey, Sessions.<Name>.Endpoint/Timeout/Retries/CurveServerKey/CurveSecretKey)")
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 		}
 	}
+	var err error
+	if cfg.Default.mech, err = zmtp.ClientMechanism(cfg.Default.CurveServerKey, cfg.Default.CurveSecretKey); err != nil {
+		return nil, fmt.Errorf("%sCurveServerKey/CurveSecretKey: %w", prefix, err)
+	}
 	for _, name := range order {
 		so := sessions[name]
-		s := Session{Name: so.display, Timeout: cfg.Default.Timeout, Retries: cfg.Default.Retries}
+		s := Session{Name: so.display, Timeout: cfg.Default.Timeout, Retries: cfg.Default.Retries,
+			CurveServerKey: cfg.Default.CurveServerKey, CurveSecretKey: cfg.Default.CurveSecretKey}
 		if _, ok := so.set["endpoint"]; !ok {
 			return nil, fmt.Errorf("%sSessions.%s: Endpoint is missing (every session needs one)", prefix, so.display)
 		}
@@ -112,10 +135,17 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 				s.Timeout, err = parseTimeout(o.Value)
 			case "retries":
 				s.Retries, err = parseInt(o.Value, 1, maxRetries)
+			case "curveserverkey":
+				s.CurveServerKey = strings.TrimSpace(o.Value)
+			case "curvesecretkey":
+				s.CurveSecretKey = strings.TrimSpace(o.Value)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s%s (line %d): %w", prefix, o.Name(), o.Line, err)
 			}
+		}
+		if s.mech, err = zmtp.ClientMechanism(s.CurveServerKey, s.CurveSecretKey); err != nil {
+			return nil, fmt.Errorf("%sSessions.%s.CurveServerKey/CurveSecretKey: %w", prefix, so.display, err)
 		}
 		if isURI(s.Name) {
 			return nil, fmt.Errorf("%sSessions.%s: a session name cannot look like an endpoint URI", prefix, so.display)

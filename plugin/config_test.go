@@ -2,11 +2,13 @@ package plugin
 
 import (
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
 )
 
@@ -30,10 +32,10 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Default != (Session{Endpoint: "tcp://10.0.0.5:10123", Timeout: 2 * time.Second, Retries: 2}) {
+	if plain(cfg.Default) != (Session{Endpoint: "tcp://10.0.0.5:10123", Timeout: 2 * time.Second, Retries: 2}) {
 		t.Fatalf("default %+v", cfg.Default)
 	}
-	if got := cfg.Sessions["prod"]; got != (Session{Name: "Prod", Endpoint: "tcp://vpoller-prod:10123", Timeout: 5 * time.Second, Retries: 2}) {
+	if got := plain(cfg.Sessions["prod"]); got != (Session{Name: "Prod", Endpoint: "tcp://vpoller-prod:10123", Timeout: 5 * time.Second, Retries: 2}) {
 		t.Fatalf("prod %+v", got)
 	}
 	if got := cfg.Sessions["lab"]; got.Timeout != 2*time.Second || got.Retries != 2 {
@@ -53,7 +55,7 @@ func TestParseConfig(t *testing.T) {
 func TestParseConfigDefaults(t *testing.T) {
 	for _, o := range []*agent2.Options{nil, {}, opts()} {
 		cfg, err := ParseConfig(o)
-		if err != nil || cfg.Default != (Session{Endpoint: DefaultEndpoint, Retries: 1}) || len(cfg.Sessions) != 0 {
+		if err != nil || plain(cfg.Default) != (Session{Endpoint: DefaultEndpoint, Retries: 1}) || len(cfg.Sessions) != 0 {
 			t.Fatalf("%+v %v", cfg, err)
 		}
 	}
@@ -134,4 +136,51 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// plain drops the mechanism built from the keys, for comparisons.
+func plain(s Session) Session {
+	s.mech = nil
+	return s
+}
+
+func TestParseConfigCurve(t *testing.T) {
+	dir := t.TempDir()
+	srv, _ := curvekey.Generate()
+	cli, _ := curvekey.Generate()
+	pub, _, err := curvekey.WriteCertFiles(filepath.Join(dir, "proxy"), srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, err := curvekey.WriteCertFiles(filepath.Join(dir, "agent"), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(opts(
+		"CurveServerKey", pub,
+		"CurveSecretKey", sec,
+		"Sessions.Plain.Endpoint", "tcp://127.0.0.1:20123",
+		"Sessions.Plain.CurveServerKey", "",
+		"Sessions.Plain.CurveSecretKey", "",
+		"Sessions.Lab.Endpoint", "tcp://127.0.0.1:30123",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Default.mech.Name() != "CURVE" || cfg.Sessions["lab"].mech.Name() != "CURVE" || cfg.Sessions["plain"].mech.Name() != "NULL" {
+		t.Fatalf("mechanisms: default %s, lab %s, plain %s", cfg.Default.mech.Name(), cfg.Sessions["lab"].mech.Name(), cfg.Sessions["plain"].mech.Name())
+	}
+	if cfg.Default.clientKey() == cfg.Sessions["plain"].clientKey() {
+		t.Fatal("different credentials share a client key")
+	}
+	for _, bad := range [][]string{
+		{"CurveServerKey", pub},                                // no secret key
+		{"CurveServerKey", pub, "CurveSecretKey", pub},         // a public certificate as secret
+		{"CurveServerKey", "not-a-key", "CurveSecretKey", sec}, // no such key or file
+		{"Sessions.X.Endpoint", "tcp://127.0.0.1:1", "Sessions.X.CurveSecretKey", sec},
+	} {
+		if _, err := ParseConfig(opts(bad...)); err == nil || !strings.Contains(err.Error(), "Curve") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
 }

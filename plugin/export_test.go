@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -203,5 +204,71 @@ func TestValidateRefusesBrokenConfig(t *testing.T) {
 	}
 	if err := p.Configure(agent2.GlobalOptions{}, opts("Retries", "0")); err == nil || !strings.Contains(err.Error(), "Plugins.VPoller.Retries (line 10)") {
 		t.Fatalf("Configure: %v", err)
+	}
+}
+
+// An item key may name any endpoint: one served by a hostile peer (here:
+// an absurd frame size after the handshake, which used to panic the
+// plugin and so the whole Zabbix agent) is an error for that item only.
+func TestHostileEndpointIsAnItemError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			g := make([]byte, 64)
+			g[0], g[9], g[10] = 0xff, 0x7f, 3
+			copy(g[12:], "NULL")
+			_, _ = c.Write(append(g, 0x02, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+			time.Sleep(50 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	defer func() { ln.Close(); <-done }()
+	s := startStandin(t, standin.Inventory)
+	p := newPlugin(t, s.Endpoint)
+	hostile := "tcp://" + ln.Addr().String()
+	if _, err := export(p, "vpoller.poll", 2*time.Second, "vm.get", "vcsim.local", "DC0_H0_VM0", "runtime.powerState",
+		"", "", "", "", "", "", hostile); err == nil {
+		t.Fatal("no error from a hostile endpoint")
+	}
+	if got, err := export(p, "vpoller.poll", 2*time.Second, "vm.get", "vcsim.local", "DC0_H0_VM0", "runtime.powerState"); err != nil || got != "poweredOn" {
+		t.Fatalf("the next item: %q %v", got, err)
+	}
+}
+
+// Clients of endpoints nobody used for a while are closed: distinct
+// endpoints in item keys do not grow the plugin's memory for good.
+func TestIdleEndpointClientsClosed(t *testing.T) {
+	s := startStandin(t, standin.Inventory)
+	p := newPlugin(t, s.Endpoint)
+	for range 3 { // the configured endpoint, named in the key: the same client
+		if _, err := export(p, "vpoller.poll", time.Second, "vm.get", "vcsim.local", "DC0_H0_VM0", "runtime.powerState",
+			"", "", "", "", "", "", s.Endpoint); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ep := range []string{"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"} {
+		_, _ = export(p, "vpoller.poll", 300*time.Millisecond, "vm.get", "vcsim.local", "x", "y", "", "", "", "", "", "", ep)
+	}
+	if n := p.openClients(); n != 3 {
+		t.Fatalf("%d clients, want 3 (the configured endpoint and two others)", n)
+	}
+	p.mu.Lock()
+	p.idle = 50 * time.Millisecond
+	p.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := export(p, "vpoller.poll", time.Second, "vm.get", "vcsim.local", "DC0_H0_VM0", "runtime.powerState"); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.openClients(); n != 1 {
+		t.Fatalf("%d clients after the idle time, want 1 (the one just used)", n)
 	}
 }

@@ -27,7 +27,9 @@ type VPoller struct {
 	mu           sync.RWMutex
 	cfg          *Config
 	agentTimeout time.Duration
-	clients      map[string]*client.Client // by endpoint
+	clients      map[string]*endpointClient // by Session.clientKey
+	lastPrune    time.Time
+	idle         time.Duration // clients unused this long are closed
 
 	coalesce coalescer
 	// send performs one vPoller call; tests replace it to count calls.
@@ -38,7 +40,7 @@ type VPoller struct {
 // without any Plugins.VPoller.* line gets).
 func New() *VPoller {
 	cfg, _ := ParseConfig(nil)
-	p := &VPoller{log: slog.New(slog.DiscardHandler), cfg: cfg, clients: map[string]*client.Client{}}
+	p := &VPoller{log: slog.New(slog.DiscardHandler), cfg: cfg, clients: map[string]*endpointClient{}, idle: clientIdle}
 	p.send = p.sendClient
 	return p
 }
@@ -72,7 +74,7 @@ func (p *VPoller) Configure(g agent2.GlobalOptions, opts *agent2.Options) error 
 	}
 	p.mu.Lock()
 	old := p.clients
-	p.cfg, p.agentTimeout, p.clients = cfg, agentTimeout, map[string]*client.Client{}
+	p.cfg, p.agentTimeout, p.clients = cfg, agentTimeout, map[string]*endpointClient{}
 	p.mu.Unlock()
 	closeAll(old)
 	return nil
@@ -85,14 +87,14 @@ func (p *VPoller) Start() {}
 func (p *VPoller) Stop() {
 	p.mu.Lock()
 	old := p.clients
-	p.clients = map[string]*client.Client{}
+	p.clients = map[string]*endpointClient{}
 	p.mu.Unlock()
 	closeAll(old)
 }
 
-func closeAll(m map[string]*client.Client) {
+func closeAll(m map[string]*endpointClient) {
 	for _, c := range m {
-		c.Close()
+		c.cl.Close()
 	}
 }
 
@@ -181,13 +183,14 @@ func failMsg(r *vpoller.Response) string {
 // deadlines are ours, per request, so one client per endpoint serves items
 // of any timeout and PoolSize caps the requests in flight per endpoint.
 func (p *VPoller) sendClient(ctx context.Context, s Session, attempt time.Duration, req *vpoller.Request) (*vpoller.Response, error) {
-	cl, err := p.client(s.Endpoint)
+	ec, err := p.client(s)
 	if err != nil {
 		return nil, err
 	}
+	defer p.release(ec)
 	for i := 1; ; i++ {
 		actx, cancel := context.WithTimeout(ctx, attempt)
-		resp, err := cl.Call(actx, req)
+		resp, err := ec.cl.Call(actx, req)
 		cancel()
 		if err == nil {
 			return resp, nil
@@ -200,26 +203,81 @@ func (p *VPoller) sendClient(ctx context.Context, s Session, attempt time.Durati
 	}
 }
 
-// client returns the endpoint's client, created on first use (never in
-// the registration run).
-func (p *VPoller) client(endpoint string) (*client.Client, error) {
-	p.mu.RLock()
-	cl := p.clients[endpoint]
-	p.mu.RUnlock()
-	if cl != nil {
-		return cl, nil
-	}
+// Bounds of the per-endpoint clients: item keys may name any endpoint, so
+// clients nobody used for clientIdle are closed, and at most maxClients
+// exist at once.
+const (
+	clientIdle = 5 * time.Minute
+	pruneEvery = 30 * time.Second
+	maxClients = 256
+	errTooMany = "too many vPoller endpoints in use at once (%d): close idle ones or use fewer distinct endpoints in item keys"
+)
+
+// endpointClient is one endpoint's client and its use.
+type endpointClient struct {
+	cl       *client.Client
+	inUse    int       // calls in progress (under VPoller.mu)
+	lastUsed time.Time // when the last call ended (under VPoller.mu)
+}
+
+// client returns the session's client, created on first use (never in
+// the registration run), and marks it in use until release.
+func (p *VPoller) client(s Session) (*endpointClient, error) {
+	key := s.clientKey()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if cl = p.clients[endpoint]; cl != nil {
-		return cl, nil
+	if now := time.Now(); now.Sub(p.lastPrune) >= min(pruneEvery, p.idle) {
+		p.lastPrune = now
+		p.pruneLocked(now)
+	}
+	if ec := p.clients[key]; ec != nil {
+		ec.inUse++
+		return ec, nil
+	}
+	if len(p.clients) >= maxClients {
+		p.pruneLocked(time.Now().Add(p.idle)) // anything not in use
+		if len(p.clients) >= maxClients {
+			return nil, fmt.Errorf(errTooMany, maxClients)
+		}
+	}
+	mech := s.mech
+	if mech == nil {
+		mech = p.cfg.Default.mech
 	}
 	// One attempt per Call, bounded by our context: the attempt loop and
 	// the deadlines are in sendClient.
-	cl, err := client.New(endpoint, client.Options{Timeout: maxTimeoutSeconds * time.Second, Retries: 1, PoolSize: p.cfg.PoolSize, Logger: p.log})
+	cl, err := client.New(s.Endpoint, client.Options{Timeout: maxTimeoutSeconds * time.Second, Retries: 1,
+		PoolSize: p.cfg.PoolSize, Logger: p.log, Mechanism: mech})
 	if err != nil {
 		return nil, err
 	}
-	p.clients[endpoint] = cl
-	return cl, nil
+	ec := &endpointClient{cl: cl, inUse: 1}
+	p.clients[key] = ec
+	return ec, nil
+}
+
+func (p *VPoller) release(ec *endpointClient) {
+	p.mu.Lock()
+	ec.inUse--
+	ec.lastUsed = time.Now()
+	p.mu.Unlock()
+}
+
+// pruneLocked closes the clients not in use whose last call ended before
+// now minus the idle time (locked). Close only closes idle sockets here:
+// nothing is in flight on these clients.
+func (p *VPoller) pruneLocked(now time.Time) {
+	for key, ec := range p.clients {
+		if ec.inUse == 0 && now.Sub(ec.lastUsed) >= p.idle {
+			delete(p.clients, key)
+			ec.cl.Close()
+		}
+	}
+}
+
+// openClients is the number of per-endpoint clients (for tests).
+func (p *VPoller) openClients() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.clients)
 }

@@ -26,8 +26,12 @@ type config struct {
 	Retries  int
 	Timeout  time.Duration
 	Debug    bool
-	Help     bool // -h: print usage, exit 0
-	Version  bool // --version: print version, exit 0
+	Help     bool   // -h: print usage, exit 0
+	Version  bool   // --version: print version, exit 0
+	Keygen   string // keygen NAME: write a CURVE key pair
+	// CURVE: the proxy frontend's public key (Z85 or certificate file) and
+	// this client's secret certificate.
+	CurveServerKey, CurveSecretKey string
 }
 
 // errUsage marks a command line that cannot be run (exit status 2).
@@ -38,6 +42,8 @@ const usageText = `Usage:
                  [-t <timeout>] [-p <properties>] [-k <key>] [-c <counter>]
                  [-n <name>] [-i <instance>] [-s <max-sample>] [-T <interval>]
                  [-U <username>] [-P <password>] [-H <helper>]
+                 [--curve-server-key <key>] [--curve-secret-key <file>]
+  vpoller-client keygen NAME
   vpoller-client -h | --version
 
 Sends one task request to a vPoller proxy and prints the reply.
@@ -69,6 +75,10 @@ Options:
                                       Proxy endpoint [default: tcp://localhost:10123]
   -r <retries>, --retries <retries>   Total number of attempts [default: 3]
   -t <timeout>, --timeout <timeout>   Milliseconds to wait for each attempt [default: 10000]
+  --curve-server-key <key>            CURVE: the proxy's public key (Z85, or its .key file)
+  --curve-secret-key <file>           CURVE: this client's secret certificate (.key_secret)
+  keygen NAME                         Write a CURVE key pair: NAME.key (public) and
+                                      NAME.key_secret (secret, mode 0600)
 `
 
 // parseArgs turns the command line (without the program name) into a
@@ -104,6 +114,8 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&cfg.Debug, "D", false, "")
 	fs.BoolVar(&cfg.Debug, "debug", false, "")
 	fs.BoolVar(&cfg.Version, "version", false, "")
+	fs.StringVar(&cfg.CurveServerKey, "curve-server-key", "", "")
+	fs.StringVar(&cfg.CurveSecretKey, "curve-secret-key", "", "")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -111,6 +123,10 @@ func parseArgs(args []string) (*config, error) {
 			return cfg, nil
 		}
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() == 2 && fs.Arg(0) == "keygen" {
+		cfg.Keygen = fs.Arg(1)
+		return cfg, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"runtime/debug"
 
+	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
 
@@ -47,6 +49,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case cfg.Version:
 		fmt.Fprintf(stdout, "vpoller-client %s\n", versionString())
 		return exitOK
+	case cfg.Keygen != "":
+		return curvekey.Keygen("vpoller-client", []string{cfg.Keygen}, stdout, stderr)
+	}
+	mech, err := zmtp.ClientMechanism(cfg.CurveServerKey, cfg.CurveSecretKey)
+	if err != nil {
+		fmt.Fprintf(stderr, "vpoller-client: %v\n", err)
+		return exitUsage
 	}
 
 	logger := slog.New(slog.DiscardHandler)
@@ -55,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Debug("sending request", "endpoint", cfg.Endpoint, "request", &cfg.Request)
 	}
 	c, err := client.New(cfg.Endpoint, client.Options{
-		Timeout: cfg.Timeout, Retries: cfg.Retries, PoolSize: 1, Logger: logger,
+		Timeout: cfg.Timeout, Retries: cfg.Retries, PoolSize: 1, Logger: logger, Mechanism: mech,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "vpoller-client: %v\n", err)
