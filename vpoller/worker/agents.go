@@ -35,7 +35,10 @@ import (
 // row's. A hostname defined twice in dir is an error.
 //
 // A file or database holding a password must not be readable by every
-// user (mode & 0o004): it is refused with an error naming the chmod.
+// user (mode & 0o004), and no agent file or database may be writable by
+// group or others (mode & 0o022: whoever can write it can point the
+// worker at another server or turn TLS verification off): both are
+// refused with an error naming the chmod.
 
 // agentFile is one parsed per-vCenter file; set records which keys it
 // gave, so a file can override a database row key by key.
@@ -95,13 +98,18 @@ func (f agentFile) over(row vsphere.AgentConfig) vsphere.AgentConfig {
 	return c
 }
 
-// checkPrivate refuses a file every user can read.
-func checkPrivate(path, what string) error {
+// checkPrivate refuses a file group or others can write and, when it
+// holds passwords, a file every user can read.
+func checkPrivate(path, what string, secrets bool) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if st.Mode().Perm()&0o004 != 0 {
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s %s is writable by group or others (mode %04o): whoever can write it chooses the vCenter and its TLS policy; run chmod go-w %s",
+			what, path, st.Mode().Perm(), path)
+	}
+	if secrets && st.Mode().Perm()&0o004 != 0 {
 		return fmt.Errorf("%s %s holds passwords and is readable by every user (mode %04o): run chmod o-rwx %s",
 			what, path, st.Mode().Perm(), path)
 	}
@@ -111,7 +119,7 @@ func checkPrivate(path, what string) error {
 // readVconnectorDB returns the enabled rows of the vconnector database,
 // opened read-only: the worker never changes it (vconnector-cli does).
 func readVconnectorDB(ctx context.Context, path string) ([]vsphere.AgentConfig, error) {
-	if err := checkPrivate(path, "vconnector database"); err != nil {
+	if err := checkPrivate(path, "vconnector database", true); err != nil {
 		return nil, err
 	}
 	abs, err := filepath.Abs(path)
@@ -172,10 +180,8 @@ func readAgentDir(dir string) ([]agentFile, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f.cfg.Password != "" {
-			if err := checkPrivate(p, "vsphere host file"); err != nil {
-				return nil, err
-			}
+		if err := checkPrivate(p, "vsphere host file", f.cfg.Password != ""); err != nil {
+			return nil, err
 		}
 		if prev, dup := seen[f.cfg.Name]; dup {
 			return nil, fmt.Errorf("vsphere host %s is defined in %s and in %s", f.cfg.Name, prev, p)

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -116,6 +117,23 @@ func TestLoadAgentsRefusals(t *testing.T) {
 		p := writeFile(t, dir, "vc.conf", "hostname = vc\nusername = u\npassword = p\n", 0o644)
 		_, err := LoadAgents(ctx, "", dir)
 		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "mode 0644") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	for _, mode := range []os.FileMode{0o602, 0o620, 0o664} {
+		t.Run(fmt.Sprintf("file writable by others, mode %04o", mode), func(t *testing.T) {
+			dir := t.TempDir()
+			p := writeFile(t, dir, "vc.conf", "hostname = vc\nsimulator = true\n", mode)
+			_, err := LoadAgents(ctx, "", dir)
+			if err == nil || !strings.Contains(err.Error(), "writable by group or others") || !strings.Contains(err.Error(), "chmod go-w "+p) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	t.Run("group-writable DB", func(t *testing.T) {
+		db := vconnectorDB(t, [][4]any{{"vc01", "u", "p", 1}})
+		os.Chmod(db, 0o660)
+		if _, err := LoadAgents(ctx, db, ""); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
 			t.Fatalf("err = %v", err)
 		}
 	})
