@@ -3,16 +3,17 @@
 # simulated vCenter (govmomi's simulator, in process) as agent "vcsim.local",
 # and the client asking it what a Zabbix installation would ask. Everything
 # it starts stops when it ends. Ports: DEMO_PORT (default 31123) and the
-# three after it.
+# one after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
 PORT=${DEMO_PORT:-31123}
 FRONT=tcp://127.0.0.1:$PORT
 BACK=tcp://127.0.0.1:$((PORT + 1))
-PMGMT=tcp://127.0.0.1:$((PORT + 2))
-WMGMT=tcp://127.0.0.1:$((PORT + 3))
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/vpoller-demo.XXXXXX")
+# Management sockets are local files (mode 0600), as in production.
+PMGMT=ipc://$DIR/proxy-mgmt.sock
+WMGMT=ipc://$DIR/worker-mgmt.sock
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
