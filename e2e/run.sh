@@ -194,16 +194,16 @@ start_vpoller() {
 		say "using the vPoller at $ENDPOINT"
 		return 0
 	fi
-	FRONT=$(freeport); BACK=$(freeport); PMGMT=$(freeport); WMGMT=$(freeport)
+	FRONT=$(freeport); BACK=$(freeport)
 	cat >"$d/vpoller.conf" <<EOC
 [proxy]
 frontend = tcp://127.0.0.1:$FRONT
 backend = tcp://127.0.0.1:$BACK
-mgmt = tcp://127.0.0.1:$PMGMT
+mgmt = ipc://$d/proxy-mgmt.sock
 
 [worker]
 proxy = tcp://127.0.0.1:$BACK
-mgmt = tcp://127.0.0.1:$WMGMT
+mgmt = ipc://$d/worker-mgmt.sock
 vsphere_hosts_dir = $d/agents
 concurrency = 16
 EOC
