@@ -187,7 +187,8 @@ func percentile(outs []outcome, q float64) time.Duration {
 	return lat[min(max(i, 0), len(lat)-1)]
 }
 
-// messages summarises the distinct failure messages (at most n).
+// messages summarises the distinct failure messages (at most n kinds),
+// after "; ", or "" when every request was answered.
 func messages(outs []outcome, n int) string {
 	seen := map[string]int{}
 	var order []string
@@ -212,7 +213,10 @@ func messages(outs []outcome, n int) string {
 		}
 		parts = append(parts, fmt.Sprintf("%dx %q", seen[m], m))
 	}
-	return strings.Join(parts, "; ")
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, "; ")
 }
 
 // pollVM is the request of the steady loads: one property of one VM of

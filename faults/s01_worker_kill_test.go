@@ -20,7 +20,7 @@ func (s *scenario) warm(front string, n int, reqs ...*vpoller.Request) {
 	time.Sleep(300 * time.Millisecond)
 	outs := l.stop()
 	if c := tally(outs); c.Answered != c.Sent || c.Sent == 0 {
-		s.fatalf("warm-up: %d of %d answered: %s", c.Answered, c.Sent, messages(outs, 3))
+		s.fatalf("warm-up: %d of %d answered%s", c.Answered, c.Sent, messages(outs, 3))
 	}
 }
 
@@ -59,7 +59,7 @@ func Test01WorkerKill(t *testing.T) {
 	var ck checks
 	ck.add(c.Sent >= 300, "steady load: at least 300 requests", "%d", c.Sent)
 	ck.add(c.Lost == 0, "lost == 0", "%d", c.Lost)
-	ck.add(c.Errored == 0, "errored == 0", "%d %s", c.Errored, messages(outs, 2))
+	ck.add(c.Errored == 0, "errored == 0", "%d%s", c.Errored, messages(outs, 2))
 	ck.add(after.Answered > 0 && after.Answered == after.Sent, "every request sent after the kill answered (by the other worker)", "%d of %d", after.Answered, after.Sent)
 	ck.add(recovery < 2*time.Second, "requests in flight at the kill answered within 2 s of it", "%s, redispatched %d", dur(recovery), st.Redispatched)
 	s.record(&row{Requests: &c, Recovery: recovery, RSS: "proxy " + mb(px.hwm()), Checks: ck})
