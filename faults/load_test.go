@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -41,6 +42,8 @@ type loadSpec struct {
 	pause    time.Duration // between a caller's requests
 	// next returns the i-th caller's next request and its tag.
 	next func(caller int) (string, *vpoller.Request)
+	// total, when > 0, ends the load after that many requests in all.
+	total int
 }
 
 // load is a running load; stop ends it and returns what happened.
@@ -67,9 +70,13 @@ func startLoad(spec loadSpec) (*load, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &load{cancel: cancel, cl: cl}
+	var issued atomic.Int64
 	for i := range spec.conc {
 		l.wg.Go(func() {
 			for ctx.Err() == nil {
+				if spec.total > 0 && issued.Add(1) > int64(spec.total) {
+					return
+				}
 				tag, req := spec.next(i)
 				l.add(call(cl, tag, req))
 				if spec.pause > 0 {
