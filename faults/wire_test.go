@@ -45,7 +45,9 @@ func metaProperty(name, value string) []byte {
 }
 
 // ready is a READY command announcing socketType.
-func ready(socketType string) []byte { return command("READY", metaProperty("Socket-Type", socketType)) }
+func ready(socketType string) []byte {
+	return command("READY", metaProperty("Socket-Type", socketType))
+}
 
 // frame is a message frame; more marks a frame that others follow.
 func frame(body []byte, more bool) []byte {
