@@ -97,18 +97,27 @@ type workerSpec struct {
 	timeout  int        // per-vCenter call timeout, seconds (0: default)
 	extra    []string   // more [worker] lines
 	debug    bool
-	noWait   bool // do not wait for status (a worker that cannot start)
+	noWait   bool   // do not wait for status (a worker that cannot start)
+	mgmt     string // management endpoint; "" = tcp with the secret file
+	noSecret bool   // no mgmt_secret_file
 }
 
 // startWorker writes a configuration with its vsphere.d directory and
 // starts vpoller-worker on it, management over tcp with a shared secret.
 func (s *scenario) startWorker(name string, spec workerSpec) *daemon {
 	s.t.Helper()
-	d := &daemon{s: s, kind: "worker", bin: bins.worker, mgmt: tcpEP(s.freePort())}
-	secret := s.secretFile()
-	var err error
-	d.mech, err = mgmt.ClientSecurity(config.Security{SecretFile: secret})
-	s.must(err, "management client security")
+	d := &daemon{s: s, kind: "worker", bin: bins.worker, mgmt: spec.mgmt, mech: zmtp.Null()}
+	if d.mgmt == "" {
+		d.mgmt = tcpEP(s.freePort())
+	}
+	var secretLine string
+	if !spec.noSecret {
+		secret := s.secretFile()
+		secretLine = "mgmt_secret_file = " + secret
+		var err error
+		d.mech, err = mgmt.ClientSecurity(config.Security{SecretFile: secret})
+		s.must(err, "management client security")
+	}
 	hosts := name + "-vsphere.d"
 	for _, v := range spec.vcenters {
 		s.writeFile(hosts+"/"+v.name+".conf", v.agentFile(spec.timeout), 0o600)
@@ -116,8 +125,7 @@ func (s *scenario) startWorker(name string, spec workerSpec) *daemon {
 	if len(spec.vcenters) == 0 {
 		s.must(os.MkdirAll(s.path(hosts), 0o700), "vsphere.d")
 	}
-	lines := []string{"[worker]", "proxy = " + spec.proxy, "mgmt = " + d.mgmt, "mgmt_secret_file = " + secret,
-		"vsphere_hosts_dir = " + hosts}
+	lines := []string{"[worker]", "proxy = " + spec.proxy, "mgmt = " + d.mgmt, secretLine, "vsphere_hosts_dir = " + hosts}
 	lines = append(lines, spec.extra...)
 	d.conf = s.writeFile(name+".conf", strings.Join(lines, "\n")+"\n", 0o600)
 	d.args = []string{"-f", d.conf}
