@@ -307,3 +307,43 @@ func TestRefusesWorldReadableDB(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+// status and stop with -e still authenticate with the mgmt_secret_file of
+// the configuration -f names (they used to ignore the file when -e was
+// given, and the handshake failed).
+func TestEndpointFlagKeepsConfigSecret(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "mgmt.secret")
+	if err := os.WriteFile(secret, []byte("a-secret-for-the-test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	cfg := filepath.Join(dir, "vpoller.conf")
+	text := fmt.Sprintf("[worker]\nproxy = tcp://127.0.0.1:%d\nmgmt = %s\nmgmt_secret_file = %s\n", freePort(t), mgmtEP, secret)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, done := startWorker(t, cfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, code := ctl(t, "-f", cfg, "-e", mgmtEP, "-mgmt-timeout", "1s", "status")
+		if code == 0 && strings.Contains(out, `"status": "running"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status -f -e: exit %d: %s", code, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out, code := ctl(t, "-f", cfg, "-e", mgmtEP, "stop"); code != 0 || !strings.Contains(out, "Shutdown time has arrived") {
+		t.Fatalf("stop -f -e: exit %d: %s", code, out)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker exit: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("worker did not exit after stop")
+	}
+}

@@ -13,8 +13,8 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
-	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
 )
 
@@ -25,7 +25,7 @@ const usage = `Usage:
 
 status and stop authenticate as the configuration's [worker] mgmt_* settings
 say (the shared secret, or the worker's own CURVE key).
-`+curvekey.KeygenUsage+`
+` + curvekey.KeygenUsage + `
 
 Options:
 `
@@ -71,9 +71,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	explicit := false
 	fl.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "f" })
 
+	// status and stop read the configuration for the endpoint and for the
+	// mgmt_* credentials: also with -e when -f names a file.
 	var cfg *config.Config
 	var err error
-	if cmd := fl.Arg(0); cmd == "start" || *endpoint == "" {
+	if cmd := fl.Arg(0); cmd == "start" || *endpoint == "" || explicit {
 		cfg, err = loadConfig(*path, explicit, logger)
 	}
 	switch cmd := fl.Arg(0); cmd {
@@ -88,11 +90,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return start(ctx, cfg, worker.Options{RequestTimeout: *reqTimeout, MaxRequestBytes: *maxBytes}, logger, stderr)
 	case "status", "stop":
 		ep := *endpoint
-		if ep == "" {
-			if err != nil {
-				fmt.Fprintf(stderr, "vpoller-worker: %v (give -e)\n", err)
-				return 1
+		if err != nil {
+			hint := ""
+			if ep == "" {
+				hint = " (give -e)"
 			}
+			fmt.Fprintf(stderr, "vpoller-worker: %v%s\n", err, hint)
+			return 1
+		}
+		if ep == "" {
 			ep = cfg.Worker.Mgmt
 		}
 		mech := zmtp.Null()
