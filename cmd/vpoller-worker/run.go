@@ -13,8 +13,8 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
-	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
 )
 
@@ -25,7 +25,7 @@ const usage = `Usage:
 
 status and stop authenticate as the configuration's [worker] mgmt_* settings
 say (the shared secret, or the worker's own CURVE key).
-`+curvekey.KeygenUsage+`
+` + curvekey.KeygenUsage + `
 
 Options:
 `
