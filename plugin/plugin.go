@@ -177,30 +177,18 @@ func failMsg(r *vpoller.Response) string {
 	return r.Msg
 }
 
-// sendClient sends through the endpoint's pooled client, making up to
-// s.Retries attempts of at most attempt each (lazy pirate: a silent attempt
-// abandons its socket and the request goes out again on a fresh one). The
-// deadlines are ours, per request, so one client per endpoint serves items
-// of any timeout and PoolSize caps the requests in flight per endpoint.
+// sendClient sends through the endpoint's pooled client with the item's
+// policy: up to s.Retries attempts of at most attempt each (the client's
+// lazy pirate loop). The policy is per call, so one client per endpoint
+// serves items of any timeout and PoolSize caps the requests in flight
+// per endpoint.
 func (p *VPoller) sendClient(ctx context.Context, s Session, attempt time.Duration, req *vpoller.Request) (*vpoller.Response, error) {
 	ec, err := p.client(s)
 	if err != nil {
 		return nil, err
 	}
 	defer p.release(ec)
-	for i := 1; ; i++ {
-		actx, cancel := context.WithTimeout(ctx, attempt)
-		resp, err := ec.cl.Call(actx, req)
-		cancel()
-		if err == nil {
-			return resp, nil
-		}
-		silent := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, client.ErrNoReply)
-		if !silent || i >= s.Retries || ctx.Err() != nil {
-			return nil, err
-		}
-		p.log.Warn("no reply from vPoller, retrying", "endpoint", s.Endpoint, "attempt", i, "of", s.Retries, "method", req.Method)
-	}
+	return ec.cl.CallWith(ctx, req, client.Policy{Attempts: s.Retries, Timeout: attempt})
 }
 
 // Bounds of the per-endpoint clients: item keys may name any endpoint, so
@@ -244,10 +232,8 @@ func (p *VPoller) client(s Session) (*endpointClient, error) {
 	if mech == nil {
 		mech = p.cfg.Default.mech
 	}
-	// One attempt per Call, bounded by our context: the attempt loop and
-	// the deadlines are in sendClient.
-	cl, err := client.New(s.Endpoint, client.Options{Timeout: maxTimeoutSeconds * time.Second, Retries: 1,
-		PoolSize: p.cfg.PoolSize, Logger: p.log, Mechanism: mech})
+	// Attempts and their timeouts come with each call (sendClient).
+	cl, err := client.New(s.Endpoint, client.Options{PoolSize: p.cfg.PoolSize, Logger: p.log, Mechanism: mech})
 	if err != nil {
 		return nil, err
 	}

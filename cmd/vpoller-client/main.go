@@ -2,9 +2,12 @@
 // prints the reply, with the flags and defaults of the original Python
 // vpoller-client (10 s per attempt, 3 attempts, tcp://localhost:10123).
 //
-// Exit status: 0 when a reply arrived (whatever its success field says),
-// 1 when none did (stderr: "Did not receive response, aborting..."),
-// 2 for a bad command line.
+// Exit status, as the original's: 0 when a reply arrived (whatever its
+// success field says) and also when none did, in which case stdout holds
+// the original's {"success": 1, "msg": "Did not receive response,
+// aborting..."} and stderr the message; 1 when no request could be made
+// (a handshake the proxy refused, an unwritable stdout); 2 for a bad
+// command line.
 package main
 
 import (

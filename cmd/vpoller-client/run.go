@@ -10,14 +10,15 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
 
 // Exit statuses.
 const (
-	exitOK      = 0
-	exitNoReply = 1 // no reply or another failure to get one
-	exitUsage   = 2
+	exitOK     = 0 // a reply, or the original's no-reply object, was printed
+	exitFailed = 1 // no reply could be asked for (a refused handshake, a write error)
+	exitUsage  = 2
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -73,19 +74,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer c.Close()
 
 	reply, err := c.Do(ctx, cfg.Request.Encode())
+	if errors.Is(err, client.ErrNoReply) {
+		// As the original: its reply object on stdout, the message on
+		// stderr, exit status 0 (scripts parse stdout).
+		fmt.Fprintln(stderr, client.ErrNoReply.Error())
+		logger.Debug("no reply", "err", err)
+		reply, err = vpoller.Fail(client.ErrNoReply.Error()).Encode(vpoller.Python), nil
+	}
 	if err != nil {
-		if errors.Is(err, client.ErrNoReply) {
-			// The original's message, alone on its line, for scripts.
-			fmt.Fprintln(stderr, client.ErrNoReply.Error())
-			logger.Debug("no reply", "err", err)
-		} else {
-			fmt.Fprintf(stderr, "vpoller-client: %v\n", err)
-		}
-		return exitNoReply
+		fmt.Fprintf(stderr, "vpoller-client: %v\n", err)
+		return exitFailed
 	}
 	if _, err := stdout.Write(append(reply, '\n')); err != nil {
 		fmt.Fprintf(stderr, "vpoller-client: writing the reply: %v\n", err)
-		return exitNoReply
+		return exitFailed
 	}
 	return exitOK
 }

@@ -28,7 +28,7 @@ const usage = `Usage:
 
 status and stop authenticate as the configuration's [proxy] mgmt_* settings
 say (the shared secret, or the proxy's own CURVE key).
-`+curvekey.KeygenUsage+`
+` + curvekey.KeygenUsage + `
 
 Options:
 `

@@ -3,6 +3,9 @@
 package main
 
 import (
+	"os"
+
+	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/plugin"
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
 )
@@ -11,5 +14,10 @@ import (
 var version = "dev"
 
 func main() {
+	// keygen NAME writes the agent's CURVE key pair (Plugins.VPoller.CurveSecretKey).
+	// The agent never starts the plugin with "keygen" as its first argument.
+	if len(os.Args) > 1 && os.Args[1] == "keygen" {
+		os.Exit(curvekey.Keygen("zabbix-agent2-plugin-vpoller", os.Args[2:], os.Stdout, os.Stderr))
+	}
 	agent2.Main(plugin.New().Plugin(version))
 }

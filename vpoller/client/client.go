@@ -63,6 +63,27 @@ func (c *Client) Endpoint() string { return c.endpoint }
 // wrapping ctx.Err(). A resent request is not de-duplicated: the worker
 // may run it twice (see the package documentation).
 func (c *Client) Do(ctx context.Context, request []byte) ([]byte, error) {
+	return c.DoWith(ctx, request, Policy{Attempts: c.opts.Retries, Timeout: c.opts.Timeout})
+}
+
+// Policy is how one call retries: Attempts in all (lazy pirate: a silent
+// attempt abandons its socket and the request goes out again on a fresh
+// one), each waiting at most Timeout for the reply.
+type Policy struct {
+	Attempts int
+	Timeout  time.Duration
+}
+
+// DoWith is Do with the call's own retry policy instead of the client's
+// (the plugin gives each item its share of the item's timeout). Zero
+// fields take the client's Options.
+func (c *Client) DoWith(ctx context.Context, request []byte, p Policy) ([]byte, error) {
+	if p.Attempts <= 0 {
+		p.Attempts = c.opts.Retries
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = c.opts.Timeout
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -83,8 +104,8 @@ func (c *Client) Do(ctx context.Context, request []byte) ([]byte, error) {
 
 	staleForgiven := false
 	var last error
-	for attempt := 1; attempt <= c.opts.Retries; attempt++ {
-		reply, reused, err := c.attempt(ctx, request)
+	for attempt := 1; attempt <= p.Attempts; attempt++ {
+		reply, reused, err := c.attempt(ctx, request, p.Timeout)
 		if err == nil {
 			return reply, nil
 		}
@@ -95,7 +116,7 @@ func (c *Client) Do(ctx context.Context, request []byte) ([]byte, error) {
 		case errors.As(err, &refused):
 			return nil, fmt.Errorf("vpoller client: %s: connection refused by the proxy: %w", c.endpoint, err)
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("vpoller client: %s: attempt %d of %d: %w", c.endpoint, attempt, c.opts.Retries, ctx.Err())
+			return nil, fmt.Errorf("vpoller client: %s: attempt %d of %d: %w", c.endpoint, attempt, p.Attempts, ctx.Err())
 		}
 		var xerr *exchangeError
 		if reused && !staleForgiven && errors.As(err, &xerr) {
@@ -110,20 +131,20 @@ func (c *Client) Do(ctx context.Context, request []byte) ([]byte, error) {
 			continue
 		}
 		last = err
-		if attempt < c.opts.Retries {
-			c.log.Warn("Did not receive response, retrying...", "attempt", attempt, "of", c.opts.Retries, "cause", err)
+		if attempt < p.Attempts {
+			c.log.Warn("Did not receive response, retrying...", "attempt", attempt, "of", p.Attempts, "cause", err)
 		}
 	}
 	return nil, fmt.Errorf("vpoller client: %s: no reply after %d attempts of %v (last: %v): %w",
-		c.endpoint, c.opts.Retries, c.opts.Timeout, last, ErrNoReply)
+		c.endpoint, p.Attempts, p.Timeout, last, ErrNoReply)
 }
 
 // attempt makes one try within Options.Timeout: an idle socket or a fresh
 // one, send, wait for the reply. A socket that completed cleanly goes back
 // to the idle pool; any other is closed. reused tells whether the socket
 // came from the idle pool.
-func (c *Client) attempt(ctx context.Context, request []byte) (reply []byte, reused bool, err error) {
-	deadline := time.Now().Add(c.opts.Timeout)
+func (c *Client) attempt(ctx context.Context, request []byte, timeout time.Duration) (reply []byte, reused bool, err error) {
+	deadline := time.Now().Add(timeout)
 	sock := c.takeIdle()
 	reused = sock != nil
 	if sock == nil {
@@ -144,10 +165,15 @@ func (c *Client) attempt(ctx context.Context, request []byte) (reply []byte, reu
 // reply. A reply that is not a vPoller reply object is an error; a vPoller
 // failure ({"success": 1, ...}) is not: check Response.Failed.
 func (c *Client) Call(ctx context.Context, req *vpoller.Request) (*vpoller.Response, error) {
+	return c.CallWith(ctx, req, Policy{})
+}
+
+// CallWith is Call with the call's own retry policy (see DoWith).
+func (c *Client) CallWith(ctx context.Context, req *vpoller.Request, p Policy) (*vpoller.Response, error) {
 	if req == nil {
 		return nil, errors.New("vpoller client: nil request")
 	}
-	reply, err := c.Do(ctx, req.Encode())
+	reply, err := c.DoWith(ctx, req.Encode(), p)
 	if err != nil {
 		return nil, err
 	}

@@ -144,6 +144,33 @@ func TestRetriesUntilAnswered(t *testing.T) {
 	}
 }
 
+// A call's own policy overrides the client's: the plugin gives each item
+// its share of the item's timeout on one shared client.
+func TestDoWithPolicy(t *testing.T) {
+	srv := startRouter(t, "127.0.0.1:0", func(n int, req []byte) ([]byte, time.Duration, bool) {
+		return []byte(fmt.Sprint("attempt ", n)), 0, n > 2
+	})
+	c := newClient(t, srv.endpoint, Options{Timeout: 10 * time.Second, Retries: 1})
+	start := time.Now()
+	got, err := c.DoWith(context.Background(), []byte("x"), Policy{Attempts: 3, Timeout: 150 * time.Millisecond})
+	if err != nil || string(got) != "attempt 3" {
+		t.Fatalf("%q %v", got, err)
+	}
+	within(t, "two 150 ms timeouts and a reply", time.Since(start), 300*time.Millisecond, 1500*time.Millisecond)
+	_, err = c.DoWith(context.Background(), []byte("x"), Policy{Attempts: 1, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("4th request answered by the server: %v", err)
+	}
+	srv2 := startRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
+	c2 := newClient(t, srv2.endpoint, Options{Timeout: 10 * time.Second, Retries: 5})
+	start = time.Now()
+	_, err = c2.DoWith(context.Background(), []byte("x"), Policy{Attempts: 2, Timeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrNoReply) || !strings.Contains(err.Error(), "2 attempts of 100ms") {
+		t.Fatalf("err %v", err)
+	}
+	within(t, "two 100 ms attempts", time.Since(start), 200*time.Millisecond, time.Second)
+}
+
 func TestNoReplyAfterRetriesAttempts(t *testing.T) {
 	srv := startRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
 	const timeout, retries = 200 * time.Millisecond, 3

@@ -104,8 +104,8 @@ func holding() workerOpt                  { return func(w *testWorker) { w.hold 
 
 // dying makes the worker drop its connection, as a crashing process does,
 // on a request that contains s.
-func dying(s string) workerOpt { return func(w *testWorker) { w.dieOn = s } }
-func recording(n int) workerOpt           { return func(w *testWorker) { w.frames = make(chan [][]byte, n) } }
+func dying(s string) workerOpt  { return func(w *testWorker) { w.dieOn = s } }
+func recording(n int) workerOpt { return func(w *testWorker) { w.frames = make(chan [][]byte, n) } }
 func prefixEcho(prefix string) handler {
 	return func(p []byte) []byte { return append([]byte(prefix), p...) }
 }

@@ -9,19 +9,11 @@ const (
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultHandshake       = 10 * time.Second
 	DefaultQueue           = 1024
-	// DefaultWorkerFrameLimit bounds a worker's reply frame: discoveries of
-	// large estates are big, but not unbounded.
-	DefaultWorkerFrameLimit = 512 << 20
-	// minClientFrameLimit is the least hard cap on a client frame; frames
-	// between MaxRequestBytes and the cap get an error reply, larger ones
-	// close the connection before they are read.
-	minClientFrameLimit = 64 << 20
 )
 
 type options struct {
 	hold, inflight, write, handshake time.Duration
 	queue                            int
-	workerFrameLimit                 uint64
 }
 
 // Option changes a tunable of the proxy.
@@ -45,11 +37,10 @@ func WithQueue(n int) Option { return func(o *options) { o.queue = n } }
 
 func defaultOptions() options {
 	return options{
-		hold:             DefaultHoldTimeout,
-		inflight:         DefaultInflightTimeout,
-		write:            DefaultWriteTimeout,
-		handshake:        DefaultHandshake,
-		queue:            DefaultQueue,
-		workerFrameLimit: DefaultWorkerFrameLimit,
+		hold:      DefaultHoldTimeout,
+		inflight:  DefaultInflightTimeout,
+		write:     DefaultWriteTimeout,
+		handshake: DefaultHandshake,
+		queue:     DefaultQueue,
 	}
 }

@@ -13,9 +13,7 @@ import (
 )
 
 func TestUnreachable(t *testing.T) {
-	fault := soap.WrapSoapFault(&soap.Fault{Code: "ServerFaultCode", String: "not found", Detail: struct {
-		Fault types.AnyType `xml:",any,typeattr"`
-	}{Fault: &types.ManagedObjectNotFound{}}})
+	fault := soap.WrapVimFault(&types.ManagedObjectNotFound{})
 	cases := []struct {
 		name string
 		err  error

@@ -10,9 +10,18 @@
 // Options.Concurrency at once; when all slots are busy the worker stops
 // reading, so requests wait at the proxy, not in the worker.
 //
-// Connection: dialled by the worker itself with a bounded attempt (connect
-// plus ZMTP handshake within DialTimeout), re-dialled with capped
-// exponential backoff when it breaks, with a fresh connection each time.
+// Connection: dialled by the worker itself on the guarded ZMTP layer with a
+// bounded attempt (connect plus handshake within DialTimeout, CURVE when
+// configured), re-dialled with capped exponential backoff when it breaks,
+// with a fresh connection each time.
+//
+// Bulkheads: each vSphere agent has a lane (lane.go): at most
+// AgentConcurrency of its requests run at once; more wait in the lane
+// without holding a worker slot, up to AgentQueue, and beyond that are
+// refused at once. A circuit breaker per lane opens after BreakerFailures
+// consecutive unreachable-vCenter failures (vsphere.Unreachable): the
+// agent's requests then fail at once ("vCenter X unreachable since T:
+// cause") until a probe after BreakerCooldown succeeds.
 // Replies of requests whose connection broke are dropped: our proxy
 // re-dispatches such requests, clients of other proxies retry.
 //

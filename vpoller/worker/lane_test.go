@@ -162,4 +162,6 @@ func TestBreakerRecovers(t *testing.T) {
 
 type executorFunc func(ctx context.Context, req *vpoller.Request) *vpoller.Response
 
-func (f executorFunc) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response { return f(ctx, req) }
+func (f executorFunc) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response {
+	return f(ctx, req)
+}
