@@ -44,6 +44,9 @@ type loadSpec struct {
 	next func(caller int) (string, *vpoller.Request)
 	// total, when > 0, ends the load after that many requests in all.
 	total int
+	// cancel makes stop cancel the requests in flight (counted lost)
+	// instead of letting them run to their time limit.
+	cancel bool
 }
 
 // load is a running load; stop ends it and returns what happened.
@@ -78,7 +81,11 @@ func startLoad(spec loadSpec) (*load, error) {
 					return
 				}
 				tag, req := spec.next(i)
-				l.add(call(cl, tag, req))
+				callCtx := context.Background()
+				if spec.cancel {
+					callCtx = ctx
+				}
+				l.add(callWithin(callCtx, cl, tag, req))
 				if spec.pause > 0 {
 					select {
 					case <-ctx.Done():
@@ -93,8 +100,13 @@ func startLoad(spec loadSpec) (*load, error) {
 
 // call sends one request; its own context lets it finish after stop.
 func call(cl *client.Client, tag string, req *vpoller.Request) outcome {
+	return callWithin(context.Background(), cl, tag, req)
+}
+
+// callWithin sends one request within ctx.
+func callWithin(ctx context.Context, cl *client.Client, tag string, req *vpoller.Request) outcome {
 	o := outcome{tag: tag, start: time.Now()}
-	reply, err := cl.Do(context.Background(), req.Encode())
+	reply, err := cl.Do(ctx, req.Encode())
 	o.end = time.Now()
 	if err != nil {
 		o.kind, o.msg = lost, err.Error()

@@ -25,7 +25,9 @@ func Test05dHeldRequests(t *testing.T) {
 	)
 	big := strings.Repeat("a", size)
 	sent := 0
-	l, err := startLoad(loadSpec{endpoint: px.front, conc: conc, timeout: 3 * time.Second, retries: 1, total: n,
+	// The held requests are never answered (no worker): the load cancels
+	// them when it stops (counted lost).
+	l, err := startLoad(loadSpec{endpoint: px.front, conc: conc, timeout: 20 * time.Second, retries: 1, total: n, cancel: true,
 		next: func(int) (string, *vpoller.Request) {
 			return "big", &vpoller.Request{Method: "vm.get", Hostname: "vc", Name: big}
 		}})
