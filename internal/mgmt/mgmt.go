@@ -65,7 +65,8 @@ type Server struct {
 
 // Listen binds endpoint and serves in the background, on the guarded ZMTP
 // layer: any number of REQ (the original tools) or DEALER clients, each
-// bounded in message size and handshake time, 64 at once.
+// bounded in message size and handshake time, 64 at once (a 65th closes
+// the oldest).
 func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 	if opts.UnknownMsg == "" {
 		opts.UnknownMsg = MsgUnknownMethod
@@ -79,7 +80,10 @@ func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 	ln, err := zmtp.Listen(ep, zmtp.ListenConfig{
 		Config: zmtp.Config{Type: zmq4.Router, Mechanism: opts.Security,
 			Limits: zmtp.Limits{MaxMessage: maxRequest}, HandshakeTimeout: 2 * time.Second},
-		Name: "mgmt", MaxConns: 64, Logger: opts.Logger,
+		// At the cap the oldest connection makes room: management
+		// clients send at once, so idle or stalled connections cannot
+		// lock status and stop out.
+		Name: "mgmt", MaxConns: 64, EvictOldest: true, Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("management socket %s: %w", ep, err)

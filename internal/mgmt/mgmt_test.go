@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zeromq/zmq4"
 	"go.uber.org/goleak"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
@@ -255,5 +256,34 @@ func TestIdleConnectionsDoNotBlockStatus(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("status took %s behind 20 idle connections", d)
+	}
+}
+
+// More idle connections than the socket's cap (completed handshakes that
+// never send, as a stuck script leaves them) do not lock status out: the
+// oldest make room.
+func TestIdleConnectionsAtTheCapDoNotBlockStatus(t *testing.T) {
+	_, ep := start(t)
+	var idle []*zmtp.Conn
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	for range 80 {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		c, err := zmtp.Dial(ctx, ep, zmtp.Config{Type: zmq4.Dealer})
+		cancel()
+		if err == nil {
+			idle = append(idle, c)
+		}
+	}
+	start := time.Now()
+	got, err := Call(context.Background(), ep, "status", 3*time.Second, nil)
+	if err != nil || !strings.Contains(string(got), `"status": "running"`) {
+		t.Fatalf("status with %d idle connections: %s, %v", len(idle), got, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("status took %s", d)
 	}
 }

@@ -29,6 +29,11 @@ type ListenConfig struct {
 	// MaxConns caps the connections open at once, handshakes included;
 	// connections beyond it are closed at once. 0 means DefaultMaxConns.
 	MaxConns int
+	// EvictOldest, at the cap, closes the longest-open connection to make
+	// room for the new one instead of refusing the new one. For sockets
+	// whose legitimate clients send at once and leave (management): idle
+	// or stalled connections cannot lock them out.
+	EvictOldest bool
 	// IPCMode is the mode of an ipc:// socket file; 0 means 0600, so only
 	// the daemon's user (and root) can connect.
 	IPCMode fs.FileMode
@@ -43,8 +48,9 @@ type Listener struct {
 	log  *slog.Logger
 	sem  chan struct{}
 	warn *lograte.Limiter
+	open *evictor // nil unless EvictOldest
 
-	active, accepted, refused, failed, authFailed, acceptErrors atomic.Int64
+	active, accepted, refused, failed, authFailed, acceptErrors, evicted atomic.Int64
 }
 
 // ListenerStats are a listener's counters since Listen.
@@ -57,6 +63,8 @@ type ListenerStats struct {
 	// AcceptErrors counts failed accepts (EMFILE and the like); each was
 	// retried after a backoff.
 	AcceptErrors int64
+	// Evicted counts connections closed to make room (EvictOldest).
+	Evicted int64
 }
 
 // Listen binds endpoint (tcp://host:port, "*" for every interface, port 0
@@ -96,13 +104,17 @@ func Listen(ep string, cfg ListenConfig) (*Listener, error) {
 			return nil, fmt.Errorf("bind %s: %w", ep, err)
 		}
 	}
-	return &Listener{
+	l := &Listener{
 		ln:   ln,
 		cfg:  cfg,
 		log:  cfg.Logger.With("socket", cfg.Name),
 		sem:  make(chan struct{}, cfg.MaxConns),
 		warn: lograte.New(10 * time.Second),
-	}, nil
+	}
+	if cfg.EvictOldest {
+		l.open = &evictor{}
+	}
+	return l, nil
 }
 
 // removeStaleSocket removes a socket file left by a process that is gone
@@ -143,7 +155,7 @@ func (l *Listener) Close() error { return l.ln.Close() }
 // Stats returns the listener's counters.
 func (l *Listener) Stats() ListenerStats {
 	return ListenerStats{Active: l.active.Load(), Accepted: l.accepted.Load(), Refused: l.refused.Load(),
-		Failed: l.failed.Load(), AuthFailed: l.authFailed.Load(), AcceptErrors: l.acceptErrors.Load()}
+		Failed: l.failed.Load(), AuthFailed: l.authFailed.Load(), AcceptErrors: l.acceptErrors.Load(), Evicted: l.evicted.Load()}
 }
 
 // Serve accepts connections until ctx is done or the listener is closed,
@@ -183,16 +195,20 @@ func (l *Listener) Serve(ctx context.Context, handle func(context.Context, *Conn
 		select {
 		case l.sem <- struct{}{}:
 		default:
-			raw.Close()
-			l.refused.Add(1)
-			if l.warn.Allow() {
-				l.log.Warn("connection refused: too many connections", "limit", l.cfg.MaxConns, "peer", raw.RemoteAddr(), "suppressed", l.warn.Suppressed())
+			if !l.cfg.EvictOldest || !l.makeRoom(ctx, raw.RemoteAddr()) {
+				raw.Close()
+				l.refused.Add(1)
+				if l.warn.Allow() {
+					l.log.Warn("connection refused: too many connections", "limit", l.cfg.MaxConns, "peer", raw.RemoteAddr(), "suppressed", l.warn.Suppressed())
+				}
+				continue
 			}
-			continue
 		}
 		l.active.Add(1)
+		el := l.open.add(raw)
 		wg.Go(func() {
 			defer func() {
+				l.open.remove(el)
 				raw.Close()
 				l.active.Add(-1)
 				<-l.sem
