@@ -13,7 +13,7 @@ COMMANDS  := vpoller-proxy vpoller-worker vpoller-client zabbix-agent2-plugin-vp
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo test test-deps unit lint fuzz bench e2e install clean
+.PHONY: all build demo test test-deps unit lint fuzz bench faults e2e install clean
 
 all: build
 
@@ -27,8 +27,9 @@ demo: build
 	BIN=$(BIN) bash scripts/demo.sh
 
 # Everything CI checks: dependencies, lint, unit and integration tests
-# (race detector on), then the end-to-end run on real Zabbix servers.
-test: test-deps lint unit e2e
+# (race detector on), the fault suite, then the end-to-end run on real
+# Zabbix servers.
+test: test-deps lint unit faults e2e
 
 test-deps:
 	bash scripts/install-test-deps.sh
@@ -38,8 +39,8 @@ unit:
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) vet -tags faults ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags faults ./...
 
 # Short fuzzing of every fuzz target (FUZZTIME each); the seeds also run in `unit`.
 FUZZTIME ?= 15s
@@ -53,6 +54,16 @@ fuzz:
 # simulator, the plugin vs the client, the proxy vs direct.
 bench:
 	bash scripts/bench.sh
+
+# The fault suite (docs/faults.md): the real binaries, python3-zmq peers,
+# raw TCP, a standalone simulated vCenter and the real zabbix_agent2 on
+# loopback, under kills, stalls, restarts and hostile input. It prints a
+# table (one row per scenario, PASS/FAIL against numeric criteria) and
+# fails when any row fails. Run as root (prlimit on a running process).
+# Local directory mode (no package argument) streams the table.
+FAULTS_TIMEOUT ?= 10m
+faults: build
+	cd faults && FAULTS_BIN=$(abspath $(BIN)) $(GO) test -tags faults -count=1 -timeout $(FAULTS_TIMEOUT)
 
 e2e:
 	bash e2e/run.sh

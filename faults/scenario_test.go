@@ -22,6 +22,7 @@ type scenario struct {
 	// abort is why the scenario stopped before recording its row.
 	abort    string
 	recorded bool
+	start    time.Time
 }
 
 // newScenario prepares a scenario; at its end every process it started
@@ -33,7 +34,8 @@ func newScenario(t *testing.T, id, title string) *scenario {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := &scenario{t: t, id: id, title: title, dir: dir}
+	s := &scenario{t: t, id: id, title: title, dir: dir, start: time.Now()}
+	fmt.Printf("[faults] %-3s %s ...\n", id, title)
 	t.Logf("scenario %s: %s (files in %s)", id, title, dir)
 	t.Cleanup(func() {
 		if !s.recorded {
@@ -43,6 +45,7 @@ func newScenario(t *testing.T, id, title string) *scenario {
 			}
 			table.add(&row{ID: id, Scenario: title, Recovery: -1, RSS: "-",
 				Checks: []check{{What: "scenario completes", Got: why}}})
+			fmt.Printf("[faults] %-3s FAIL: did not complete: %s\n", id, why)
 		}
 		for i := len(s.procs) - 1; i >= 0; i-- {
 			p := s.procs[i]
@@ -121,17 +124,17 @@ func (s *scenario) record(r *row) {
 	for _, c := range r.Checks {
 		if !c.OK {
 			s.t.Errorf("%s %s: FAIL %s [%s]", r.ID, r.Scenario, c.What, c.Got)
-		} else {
-			s.t.Logf("%s %s: PASS %s [%s]", r.ID, r.Scenario, c.What, c.Got)
 		}
 	}
+	fmt.Printf("[faults] %-3s %s in %s\n", r.ID, verdict(r.Pass()), time.Since(s.start).Round(100*time.Millisecond))
 }
 
 // checks builds a row's criteria.
 type checks []check
 
 func (c *checks) add(ok bool, what string, got string, args ...any) {
-	*c = append(*c, check{What: what, Got: fmt.Sprintf(got, args...), OK: ok})
+	text := strings.Join(strings.Fields(fmt.Sprintf(got, args...)), " ") // one line
+	*c = append(*c, check{What: what, Got: text, OK: ok})
 }
 
 // until polls cond every step until it is true or d has passed; it
