@@ -55,11 +55,10 @@ type daemon struct {
 // a tcp management socket with a shared secret (so that stop works and
 // the socket can be attacked over tcp).
 type proxySpec struct {
-	mgmt      string   // management endpoint; "" = tcp with the secret file
-	noSecret  bool     // no mgmt_secret_file
-	extra     []string // more [proxy] lines
-	debug     bool
-	waitReady bool // wait until status answers (default true through startProxy)
+	mgmt     string   // management endpoint; "" = tcp with the secret file
+	noSecret bool     // no mgmt_secret_file
+	extra    []string // more [proxy] lines
+	debug    bool
 }
 
 // startProxy writes a configuration and starts vpoller-proxy on it.
