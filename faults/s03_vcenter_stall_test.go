@@ -20,7 +20,14 @@ const (
 	breakerCooldown = 3
 )
 
-var breakerLines = []string{fmt.Sprintf("breaker_failures = %d", breakerFailures), fmt.Sprintf("breaker_cooldown = %d", breakerCooldown)}
+// breakerLines are the [worker] lines of the vCenter scenarios (3a, 3b,
+// 4). They test the vCenter call path (bulkhead, breaker, re-login), so
+// the watched property mirror of vpoller/vsphere (mirror = true by
+// default once it lands) is off: it answers reads from memory and would
+// hide a stalled vCenter or a lost session for up to mirror_max_age.
+// Without the mirror the key is ignored.
+var breakerLines = []string{fmt.Sprintf("breaker_failures = %d", breakerFailures), fmt.Sprintf("breaker_cooldown = %d", breakerCooldown),
+	"mirror = false"}
 
 // firstSuccess waits up to d for an answered request of tag sent at or
 // after from; it returns when that reply came.
