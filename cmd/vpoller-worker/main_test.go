@@ -307,3 +307,43 @@ func TestRefusesWorldReadableDB(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+// status and stop with -e still authenticate with the configuration's
+// management secret.
+func TestStopWithEndpointUsesConfiguredSecret(t *testing.T) {
+	addrs := startProxy(t)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "mgmt.secret")
+	if err := os.WriteFile(secret, []byte("worker-secret-for-the-test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	conf := shippedConfig(t, addrs.Backend, mgmtEP)
+	raw, _ := os.ReadFile(conf)
+	text := strings.Replace(string(raw), "mgmt = "+mgmtEP, "mgmt = "+mgmtEP+"\nmgmt_secret_file = "+secret, 1)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, done := startWorker(t, conf)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if out, code := ctl(t, "-f", conf, "-e", mgmtEP, "-mgmt-timeout", "1s", "status"); code == 0 && strings.Contains(out, `"status": "running"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no status with the configured secret")
+		}
+	}
+	if out, code := ctl(t, "-e", mgmtEP, "-mgmt-timeout", "1s", "stop"); code == 0 {
+		t.Fatalf("stop without the secret: %s", out)
+	}
+	out, code := ctl(t, "-f", conf, "-e", mgmtEP, "stop")
+	if code != 0 || !strings.Contains(out, "Shutdown time has arrived") {
+		t.Fatalf("stop (exit %d): %s", code, out)
+	}
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("worker did not exit after stop")
+	}
+}

@@ -71,10 +71,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	explicit := false
 	fl.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "f" })
 
-	var cfg *config.Config
-	var err error
-	if cmd := fl.Arg(0); cmd == "start" || *endpoint == "" {
-		cfg, err = loadConfig(*path, explicit, logger)
+	// status and stop read the configuration too, for the management
+	// socket's credentials, even when -e names the endpoint; only a
+	// default file that does not exist is passed over then.
+	loadLog := logger
+	if fl.Arg(0) != "start" {
+		loadLog = slog.New(slog.DiscardHandler) // status/stop print the reply only
+	}
+	cfg, err := loadConfig(*path, explicit, loadLog)
+	if err != nil && !explicit && *endpoint != "" && fl.Arg(0) != "start" {
+		cfg, err = nil, nil
 	}
 	switch cmd := fl.Arg(0); cmd {
 	case "start":

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zeromq/zmq4"
 	"go.uber.org/goleak"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
@@ -233,7 +234,9 @@ func TestAuthenticatedTCP(t *testing.T) {
 	}
 }
 
-// Idle connections (the handshake never completes) do not hold status up.
+// Idle connections do not hold status up: neither handshakes that never
+// complete nor 100 completed ones that never ask anything (more than the
+// socket's 64 connections: the longest idle make room).
 func TestIdleConnectionsDoNotBlockStatus(t *testing.T) {
 	s, ep := start(t)
 	var idle []net.Conn
@@ -249,6 +252,15 @@ func TestIdleConnectionsDoNotBlockStatus(t *testing.T) {
 			c.Close()
 		}
 	}()
+	for range 100 {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		c, err := zmtp.Dial(ctx, ep, zmtp.Config{Type: zmq4.Dealer})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
 	start := time.Now()
 	if _, err := Command(context.Background(), ep, "status", 3*time.Second, nil); err != nil {
 		t.Fatal(err)
