@@ -308,41 +308,41 @@ func TestRefusesWorldReadableDB(t *testing.T) {
 	}
 }
 
-// status and stop with -e still authenticate with the mgmt_secret_file of
-// the configuration -f names (they used to ignore the file when -e was
-// given, and the handshake failed).
-func TestEndpointFlagKeepsConfigSecret(t *testing.T) {
+// status and stop with -e still authenticate with the configuration's
+// management secret.
+func TestStopWithEndpointUsesConfiguredSecret(t *testing.T) {
+	addrs := startProxy(t)
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "mgmt.secret")
-	if err := os.WriteFile(secret, []byte("a-secret-for-the-test\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte("worker-secret-for-the-test\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
-	cfg := filepath.Join(dir, "vpoller.conf")
-	text := fmt.Sprintf("[worker]\nproxy = tcp://127.0.0.1:%d\nmgmt = %s\nmgmt_secret_file = %s\n", freePort(t), mgmtEP, secret)
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+	conf := shippedConfig(t, addrs.Backend, mgmtEP)
+	raw, _ := os.ReadFile(conf)
+	text := strings.Replace(string(raw), "mgmt = "+mgmtEP, "mgmt = "+mgmtEP+"\nmgmt_secret_file = "+secret, 1)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _, done := startWorker(t, cfg)
+	_, _, done := startWorker(t, conf)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out, code := ctl(t, "-f", cfg, "-e", mgmtEP, "-mgmt-timeout", "1s", "status")
-		if code == 0 && strings.Contains(out, `"status": "running"`) {
+		if out, code := ctl(t, "-f", conf, "-e", mgmtEP, "-mgmt-timeout", "1s", "status"); code == 0 && strings.Contains(out, `"status": "running"`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("status -f -e: exit %d: %s", code, out)
+			t.Fatal("no status with the configured secret")
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	if out, code := ctl(t, "-f", cfg, "-e", mgmtEP, "stop"); code != 0 || !strings.Contains(out, "Shutdown time has arrived") {
-		t.Fatalf("stop -f -e: exit %d: %s", code, out)
+	if out, code := ctl(t, "-e", mgmtEP, "-mgmt-timeout", "1s", "stop"); code == 0 {
+		t.Fatalf("stop without the secret: %s", out)
+	}
+	out, code := ctl(t, "-f", conf, "-e", mgmtEP, "stop")
+	if code != 0 || !strings.Contains(out, "Shutdown time has arrived") {
+		t.Fatalf("stop (exit %d): %s", code, out)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("worker exit: %v", err)
-		}
+	case <-done:
 	case <-time.After(15 * time.Second):
 		t.Fatal("worker did not exit after stop")
 	}

@@ -71,12 +71,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	explicit := false
 	fl.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "f" })
 
-	// status and stop read the configuration for the endpoint and for the
-	// mgmt_* credentials: also with -e when -f names a file.
-	var cfg *config.Config
-	var err error
-	if cmd := fl.Arg(0); cmd == "start" || *endpoint == "" || explicit {
-		cfg, err = loadConfig(*path, explicit, logger)
+	// status and stop read the configuration too, for the management
+	// socket's credentials, even when -e names the endpoint; only a
+	// default file that does not exist is passed over then.
+	loadLog := logger
+	if fl.Arg(0) != "start" {
+		loadLog = slog.New(slog.DiscardHandler) // status/stop print the reply only
+	}
+	cfg, err := loadConfig(*path, explicit, loadLog)
+	if err != nil && !explicit && *endpoint != "" && fl.Arg(0) != "start" {
+		cfg, err = nil, nil
 	}
 	switch cmd := fl.Arg(0); cmd {
 	case "start":
@@ -90,15 +94,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return start(ctx, cfg, worker.Options{RequestTimeout: *reqTimeout, MaxRequestBytes: *maxBytes}, logger, stderr)
 	case "status", "stop":
 		ep := *endpoint
-		if err != nil {
-			hint := ""
-			if ep == "" {
-				hint = " (give -e)"
-			}
-			fmt.Fprintf(stderr, "vpoller-worker: %v%s\n", err, hint)
-			return 1
-		}
 		if ep == "" {
+			if err != nil {
+				fmt.Fprintf(stderr, "vpoller-worker: %v (give -e)\n", err)
+				return 1
+			}
 			ep = cfg.Worker.Mgmt
 		}
 		mech := zmtp.Null()

@@ -15,6 +15,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -65,8 +66,7 @@ type Server struct {
 
 // Listen binds endpoint and serves in the background, on the guarded ZMTP
 // layer: any number of REQ (the original tools) or DEALER clients, each
-// bounded in message size and handshake time, 64 at once (a 65th closes
-// the oldest).
+// bounded in message size and handshake time, 64 at once.
 func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 	if opts.UnknownMsg == "" {
 		opts.UnknownMsg = MsgUnknownMethod
@@ -80,10 +80,9 @@ func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 	ln, err := zmtp.Listen(ep, zmtp.ListenConfig{
 		Config: zmtp.Config{Type: zmq4.Router, Mechanism: opts.Security,
 			Limits: zmtp.Limits{MaxMessage: maxRequest}, HandshakeTimeout: 2 * time.Second},
-		// At the cap the oldest connection makes room: management
-		// clients send at once, so idle or stalled connections cannot
-		// lock status and stop out.
-		Name: "mgmt", MaxConns: 64, EvictOldest: true, Logger: opts.Logger,
+		// Idle or hostile connections are evicted for newcomers, so that
+		// status and stop always get through.
+		Name: "mgmt", MaxConns: 64, Evict: true, Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("management socket %s: %w", ep, err)
@@ -126,6 +125,8 @@ func (s *Server) Close() error {
 // serveConn answers one client's requests, each reply on the envelope its
 // request came with (REQ: the empty delimiter; DEALER: none).
 func (s *Server) serveConn(_ context.Context, c *zmtp.Conn) {
+	var answering atomic.Bool
+	c.SetBusy(answering.Load)
 	for {
 		frames, err := c.ReadMsg()
 		if err != nil {
@@ -134,9 +135,12 @@ func (s *Server) serveConn(_ context.Context, c *zmtp.Conn) {
 		if len(frames) == 0 {
 			continue
 		}
+		answering.Store(true)
 		reply, stop := s.answer(frames[len(frames)-1])
 		out := append(append([][]byte{}, frames[:len(frames)-1]...), reply)
-		if err := c.WriteMsg(out, 5*time.Second); err != nil {
+		err = c.WriteMsg(out, 5*time.Second)
+		answering.Store(false)
+		if err != nil {
 			s.opts.Logger.Warn("management reply not sent", "peer", c.RemoteAddr(), "err", err)
 			return
 		}

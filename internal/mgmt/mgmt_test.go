@@ -234,7 +234,9 @@ func TestAuthenticatedTCP(t *testing.T) {
 	}
 }
 
-// Idle connections (the handshake never completes) do not hold status up.
+// Idle connections do not hold status up: neither handshakes that never
+// complete nor 100 completed ones that never ask anything (more than the
+// socket's 64 connections: the longest idle make room).
 func TestIdleConnectionsDoNotBlockStatus(t *testing.T) {
 	s, ep := start(t)
 	var idle []net.Conn
@@ -250,40 +252,20 @@ func TestIdleConnectionsDoNotBlockStatus(t *testing.T) {
 			c.Close()
 		}
 	}()
+	for range 100 {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		c, err := zmtp.Dial(ctx, ep, zmtp.Config{Type: zmq4.Dealer})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
 	start := time.Now()
 	if _, err := Command(context.Background(), ep, "status", 3*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("status took %s behind 20 idle connections", d)
-	}
-}
-
-// More idle connections than the socket's cap (completed handshakes that
-// never send, as a stuck script leaves them) do not lock status out: the
-// oldest make room.
-func TestIdleConnectionsAtTheCapDoNotBlockStatus(t *testing.T) {
-	_, ep := start(t)
-	var idle []*zmtp.Conn
-	defer func() {
-		for _, c := range idle {
-			c.Close()
-		}
-	}()
-	for range 80 {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		c, err := zmtp.Dial(ctx, ep, zmtp.Config{Type: zmq4.Dealer})
-		cancel()
-		if err == nil {
-			idle = append(idle, c)
-		}
-	}
-	start := time.Now()
-	got, err := Call(context.Background(), ep, "status", 3*time.Second, nil)
-	if err != nil || !strings.Contains(string(got), `"status": "running"`) {
-		t.Fatalf("status with %d idle connections: %s, %v", len(idle), got, err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("status took %s", d)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -54,6 +55,22 @@ type Conn struct {
 	wbuf []byte
 
 	closeOnce sync.Once
+
+	// lastActive is when the last message arrived (UnixNano); busy, set
+	// by the handler, tells a listener that evicts not to pick this one.
+	lastActive atomic.Int64
+	busyFunc   atomic.Pointer[func() bool]
+}
+
+// SetBusy tells the listener, when it must evict a connection to make
+// room (ListenConfig.Evict), that this one must not be picked while f
+// returns true: a proxy client with replies still owed, a management
+// client being answered.
+func (c *Conn) SetBusy(f func() bool) { c.busyFunc.Store(&f) }
+
+func (c *Conn) busy() bool {
+	f := c.busyFunc.Load()
+	return f != nil && (*f)()
 }
 
 // Open performs the ZMTP greeting and handshake on raw as the server
@@ -83,7 +100,7 @@ func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
 	if err := raw.SetDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("clear handshake deadline: %w", err)
 	}
-	return &Conn{
+	c := &Conn{
 		raw:    raw,
 		br:     bufio.NewReaderSize(raw, 16<<10),
 		codec:  hs.codec(),
@@ -91,7 +108,9 @@ func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
 		peer:   hs.peer(),
 		ptype:  zmq4.SocketType(zc.Peer.Meta[propSocketType]),
 		remote: remoteName(raw),
-	}, nil
+	}
+	c.lastActive.Store(time.Now().UnixNano())
+	return c, nil
 }
 
 func remoteName(c net.Conn) string {
@@ -129,6 +148,14 @@ func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline
 // (PING is answered) and skipped. Errors end the connection except a
 // *TooLargeError whose Fatal is false.
 func (c *Conn) ReadMsg() ([][]byte, error) {
+	frames, err := c.readMsg()
+	if err == nil {
+		c.lastActive.Store(time.Now().UnixNano())
+	}
+	return frames, err
+}
+
+func (c *Conn) readMsg() ([][]byte, error) {
 	var (
 		frames     [][]byte
 		total      int64

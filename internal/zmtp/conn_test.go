@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,6 +204,11 @@ func TestMaxConns(t *testing.T) {
 		c.Close()
 		t.Fatal("third connection accepted with MaxConns 2")
 	}
+	// The refusal is counted just after the connection is closed.
+	waitUntil := time.Now().Add(2 * time.Second)
+	for l.Stats().Refused != 1 && time.Now().Before(waitUntil) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if l.Stats().Refused != 1 {
 		t.Fatalf("stats %+v", l.Stats())
 	}
@@ -332,5 +338,101 @@ func TestIdleDeadline(t *testing.T) {
 	}
 	if got, err := c.ReadMsg(); err != nil || len(got) != 2 || string(got[1]) != "here" {
 		t.Fatalf("after ErrIdle: %s %v", describe(got), err)
+	}
+}
+
+// With Evict, a full listener makes room for a newcomer: first by closing
+// the oldest unfinished handshake, then the connection idle the longest;
+// a busy connection is never picked.
+func TestEvictIdle(t *testing.T) {
+	l, err := Listen("tcp://127.0.0.1:0", ListenConfig{Config: Config{Type: zmq4.Router}, MaxConns: 3, Evict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busyMu sync.Mutex
+	busy := map[string]bool{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = l.Serve(ctx, func(_ context.Context, c *Conn) {
+			c.SetBusy(func() bool {
+				busyMu.Lock()
+				defer busyMu.Unlock()
+				return busy[c.RemoteAddr()]
+			})
+			for {
+				m, err := c.ReadMsg()
+				if err != nil {
+					return
+				}
+				if string(m[0]) == "busy" {
+					busyMu.Lock()
+					busy[c.RemoteAddr()] = true
+					busyMu.Unlock()
+				}
+				if c.WriteMsg(m, time.Second) != nil {
+					return
+				}
+			}
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	talk := func(c *Conn, what string) error {
+		if err := c.WriteMsg([][]byte{[]byte(what)}, time.Second); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err := c.ReadMsg()
+		return err
+	}
+	// busy: marked busy; idle1, idle2: talked once, idle1 first.
+	busyC := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	if err := talk(busyC, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	idle1 := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	if err := talk(idle1, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	idle2 := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	if err := talk(idle2, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	// A half-open connection arrives and waits in its handshake; the
+	// listener is now over full, so it evicts idle1 for it.
+	half, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	time.Sleep(50 * time.Millisecond)
+	// A real client now evicts the half-open one (oldest handshake first).
+	newcomer := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	if err := talk(newcomer, "hi"); err != nil {
+		t.Fatalf("newcomer: %v", err)
+	}
+	if err := talk(idle1, "still there?"); err == nil {
+		t.Fatal("the idle connection was not evicted")
+	}
+	for name, c := range map[string]*Conn{"busy": busyC, "idle2": idle2} {
+		if err := talk(c, "x"); err != nil {
+			t.Fatalf("%s evicted: %v", name, err)
+		}
+	}
+	_ = half.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 128)
+	n := 0
+	for err == nil {
+		var k int
+		k, err = half.Read(buf)
+		n += k
+	}
+	if n > 64 {
+		t.Fatalf("the half-open connection got %d bytes", n)
+	}
+	if s := l.Stats(); s.Evicted != 2 || s.Refused != 0 {
+		t.Fatalf("stats %+v", s)
 	}
 }

@@ -29,15 +29,18 @@ type ListenConfig struct {
 	// MaxConns caps the connections open at once, handshakes included;
 	// connections beyond it are closed at once. 0 means DefaultMaxConns.
 	MaxConns int
-	// EvictOldest, at the cap, closes the longest-open connection to make
-	// room for the new one instead of refusing the new one. For sockets
-	// whose legitimate clients send at once and leave (management): idle
-	// or stalled connections cannot lock them out.
-	EvictOldest bool
 	// IPCMode is the mode of an ipc:// socket file; 0 means 0600, so only
 	// the daemon's user (and root) can connect.
 	IPCMode fs.FileMode
-	Logger  *slog.Logger
+	// Evict, when MaxConns is reached, makes room for a newcomer by
+	// closing the connection that has waited longest without a message
+	// (a handshake that has not completed first, then the least recently
+	// active connection not busy; see Conn.SetBusy), instead of refusing
+	// the newcomer. Idle or hostile connections then cannot lock out the
+	// clients that have something to ask. Without Evict, or when every
+	// connection is busy, the newcomer is refused.
+	Evict  bool
+	Logger *slog.Logger
 }
 
 // Listener accepts ZMTP connections: each is handshaken in its own
@@ -46,11 +49,20 @@ type Listener struct {
 	ln   net.Listener
 	cfg  ListenConfig
 	log  *slog.Logger
-	sem  chan struct{}
 	warn *lograte.Limiter
-	open *evictor // nil unless EvictOldest
 
-	active, accepted, refused, failed, authFailed, acceptErrors, evicted atomic.Int64
+	mu    sync.Mutex
+	slots map[*slot]struct{} // live connections, evicted ones until they end
+
+	active, accepted, refused, evicted, failed, authFailed, acceptErrors atomic.Int64
+}
+
+// slot is one accepted connection while it lives.
+type slot struct {
+	raw     net.Conn
+	started time.Time
+	conn    *Conn // set once the handshake completed (under Listener.mu)
+	evicted bool  // closed to make room (under Listener.mu)
 }
 
 // ListenerStats are a listener's counters since Listen.
@@ -58,13 +70,12 @@ type ListenerStats struct {
 	Active     int64 // connections open now (handshaking or served)
 	Accepted   int64 // connections that completed the handshake
 	Refused    int64 // connections closed at once for the MaxConns cap
+	Evicted    int64 // idle connections closed to make room (ListenConfig.Evict)
 	Failed     int64 // handshakes that failed (protocol, timeout)
 	AuthFailed int64 // handshakes refused for their credentials
 	// AcceptErrors counts failed accepts (EMFILE and the like); each was
 	// retried after a backoff.
 	AcceptErrors int64
-	// Evicted counts connections closed to make room (EvictOldest).
-	Evicted int64
 }
 
 // Listen binds endpoint (tcp://host:port, "*" for every interface, port 0
@@ -104,17 +115,13 @@ func Listen(ep string, cfg ListenConfig) (*Listener, error) {
 			return nil, fmt.Errorf("bind %s: %w", ep, err)
 		}
 	}
-	l := &Listener{
-		ln:   ln,
-		cfg:  cfg,
-		log:  cfg.Logger.With("socket", cfg.Name),
-		sem:  make(chan struct{}, cfg.MaxConns),
-		warn: lograte.New(10 * time.Second),
-	}
-	if cfg.EvictOldest {
-		l.open = &evictor{}
-	}
-	return l, nil
+	return &Listener{
+		ln:    ln,
+		cfg:   cfg,
+		log:   cfg.Logger.With("socket", cfg.Name),
+		slots: map[*slot]struct{}{},
+		warn:  lograte.New(10 * time.Second),
+	}, nil
 }
 
 // removeStaleSocket removes a socket file left by a process that is gone
@@ -154,8 +161,8 @@ func (l *Listener) Close() error { return l.ln.Close() }
 
 // Stats returns the listener's counters.
 func (l *Listener) Stats() ListenerStats {
-	return ListenerStats{Active: l.active.Load(), Accepted: l.accepted.Load(), Refused: l.refused.Load(),
-		Failed: l.failed.Load(), AuthFailed: l.authFailed.Load(), AcceptErrors: l.acceptErrors.Load(), Evicted: l.evicted.Load()}
+	return ListenerStats{Active: l.active.Load(), Accepted: l.accepted.Load(), Refused: l.refused.Load(), Evicted: l.evicted.Load(),
+		Failed: l.failed.Load(), AuthFailed: l.authFailed.Load(), AcceptErrors: l.acceptErrors.Load()}
 }
 
 // Serve accepts connections until ctx is done or the listener is closed,
@@ -192,33 +199,93 @@ func (l *Listener) Serve(ctx context.Context, handle func(context.Context, *Conn
 			continue
 		}
 		delay = 0
-		select {
-		case l.sem <- struct{}{}:
-		default:
-			if !l.cfg.EvictOldest || !l.makeRoom(ctx, raw.RemoteAddr()) {
-				raw.Close()
-				l.refused.Add(1)
-				if l.warn.Allow() {
-					l.log.Warn("connection refused: too many connections", "limit", l.cfg.MaxConns, "peer", raw.RemoteAddr(), "suppressed", l.warn.Suppressed())
-				}
-				continue
+		sl := l.admit(raw)
+		if sl == nil {
+			raw.Close()
+			l.refused.Add(1)
+			if l.warn.Allow() {
+				l.log.Warn("connection refused: too many connections", "limit", l.cfg.MaxConns, "peer", raw.RemoteAddr(), "suppressed", l.warn.Suppressed())
 			}
+			continue
 		}
-		l.active.Add(1)
-		el := l.open.add(raw)
 		wg.Go(func() {
-			defer func() {
-				l.open.remove(el)
-				raw.Close()
-				l.active.Add(-1)
-				<-l.sem
-			}()
-			l.serveConn(ctx, raw, handle)
+			defer l.release(sl)
+			l.serveConn(ctx, sl, handle)
 		})
 	}
 }
 
-func (l *Listener) serveConn(ctx context.Context, raw net.Conn, handle func(context.Context, *Conn)) {
+// admit registers a new connection, making room by eviction when the
+// listener is full and allowed to; nil when it must be refused.
+func (l *Listener) admit(raw net.Conn) *slot {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	live := 0
+	for s := range l.slots {
+		if !s.evicted {
+			live++
+		}
+	}
+	if live >= l.cfg.MaxConns {
+		victim := l.victimLocked()
+		if victim == nil {
+			return nil
+		}
+		victim.evicted = true
+		victim.raw.Close()
+		l.evicted.Add(1)
+		if l.warn.Allow() {
+			l.log.Warn("connection closed to make room: too many connections", "limit", l.cfg.MaxConns,
+				"closed", remoteName(victim.raw), "suppressed", l.warn.Suppressed())
+		}
+	}
+	sl := &slot{raw: raw, started: time.Now()}
+	l.slots[sl] = struct{}{}
+	l.active.Add(1)
+	return sl
+}
+
+// victimLocked picks the connection to evict: the oldest unfinished
+// handshake, else the least recently active connection not busy.
+func (l *Listener) victimLocked() *slot {
+	if !l.cfg.Evict {
+		return nil
+	}
+	var hs, idle *slot
+	var idleSince int64
+	for s := range l.slots {
+		if s.evicted {
+			continue
+		}
+		if s.conn == nil {
+			if hs == nil || s.started.Before(hs.started) {
+				hs = s
+			}
+			continue
+		}
+		if s.conn.busy() {
+			continue
+		}
+		if at := s.conn.lastActive.Load(); idle == nil || at < idleSince {
+			idle, idleSince = s, at
+		}
+	}
+	if hs != nil {
+		return hs
+	}
+	return idle
+}
+
+func (l *Listener) release(sl *slot) {
+	sl.raw.Close()
+	l.mu.Lock()
+	delete(l.slots, sl)
+	l.mu.Unlock()
+	l.active.Add(-1)
+}
+
+func (l *Listener) serveConn(ctx context.Context, sl *slot, handle func(context.Context, *Conn)) {
+	raw := sl.raw
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 	conn, err := Open(raw, l.cfg.Config, true)
@@ -237,6 +304,13 @@ func (l *Listener) serveConn(ctx context.Context, raw net.Conn, handle func(cont
 		return
 	}
 	l.accepted.Add(1)
+	l.mu.Lock()
+	sl.conn = conn
+	evicted := sl.evicted
+	l.mu.Unlock()
+	if evicted {
+		return
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			l.log.Error("connection handler panicked; connection dropped", "peer", conn.RemoteAddr(), "panic", r, "stack", string(debug.Stack()))

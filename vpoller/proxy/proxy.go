@@ -125,7 +125,9 @@ func (p *Proxy) Run(ctx context.Context) error {
 	front, err := zmtp.Listen(p.cfg.Frontend, zmtp.ListenConfig{
 		Config: zmtp.Config{Type: zmq4.Router, Mechanism: frontMech, HandshakeTimeout: p.opts.handshake,
 			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxRequestBytes), Discard: max(4*int64(p.cfg.MaxRequestBytes), minDiscard)}},
-		Name: "frontend", MaxConns: p.cfg.MaxClients, Logger: p.log,
+		// A full frontend closes its longest-idle client (one with no
+		// reply owed) for a newcomer: idle connections cannot lock clients out.
+		Name: "frontend", MaxConns: p.cfg.MaxClients, Evict: true, Logger: p.log,
 	})
 	if err != nil {
 		return fmt.Errorf("frontend: %w", err)
@@ -198,6 +200,7 @@ func exposed(ep string) bool {
 // serveClient reads requests from one client connection.
 func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
 	c := newPeer(conn, p.opts.queue)
+	conn.SetBusy(func() bool { return c.owed.Load() > 0 })
 	var wg sync.WaitGroup
 	defer wg.Wait() // runs last: after close ends both goroutines
 	defer c.close()
@@ -315,6 +318,7 @@ func (p *Proxy) status() vpoller.Object {
 			ls := l.Stats()
 			obj = append(obj, vpoller.Field{Key: name, Value: vpoller.Object{
 				{Key: "active", Value: ls.Active}, {Key: "accepted", Value: ls.Accepted}, {Key: "refused", Value: ls.Refused},
+				{Key: "evicted", Value: ls.Evicted},
 				{Key: "handshake_failed", Value: ls.Failed}, {Key: "auth_failed", Value: ls.AuthFailed},
 				{Key: "accept_errors", Value: ls.AcceptErrors},
 			}})
