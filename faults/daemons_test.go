@@ -177,6 +177,7 @@ type connStats struct {
 	HandshakeFailed int `json:"handshake_failed"`
 	AuthFailed      int `json:"auth_failed"`
 	AcceptErrors    int `json:"accept_errors"`
+	Evicted         int `json:"evicted"`
 }
 
 // proxyStatus is the part of the proxy's status the suite reads.

@@ -128,6 +128,17 @@ func idleConnections(t *testing.T, id, socket string) {
 	}
 	t.Logf("flood: %s", f)
 	slowest, serrs := statusLatency(px, 5)
+	// A client with something to ask gets in while they are open: the
+	// frontend closes the longest-idle connection to make room.
+	cl, err := startLoad(loadSpec{endpoint: px.front, conc: 1, timeout: 5 * time.Second, retries: 1, total: 5,
+		next: func(int) (string, *vpoller.Request) { return "during", pollVM(vc.name) }})
+	s.must(err, "load")
+	ok, _ := until(15*time.Second, 20*time.Millisecond, func() bool { return len(cl.snapshot()) >= 5 })
+	duringOuts := cl.stop()
+	if !ok {
+		t.Logf("only %d requests finished during the flood", len(duringOuts))
+	}
+	cd := tally(duringOuts)
 	during, derr := px.proxyStatus()
 	held := px.rss()
 	closedAt := time.Now()
@@ -152,8 +163,10 @@ func idleConnections(t *testing.T, id, socket string) {
 	ck.add(f.complete+f.halfOpen+f.refused == 2000 && f.complete+f.halfOpen > 0, "2,000 connections attempted", "%s", f)
 	ck.add(len(serrs) == 0 && slowest < time.Second, "status answers within 1 s while they are open (5 tries)", "slowest %s, %d errors %v", dur(slowest), len(serrs), firstErr(serrs))
 	if socket == "frontend" {
-		ck.add(derr == nil && during.Frontend.Active <= 1024+2, "the frontend holds at most max_clients (1024) connections", "active %d, refused %d, err %v", during.Frontend.Active, during.Frontend.Refused, derr)
+		ck.add(derr == nil && during.Frontend.Active <= 1024+2, "the frontend holds at most max_clients (1024) connections",
+			"active %d, refused %d, evicted %d, err %v", during.Frontend.Active, during.Frontend.Refused, during.Frontend.Evicted, derr)
 	}
+	ck.add(cd.Sent == 5 && cd.Answered == 5, "5 requests from a new client answered while they are open", "%d of %d%s", cd.Answered, cd.Sent, messages(duringOuts, 2))
 	ck.add(held-base < 100<<20, "proxy RSS grows < 100 MB while they are open", "%s -> %s", mb(base), mb(held))
 	ck.add(served && recovery < 3*time.Second, "a client is served within 3 s after they close", "%s", dur(recovery))
 	ck.add(c.Sent > 0 && c.Answered == c.Sent, "every request after they close answered", "%d of %d%s", c.Answered, c.Sent, messages(outs, 2))
