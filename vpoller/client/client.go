@@ -113,8 +113,10 @@ func (c *Client) DoWith(ctx context.Context, request []byte, p Policy) ([]byte, 
 		switch {
 		case errors.Is(err, ErrClosed):
 			return nil, fmt.Errorf("vpoller client: %s: %w", c.endpoint, ErrClosed)
+		case errors.As(err, &refused) && errors.Is(err, zmtp.ErrAuth):
+			return nil, fmt.Errorf("vpoller client: %s: the proxy refused our credentials: %w", c.endpoint, err)
 		case errors.As(err, &refused):
-			return nil, fmt.Errorf("vpoller client: %s: connection refused by the proxy: %w", c.endpoint, err)
+			return nil, fmt.Errorf("vpoller client: %s: ZMTP handshake failed (not a vPoller proxy, or a mechanism mismatch): %w", c.endpoint, err)
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("vpoller client: %s: attempt %d of %d: %w", c.endpoint, attempt, p.Attempts, ctx.Err())
 		}
