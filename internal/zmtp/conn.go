@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,12 @@ func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
 	}()
 	zc, err := zmq4.Open(newHandshakeGuard(raw, handshakeBudget), hs, cfg.Type, nil, server, nil)
 	if err != nil {
+		// zmq4 does not export its "mechanisms differ" error; name it,
+		// since it means a configuration mismatch, not a passing fault.
+		if strings.Contains(err.Error(), "invalid or unsupported security mechanism") {
+			return nil, fmt.Errorf("%w: ZMTP handshake with %s: the peer does not use %s (CURVE, PLAIN or NULL on one side only?): %v",
+				ErrProtocol, raw.RemoteAddr(), cfg.Mechanism.Name(), err)
+		}
 		return nil, fmt.Errorf("ZMTP %s handshake with %s: %w", cfg.Mechanism.Name(), raw.RemoteAddr(), err)
 	}
 	if err := raw.SetDeadline(time.Time{}); err != nil {

@@ -64,10 +64,12 @@ func TestCurveRoundTrip(t *testing.T) {
 		c.Close()
 		t.Fatal("client with the wrong server key connected")
 	}
-	// Nor can a client without CURVE.
+	// Nor can a client without CURVE, and it is told why.
 	if c, err := Dial(ctx, l.Endpoint(), Config{Type: zmq4.Dealer}); err == nil {
 		c.Close()
 		t.Fatal("NULL client connected to a CURVE server")
+	} else if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "the peer does not use NULL") {
+		t.Fatalf("NULL client: %v", err)
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for l.Stats().AuthFailed < 2 && time.Now().Before(deadline) {
