@@ -13,7 +13,7 @@ COMMANDS  := vpoller-proxy vpoller-worker vpoller-client zabbix-agent2-plugin-vp
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo test test-deps unit lint fuzz bench faults e2e install clean
+.PHONY: all build demo test test-deps unit lint fuzz bench faults e2e package package-test install clean
 
 all: build
 
@@ -29,7 +29,7 @@ demo: build
 # Everything CI checks: dependencies, lint, unit and integration tests
 # (race detector on), the fault suite, then the end-to-end run on real
 # Zabbix servers.
-test: test-deps lint unit faults e2e
+test: test-deps lint unit faults package package-test
 
 test-deps:
 	bash scripts/install-test-deps.sh
@@ -68,6 +68,25 @@ faults: build
 e2e:
 	bash e2e/run.sh
 
+# Debian packages vpoller and zabbix-agent2-plugin-vpoller in $(DIST)/
+# (nfpm, a Go tool dependency of this module; version from git tags).
+DIST       ?= dist
+DEB_VERSION ?= $(shell bash scripts/deb-version.sh)
+DEB_ARCH   ?= $(shell $(GO) env GOARCH)
+package: build
+	@mkdir -p $(DIST) && rm -f $(DIST)/*.deb
+	bash scripts/deb-changelog.sh vpoller $(DEB_VERSION) > $(DIST)/changelog-vpoller.gz
+	bash scripts/deb-changelog.sh zabbix-agent2-plugin-vpoller $(DEB_VERSION) > $(DIST)/changelog-zabbix-agent2-plugin-vpoller.gz
+	for p in vpoller plugin; do \
+	  DEB_VERSION=$(DEB_VERSION) DEB_ARCH=$(DEB_ARCH) $(GO) tool nfpm package -f packaging/$$p.yaml -p deb -t $(DIST)/ || exit 1; \
+	done
+
+# The packages end to end (CI, as root): apt-get install both .debs, the
+# agent tests and the e2e on real Zabbix against the installed files, then
+# purge and check that nothing is left.
+package-test:
+	bash scripts/package-test.sh
+
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PLUGIN_DIR) $(DESTDIR)$(AGENT_CONF_DIR) $(DESTDIR)/etc/vpoller/vsphere.d
 	install -m 0755 $(BIN)/vpoller-proxy $(BIN)/vpoller-worker $(BIN)/vpoller-client $(DESTDIR)$(PREFIX)/bin/
@@ -84,4 +103,4 @@ install: build
 	if [ -z "$(DESTDIR)" ]; then chown -R vpoller:vpoller /etc/vpoller/vsphere.d && chmod 0700 /etc/vpoller/vsphere.d; fi
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

@@ -16,6 +16,8 @@
 #   E2E_VERSIONS   "6.0 7.0" (default) or one of them
 #   E2E_WAIT       seconds to wait for LLD and values per version (default 360)
 #   E2E_IMPORT_ONLY=1  stop after the template import (no vPoller binaries needed)
+#   E2E_INSTALLED=1  use the installed Debian packages (/usr/bin, /usr/sbin/zabbix-agent2-plugin)
+#                  instead of building the binaries
 #   E2E_KEEP=1     keep the state directory (logs, configs) after the run
 #   E2E_VPOLLER_ENDPOINT=tcp://host:port  use a running vPoller (proxy frontend
 #                  serving agent vcsim.local) instead of starting proxy + worker
@@ -127,8 +129,17 @@ done
 
 # ---- 2. our binaries -----------------------------------------------------------
 BIN=$STATE/bin
+PLUGIN=$BIN/zabbix-agent2-plugin-vpoller
 mkdir -p "$BIN"
-if [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
+if [ "${E2E_INSTALLED:-0}" = 1 ]; then
+	# The installed Debian packages (scripts/package-test.sh).
+	BIN=/usr/bin
+	PLUGIN=/usr/sbin/zabbix-agent2-plugin/zabbix-agent2-plugin-vpoller
+	for b in "$BIN/vpoller-proxy" "$BIN/vpoller-worker" "$BIN/vpoller-client" "$PLUGIN"; do
+		[ -x "$b" ] || die "$b is not installed"
+	done
+	say "testing the installed packages: $(dpkg-query -W -f='${Package} ${Version}, ' vpoller zabbix-agent2-plugin-vpoller)"
+elif [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
 	say "go build ./cmd/..."
 	(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN/" ./cmd/...)
 	need_bins="vpoller-client zabbix-agent2-plugin-vpoller"
@@ -382,7 +393,7 @@ ListenPort=$agport
 ServerActive=
 Hostname=e2e-agent2
 Timeout=10
-Plugins.VPoller.System.Path=$BIN/zabbix-agent2-plugin-vpoller
+Plugins.VPoller.System.Path=$PLUGIN
 Plugins.VPoller.Endpoint=$ENDPOINT
 EOC
 	chown zabbix:zabbix "$d/zabbix_agent2.conf"

@@ -21,6 +21,14 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
+		// VPOLLER_INSTALLED=1 tests the installed Debian packages
+		// (scripts/package-test.sh) instead of binaries built here.
+		if os.Getenv("VPOLLER_INSTALLED") == "1" {
+			pluginBin = "/usr/sbin/zabbix-agent2-plugin/zabbix-agent2-plugin-vpoller"
+			proxyBin, workerBin = "/usr/bin/vpoller-proxy", "/usr/bin/vpoller-worker"
+			fmt.Fprintln(os.Stderr, "testing the installed binaries:", pluginBin, proxyBin, workerBin)
+			return goleakRun(m)
+		}
 		pluginBin = filepath.Join(dir, "zabbix-agent2-plugin-vpoller")
 		if err := build(pluginBin, "../../cmd/zabbix-agent2-plugin-vpoller"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
