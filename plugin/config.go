@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
@@ -49,10 +50,19 @@ func (s Session) clientKey() string {
 	return s.Endpoint + "\x00" + s.CurveServerKey + "\x00" + s.CurveSecretKey
 }
 
+// Mgmt is a vPoller daemon's management socket, for vpoller.status: its
+// endpoint and the credentials it asks for (a shared secret or CURVE).
+type Mgmt struct {
+	Name     string
+	Endpoint string
+	mech     zmtp.Mechanism
+}
+
 // Config is the validated Plugins.VPoller.* configuration.
 type Config struct {
 	Default  Session
 	Sessions map[string]Session // by lower-cased name
+	Mgmt     map[string]Mgmt    // by lower-cased name
 	// PoolSize caps the requests in flight to one endpoint.
 	PoolSize int
 }
@@ -63,6 +73,7 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 	cfg := &Config{
 		Default:  Session{Endpoint: DefaultEndpoint, Retries: defaultRetries},
 		Sessions: map[string]Session{},
+		Mgmt:     map[string]Mgmt{},
 		PoolSize: defaultPoolSize,
 	}
 	prefix := "Plugins.VPoller."
@@ -74,7 +85,8 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 		display string
 	}
 	sessions := map[string]*sessOpt{}
-	var order []string
+	mgmts := map[string]*sessOpt{}
+	var order, mgmtOrder []string
 	if opts != nil {
 		for _, o := range opts.List {
 			where := fmt.Sprintf("%s%s (line %d)", prefix, o.Name(), o.Line)
@@ -92,6 +104,20 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 				cfg.Default.CurveServerKey = strings.TrimSpace(o.Value)
 			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "CurveSecretKey"):
 				cfg.Default.CurveSecretKey = strings.TrimSpace(o.Value)
+			case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Mgmt"):
+				name := strings.ToLower(o.Path[1])
+				m := mgmts[name]
+				if m == nil {
+					m = &sessOpt{set: map[string]agent2.Option{}, display: o.Path[1]}
+					mgmts[name] = m
+					mgmtOrder = append(mgmtOrder, name)
+				}
+				switch field := strings.ToLower(o.Path[2]); field {
+				case "endpoint", "secretfile", "curveserverkey", "curvesecretkey":
+					m.set[field] = o
+				default:
+					err = fmt.Errorf("unknown management option %q (known: Endpoint, SecretFile, CurveServerKey, CurveSecretKey)", o.Path[2])
+				}
 			case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Sessions"):
 				name := strings.ToLower(o.Path[1])
 				s := sessions[name]
@@ -108,7 +134,7 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 					err = fmt.Errorf("unknown session option %q (known: Endpoint, Timeout, Retries, CurveServerKey, CurveSecretKey)", o.Path[2])
 				}
 			default:
-				err = fmt.Errorf("unknown option (known: Endpoint, Timeout, Retries, PoolSize, CurveServerKey, CurveSecretKey, Sessions.<Name>.Endpoint/Timeout/Retries/CurveServerKey/CurveSecretKey)")
+				err = fmt.Errorf("unknown option (known: Endpoint, Timeout, Retries, PoolSize, CurveServerKey, CurveSecretKey, Sessions.<Name>.Endpoint/Timeout/Retries/CurveServerKey/CurveSecretKey, Mgmt.<Name>.Endpoint/SecretFile/CurveServerKey/CurveSecretKey)")
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
@@ -152,7 +178,60 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 		}
 		cfg.Sessions[name] = s
 	}
+	for _, name := range mgmtOrder {
+		mo := mgmts[name]
+		m, err := parseMgmt(mo.display, mo.set)
+		if err != nil {
+			return nil, fmt.Errorf("%sMgmt.%s: %w", prefix, mo.display, err)
+		}
+		cfg.Mgmt[name] = m
+	}
 	return cfg, nil
+}
+
+// parseMgmt validates one Mgmt.<Name> block.
+func parseMgmt(name string, set map[string]agent2.Option) (Mgmt, error) {
+	m := Mgmt{Name: name}
+	val := func(k string) string { return strings.TrimSpace(set[k].Value) }
+	if val("endpoint") == "" {
+		return m, fmt.Errorf("Endpoint is missing (the daemon's management endpoint)")
+	}
+	ep, err := endpoint.Parse(val("endpoint"))
+	if err != nil {
+		return m, err
+	}
+	m.Endpoint = ep.Raw
+	switch {
+	case val("secretfile") != "" && (val("curveserverkey") != "" || val("curvesecretkey") != ""):
+		return m, fmt.Errorf("give SecretFile or CurveServerKey/CurveSecretKey, not both")
+	case val("secretfile") != "":
+		secret, err := zmtp.ReadSecretFile(val("secretfile"))
+		if err != nil {
+			return m, err
+		}
+		m.mech = zmtp.PlainClient(zmtp.SecretUser, secret)
+	default:
+		if m.mech, err = zmtp.ClientMechanism(val("curveserverkey"), val("curvesecretkey")); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// mgmt maps vpoller.status's endpoint parameter to a management socket: a
+// configured Mgmt name, or a URI used without credentials.
+func (c *Config) mgmt(name string) (Mgmt, error) {
+	if m, ok := c.Mgmt[strings.ToLower(name)]; ok {
+		return m, nil
+	}
+	if isURI(name) {
+		ep, err := endpoint.Parse(name)
+		if err != nil {
+			return Mgmt{}, fmt.Errorf("endpoint parameter: %w", err)
+		}
+		return Mgmt{Endpoint: ep.Raw, mech: zmtp.Null()}, nil
+	}
+	return Mgmt{}, fmt.Errorf("unknown management socket %q: give a Plugins.VPoller.Mgmt.<Name> or an ipc:// or tcp:// URI", name)
 }
 
 // SessionNames lists the configured sessions, sorted, for messages.

@@ -14,6 +14,7 @@ const (
 	kindDiscover kind = iota // Zabbix LLD JSON
 	kindPoll                 // one plain value
 	kindGet                  // the reply's result as JSON (master item)
+	kindStatus               // a vPoller daemon's management status (master item)
 )
 
 // param is one item key parameter: its name in messages and docs, whether
@@ -41,6 +42,9 @@ var (
 	pInstance = param{name: "instance", set: func(r *vpoller.Request, v string) { r.Instance = v }}
 	pInterval = param{name: "perf-interval", set: func(r *vpoller.Request, v string) { r.PerfInterval = v }}
 	pEndpoint = param{name: endpointParam}
+	// vpoller.status: which daemon, and its management socket.
+	pDaemon = param{name: "daemon", required: true}
+	pMgmt   = param{name: "mgmt", required: true}
 )
 
 // setProperties takes a comma-separated list ("a,b,c", or an array
@@ -80,6 +84,12 @@ var metrics = []metric{
 		description: "Returns the result of a vPoller method as JSON, for dependent items.",
 		kind:        kindGet,
 		params:      []param{pMethod, pHostname, pName, pProps, pKey, pUsername, pPassword, pCounter, pInstance, pInterval, pEndpoint},
+	},
+	{
+		key:         "vpoller.status",
+		description: "Returns the management status of a vPoller proxy or worker as JSON, for self-monitoring.",
+		kind:        kindStatus,
+		params:      []param{pDaemon, pMgmt},
 	},
 }
 

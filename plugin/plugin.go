@@ -105,6 +105,9 @@ func (p *VPoller) Export(ctx context.Context, r agent2.Request) (string, error) 
 	if !ok {
 		return "", fmt.Errorf("unknown key %s", r.Key)
 	}
+	if m.kind == kindStatus {
+		return p.exportStatus(ctx, m, r.Params, r.Timeout)
+	}
 	c, err := parseCall(m, r.Params)
 	if err != nil {
 		return "", err

@@ -76,13 +76,14 @@ func TestParseCallErrors(t *testing.T) {
 
 func TestMetricTable(t *testing.T) {
 	got := Metrics()
-	if len(got) != 3 || got[0].Key != "vpoller.discover" || got[1].Key != "vpoller.poll" || got[2].Key != "vpoller.get" {
+	if len(got) != 4 || got[0].Key != "vpoller.discover" || got[1].Key != "vpoller.poll" || got[2].Key != "vpoller.get" || got[3].Key != "vpoller.status" {
 		t.Fatalf("%+v", got)
 	}
 	want := map[string]string{
 		"vpoller.discover": "vpoller.discover[method,hostname,<name>,<properties>,<counter-name>,<endpoint>]",
 		"vpoller.poll":     "vpoller.poll[method,hostname,<name>,<property>,<key>,<username>,<password>,<counter-name>,<instance>,<perf-interval>,<endpoint>]",
 		"vpoller.get":      "vpoller.get[method,hostname,<name>,<properties>,<key>,<username>,<password>,<counter-name>,<instance>,<perf-interval>,<endpoint>]",
+		"vpoller.status":   "vpoller.status[daemon,mgmt]",
 	}
 	for _, m := range metrics {
 		if m.signature() != want[m.key] {
