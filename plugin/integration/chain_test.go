@@ -37,6 +37,9 @@ func buildChain(dir string) error {
 // vcsim.local) on loopback ports chosen at runtime.
 type chain struct {
 	endpoint string
+	// mgmtConf are the agent lines that reach the proxy's management
+	// socket (Mgmt.Proxy), for vpoller.status.
+	mgmtConf []string
 	proxy    *process
 	worker   *process
 }
@@ -84,18 +87,22 @@ func startChain(t *testing.T) *chain {
 	if err := os.Mkdir(filepath.Join(dir, "vsphere.d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	front, back := freePort(t), freePort(t)
+	front, back, pmgmt := freePort(t), freePort(t), freePort(t)
+	// The proxy's management socket is tcp with a shared secret, as a
+	// Zabbix agent reading vpoller.status from another user needs it.
 	conf := fmt.Sprintf(`[proxy]
 frontend = tcp://127.0.0.1:%d
 backend  = tcp://127.0.0.1:%d
 mgmt     = tcp://127.0.0.1:%d
+mgmt_secret_file = %s
 [worker]
 proxy    = tcp://127.0.0.1:%d
-mgmt     = tcp://127.0.0.1:%d
+mgmt     = ipc://%s
 vsphere_hosts_dir = vsphere.d
-`, front, back, freePort(t), back, freePort(t))
+`, front, back, pmgmt, filepath.Join(dir, "mgmt.secret"), back, filepath.Join(dir, "worker.sock"))
 	files := map[string]string{
 		"vpoller.conf":               conf,
+		"mgmt.secret":                "agent-reads-proxy-status\n",
 		"vsphere.d/vcsim.local.conf": "hostname = vcsim.local\nsimulator = true\nsimulator_model = vpx\n",
 	}
 	for name, body := range files {
@@ -103,7 +110,9 @@ vsphere_hosts_dir = vsphere.d
 			t.Fatal(err)
 		}
 	}
-	c := &chain{endpoint: fmt.Sprintf("tcp://127.0.0.1:%d", front)}
+	c := &chain{endpoint: fmt.Sprintf("tcp://127.0.0.1:%d", front),
+		mgmtConf: []string{fmt.Sprintf("Plugins.VPoller.Mgmt.Proxy.Endpoint=tcp://127.0.0.1:%d", pmgmt),
+			"Plugins.VPoller.Mgmt.Proxy.SecretFile=" + filepath.Join(dir, "mgmt.secret")}}
 	c.proxy = startProcess(t, "vpoller-proxy", proxyBin, "-f", filepath.Join(dir, "vpoller.conf"), "start")
 	c.worker = startProcess(t, "vpoller-worker", workerBin, "-f", filepath.Join(dir, "vpoller.conf"), "start")
 

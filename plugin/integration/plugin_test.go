@@ -21,7 +21,7 @@ func TestAgents(t *testing.T) {
 	for _, bin := range agentBins(t) {
 		t.Run(bin.name, func(t *testing.T) {
 			ch := startChain(t)
-			a := startAgent(t, bin, ch.endpoint)
+			a := startAgent(t, bin, ch.endpoint, ch.mgmtConf...)
 			vms := simulatorVMs(t)
 
 			t.Run("discover", func(t *testing.T) {
@@ -55,6 +55,23 @@ func TestAgents(t *testing.T) {
 				}
 				if v, err := testKey(t, a, key); err != nil || v != "poweredOn" {
 					t.Fatalf("-t %s = %q, %v; want poweredOn", key, v, err)
+				}
+			})
+
+			t.Run("status", func(t *testing.T) {
+				v, err := passive(a.addr, "vpoller.status[proxy,Proxy]", 10*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var st map[string]any
+				if err := json.Unmarshal([]byte(v), &st); err != nil {
+					t.Fatalf("not JSON: %v: %s", err, v)
+				}
+				if st["status"] != "running" || st["workers"] != float64(1) {
+					t.Fatalf("proxy status through the agent: %s", v)
+				}
+				if _, err := passive(a.addr, "vpoller.status[worker,Proxy]", 10*time.Second); err == nil {
+					t.Fatal("the proxy's socket passed for a worker's")
 				}
 			})
 
