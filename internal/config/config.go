@@ -6,6 +6,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -57,6 +58,9 @@ type Proxy struct {
 	ClientIdleTimeout time.Duration
 	// Per-socket security.
 	FrontendSecurity, BackendSecurity, MgmtSecurity Security
+	// MetricsListen (host:port) serves Prometheus metrics on /metrics;
+	// empty (the default) serves none.
+	MetricsListen string
 }
 
 // Worker is the [worker] section.
@@ -86,6 +90,9 @@ type Worker struct {
 	ProxyCurveServerKey, ProxyCurveSecretKey string
 	// MgmtSecurity secures the management socket.
 	MgmtSecurity Security
+	// MetricsListen (host:port) serves Prometheus metrics on /metrics;
+	// empty (the default) serves none.
+	MetricsListen string
 }
 
 // Cache is the [cache] section of the original; the TTL caps our short
@@ -263,6 +270,9 @@ func (c *Config) readProxy(s *ini.Section) error {
 	security(s, "backend_", &c.Proxy.BackendSecurity)
 	if s.Name() == "proxy" || !s.HasKey("proxy") {
 		security(s, "mgmt_", &c.Proxy.MgmtSecurity)
+		if err := hostPort(s, "metrics_listen", &c.Proxy.MetricsListen); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -273,6 +283,21 @@ func security(s *ini.Section, prefix string, dst *Security) {
 	str(s, prefix+"curve_secret_key", &dst.CurveSecretKey)
 	str(s, prefix+"curve_allow", &dst.CurveAllow)
 	str(s, prefix+"secret_file", &dst.SecretFile)
+}
+
+// hostPort reads a host:port to listen on ("" allowed: off).
+func hostPort(s *ini.Section, key string, dst *string) error {
+	if !s.HasKey(key) {
+		return nil
+	}
+	v := strings.TrimSpace(s.Key(key).String())
+	if v != "" {
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("[%s] %s = %q: want host:port, e.g. 127.0.0.1:9110", s.Name(), key, v)
+		}
+	}
+	*dst = v
+	return nil
 }
 
 // seconds reads a whole number of seconds (0 allowed: off).
@@ -300,6 +325,9 @@ func (c *Config) readWorker(s *ini.Section) error {
 	str(s, "proxy_curve_secret_key", &c.Worker.ProxyCurveSecretKey)
 	if s.Name() == "worker" || s.HasKey("proxy") {
 		security(s, "mgmt_", &c.Worker.MgmtSecurity)
+		if err := hostPort(s, "metrics_listen", &c.Worker.MetricsListen); err != nil {
+			return err
+		}
 	}
 	for _, k := range []struct {
 		key string

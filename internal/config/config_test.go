@@ -102,6 +102,7 @@ frontend_curve_allow = /etc/vpoller/curve/clients.d
 backend_curve_secret_key = /etc/vpoller/curve/proxy.key_secret
 backend_curve_allow = /etc/vpoller/curve/workers.d
 mgmt_secret_file = /etc/vpoller/mgmt.secret
+metrics_listen = 127.0.0.1:9110
 
 [worker]
 agent_concurrency = 4
@@ -112,6 +113,7 @@ proxy_curve_server_key = /etc/vpoller/curve/proxy.key
 proxy_curve_secret_key = /etc/vpoller/curve/worker.key_secret
 mgmt_curve_secret_key = /etc/vpoller/curve/worker.key_secret
 mgmt_curve_allow = /etc/vpoller/curve/admins.d
+metrics_listen = 127.0.0.1:9111
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +134,9 @@ mgmt_curve_allow = /etc/vpoller/curve/admins.d
 		w.MgmtSecurity != (Security{CurveSecretKey: "/etc/vpoller/curve/worker.key_secret", CurveAllow: "/etc/vpoller/curve/admins.d"}) {
 		t.Errorf("worker security: %+v", w)
 	}
+	if p.MetricsListen != "127.0.0.1:9110" || w.MetricsListen != "127.0.0.1:9111" {
+		t.Errorf("metrics_listen: %q %q", p.MetricsListen, w.MetricsListen)
+	}
 	if !w.MgmtSecurity.Enabled() || (Security{}).Enabled() {
 		t.Error("Security.Enabled")
 	}
@@ -147,6 +152,7 @@ func TestParseErrors(t *testing.T) {
 		"zero breaker":     "[worker]\nbreaker_failures = 0\n",
 		"negative idle":    "[proxy]\nclient_idle_timeout = -5\n",
 		"tiny reply":       "[proxy]\nmax_reply_bytes = 10\n",
+		"metrics no port":  "[worker]\nmetrics_listen = localhost\n",
 	} {
 		if _, err := Parse([]byte(text)); err == nil {
 			t.Errorf("%s: no error", name)

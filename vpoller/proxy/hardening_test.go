@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +189,41 @@ func TestReplyTooLarge(t *testing.T) {
 	}
 	if s := p.Stats(); s.Workers != 1 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// With metrics_listen set, a scrape returns the proxy's counters after
+// known traffic.
+func TestPrometheusMetrics(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MetricsListen = "127.0.0.1:0"
+	p := startProxyConfig(t, cfg)
+	startWorker(t, p, "w")
+	c := newClient(t, p.Addrs().Frontend, client.Options{Timeout: 5 * time.Second, Retries: 1})
+	for range 7 {
+		if _, err := c.Do(context.Background(), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := dealer(t, p.Addrs().Frontend)
+	exchange(t, big, []byte{}, make([]byte, 2<<20))
+	resp, err := http.Get("http://" + p.Addrs().Metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		"vpoller_proxy_served_total 7\n",
+		"vpoller_proxy_workers 1\n",
+		"vpoller_proxy_too_large_total 1\n",
+		"vpoller_proxy_held_requests 0\n",
+		`vpoller_proxy_connection_events_total{event="accepted",socket="backend"} 1` + "\n",
+		`vpoller_proxy_connections{socket="backend"} 1` + "\n",
+		"process_resident_memory_bytes ",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("scrape lacks %q", want)
+		}
 	}
 }

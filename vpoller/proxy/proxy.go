@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
+	"github.com/vpoller/zabbix-vpoller/internal/metrics"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -44,6 +45,8 @@ type Proxy struct {
 // becomes the chosen port).
 type Addrs struct {
 	Frontend, Backend, Mgmt string
+	// Metrics is the /metrics address (host:port), "" when not served.
+	Metrics string
 }
 
 // minDiscard is the least size up to which an over-size message is read
@@ -156,6 +159,22 @@ func (p *Proxy) Run(ctx context.Context) error {
 	defer srv.Close()
 
 	p.addrs = Addrs{Frontend: front.Endpoint(), Backend: back.Endpoint(), Mgmt: srv.Endpoint()}
+	if p.cfg.MetricsListen != "" {
+		reg, err := metrics.NewRegistry(p.collector())
+		if err != nil {
+			return err
+		}
+		ms, err := metrics.Listen(p.cfg.MetricsListen, reg, p.log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = ms.Close(ctx)
+		}()
+		p.addrs.Metrics = ms.Addr().String()
+	}
 	close(p.ready)
 	p.log.Info("vPoller proxy running", "frontend", p.addrs.Frontend, "backend", p.addrs.Backend, "mgmt", p.addrs.Mgmt,
 		"frontend_security", frontDesc, "backend_security", backDesc, "mgmt_security", mgmtDesc)
