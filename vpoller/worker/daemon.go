@@ -9,7 +9,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/metrics"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -44,6 +47,7 @@ type Daemon struct {
 	done   chan error
 
 	mgmtSecurity string
+	metrics      *metrics.Server
 }
 
 // ResolvePaths makes the worker's relative paths (db, vsphere_hosts_dir)
@@ -103,6 +107,17 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 		_ = svc.Close(ctx)
 		return nil, err
 	}
+	if wc.MetricsListen != "" {
+		reg, err := metrics.NewRegistry(append(w.Collectors(), d.vsphereCollector())...)
+		if err == nil {
+			d.metrics, err = metrics.Listen(wc.MetricsListen, reg, opts.Logger)
+		}
+		if err != nil {
+			_ = d.mgmt.Close()
+			_ = svc.Close(ctx)
+			return nil, err
+		}
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
 	// Names only: an agent's LogValue hides its password, but not when
@@ -136,6 +151,11 @@ func (d *Daemon) Stop() error {
 	if e := d.mgmt.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
 		errs = append(errs, fmt.Errorf("close management socket: %w", e))
 	}
+	if d.metrics != nil {
+		mctx, mcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = d.metrics.Close(mctx)
+		mcancel()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.opts.CloseTimeout)
 	defer cancel()
 	if e := d.svc.Close(ctx); e != nil {
@@ -143,6 +163,27 @@ func (d *Daemon) Stop() error {
 	}
 	d.log.Info("vPoller worker stopped", "requests", d.w.Stats().Requests)
 	return errors.Join(errs...)
+}
+
+// MetricsAddr is the /metrics address, nil when not served.
+func (d *Daemon) MetricsAddr() net.Addr {
+	if d.metrics == nil {
+		return nil
+	}
+	return d.metrics.Addr()
+}
+
+// vsphereCollector exposes the vSphere service's counters.
+func (d *Daemon) vsphereCollector() prometheus.Collector {
+	calls := prometheus.NewDesc("vpoller_worker_vsphere_soap_calls_total", "vSphere API calls made.", nil, nil)
+	logins := prometheus.NewDesc("vpoller_worker_vsphere_logins_total", "vSphere logins.", nil, nil)
+	coalesced := prometheus.NewDesc("vpoller_worker_vsphere_coalesced_total", "Requests answered by an identical one in flight.", nil, nil)
+	return metrics.NewFunc([]*prometheus.Desc{calls, logins, coalesced}, func(ch chan<- prometheus.Metric) {
+		s := d.svc.Stats()
+		ch <- prometheus.MustNewConstMetric(calls, prometheus.CounterValue, float64(s.SOAPCalls))
+		ch <- prometheus.MustNewConstMetric(logins, prometheus.CounterValue, float64(s.Logins))
+		ch <- prometheus.MustNewConstMetric(coalesced, prometheus.CounterValue, float64(s.Coalesced))
+	})
 }
 
 // MgmtEndpoint is the management socket's bound endpoint.

@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +28,7 @@ func TestDaemon(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "etc", "hosts.d"), "vcsim.local.conf", "hostname = vcsim.local\nsimulator = true\n", 0o644)
 	cfgPath := writeFile(t, filepath.Join(dir, "etc"), "vpoller.conf", fmt.Sprintf(
-		"[worker]\nproxy = %s\nmgmt = %s\nvsphere_hosts_dir = hosts.d\nconcurrency = 3\nhelpers = vpoller.helpers.zabbix, vpoller.helpers.nosuch\n",
+		"[worker]\nproxy = %s\nmgmt = %s\nvsphere_hosts_dir = hosts.d\nconcurrency = 3\nhelpers = vpoller.helpers.zabbix, vpoller.helpers.nosuch\nmetrics_listen = 127.0.0.1:0\n",
 		b.endpoint(), mgmtEP), 0o644)
 	// Started from another directory: relative paths follow the file.
 	cfg, err := config.Load(cfgPath)
@@ -76,6 +78,32 @@ func TestDaemon(t *testing.T) {
 	vs, _ := obj.Get("vsphere")
 	if calls, _ := vs.(vpoller.Object).Get("soap_calls"); fmt.Sprint(calls) == "0" {
 		t.Fatalf("no SOAP calls counted: %s", raw)
+	}
+
+	// The Prometheus scrape counts the request and its lane.
+	resp, err := http.Get("http://" + d.MetricsAddr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		"vpoller_worker_requests_total 1\n",
+		`vpoller_worker_agent_requests_total{agent="vcsim.local",result="ok"} 1` + "\n",
+		`vpoller_worker_agent_circuit{agent="vcsim.local"} 0` + "\n",
+		`vpoller_worker_request_duration_seconds_count{agent="vcsim.local"} 1` + "\n",
+		"vpoller_worker_proxy_connected 1\n",
+		"vpoller_worker_vsphere_logins_total 1\n",
+	} {
+		if !strings.Contains(string(scrape), want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	lanes, _ := obj.Get("lanes")
+	lane, _ := lanes.(vpoller.Object).Get("vcsim.local")
+	lat, _ := lane.(vpoller.Object).Get("latency_ms")
+	if of, _ := lat.(vpoller.Object).Get("of"); fmt.Sprint(of) != "1" {
+		t.Errorf("lane latency %v", lat)
 	}
 
 	raw, err = mgmt.Call(context.Background(), mgmtEP, "shutdown", 5*time.Second, nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,43 @@ type lane struct {
 	cause    error     // the failure that opened it (or the last one)
 
 	ok, failed, fastFailed, busy, expired atomic.Uint64
+
+	// durations of the last executions (fast failures not counted), for
+	// the p50/p99 in status; observe feeds the Prometheus histogram.
+	latMu   sync.Mutex
+	lat     []time.Duration
+	latNext int
+	observe func(time.Duration)
+}
+
+// latencyWindow is how many recent executions the status quantiles cover.
+const latencyWindow = 1024
+
+func (l *lane) record(d time.Duration) {
+	if l.observe != nil {
+		l.observe(d)
+	}
+	l.latMu.Lock()
+	defer l.latMu.Unlock()
+	if len(l.lat) < latencyWindow {
+		l.lat = append(l.lat, d)
+		return
+	}
+	l.lat[l.latNext] = d
+	l.latNext = (l.latNext + 1) % latencyWindow
+}
+
+// quantiles returns the p50 and p99 of the recent executions.
+func (l *lane) quantiles() (p50, p99 time.Duration, n int) {
+	l.latMu.Lock()
+	s := slices.Clone(l.lat)
+	l.latMu.Unlock()
+	if len(s) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(s)
+	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	return at(0.5), at(0.99), len(s)
 }
 
 // job is one request waiting for, or holding, its lane.
@@ -141,7 +179,9 @@ func (l *lane) open() bool { return l.cb.State() == gobreaker.StateOpen }
 // circuit, and while it is open requests fail at once.
 func (l *lane) execute(ctx context.Context, req *vpoller.Request, exec Executor, unreachable func(error) bool) *vpoller.Response {
 	resp, err := l.cb.Execute(func() (*vpoller.Response, error) {
+		start := time.Now()
 		resp := exec.Execute(ctx, req)
+		l.record(time.Since(start))
 		if resp != nil && resp.Failed() && resp.Cause != nil && unreachable(resp.Cause) {
 			l.mu.Lock()
 			l.cause = resp.Cause
@@ -186,6 +226,9 @@ func (l *lane) status() vpoller.Object {
 		{Key: "refused_busy", Value: l.busy.Load()},
 		{Key: "expired_waiting", Value: l.expired.Load()},
 	}
+	p50, p99, n := l.quantiles()
+	obj = append(obj, vpoller.Field{Key: "latency_ms", Value: vpoller.Object{
+		{Key: "p50", Value: float64(p50.Microseconds()) / 1000}, {Key: "p99", Value: float64(p99.Microseconds()) / 1000}, {Key: "of", Value: n}}})
 	if !since.IsZero() {
 		obj = append(obj, vpoller.Field{Key: "last_opened", Value: since.UTC().Format(time.RFC3339)},
 			vpoller.Field{Key: "last_cause", Value: errText(cause)})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
@@ -112,6 +113,7 @@ type Worker struct {
 	log     *slog.Logger
 	helpers map[string]bool
 	lanes   map[string]*lane
+	latency *prometheus.HistogramVec
 
 	requests   atomic.Uint64
 	inFlight   atomic.Int64
@@ -173,9 +175,11 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	if opts.MaxReplyBytes <= 0 {
 		opts.MaxReplyBytes = DefaultMaxReplyBytes
 	}
-	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}, lanes: map[string]*lane{}}
+	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}, lanes: map[string]*lane{}, latency: newLatency()}
 	for _, a := range opts.Agents {
-		w.lanes[a] = newLane(a, opts.AgentConcurrency, opts.AgentQueue, opts.BreakerFailures, opts.BreakerCooldown, w.log)
+		l := newLane(a, opts.AgentConcurrency, opts.AgentQueue, opts.BreakerFailures, opts.BreakerCooldown, w.log)
+		l.observe = w.observer(a)
+		w.lanes[a] = l
 	}
 	known := map[string]bool{}
 	for _, n := range helpers.Names() {
