@@ -163,6 +163,19 @@ func MacroPrefix(method string) string {
 	return strings.ToUpper(method[:i])
 }
 
+// MsgFirst reports whether the original writes "msg" before "success" in
+// its successful replies to the method: its handlers of the general,
+// performance-information and performance-sample methods build their reply
+// dict in that order, the others success first. Failures are success
+// first for every method.
+func (mi MethodInfo) MsgFirst() bool {
+	switch mi.Name {
+	case "about", "event.latest", "session.get", "perf.interval.info", "perf.metric.info":
+		return true
+	}
+	return strings.HasSuffix(mi.Name, ".perf.metric.info") || strings.HasSuffix(mi.Name, ".perf.metric.get")
+}
+
 // Missing returns the first required key of the method that req lacks, or "".
 func (mi MethodInfo) Missing(req *Request) string {
 	for _, k := range mi.Required {

@@ -44,6 +44,23 @@ func (r *Response) Object() Object {
 	return obj
 }
 
+// EncodeFor is Encode with the key order the original uses for method:
+// "msg" before "success" in successful replies to the methods whose
+// MethodInfo.MsgFirst is true.
+func (r *Response) EncodeFor(method string, style Style) []byte {
+	mi, ok := Method(method)
+	if !ok || !mi.MsgFirst() || r.Failed() {
+		return r.Encode(style)
+	}
+	obj := r.Object()
+	obj[0], obj[1] = obj[1], obj[0]
+	b, err := Marshal(obj, style)
+	if err != nil {
+		return r.Encode(style)
+	}
+	return b
+}
+
 // Encode returns the reply as JSON text in the given style. A result the
 // encoder cannot represent becomes a failure reply naming the problem, so
 // a reply is always produced.

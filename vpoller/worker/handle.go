@@ -135,7 +135,7 @@ func (w *Worker) execute(ctx context.Context, l *lane, req *vpoller.Request) (re
 // encode renders the reply with the helper the request names, within
 // MaxReplyBytes.
 func (w *Worker) encode(req *vpoller.Request, resp *vpoller.Response) []byte {
-	out := resp.Encode(vpoller.Python)
+	out := resp.EncodeFor(req.Method, vpoller.Python)
 	if w.helpers[req.Helper] {
 		if h, ok := helpers.Apply(req.Helper, req, resp); ok {
 			out = h

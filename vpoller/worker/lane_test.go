@@ -151,7 +151,7 @@ func TestBreakerRecovers(t *testing.T) {
 	}
 	healthy.Store("vc", true)
 	time.Sleep(150 * time.Millisecond)
-	if got := string(w.Reply(context.Background(), req)); got != `{"success": 0, "msg": "ok"}` {
+	if got := string(w.Reply(context.Background(), req)); got != `{"msg": "ok", "success": 0}` { // about: msg first, as the original
 		t.Fatalf("probe: %s", got)
 	}
 	lane, _ := w.LaneStatus().Get("vc")
