@@ -10,14 +10,11 @@ import (
 // IsDiscovery reports whether Discovery handles the method: the original
 // helper's LLD methods plus those our plugin also discovers with
 // (net.discover, resource.pool.discover).
-func IsDiscovery(method string) bool {
-	mi, ok := vpoller.Method(method)
-	return ok && (mi.Zabbix == vpoller.ZabbixLLD || mi.Plugin == vpoller.ZabbixLLD)
-}
+func (m Method) IsDiscovery() bool { return m.Helper == KindLLD || m.Plugin == KindLLD }
 
 // Discovery returns Zabbix low-level discovery JSON {"data": [...]} for a
 // reply: one entry per result object, each key k renamed
-// {#VSPHERE.<PREFIX>.<K UPPER>} where PREFIX is vpoller.MacroPrefix(method),
+// {#VSPHERE.<PREFIX>.<K UPPER>} where PREFIX is MacroPrefix(method),
 // values keeping their JSON type and the entries their key order. Two
 // methods are special, as in the original: vm.disk.discover discovers over
 // result[0].disk and vm.guest.net.get over result.net, both with prefix VM.
@@ -29,20 +26,30 @@ func IsDiscovery(method string) bool {
 // *UnsupportedError, a result of the wrong shape a *ValueError matching
 // ErrNoValue.
 func Discovery(req *vpoller.Request, resp *vpoller.Response, style vpoller.Style) ([]byte, error) {
+	method := ""
+	if req != nil {
+		method = req.Method
+	}
+	m, _ := Lookup(method)
+	m.Name = method
+	return DiscoveryOf(m, resp, style)
+}
+
+// DiscoveryOf is Discovery for a method already looked up (the plugin
+// resolves a method once per item and passes it on).
+func DiscoveryOf(m Method, resp *vpoller.Response, style vpoller.Style) ([]byte, error) {
 	if resp == nil {
 		return nil, noValue("no reply")
 	}
 	if resp.Failed() {
 		return nil, &ReplyError{Msg: resp.Msg}
 	}
-	method := ""
-	if req != nil {
-		method = req.Method
-	}
-	if !IsDiscovery(method) {
+	method := m.Name
+	if !m.IsDiscovery() {
 		return nil, &UnsupportedError{Method: method}
 	}
-	items, prefix, err := discoveryItems(method, resp.Result)
+	items, err := discoveryItems(method, resp.Result)
+	prefix := m.Prefix
 	if err != nil {
 		return nil, withMethod(err, method)
 	}
@@ -61,16 +68,15 @@ func Discovery(req *vpoller.Request, resp *vpoller.Response, style vpoller.Style
 	return out, nil
 }
 
-// discoveryItems picks the list to discover over and the macro prefix.
-func discoveryItems(method string, result any) ([]any, string, error) {
+// discoveryItems picks the list to discover over.
+func discoveryItems(method string, result any) ([]any, error) {
 	switch method {
 	case "vm.disk.discover":
 		first, ok, err := firstObject(result)
 		if err != nil || !ok {
-			return nil, "", err
+			return nil, err
 		}
-		disks, err := optionalList(first, "disk")
-		return disks, "VM", err
+		return optionalList(first, "disk")
 	case "vm.guest.net.get":
 		obj, ok := asObject(result)
 		if !ok {
@@ -78,20 +84,19 @@ func discoveryItems(method string, result any) ([]any, string, error) {
 			var err error
 			obj, ok, err = firstObject(result)
 			if err != nil || !ok {
-				return nil, "", err
+				return nil, err
 			}
 		}
-		nets, err := optionalList(obj, "net")
-		return nets, "VM", err
+		return optionalList(obj, "net")
 	}
 	if result == nil {
-		return nil, vpoller.MacroPrefix(method), nil
+		return nil, nil
 	}
 	list, ok := asList(result)
 	if !ok {
-		return nil, "", noValue("result is not a list")
+		return nil, noValue("result is not a list")
 	}
-	return list, vpoller.MacroPrefix(method), nil
+	return list, nil
 }
 
 // firstObject returns result[0] as an object; ok=false for an empty or

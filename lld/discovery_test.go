@@ -111,3 +111,28 @@ func TestMacro(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// Every catalogue method has its Zabbix facts here, and nothing else has.
+func TestKindsMatchCatalogue(t *testing.T) {
+	for _, name := range vpoller.Methods() {
+		if _, ok := Lookup(name); !ok {
+			t.Errorf("%s: in the catalogue, not in lld's kinds", name)
+		}
+	}
+	for name := range kinds {
+		if _, ok := vpoller.Method(name); !ok {
+			t.Errorf("%s: in lld's kinds, not in the catalogue", name)
+		}
+	}
+	for m, want := range map[string]Method{
+		"vm.discover":      {Name: "vm.discover", Helper: KindLLD, Plugin: KindLLD, Prefix: "VM"},
+		"net.discover":     {Name: "net.discover", Helper: KindNone, Plugin: KindLLD, Prefix: "NET"},
+		"vm.get":           {Name: "vm.get", Helper: KindItem, Plugin: KindItem, Prefix: "VM"},
+		"vm.disk.discover": {Name: "vm.disk.discover", Helper: KindLLD, Plugin: KindLLD, Prefix: "VM"},
+		"net.host.get":     {Name: "net.host.get", Helper: KindNone, Plugin: KindNone, Prefix: "NET.HOST"},
+	} {
+		if got, _ := Lookup(m); got != want {
+			t.Errorf("%s: %+v, want %+v", m, got, want)
+		}
+	}
+}

@@ -9,10 +9,7 @@ import (
 
 // IsItem reports whether Item handles the method (the original helper's
 // item methods plus any our plugin polls as items).
-func IsItem(method string) bool {
-	mi, ok := vpoller.Method(method)
-	return ok && (mi.Zabbix == vpoller.ZabbixItem || mi.Plugin == vpoller.ZabbixItem)
-}
+func (m Method) IsItem() bool { return m.Helper == KindItem || m.Plugin == KindItem }
 
 // Item returns the single value the original helper would send, in the
 // value model (string, json.Number or Go number, bool, nil, list, object):
@@ -31,13 +28,22 @@ func IsItem(method string) bool {
 // properties, or a result of the wrong shape. The original helper sent
 // "Cannot send result: str objects only" for the last group.
 func Item(req *vpoller.Request, resp *vpoller.Response) (any, error) {
+	var m Method
+	if req != nil {
+		m, _ = Lookup(req.Method)
+	}
+	return ItemOf(m, req, resp)
+}
+
+// ItemOf is Item for a method already looked up.
+func ItemOf(m Method, req *vpoller.Request, resp *vpoller.Response) (any, error) {
 	if resp == nil {
 		return nil, noValue("no reply")
 	}
 	if resp.Failed() {
 		return nil, &ReplyError{Msg: resp.Msg}
 	}
-	if req == nil || !IsItem(req.Method) {
+	if req == nil || !m.IsItem() {
 		method := ""
 		if req != nil {
 			method = req.Method

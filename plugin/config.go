@@ -194,7 +194,7 @@ func parseMgmt(name string, set map[string]agent2.Option) (Mgmt, error) {
 	m := Mgmt{Name: name}
 	val := func(k string) string { return strings.TrimSpace(set[k].Value) }
 	if val("endpoint") == "" {
-		return m, fmt.Errorf("Endpoint is missing (the daemon's management endpoint)")
+		return m, fmt.Errorf("the option Endpoint is missing (the daemon's management endpoint)")
 	}
 	ep, err := endpoint.Parse(val("endpoint"))
 	if err != nil {

@@ -152,10 +152,10 @@ func render(c *call, resp *vpoller.Response) (string, error) {
 	}
 	switch c.metric.kind {
 	case kindDiscover:
-		b, err := lld.Discovery(c.req, resp, vpoller.Compact)
+		b, err := lld.DiscoveryOf(c.method, resp, vpoller.Compact)
 		return string(b), err
 	case kindPoll:
-		v, err := lld.Item(c.req, resp)
+		v, err := lld.ItemOf(c.method, c.req, resp)
 		if err != nil {
 			return "", err
 		}

@@ -4,13 +4,16 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vpoller/zabbix-vpoller/lld"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
-// call is a parsed item key: the vPoller request and where to send it.
+// call is a parsed item key: the vPoller request, where to send it, and
+// its method's Zabbix facts, looked up once per item.
 type call struct {
 	metric   metric
 	req      *vpoller.Request
+	method   lld.Method
 	endpoint string // session name, URI, or "" for the default
 }
 
@@ -65,6 +68,7 @@ func parseCall(m metric, params []string) (*call, error) {
 func (c *call) checkMethod() error {
 	r := c.req
 	mi, known := vpoller.Method(r.Method)
+	c.method, _ = lld.Lookup(r.Method)
 	if !known {
 		if c.metric.kind == kindGet {
 			return nil // a newer worker may know it: pass it on
@@ -73,14 +77,14 @@ func (c *call) checkMethod() error {
 	}
 	switch c.metric.kind {
 	case kindDiscover:
-		if mi.Plugin != vpoller.ZabbixLLD {
+		if c.method.Plugin != lld.KindLLD {
 			return fmt.Errorf("%s is not a discovery method: use vpoller.poll[...] for one value or vpoller.get[...] for the whole result", r.Method)
 		}
 	case kindPoll:
-		switch mi.Plugin {
-		case vpoller.ZabbixLLD:
+		switch c.method.Plugin {
+		case lld.KindLLD:
 			return fmt.Errorf("%s is a discovery method: use vpoller.discover[%s,...] (or vpoller.get[...] for the raw result)", r.Method, r.Method)
-		case vpoller.ZabbixNone:
+		case lld.KindNone:
 			return fmt.Errorf("%s returns no single value: use vpoller.get[%s,...] and a dependent item", r.Method, r.Method)
 		}
 		if isPerfGet(r.Method) {

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vpoller/zabbix-vpoller/lld"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -258,15 +259,15 @@ func checkVPollerKey(t *testing.T, where, key string, isRule bool) {
 	}
 	switch k.Name {
 	case "vpoller.discover":
-		if mi.Plugin != vpoller.ZabbixLLD {
-			t.Errorf("%s: %s is not a discovery method (plugin kind %v): use vpoller.poll or vpoller.get", where, method, mi.Plugin)
+		if zm, _ := lld.Lookup(method); zm.Plugin != lld.KindLLD {
+			t.Errorf("%s: %s is not a discovery method (plugin kind %v): use vpoller.poll or vpoller.get", where, method, zm.Plugin)
 		}
 		if !isRule {
 			t.Errorf("%s: vpoller.discover used by an item, not a discovery rule", where)
 		}
 	case "vpoller.poll":
-		if mi.Plugin != vpoller.ZabbixItem {
-			t.Errorf("%s: %s is not an item method (plugin kind %v)", where, method, mi.Plugin)
+		if zm, _ := lld.Lookup(method); zm.Plugin != lld.KindItem {
+			t.Errorf("%s: %s is not an item method (plugin kind %v)", where, method, zm.Plugin)
 		}
 		if param(k, shape.properties) == "" {
 			t.Errorf("%s: vpoller.poll without the property to return", where)

@@ -1,5 +1,7 @@
 package templates
 
+import "github.com/vpoller/zabbix-vpoller/lld"
+
 // Host groups that discovered hosts are put into.
 const (
 	GroupHypervisors = "vPoller/Hypervisors"
@@ -89,7 +91,7 @@ matching vPoller template; they inherit this host's interface and get
 			Delay:         MacroLLDInterval,
 			Lifetime:      "7d",
 			Description:   k.title + "s of the vCenter (" + k.method + "), each created as a Zabbix host linked to '" + k.template + "'.",
-			Preprocessing: []Step{objectDiscovery(k.short, "{#VSPHERE."+macroPrefix(k.method)+".NAME}")},
+			Preprocessing: []Step{objectDiscovery(k.short, "{#VSPHERE."+lld.MacroPrefix(k.method)+".NAME}")},
 		}
 		hp := HostPrototype{
 			Host:       "{#VPOLLER.HOST}",
@@ -110,22 +112,4 @@ matching vPoller template; they inherit this host's interface and get
 		b.rule(r)
 	}
 	return b.finish()
-}
-
-// macroPrefix is vpoller.MacroPrefix without importing it into the
-// generated data: "vm.discover" -> "VM".
-func macroPrefix(method string) string {
-	for i := len(method) - 1; i >= 0; i-- {
-		if method[i] == '.' {
-			method = method[:i]
-			break
-		}
-	}
-	out := []byte(method)
-	for i, c := range out {
-		if c >= 'a' && c <= 'z' {
-			out[i] = c - 'a' + 'A'
-		}
-	}
-	return string(out)
 }

@@ -5,30 +5,6 @@ import (
 	"strings"
 )
 
-// ZabbixKind says how the Zabbix helper (package lld) turns a method's
-// reply into a Zabbix value.
-type ZabbixKind int
-
-const (
-	// ZabbixNone: the original helper answers "[zbx-helper]: Do not know
-	// how to process <method> method".
-	ZabbixNone ZabbixKind = iota
-	// ZabbixItem: one value (the last result element's first property).
-	ZabbixItem
-	// ZabbixLLD: low-level discovery JSON {"data": [...]}.
-	ZabbixLLD
-)
-
-func (k ZabbixKind) String() string {
-	switch k {
-	case ZabbixItem:
-		return "item"
-	case ZabbixLLD:
-		return "lld"
-	}
-	return "none"
-}
-
 // MethodInfo describes one vPoller method as clients see it.
 type MethodInfo struct {
 	Name string
@@ -38,12 +14,6 @@ type MethodInfo struct {
 	// ObjectResult is true for the few methods whose result is one object
 	// rather than a list.
 	ObjectResult bool
-	// Zabbix is the original Zabbix helper's treatment.
-	Zabbix ZabbixKind
-	// Plugin is the treatment in our Zabbix plugin, which also discovers
-	// with the methods the original helper refused (net.discover,
-	// resource.pool.discover).
-	Plugin ZabbixKind
 	// Original is false for methods the Python vPoller does not have.
 	Original bool
 }
@@ -55,79 +25,79 @@ var (
 	reqGuestCreds = []string{KeyName, KeyUsername, KeyPassword}
 )
 
-func m(name string, required []string, zbx ZabbixKind) MethodInfo {
-	return MethodInfo{Name: name, Required: required, Zabbix: zbx, Plugin: zbx, Original: true}
+func m(name string, required []string) MethodInfo {
+	return MethodInfo{Name: name, Required: required, Original: true}
 }
 
 // methods is the catalogue: the 53 methods of the original plus ours.
 var methods = func() map[string]MethodInfo {
 	list := []MethodInfo{
-		m("about", nil, ZabbixItem),
-		m("event.latest", nil, ZabbixItem),
-		m("session.get", nil, ZabbixLLD),
-		m("perf.metric.info", nil, ZabbixNone),
-		m("perf.interval.info", nil, ZabbixNone),
+		m("about", nil),
+		m("event.latest", nil),
+		m("session.get", nil),
+		m("perf.metric.info", nil),
+		m("perf.interval.info", nil),
 
-		{Name: "net.discover", Zabbix: ZabbixNone, Plugin: ZabbixLLD, Original: true},
-		m("net.get", reqName, ZabbixNone),
+		{Name: "net.discover", Original: true},
+		m("net.get", reqName),
 		{Name: "net.host.get", Required: reqName, ObjectResult: true, Original: true},
 		{Name: "net.vm.get", Required: reqName, ObjectResult: true, Original: true},
 
-		m("datacenter.discover", nil, ZabbixLLD),
-		m("datacenter.get", reqNameProps, ZabbixItem),
-		m("datacenter.alarm.get", reqName, ZabbixLLD),
-		m("datacenter.perf.metric.info", reqName, ZabbixLLD),
-		m("datacenter.perf.metric.get", reqNameCount, ZabbixItem),
+		m("datacenter.discover", nil),
+		m("datacenter.get", reqNameProps),
+		m("datacenter.alarm.get", reqName),
+		m("datacenter.perf.metric.info", reqName),
+		m("datacenter.perf.metric.get", reqNameCount),
 
-		m("cluster.discover", nil, ZabbixLLD),
-		m("cluster.get", reqNameProps, ZabbixItem),
-		m("cluster.alarm.get", reqName, ZabbixLLD),
-		m("cluster.perf.metric.info", reqName, ZabbixLLD),
-		m("cluster.perf.metric.get", reqNameCount, ZabbixItem),
+		m("cluster.discover", nil),
+		m("cluster.get", reqNameProps),
+		m("cluster.alarm.get", reqName),
+		m("cluster.perf.metric.info", reqName),
+		m("cluster.perf.metric.get", reqNameCount),
 
-		{Name: "resource.pool.discover", Zabbix: ZabbixNone, Plugin: ZabbixLLD, Original: true},
-		m("resource.pool.get", reqNameProps, ZabbixItem),
-		m("resource.pool.vm.get", reqName, ZabbixLLD),
+		{Name: "resource.pool.discover", Original: true},
+		m("resource.pool.get", reqNameProps),
+		m("resource.pool.vm.get", reqName),
 
-		m("host.discover", nil, ZabbixLLD),
-		m("host.get", reqNameProps, ZabbixItem),
-		m("host.alarm.get", reqName, ZabbixLLD),
-		m("host.perf.metric.info", reqName, ZabbixLLD),
-		m("host.perf.metric.get", reqNameCount, ZabbixItem),
-		m("host.cluster.get", reqName, ZabbixItem),
-		m("host.vm.get", reqName, ZabbixLLD),
-		m("host.datastore.get", reqName, ZabbixLLD),
+		m("host.discover", nil),
+		m("host.get", reqNameProps),
+		m("host.alarm.get", reqName),
+		m("host.perf.metric.info", reqName),
+		m("host.perf.metric.get", reqNameCount),
+		m("host.cluster.get", reqName),
+		m("host.vm.get", reqName),
+		m("host.datastore.get", reqName),
 		{Name: "host.net.get", Required: reqName, ObjectResult: true, Original: true},
 
-		m("vm.discover", nil, ZabbixLLD),
-		m("vm.get", reqNameProps, ZabbixItem),
-		m("vm.alarm.get", reqName, ZabbixLLD),
-		m("vm.perf.metric.info", reqName, ZabbixLLD),
-		m("vm.perf.metric.get", reqNameCount, ZabbixItem),
-		m("vm.host.get", reqName, ZabbixItem),
-		m("vm.datastore.get", reqName, ZabbixLLD),
+		m("vm.discover", nil),
+		m("vm.get", reqNameProps),
+		m("vm.alarm.get", reqName),
+		m("vm.perf.metric.info", reqName),
+		m("vm.perf.metric.get", reqNameCount),
+		m("vm.host.get", reqName),
+		m("vm.datastore.get", reqName),
 		{Name: "vm.net.get", Required: reqName, ObjectResult: true, Original: true},
-		m("vm.disk.discover", reqName, ZabbixLLD),
-		m("vm.disk.get", reqName, ZabbixItem),
-		{Name: "vm.guest.net.get", Required: reqName, ObjectResult: true, Zabbix: ZabbixLLD, Plugin: ZabbixLLD, Original: true},
-		m("vm.process.get", reqGuestCreds, ZabbixItem),
-		m("vm.snapshot.get", reqName, ZabbixLLD),
-		m("vm.cpu.usage.percent", reqName, ZabbixItem),
+		m("vm.disk.discover", reqName),
+		m("vm.disk.get", reqName),
+		{Name: "vm.guest.net.get", Required: reqName, ObjectResult: true, Original: true},
+		m("vm.process.get", reqGuestCreds),
+		m("vm.snapshot.get", reqName),
+		m("vm.cpu.usage.percent", reqName),
 
-		m("datastore.discover", nil, ZabbixLLD),
-		m("datastore.get", reqNameProps, ZabbixItem),
-		m("datastore.alarm.get", reqName, ZabbixLLD),
-		m("datastore.host.get", reqName, ZabbixLLD),
-		m("datastore.vm.get", reqName, ZabbixLLD),
-		m("datastore.perf.metric.info", reqName, ZabbixLLD),
-		m("datastore.perf.metric.get", reqNameCount, ZabbixItem),
+		m("datastore.discover", nil),
+		m("datastore.get", reqNameProps),
+		m("datastore.alarm.get", reqName),
+		m("datastore.host.get", reqName),
+		m("datastore.vm.get", reqName),
+		m("datastore.perf.metric.info", reqName),
+		m("datastore.perf.metric.get", reqNameCount),
 
-		m("vsan.health.get", reqName, ZabbixItem),
+		m("vsan.health.get", reqName),
 
 		// Ours. vm.cpu.usage.percent keeps the original's formula so that
 		// history stays comparable; this one is the VM's CPU usage as a
 		// percentage of its vCPU capacity (MHz used / (vCPUs x core MHz)).
-		{Name: "vm.cpu.usage.pct", Required: reqName, Zabbix: ZabbixItem, Plugin: ZabbixItem},
+		{Name: "vm.cpu.usage.pct", Required: reqName},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {
@@ -150,17 +120,6 @@ func Methods() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// MacroPrefix is the LLD macro prefix of a method: the method without its
-// last dot-separated part, upper-cased ("vm.discover" -> "VM",
-// "datacenter.alarm.get" -> "DATACENTER.ALARM").
-func MacroPrefix(method string) string {
-	i := strings.LastIndexByte(method, '.')
-	if i < 0 {
-		return strings.ToUpper(method)
-	}
-	return strings.ToUpper(method[:i])
 }
 
 // MsgFirst reports whether the original writes "msg" before "success" in

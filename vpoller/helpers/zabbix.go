@@ -11,7 +11,7 @@ import (
 // as Python JSON text ("poweredOn" with quotes), discovery as Python-style
 // {"data": [...]}, and the original's "[zbx-helper]: Do not know how to
 // process <method> method" for other methods. It follows the original's
-// method table (vpoller.MethodInfo.Zabbix), not the plugin's wider one.
+// method table (lld.Method.Helper), not the plugin's wider one.
 //
 // Where the original crashed and the worker sent {"success": 1, "msg":
 // "Cannot send result: str objects only"} (empty result, no property
@@ -22,16 +22,16 @@ func zabbix(req *vpoller.Request, resp *vpoller.Response) []byte {
 	if resp.Failed() {
 		return []byte(resp.Msg)
 	}
-	mi, _ := vpoller.Method(req.Method)
-	switch mi.Zabbix {
-	case vpoller.ZabbixLLD:
-		out, err := lld.Discovery(req, resp, vpoller.Python)
+	m, _ := lld.Lookup(req.Method)
+	switch m.Helper {
+	case lld.KindLLD:
+		out, err := lld.DiscoveryOf(m, resp, vpoller.Python)
 		if err != nil {
 			return failure(err)
 		}
 		return out
-	case vpoller.ZabbixItem:
-		v, err := lld.Item(req, resp)
+	case lld.KindItem:
+		v, err := lld.ItemOf(m, req, resp)
 		if errors.Is(err, lld.ErrMissingProperty) {
 			// The original looked the property up with dict.get: null.
 			v, err = nil, nil
