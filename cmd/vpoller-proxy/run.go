@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
@@ -63,7 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg, err := loadConfig(*file)
+	cfg, defaulted, err := config.LoadOrDefault(*file)
+	if defaulted && fl.Arg(0) == "start" {
+		log.Warn("no configuration file, using built-in defaults", "path", config.DefaultPath)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "vpoller-proxy: %v\n", err)
 		return 1
@@ -96,19 +97,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return 2
 	}
-}
-
-// loadConfig reads the file given with -f, else the default path when it
-// exists, else the built-in defaults.
-func loadConfig(path string) (*config.Config, error) {
-	if path == "" {
-		if _, err := os.Stat(config.DefaultPath); err == nil {
-			path = config.DefaultPath
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("config %s: %w", config.DefaultPath, err)
-		}
-	}
-	return config.Load(path)
 }
 
 func start(ctx context.Context, cfg config.Proxy, log *slog.Logger, stderr io.Writer) int {

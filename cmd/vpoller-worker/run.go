@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"time"
 
@@ -38,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		fl.PrintDefaults()
 	}
-	path := fl.String("f", config.DefaultPath, "configuration file (vpoller.conf)")
+	path := fl.String("f", "", "configuration file (default "+config.DefaultPath+" if it exists, else built-in defaults)")
 	concurrency := fl.Int("c", 0, "requests handled at once (default: [worker] concurrency, 16)")
 	debug := fl.Bool("d", false, "debug logging")
 	endpoint := fl.String("e", "", "management endpoint for status/stop (default: [worker] mgmt)")
@@ -68,19 +67,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	explicit := false
-	fl.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "f" })
 
 	// status and stop read the configuration too, for the management
 	// socket's credentials, even when -e names the endpoint; only a
 	// default file that does not exist is passed over then.
-	loadLog := logger
-	if fl.Arg(0) != "start" {
-		loadLog = slog.New(slog.DiscardHandler) // status/stop print the reply only
-	}
-	cfg, err := loadConfig(*path, explicit, loadLog)
-	if err != nil && !explicit && *endpoint != "" && fl.Arg(0) != "start" {
-		cfg, err = nil, nil
+	cfg, defaulted, err := config.LoadOrDefault(*path)
+	if defaulted && fl.Arg(0) == "start" {
+		logger.Warn("no configuration file, using built-in defaults", "path", config.DefaultPath)
 	}
 	switch cmd := fl.Arg(0); cmd {
 	case "start":
@@ -123,17 +116,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return 2
 	}
-}
-
-// loadConfig reads path. The default path may be absent (a fresh machine):
-// then the built-in defaults apply; an explicitly named file must exist.
-func loadConfig(path string, explicit bool, logger *slog.Logger) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	if err != nil && !explicit && errors.Is(err, fs.ErrNotExist) {
-		logger.Warn("no configuration file, using built-in defaults", "path", path)
-		return config.Load("")
-	}
-	return cfg, err
 }
 
 func start(ctx context.Context, cfg *config.Config, wo worker.Options, logger *slog.Logger, stderr io.Writer) int {

@@ -1,11 +1,15 @@
 // Package config reads vpoller.conf, the INI file shared by the proxy and
 // the worker. It accepts the original py-vpoller layout ([proxy], [worker],
-// [cache] sections) and the older per-daemon files with a [Default]
+// [cache] sections; [cache] is accepted and ignored: the worker's property
+// mirror and perf sweep answer from memory, a value cache would only add
+// staleness) and the older per-daemon files with a [Default]
 // section, so existing installations migrate by pointing -f at their file.
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -95,21 +99,11 @@ type Worker struct {
 	MetricsListen string
 }
 
-// Cache is the [cache] section of the original; the TTL caps our short
-// value cache.
-type Cache struct {
-	Enabled      bool
-	MaxSize      int
-	TTL          time.Duration
-	Housekeeping time.Duration
-}
-
 // Config is the whole file.
 type Config struct {
 	Path   string // file it was read from ("" for defaults)
 	Proxy  Proxy
 	Worker Worker
-	Cache  Cache
 }
 
 // Default management sockets: files only the daemon's user (and root) can
@@ -149,8 +143,30 @@ func Default() *Config {
 			Tasks:           []string{"vpoller.vsphere.tasks"},
 			Concurrency:     16,
 		},
-		Cache: Cache{Enabled: false, MaxSize: 0, TTL: 0, Housekeeping: 0},
 	}
+}
+
+// LoadOrDefault is the one rule both daemons follow for their -f flag: an
+// explicitly named file must exist; with no file named (""), DefaultPath is
+// read when it exists, else the built-in defaults apply. defaulted tells
+// the caller to say so.
+func LoadOrDefault(path string) (cfg *Config, defaulted bool, err error) {
+	return loadOrDefault(path, DefaultPath)
+}
+
+func loadOrDefault(path, defaultPath string) (cfg *Config, defaulted bool, err error) {
+	if path != "" {
+		cfg, err = Load(path)
+		return cfg, false, err
+	}
+	if _, err := os.Stat(defaultPath); err == nil {
+		cfg, err = Load(defaultPath)
+		return cfg, false, err
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("config %s: %w", defaultPath, err)
+	}
+	cfg, err = Load("")
+	return cfg, true, err
 }
 
 // Load reads path over the defaults. An empty path returns the defaults.
@@ -198,11 +214,6 @@ func (c *Config) parse(raw []byte) error {
 			if err := c.readWorker(s); err != nil {
 				return err
 			}
-		}
-	}
-	if s, err := f.GetSection("cache"); err == nil {
-		if err := c.readCache(s); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -344,31 +355,4 @@ func (c *Config) readWorker(s *ini.Section) error {
 		}
 	}
 	return seconds(s, "breaker_cooldown", &c.Worker.BreakerCooldown)
-}
-
-func (c *Config) readCache(s *ini.Section) error {
-	if s.HasKey("enabled") {
-		b, err := s.Key("enabled").Bool()
-		if err != nil {
-			return fmt.Errorf("[cache] enabled = %q: want true or false", s.Key("enabled").String())
-		}
-		c.Cache.Enabled = b
-	}
-	if err := integer(s, "maxsize", 0, &c.Cache.MaxSize); err != nil {
-		return err
-	}
-	var ttl, hk int
-	if err := integer(s, "ttl", 0, &ttl); err != nil {
-		return err
-	}
-	if err := integer(s, "housekeeping", 0, &hk); err != nil {
-		return err
-	}
-	if s.HasKey("ttl") {
-		c.Cache.TTL = time.Duration(ttl) * time.Second
-	}
-	if s.HasKey("housekeeping") {
-		c.Cache.Housekeeping = time.Duration(hk) * time.Minute
-	}
-	return nil
 }

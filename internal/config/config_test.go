@@ -48,9 +48,7 @@ func TestParseOriginalFile(t *testing.T) {
 	if c.Worker.Concurrency != 16 {
 		t.Errorf("concurrency default: %d", c.Worker.Concurrency)
 	}
-	if !c.Cache.Enabled || c.Cache.TTL != time.Hour || c.Cache.Housekeeping != 8*time.Hour {
-		t.Errorf("cache: %+v", c.Cache)
-	}
+	// [cache] is accepted and ignored: the mirror replaces a value cache.
 }
 
 func TestParseArticleLayout(t *testing.T) {
@@ -146,8 +144,6 @@ func TestParseErrors(t *testing.T) {
 	for name, text := range map[string]string{
 		"bad concurrency":  "[worker]\nconcurrency = lots\n",
 		"zero concurrency": "[worker]\nconcurrency = 0\n",
-		"bad bool":         "[cache]\nenabled = perhaps\n",
-		"bad ttl":          "[cache]\nttl = -1\n",
 		"broken ini":       "[worker\nproxy = x\n",
 		"zero breaker":     "[worker]\nbreaker_failures = 0\n",
 		"negative idle":    "[proxy]\nclient_idle_timeout = -5\n",
@@ -182,8 +178,57 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.Worker.Concurrency < 1 || c.Proxy.MaxRequestBytes < 1024 || c.Cache.TTL < 0 {
+		if c.Worker.Concurrency < 1 || c.Proxy.MaxRequestBytes < 1024 {
 			t.Fatalf("invalid config accepted: %+v", c)
+		}
+	})
+}
+
+func TestParseAgentFile(t *testing.T) {
+	f, err := ParseAgentFile([]byte("[Default]\nhostname = vc01\nusername = u\npassword = p\ntimeout = 2.5\nport = 8443\ninsecure = yes\nca_file = ca.pem\nthumbprint = AB:CD\n"), "/etc/vpoller/vsphere.d/vc01.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Hostname != "vc01" || f.Timeout != 2500*time.Millisecond || f.Port != 8443 || !f.Insecure || f.CAFile != "/etc/vpoller/vsphere.d/ca.pem" ||
+		f.Thumbprint != "AB:CD" || !f.Set["password"] || f.Set["simulator"] {
+		t.Fatalf("%+v", f)
+	}
+	for _, bad := range []string{"username = u\n", "hostname = a b\n", "hostname = x\nport = 0\n", "hostname = x\nfoo = 1\n",
+		"hostname = x\ninsecure = perhaps\n", "hostname = x\nsimulator_model = esx\n", "hostname = x\n[a]\nport = 1\n[b]\nport = 2\n"} {
+		if _, err := ParseAgentFile([]byte(bad), "/x.conf"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestLoadOrDefault(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := loadOrDefault(filepath.Join(dir, "missing.conf"), filepath.Join(dir, "default.conf")); err == nil {
+		t.Error("an explicitly named missing file accepted")
+	}
+	c, defaulted, err := loadOrDefault("", filepath.Join(dir, "default.conf"))
+	if err != nil || !defaulted || c.Proxy.Mgmt != DefaultProxyMgmt {
+		t.Fatalf("absent default file: %v %v %v", c, defaulted, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "default.conf"), []byte("[worker]\nconcurrency = 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, defaulted, err = loadOrDefault("", filepath.Join(dir, "default.conf"))
+	if err != nil || defaulted || c.Worker.Concurrency != 5 {
+		t.Fatalf("present default file: %v %v %v", c, defaulted, err)
+	}
+}
+
+func FuzzParseAgentFile(f *testing.F) {
+	f.Add([]byte("hostname = vc01\nusername = u\npassword = p\n"))
+	f.Add([]byte("[Default]\nhostname=x\ntimeout=1e9\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := ParseAgentFile(data, "/etc/vpoller/vsphere.d/x.conf")
+		if err != nil {
+			return
+		}
+		if a.Hostname == "" || a.Timeout < 0 || a.Port < 0 || a.Port > 65535 {
+			t.Fatalf("accepted %+v", a)
 		}
 	})
 }

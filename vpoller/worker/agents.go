@@ -3,20 +3,16 @@ package worker
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
-	"gopkg.in/ini.v1"
 	_ "modernc.org/sqlite" // pure-Go driver "sqlite": keeps the binary static
 
+	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
 )
 
@@ -47,10 +43,6 @@ type agentFile struct {
 	cfg  vsphere.AgentConfig
 	set  map[string]bool
 }
-
-// agentKeys are the keys a per-vCenter file may hold.
-var agentKeys = map[string]bool{"hostname": true, "username": true, "password": true, "timeout": true,
-	"port": true, "ca_file": true, "thumbprint": true, "insecure": true, "simulator": true, "simulator_model": true}
 
 // LoadAgents reads the agents of db and dir ("" skips a source) and
 // returns them sorted by name. It does no vSphere network work.
@@ -192,104 +184,25 @@ func readAgentDir(dir string) ([]agentFile, error) {
 	return out, nil
 }
 
-// parseAgentFile reads one per-vCenter INI file. Keys may stand at the
-// top or in one section (the article's files use [Default]); a relative
-// ca_file is resolved against the file's directory.
+// parseAgentFile reads one per-vCenter file (internal/config parses it)
+// into an agent configuration; the thumbprint is validated here.
 func parseAgentFile(raw []byte, path string) (agentFile, error) {
-	f := agentFile{path: path, set: map[string]bool{}}
-	bad := func(format string, args ...any) (agentFile, error) {
-		return agentFile{}, fmt.Errorf("vsphere host file %s: %s", path, fmt.Sprintf(format, args...))
-	}
-	file, err := ini.LoadSources(ini.LoadOptions{Insensitive: true, AllowBooleanKeys: true,
-		IgnoreContinuation: true, IgnoreInlineComment: true}, raw)
+	cf, err := config.ParseAgentFile(raw, path)
 	if err != nil {
-		return bad("%v", err)
+		return agentFile{}, err
 	}
-	keys := map[string]string{}
-	for _, s := range file.Sections() {
-		for _, k := range s.Keys() {
-			name := k.Name()
-			if !agentKeys[name] {
-				return bad("unknown key %q in [%s]", name, s.Name())
-			}
-			if _, dup := keys[name]; dup {
-				return bad("key %q given twice", name)
-			}
-			keys[name] = strings.TrimSpace(k.Value())
-			f.set[name] = true
-		}
-	}
-	c := &f.cfg
-	c.Name = keys["hostname"]
-	if c.Name == "" {
-		return bad("hostname is missing")
-	}
-	if strings.ContainsAny(c.Name, " \t\r\n/") {
-		return bad("hostname %q is not a host name", c.Name)
-	}
-	c.Username, c.Password = keys["username"], keys["password"]
-	if v, ok := keys["timeout"]; ok {
-		secs, err := strconv.ParseFloat(v, 64)
-		if err != nil || secs <= 0 || secs > 3600 || math.IsNaN(secs) {
-			return bad("timeout = %q: want seconds between 0 and 3600", v)
-		}
-		c.Timeout = time.Duration(secs * float64(time.Second))
-	}
-	if v, ok := keys["port"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65535 {
-			return bad("port = %q: want 1-65535", v)
-		}
-		c.Port = n
-	}
-	boolean := func(key string) (bool, error) {
-		v, ok := keys[key]
-		if !ok {
-			return false, nil
-		}
-		b, err := parseBool(v)
+	f := agentFile{path: path, set: cf.Set, cfg: vsphere.AgentConfig{
+		Name: cf.Hostname, Username: cf.Username, Password: cf.Password, Timeout: cf.Timeout, Port: cf.Port,
+		CAFile: cf.CAFile, Insecure: cf.Insecure, Simulator: cf.Simulator, SimulatorModel: cf.SimulatorModel,
+	}}
+	if cf.Thumbprint != "" {
+		tp, err := vsphere.ParseThumbprint(cf.Thumbprint)
 		if err != nil {
-			return false, fmt.Errorf("%s = %q: want true or false", key, v)
+			return agentFile{}, fmt.Errorf("vsphere host file %s: %w", path, err)
 		}
-		return b, nil
-	}
-	if c.Insecure, err = boolean("insecure"); err != nil {
-		return bad("%v", err)
-	}
-	if c.Simulator, err = boolean("simulator"); err != nil {
-		return bad("%v", err)
-	}
-	c.SimulatorModel = keys["simulator_model"]
-	if c.SimulatorModel != "" && !c.Simulator {
-		return bad("simulator_model is set but simulator is not true")
-	}
-	if v := keys["thumbprint"]; v != "" {
-		tp, err := vsphere.ParseThumbprint(v)
-		if err != nil {
-			return bad("%v", err)
-		}
-		c.Thumbprint = tp
-	}
-	if v := keys["ca_file"]; v != "" {
-		if !filepath.IsAbs(v) {
-			v = filepath.Join(filepath.Dir(path), v)
-		}
-		c.CAFile = v
+		f.cfg.Thumbprint = tp
 	}
 	return f, nil
-}
-
-// parseBool accepts the spellings INI files use (Python's configparser
-// ones included: yes/no, on/off, 1/0, true/false, any case). A bare key
-// (AllowBooleanKeys) reads as "true".
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "1", "yes", "true", "on":
-		return true, nil
-	case "0", "no", "false", "off":
-		return false, nil
-	}
-	return false, errors.New("not a boolean")
 }
 
 // resolve makes path relative to base's directory when it is relative.
