@@ -205,19 +205,32 @@ start_vpoller() {
 		say "using the vPoller at $ENDPOINT"
 		return 0
 	fi
-	FRONT=$(freeport); BACK=$(freeport)
+	FRONT=$(freeport); BACK=$(freeport); PMGMT=$(freeport); WMGMT=$(freeport)
+	# The management sockets are tcp with a shared secret so that the agent
+	# (user zabbix) can read vpoller.status for the self-monitoring template;
+	# the daemons and the agent each have their own copy of the secret.
+	head -c 24 /dev/urandom | base64 >"$d/mgmt.secret"
+	cp "$d/mgmt.secret" "$d/agent-mgmt.secret"
+	chmod 600 "$d/mgmt.secret" "$d/agent-mgmt.secret"
+	chown zabbix:zabbix "$d/agent-mgmt.secret"
 	cat >"$d/vpoller.conf" <<EOC
 [proxy]
 frontend = tcp://127.0.0.1:$FRONT
 backend = tcp://127.0.0.1:$BACK
-mgmt = ipc://$d/proxy-mgmt.sock
+mgmt = tcp://127.0.0.1:$PMGMT
+mgmt_secret_file = $d/mgmt.secret
 
 [worker]
 proxy = tcp://127.0.0.1:$BACK
-mgmt = ipc://$d/worker-mgmt.sock
+mgmt = tcp://127.0.0.1:$WMGMT
+mgmt_secret_file = $d/mgmt.secret
 vsphere_hosts_dir = $d/agents
 concurrency = 16
 EOC
+	AGENT_MGMT="Plugins.VPoller.Mgmt.Proxy.Endpoint=tcp://127.0.0.1:$PMGMT
+Plugins.VPoller.Mgmt.Proxy.SecretFile=$d/agent-mgmt.secret
+Plugins.VPoller.Mgmt.Worker.Endpoint=tcp://127.0.0.1:$WMGMT
+Plugins.VPoller.Mgmt.Worker.SecretFile=$d/agent-mgmt.secret"
 	cat >"$d/agents/vcsim.conf" <<EOC
 hostname = $AGENT_NAME
 simulator = true
@@ -371,7 +384,7 @@ EOC
 
 	export ZBX_URL=$url ZBX_STATE=$d ZBX_SERVER_BIN=$server ZBX_LABEL="zabbix $v"
 	export LD_LIBRARY_PATH=$ldp
-	"$PY" "$HERE/zbx.py" import "$REPO"/templates/vpoller_{datacenter,cluster,hypervisor,vm,datastore,vcenter}.yaml ||
+	"$PY" "$HERE/zbx.py" import "$REPO"/templates/vpoller_{datacenter,cluster,hypervisor,vm,datastore,vcenter,self}.yaml ||
 		die "Zabbix $v: template import failed"
 	if [ "${E2E_IMPORT_ONLY:-0}" = 1 ]; then
 		unset LD_LIBRARY_PATH
@@ -395,6 +408,7 @@ Hostname=e2e-agent2
 Timeout=10
 Plugins.VPoller.System.Path=$PLUGIN
 Plugins.VPoller.Endpoint=$ENDPOINT
+${AGENT_MGMT:-}
 EOC
 	chown zabbix:zabbix "$d/zabbix_agent2.conf"
 	unset LD_LIBRARY_PATH
@@ -409,6 +423,7 @@ EOC
 	say "Zabbix $v: agent2 on 127.0.0.1:$agport; vpoller.discover[host.discover,$AGENT_NAME] -> ${probe:0:200}"
 
 	export LD_LIBRARY_PATH=$ldp
+	E2E_SELF=$([ -n "${AGENT_MGMT:-}" ] && echo 1 || echo 0) \
 	AGENT_PORT=$agport VSPHERE_AGENT=$AGENT_NAME E2E_INVENTORY=$STATE/inventory.json E2E_WAIT=$WAIT \
 		"$PY" "$HERE/zbx.py" run | tee "$d/result.txt"
 	local rc=${PIPESTATUS[0]}

@@ -112,13 +112,18 @@ def cmd_import(api, files):
         log(f"host groups missing after import: {sorted(set(want) - have)}")
     tpls = api.call("template.get", {"filter": {"host": [
         "vPoller vCenter", "vPoller Hypervisor", "vPoller Virtual Machine", "vPoller Datastore",
-        "vPoller Cluster", "vPoller Datacenter"]}, "output": ["host"], "selectItems": "count",
-        "selectTriggers": "count", "selectDiscoveries": "count"})
+        "vPoller Cluster", "vPoller Datacenter", "vPoller self-monitoring"]}, "output": ["host"], "selectItems": "count",
+        "selectTriggers": "count", "selectDiscoveries": "count", "selectGraphs": "count", "selectDashboards": "count"})
     for t in sorted(tpls, key=lambda t: t["host"]):
-        log(f"template {t['host']}: {t['items']} items, {t['triggers']} triggers, {t['discoveries']} discovery rules")
-    if len(tpls) != 6:
+        log(f"template {t['host']}: {t['items']} items, {t['triggers']} triggers, {t['discoveries']} discovery rules, "
+            f"{t['graphs']} graphs, {t['dashboards']} dashboards")
+    if len(tpls) != 7:
         failed += 1
-        log(f"expected 6 templates, found {len(tpls)}")
+        log(f"expected 7 templates, found {len(tpls)}")
+    for t in tpls:
+        if t["host"] == "vPoller self-monitoring" and (t["graphs"] == "0" or t["dashboards"] == "0"):
+            failed += 1
+            log("the self-monitoring template lost its graphs or its dashboard in the import")
     return failed
 
 
@@ -159,6 +164,25 @@ def cmd_run(api):
     })
     vc_id = host["hostids"][0]
     log(f"created vCenter host {vc_id} ({{$VSPHERE.HOST}}={agent}, interval {interval})")
+    self_ids = []
+    if os.environ.get("E2E_SELF") == "1":
+        st = api.call("template.get", {"filter": {"host": "vPoller self-monitoring"}, "output": ["templateid"]})
+        if not st:
+            log("template 'vPoller self-monitoring' missing")
+            return 1
+        h = api.call("host.create", {
+            "host": "vpoller-self",
+            "name": "vPoller (self)",
+            "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "127.0.0.1", "dns": "",
+                            "port": os.environ["AGENT_PORT"]}],
+            "groups": [{"groupid": gid}],
+            "templates": [{"templateid": st[0]["templateid"]}],
+            "macros": [{"macro": "{$VPOLLER.PROXY.MGMT}", "value": "Proxy"},
+                       {"macro": "{$VPOLLER.WORKER.MGMT}", "value": "Worker"},
+                       {"macro": "{$VPOLLER.SELF.INTERVAL}", "value": interval}],
+        })
+        self_ids = h["hostids"]
+        log(f"created self-monitoring host {self_ids[0]}")
     reload_cache()
 
     expected = {k: sorted(inventory.get(k, [])) for k, _ in KINDS}
@@ -175,7 +199,7 @@ def cmd_run(api):
                 if any(p["host"] == tname for p in h.get("parentTemplates", [])):
                     found.setdefault(k, []).append(h["name"])
                     obj_hosts[h["hostid"]] = k
-        hostids = [vc_id] + list(obj_hosts)
+        hostids = [vc_id] + self_ids + list(obj_hosts)
         items = api.call("item.get", {"hostids": hostids, "output": ["itemid", "hostid", "key_", "name", "lastclock",
                                        "lastvalue", "state", "error", "status"], "selectTags": "extend",
                                        "webitems": False})
@@ -189,6 +213,11 @@ def cmd_run(api):
         pending = [i for i in items if i["lastclock"] == "0" and i["state"] != "1" and not optional(i)]
         rules_bad = [r for r in rules if r["state"] == "1"]
         hosts_ok = all(sorted(found.get(k, [])) == expected[k] for k, _ in KINDS)
+        # The self-monitoring host's vCenter discovery (one item set per
+        # lane) must have run too.
+        if self_ids and not any(i["hostid"] == self_ids[0] and i["key_"].startswith("vpoller.worker.vcenter.circuit[")
+                                for i in items):
+            hosts_ok = False
         # Discovered hosts bring new items: reload the configuration cache so they are polled at once.
         if now - last_reload > 15:
             reload_cache()
@@ -222,6 +251,13 @@ def cmd_run(api):
         ok = False
 
     names[vc_id] = f"vCenter {agent}"
+    for sid in self_ids:
+        names[sid] = "vPoller (self)"
+        self_items = [i for i in items if i["hostid"] == sid]
+        print(f"   self-monitoring: {len([i for i in self_items if i['lastclock'] != '0'])} of {len(self_items)} items with values"
+              + "".join(f"; {i['key_']}={i['lastvalue']}" for i in self_items
+                        if i["key_"] in ("vpoller.proxy.workers", "vpoller.worker.connected")
+                        or i["key_"].startswith("vpoller.worker.vcenter.circuit[")))
     total_hosts = sum(len(found.get(k, [])) for k, _ in KINDS)
     print(f"== Zabbix {api.version}: hosts discovered {total_hosts} "
           f"({', '.join(f'{k} {len(found.get(k, []))}/{len(expected[k])}' for k, _ in KINDS)}) / "

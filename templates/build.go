@@ -1,6 +1,9 @@
 package templates
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Names of the templates, as item keys' expressions and host prototypes
 // refer to them.
@@ -61,6 +64,42 @@ func (b *builder) rule(r DiscoveryRule) *DiscoveryRule {
 	r.UUID = UUID(b.t.Template, "lld", r.Key)
 	b.t.DiscoveryRules = append(b.t.DiscoveryRules, r)
 	return &b.t.DiscoveryRules[len(b.t.DiscoveryRules)-1]
+}
+
+// graph adds a classic graph of the template's items (keys), in the
+// usual Zabbix colours.
+func (b *builder) graph(name string, keys ...string) {
+	colors := []string{"1A7C11", "2774A4", "F63100", "A54F10", "FC6EA3", "6C59DC"}
+	g := Graph{UUID: UUID(b.t.Template, "graph", name), Name: name}
+	for i, k := range keys {
+		gi := GraphItem{Color: colors[i%len(colors)], Item: ItemRef{Host: b.t.Template, Key: k}}
+		if i > 0 {
+			gi.SortOrder = fmt.Sprint(i)
+		}
+		g.GraphItems = append(g.GraphItems, gi)
+	}
+	b.t.Graphs = append(b.t.Graphs, g)
+}
+
+// dashboard adds a dashboard of the template's graphs, two per row.
+func (b *builder) dashboard(name string, graphs ...string) {
+	d := Dashboard{UUID: UUID(b.t.Template, "dashboard", name), Name: name}
+	var page DashboardPage
+	for i, g := range graphs {
+		w := Widget{Type: "GRAPH_CLASSIC", Width: "12", Height: "5", Fields: []WidgetField{
+			{Type: "INTEGER", Name: "source_type", Value: "0"},
+			{Type: "GRAPH", Name: "graphid", Value: GraphRef{Host: b.t.Template, Name: g}},
+		}}
+		if i%2 == 1 {
+			w.X = "12"
+		}
+		if i >= 2 {
+			w.Y = fmt.Sprint(5 * (i / 2))
+		}
+		page.Widgets = append(page.Widgets, w)
+	}
+	d.Pages = []DashboardPage{page}
+	b.t.Dashboards = append(b.t.Dashboards, d)
 }
 
 func (b *builder) valueMap(name string, pairs ...string) {

@@ -17,6 +17,7 @@ type Body struct {
 	Groups    []Group    `yaml:"groups,omitempty"`
 	Templates []Template `yaml:"templates,omitempty"`
 	Triggers  []Trigger  `yaml:"triggers,omitempty"`
+	Graphs    []Graph    `yaml:"graphs,omitempty"`
 }
 
 // Group is a host/template group (one kind in 6.0).
@@ -41,7 +42,10 @@ type Template struct {
 	DiscoveryRules []DiscoveryRule `yaml:"discovery_rules,omitempty"`
 	Tags           []Tag           `yaml:"tags,omitempty"`
 	Macros         []Macro         `yaml:"macros,omitempty"`
+	Dashboards     []Dashboard     `yaml:"dashboards,omitempty"`
 	ValueMaps      []ValueMap      `yaml:"valuemaps,omitempty"`
+	// Graphs of the template's items; the export lists them at top level.
+	Graphs []Graph `yaml:"-"`
 }
 
 // Item is an item or an item prototype.
@@ -170,4 +174,59 @@ type ValueMap struct {
 type Mapping struct {
 	Value    string `yaml:"value"`
 	NewValue string `yaml:"newvalue"`
+}
+
+// Graph is a classic graph of template items (top level of the export).
+type Graph struct {
+	UUID       string      `yaml:"uuid"`
+	Name       string      `yaml:"name"`
+	GraphItems []GraphItem `yaml:"graph_items"`
+}
+
+// GraphItem is one line of a graph.
+type GraphItem struct {
+	SortOrder string  `yaml:"sortorder,omitempty"`
+	Color     string  `yaml:"color"`
+	Item      ItemRef `yaml:"item"`
+}
+
+// ItemRef names an item of a template (or host).
+type ItemRef struct {
+	Host string `yaml:"host"`
+	Key  string `yaml:"key"`
+}
+
+// Dashboard is a template dashboard.
+type Dashboard struct {
+	UUID  string          `yaml:"uuid"`
+	Name  string          `yaml:"name"`
+	Pages []DashboardPage `yaml:"pages"`
+}
+
+// DashboardPage is one page of a dashboard.
+type DashboardPage struct {
+	Widgets []Widget `yaml:"widgets"`
+}
+
+// Widget is a dashboard widget; X and Y are grid positions.
+type Widget struct {
+	Type   string        `yaml:"type"`
+	X      string        `yaml:"x,omitempty"`
+	Y      string        `yaml:"y,omitempty"`
+	Width  string        `yaml:"width"`
+	Height string        `yaml:"height"`
+	Fields []WidgetField `yaml:"fields"`
+}
+
+// WidgetField is one field of a widget; Value is a string or a GraphRef.
+type WidgetField struct {
+	Type  string `yaml:"type"`
+	Name  string `yaml:"name"`
+	Value any    `yaml:"value"`
+}
+
+// GraphRef names a graph of a template.
+type GraphRef struct {
+	Host string `yaml:"host"`
+	Name string `yaml:"name"`
 }

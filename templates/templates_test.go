@@ -222,6 +222,16 @@ var keyParams = map[string]struct {
 	"vpoller.discover": {max: 6, properties: 3, counter: 4, name: 2},
 	"vpoller.poll":     {max: 11, properties: 3, counter: 7, name: 2},
 	"vpoller.get":      {max: 11, properties: 3, counter: 7, name: 2},
+	"vpoller.status":   {max: 2},
+}
+
+// statusFields are the top-level fields of the proxy's and the worker's
+// management status (their own tests pin the lists).
+var statusFields = map[string][]string{
+	"proxy": {"status", "hostname", "mgmt", "frontend", "backend", "workers", "outstanding", "served", "redispatched",
+		"held", "held_bytes", "refused_held_full", "lost_twice", "too_large", "expired", "frontend_connections", "backend_connections", "security"},
+	"worker": {"status", "hostname", "proxy", "mgmt", "db", "concurrency", "helpers", "tasks", "agents", "requests", "in_flight",
+		"connected", "vsphere", "lanes", "security"},
 }
 
 func param(k ItemKey, i int) string {
@@ -247,6 +257,12 @@ func checkVPollerKey(t *testing.T, where, key string, isRule bool) {
 	}
 	if len(k.Params) > shape.max {
 		t.Errorf("%s: %s takes at most %d parameters, has %d", where, k.Name, shape.max, len(k.Params))
+	}
+	if k.Name == "vpoller.status" {
+		if _, ok := statusFields[param(k, 0)]; !ok || len(k.Params) != 2 || param(k, 1) == "" {
+			t.Errorf("%s: want vpoller.status[proxy|worker,<mgmt>]", where)
+		}
+		return
 	}
 	method := param(k, 0)
 	mi, ok := vpoller.Method(method)
@@ -308,14 +324,15 @@ func TestVPollerKeys(t *testing.T) {
 		for _, tpl := range templatesOf(d) {
 			for _, r := range itemsOf(tpl) {
 				key := str(r.item["key"])
-				if strings.HasPrefix(key, "vpoller.") {
+				// Dependent items are not polled: only agent items are plugin keys.
+				if strings.HasPrefix(key, "vpoller.") && str(r.item["type"]) != "DEPENDENT" {
 					checkVPollerKey(t, name+" item "+key, key, false)
 					n++
 				}
 			}
 			for _, r := range list(tpl["discovery_rules"]) {
 				key := str(m(r)["key"])
-				if strings.HasPrefix(key, "vpoller.") {
+				if strings.HasPrefix(key, "vpoller.") && str(m(r)["type"]) != "DEPENDENT" {
 					checkVPollerKey(t, name+" rule "+key, key, true)
 					n++
 				}
@@ -338,12 +355,18 @@ var fixedFields = map[string][]string{
 // masterFields returns the top-level fields a master item's JSON holds.
 func masterFields(t *testing.T, key string) map[string]bool {
 	k, err := ParseKey(key)
+	out := map[string]bool{}
+	if err == nil && k.Name == "vpoller.status" {
+		for _, f := range statusFields[param(k, 0)] {
+			out[f] = true
+		}
+		return out
+	}
 	if err != nil || k.Name != "vpoller.get" {
-		t.Errorf("master item %q is not a vpoller.get key", key)
+		t.Errorf("master item %q is not a vpoller.get or vpoller.status key", key)
 		return nil
 	}
 	method := param(k, 0)
-	out := map[string]bool{}
 	if f, ok := fixedFields[method]; ok {
 		for _, x := range f {
 			out[x] = true
@@ -369,6 +392,8 @@ var (
 	firstProp = regexp.MustCompile(`^\$\[0\]\['([^']+)'\]`)
 	// $[?(@.field==...)].field2... : filter over a list of fixed-shape entries.
 	filterPath = regexp.MustCompile(`^\$\[\?\(@\.([A-Za-z]+)==[^)]*\)\]\.([A-Za-z]+)`)
+	// $.field, $.field.sub, $.lanes['{#X}'].sub: a status object's field.
+	statusPath = regexp.MustCompile(`^\$\.([a-z_]+)(\.|\[|$)`)
 	// o['prop'] / [0]['prop'] in JavaScript steps.
 	jsProp = regexp.MustCompile(`\[\s*'([A-Za-z][A-Za-z.]*)'\s*\]`)
 )
@@ -390,6 +415,9 @@ func referencedProps(t *testing.T, where string, step doc) []string {
 		}
 		if s := filterPath.FindStringSubmatch(p); s != nil {
 			return []string{s[1], s[2]}
+		}
+		if s := statusPath.FindStringSubmatch(p); s != nil {
+			return []string{s[1]}
 		}
 		t.Errorf("%s: JSONPath %q has a shape this test does not know", where, p)
 	case "JAVASCRIPT":
