@@ -74,7 +74,7 @@ func startChain(t testing.TB) *chain {
 		Username:   sim.URL.User.Username(),
 		Password:   pass,
 		Thumbprint: soap.ThumbprintSHA256(sim.Certificate()),
-	}}, vsphere.Options{Logger: quiet(), IndexRefresh: time.Hour})
+	}}, vsphere.Options{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ type Worker struct {
 	Helpers         []string // result helpers to offer (names as in the original)
 	Tasks           []string // task modules (kept for status compatibility only)
 	Concurrency     int      // requests handled at once
+	Mirror          Mirror   // vSphere property mirror and perf sweep (mirror.go)
 }
 
 // Cache is the [cache] section of the original; the TTL caps our short
@@ -72,6 +73,7 @@ func Default() *Config {
 			Helpers:     []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix", "vpoller.helpers.cclient", "vpoller.helpers.csvhelper"},
 			Tasks:       []string{"vpoller.vsphere.tasks"},
 			Concurrency: 16,
+			Mirror:      defaultMirror(),
 		},
 		Cache: Cache{Enabled: false, MaxSize: 0, TTL: 0, Housekeeping: 0},
 	}
@@ -120,6 +122,9 @@ func (c *Config) parse(raw []byte) error {
 	for _, name := range []string{"default", ini.DefaultSection, "worker"} {
 		if s, err := f.GetSection(name); err == nil {
 			if err := c.readWorker(s); err != nil {
+				return err
+			}
+			if err := c.readMirror(s); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,418 @@
+package objects
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// SweepOptions tune the performance sweep. Zero values select the
+// defaults.
+type SweepOptions struct {
+	// Off sends every performance query to vCenter when it is asked
+	// (concurrent ones still share calls).
+	Off bool
+	// Expiry is how many of its own periods a series may go unasked
+	// before it leaves the sweep (default 3).
+	Expiry int
+}
+
+// DefaultSweepExpiry is SweepOptions.Expiry's default.
+const DefaultSweepExpiry = 3
+
+// Sample is one performance sample as vCenter timestamps it.
+type Sample struct {
+	Interval int32
+	At       time.Time
+	Value    int64
+}
+
+// PerfQuery asks for the newest MaxSample samples of one counter instance
+// of one entity at one interval. vCenter's interval id is the interval's
+// sampling period in seconds (20 for real time).
+type PerfQuery struct {
+	Ref       types.ManagedObjectReference
+	Counter   int32
+	Instance  string
+	Interval  int32
+	MaxSample int
+}
+
+type seriesKey struct {
+	ref      types.ManagedObjectReference
+	counter  int32
+	instance string
+}
+
+// series is one (entity, counter, instance) of a lane: what clients ask,
+// how often, and the samples of its latest fetch.
+type series struct {
+	maxSample int32
+	askedAt   time.Time
+	gap       time.Duration // between the last two asks; 0 = not known yet
+	fetchedAt time.Time
+	fetched   int32 // MaxSample of the latest fetch
+	samples   []Sample
+}
+
+// lane is the sweep of one interval: its series, fetched in rounds one
+// sample period apart.
+type lane struct {
+	interval int32
+	period   time.Duration
+	series   map[seriesKey]*series
+	running  bool
+
+	rounds, calls uint64
+	lastRound     time.Duration
+	lastCalls     int
+	lastFetched   int
+}
+
+// sweep fetches every performance series clients ask for in rounds, one
+// per sample period of the series' interval, each round packing its
+// series into as few QueryPerf calls as vCenter's maxQueryMetrics allows.
+// A series is fetched at the pace it is asked: in the round just before
+// its client is expected back (a series asked every 60 s is fetched once
+// per 60 s), and never more than once per sample period. Requests are
+// answered from the latest round; a new series, or one whose latest fetch
+// is too old, is fetched directly once (batched with concurrent ones).
+type sweep struct {
+	st   *Store
+	opts SweepOptions
+
+	mu           sync.Mutex
+	lanes        map[int32]*lane
+	hits, misses uint64
+}
+
+func newSweep(st *Store, opts SweepOptions) *sweep {
+	if opts.Expiry <= 0 {
+		opts.Expiry = DefaultSweepExpiry
+	}
+	return &sweep{st: st, opts: opts, lanes: map[int32]*lane{}}
+}
+
+// fresh is how old a fetch may be and still answer: one sample period
+// plus half a period of scheduling slack. vCenter adds one sample per
+// period, so an answer is at most one sample behind a direct query.
+func fresh(period time.Duration) time.Duration { return period + period/2 }
+
+// get answers q from the sweep or fetches it directly and lets it join.
+func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
+	if q.MaxSample <= 0 {
+		q.MaxSample = 1
+	}
+	if sw.opts.Off {
+		return sw.st.perfQ.query(ctx, &perfRead{ref: q.Ref, counter: q.Counter, instance: q.Instance, maxSample: int32(q.MaxSample)}, q.Interval)
+	}
+	now := time.Now()
+	if samples, ok := sw.serve(q, now); ok {
+		return samples, nil
+	}
+	samples, err := sw.st.perfQ.query(ctx, &perfRead{ref: q.Ref, counter: q.Counter, instance: q.Instance, maxSample: int32(q.MaxSample)}, q.Interval)
+	if err != nil {
+		return nil, err
+	}
+	sw.store(q, samples, now)
+	return samples, nil
+}
+
+// serve answers q from the latest fetch of its series if that is fresh and
+// holds enough samples, and records the ask.
+func (sw *sweep) serve(q PerfQuery, now time.Time) ([]Sample, bool) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	l := sw.lanes[q.Interval]
+	if l == nil {
+		sw.misses++
+		return nil, false
+	}
+	s := l.series[seriesKey{q.Ref, q.Counter, q.Instance}]
+	if s == nil {
+		sw.misses++
+		return nil, false
+	}
+	s.ask(now, int32(q.MaxSample))
+	if now.Sub(s.fetchedAt) > fresh(l.period) || s.fetched < int32(q.MaxSample) {
+		sw.misses++
+		return nil, false
+	}
+	sw.hits++
+	return newest(s.samples, q.MaxSample), true
+}
+
+// ask records a client's ask: its time, the gap since the previous one
+// (asks less than a second apart are the same poll) and the samples it
+// wants.
+func (s *series) ask(now time.Time, maxSample int32) {
+	if d := now.Sub(s.askedAt); d >= time.Second {
+		if !s.askedAt.IsZero() {
+			s.gap = d
+		}
+		s.askedAt = now
+	}
+	s.maxSample = max(s.maxSample, maxSample)
+}
+
+// newest returns the n newest samples, oldest first.
+func newest(samples []Sample, n int) []Sample {
+	if len(samples) > n {
+		samples = samples[len(samples)-n:]
+	}
+	return append([]Sample(nil), samples...)
+}
+
+// store files the samples of a direct fetch made at when and makes sure
+// the series' lane runs.
+func (sw *sweep) store(q PerfQuery, samples []Sample, when time.Time) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	l := sw.lanes[q.Interval]
+	if l == nil {
+		l = &lane{interval: q.Interval, period: time.Duration(q.Interval) * time.Second, series: map[seriesKey]*series{}}
+		sw.lanes[q.Interval] = l
+	}
+	k := seriesKey{q.Ref, q.Counter, q.Instance}
+	s := l.series[k]
+	if s == nil {
+		s = &series{}
+		l.series[k] = s
+		s.ask(when, int32(q.MaxSample))
+	}
+	if when.After(s.fetchedAt) {
+		s.fetchedAt, s.fetched, s.samples = when, int32(q.MaxSample), samples
+	}
+	if !l.running && l.period > 0 && sw.st.track() {
+		l.running = true
+		go sw.run(l)
+	}
+}
+
+// run is a lane's round loop; it ends when the lane has no series left.
+func (sw *sweep) run(l *lane) {
+	defer sw.st.wg.Done()
+	t := time.NewTicker(l.period)
+	defer t.Stop()
+	for {
+		select {
+		case <-sw.st.bg.Done():
+			return
+		case <-t.C:
+		}
+		due, ok := sw.due(l, time.Now())
+		if !ok {
+			return
+		}
+		if len(due) > 0 {
+			sw.round(sw.st.bg, l, due)
+		}
+	}
+}
+
+// dueSeries is one series a round fetches.
+type dueSeries struct {
+	key       seriesKey
+	maxSample int32
+}
+
+// due drops the series nobody asks for any more and returns those this
+// round fetches; ok is false when the lane is empty (it then stops).
+func (sw *sweep) due(l *lane, now time.Time) (out []dueSeries, ok bool) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	for k, s := range l.series {
+		pace := max(s.gap, l.period)
+		if now.Sub(s.askedAt) > time.Duration(sw.opts.Expiry)*pace {
+			delete(l.series, k)
+			continue
+		}
+		if s.isDue(now, l.period) {
+			out = append(out, dueSeries{key: k, maxSample: max(s.maxSample, 1)})
+		}
+	}
+	if len(l.series) == 0 {
+		l.running = false
+		return nil, false
+	}
+	return out, true
+}
+
+// isDue tells whether a round at now should fetch s: when its pace is not
+// known yet, every round; otherwise in the round before its client is
+// expected (the next round would come after the ask), and not again
+// within half a period of a fetch (a direct one, say). A client that is
+// late is served at its own pace until the series expires.
+func (s *series) isDue(now time.Time, period time.Duration) bool {
+	if now.Sub(s.fetchedAt) < period/2 {
+		return false
+	}
+	if s.gap == 0 {
+		return true
+	}
+	next := s.askedAt.Add(s.gap)
+	if now.Sub(next) > period { // overdue
+		return now.Sub(s.fetchedAt) >= s.gap
+	}
+	return next.Sub(now) <= period
+}
+
+// perfCall is one QueryPerf of a round.
+type perfCall struct {
+	specs []types.PerfQuerySpec
+	keys  [][]seriesKey // per spec, the series of its metric ids
+}
+
+// pack groups due series by entity and packs them into calls of at most
+// limit metrics each (an entity's metrics may span two calls).
+func pack(due []dueSeries, interval int32, limit int) []perfCall {
+	sort.Slice(due, func(i, j int) bool {
+		a, b := due[i].key, due[j].key
+		if a.ref.Value != b.ref.Value {
+			return a.ref.Value < b.ref.Value
+		}
+		if a.counter != b.counter {
+			return a.counter < b.counter
+		}
+		return a.instance < b.instance
+	})
+	var calls []perfCall
+	var cur perfCall
+	used := 0
+	flush := func() {
+		if used > 0 {
+			calls = append(calls, cur)
+		}
+		cur, used = perfCall{}, 0
+	}
+	for i := 0; i < len(due); {
+		j := i
+		maxSample := int32(1)
+		for j < len(due) && due[j].key.ref == due[i].key.ref {
+			maxSample = max(maxSample, due[j].maxSample)
+			j++
+		}
+		for i < j {
+			if used == limit {
+				flush()
+			}
+			n := min(j-i, limit-used)
+			spec := types.PerfQuerySpec{Entity: due[i].key.ref, IntervalId: interval, MaxSample: maxSample}
+			var keys []seriesKey
+			for _, d := range due[i : i+n] {
+				spec.MetricId = append(spec.MetricId, types.PerfMetricId{CounterId: d.key.counter, Instance: d.key.instance})
+				keys = append(keys, d.key)
+			}
+			cur.specs = append(cur.specs, spec)
+			cur.keys = append(cur.keys, keys)
+			used += n
+			i += n
+		}
+	}
+	flush()
+	return calls
+}
+
+// round fetches due series with as few QueryPerf calls as the limit
+// allows, one call after the other.
+func (sw *sweep) round(ctx context.Context, l *lane, due []dueSeries) {
+	start := time.Now()
+	calls := 0
+	defer func() {
+		sw.mu.Lock()
+		l.rounds++
+		l.calls += uint64(calls)
+		l.lastRound, l.lastCalls, l.lastFetched = time.Since(start), calls, len(due)
+		sw.mu.Unlock()
+	}()
+	pm, err := sw.st.perf.PerfManager(ctx)
+	if err != nil {
+		return
+	}
+	vc, err := sw.st.c.Client(ctx)
+	if err != nil {
+		return
+	}
+	for _, c := range pack(due, l.interval, sw.st.perfQ.maxSpecs(ctx)) {
+		for len(c.specs) > 0 {
+			when := time.Now()
+			calls++
+			res, err := methods.QueryPerf(ctx, vc, &types.QueryPerf{This: pm, QuerySpec: c.specs})
+			if err == nil {
+				sw.deliver(l, c, res.Returnval, when)
+				break
+			}
+			gone, ok := goneEntity(err)
+			if !ok || !c.drop(gone) {
+				if ctx.Err() == nil {
+					sw.st.log.Warn("performance sweep: QueryPerf failed; its series are fetched on demand",
+						slog.Int("interval", int(l.interval)), slog.Any("error", err))
+				}
+				break
+			}
+			sw.forget(l, gone)
+		}
+	}
+}
+
+// goneEntity is the object of a ManagedObjectNotFound fault.
+func goneEntity(err error) (types.ManagedObjectReference, bool) {
+	if !soap.IsSoapFault(err) {
+		return types.ManagedObjectReference{}, false
+	}
+	switch f := soap.ToSoapFault(err).VimFault().(type) {
+	case *types.ManagedObjectNotFound:
+		return f.Obj, true
+	case types.ManagedObjectNotFound:
+		return f.Obj, true
+	}
+	return types.ManagedObjectReference{}, false
+}
+
+// drop removes the specs of an entity from the call; it reports whether
+// there was one.
+func (c *perfCall) drop(ref types.ManagedObjectReference) bool {
+	found := false
+	for i := 0; i < len(c.specs); {
+		if c.specs[i].Entity == ref {
+			c.specs = append(c.specs[:i], c.specs[i+1:]...)
+			c.keys = append(c.keys[:i], c.keys[i+1:]...)
+			found = true
+			continue
+		}
+		i++
+	}
+	return found
+}
+
+// forget removes an entity's series (it no longer exists).
+func (sw *sweep) forget(l *lane, ref types.ManagedObjectReference) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	for k := range l.series {
+		if k.ref == ref {
+			delete(l.series, k)
+		}
+	}
+}
+
+// deliver files a call's results in its series.
+func (sw *sweep) deliver(l *lane, c perfCall, res []types.BasePerfEntityMetricBase, when time.Time) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	for i, spec := range c.specs {
+		for _, k := range c.keys[i] {
+			s := l.series[k]
+			if s == nil || !when.After(s.fetchedAt) {
+				continue
+			}
+			s.fetchedAt, s.fetched, s.samples = when, spec.MaxSample, samplesOf(res, k.ref, k.counter, k.instance)
+		}
+	}
+}
