@@ -3,7 +3,7 @@ package vsphere
 import (
 	"context"
 	"fmt"
-	
+
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/types"
 

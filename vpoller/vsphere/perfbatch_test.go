@@ -81,4 +81,3 @@ func TestBatchedPerfGets(t *testing.T) {
 		})
 	}
 }
-

@@ -174,4 +174,3 @@ func directReads(t *testing.T, vc *vim25.Client, a *Agent, reqs []vpoller.Reques
 		return obj
 	}
 }
-

@@ -86,7 +86,9 @@ func relationList(k *objects.Kind, path string, base []string) Handler {
 var hostVMGet = relationList(objects.Host, "vm", nil)
 
 // datastoresOf (host.datastore.get, vm.datastore.get): [{"name", "info.url"}].
-func datastoresOf(k *objects.Kind) Handler { return relationList(k, "datastore", []string{objects.PathURL}) }
+func datastoresOf(k *objects.Kind) Handler {
+	return relationList(k, "datastore", []string{objects.PathURL})
+}
 
 // datastore.host.get: hosts mounting a datastore, [{"name"}].
 var datastoreHostGet = relationList(objects.Datastore, "host", nil)
