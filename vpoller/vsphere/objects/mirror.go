@@ -70,9 +70,10 @@ func (o MirrorOptions) withDefaults() (MirrorOptions, error) {
 }
 
 const (
-	// minPollGap spaces polls that returned changes, so that a vCenter
-	// whose properties change all the time costs at most one poll a
-	// second; changes meanwhile wait on vCenter's side and come together.
+	// minPollGap is the least time between the starts of two polls, so
+	// that a vCenter whose properties change all the time costs at most
+	// one poll a second (changes meanwhile wait on vCenter's side and come
+	// together); after a quiet spell the next poll starts at once.
 	minPollGap = time.Second
 	// joinDelay lets paths asked for at about the same time join the
 	// filter together (one resync for a Zabbix poll wave, not one each).
@@ -312,6 +313,7 @@ func (m *mirror) apply(g *generation, set *types.UpdateSet, now time.Time) (trun
 // poll keeps g current until an error or ctx ends.
 func (m *mirror) poll(ctx context.Context, g *generation) error {
 	for {
+		started := time.Now()
 		set, err := m.wait(ctx, g)
 		if err != nil {
 			return fmt.Errorf("wait for property updates: %w", err)
@@ -323,7 +325,7 @@ func (m *mirror) poll(ctx context.Context, g *generation) error {
 		if truncated {
 			continue
 		}
-		if set != nil && len(set.FilterSet) > 0 && !sleep(ctx, minPollGap) {
+		if set != nil && len(set.FilterSet) > 0 && !sleep(ctx, minPollGap-time.Since(started)) {
 			return ctx.Err()
 		}
 	}
