@@ -9,7 +9,6 @@ import (
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -118,7 +117,7 @@ func notify(t testing.TB, a *Agent, ref types.ManagedObjectReference, path strin
 	if obj == nil {
 		t.Fatalf("%s not in the simulator", ref)
 	}
-	m.Map().AtomicUpdate(m.Service.Context, obj.(mo.Reference), []types.PropertyChange{{Name: path, Val: val}})
+	m.Map().AtomicUpdate(m.Service.Context, obj, []types.PropertyChange{{Name: path, Val: val}})
 }
 
 // eventually polls cond until it holds or d passes, and returns how long

@@ -13,9 +13,9 @@ import (
 )
 
 func TestUnreachable(t *testing.T) {
-	fault := soap.WrapSoapFault(&soap.Fault{Code: "ServerFaultCode", String: "not found", Detail: struct {
-		Fault types.AnyType `xml:",any,typeattr"`
-	}{Fault: &types.ManagedObjectNotFound{}}})
+	sf := &soap.Fault{Code: "ServerFaultCode", String: "not found"}
+	sf.Detail.Fault = &types.ManagedObjectNotFound{}
+	fault := soap.WrapSoapFault(sf)
 	cases := []struct {
 		name string
 		err  error

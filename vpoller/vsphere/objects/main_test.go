@@ -1,14 +1,11 @@
 package objects
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
@@ -42,28 +39,4 @@ func newSimStore(t testing.TB, opts Options, setup func(*simulator.Model)) simSt
 	}
 	t.Cleanup(func() { st.Close(); sess.Close() })
 	return simStore{st, sess}
-}
-
-func (s simStore) vc(t testing.TB) *vim25.Client {
-	t.Helper()
-	vc, err := s.sess.Client(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vc
-}
-
-// eventually polls cond until it holds or d passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		if cond() {
-			return time.Since(start)
-		}
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

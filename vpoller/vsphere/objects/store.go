@@ -379,3 +379,11 @@ func (s *Store) Perf(ctx context.Context, q PerfQuery) ([]Sample, error) {
 	}
 	return s.sweep.get(ctx, q)
 }
+
+// ClientFunc adapts a function to Client (a fixed *vim25.Client in
+// examples and tools: func(context.Context) (*vim25.Client, error) {
+// return c, nil }).
+type ClientFunc func(ctx context.Context) (*vim25.Client, error)
+
+// Client calls f.
+func (f ClientFunc) Client(ctx context.Context) (*vim25.Client, error) { return f(ctx) }

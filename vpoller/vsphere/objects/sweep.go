@@ -89,14 +89,25 @@ type sweep struct {
 
 	mu           sync.Mutex
 	lanes        map[int32]*lane
+	left         map[seriesKey]time.Time // last ask of series that left, for a while
 	hits, misses uint64
 }
+
+const (
+	// unknownPace is the pace assumed, for expiry only, of a series asked
+	// once so far: long enough for the next ask of a Zabbix item polled
+	// every minute or two to find it still in the sweep.
+	unknownPace = 2 * time.Minute
+	// leftMemory is how long the last ask of a series that left is kept:
+	// when it is asked again within it, it rejoins with its pace known.
+	leftMemory = time.Hour
+)
 
 func newSweep(st *Store, opts SweepOptions) *sweep {
 	if opts.Expiry <= 0 {
 		opts.Expiry = DefaultSweepExpiry
 	}
-	return &sweep{st: st, opts: opts, lanes: map[int32]*lane{}}
+	return &sweep{st: st, opts: opts, lanes: map[int32]*lane{}, left: map[seriesKey]time.Time{}}
 }
 
 // fresh is how old a fetch may be and still answer: one sample period
@@ -183,6 +194,10 @@ func (sw *sweep) store(q PerfQuery, samples []Sample, when time.Time) {
 	s := l.series[k]
 	if s == nil {
 		s = &series{}
+		if at, ok := sw.left[k]; ok && when.Sub(at) <= leftMemory {
+			s.askedAt = at // the ask below learns the pace
+		}
+		delete(sw.left, k)
 		l.series[k] = s
 		s.ask(when, int32(q.MaxSample))
 	}
@@ -227,10 +242,19 @@ type dueSeries struct {
 func (sw *sweep) due(l *lane, now time.Time) (out []dueSeries, ok bool) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
+	for k, at := range sw.left {
+		if now.Sub(at) > leftMemory {
+			delete(sw.left, k)
+		}
+	}
 	for k, s := range l.series {
 		pace := max(s.gap, l.period)
+		if s.gap == 0 {
+			pace = max(pace, unknownPace)
+		}
 		if now.Sub(s.askedAt) > time.Duration(sw.opts.Expiry)*pace {
 			delete(l.series, k)
+			sw.left[k] = s.askedAt
 			continue
 		}
 		if s.isDue(now, l.period) {
@@ -244,23 +268,27 @@ func (sw *sweep) due(l *lane, now time.Time) (out []dueSeries, ok bool) {
 	return out, true
 }
 
-// isDue tells whether a round at now should fetch s: when its pace is not
-// known yet, every round; otherwise in the round before its client is
-// expected (the next round would come after the ask), and not again
-// within half a period of a fetch (a direct one, say). A client that is
-// late is served at its own pace until the series expires.
+// isDue tells whether a round at now should fetch s. Its pace unknown
+// yet, or faster than about a period, every round. Otherwise in the one
+// round ahead of its client's expected ask that leaves the fetch fresh
+// then: the expected ask within lead (a period and a quarter, for asks
+// that come a little early or late) and the latest fetch not already that
+// close before it. A client that is late is served at its own pace until
+// the series expires. Never twice within half a period (after a direct
+// fetch, say).
 func (s *series) isDue(now time.Time, period time.Duration) bool {
 	if now.Sub(s.fetchedAt) < period/2 {
 		return false
 	}
-	if s.gap == 0 {
+	lead := period + period/4
+	if s.gap < lead {
 		return true
 	}
 	next := s.askedAt.Add(s.gap)
 	if now.Sub(next) > period { // overdue
 		return now.Sub(s.fetchedAt) >= s.gap
 	}
-	return next.Sub(now) <= period
+	return next.Sub(now) <= lead && next.Sub(s.fetchedAt) > lead
 }
 
 // perfCall is one QueryPerf of a round.
