@@ -14,19 +14,13 @@ const (
 )
 
 // discover lists every object of kind k: [{"name": ...}, ...] plus the
-// requested properties. Names come from the inventory index; requested
-// properties from the mirror, or one container-view retrieval for all
-// objects together when it cannot serve them.
+// requested properties, from the mirror (names are always watched), or
+// one container-view retrieval for all objects together when it cannot
+// serve them.
 func discover(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		paths := withName(req.Properties)
-		var items []objects.Item
-		var err error
-		if len(paths) == 1 {
-			items, err = a.store.List(ctx, k)
-		} else {
-			items, err = a.store.Discover(ctx, k, paths)
-		}
+		items, err := a.store.Discover(ctx, k, paths)
 		if err != nil {
 			return fail(req, err)
 		}

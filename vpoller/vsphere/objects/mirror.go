@@ -20,8 +20,8 @@ import (
 // MirrorOptions bound the watched property mirror. Zero values select the
 // defaults.
 type MirrorOptions struct {
-	// Off serves every read from vCenter; the mirror then only follows
-	// the properties lookups need (names, URLs, UUIDs).
+	// Off reads every property from vCenter, except the ones lookups
+	// need (names, URLs, UUIDs), which the mirror then alone follows.
 	Off bool
 	// MaxPaths caps the watched paths of one managed object type, the
 	// always-watched ones included (default 64). A path asked for beyond
@@ -220,11 +220,12 @@ func (m *mirror) build(ctx context.Context) (g *generation, err error) {
 	if err != nil {
 		return nil, err
 	}
-	g = &generation{paths: map[string]map[string]bool{}, count: map[string]int{}, watchVer: ver, inv: newInventory(),
+	gen := &generation{paths: map[string]map[string]bool{}, count: map[string]int{}, watchVer: ver, inv: newInventory(),
 		vc: vc, done: make(chan struct{})}
+	g = gen
 	defer func() {
 		if err != nil {
-			m.destroy(g)
+			m.destroy(gen) // what was created of it
 		}
 	}()
 	if g.pc, err = property.DefaultCollector(vc).Create(ctx); err != nil {
@@ -431,7 +432,7 @@ func (g *generation) covers(typ string, paths []string) bool {
 func (m *mirror) values(ref types.ManagedObjectReference, paths []string, now time.Time) (v Values, found, served bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.opts.Off || !m.freshLocked(now) || !m.serving.covers(ref.Type, paths) {
+	if !m.freshLocked(now) || !m.serving.covers(ref.Type, paths) {
 		return nil, false, false
 	}
 	o := m.serving.inv.byRef[ref]
@@ -446,7 +447,7 @@ func (m *mirror) values(ref types.ManagedObjectReference, paths []string, now ti
 func (m *mirror) many(refs []types.ManagedObjectReference, paths []string, now time.Time) (map[types.ManagedObjectReference]Values, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if m.opts.Off || !m.freshLocked(now) {
+	if !m.freshLocked(now) {
 		return nil, false
 	}
 	for _, r := range refs {
@@ -479,7 +480,7 @@ func (m *mirror) list(k *Kind, paths []string, now time.Time, indexOnly bool) (i
 		return nil, false
 	}
 	if !indexOnly {
-		if m.opts.Off || !m.freshLocked(now) {
+		if !m.freshLocked(now) {
 			return nil, false
 		}
 		for _, t := range k.Types {

@@ -191,7 +191,9 @@ func (s *Store) waitCurrent(ctx context.Context) bool {
 }
 
 // List returns the objects of kind k in discovery order with the index's
-// values (name, and info.url for datastores): no vCenter call.
+// values (name, and info.url for datastores) from the newest inventory,
+// with no vCenter call. While the mirror resyncs that inventory may be
+// behind: replies use Discover, which then reads from vCenter.
 func (s *Store) List(ctx context.Context, k *Kind) ([]Item, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
