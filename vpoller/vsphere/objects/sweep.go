@@ -55,7 +55,7 @@ type seriesKey struct {
 type series struct {
 	maxSample int32
 	askedAt   time.Time
-	gap       time.Duration // between the last two asks; 0 = not known yet
+	gap       time.Duration // between asks, smoothed; 0 = not known yet
 	fetchedAt time.Time
 	fetched   int32 // MaxSample of the latest fetch
 	samples   []Sample
@@ -161,11 +161,17 @@ func (sw *sweep) serve(q PerfQuery, now time.Time) ([]Sample, bool) {
 
 // ask records a client's ask: its time, the gap since the previous one
 // (asks less than a second apart are the same poll) and the samples it
-// wants.
+// wants. The gap is smoothed: a client polls at a fixed pace, but where
+// its ask falls within a burst of asks varies from poll to poll; a gap
+// far from the smoothed one is a new pace and replaces it.
 func (s *series) ask(now time.Time, maxSample int32) {
 	if d := now.Sub(s.askedAt); d >= time.Second {
-		if !s.askedAt.IsZero() {
+		switch {
+		case s.askedAt.IsZero():
+		case s.gap == 0 || d > 2*s.gap || 2*d < s.gap:
 			s.gap = d
+		default:
+			s.gap = (3*s.gap + d) / 4
 		}
 		s.askedAt = now
 	}

@@ -56,6 +56,14 @@ func TestSeriesAsk(t *testing.T) {
 	if s.gap != time.Minute || s.maxSample != 3 {
 		t.Fatalf("after a minute: %+v", s)
 	}
+	s.ask(t0.Add(2*time.Minute+4*time.Second), 1) // 64 s: smoothed
+	if s.gap != 61*time.Second {
+		t.Fatalf("gap %v after a 64 s one, want 61 s", s.gap)
+	}
+	s.ask(t0.Add(7*time.Minute+4*time.Second), 1) // 5 min: a new pace
+	if s.gap != 5*time.Minute {
+		t.Fatalf("gap %v after a 5 min one, want 5 min", s.gap)
+	}
 }
 
 // TestPack: the due series of a round go out in ceil(metrics/limit)
