@@ -176,13 +176,15 @@ func BenchmarkTemplateLoad(b *testing.B) {
 	// One after another: every request at its own moment of the interval.
 	runIntervals(ctx, b, cl, reqs, cfg.every, false, 2) // first asks, then the sweep learns the pace
 	const measured = 2
+	h0 := w.sweepCounts(b)
 	seq := sim.calls.measure(func() { runIntervals(ctx, b, cl, reqs, cfg.every, false, measured) })
-	rep.sequential, rep.seqByMethod = per1000(float64(seq.total())/measured), seq
+	rep.sequential, rep.seqByMethod, rep.seqSweep = per1000(float64(seq.total())/measured), seq, w.sweepCounts(b).minus(h0)
 
 	// All at once at the start of each interval.
 	runIntervals(ctx, b, cl, reqs, cfg.every, true, 2)
+	h0 = w.sweepCounts(b)
 	once := sim.calls.measure(func() { runIntervals(ctx, b, cl, reqs, cfg.every, true, measured) })
-	rep.atOnce, rep.onceByMethod = per1000(float64(once.total())/measured), once
+	rep.atOnce, rep.onceByMethod, rep.onceSweep = per1000(float64(once.total())/measured), once, w.sweepCounts(b).minus(h0)
 	rep.rss, rep.hwm = w.rss(b)
 
 	// Perf: every series of the template asked every sample period.
@@ -451,6 +453,20 @@ func (w *benchWorker) agentStatus(b *testing.B) vpoller.Object {
 	return obj
 }
 
+// sweepCounts are the sweep's hits and misses so far.
+type sweepCounts struct{ hits, misses float64 }
+
+func (a sweepCounts) minus(b sweepCounts) sweepCounts { return sweepCounts{a.hits - b.hits, a.misses - b.misses} }
+
+func (a sweepCounts) String() string {
+	return fmt.Sprintf("perf asks from the sweep %.0f, fetched on demand %.0f", a.hits, a.misses)
+}
+
+func (w *benchWorker) sweepCounts(b *testing.B) sweepCounts {
+	a := w.agentStatus(b)
+	return sweepCounts{num(a, "sweep_hits"), num(a, "sweep_misses")}
+}
+
 func num(o vpoller.Object, key string) float64 {
 	v, _ := o.Get(key)
 	if n, ok := v.(json.Number); ok {
@@ -605,6 +621,7 @@ type report struct {
 	offVMs                    int     // on that many VMs
 	sequential, atOnce        float64
 	seqByMethod, onceByMethod callCounts
+	seqSweep, onceSweep       sweepCounts
 	series                    int
 	perfPerPeriod             float64
 	chainP50, directP50       float64
@@ -627,8 +644,8 @@ func (r *report) print(w *os.File) {
 	off := fmt.Sprintf("%.0f with mirror and sweep off in this run (%d VMs)", r.offSequential, r.offVMs)
 	line("%-66s %12.1f   target <= 40; turn 2: 7,000; %s", "  requests one after another", r.sequential, off)
 	line("%-66s %12.1f   target <= 40; turn 2: 1,636 (batched, concurrency 16)", "  all requests at once", r.atOnce)
-	line("%-66s %12s", "  by method, one after another", methodsPer1000(r.seqByMethod, 2, c.vms))
-	line("%-66s %12s", "  by method, at once", methodsPer1000(r.onceByMethod, 2, c.vms))
+	line("%-66s %12s", "  by method, one after another", methodsPer1000(r.seqByMethod, 2, c.vms)+"; "+r.seqSweep.String())
+	line("%-66s %12s", "  by method, at once", methodsPer1000(r.onceByMethod, 2, c.vms)+"; "+r.onceSweep.String())
 	floor := math.Ceil(float64(r.series) / 64)
 	line("%-66s %12.1f   ceil(%d/64) = %.0f: %.2fx (target <= 1.2x)", fmt.Sprintf("QueryPerf per sample period, %d series asked every period", r.series),
 		r.perfPerPeriod, r.series, floor, r.perfPerPeriod/floor)

@@ -59,6 +59,8 @@ type series struct {
 	fetchedAt time.Time
 	fetched   int32 // MaxSample of the latest fetch
 	samples   []Sample
+	inflight  chan struct{} // closed when the call fetching it now is done (nil: none)
+	fetching  int32         // MaxSample of that call
 }
 
 // lane is the sweep of one interval: its series, fetched in rounds one
@@ -115,19 +117,75 @@ func newSweep(st *Store, opts SweepOptions) *sweep {
 // period, so an answer is at most one sample behind a direct query.
 func fresh(period time.Duration) time.Duration { return period + period/2 }
 
-// get answers q from the sweep or fetches it directly and lets it join.
+// get answers q from the sweep or fetches it. A series the sweep has but
+// whose latest fetch is too old (its client came earlier than expected,
+// say) is fetched at once together with the lane's other series due
+// soon, in one packed call; asks for series that call is fetching wait
+// for it rather than fetching them again, so a burst of asks costs what
+// a round would. A new series (or one asked for more samples than it
+// holds) is fetched directly, batched with concurrent ones, and joins.
 func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 	if q.MaxSample <= 0 {
 		q.MaxSample = 1
 	}
-	if sw.opts.Off {
+	direct := func() ([]Sample, error) {
 		return sw.st.perfQ.query(ctx, &perfRead{ref: q.Ref, counter: q.Counter, instance: q.Instance, maxSample: int32(q.MaxSample)}, q.Interval)
 	}
-	now := time.Now()
-	if samples, ok := sw.serve(q, now); ok {
-		return samples, nil
+	if sw.opts.Off {
+		return direct()
 	}
-	samples, err := sw.st.perfQ.query(ctx, &perfRead{ref: q.Ref, counter: q.Counter, instance: q.Instance, maxSample: int32(q.MaxSample)}, q.Interval)
+	limit := sw.st.perfQ.maxSpecs(ctx)
+	now := time.Now()
+	k := seriesKey{q.Ref, q.Counter, q.Instance}
+	want := int32(q.MaxSample)
+	claimed := false
+	for try := 0; try < 3; try++ {
+		sw.mu.Lock()
+		l := sw.lanes[q.Interval]
+		var s *series
+		if l != nil {
+			s = l.series[k]
+		}
+		if s == nil {
+			sw.mu.Unlock()
+			break
+		}
+		if try == 0 {
+			s.ask(now, want)
+		}
+		if time.Since(s.fetchedAt) <= fresh(l.period) && s.fetched >= want {
+			if try == 0 {
+				sw.hits++
+			} else {
+				sw.misses++
+			}
+			out := newest(s.samples, q.MaxSample)
+			sw.mu.Unlock()
+			return out, nil
+		}
+		if claimed || s.inflight != nil && s.fetching < want {
+			sw.mu.Unlock()
+			break // its call failed, or it fetches too few samples
+		}
+		if s.inflight != nil {
+			ch := s.inflight
+			sw.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		calls := sw.claimLocked(l, sw.soonDueLocked(l, k, s, want, time.Now(), limit), limit)
+		sw.mu.Unlock()
+		sw.fetch(ctx, l, calls)
+		claimed = true
+	}
+	sw.mu.Lock()
+	sw.misses++
+	sw.mu.Unlock()
+	samples, err := direct()
 	if err != nil {
 		return nil, err
 	}
@@ -135,28 +193,30 @@ func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 	return samples, nil
 }
 
-// serve answers q from the latest fetch of its series if that is fresh and
-// holds enough samples, and records the ask.
-func (sw *sweep) serve(q PerfQuery, now time.Time) ([]Sample, bool) {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	l := sw.lanes[q.Interval]
-	if l == nil {
-		sw.misses++
-		return nil, false
+// soonDueLocked is series k (asked now) and up to limit-1 other series of
+// the lane that the next round would fetch, those expected first first.
+func (sw *sweep) soonDueLocked(l *lane, k seriesKey, s *series, want int32, now time.Time, limit int) []dueSeries {
+	out := []dueSeries{{key: k, maxSample: max(s.maxSample, want, 1)}}
+	type cand struct {
+		d    dueSeries
+		next time.Time
 	}
-	s := l.series[seriesKey{q.Ref, q.Counter, q.Instance}]
-	if s == nil {
-		sw.misses++
-		return nil, false
+	var cands []cand
+	for ck, c := range l.series {
+		if ck == k || c.inflight != nil || !c.isDue(now, l.period) {
+			continue
+		}
+		next := now
+		if c.gap > 0 {
+			next = c.askedAt.Add(c.gap)
+		}
+		cands = append(cands, cand{dueSeries{key: ck, maxSample: max(c.maxSample, 1)}, next})
 	}
-	s.ask(now, int32(q.MaxSample))
-	if now.Sub(s.fetchedAt) > fresh(l.period) || s.fetched < int32(q.MaxSample) {
-		sw.misses++
-		return nil, false
+	sort.Slice(cands, func(i, j int) bool { return cands[i].next.Before(cands[j].next) })
+	for _, c := range cands[:min(len(cands), limit-1)] {
+		out = append(out, c.d)
 	}
-	sw.hits++
-	return newest(s.samples, q.MaxSample), true
+	return out
 }
 
 // ask records a client's ask: its time, the gap since the previous one
@@ -227,12 +287,24 @@ func (sw *sweep) run(l *lane) {
 			return
 		case <-t.C:
 		}
-		due, ok := sw.due(l, time.Now())
+		limit := sw.st.perfQ.maxSpecs(sw.st.bg)
+		sw.mu.Lock()
+		due, ok := sw.dueLocked(l, time.Now())
+		var calls []perfCall
+		if ok && len(due) > 0 {
+			calls = sw.claimLocked(l, due, limit)
+		}
+		sw.mu.Unlock()
 		if !ok {
 			return
 		}
-		if len(due) > 0 {
-			sw.round(sw.st.bg, l, due)
+		if len(calls) > 0 {
+			start := time.Now()
+			n := sw.fetch(sw.st.bg, l, calls)
+			sw.mu.Lock()
+			l.rounds++
+			l.lastRound, l.lastCalls, l.lastFetched = time.Since(start), n, len(due)
+			sw.mu.Unlock()
 		}
 	}
 }
@@ -243,11 +315,9 @@ type dueSeries struct {
 	maxSample int32
 }
 
-// due drops the series nobody asks for any more and returns those this
-// round fetches; ok is false when the lane is empty (it then stops).
-func (sw *sweep) due(l *lane, now time.Time) (out []dueSeries, ok bool) {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
+// dueLocked drops the series nobody asks for any more and returns those
+// this round fetches; ok is false when the lane is empty (it then stops).
+func (sw *sweep) dueLocked(l *lane, now time.Time) (out []dueSeries, ok bool) {
 	for k, at := range sw.left {
 		if now.Sub(at) > leftMemory {
 			delete(sw.left, k)
@@ -263,7 +333,7 @@ func (sw *sweep) due(l *lane, now time.Time) (out []dueSeries, ok bool) {
 			sw.left[k] = s.askedAt
 			continue
 		}
-		if s.isDue(now, l.period) {
+		if s.inflight == nil && s.isDue(now, l.period) {
 			out = append(out, dueSeries{key: k, maxSample: max(s.maxSample, 1)})
 		}
 	}
@@ -297,10 +367,11 @@ func (s *series) isDue(now time.Time, period time.Duration) bool {
 	return next.Sub(now) <= lead && next.Sub(s.fetchedAt) > lead
 }
 
-// perfCall is one QueryPerf of a round.
+// perfCall is one QueryPerf of the sweep.
 type perfCall struct {
 	specs []types.PerfQuerySpec
 	keys  [][]seriesKey // per spec, the series of its metric ids
+	done  chan struct{} // closed when it is answered or failed
 }
 
 // pack groups due series by entity and packs them into calls of at most
@@ -353,30 +424,46 @@ func pack(due []dueSeries, interval int32, limit int) []perfCall {
 	return calls
 }
 
-// round fetches due series with as few QueryPerf calls as the limit
-// allows, one call after the other.
-func (sw *sweep) round(ctx context.Context, l *lane, due []dueSeries) {
-	start := time.Now()
-	calls := 0
+// claimLocked packs due series into calls and marks them in flight.
+func (sw *sweep) claimLocked(l *lane, due []dueSeries, limit int) []perfCall {
+	calls := pack(due, l.interval, limit)
+	for i := range calls {
+		calls[i].done = make(chan struct{})
+		for j, keys := range calls[i].keys {
+			for _, k := range keys {
+				if s := l.series[k]; s != nil {
+					s.inflight, s.fetching = calls[i].done, calls[i].specs[j].MaxSample
+				}
+			}
+		}
+	}
+	return calls
+}
+
+// fetch makes the calls one after another and files their samples; it
+// returns the number of QueryPerf calls made. A call whose entity no
+// longer exists is made again without it.
+func (sw *sweep) fetch(ctx context.Context, l *lane, calls []perfCall) (n int) {
 	defer func() {
 		sw.mu.Lock()
-		l.rounds++
-		l.calls += uint64(calls)
-		l.lastRound, l.lastCalls, l.lastFetched = time.Since(start), calls, len(due)
+		l.calls += uint64(n)
+		for _, c := range calls { // whatever was not answered
+			sw.releaseLocked(l, c)
+		}
 		sw.mu.Unlock()
 	}()
 	pm, err := sw.st.perf.PerfManager(ctx)
 	if err != nil {
-		return
+		return 0
 	}
 	vc, err := sw.st.c.Client(ctx)
 	if err != nil {
-		return
+		return 0
 	}
-	for _, c := range pack(due, l.interval, sw.st.perfQ.maxSpecs(ctx)) {
+	for _, c := range calls {
 		for len(c.specs) > 0 {
 			when := time.Now()
-			calls++
+			n++
 			res, err := methods.QueryPerf(ctx, vc, &types.QueryPerf{This: pm, QuerySpec: c.specs})
 			if err == nil {
 				sw.deliver(l, c, res.Returnval, when)
@@ -392,7 +479,29 @@ func (sw *sweep) round(ctx context.Context, l *lane, due []dueSeries) {
 			}
 			sw.forget(l, gone)
 		}
+		sw.mu.Lock()
+		sw.releaseLocked(l, c)
+		sw.mu.Unlock()
 	}
+	return n
+}
+
+// releaseLocked ends c: its series are no longer in flight, and whoever
+// waits for them looks again.
+func (sw *sweep) releaseLocked(l *lane, c perfCall) {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	for _, keys := range c.keys {
+		for _, k := range keys {
+			if s := l.series[k]; s != nil && s.inflight == c.done {
+				s.inflight = nil
+			}
+		}
+	}
+	close(c.done)
 }
 
 // goneEntity is the object of a ManagedObjectNotFound fault.

@@ -183,3 +183,55 @@ func TestSweepDropsGoneEntities(t *testing.T) {
 		t.Error("dropped an entity the call did not have")
 	}
 }
+
+// TestSweepBurstSharesCalls: when a burst of asks finds the latest
+// fetches of its series too old (clients earlier than expected), the
+// first ask fetches its series and the lane's other soon-due ones in one
+// call; the others wait for it instead of each fetching its own.
+func TestSweepBurstSharesCalls(t *testing.T) {
+	s := newSimStore(t, Options{}, nil)
+	ctx := context.Background()
+	hosts, err := s.List(ctx, Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vms, err := s.List(ctx, VM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qs []PerfQuery
+	for _, it := range append(hosts, vms...) {
+		for _, c := range []string{"cpu.usage.percent.average", "mem.usage.percent.average"} {
+			id, _, err := s.Catalog().CounterID(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qs = append(qs, PerfQuery{Ref: it.Ref, Counter: id, Interval: 20, MaxSample: 1})
+		}
+	}
+	for _, q := range qs { // one after another: each fetched directly
+		if _, err := s.Perf(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.sweep.mu.Lock()
+	for _, se := range s.sweep.lanes[20].series {
+		se.fetchedAt = se.fetchedAt.Add(-time.Hour) // too old to answer
+	}
+	s.sweep.mu.Unlock()
+	before := s.sess.Stats().Calls["QueryPerf"]
+	var wg sync.WaitGroup
+	for _, q := range qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got, err := s.Perf(ctx, q); err != nil || len(got) != 1 {
+				t.Errorf("%v: %v %v", q.Ref, got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := s.sess.Stats().Calls["QueryPerf"] - before; n != 1 {
+		t.Errorf("a burst of %d stale asks cost %d QueryPerf, want 1", len(qs), n)
+	}
+}
