@@ -58,6 +58,7 @@ type Options struct {
 type Store struct {
 	c         Client
 	log       *slog.Logger
+	timeout   time.Duration
 	readyWait time.Duration
 
 	bg     context.Context
@@ -91,7 +92,7 @@ func New(c Client, opts Options) (*Store, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Store{c: c, log: opts.Logger, readyWait: 3 * opts.Timeout, bg: ctx, cancel: cancel}
+	s := &Store{c: c, log: opts.Logger, timeout: opts.Timeout, readyWait: 3 * opts.Timeout, bg: ctx, cancel: cancel}
 	s.watch = newWatchSet(opts.Logger, mo.MaxPaths, mo.PathExpiry, !mo.Off)
 	s.mirror = newMirror(s, mo)
 	s.props = newPropBatcher(s)
@@ -173,9 +174,10 @@ func (s *Store) Lookup(ctx context.Context, k *Kind, key string) (types.ManagedO
 	return ref, err
 }
 
-// waitCurrent waits (bounded) until the mirror is current again.
+// waitCurrent waits (at most a call's time limit) until the mirror is
+// current again.
 func (s *Store) waitCurrent(ctx context.Context) bool {
-	deadline := time.Now().Add(s.readyWait)
+	deadline := time.Now().Add(s.timeout)
 	for time.Now().Before(deadline) {
 		s.mirror.mu.RLock()
 		ok := s.mirror.freshLocked(time.Now())
