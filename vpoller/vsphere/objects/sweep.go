@@ -56,6 +56,7 @@ type series struct {
 	maxSample int32
 	askedAt   time.Time
 	gap       time.Duration // between asks, smoothed; 0 = not known yet
+	jitter    time.Duration // how far asks stray from the smoothed gap, smoothed
 	fetchedAt time.Time
 	fetched   int32 // MaxSample of the latest fetch
 	samples   []Sample
@@ -112,18 +113,25 @@ func newSweep(st *Store, opts SweepOptions) *sweep {
 	return &sweep{st: st, opts: opts, lanes: map[int32]*lane{}, left: map[seriesKey]time.Time{}}
 }
 
-// fresh is how old a fetch may be and still answer: one sample period
-// plus half a period of scheduling slack. vCenter adds one sample per
-// period, so an answer is at most one sample behind a direct query.
-func fresh(period time.Duration) time.Duration { return period + period/2 }
+// slack is how early or late s's asks may come and still be answered
+// from the fetch made for them: a quarter of the sample period for a
+// client that keeps its pace, up to half a period for one whose asks
+// stray (twice their smoothed deviation).
+func (s *series) slack(period time.Duration) time.Duration {
+	return min(max(2*s.jitter, period/4), period/2)
+}
 
-// get answers q from the sweep or fetches it. A series the sweep has but
-// whose latest fetch is too old (its client came earlier than expected,
-// say) is fetched at once together with the lane's other series due
-// soon, in one packed call; asks for series that call is fetching wait
-// for it rather than fetching them again, so a burst of asks costs what
-// a round would. A new series (or one asked for more samples than it
-// holds) is fetched directly, batched with concurrent ones, and joins.
+// fresh is how old a fetch may be and still answer: one sample period
+// plus twice the slack (1.5 to 2 periods). vCenter adds one sample per
+// period, so an answer is one, at most two, samples behind a direct
+// query.
+func (s *series) fresh(period time.Duration) time.Duration { return period + 2*s.slack(period) }
+
+// get answers q from the sweep or fetches it. An ask finding its series'
+// latest fetch too old (or a new series, or more samples than it holds)
+// fetches it directly, batched with concurrent asks, and the series joins
+// or stays; an ask for a series a round is fetching right now waits for
+// that round's call instead.
 func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 	if q.MaxSample <= 0 {
 		q.MaxSample = 1
@@ -134,12 +142,10 @@ func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 	if sw.opts.Off {
 		return direct()
 	}
-	limit := sw.st.perfQ.maxSpecs(ctx)
 	now := time.Now()
 	k := seriesKey{q.Ref, q.Counter, q.Instance}
 	want := int32(q.MaxSample)
-	claimed := false
-	for try := 0; try < 3; try++ {
+	for try := 0; try < 2; try++ {
 		sw.mu.Lock()
 		l := sw.lanes[q.Interval]
 		var s *series
@@ -153,7 +159,7 @@ func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 		if try == 0 {
 			s.ask(now, want)
 		}
-		if time.Since(s.fetchedAt) <= fresh(l.period) && s.fetched >= want {
+		if time.Since(s.fetchedAt) <= s.fresh(l.period) && s.fetched >= want {
 			if try == 0 {
 				sw.hits++
 			} else {
@@ -163,24 +169,17 @@ func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 			sw.mu.Unlock()
 			return out, nil
 		}
-		if claimed || s.inflight != nil && s.fetching < want {
+		if s.inflight == nil || s.fetching < want {
 			sw.mu.Unlock()
-			break // its call failed, or it fetches too few samples
+			break
 		}
-		if s.inflight != nil {
-			ch := s.inflight
-			sw.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			continue
-		}
-		calls := sw.claimLocked(l, sw.soonDueLocked(l, k, s, want, time.Now(), limit), limit)
+		ch := s.inflight
 		sw.mu.Unlock()
-		sw.fetch(ctx, l, calls)
-		claimed = true
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	sw.mu.Lock()
 	sw.misses++
@@ -193,32 +192,6 @@ func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 	return samples, nil
 }
 
-// soonDueLocked is series k (asked now) and up to limit-1 other series of
-// the lane that the next round would fetch, those expected first first.
-func (sw *sweep) soonDueLocked(l *lane, k seriesKey, s *series, want int32, now time.Time, limit int) []dueSeries {
-	out := []dueSeries{{key: k, maxSample: max(s.maxSample, want, 1)}}
-	type cand struct {
-		d    dueSeries
-		next time.Time
-	}
-	var cands []cand
-	for ck, c := range l.series {
-		if ck == k || c.inflight != nil || !c.isDue(now, l.period) {
-			continue
-		}
-		next := now
-		if c.gap > 0 {
-			next = c.askedAt.Add(c.gap)
-		}
-		cands = append(cands, cand{dueSeries{key: ck, maxSample: max(c.maxSample, 1)}, next})
-	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].next.Before(cands[j].next) })
-	for _, c := range cands[:min(len(cands), limit-1)] {
-		out = append(out, c.d)
-	}
-	return out
-}
-
 // ask records a client's ask: its time, the gap since the previous one
 // (asks less than a second apart are the same poll) and the samples it
 // wants. The gap is smoothed: a client polls at a fixed pace, but where
@@ -229,9 +202,14 @@ func (s *series) ask(now time.Time, maxSample int32) {
 		switch {
 		case s.askedAt.IsZero():
 		case s.gap == 0 || d > 2*s.gap || 2*d < s.gap:
-			s.gap = d
+			s.gap, s.jitter = d, 0
 		default:
+			off := d - s.gap
+			if off < 0 {
+				off = -off
+			}
 			s.gap = (3*s.gap + d) / 4
+			s.jitter = (3*s.jitter + off) / 4
 		}
 		s.askedAt = now
 	}
@@ -347,16 +325,17 @@ func (sw *sweep) dueLocked(l *lane, now time.Time) (out []dueSeries, ok bool) {
 // isDue tells whether a round at now should fetch s. Its pace unknown
 // yet, or faster than about a period, every round. Otherwise in the one
 // round ahead of its client's expected ask that leaves the fetch fresh
-// then: the expected ask within lead (a period and a quarter, for asks
-// that come a little early or late) and the latest fetch not already that
-// close before it. A client that is late is served at its own pace until
-// the series expires. Never twice within half a period (after a direct
-// fetch, say).
+// then: the expected ask within lead (a period plus the slack, for asks
+// that come a little early or late: the fetch is then between slack and
+// lead before the expected ask, fresh until slack after it) and the
+// latest fetch not already that close before it. A client that is late
+// is served at its own pace until the series expires. Never twice within
+// half a period (after a direct fetch, say).
 func (s *series) isDue(now time.Time, period time.Duration) bool {
 	if now.Sub(s.fetchedAt) < period/2 {
 		return false
 	}
-	lead := period + period/4
+	lead := period + s.slack(period)
 	if s.gap < lead {
 		return true
 	}

@@ -33,6 +33,9 @@ func TestSeriesIsDue(t *testing.T) {
 		{"every 60 s: round at +55, fetched at +36", series{askedAt: t0, gap: time.Minute}, 55 * time.Second, false, 36 * time.Second},
 		{"every 10 s: every round", series{askedAt: t0.Add(10 * time.Second), gap: 10 * time.Second}, 20 * time.Second, true, 0},
 		{"every 10 s: fetched half a period ago", series{askedAt: t0.Add(15 * time.Second), gap: 10 * time.Second}, 20 * time.Second, false, 11 * time.Second},
+		{"every 60 s, asks stray 5 s: round at +29", series{askedAt: t0, gap: time.Minute, jitter: 5 * time.Second}, 29 * time.Second, false, 0},
+		{"every 60 s, asks stray 5 s: round at +30", series{askedAt: t0, gap: time.Minute, jitter: 5 * time.Second}, 30 * time.Second, true, 0},
+		{"every 60 s, asks stray 30 s: slack capped", series{askedAt: t0, gap: time.Minute, jitter: 30 * time.Second}, 29 * time.Second, false, 0},
 		{"late client, fetched a gap ago", series{askedAt: t0, gap: time.Minute}, 90 * time.Second, true, 20 * time.Second},
 		{"late client, fetched recently", series{askedAt: t0, gap: time.Minute}, 90 * time.Second, false, 50 * time.Second},
 	} {
@@ -57,8 +60,15 @@ func TestSeriesAsk(t *testing.T) {
 		t.Fatalf("after a minute: %+v", s)
 	}
 	s.ask(t0.Add(2*time.Minute+4*time.Second), 1) // 64 s: smoothed
-	if s.gap != 61*time.Second {
-		t.Fatalf("gap %v after a 64 s one, want 61 s", s.gap)
+	if s.gap != 61*time.Second || s.jitter != time.Second {
+		t.Fatalf("gap %v, jitter %v after a 64 s one, want 61 s and 1 s", s.gap, s.jitter)
+	}
+	if got := s.fresh(20 * time.Second); got != 30*time.Second {
+		t.Errorf("fresh %v with little jitter, want 1.5 periods", got)
+	}
+	s.jitter = 8 * time.Second
+	if got := s.fresh(20 * time.Second); got != 40*time.Second {
+		t.Errorf("fresh %v with much jitter, want 2 periods", got)
 	}
 	s.ask(t0.Add(7*time.Minute+4*time.Second), 1) // 5 min: a new pace
 	if s.gap != 5*time.Minute {
@@ -184,11 +194,11 @@ func TestSweepDropsGoneEntities(t *testing.T) {
 	}
 }
 
-// TestSweepBurstSharesCalls: when a burst of asks finds the latest
-// fetches of its series too old (clients earlier than expected), the
-// first ask fetches its series and the lane's other soon-due ones in one
-// call; the others wait for it instead of each fetching its own.
-func TestSweepBurstSharesCalls(t *testing.T) {
+// TestSweepStaleAsks: asks finding their series' latest fetches too old
+// (clients earlier than expected) fetch them directly in shared calls,
+// and asks for series a round is fetching right now wait for it instead
+// of fetching them again.
+func TestSweepStaleAsks(t *testing.T) {
 	s := newSimStore(t, Options{}, nil)
 	ctx := context.Background()
 	hosts, err := s.List(ctx, Host)
@@ -214,24 +224,53 @@ func TestSweepBurstSharesCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.sweep.mu.Lock()
-	for _, se := range s.sweep.lanes[20].series {
-		se.fetchedAt = se.fetchedAt.Add(-time.Hour) // too old to answer
+	burst := func() {
+		var wg sync.WaitGroup
+		for _, q := range qs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if got, err := s.Perf(ctx, q); err != nil || len(got) != 1 {
+					t.Errorf("%v: %v %v", q.Ref, got, err)
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	s.sweep.mu.Unlock()
+	stale := func() {
+		s.sweep.mu.Lock()
+		for _, se := range s.sweep.lanes[20].series {
+			se.fetchedAt = se.fetchedAt.Add(-time.Hour)
+		}
+		s.sweep.mu.Unlock()
+	}
+
+	stale()
 	before := s.sess.Stats().Calls["QueryPerf"]
-	var wg sync.WaitGroup
-	for _, q := range qs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if got, err := s.Perf(ctx, q); err != nil || len(got) != 1 {
-				t.Errorf("%v: %v %v", q.Ref, got, err)
-			}
-		}()
+	burst()
+	if n := s.sess.Stats().Calls["QueryPerf"] - before; n < 1 || n > 3 {
+		t.Errorf("a burst of %d stale asks cost %d QueryPerf, want 1 to 3 (shared)", len(qs), n)
 	}
-	wg.Wait()
+
+	// A round has every series in flight: the asks wait for it.
+	stale()
+	s.sweep.mu.Lock()
+	l := s.sweep.lanes[20]
+	var due []dueSeries
+	for k := range l.series {
+		due = append(due, dueSeries{key: k, maxSample: 1})
+	}
+	calls := s.sweep.claimLocked(l, due, 64)
+	s.sweep.mu.Unlock()
+	before = s.sess.Stats().Calls["QueryPerf"]
+	done := make(chan struct{})
+	go func() { defer close(done); burst() }()
+	time.Sleep(200 * time.Millisecond) // the asks are waiting
+	if n := s.sweep.fetch(ctx, l, calls); n != 1 {
+		t.Errorf("the round made %d calls", n)
+	}
+	<-done
 	if n := s.sess.Stats().Calls["QueryPerf"] - before; n != 1 {
-		t.Errorf("a burst of %d stale asks cost %d QueryPerf, want 1", len(qs), n)
+		t.Errorf("asks during a round fetching their series cost %d QueryPerf besides it, want none", n-1)
 	}
 }
