@@ -114,8 +114,11 @@ type generation struct {
 // served from it only while it is alive and confirmed current within
 // MaxAge; otherwise they go to vCenter.
 type mirror struct {
-	st   *Store
-	opts MirrorOptions
+	c         Client
+	log       *slog.Logger
+	watch     *watchSet
+	readyWait time.Duration // bound of a wait for the first sync
+	opts      MirrorOptions
 
 	mu      sync.RWMutex
 	serving *generation   // nil until the first sync; may be dead (resyncing)
@@ -127,8 +130,8 @@ type mirror struct {
 	updates rate
 }
 
-func newMirror(st *Store, opts MirrorOptions) *mirror {
-	return &mirror{st: st, opts: opts, ready: make(chan struct{})}
+func newMirror(c Client, log *slog.Logger, watch *watchSet, readyWait time.Duration, opts MirrorOptions) *mirror {
+	return &mirror{c: c, log: log, watch: watch, readyWait: readyWait, opts: opts, ready: make(chan struct{})}
 }
 
 // run builds generations and keeps the newest one polling until ctx ends.
@@ -148,14 +151,14 @@ func (m *mirror) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if path, ok := invalidProperty(err); ok && m.st.watch.reject(path) {
-				m.st.log.Warn("vCenter refused a watched property; it is read directly from now on", slog.String("path", path))
+			if path, ok := invalidProperty(err); ok && m.watch.reject(path) {
+				m.log.Warn("vCenter refused a watched property; it is read directly from now on", slog.String("path", path))
 				continue
 			}
 			m.mu.Lock()
 			m.lastErr = err
 			m.mu.Unlock()
-			m.st.log.Warn("property mirror: sync failed, retrying", slog.Any("error", err), slog.Duration("in", backoff))
+			m.log.Warn("property mirror: sync failed, retrying", slog.Any("error", err), slog.Duration("in", backoff))
 			if !sleep(ctx, backoff) {
 				return
 			}
@@ -197,17 +200,17 @@ func (m *mirror) waitForReason(ctx context.Context, g *generation, expire <-chan
 			m.mu.Lock()
 			m.lastErr = g.err
 			m.mu.Unlock()
-			m.st.log.Warn("property mirror: update poll failed; reads go to vCenter until it is synced again", slog.Any("error", g.err))
+			m.log.Warn("property mirror: update poll failed; reads go to vCenter until it is synced again", slog.Any("error", g.err))
 			return sleep(ctx, time.Second)
-		case <-m.st.watch.kick:
+		case <-m.watch.kick:
 			if !sleep(ctx, joinDelay) {
 				return false
 			}
-			if m.st.watch.currentVersion() != g.watchVer {
+			if m.watch.currentVersion() != g.watchVer {
 				return true
 			}
 		case now := <-expire:
-			m.st.watch.expire(now)
+			m.watch.expire(now)
 		}
 	}
 }
@@ -215,8 +218,8 @@ func (m *mirror) waitForReason(ctx context.Context, g *generation, expire <-chan
 // build creates and syncs a generation for the current watched set.
 func (m *mirror) build(ctx context.Context) (g *generation, err error) {
 	start := time.Now()
-	paths, ver := m.st.watch.snapshot()
-	vc, err := m.st.c.Client(ctx)
+	paths, ver := m.watch.snapshot()
+	vc, err := m.c.Client(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +300,7 @@ func (m *mirror) apply(g *generation, set *types.UpdateSet, now time.Time) (trun
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if set != nil {
-		n, err := g.inv.apply(set, m.st.watch.internPath)
+		n, err := g.inv.apply(set, m.watch.internPath)
 		if err != nil {
 			return false, err
 		}
@@ -344,7 +347,7 @@ func (m *mirror) install(g *generation) *generation {
 		m.first, m.firstN = g.synced, g.pages
 		close(m.ready)
 	}
-	m.st.log.Debug("property mirror synced", slog.Int("objects", len(g.inv.byRef)), slog.Duration("took", g.synced),
+	m.log.Debug("property mirror synced", slog.Int("objects", len(g.inv.byRef)), slog.Duration("took", g.synced),
 		slog.Int("pages", g.pages))
 	return old
 }
@@ -365,12 +368,12 @@ func (m *mirror) destroy(g *generation) {
 	defer cancel()
 	if g.pc != nil {
 		if err := g.pc.Destroy(ctx); err != nil {
-			m.st.log.Debug("destroy property collector", slog.Any("error", err))
+			m.log.Debug("destroy property collector", slog.Any("error", err))
 		}
 	}
 	if g.view != nil {
 		if err := g.view.Destroy(ctx); err != nil {
-			m.st.log.Debug("destroy container view", slog.Any("error", err))
+			m.log.Debug("destroy container view", slog.Any("error", err))
 		}
 	}
 }
@@ -382,10 +385,10 @@ func (m *mirror) waitReady(ctx context.Context) error {
 		return nil
 	default:
 	}
-	if _, err := m.st.c.Client(ctx); err != nil {
+	if _, err := m.c.Client(ctx); err != nil {
 		return err
 	}
-	t := time.NewTimer(m.st.readyWait)
+	t := time.NewTimer(m.readyWait)
 	defer t.Stop()
 	select {
 	case <-m.ready:

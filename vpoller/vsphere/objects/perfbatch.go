@@ -3,6 +3,7 @@ package objects
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
@@ -26,8 +27,10 @@ const optMaxQueryMetrics = "config.vpxd.stats.maxQueryMetrics"
 // counter) appears once, so that every series answers exactly one query;
 // a query clashing with a queued one waits for the next call.
 type perfBatcher struct {
-	st *Store
-	gc groupCommit[*perfRead]
+	c    Client
+	log  *slog.Logger
+	perf *Catalog
+	gc   groupCommit[*perfRead]
 
 	limitMu sync.Mutex
 	limit   int // specs per call; 0 until read from vCenter
@@ -45,9 +48,9 @@ type perfRead struct {
 	err       error
 }
 
-func newPerfBatcher(st *Store) *perfBatcher {
-	b := &perfBatcher{st: st}
-	b.gc = groupCommit[*perfRead]{st: st, send: b.send, take: b.take,
+func newPerfBatcher(c Client, log *slog.Logger, perf *Catalog, bg *background) *perfBatcher {
+	b := &perfBatcher{c: c, log: log, perf: perf}
+	b.gc = groupCommit[*perfRead]{bg: bg, send: b.send, take: b.take,
 		abandon: func(r *perfRead, err error) { r.err = err; close(r.done) }}
 	return b
 }
@@ -71,7 +74,7 @@ func (b *perfBatcher) maxSpecs(ctx context.Context) int {
 	if b.limit > 0 {
 		return b.limit
 	}
-	vc, err := b.st.c.Client(ctx)
+	vc, err := b.c.Client(ctx)
 	if err != nil {
 		return maxPerfBatch // not cached: the query will fail anyway
 	}
@@ -81,7 +84,7 @@ func (b *perfBatcher) maxSpecs(ctx context.Context) int {
 	}
 	res, err := methods.QueryOptions(ctx, vc, &types.QueryOptions{This: *vc.ServiceContent.Setting, Name: optMaxQueryMetrics})
 	if err != nil { // InvalidName: the setting is absent, so no limit
-		b.st.log.Debug("reading vCenter setting failed; using the default perf batch bound",
+		b.log.Debug("reading vCenter setting failed; using the default perf batch bound",
 			"setting", optMaxQueryMetrics, "error", err)
 		return b.limit
 	}
@@ -173,11 +176,11 @@ func (b *perfBatcher) send(ctx context.Context, key string, batch []*perfRead) {
 }
 
 func (b *perfBatcher) call(ctx context.Context, interval int32, batch []*perfRead) ([]types.BasePerfEntityMetricBase, error) {
-	pm, err := b.st.perf.PerfManager(ctx)
+	pm, err := b.perf.PerfManager(ctx)
 	if err != nil {
 		return nil, err
 	}
-	vc, err := b.st.c.Client(ctx)
+	vc, err := b.c.Client(ctx)
 	if err != nil {
 		return nil, err
 	}

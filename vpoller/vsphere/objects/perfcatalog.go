@@ -77,7 +77,7 @@ const perfRefreshEvery = time.Minute
 // and every cluster, datastore and datacenter the same historical-only
 // one, so asking per entity would cost one call per object for nothing.
 type Catalog struct {
-	st *Store
+	c Client
 
 	mu        sync.Mutex // held while loading: concurrent first users share one load
 	loaded    time.Time
@@ -88,13 +88,13 @@ type Catalog struct {
 	summaries map[string]types.PerfProviderSummary // by entity type
 }
 
-func newCatalog(st *Store) *Catalog {
-	return &Catalog{st: st, summaries: map[string]types.PerfProviderSummary{}}
+func newCatalog(c Client) *Catalog {
+	return &Catalog{c: c, summaries: map[string]types.PerfProviderSummary{}}
 }
 
 // PerfManager is the agent's performance manager.
 func (c *Catalog) PerfManager(ctx context.Context) (types.ManagedObjectReference, error) {
-	vc, err := c.st.c.Client(ctx)
+	vc, err := c.c.Client(ctx)
 	if err != nil {
 		return types.ManagedObjectReference{}, err
 	}
@@ -110,7 +110,7 @@ func (c *Catalog) loadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	vc, err := c.st.c.Client(ctx)
+	vc, err := c.c.Client(ctx)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (c *Catalog) Summary(ctx context.Context, ref types.ManagedObjectReference)
 	if err != nil {
 		return s, err
 	}
-	vc, err := c.st.c.Client(ctx)
+	vc, err := c.c.Client(ctx)
 	if err != nil {
 		return s, err
 	}

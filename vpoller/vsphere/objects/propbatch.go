@@ -22,7 +22,7 @@ const maxBatchObjects = 100
 // RetrievePropertiesEx for every queued object with the union of their
 // paths. Each read still gets only its own paths and its own errors.
 type propBatcher struct {
-	st *Store
+	c  Client
 	gc groupCommit[*propRead]
 }
 
@@ -35,9 +35,9 @@ type propRead struct {
 	err   error
 }
 
-func newPropBatcher(st *Store) *propBatcher {
-	b := &propBatcher{st: st}
-	b.gc = groupCommit[*propRead]{st: st, send: b.send, take: takeFirst[*propRead](maxBatchObjects),
+func newPropBatcher(c Client, bg *background) *propBatcher {
+	b := &propBatcher{c: c}
+	b.gc = groupCommit[*propRead]{bg: bg, send: b.send, take: takeFirst[*propRead](maxBatchObjects),
 		abandon: func(r *propRead, err error) { r.err = err; close(r.done) }}
 	return b
 }
@@ -59,7 +59,7 @@ func (b *propBatcher) get(ctx context.Context, ref types.ManagedObjectReference,
 func (b *propBatcher) send(ctx context.Context, typ string, batch []*propRead) {
 	for len(batch) > 0 {
 		var contents []types.ObjectContent
-		vc, err := b.st.c.Client(ctx)
+		vc, err := b.c.Client(ctx)
 		if err == nil {
 			var res *types.RetrievePropertiesResponse
 			res, err = property.DefaultCollector(vc).RetrieveProperties(ctx,

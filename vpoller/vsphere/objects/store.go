@@ -56,18 +56,13 @@ type Options struct {
 // Store is one agent's objects room. Everything on it is safe for
 // concurrent use; it starts its background work on first use.
 type Store struct {
-	c         Client
-	log       *slog.Logger
-	timeout   time.Duration
-	readyWait time.Duration
+	c       Client
+	log     *slog.Logger
+	timeout time.Duration
 
-	bg     context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
+	bg      *background
 	mu      sync.Mutex
 	started bool
-	closed  bool
 
 	watch  *watchSet
 	mirror *mirror
@@ -91,14 +86,13 @@ func New(c Client, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Store{c: c, log: opts.Logger, timeout: opts.Timeout, readyWait: 3 * opts.Timeout, bg: ctx, cancel: cancel}
+	s := &Store{c: c, log: opts.Logger, timeout: opts.Timeout, bg: newBackground()}
 	s.watch = newWatchSet(opts.Logger, mo.MaxPaths, mo.PathExpiry, !mo.Off)
-	s.mirror = newMirror(s, mo)
-	s.props = newPropBatcher(s)
-	s.perfQ = newPerfBatcher(s)
-	s.perf = newCatalog(s)
-	s.sweep = newSweep(s, opts.Sweep)
+	s.mirror = newMirror(c, opts.Logger, s.watch, 3*opts.Timeout, mo)
+	s.props = newPropBatcher(c, s.bg)
+	s.perf = newCatalog(c)
+	s.perfQ = newPerfBatcher(c, opts.Logger, s.perf, s.bg)
+	s.sweep = newSweep(c, opts.Logger, s.perf, s.perfQ, s.bg, opts.Sweep)
 	return s, nil
 }
 
@@ -106,52 +100,22 @@ func New(c Client, opts Options) (*Store, error) {
 func (s *Store) start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started || s.closed {
+	if s.started {
 		return
 	}
-	s.started = true
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.mirror.run(s.bg)
-	}()
-}
-
-// track registers one more background goroutine unless the store is
-// closed; it reports whether the goroutine may start.
-func (s *Store) track() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.wg.Add(1)
-	return true
+	s.started = s.bg.spawn(s.mirror.run)
 }
 
 // Close stops the mirror and the sweep and removes the mirror's collector
 // from vCenter; the session must still be open.
-func (s *Store) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
-}
+func (s *Store) Close() { s.bg.close() }
 
 // Catalog is the agent's performance counter catalogue.
 func (s *Store) Catalog() *Catalog { return s.perf }
 
 // ready starts the store and waits for the first inventory sync.
 func (s *Store) ready(ctx context.Context) error {
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.bg.isClosed() {
 		return ErrClosed
 	}
 	s.start()
@@ -375,10 +339,7 @@ func (s *Store) offer(typ string, paths []string) {
 // Perf answers a performance query from the sweep, or fetches it (batched
 // with concurrent queries) and lets its series join the sweep.
 func (s *Store) Perf(ctx context.Context, q PerfQuery) ([]Sample, error) {
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.bg.isClosed() {
 		return nil, ErrClosed
 	}
 	return s.sweep.get(ctx, q)

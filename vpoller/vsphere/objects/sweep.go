@@ -87,8 +87,12 @@ type lane struct {
 // answered from the latest round; a new series, or one whose latest fetch
 // is too old, is fetched directly once (batched with concurrent ones).
 type sweep struct {
-	st   *Store
-	opts SweepOptions
+	c     Client
+	log   *slog.Logger
+	perf  *Catalog
+	perfQ *perfBatcher
+	bg    *background
+	opts  SweepOptions
 
 	mu           sync.Mutex
 	lanes        map[int32]*lane
@@ -106,11 +110,11 @@ const (
 	leftMemory = time.Hour
 )
 
-func newSweep(st *Store, opts SweepOptions) *sweep {
+func newSweep(c Client, log *slog.Logger, perf *Catalog, perfQ *perfBatcher, bg *background, opts SweepOptions) *sweep {
 	if opts.Expiry <= 0 {
 		opts.Expiry = DefaultSweepExpiry
 	}
-	return &sweep{st: st, opts: opts, lanes: map[int32]*lane{}, left: map[seriesKey]time.Time{}}
+	return &sweep{c: c, log: log, perf: perf, perfQ: perfQ, bg: bg, opts: opts, lanes: map[int32]*lane{}, left: map[seriesKey]time.Time{}}
 }
 
 // slack is how early or late s's asks may come and still be answered
@@ -137,7 +141,7 @@ func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 		q.MaxSample = 1
 	}
 	direct := func() ([]Sample, error) {
-		return sw.st.perfQ.query(ctx, &perfRead{ref: q.Ref, counter: q.Counter, instance: q.Instance, maxSample: int32(q.MaxSample)}, q.Interval)
+		return sw.perfQ.query(ctx, &perfRead{ref: q.Ref, counter: q.Counter, instance: q.Instance, maxSample: int32(q.MaxSample)}, q.Interval)
 	}
 	if sw.opts.Off {
 		return direct()
@@ -248,24 +252,22 @@ func (sw *sweep) store(q PerfQuery, samples []Sample, when time.Time) {
 	if when.After(s.fetchedAt) {
 		s.fetchedAt, s.fetched, s.samples = when, int32(q.MaxSample), samples
 	}
-	if !l.running && l.period > 0 && sw.st.track() {
+	if !l.running && l.period > 0 && sw.bg.spawn(func(ctx context.Context) { sw.run(ctx, l) }) {
 		l.running = true
-		go sw.run(l)
 	}
 }
 
 // run is a lane's round loop; it ends when the lane has no series left.
-func (sw *sweep) run(l *lane) {
-	defer sw.st.wg.Done()
+func (sw *sweep) run(ctx context.Context, l *lane) {
 	t := time.NewTicker(l.period)
 	defer t.Stop()
 	for {
 		select {
-		case <-sw.st.bg.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		limit := sw.st.perfQ.maxSpecs(sw.st.bg)
+		limit := sw.perfQ.maxSpecs(ctx)
 		sw.mu.Lock()
 		due, ok := sw.dueLocked(l, time.Now())
 		var calls []perfCall
@@ -278,7 +280,7 @@ func (sw *sweep) run(l *lane) {
 		}
 		if len(calls) > 0 {
 			start := time.Now()
-			n := sw.fetch(sw.st.bg, l, calls)
+			n := sw.fetch(ctx, l, calls)
 			sw.mu.Lock()
 			l.rounds++
 			l.lastRound, l.lastCalls, l.lastFetched = time.Since(start), n, len(due)
@@ -431,11 +433,11 @@ func (sw *sweep) fetch(ctx context.Context, l *lane, calls []perfCall) (n int) {
 		}
 		sw.mu.Unlock()
 	}()
-	pm, err := sw.st.perf.PerfManager(ctx)
+	pm, err := sw.perf.PerfManager(ctx)
 	if err != nil {
 		return 0
 	}
-	vc, err := sw.st.c.Client(ctx)
+	vc, err := sw.c.Client(ctx)
 	if err != nil {
 		return 0
 	}
@@ -451,7 +453,7 @@ func (sw *sweep) fetch(ctx context.Context, l *lane, calls []perfCall) (n int) {
 			gone, ok := goneEntity(err)
 			if !ok || !c.drop(gone) {
 				if ctx.Err() == nil {
-					sw.st.log.Warn("performance sweep: QueryPerf failed; its series are fetched on demand",
+					sw.log.Warn("performance sweep: QueryPerf failed; its series are fetched on demand",
 						slog.Int("interval", int(l.interval)), slog.Any("error", err))
 				}
 				break
