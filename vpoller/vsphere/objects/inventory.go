@@ -42,6 +42,7 @@ type object struct {
 // inventory is the set of objects one mirror generation maintains, with
 // lookup tables kept current as updates arrive (no scan per request).
 type inventory struct {
+	view  types.ManagedObjectReference // the container view whose members it holds
 	byRef map[types.ManagedObjectReference]*object
 	seq   uint64
 	order []*object // arrival order, with gone objects until compacted
@@ -213,14 +214,41 @@ func (inv *inventory) list(k *Kind) []*object {
 // apply folds one WaitForUpdatesEx result into the inventory and returns
 // the number of object updates it held. intern maps a reported path to the
 // watched path's own string, so that thousands of objects share one copy
-// of each path name.
+// of each path name. An update of the view's member list removes the
+// objects it no longer lists (unless they entered in this result): the
+// leave of an object is not always reported otherwise (the simulator
+// drops it when its view changed just before).
 func (inv *inventory) apply(set *types.UpdateSet, intern func(string) string) (n int, err error) {
+	var members map[types.ManagedObjectReference]bool
+	entered := map[types.ManagedObjectReference]bool{}
 	for _, fs := range set.FilterSet {
 		for _, ou := range fs.ObjectSet {
+			if ou.Obj == inv.view && inv.view.Value != "" {
+				for _, c := range ou.ChangeSet {
+					if c.Name != pathView {
+						continue
+					}
+					// Several lists in one result: an object one of them
+					// lacks is gone (the simulator may report the list
+					// as it was when a change was recorded, beside the
+					// current one).
+					list := map[types.ManagedObjectReference]bool{}
+					for _, r := range refList(c.Val) {
+						if members == nil || members[r] {
+							list[r] = true
+						}
+					}
+					members = list
+				}
+				continue
+			}
 			n++
 			if ou.Kind == types.ObjectUpdateKindLeave {
 				inv.leave(ou.Obj)
 				continue
+			}
+			if ou.Kind == types.ObjectUpdateKindEnter {
+				entered[ou.Obj] = true
 			}
 			o := inv.enter(ou.Obj)
 			for _, c := range ou.ChangeSet {
@@ -235,5 +263,28 @@ func (inv *inventory) apply(set *types.UpdateSet, intern func(string) string) (n
 			}
 		}
 	}
+	if members != nil {
+		var gone []types.ManagedObjectReference
+		for r := range inv.byRef {
+			if !members[r] && !entered[r] {
+				gone = append(gone, r)
+			}
+		}
+		for _, r := range gone {
+			inv.leave(r)
+			n++
+		}
+	}
 	return n, nil
+}
+
+// refList reads a list of managed object references from a property value.
+func refList(v any) []types.ManagedObjectReference {
+	switch t := v.(type) {
+	case types.ArrayOfManagedObjectReference:
+		return t.ManagedObjectReference
+	case []types.ManagedObjectReference:
+		return t
+	}
+	return nil
 }

@@ -153,3 +153,52 @@ func TestInventoryUnsetAndCompact(t *testing.T) {
 		t.Errorf("NotAuthenticated in an update: %v", err)
 	}
 }
+
+// TestInventoryFollowsViewMembers: a member list of the container view
+// removes the objects it lacks, even when their leave was not reported;
+// of several lists in one result, any that lacks an object removes it;
+// an object entering in the same result stays.
+func TestInventoryFollowsViewMembers(t *testing.T) {
+	inv := newInventory()
+	inv.view = ref("ContainerView", "view-1")
+	members := func(ids ...string) types.ObjectUpdate {
+		var refs []types.ManagedObjectReference
+		for _, id := range ids {
+			refs = append(refs, ref("VirtualMachine", id))
+		}
+		return types.ObjectUpdate{Obj: inv.view, Kind: types.ObjectUpdateKindModify,
+			ChangeSet: []types.PropertyChange{{Name: "view", Op: types.PropertyChangeOpAssign, Val: types.ArrayOfManagedObjectReference{ManagedObjectReference: refs}}}}
+	}
+	held := func() string {
+		var ids []string
+		for _, o := range inv.list(VM) {
+			ids = append(ids, o.ref.Value)
+		}
+		return strings.Join(ids, ",")
+	}
+	if _, err := inv.apply(update(enter(ref("VirtualMachine", "vm-1"), "name", "a"), enter(ref("VirtualMachine", "vm-2"), "name", "b"),
+		enter(ref("VirtualMachine", "vm-3"), "name", "c"), members("vm-1", "vm-2", "vm-3")), same); err != nil {
+		t.Fatal(err)
+	}
+	if got := held(); got != "vm-1,vm-2,vm-3" {
+		t.Fatalf("after the first sync: %s", got)
+	}
+	if _, ok := inv.byRef[inv.view]; ok {
+		t.Error("the view itself is held as an object")
+	}
+	// vm-2's leave was lost; the current list lacks it, a stale one in the
+	// same result still has it.
+	if _, err := inv.apply(update(members("vm-1", "vm-3"), members("vm-1", "vm-2", "vm-3")), same); err != nil {
+		t.Fatal(err)
+	}
+	if got := held(); got != "vm-1,vm-3" {
+		t.Errorf("after a list without vm-2: %s", got)
+	}
+	// vm-4 enters with a list that does not have it yet.
+	if _, err := inv.apply(update(enter(ref("VirtualMachine", "vm-4"), "name", "d"), members("vm-1", "vm-3")), same); err != nil {
+		t.Fatal(err)
+	}
+	if got := held(); got != "vm-1,vm-3,vm-4" {
+		t.Errorf("after vm-4 entered: %s", got)
+	}
+}

@@ -38,6 +38,7 @@ const (
 	pathVMBiosUUID   = "config.uuid"
 	pathHostUUID     = "hardware.systemInfo.uuid"
 	typeContainerVew = "ContainerView"
+	pathView         = "view"
 )
 
 // indexPaths lists every type the mirror holds (the container view's

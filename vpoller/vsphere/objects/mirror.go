@@ -242,7 +242,12 @@ func (m *mirror) build(ctx context.Context) (g *generation, err error) {
 	if g.view, err = view.NewManager(vc).CreateContainerView(ctx, vc.ServiceContent.RootFolder, typeNames, true); err != nil {
 		return nil, fmt.Errorf("create container view: %w", err)
 	}
-	spec := types.PropertyFilterSpec{ObjectSet: []types.ObjectSpec{viewSpec(g.view.Reference())}}
+	// The filter also follows the view's own member list: an object that
+	// left the view has left the inventory, even when its own leave is not
+	// reported (the simulator drops it when the view changes).
+	spec := types.PropertyFilterSpec{ObjectSet: []types.ObjectSpec{viewSpec(g.view.Reference(), false)},
+		PropSet: []types.PropertySpec{{Type: typeContainerVew, PathSet: []string{pathView}}}}
+	g.inv.view = g.view.Reference()
 	for _, t := range typeNames {
 		spec.PropSet = append(spec.PropSet, types.PropertySpec{Type: t, PathSet: paths[t]})
 		g.paths[t] = map[string]bool{}
@@ -272,9 +277,10 @@ func (m *mirror) build(ctx context.Context) (g *generation, err error) {
 	return g, nil
 }
 
-// viewSpec selects every object of a container view.
-func viewSpec(v types.ManagedObjectReference) types.ObjectSpec {
-	return types.ObjectSpec{Obj: v, Skip: types.NewBool(true),
+// viewSpec selects every object of a container view (and the view itself
+// unless skip).
+func viewSpec(v types.ManagedObjectReference, skip bool) types.ObjectSpec {
+	return types.ObjectSpec{Obj: v, Skip: types.NewBool(skip),
 		SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: typeContainerVew, Path: "view"}}}
 }
 
@@ -325,6 +331,9 @@ func (m *mirror) poll(ctx context.Context, g *generation) error {
 		truncated, err := m.apply(g, set, time.Now())
 		if err != nil {
 			return err
+		}
+		if set != nil && m.log.Enabled(ctx, slog.LevelDebug) {
+			m.log.Debug("property mirror: updates", slog.String("summary", summarize(set)))
 		}
 		if truncated {
 			continue
@@ -568,4 +577,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// summarize counts an update set's object updates by kind (debug logs).
+func summarize(set *types.UpdateSet) string {
+	kinds := map[types.ObjectUpdateKind]int{}
+	var objs []string
+	for _, fs := range set.FilterSet {
+		for _, ou := range fs.ObjectSet {
+			kinds[ou.Kind]++
+			if len(objs) < 8 {
+				objs = append(objs, string(ou.Kind)+":"+ou.Obj.Value)
+			}
+		}
+	}
+	return fmt.Sprintf("version %s, %v, %v", set.Version, kinds, objs)
 }
