@@ -22,6 +22,11 @@ func TestBuildFailureCleansUp(t *testing.T) {
 	if _, err := s.Lookup(ctx, VM, "DC0_H0_VM0"); err == nil {
 		t.Fatal("lookup succeeded although the inventory cannot sync")
 	}
+	for deadline := time.Now().Add(15 * time.Second); s.sess.Stats().Calls["CreatePropertyCollector"] < 3; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sync not retried: %v", s.sess.Stats().Calls)
+		}
+	}
 	st := s.sess.Stats()
 	if st.Calls["CreatePropertyCollector"] < 2 || st.Calls["DestroyPropertyCollector"] < st.Calls["CreatePropertyCollector"]-1 ||
 		st.Calls["DestroyView"] < st.Calls["CreateContainerView"]-1 {
