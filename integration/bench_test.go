@@ -456,7 +456,9 @@ func (w *benchWorker) agentStatus(b *testing.B) vpoller.Object {
 // sweepCounts are the sweep's hits and misses so far.
 type sweepCounts struct{ hits, misses float64 }
 
-func (a sweepCounts) minus(b sweepCounts) sweepCounts { return sweepCounts{a.hits - b.hits, a.misses - b.misses} }
+func (a sweepCounts) minus(b sweepCounts) sweepCounts {
+	return sweepCounts{a.hits - b.hits, a.misses - b.misses}
+}
 
 func (a sweepCounts) String() string {
 	return fmt.Sprintf("perf asks from the sweep %.0f, fetched on demand %.0f", a.hits, a.misses)
