@@ -13,7 +13,7 @@ COMMANDS  := vpoller-proxy vpoller-worker vpoller-client zabbix-agent2-plugin-vp
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo test test-deps unit lint fuzz bench faults e2e package package-test install clean
+.PHONY: all build demo test test-deps unit lint fuzz bench bench-long faults e2e package package-test install clean
 
 all: build
 
@@ -51,10 +51,18 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run XXX -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; done
 
-# Side-by-side ratios: our chain vs a direct govmomi call on the same
-# simulator, the plugin vs the client, the proxy vs direct.
+# Side-by-side figures, each beside its reference, in one run: the
+# shipped VM template's load on a counting simulated vCenter of 1,000 VMs
+# (SOAP calls per interval per 1,000 VMs, QueryPerf per sample period,
+# vm.get p50 vs direct govmomi, worker RSS, first full sync; time x2,
+# about 8 minutes), then the chain, plugin and proxy ratios.
+# BENCH_VMS, BENCH_SCALE (1 = real time) and BENCH_N tune it.
 bench:
 	bash scripts/bench.sh
+
+# The same on 5,000 VMs in real time (about 20 minutes; not in CI).
+bench-long:
+	BENCH_LONG=1 bash scripts/bench.sh
 
 # The fault suite (docs/faults.md): the real binaries, python3-zmq peers,
 # raw TCP, a standalone simulated vCenter and the real zabbix_agent2 on

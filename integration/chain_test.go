@@ -44,11 +44,12 @@ const agentName = "vcsim.local"
 
 // chain is a running proxy + worker in front of a simulated vCenter.
 type chain struct {
-	frontend string
-	sim      *simulator.Server
-	service  *vsphere.Service
-	proxy    *proxy.Proxy
-	worker   *worker.Worker
+	frontend    string
+	sim         *simulator.Server
+	service     *vsphere.Service
+	agentConfig vsphere.AgentConfig
+	proxy       *proxy.Proxy
+	worker      *worker.Worker
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -67,14 +68,15 @@ func startChain(t testing.TB) *chain {
 	t.Cleanup(func() { sim.Close(); model.Remove() })
 
 	pass, _ := sim.URL.User.Password()
-	svc, err := vsphere.NewService([]vsphere.AgentConfig{{
+	agent := vsphere.AgentConfig{
 		Name:       agentName,
 		Host:       sim.URL.Hostname(),
 		Port:       mustPort(t, sim.URL),
 		Username:   sim.URL.User.Username(),
 		Password:   pass,
 		Thumbprint: soap.ThumbprintSHA256(sim.Certificate()),
-	}}, vsphere.Options{Logger: quiet(), IndexRefresh: time.Hour})
+	}
+	svc, err := vsphere.NewService([]vsphere.AgentConfig{agent}, vsphere.Options{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func startChain(t testing.TB) *chain {
 		defer ccancel()
 		_ = svc.Close(cctx)
 	})
-	return &chain{frontend: p.Addrs().Frontend, sim: sim, service: svc, proxy: p, worker: w}
+	return &chain{frontend: p.Addrs().Frontend, sim: sim, service: svc, agentConfig: agent, proxy: p, worker: w}
 }
 
 func mustPort(t testing.TB, u *url.URL) int {
@@ -226,37 +228,44 @@ Cannot find object no-such-vm
 }
 
 // TestCallsPerThousandItems counts the vCenter calls that 1,000 Zabbix
-// items cost through the chain: distinct warm property polls cost one call
-// each (the original: 10 per item); identical polls in flight share one,
-// and different polls in flight are batched.
+// items cost through the chain once their properties are in the mirror:
+// none, one after another or all at once (the original: about 10 per
+// item). Properties outside the default set cost a direct read on their
+// first request, then join the mirror.
 func TestCallsPerThousandItems(t *testing.T) {
 	c := startChain(t)
 	cl := newClient(t, c)
 	ctx := context.Background()
 	names := []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"}
+	// Two of these are not in the default watched set.
 	props := []string{"runtime.powerState", "summary.quickStats.overallCpuUsage", "config.hardware.numCPU",
 		"summary.quickStats.guestMemoryUsage", "runtime.bootTime"}
-	// Warm up: session, index.
 	for _, n := range names {
-		if r, err := cl.Call(ctx, &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: n, Properties: props[:1]}); err != nil || r.Failed() {
+		if r, err := cl.Call(ctx, &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: n, Properties: props}); err != nil || r.Failed() {
 			t.Fatalf("warm-up: %v %+v", err, r)
 		}
 	}
-	before := c.service.Stats().SOAPCalls
+	deadline := time.Now().Add(10 * time.Second)
+	for c.service.Stats().Agents[agentName].Objects.Mirror.WatchedPaths["VirtualMachine"] != 23+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("requested paths did not join: %v", c.service.Stats().Agents[agentName].Objects.Mirror.WatchedPaths)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	reads := func() uint64 { // every call but the mirror's long polls
+		st := c.service.Stats()
+		return st.SOAPCalls - st.Calls["WaitForUpdatesEx"]
+	}
+	before := reads()
 	for i := 0; i < 1000; i++ {
 		req := &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: names[i%len(names)], Properties: props[i%len(props) : i%len(props)+1]}
 		if r, err := cl.Call(ctx, req); err != nil || r.Failed() {
 			t.Fatalf("item %d: %v %+v", i, err, r)
 		}
 	}
-	sequential := c.service.Stats().SOAPCalls - before
-	if sequential > 1000 {
-		t.Errorf("1000 sequential items cost %d vCenter calls, want at most 1000", sequential)
-	}
+	sequential := reads() - before
 
-	// 1000 items polled at once that ask the same 20 questions (as Zabbix
-	// does when many hosts share a template and a schedule).
-	before = c.service.Stats().SOAPCalls
+	before = reads()
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
 	for i := 0; i < 1000; i++ {
@@ -278,15 +287,117 @@ func TestCallsPerThousandItems(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	concurrent := c.service.Stats().SOAPCalls - before
-	// Identical questions in flight share one call, and different ones of
-	// the same object type in flight leave together as one batched
-	// RetrievePropertiesEx: about 115 calls measured (about 600 before
-	// batching); 300 leaves room for a loaded machine.
-	if concurrent >= 300 {
-		t.Errorf("1000 concurrent items with 20 distinct questions cost %d calls, want fewer than 300", concurrent)
+	concurrent := reads() - before
+	if sequential != 0 || concurrent != 0 {
+		t.Errorf("1000 items cost %d vCenter calls one after another and %d at once, want 0", sequential, concurrent)
 	}
-	t.Logf("vCenter calls per 1000 items: sequential distinct %d, concurrent 20-distinct %d (original: ~10000)", sequential, concurrent)
+	t.Logf("vCenter calls per 1000 items: sequential %d, concurrent %d (original: ~10000)", sequential, concurrent)
+}
+
+// TestWarmTemplateCostsNothing runs the shipped VM template's requests of
+// two intervals for every VM through the chain: once the mirror holds the
+// properties and the sweep the perf series, an interval costs vCenter no
+// call but the mirror's long poll.
+func TestWarmTemplateCostsNothing(t *testing.T) {
+	c := startChain(t)
+	cl := newClient(t, c)
+	ctx := context.Background()
+	var reqs []*vpoller.Request
+	for _, vm := range []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"} {
+		reqs = append(reqs, templateRequests(agentName, vm)...)
+	}
+	interval := func() {
+		for _, r := range reqs {
+			resp, err := cl.Call(ctx, r)
+			if err != nil || resp.Failed() && !strings.HasPrefix(resp.Msg, "No snapshots found for: ") {
+				t.Fatalf("%s %s: %v %+v", r.Method, r.Name, err, resp)
+			}
+		}
+	}
+	interval()
+	before := c.service.Stats()
+	interval()
+	after := c.service.Stats()
+	for m, n := range after.Calls {
+		if d := n - before.Calls[m]; d > 0 && m != "WaitForUpdatesEx" {
+			t.Errorf("the second interval cost %d %s", d, m)
+		}
+	}
+	if st := after.Agents[agentName].Objects; st.Sweep.Series != 8 || st.Mirror.Served == 0 {
+		t.Errorf("objects figures %+v", st)
+	}
+}
+
+// TestMirrorValuesEqualDirectReads sends the templates' property requests
+// for every object through the chain (answered from the mirror) and to a
+// second service with the mirror off on the same simulator (answered from
+// vCenter): the replies must be byte for byte the same.
+func TestMirrorValuesEqualDirectReads(t *testing.T) {
+	c := startChain(t)
+	cl := newClient(t, c)
+	ctx := context.Background()
+	direct, err := vsphere.NewService([]vsphere.AgentConfig{c.agentConfig}, vsphere.Options{Logger: quiet(),
+		Mirror: vsphere.MirrorOptions{Off: true}, Sweep: vsphere.SweepOptions{Off: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	both := func(r *vpoller.Request) string {
+		t.Helper()
+		viaChain, err := cl.Call(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := viaChain.Encode(vpoller.Python), direct.Execute(ctx, r).Encode(vpoller.Python)
+		if string(got) != string(want) {
+			t.Errorf("%s %s %v:\n mirror %s\n direct %s", r.Method, r.Name, r.Properties, got, want)
+		}
+		return string(got)
+	}
+	listed := func(method, key string, props ...string) []string {
+		raw := both(&vpoller.Request{Method: method, Hostname: agentName, Properties: props})
+		resp, err := vpoller.DecodeResponse([]byte(raw))
+		if err != nil || resp.Failed() {
+			t.Fatalf("%s: %s", method, raw)
+		}
+		var out []string
+		for _, x := range resp.Result.([]any) {
+			v, _ := x.(vpoller.Object).Get(key)
+			out = append(out, v.(string))
+		}
+		return out
+	}
+	for _, vm := range listed("vm.discover", "name", templateMaster...) {
+		for _, r := range templateRequests(agentName, vm)[:3] { // perf samples are random on the simulator
+			both(r)
+		}
+	}
+	hostProps := []string{"name", "runtime.powerState", "runtime.connectionState", "runtime.inMaintenanceMode", "overallStatus",
+		"summary.rebootRequired", "summary.quickStats.overallCpuUsage", "summary.quickStats.overallMemoryUsage",
+		"summary.quickStats.uptime", "summary.hardware.cpuMhz", "summary.hardware.numCpuCores", "summary.hardware.numCpuThreads",
+		"summary.hardware.memorySize", "summary.hardware.cpuModel", "summary.hardware.vendor", "summary.hardware.model",
+		"summary.config.product.fullName"}
+	hosts := listed("host.discover", "name", hostProps...)
+	for _, h := range hosts {
+		both(&vpoller.Request{Method: "host.get", Hostname: agentName, Name: h, Properties: hostProps})
+		both(&vpoller.Request{Method: "host.vm.get", Hostname: agentName, Name: h}) // "vm" is read once, then joins
+	}
+	dsProps := []string{"name", "info.url", "summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
+		"summary.maintenanceMode", "summary.type", "overallStatus"}
+	for _, u := range listed("datastore.discover", "info.url", "info.url") {
+		both(&vpoller.Request{Method: "datastore.get", Hostname: agentName, Name: u, Properties: dsProps})
+	}
+	clProps := []string{"name", "overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",
+		"summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory"}
+	for _, cn := range listed("cluster.discover", "name", clProps...) {
+		both(&vpoller.Request{Method: "cluster.get", Hostname: agentName, Name: cn, Properties: clProps})
+	}
+	for _, dc := range listed("datacenter.discover", "name") {
+		both(&vpoller.Request{Method: "datacenter.get", Hostname: agentName, Name: dc, Properties: []string{"name", "overallStatus"}})
+	}
+	if st := c.service.Stats().Agents[agentName].Objects.Mirror; st.Served == 0 || st.Direct == 0 || st.Direct > uint64(len(hosts)) {
+		t.Errorf("the chain read from vCenter more than the hosts' vm lists: %+v", st)
+	}
 }
 
 // simVMs reads every VM's name and reference straight from the simulator

@@ -97,6 +97,7 @@ type Worker struct {
 	// MetricsListen (host:port) serves Prometheus metrics on /metrics;
 	// empty (the default) serves none.
 	MetricsListen string
+	Mirror        Mirror // vSphere property mirror and perf sweep (mirror.go)
 }
 
 // Config is the whole file.
@@ -142,6 +143,7 @@ func Default() *Config {
 			Helpers:         []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix", "vpoller.helpers.cclient", "vpoller.helpers.csvhelper"},
 			Tasks:           []string{"vpoller.vsphere.tasks"},
 			Concurrency:     16,
+			Mirror:          defaultMirror(),
 		},
 	}
 }
@@ -212,6 +214,9 @@ func (c *Config) parse(raw []byte) error {
 	for _, name := range []string{"default", ini.DefaultSection, "worker"} {
 		if s, err := f.GetSection(name); err == nil {
 			if err := c.readWorker(s); err != nil {
+				return err
+			}
+			if err := c.readMirror(s); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 const msgAlarms = "Successfully retrieved alarms"
@@ -14,15 +15,16 @@ const msgAlarms = "Successfully retrieved alarms"
 // [{"key", "info" (alarm name), "time", "entity" (entity name),
 // "acknowledged", "overallStatus", "acknowledgedByUser"}]. vCenter
 // propagates alarms up the inventory, so a datacenter lists its hosts' and
-// VMs' alarms. Cost: one call for the states, one for the alarm names;
-// entity names come from the inventory index.
-func alarmGet(k *kind) Handler {
+// VMs' alarms. Cost: one call for the states (always read from vCenter,
+// which raises them), one for the alarm names when there are any; entity
+// names come from the mirror.
+func alarmGet(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-		ref, err := a.idx.lookup(ctx, k, req.Name)
+		ref, err := a.store.Lookup(ctx, k, req.Name)
 		if err != nil {
 			return fail(req, err)
 		}
-		pv, err := a.retrieveOne(ctx, ref, req.Name, []string{"triggeredAlarmState"})
+		pv, err := a.store.Read(ctx, ref, req.Name, []string{"triggeredAlarmState"})
 		if err != nil {
 			return fail(req, err)
 		}
@@ -45,7 +47,7 @@ func alarmGet(k *kind) Handler {
 				alarms = append(alarms, s.Alarm)
 			}
 		}
-		infos, err := a.retrieve(ctx, alarms, []string{"info.name"})
+		infos, err := a.store.GetMany(ctx, alarms, []string{"info.name"}) // alarms are not mirrored: one call
 		if err != nil {
 			return fail(req, err)
 		}

@@ -3,28 +3,26 @@ package vsphere
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
-// BenchmarkVMGet compares our Execute(vm.get one property) with a direct
-// govmomi RetrievePropertiesEx of the same property of the same VM on the
-// same simulator and session, reporting SOAP calls per operation.
+// BenchmarkVMGet compares our Execute(vm.get one property), answered by
+// the property mirror, with a direct govmomi RetrievePropertiesEx of the
+// same property of the same VM on the same simulator and session,
+// reporting SOAP calls per operation.
 func BenchmarkVMGet(b *testing.B) {
-	s := newSim(b, Options{IndexRefresh: time.Hour})
+	s := newSim(b, Options{})
 	req := vpoller.Request{Method: "vm.get", Hostname: "sim", Name: "DC0_C0_RP0_VM0", Properties: []string{"runtime.powerState"}}
 	if r := s.Execute(context.Background(), &req); r.Success != 0 {
 		b.Fatal(string(r.Encode(vpoller.Python)))
 	}
 	a, _ := s.Agent("sim")
-	ref, err := a.idx.lookup(context.Background(), kindVM, req.Name)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ref := lookup(b, a, objects.VM, req.Name)
 	b.Run("vpoller", func(b *testing.B) {
 		before := s.Stats().SOAPCalls
 		for b.Loop() {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	govobj "github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -13,6 +14,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // guestVM is the simulator VM given guest information (VMware Tools
@@ -48,10 +50,7 @@ func simGuest(m *simulator.Model) {
 // previous: a tree of depth n).
 func addSnapshots(t *testing.T, a *Agent, vm string, n int) {
 	t.Helper()
-	ref, err := a.idx.lookup(t.Context(), kindVM, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := lookup(t, a, objects.VM, vm)
 	vc, _ := a.Client(t.Context())
 	for i := range n {
 		task, err := govobj.NewVirtualMachine(vc, ref).CreateSnapshot(t.Context(), fmt.Sprintf("snap-%d", i), fmt.Sprintf("level %d", i), false, i%2 == 1)
@@ -67,12 +66,9 @@ func addSnapshots(t *testing.T, a *Agent, vm string, n int) {
 // raiseAlarm posts the vcsim event that triggers the simulator's VM alarm.
 func raiseAlarm(t *testing.T, a *Agent, vm, eventTypeID string) {
 	t.Helper()
-	ref, err := a.idx.lookup(t.Context(), kindVM, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref := lookup(t, a, objects.VM, vm)
 	vc, _ := a.Client(t.Context())
-	_, err = methods.PostEvent(t.Context(), vc, &types.PostEvent{This: *vc.ServiceContent.EventManager,
+	_, err := methods.PostEvent(t.Context(), vc, &types.PostEvent{This: *vc.ServiceContent.EventManager,
 		EventToPost: &types.EventEx{EventTypeId: eventTypeID, ObjectType: "VirtualMachine", ObjectId: ref.Value,
 			Event: types.Event{Vm: &types.VmEventArgument{Vm: ref}}}})
 	if err != nil {
@@ -97,14 +93,18 @@ func field(v any, path ...string) any {
 // and checks the original's message, result shape and representative
 // values. It fails if a method of vpoller.Methods() is not exercised.
 func TestAllMethods(t *testing.T) {
-	s := newSim(t, Options{})
-	a, _ := s.Agent("sim")
-	a.simSetup = simGuest
+	s := newSim(t, Options{}, simGuest)
+	a := agent(t, s)
 	inv := SimulatorInventory("vpx")
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
 	url := field(ds.Result.([]any)[0], "info.url").(string)
 	addSnapshots(t, a, guestVM, 3)
 	raiseAlarm(t, a, guestVM, "vcsim.vm.fatal")
+	// The mirror follows the new snapshots within its freshness bound.
+	eventually(t, 2*time.Second, "snapshots in the mirror", func() bool {
+		r := exec(t, s, vpoller.Request{Method: "vm.snapshot.get", Name: guestVM})
+		return r.Success == 0 && len(r.Result.([]any)) == 3
+	})
 	pools := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM0", Properties: []string{"resourcePool"}})
 	poolID := field(pools.Result.([]any)[0], "resourcePool").(string)
 	hz := field(exec(t, s, vpoller.Request{Method: "host.get", Name: "DC0_H0", Properties: []string{"hardware.cpuInfo.hz"}}).Result.([]any)[0], "hardware.cpuInfo.hz").(int64)

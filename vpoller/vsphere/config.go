@@ -1,135 +1,55 @@
 package vsphere
 
 import (
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
-	"time"
+
+	"github.com/vmware/govmomi/simulator"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
-// Defaults applied by NewService to zero fields.
+// The session and objects rooms' types that users of this package meet,
+// under the names they had when everything lived here.
+type (
+	// AgentConfig describes one vSphere agent (see session.Config).
+	AgentConfig = session.Config
+	// ConnectError is a failure to reach or log in to an agent.
+	ConnectError = session.ConnectError
+	// LookupError is a failed object lookup ("Cannot find object ...").
+	LookupError = objects.LookupError
+	// Inventory is the documented content of an embedded simulator.
+	Inventory = session.Inventory
+	// MirrorOptions bound the watched property mirror.
+	MirrorOptions = objects.MirrorOptions
+	// SweepOptions tune the performance sweep.
+	SweepOptions = objects.SweepOptions
+)
+
+// Defaults applied to zero AgentConfig fields.
 const (
-	DefaultPort         = 443
-	DefaultTimeout      = 8 * time.Second
-	DefaultIndexRefresh = 30 * time.Second
+	DefaultPort    = session.DefaultPort
+	DefaultTimeout = session.DefaultTimeout
 )
 
-// AgentConfig describes one vSphere agent (a vCenter or ESXi host).
-type AgentConfig struct {
-	Name               string        // agent name clients put in "hostname"; exact, case-sensitive
-	Host               string        // address to connect to (defaults to Name)
-	Port               int           // default 443
-	Username, Password string        // vSphere credentials; the password is never logged
-	Timeout            time.Duration // per SOAP call; default 8s, below the 10 s the original CLI waits
-	CAFile             string        // PEM CA bundle to verify vCenter's certificate
-	Thumbprint         string        // pinned SHA-256 (or SHA-1) thumbprint of the server certificate, hex with or without colons
-	Insecure           bool          // skip TLS verification (only when explicitly configured)
-	Simulator          bool          // serve this agent from an in-process govmomi simulator (embedded default/demo/tests)
-	SimulatorModel     string        // optional: "vpx" (default) or "esx"
-}
+// ParseThumbprint normalises a certificate thumbprint (see
+// session.ParseThumbprint).
+func ParseThumbprint(s string) (string, error) { return session.ParseThumbprint(s) }
 
-// LogValue keeps the password out of logs.
-func (c AgentConfig) LogValue() slog.Value {
-	attrs := []slog.Attr{slog.String("name", c.Name), slog.String("host", c.Host), slog.Int("port", c.Port),
-		slog.String("username", c.Username)}
-	switch {
-	case c.Simulator:
-		attrs = append(attrs, slog.String("simulator", c.SimulatorModel))
-	case c.Insecure:
-		attrs = append(attrs, slog.Bool("insecure", true))
-	case c.Thumbprint != "":
-		attrs = append(attrs, slog.String("thumbprint", c.Thumbprint))
-	case c.CAFile != "":
-		attrs = append(attrs, slog.String("ca_file", c.CAFile))
-	}
-	return slog.GroupValue(attrs...)
-}
+// SimulatorInventory returns the documented content of an embedded
+// simulator model ("vpx" or "", or "esx").
+func SimulatorInventory(model string) Inventory { return session.SimulatorInventory(model) }
 
 // Options tune a Service. Zero values select the defaults.
 type Options struct {
 	Logger *slog.Logger
-	// IndexRefresh is how often each agent asks vCenter for inventory
-	// changes (one cheap WaitForUpdatesEx poll that returns only what
-	// changed). The poll doubles as the session keep-alive. A name that is
-	// not in the index also triggers a poll, at most once per second, so a
-	// new VM is found on its first request. Default 30s.
-	IndexRefresh time.Duration
-}
-
-// withDefaults fills zero fields and checks the rest; it does no network work.
-func (c AgentConfig) withDefaults() (AgentConfig, error) {
-	if c.Name == "" {
-		return c, errors.New("agent name is empty")
-	}
-	if c.Host == "" {
-		c.Host = c.Name
-	}
-	if c.Port == 0 {
-		c.Port = DefaultPort
-	}
-	if c.Port < 0 || c.Port > 65535 {
-		return c, fmt.Errorf("agent %s: port %d out of range", c.Name, c.Port)
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.Timeout < 0 {
-		return c, fmt.Errorf("agent %s: negative timeout", c.Name)
-	}
-	if c.Simulator {
-		switch strings.ToLower(c.SimulatorModel) {
-		case "", "vpx":
-			c.SimulatorModel = "vpx"
-		case "esx":
-			c.SimulatorModel = "esx"
-		default:
-			return c, fmt.Errorf("agent %s: unknown simulator model %q (want vpx or esx)", c.Name, c.SimulatorModel)
-		}
-		if c.Username == "" {
-			c.Username, c.Password = simulatorUser, simulatorPassword
-		}
-		return c, nil
-	}
-	if c.Username == "" {
-		return c, fmt.Errorf("agent %s: username is empty", c.Name)
-	}
-	if c.Thumbprint != "" {
-		tp, err := ParseThumbprint(c.Thumbprint)
-		if err != nil {
-			return c, fmt.Errorf("agent %s: %w", c.Name, err)
-		}
-		c.Thumbprint = tp
-	}
-	return c, nil
-}
-
-// ParseThumbprint normalises a certificate thumbprint to the form govmomi
-// compares against: upper-case hex byte pairs joined by colons. It accepts
-// SHA-256 (32 bytes) and SHA-1 (20 bytes) fingerprints written with or
-// without colons, spaces or dashes, in either case, optionally prefixed
-// with "sha256:" / "sha1:" as some tools print them.
-func ParseThumbprint(s string) (string, error) {
-	t := strings.TrimSpace(s)
-	low := strings.ToLower(t)
-	for _, p := range []string{"sha256:", "sha-256:", "sha1:", "sha-1:"} {
-		if strings.HasPrefix(low, p) {
-			t = t[len(p):]
-			break
-		}
-	}
-	t = strings.NewReplacer(":", "", " ", "", "-", "").Replace(t)
-	b, err := hex.DecodeString(t)
-	if err != nil {
-		return "", fmt.Errorf("thumbprint %q is not hexadecimal", s)
-	}
-	if len(b) != 32 && len(b) != 20 {
-		return "", fmt.Errorf("thumbprint %q has %d bytes; want 32 (SHA-256) or 20 (SHA-1)", s, len(b))
-	}
-	parts := make([]string, len(b))
-	for i, x := range b {
-		parts[i] = fmt.Sprintf("%02X", x)
-	}
-	return strings.Join(parts, ":"), nil
+	// Mirror bounds each agent's watched property mirror: reads of
+	// watched properties cost vCenter nothing while the mirror is current.
+	Mirror MirrorOptions
+	// Sweep tunes each agent's performance sweep.
+	Sweep SweepOptions
+	// SimulatorSetup adjusts the model of each embedded simulator agent
+	// before it serves (tests and benchmarks shape the simulated vCenter
+	// with it).
+	SimulatorSetup func(agent string, m *simulator.Model)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // vmCPUInputs are the figures both CPU usage methods need.
@@ -20,12 +21,12 @@ type vmCPUInputs struct {
 // vmCPU reads a VM's CPU usage and configuration (one call) and its host's
 // core clock (one more).
 func vmCPU(ctx context.Context, a *Agent, req *vpoller.Request) (*vmCPUInputs, *vpoller.Response) {
-	ref, err := a.idx.lookup(ctx, kindVM, req.Name)
+	ref, err := a.store.Lookup(ctx, objects.VM, req.Name)
 	if err != nil {
 		return nil, fail(req, err)
 	}
 	paths := []string{pathName, "runtime.host", "summary.quickStats.overallCpuUsage", "config.hardware.numCoresPerSocket", "config.hardware.numCPU"}
-	pv, err := a.retrieveOne(ctx, ref, req.Name, paths)
+	pv, err := a.store.Get(ctx, ref, req.Name, paths)
 	if err != nil {
 		return nil, fail(req, err)
 	}
@@ -47,7 +48,7 @@ func vmCPU(ctx context.Context, a *Agent, req *vpoller.Request) (*vmCPUInputs, *
 	if !ok {
 		return nil, vpoller.Fail(fmt.Sprintf("%s is not on a host", req.Name))
 	}
-	hv, err := a.retrieveOne(ctx, host, host.Value, []string{"hardware.cpuInfo.hz"})
+	hv, err := a.store.Get(ctx, host, host.Value, []string{"hardware.cpuInfo.hz"})
 	if err != nil {
 		return nil, fail(req, err)
 	}

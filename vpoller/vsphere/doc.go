@@ -1,33 +1,46 @@
 // Package vsphere is the govmomi side of the vPoller worker: it answers
 // vPoller requests (package vpoller) from vSphere agents (vCenter or ESXi),
 // replying with the original Python vPoller's shapes and messages while
-// costing vCenter as little as possible.
+// costing vCenter as little as the data allows.
 //
-// Per agent and process there is one long-lived session, opened on the
-// first request (concurrent first requests share the login), kept alive by
-// the inventory poll, re-opened transparently when vCenter reports it
-// NotAuthenticated (the failed call is retried once) and logged out by
-// Close. TLS is verified by default: AgentConfig.CAFile adds trusted CAs,
-// AgentConfig.Thumbprint pins the server certificate, Insecure is honoured
-// only when set.
+// It is built in three rooms, the way Telegraf's vSphere input is:
 //
-// Objects are found through an inventory index per agent, kept current by
-// a property filter over a container view that is polled for changes
-// (WaitForUpdatesEx): names, managed object ids ("vm-42"), datastore
-// info.url and VM/host UUIDs resolve without a vCenter call. A name shared
-// by several objects is an error naming their ids (see LookupError) rather
-// than a guess. A warm vm.get costs one RetrievePropertiesEx; discovery of
-// names costs none; identical requests in flight share one execution.
+//   - session (package session): one long-lived session per agent, opened
+//     on the first request (concurrent first requests share the login),
+//     re-opened transparently when vCenter reports it NotAuthenticated
+//     (the failed call is retried once), logged out by Close; TLS
+//     verified by default (CA file, or a pinned thumbprint checked in the
+//     one handshake), insecure only when set; a deadline on every call;
+//     SOAP calls counted by method; the embedded simulator.
+//   - objects (package objects), behind a narrow client interface: the
+//     watched property mirror, which is also the inventory index (one
+//     filter over a container view of every inventory type, kept current
+//     by an incremental WaitForUpdatesEx long poll), the performance sweep
+//     and the batchers for what must still go to vCenter.
+//   - the method families and their registry (this package): each family
+//     in its own file (inventory.go, relations.go, perf.go, alarms.go,
+//     guest.go, snapshot.go, networks.go, cpu.go, vsan.go, general.go),
+//     registered in registry.go; docs/methods.md is the compatibility
+//     table of all of them.
+//
+// Names, managed object ids ("vm-42"), datastore info.url and VM/host
+// UUIDs resolve from the index without a vCenter call; a name shared by
+// several objects is an error naming their ids (see LookupError) rather
+// than a guess. Reads of watched properties (*.get, *.discover with
+// properties, vm.snapshot.get, relation methods, the perf power-state
+// checks) come from the mirror at no vCenter cost while it is confirmed
+// current within its staleness bound; otherwise they go to vCenter
+// (batched with concurrent reads), and properties read that way join the
+// mirror. Performance metrics come from the sweep's latest round.
+// Identical requests in flight share one execution. docs/vsphere.md
+// describes the costs and guarantees.
 //
 // Property values are converted to the vpoller value model by toValue:
 // enums as strings, times as Python str(datetime), managed object
 // references as their id string ("host-30"), data objects as ordered
-// objects of all their fields.
-//
-// Methods are registered in one table (registry.go); each family lives in
-// its own file (perf.go, alarms.go, guest.go, snapshot.go, networks.go,
-// cpu.go, vsan.go, ...). docs/methods.md is the compatibility table of all
-// of them. Performance counters are named "<group>.<name>.<unit>.<rollup>"
-// and resolved through a per-agent cached catalogue (perfcatalog.go). Agents with Simulator set are served by an in-process
-// govmomi simulator (see Inventory and SimulatorInventory for the content).
+// objects of all their fields. Performance counters are named
+// "<group>.<name>.<unit>.<rollup>" and resolved through a per-agent
+// cached catalogue. Agents with Simulator set are served by an in-process
+// govmomi simulator (see Inventory and SimulatorInventory for the
+// content).
 package vsphere

@@ -41,7 +41,7 @@ func eventLatest(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.R
 		return vpoller.Fail("No event manager on this vSphere agent")
 	}
 	ref := *vc.ServiceContent.EventManager
-	pv, err := a.retrieveOne(ctx, ref, ref.Value, []string{"latestEvent"})
+	pv, err := a.store.Get(ctx, ref, ref.Value, []string{"latestEvent"})
 	if err != nil {
 		return fail(req, err)
 	}
@@ -63,7 +63,7 @@ func sessionGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Re
 		return fail(req, err)
 	}
 	ref := *vc.ServiceContent.SessionManager
-	pv, err := a.retrieveOne(ctx, ref, ref.Value, []string{"sessionList"})
+	pv, err := a.store.Get(ctx, ref, ref.Value, []string{"sessionList"})
 	if err != nil {
 		return fail(req, err)
 	}

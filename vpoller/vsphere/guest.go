@@ -8,6 +8,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // Guest methods read what VMware Tools report (guest.disk, guest.net) or
@@ -41,15 +42,15 @@ func guestProps(first string, req []string) []string {
 }
 
 // vmGuest retrieves name and one guest path of a VM.
-func vmGuest(ctx context.Context, a *Agent, req *vpoller.Request, path string) (propValues, error) {
-	ref, err := a.idx.lookup(ctx, kindVM, req.Name)
+func vmGuest(ctx context.Context, a *Agent, req *vpoller.Request, path string) (objects.Values, error) {
+	ref, err := a.store.Lookup(ctx, objects.VM, req.Name)
 	if err != nil {
 		return nil, err
 	}
-	return a.retrieveOne(ctx, ref, req.Name, []string{pathName, path})
+	return a.store.Get(ctx, ref, req.Name, []string{pathName, path})
 }
 
-func guestDisks(pv propValues) []types.GuestDiskInfo {
+func guestDisks(pv objects.Values) []types.GuestDiskInfo {
 	switch v := pv["guest.disk"].(type) {
 	case types.ArrayOfGuestDiskInfo:
 		return v.GuestDiskInfo
@@ -123,11 +124,11 @@ func vmGuestNetGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller
 // guest operations manager: [{"cmdLine", ...}]. It needs VMware Tools
 // running and guest credentials (never logged).
 func vmProcessGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-	ref, err := a.idx.lookup(ctx, kindVM, req.Name)
+	ref, err := a.store.Lookup(ctx, objects.VM, req.Name)
 	if err != nil {
 		return fail(req, err)
 	}
-	pv, err := a.retrieveOne(ctx, ref, req.Name, []string{pathName, "guest.toolsRunningStatus"})
+	pv, err := a.store.Get(ctx, ref, req.Name, []string{pathName, "guest.toolsRunningStatus"})
 	if err != nil {
 		return fail(req, err)
 	}
@@ -145,7 +146,7 @@ func vmProcessGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.
 		return vpoller.Fail("No guest operations manager on this vSphere agent")
 	}
 	gom := *vc.ServiceContent.GuestOperationsManager
-	gv, err := a.retrieveOne(ctx, gom, gom.Value, []string{"processManager"})
+	gv, err := a.store.Get(ctx, gom, gom.Value, []string{"processManager"})
 	if err != nil {
 		return fail(req, err)
 	}

@@ -2,14 +2,13 @@ package vsphere
 
 import (
 	"testing"
+	"time"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
 func TestGuestSnapshotAlarmErrors(t *testing.T) {
-	s := newSim(t, Options{})
-	a, _ := s.Agent("sim")
-	a.simSetup = simGuest
+	s := newSim(t, Options{}, simGuest)
 	for _, tc := range []struct {
 		req vpoller.Request
 		msg string
@@ -49,7 +48,7 @@ func TestGuestSnapshotAlarmErrors(t *testing.T) {
 
 func TestAlarmsFollowEvents(t *testing.T) {
 	s := newSim(t, Options{})
-	a, _ := s.Agent("sim")
+	a := agent(t, s)
 	get := func(method, name string) []any {
 		t.Helper()
 		r := exec(t, s, vpoller.Request{Method: method, Name: name})
@@ -80,13 +79,14 @@ func TestAlarmsFollowEvents(t *testing.T) {
 
 func TestSnapshotTreeDepth(t *testing.T) {
 	s := newSim(t, Options{})
-	a, _ := s.Agent("sim")
+	a := agent(t, s)
 	addSnapshots(t, a, "DC0_C0_RP0_VM0", 4)
-	r := exec(t, s, vpoller.Request{Method: "vm.snapshot.get", Name: "DC0_C0_RP0_VM0"})
+	var r *vpoller.Response
+	eventually(t, 2*time.Second, "4 snapshots", func() bool {
+		r = exec(t, s, vpoller.Request{Method: "vm.snapshot.get", Name: "DC0_C0_RP0_VM0"})
+		return r.Success == 0 && len(r.Result.([]any)) == 4
+	})
 	l := r.Result.([]any)
-	if r.Success != 0 || len(l) != 4 {
-		t.Fatalf("%s", r.Encode(vpoller.Python))
-	}
 	for i, x := range l {
 		if n := field(x, "name"); n != "snap-"+string(rune('0'+i)) {
 			t.Errorf("[%d] name %v: want tree order", i, n)

@@ -3,9 +3,8 @@ package vsphere
 import (
 	"context"
 
-	"github.com/vmware/govmomi/vim25/types"
-
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // Messages of the discover and get families.
@@ -15,54 +14,39 @@ const (
 )
 
 // discover lists every object of kind k: [{"name": ...}, ...] plus the
-// requested properties. Names come from the inventory index (no vCenter
-// call); requested properties cost one RetrievePropertiesEx for all
-// objects together.
-func discover(k *kind) Handler {
+// requested properties, from the mirror (names are always watched), or
+// one container-view retrieval for all objects together when it cannot
+// serve them.
+func discover(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-		entries, err := a.idx.list(ctx, k)
-		if err != nil {
-			return fail(req, err)
-		}
 		paths := withName(req.Properties)
-		out := make([]any, 0, len(entries))
-		if len(paths) == 1 {
-			for _, e := range entries {
-				out = append(out, vpoller.Object{{Key: pathName, Value: e.props[pathName]}})
-			}
-			return vpoller.OK(msgDiscovered, out)
-		}
-		refs := make([]types.ManagedObjectReference, len(entries))
-		for i, e := range entries {
-			refs[i] = e.ref
-		}
-		vals, err := a.retrieve(ctx, refs, paths)
+		items, err := a.store.Discover(ctx, k, paths)
 		if err != nil {
 			return fail(req, err)
 		}
-		for _, r := range refs {
-			if pv, ok := vals[r]; ok { // an object deleted meanwhile is left out
-				out = append(out, object(paths, pv))
-			}
+		out := make([]any, 0, len(items))
+		for _, it := range items {
+			out = append(out, object(paths, it.Values))
 		}
 		return vpoller.OK(msgDiscovered, out)
 	}
 }
 
 // get returns the requested properties of one object of kind k, found by
-// name (datastores: info.url), managed object id or UUID: one
-// RetrievePropertiesEx. Datastore replies always carry name and info.url.
-func get(k *kind) Handler {
+// name (datastores: info.url), managed object id or UUID: from the mirror,
+// or one RetrievePropertiesEx. Datastore replies always carry name and
+// info.url.
+func get(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-		ref, err := a.idx.lookup(ctx, k, req.Name)
+		ref, err := a.store.Lookup(ctx, k, req.Name)
 		if err != nil {
 			return fail(req, err)
 		}
 		paths := withName(req.Properties)
-		if k.byURL {
-			paths = withName([]string{pathURL}, req.Properties)
+		if k.ByURL {
+			paths = withName([]string{objects.PathURL}, req.Properties)
 		}
-		pv, err := a.retrieveOne(ctx, ref, req.Name, paths)
+		pv, err := a.store.Get(ctx, ref, req.Name, paths)
 		if err != nil {
 			return fail(req, err)
 		}

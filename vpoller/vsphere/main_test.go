@@ -3,10 +3,16 @@ package vsphere
 import (
 	"context"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 func TestMain(m *testing.M) {
@@ -19,19 +25,28 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// newSim returns a Service with one simulator agent "sim" (vpx model).
-func newSim(t testing.TB, opts Options, setup ...func(*Service)) *Service {
+// newSim returns a Service with one simulator agent "sim" (vpx model);
+// setup, if given, shapes the simulator before it serves.
+func newSim(t testing.TB, opts Options, setup ...func(*simulator.Model)) *Service {
 	t.Helper()
+	if len(setup) > 0 {
+		opts.SimulatorSetup = func(_ string, m *simulator.Model) {
+			for _, f := range setup {
+				f(m)
+			}
+		}
+	}
 	s, err := NewService([]AgentConfig{{Name: "sim", Simulator: true}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range setup {
-		f(s)
-	}
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
 }
+
+// direct is Options with the mirror and the sweep off: every read goes to
+// vCenter (tests of the batchers and of coalescing).
+var direct = Options{Mirror: MirrorOptions{Off: true}, Sweep: SweepOptions{Off: true}}
 
 func exec(t testing.TB, s *Service, r vpoller.Request) *vpoller.Response {
 	t.Helper()
@@ -54,4 +69,69 @@ func names(t testing.TB, resp *vpoller.Response) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// agent returns the service's agent "sim", connected and synced.
+func agent(t testing.TB, s *Service) *Agent {
+	t.Helper()
+	a, _ := s.Agent("sim")
+	if r := exec(t, s, vpoller.Request{Method: "vm.discover"}); r.Success != 0 {
+		t.Fatal(string(r.Encode(vpoller.Python)))
+	}
+	return a
+}
+
+// lookup resolves a name through the agent's index.
+func lookup(t testing.TB, a *Agent, k *objects.Kind, name string) types.ManagedObjectReference {
+	t.Helper()
+	ref, err := a.store.Lookup(context.Background(), k, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// admin is a second client of the agent's simulated vCenter, with a
+// session of its own: the tests change the inventory through it, as
+// another vSphere user would.
+func admin(t testing.TB, a *Agent) *govmomi.Client {
+	t.Helper()
+	ctx := context.Background()
+	c, err := govmomi.NewClient(ctx, a.Simulator().URL(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Logout(ctx) })
+	return c
+}
+
+// notify reports a property change to the simulator's property
+// collectors. The simulator changes some properties (a host's
+// connectionState, alarm states) without telling its collectors, which
+// vCenter always does; the tests that change those tell them, as vCenter
+// would.
+func notify(t testing.TB, a *Agent, ref types.ManagedObjectReference, path string, val any) {
+	t.Helper()
+	m := a.Simulator().Model()
+	obj := m.Map().Get(ref)
+	if obj == nil {
+		t.Fatalf("%s not in the simulator", ref)
+	}
+	m.Map().AtomicUpdate(m.Service.Context, obj, []types.PropertyChange{{Name: path, Val: val}})
+}
+
+// eventually polls cond until it holds or d passes, and returns how long
+// it took.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		if cond() {
+			return time.Since(start)
+		}
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

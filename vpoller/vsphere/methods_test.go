@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	govsession "github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
 func TestMethods(t *testing.T) {
@@ -224,42 +226,63 @@ func TestPanicRecovered(t *testing.T) {
 	}
 }
 
-func TestWarmVMGetCostsOneCall(t *testing.T) {
-	s := newSim(t, Options{IndexRefresh: time.Hour})
-	req := vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM1", Properties: []string{"runtime.powerState"}}
-	exec(t, s, req) // connect, login, index sync
-	before := s.Stats()
-	const n = 10
-	for i := 0; i < n; i++ {
-		if r := exec(t, s, req); r.Success != 0 {
-			t.Fatal(string(r.Encode(vpoller.Python)))
+// calls counts SOAP calls by method between two Stats, leaving out the
+// mirror's long polls (which run on their own schedule).
+func calls(before, after Stats) (requests uint64, byMethod map[string]uint64) {
+	byMethod = map[string]uint64{}
+	for m, n := range after.Calls {
+		if d := n - before.Calls[m]; d > 0 && m != "WaitForUpdatesEx" {
+			byMethod[m] = d
+			requests += d
 		}
 	}
-	after := s.Stats()
-	calls := after.SOAPCalls - before.SOAPCalls
-	if calls > 2*n || after.Calls["RetrievePropertiesEx"]-before.Calls["RetrievePropertiesEx"] != n {
-		t.Fatalf("%d warm vm.get cost %d SOAP calls (%v -> %v)", n, calls, before.Calls, after.Calls)
-	}
-	t.Logf("SOAP calls per warm vm.get: %.2f", float64(calls)/n)
-	// Discovery of names is answered by the index.
-	before = s.Stats()
-	exec(t, s, vpoller.Request{Method: "vm.discover"})
-	if d := s.Stats().SOAPCalls - before.SOAPCalls; d != 0 {
-		t.Errorf("vm.discover cost %d calls, want 0", d)
+	return requests, byMethod
+}
+
+// TestWarmVMGetFromMirror: warm gets of watched properties and discovery
+// cost vCenter nothing; with the mirror off, each get costs one call.
+func TestWarmVMGetFromMirror(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want uint64 // RetrievePropertiesEx per get
+	}{
+		{"mirror", Options{}, 0},
+		{"mirror off", direct, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, tc.opts)
+			req := vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM1", Properties: []string{"runtime.powerState", "summary.config.numCpu"}}
+			exec(t, s, req) // connect, login, first sync
+			before := s.Stats()
+			const n = 10
+			for i := 0; i < n; i++ {
+				r := exec(t, s, req)
+				if got := string(r.Encode(vpoller.Python)); got != `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "DC0_C0_RP0_VM1", "runtime.powerState": "poweredOn", "summary.config.numCpu": 1}]}` {
+					t.Fatal(got)
+				}
+			}
+			total, by := calls(before, s.Stats())
+			if total != tc.want*n || by["RetrievePropertiesEx"] != tc.want*n {
+				t.Fatalf("%d warm vm.get cost %d SOAP calls %v, want %d RetrievePropertiesEx", n, total, by, tc.want*n)
+			}
+			// Discovery of names is answered by the index.
+			before = s.Stats()
+			exec(t, s, vpoller.Request{Method: "vm.discover"})
+			if d, by := calls(before, s.Stats()); d != 0 {
+				t.Errorf("vm.discover cost %d calls %v, want 0", d, by)
+			}
+		})
 	}
 }
 
 func TestCoalescing(t *testing.T) {
-	s := newSim(t, Options{IndexRefresh: time.Hour})
-	a, _ := s.Agent("sim")
-	a.simSetup = func(m *simulator.Model) {
+	s := newSim(t, direct, func(m *simulator.Model) {
 		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 300}
-	}
+	})
 	req := vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM1", Properties: []string{"runtime.powerState"}}
-	exec(t, s, vpoller.Request{Method: "about"}) // connect and sync first
-	if _, err := a.idx.lookup(context.Background(), kindVM, req.Name); err != nil {
-		t.Fatal(err)
-	}
+	a := agent(t, s) // connect and sync first
+	lookup(t, a, objects.VM, req.Name)
 	before := s.Stats()
 	const n = 20
 	var wg sync.WaitGroup
@@ -284,25 +307,37 @@ func TestCoalescing(t *testing.T) {
 	}
 }
 
-func TestSessionExpirySurvived(t *testing.T) {
-	s := newSim(t, Options{IndexRefresh: time.Hour})
-	a, _ := s.Agent("sim")
-	a.simSetup = func(m *simulator.Model) {
-		m.Map().OptionManager().Setting = append(m.Map().OptionManager().Setting,
-			&types.OptionValue{Key: "config.vmacore.soap.sessionTimeout", Value: "300ms"})
+// TestSessionDroppedSurvived: another user terminates the worker's
+// vCenter session; requests keep working after one re-login, and the
+// mirror serves again once it has synced in the new session.
+func TestSessionDroppedSurvived(t *testing.T) {
+	s := newSim(t, Options{Mirror: MirrorOptions{Wait: time.Second, MaxAge: 3 * time.Second}})
+	a := agent(t, s)
+	ctx := context.Background()
+	vc, _ := a.Client(ctx)
+	ours, err := govsession.NewManager(vc).UserSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin(t, a).SessionManager.TerminateSession(ctx, []string{ours.Key}); err != nil {
+		t.Fatal(err)
 	}
 	req := vpoller.Request{Method: "vm.get", Name: "DC0_H0_VM0", Properties: []string{"runtime.powerState"}}
-	if r := exec(t, s, req); r.Success != 0 {
-		t.Fatal(string(r.Encode(vpoller.Python)))
-	}
-	time.Sleep(900 * time.Millisecond) // idle past the timeout: the simulator drops the session
 	for _, r := range []vpoller.Request{req, {Method: "session.get"}, {Method: "host.get", Name: "DC0_H0", Properties: []string{"name"}}} {
 		if got := exec(t, s, r); got.Success != 0 {
-			t.Fatalf("%s after session expiry: %s", r.Method, got.Encode(vpoller.Python))
+			t.Fatalf("%s after the session was dropped: %s", r.Method, got.Encode(vpoller.Python))
 		}
 	}
+	eventually(t, 5*time.Second, "mirror current again", func() bool {
+		return s.Stats().Agents["sim"].Objects.Mirror.State == "current"
+	})
 	if st := s.Stats(); st.Logins != 2 {
 		t.Fatalf("logins %d, want 2 (first + one re-login)", st.Logins)
+	}
+	before := s.Stats()
+	exec(t, s, req)
+	if d, by := calls(before, s.Stats()); d != 0 {
+		t.Errorf("vm.get after the resync cost %d calls %v", d, by)
 	}
 }
 
@@ -330,7 +365,7 @@ func TestLazyAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = s.Execute(context.Background(), &vpoller.Request{Method: "about", Hostname: "a"})
-	if r.Success != 1 || !errors.Is(errClosed, errClosed) {
+	if r.Success != 1 || r.Traceback != session.ErrClosed.Error() || !errors.Is(r.Cause, session.ErrClosed) {
 		t.Errorf("after Close: %s", r.Encode(vpoller.Python))
 	}
 }

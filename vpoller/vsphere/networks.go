@@ -4,13 +4,14 @@ import (
 	"context"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // namedList builds the original's OBJECT result for the network relations:
 // {"name": <object>, label: [{"name": ...}, ...]} (requested properties of
 // the related objects are added to each element, which the original did
 // not offer).
-func namedList(k *kind, path, label string) Handler {
+func namedList(k *objects.Kind, path, label string) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		refs, pv, err := related(ctx, a, k, req, path)
 		if err != nil {
@@ -28,19 +29,19 @@ func namedList(k *kind, path, label string) Handler {
 
 var (
 	// net.host.get: {"name": network, "host": [{"name"}]}.
-	netHostGet = namedList(kindNet, "host", "host")
+	netHostGet = namedList(objects.Network, "host", "host")
 	// net.vm.get: {"name": network, "vm": [{"name"}]}.
-	netVMGet = namedList(kindNet, "vm", "vm")
+	netVMGet = namedList(objects.Network, "vm", "vm")
 	// host.net.get: {"name": host, "network": [{"name"}]}.
-	hostNetGet = namedList(kindHost, "network", "network")
+	hostNetGet = namedList(objects.Host, "network", "network")
 	// vm.net.get: {"name": vm, "network": [{"name"}]}.
-	vmNetGet = namedList(kindVM, "network", "network")
+	vmNetGet = namedList(objects.VM, "network", "network")
 )
 
 // resourcePoolVMGet (resource.pool.vm.get) lists a pool's VMs with the
 // requested properties and "resourcePool.name", the pool's name, last.
 func resourcePoolVMGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-	refs, pv, err := related(ctx, a, kindPool, req, "vm")
+	refs, pv, err := related(ctx, a, objects.Pool, req, "vm")
 	if err != nil {
 		return fail(req, err)
 	}

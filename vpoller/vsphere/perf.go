@@ -2,14 +2,13 @@ package vsphere
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // Messages of the performance family (the original's).
@@ -20,22 +19,12 @@ const (
 	msgUnknownPerf   = "Unknown performance counter requested"
 )
 
-// failColon is fail for the methods whose original lookup message has a
-// colon ("Cannot find object: <name>": perf metric get/info, snapshots).
-func failColon(req *vpoller.Request, err error) *vpoller.Response {
-	var le *LookupError
-	if errors.As(err, &le) && len(le.Candidates) == 0 {
-		return vpoller.Fail("Cannot find object: " + le.Key)
-	}
-	return fail(req, err)
-}
-
 // perfMetricInfo (perf.metric.info) lists the counter catalogue: every
 // PerfCounterInfo as a data object, plus "counterName", the
 // "<group>.<name>.<unit>.<rollup>" name that *.perf.metric.get takes
 // (ours: the original left users to assemble it).
 func perfMetricInfo(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-	counters, _, names, err := a.perf.reload(ctx)
+	counters, _, names, err := a.store.Catalog().Reload(ctx)
 	if err != nil {
 		return fail(req, err)
 	}
@@ -50,7 +39,7 @@ func perfMetricInfo(ctx context.Context, a *Agent, req *vpoller.Request) *vpolle
 
 // perfIntervalInfo (perf.interval.info) lists the historical intervals.
 func perfIntervalInfo(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-	_, intervals, _, err := a.perf.reload(ctx)
+	_, intervals, _, err := a.store.Catalog().Reload(ctx)
 	if err != nil {
 		return fail(req, err)
 	}
@@ -73,7 +62,7 @@ func perfIntervalInfo(ctx context.Context, a *Agent, req *vpoller.Request) *vpol
 // Entities without real-time statistics (datacenters, clusters,
 // datastores) need a named interval.
 func perfIntervalID(ctx context.Context, a *Agent, ref types.ManagedObjectReference, req *vpoller.Request, entityName func() (any, error)) (int32, *vpoller.Response) {
-	sum, err := a.perf.summary(ctx, ref)
+	sum, err := a.store.Catalog().Summary(ctx, ref)
 	if err != nil {
 		return 0, fail(req, err)
 	}
@@ -87,7 +76,7 @@ func perfIntervalID(ctx context.Context, a *Agent, ref types.ManagedObjectRefere
 		}
 		return sum.RefreshRate, nil
 	}
-	iv, ok, err := a.perf.interval(ctx, req.PerfInterval)
+	iv, ok, err := a.store.Catalog().Interval(ctx, req.PerfInterval)
 	if err != nil {
 		return 0, fail(req, err)
 	}
@@ -99,16 +88,16 @@ func perfIntervalID(ctx context.Context, a *Agent, ref types.ManagedObjectRefere
 
 // perfReady checks that a host or VM can deliver performance data, with
 // the original's messages; it also yields the entity's name.
-func perfReady(ctx context.Context, a *Agent, k *kind, ref types.ManagedObjectReference, req *vpoller.Request) (any, *vpoller.Response) {
-	if k != kindHost && k != kindVM {
+func perfReady(ctx context.Context, a *Agent, k *objects.Kind, ref types.ManagedObjectReference, req *vpoller.Request) (any, *vpoller.Response) {
+	if k != objects.Host && k != objects.VM {
 		return nil, nil // no state to check; the name is looked up only if needed
 	}
-	pv, err := a.retrieveOne(ctx, ref, req.Name, []string{pathName, "runtime.powerState", "runtime.connectionState"})
+	pv, err := a.store.Get(ctx, ref, req.Name, []string{pathName, "runtime.powerState", "runtime.connectionState"})
 	if err != nil {
 		return nil, failColon(req, err)
 	}
 	who := "Host"
-	if k == kindVM {
+	if k == objects.VM {
 		who = "VM"
 	}
 	if ps := fmt.Sprint(toValue(pv["runtime.powerState"])); ps != "poweredOn" {
@@ -126,19 +115,19 @@ func perfReady(ctx context.Context, a *Agent, k *kind, ref types.ManagedObjectRe
 // or the perf-interval's sampling period, else all historical ones.
 // Counter ids missing from the catalogue are left out (they have no name
 // a client could ask for).
-func perfMetricInfoOf(k *kind) Handler {
+func perfMetricInfoOf(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-		ref, err := a.idx.lookup(ctx, k, req.Name)
+		ref, err := a.store.Lookup(ctx, k, req.Name)
 		if err != nil {
 			return failColon(req, err)
 		}
-		sum, err := a.perf.summary(ctx, ref)
+		sum, err := a.store.Catalog().Summary(ctx, ref)
 		if err != nil {
 			return fail(req, err)
 		}
 		var interval int32
 		if req.PerfInterval != "" {
-			iv, ok, err := a.perf.interval(ctx, req.PerfInterval)
+			iv, ok, err := a.store.Catalog().Interval(ctx, req.PerfInterval)
 			if err != nil {
 				return fail(req, err)
 			}
@@ -149,11 +138,11 @@ func perfMetricInfoOf(k *kind) Handler {
 		} else if sum.CurrentSupported {
 			interval = sum.RefreshRate
 		}
-		names, err := a.perf.counterNames(ctx)
+		names, err := a.store.Catalog().CounterNames(ctx)
 		if err != nil {
 			return fail(req, err)
 		}
-		pm, err := a.perf.perfManager(ctx)
+		pm, err := a.store.Catalog().PerfManager(ctx)
 		if err != nil {
 			return fail(req, err)
 		}
@@ -186,9 +175,9 @@ func perfMetricInfoOf(k *kind) Handler {
 // [{"interval", "timestamp", "counterId", "instance", "value"}]. The query
 // is always bounded by MaxSample (an unbounded one returns everything the
 // interval keeps).
-func perfMetricGet(k *kind) Handler {
+func perfMetricGet(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-		ref, err := a.idx.lookup(ctx, k, req.Name)
+		ref, err := a.store.Lookup(ctx, k, req.Name)
 		if err != nil {
 			return failColon(req, err)
 		}
@@ -205,7 +194,7 @@ func perfMetricGet(k *kind) Handler {
 		if bad != nil {
 			return bad
 		}
-		id, ok, err := a.perf.counterID(ctx, req.CounterName)
+		id, ok, err := a.store.Catalog().CounterID(ctx, req.CounterName)
 		if err != nil {
 			return fail(req, err)
 		}
@@ -219,29 +208,24 @@ func perfMetricGet(k *kind) Handler {
 		out := make([]any, 0, len(samples))
 		for _, s := range samples {
 			out = append(out, vpoller.Object{
-				{Key: "interval", Value: int64(s.interval)},
-				{Key: "timestamp", Value: pyTime(s.at)},
+				{Key: "interval", Value: int64(s.Interval)},
+				{Key: "timestamp", Value: pyTime(s.At)},
 				{Key: "counterId", Value: req.CounterName},
 				{Key: "instance", Value: req.Instance},
-				{Key: "value", Value: s.value},
+				{Key: "value", Value: s.Value},
 			})
 		}
 		return vpoller.OK(msgPerfMetrics, out)
 	}
 }
 
-type perfSample struct {
-	interval int32
-	at       time.Time
-	value    int64
-}
-
-// queryPerf runs one bounded query for one counter instance (batched with
-// concurrent queries of the same interval: perfBatcher) and returns its
-// samples oldest first.
-func queryPerf(ctx context.Context, a *Agent, ref types.ManagedObjectReference, counter int32, instance string, interval int32, maxSample int) ([]perfSample, error) {
+// queryPerf asks the agent's perf sweep for the newest maxSample samples
+// (default 1) of one counter instance, oldest first: from its latest
+// round, or fetched directly (batched with concurrent queries) the first
+// time, after which the series joins the sweep.
+func queryPerf(ctx context.Context, a *Agent, ref types.ManagedObjectReference, counter int32, instance string, interval int32, maxSample int) ([]objects.Sample, error) {
 	if maxSample <= 0 {
 		maxSample = 1
 	}
-	return a.perfQ.query(ctx, &perfRead{ref: ref, counter: counter, instance: instance, maxSample: int32(maxSample)}, interval)
+	return a.store.Perf(ctx, objects.PerfQuery{Ref: ref, Counter: counter, Instance: instance, Interval: interval, MaxSample: maxSample})
 }

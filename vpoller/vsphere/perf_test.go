@@ -1,12 +1,16 @@
 package vsphere
 
 import (
-	govobj "github.com/vmware/govmomi/object"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	govobj "github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/types"
+
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // samples checks a perf.metric.get reply and returns its samples.
@@ -106,13 +110,12 @@ func TestPerfHistoricalAndErrors(t *testing.T) {
 	}
 }
 
+// TestPerfPoweredOff: the perf power-state checks come from the mirror,
+// which follows the VM being powered off and the host disconnecting.
 func TestPerfPoweredOff(t *testing.T) {
 	s := newSim(t, Options{})
-	a, _ := s.Agent("sim")
-	ref, err := a.idx.lookup(t.Context(), kindVM, "DC0_H0_VM1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := agent(t, s)
+	ref := lookup(t, a, objects.VM, "DC0_H0_VM1")
 	vc, _ := a.Client(t.Context())
 	ptask, err := govobj.NewVirtualMachine(vc, ref).PowerOff(t.Context())
 	if err != nil {
@@ -121,11 +124,15 @@ func TestPerfPoweredOff(t *testing.T) {
 	if err := ptask.Wait(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	r := exec(t, s, vpoller.Request{Method: "vm.perf.metric.get", Name: "DC0_H0_VM1", CounterName: "cpu.usage.percent.average"})
-	if r.Success != 1 || r.Msg != "VM is not powered on, cannot get performance metrics" {
+	var r *vpoller.Response
+	eventually(t, 2*time.Second, "VM powered off", func() bool {
+		r = exec(t, s, vpoller.Request{Method: "vm.perf.metric.get", Name: "DC0_H0_VM1", CounterName: "cpu.usage.percent.average"})
+		return r.Success == 1
+	})
+	if r.Msg != "VM is not powered on, cannot get performance metrics" {
 		t.Errorf("powered-off VM: %s", r.Encode(vpoller.Python))
 	}
-	hostRef, _ := a.idx.lookup(t.Context(), kindHost, "DC0_C0_H1")
+	hostRef := lookup(t, a, objects.Host, "DC0_C0_H1")
 	task, err := govobj.NewHostSystem(vc, hostRef).Disconnect(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +140,12 @@ func TestPerfPoweredOff(t *testing.T) {
 	if err := task.Wait(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	r = exec(t, s, vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H1", CounterName: "cpu.usage.percent.average"})
-	if r.Success != 1 || r.Msg != "Host is not connected, cannot get performance metrics" {
+	notify(t, a, hostRef, "runtime.connectionState", types.HostSystemConnectionStateDisconnected)
+	eventually(t, 2*time.Second, "host disconnected", func() bool {
+		r = exec(t, s, vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H1", CounterName: "cpu.usage.percent.average"})
+		return r.Success == 1
+	})
+	if r.Msg != "Host is not connected, cannot get performance metrics" {
 		t.Errorf("disconnected host: %s", r.Encode(vpoller.Python))
 	}
 }
@@ -186,18 +197,35 @@ func TestPerfInfo(t *testing.T) {
 	}
 }
 
-func TestWarmPerfGetCostsTwoCalls(t *testing.T) {
-	s := newSim(t, Options{IndexRefresh: time.Hour})
-	req := vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H2", CounterName: "cpu.usage.percent.average"}
-	exec(t, s, req) // login, index, catalogue, provider summary
+// TestPerfFromSweep: a series is fetched directly once, then answered
+// from its latest fetch while that is fresh (the power-state check from
+// the mirror): repeated asks cost nothing. Asking for more samples than
+// the latest fetch holds fetches again, once.
+func TestPerfFromSweep(t *testing.T) {
+	s := newSim(t, Options{})
+	req := vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H2", CounterName: "cpu.usage.percent.average", MaxSample: 2}
+	first := samples(t, exec(t, s, req), req.CounterName, 2) // login, sync, catalogue, provider summary, first fetch
 	before := s.Stats()
-	const n = 5
-	for range n {
-		req.MaxSample++ // distinct requests: no coalescing
-		samples(t, exec(t, s, req), req.CounterName, req.MaxSample)
+	for range 5 {
+		got := samples(t, exec(t, s, req), req.CounterName, 2)
+		if !reflect.DeepEqual(got, first) {
+			t.Fatalf("from the sweep %v, first fetch %v", got, first)
+		}
 	}
-	after := s.Stats()
-	if d := after.SOAPCalls - before.SOAPCalls; d != 2*n || after.Calls["QueryPerf"]-before.Calls["QueryPerf"] != n {
-		t.Fatalf("%d warm perf gets cost %d calls (%v -> %v), want %d", n, d, before.Calls, after.Calls, 2*n)
+	if d, by := calls(before, s.Stats()); d != 0 {
+		t.Fatalf("5 repeated perf gets cost %d calls %v, want 0", d, by)
+	}
+	req.MaxSample = 1 // fewer: still the latest fetch, newest sample
+	if got := samples(t, exec(t, s, req), req.CounterName, 1); !reflect.DeepEqual(got[0], first[1]) {
+		t.Errorf("max-sample 1 gave %v, want the newest of %v", got, first)
+	}
+	req.MaxSample = 4
+	samples(t, exec(t, s, req), req.CounterName, 4)
+	if d, by := calls(before, s.Stats()); d != 1 || by["QueryPerf"] != 1 {
+		t.Fatalf("a larger max-sample cost %d calls %v, want 1 QueryPerf", d, by)
+	}
+	st := s.Stats().Agents["sim"].Objects.Sweep
+	if st.Series != 1 || st.Hits != 6 || st.Misses != 2 {
+		t.Errorf("sweep stats %+v, want 1 series, 6 hits, 2 misses", st)
 	}
 }

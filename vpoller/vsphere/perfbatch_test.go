@@ -2,10 +2,8 @@ package vsphere
 
 import (
 	"context"
-	"reflect"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
@@ -28,15 +26,13 @@ func TestBatchedPerfGets(t *testing.T) {
 		{"maxQueryMetrics 2", "2", 1 + 3, 1 + 3 + 2}, // 6 queued queries: at least 3 calls of 2
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSim(t, Options{IndexRefresh: time.Hour})
-			a, _ := s.Agent("sim")
-			a.simSetup = func(m *simulator.Model) {
+			s := newSim(t, direct, func(m *simulator.Model) {
 				m.DelayConfig.MethodDelay = map[string]int{"QueryPerf": 150}
 				if tc.option != "" {
 					m.Map().OptionManager().Setting = append(m.Map().OptionManager().Setting,
-						&types.OptionValue{Key: optMaxQueryMetrics, Value: tc.option})
+						&types.OptionValue{Key: "config.vpxd.stats.maxQueryMetrics", Value: tc.option})
 				}
-			}
+			})
 			var reqs []vpoller.Request
 			for i, h := range []string{"DC0_H0", "DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"} {
 				reqs = append(reqs, vpoller.Request{Method: "host.perf.metric.get", Hostname: "sim", Name: h,
@@ -83,61 +79,5 @@ func TestBatchedPerfGets(t *testing.T) {
 				t.Errorf("maxQueryMetrics read %d times, want once", q)
 			}
 		})
-	}
-}
-
-// TestPerfBatchSplitAndTake checks the reply split (per entity and
-// counter, oldest first) and the choice of each call's queries (limit,
-// each entity and counter once) on hand-made replies of QueryPerf's shape.
-func TestPerfBatchSplitAndTake(t *testing.T) {
-	vm := func(v string) types.ManagedObjectReference {
-		return types.ManagedObjectReference{Type: "VirtualMachine", Value: v}
-	}
-	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	info := func(n int) []types.PerfSampleInfo {
-		var out []types.PerfSampleInfo
-		for i := n - 1; i >= 0; i-- { // newest first, as vCenter may send them
-			out = append(out, types.PerfSampleInfo{Timestamp: t0.Add(time.Duration(i) * 20 * time.Second), Interval: 20})
-		}
-		return out
-	}
-	res := []types.BasePerfEntityMetricBase{
-		&types.PerfEntityMetric{PerfEntityMetricBase: types.PerfEntityMetricBase{Entity: vm("vm-1")}, SampleInfo: info(2),
-			Value: []types.BasePerfMetricSeries{&types.PerfMetricIntSeries{PerfMetricSeries: types.PerfMetricSeries{Id: types.PerfMetricId{CounterId: 2}}, Value: []int64{21, 20}}}},
-		&types.PerfEntityMetric{PerfEntityMetricBase: types.PerfEntityMetricBase{Entity: vm("vm-2")}, SampleInfo: info(1),
-			Value: []types.BasePerfMetricSeries{&types.PerfMetricIntSeries{PerfMetricSeries: types.PerfMetricSeries{Id: types.PerfMetricId{CounterId: 2}}, Value: []int64{7}}}},
-		&types.PerfEntityMetric{PerfEntityMetricBase: types.PerfEntityMetricBase{Entity: vm("vm-1")}, SampleInfo: info(1),
-			Value: []types.BasePerfMetricSeries{&types.PerfMetricIntSeries{PerfMetricSeries: types.PerfMetricSeries{Id: types.PerfMetricId{CounterId: 6}}, Value: []int64{99}}}},
-	}
-	r1 := &perfRead{ref: vm("vm-1"), counter: 2, done: make(chan struct{})}
-	r2 := &perfRead{ref: vm("vm-2"), counter: 2, done: make(chan struct{})}
-	r3 := &perfRead{ref: vm("vm-1"), counter: 6, done: make(chan struct{})}
-	r4 := &perfRead{ref: vm("vm-3"), counter: 2, done: make(chan struct{})}
-	deliverPerf([]*perfRead{r1, r2, r3, r4}, res)
-	want := map[*perfRead][]perfSample{
-		r1: {{20, t0, 20}, {20, t0.Add(20 * time.Second), 21}},
-		r2: {{20, t0, 7}},
-		r3: {{20, t0, 99}},
-		r4: nil,
-	}
-	for r, w := range want {
-		if !reflect.DeepEqual(r.samples, w) || r.err != nil {
-			t.Errorf("%s/%d: %+v %v, want %+v", r.ref.Value, r.counter, r.samples, r.err, w)
-		}
-	}
-
-	b := &perfBatcher{limit: 2}
-	dup := &perfRead{ref: vm("vm-1"), counter: 2, maxSample: 3}
-	batch, rest := b.take("20", []*perfRead{r1, dup, r2, r3})
-	if !reflect.DeepEqual(batch, []*perfRead{r1, r2}) || !reflect.DeepEqual(rest, []*perfRead{dup, r3}) {
-		t.Errorf("take: batch %v rest %v", batch, rest)
-	}
-	for v, want := range map[any]int{"64": 64, int32(-1): -1, int64(8): 8} {
-		if got, ok := optionInt(v); !ok || got != want {
-			t.Errorf("optionInt(%v) = %d %v", v, got, ok)
-		}
-	}
-	if _, ok := optionInt("lots"); ok {
-		t.Error("optionInt accepted text")
 	}
 }

@@ -2,11 +2,8 @@ package vsphere
 
 import (
 	"context"
-	"fmt"
-	"reflect"
 	"sync"
 	"testing"
-	"time"
 
 	govobject "github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -15,6 +12,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // batchProps are VM properties that do not change while the test runs;
@@ -39,15 +37,14 @@ func TestBatchedGets(t *testing.T) {
 		{"API 6.0", "6.0", 4},  // + the batch sent again without the deleted VM
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSim(t, Options{IndexRefresh: time.Hour})
-			a, _ := s.Agent("sim")
-			a.simSetup = func(m *simulator.Model) {
+			s := newSim(t, direct, func(m *simulator.Model) {
 				m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 150}
 				if tc.api != "" {
 					si := m.Map().Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
 					si.Content.About.ApiVersion = tc.api
 				}
-			}
+			})
+			a, _ := s.Agent("sim")
 			testBatchedGets(t, s, a, tc.maxCalls)
 		})
 	}
@@ -64,10 +61,7 @@ func testBatchedGets(t *testing.T, s *Service, a *Agent, maxCalls uint64) {
 	}
 	// Delete one VM behind the index's back.
 	const gone = "DC0_H0_VM1"
-	goneRef, err := a.idx.lookup(ctx, kindVM, gone)
-	if err != nil {
-		t.Fatal(err)
-	}
+	goneRef := lookup(t, a, objects.VM, gone)
 	vm := govobject.NewVirtualMachine(vc, goneRef)
 	for _, op := range []func(context.Context) (*govobject.Task, error){vm.PowerOff, vm.Destroy} {
 		task, err := op(ctx)
@@ -143,14 +137,11 @@ func directReads(t *testing.T, vc *vim25.Client, a *Agent, reqs []vpoller.Reques
 		if r.Name == skip {
 			continue
 		}
-		k := kindVM
+		k := objects.VM
 		if r.Method == "host.get" {
-			k = kindHost
+			k = objects.Host
 		}
-		ref, err := a.idx.lookup(context.Background(), k, r.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ref := lookup(t, a, k, r.Name)
 		if _, ok := refs[r.Name]; !ok {
 			spec.ObjectSet = append(spec.ObjectSet, types.ObjectSpec{Obj: ref})
 		}
@@ -181,107 +172,5 @@ func directReads(t *testing.T, vc *vim25.Client, a *Agent, reqs []vpoller.Reques
 			}
 		}
 		return obj
-	}
-}
-
-// TestBatchSplitsLargeQueues queues more reads than one batch may carry
-// and checks that they all arrive, in several bounded calls.
-func TestBatchSplitsLargeQueues(t *testing.T) {
-	s := newSim(t, Options{IndexRefresh: time.Hour})
-	a, _ := s.Agent("sim")
-	a.simSetup = func(m *simulator.Model) {
-		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 100}
-	}
-	exec(t, s, vpoller.Request{Method: "about"})
-	ref, err := a.idx.lookup(context.Background(), kindVM, "DC0_H0_VM0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The same VM read with 2*maxBatchObjects+1 different (some unknown)
-	// paths: each read is its own; the unknown paths are simply unset on
-	// the simulator (a real vCenter faults them: see TestBatchFaultIsolation).
-	n := 2*maxBatchObjects + 1
-	before := s.Stats().Calls["RetrievePropertiesEx"]
-	vals := make([]propValues, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			vals[i], errs[i] = a.props.get(context.Background(), ref, []string{"runtime.powerState", fmt.Sprintf("x%d", i)})
-		}()
-	}
-	wg.Wait()
-	calls := s.Stats().Calls["RetrievePropertiesEx"] - before
-	for i := range n {
-		if errs[i] != nil || !reflect.DeepEqual(vals[i], propValues{"runtime.powerState": types.VirtualMachinePowerStatePoweredOn}) {
-			t.Fatalf("read %d: %v %v", i, vals[i], errs[i])
-		}
-	}
-	// At least 1 + ceil((n-1)/max) calls; more only if reads arrived late.
-	if minCalls := uint64(1 + (n-1+maxBatchObjects-1)/maxBatchObjects); calls < minCalls || calls > minCalls+3 {
-		t.Errorf("%d reads cost %d calls, want %d..%d", n, calls, minCalls, minCalls+3)
-	}
-	t.Logf("%d concurrent reads of one VM: %d RetrievePropertiesEx", n, calls)
-}
-
-// TestBatchFaultIsolation checks the fault handling of a batched call
-// with the faults a real vCenter raises for the whole call: an unknown
-// property (InvalidProperty) and a deleted object on an API without
-// reportMissingObjectsInResults (ManagedObjectNotFound). The simulator
-// reports unknown properties per object instead, so this test feeds
-// concerns with the fault values themselves: a fake for a fault the
-// simulator cannot produce.
-func TestBatchFaultIsolation(t *testing.T) {
-	vm := func(v string) types.ManagedObjectReference {
-		return types.ManagedObjectReference{Type: "VirtualMachine", Value: v}
-	}
-	r1 := &propRead{ref: vm("vm-1"), paths: []string{"name", "runtime.powerStat"}}
-	r2 := &propRead{ref: vm("vm-2"), paths: []string{"name", "runtime.powerState"}}
-	for _, tc := range []struct {
-		fault        any
-		want1, want2 bool
-	}{
-		{&types.InvalidProperty{Name: "runtime.powerStat"}, true, false},
-		{types.InvalidProperty{Name: "runtime.powerState"}, false, true},
-		{&types.ManagedObjectNotFound{Obj: vm("vm-2")}, false, true},
-		{types.ManagedObjectNotFound{Obj: vm("vm-3")}, false, false},
-		{&types.NotAuthenticated{}, false, false},
-	} {
-		if got1, got2 := concerns(tc.fault, r1), concerns(tc.fault, r2); got1 != tc.want1 || got2 != tc.want2 {
-			t.Errorf("%T %+v: concerns %v %v, want %v %v", tc.fault, tc.fault, got1, got2, tc.want1, tc.want2)
-		}
-	}
-	// deliver: per-read paths, a missing object, an object reported missing.
-	r3 := &propRead{ref: vm("vm-3"), paths: []string{"name"}}
-	batch := []*propRead{r1, r2, r3}
-	for _, r := range batch {
-		r.done = make(chan struct{})
-	}
-	deliver(batch, []types.ObjectContent{
-		{Obj: vm("vm-2"), PropSet: []types.DynamicProperty{{Name: "name", Val: "b"}, {Name: "runtime.powerState", Val: "on"}, {Name: "other", Val: 1}}},
-		{Obj: vm("vm-1"), MissingSet: []types.MissingProperty{{Fault: types.LocalizedMethodFault{Fault: &types.ManagedObjectNotFound{Obj: vm("vm-1")}}}}},
-	})
-	if r1.err != errGone || r3.err != errGone || r2.err != nil || !reflect.DeepEqual(r2.vals, propValues{"name": "b", "runtime.powerState": "on"}) {
-		t.Errorf("deliver: r1 %v, r2 %v %v, r3 %v", r1.err, r2.vals, r2.err, r3.err)
-	}
-	for _, r := range batch {
-		select {
-		case <-r.done:
-		default:
-			t.Errorf("%s not answered", r.ref.Value)
-		}
-	}
-}
-
-// TestReportsMissingObjects checks the API version gate.
-func TestReportsMissingObjects(t *testing.T) {
-	for v, want := range map[string]bool{"8.0.3.0": true, "6.5": true, "6.7.3": true, "7.0": true, "6.0": false, "5.5": false, "": false, "x": false} {
-		a := &Agent{vc: &vim25.Client{}}
-		a.vc.ServiceContent.About.ApiVersion = v
-		if got := a.reportsMissingObjects(); got != want {
-			t.Errorf("%q: %v, want %v", v, got, want)
-		}
 	}
 }

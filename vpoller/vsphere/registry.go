@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // Handler runs one vPoller method against an agent. It returns the reply;
@@ -23,50 +24,50 @@ var handlers = map[string]Handler{
 	"session.get":  sessionGet,
 
 	// inventory.go
-	"datacenter.discover":    discover(kindDatacenter),
-	"datacenter.get":         get(kindDatacenter),
-	"cluster.discover":       discover(kindCluster),
-	"cluster.get":            get(kindCluster),
-	"host.discover":          discover(kindHost),
-	"host.get":               get(kindHost),
-	"vm.discover":            discover(kindVM),
-	"vm.get":                 get(kindVM),
-	"datastore.discover":     discover(kindDatastore),
-	"datastore.get":          get(kindDatastore),
-	"resource.pool.discover": discover(kindPool),
-	"resource.pool.get":      get(kindPool),
-	"net.discover":           discover(kindNet),
-	"net.get":                get(kindNet),
+	"datacenter.discover":    discover(objects.Datacenter),
+	"datacenter.get":         get(objects.Datacenter),
+	"cluster.discover":       discover(objects.Cluster),
+	"cluster.get":            get(objects.Cluster),
+	"host.discover":          discover(objects.Host),
+	"host.get":               get(objects.Host),
+	"vm.discover":            discover(objects.VM),
+	"vm.get":                 get(objects.VM),
+	"datastore.discover":     discover(objects.Datastore),
+	"datastore.get":          get(objects.Datastore),
+	"resource.pool.discover": discover(objects.Pool),
+	"resource.pool.get":      get(objects.Pool),
+	"net.discover":           discover(objects.Network),
+	"net.get":                get(objects.Network),
 
 	// relations.go
 	"host.vm.get":        hostVMGet,
-	"host.datastore.get": datastoresOf(kindHost),
+	"host.datastore.get": datastoresOf(objects.Host),
 	"host.cluster.get":   hostClusterGet,
 	"vm.host.get":        vmHostGet,
-	"vm.datastore.get":   datastoresOf(kindVM),
+	"vm.datastore.get":   datastoresOf(objects.VM),
 	"datastore.host.get": datastoreHostGet,
 	"datastore.vm.get":   datastoreVMGet,
 
 	// perf.go
 	"perf.metric.info":            perfMetricInfo,
 	"perf.interval.info":          perfIntervalInfo,
-	"datacenter.perf.metric.info": perfMetricInfoOf(kindDatacenter),
-	"datacenter.perf.metric.get":  perfMetricGet(kindDatacenter),
-	"cluster.perf.metric.info":    perfMetricInfoOf(kindCluster),
-	"cluster.perf.metric.get":     perfMetricGet(kindCluster),
-	"host.perf.metric.info":       perfMetricInfoOf(kindHost),
-	"host.perf.metric.get":        perfMetricGet(kindHost),
-	"vm.perf.metric.info":         perfMetricInfoOf(kindVM),
-	"vm.perf.metric.get":          perfMetricGet(kindVM),
-	"datastore.perf.metric.info":  perfMetricInfoOf(kindDatastore),
-	"datastore.perf.metric.get":   perfMetricGet(kindDatastore),
+	"datacenter.perf.metric.info": perfMetricInfoOf(objects.Datacenter),
+	"datacenter.perf.metric.get":  perfMetricGet(objects.Datacenter),
+	"cluster.perf.metric.info":    perfMetricInfoOf(objects.Cluster),
+	"cluster.perf.metric.get":     perfMetricGet(objects.Cluster),
+	"host.perf.metric.info":       perfMetricInfoOf(objects.Host),
+	"host.perf.metric.get":        perfMetricGet(objects.Host),
+	"vm.perf.metric.info":         perfMetricInfoOf(objects.VM),
+	"vm.perf.metric.get":          perfMetricGet(objects.VM),
+	"datastore.perf.metric.info":  perfMetricInfoOf(objects.Datastore),
+	"datastore.perf.metric.get":   perfMetricGet(objects.Datastore),
 
 	// alarms.go
-	"datacenter.alarm.get": alarmGet(kindDatacenter),
-	"cluster.alarm.get":    alarmGet(kindCluster),
-	"host.alarm.get":       alarmGet(kindHost),
-	"vm.alarm.get":         alarmGet(kindVM),
-	"datastore.alarm.get":  alarmGet(kindDatastore),
+	"datacenter.alarm.get": alarmGet(objects.Datacenter),
+	"cluster.alarm.get":    alarmGet(objects.Cluster),
+	"host.alarm.get":       alarmGet(objects.Host),
+	"vm.alarm.get":         alarmGet(objects.VM),
+	"datastore.alarm.get":  alarmGet(objects.Datastore),
 
 	// networks.go
 	"net.host.get":         netHostGet,

@@ -6,13 +6,16 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // Relation methods follow a reference property of one object (host.vm,
 // datastore.host, ...) and name what it points to. The referencing
-// property costs one RetrievePropertiesEx; the names (and datastore URLs)
-// come from the inventory index. Requested properties of the related
-// objects, which the original did not offer, cost one more call.
+// property comes from the mirror once it is watched (its first request
+// reads it from vCenter and makes it join); the names (and datastore
+// URLs) are index properties. Requested properties of the related
+// objects, which the original did not offer, come from the mirror or one
+// more call.
 
 // refsOf extracts managed object references from a property value.
 func refsOf(v any) []types.ManagedObjectReference {
@@ -34,50 +37,29 @@ func refsOf(v any) []types.ManagedObjectReference {
 }
 
 // related follows path of the object named req.Name of kind k.
-func related(ctx context.Context, a *Agent, k *kind, req *vpoller.Request, path string) ([]types.ManagedObjectReference, propValues, error) {
-	ref, err := a.idx.lookup(ctx, k, req.Name)
+func related(ctx context.Context, a *Agent, k *objects.Kind, req *vpoller.Request, path string) ([]types.ManagedObjectReference, objects.Values, error) {
+	ref, err := a.store.Lookup(ctx, k, req.Name)
 	if err != nil {
 		return nil, nil, err
 	}
-	pv, err := a.retrieveOne(ctx, ref, req.Name, []string{pathName, path})
+	pv, err := a.store.Get(ctx, ref, req.Name, []string{pathName, path})
 	if err != nil {
 		return nil, nil, err
 	}
 	return refsOf(pv[path]), pv, nil
 }
 
-// describe names refs: [{"name": ...} + base paths + requested paths]. It
-// answers from the index when it holds everything asked, otherwise with
-// one RetrievePropertiesEx.
+// describe names refs: [{"name": ...} + base paths + requested paths],
+// in the order of refs, leaving out objects that no longer exist. Names
+// and datastore URLs are index properties, always in the mirror; other
+// paths come from the mirror or one RetrievePropertiesEx.
 func describe(ctx context.Context, a *Agent, refs []types.ManagedObjectReference, base []string, extra []string) ([]any, error) {
 	paths := withName(base, extra)
-	out := make([]any, 0, len(refs))
-	if len(extra) == 0 {
-		known := a.idx.props(refs)
-		complete := true
-		for _, p := range known {
-			if p == nil {
-				complete = false
-				break
-			}
-		}
-		if complete {
-			for _, p := range known {
-				obj := vpoller.Object{}
-				for _, path := range paths {
-					if v, ok := p[path]; ok {
-						obj = append(obj, vpoller.Field{Key: path, Value: v})
-					}
-				}
-				out = append(out, obj)
-			}
-			return out, nil
-		}
-	}
-	vals, err := a.retrieve(ctx, refs, paths)
+	vals, err := a.store.GetMany(ctx, refs, paths)
 	if err != nil {
 		return nil, err
 	}
+	out := make([]any, 0, len(refs))
 	for _, r := range refs {
 		if pv, ok := vals[r]; ok {
 			out = append(out, object(paths, pv))
@@ -86,7 +68,7 @@ func describe(ctx context.Context, a *Agent, refs []types.ManagedObjectReference
 	return out, nil
 }
 
-func relationList(k *kind, path string, base []string) Handler {
+func relationList(k *objects.Kind, path string, base []string) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		refs, _, err := related(ctx, a, k, req, path)
 		if err != nil {
@@ -101,25 +83,22 @@ func relationList(k *kind, path string, base []string) Handler {
 }
 
 // host.vm.get: the VMs of a host, [{"name"}].
-var hostVMGet = relationList(kindHost, "vm", nil)
+var hostVMGet = relationList(objects.Host, "vm", nil)
 
 // datastoresOf (host.datastore.get, vm.datastore.get): [{"name", "info.url"}].
-func datastoresOf(k *kind) Handler { return relationList(k, "datastore", []string{pathURL}) }
+func datastoresOf(k *objects.Kind) Handler {
+	return relationList(k, "datastore", []string{objects.PathURL})
+}
 
 // datastore.host.get: hosts mounting a datastore, [{"name"}].
-var datastoreHostGet = relationList(kindDatastore, "host", nil)
+var datastoreHostGet = relationList(objects.Datastore, "host", nil)
 
 // datastore.vm.get: VMs on a datastore, [{"name"}].
-var datastoreVMGet = relationList(kindDatastore, "vm", nil)
+var datastoreVMGet = relationList(objects.Datastore, "vm", nil)
 
-// nameOf returns one related object's name, from the index or one call.
+// nameOf returns one related object's name (from the mirror or one call).
 func nameOf(ctx context.Context, a *Agent, ref types.ManagedObjectReference) (any, error) {
-	if p := a.idx.props([]types.ManagedObjectReference{ref})[0]; p != nil {
-		if n, ok := p[pathName]; ok {
-			return n, nil
-		}
-	}
-	vals, err := a.retrieve(ctx, []types.ManagedObjectReference{ref}, []string{pathName})
+	vals, err := a.store.GetMany(ctx, []types.ManagedObjectReference{ref}, []string{pathName})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +106,7 @@ func nameOf(ctx context.Context, a *Agent, ref types.ManagedObjectReference) (an
 }
 
 // pairGet builds [{"name": <object>, label: <name of the object path points to>}].
-func pairGet(k *kind, path, label, msg string) Handler {
+func pairGet(k *objects.Kind, path, label, msg string) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		refs, pv, err := related(ctx, a, k, req, path)
 		if err != nil {
@@ -146,9 +125,9 @@ func pairGet(k *kind, path, label, msg string) Handler {
 }
 
 // vm.host.get: [{"name": vm, "host": host name}] (message as the original).
-var vmHostGet = pairGet(kindVM, "runtime.host", "host", msgRetrieved)
+var vmHostGet = pairGet(objects.VM, "runtime.host", "host", msgRetrieved)
 
 // host.cluster.get: [{"name": host, "cluster": parent name}]; for a
 // standalone host the parent is its ComputeResource, named like the host,
 // as in the original.
-var hostClusterGet = pairGet(kindHost, pathHostParent, "cluster", "Successfully retrieved properties")
+var hostClusterGet = pairGet(objects.Host, "parent", "cluster", "Successfully retrieved properties")

@@ -7,10 +7,14 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
 // Messages of the original worker that Execute produces itself.
@@ -20,14 +24,16 @@ const (
 )
 
 // Service answers vPoller requests for a fixed set of vSphere agents. It
-// is what a worker process holds: one session per agent, shared by all
-// requests, and coalescing of identical requests in flight.
+// is what a worker process holds: one session, mirror and sweep per
+// agent, shared by all requests, and coalescing of identical requests in
+// flight.
 type Service struct {
 	agents map[string]*Agent
 	names  []string
-	stats  *counters
 	log    *slog.Logger
 	flight singleflight.Group
+
+	requests, coalesced atomic.Uint64
 
 	closeOnce sync.Once
 }
@@ -39,19 +45,20 @@ func NewService(cfgs []AgentConfig, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.IndexRefresh <= 0 {
-		opts.IndexRefresh = DefaultIndexRefresh
-	}
-	s := &Service{agents: map[string]*Agent{}, stats: newCounters(), log: opts.Logger}
+	s := &Service{agents: map[string]*Agent{}, log: opts.Logger}
 	for _, c := range cfgs {
-		c, err := c.withDefaults()
+		c, err := c.WithDefaults()
 		if err != nil {
 			return nil, fmt.Errorf("vsphere: %w", err)
 		}
 		if _, dup := s.agents[c.Name]; dup {
 			return nil, fmt.Errorf("vsphere: agent %s configured twice", c.Name)
 		}
-		s.agents[c.Name] = newAgent(c, opts, s.stats)
+		a, err := newAgent(c, opts)
+		if err != nil {
+			return nil, fmt.Errorf("vsphere: agent %s: %w", c.Name, err)
+		}
+		s.agents[c.Name] = a
 		s.names = append(s.names, c.Name)
 	}
 	sort.Strings(s.names)
@@ -67,8 +74,46 @@ func (s *Service) Agent(name string) (*Agent, bool) {
 	return a, ok
 }
 
+// Stats are the service's counters since NewService. Benchmarks and the
+// worker's status report read them to show what vCenter pays.
+type Stats struct {
+	// Requests is the number of Execute calls.
+	Requests uint64
+	// Coalesced counts requests that shared an identical request's
+	// vCenter work instead of doing their own.
+	Coalesced uint64
+	// SOAPCalls is every SOAP call made to any agent, including logins
+	// and the mirrors' long polls; Calls breaks it down by SOAP method.
+	SOAPCalls uint64
+	Calls     map[string]uint64
+	// Logins counts successful logins (first ones and re-logins).
+	Logins uint64
+	// Agents holds each agent's figures by agent name.
+	Agents map[string]AgentStats
+}
+
+// AgentStats are one agent's figures.
+type AgentStats struct {
+	Session session.Stats
+	Objects objects.Stats
+}
+
 // Stats returns the counters since NewService.
-func (s *Service) Stats() Stats { return s.stats.snapshot() }
+func (s *Service) Stats() Stats {
+	st := Stats{Requests: s.requests.Load(), Coalesced: s.coalesced.Load(), Calls: map[string]uint64{},
+		Agents: map[string]AgentStats{}}
+	for _, name := range s.names {
+		a := s.agents[name]
+		as := AgentStats{Session: a.sess.Stats(), Objects: a.store.Stats()}
+		st.Agents[name] = as
+		st.SOAPCalls += as.Session.SOAPCalls
+		st.Logins += as.Session.Logins
+		for m, n := range as.Session.Calls {
+			st.Calls[m] += n
+		}
+	}
+	return st
+}
 
 // Execute answers one request. It never panics and always returns a
 // reply: checks happen in the original worker's order (method, agent,
@@ -78,7 +123,7 @@ func (s *Service) Stats() Stats { return s.stats.snapshot() }
 // returned Response must be treated as read-only (its Result may be
 // shared with other callers).
 func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response {
-	s.stats.requests.Add(1)
+	s.requests.Add(1)
 	if req == nil {
 		return vpoller.Fail(MsgUnknownMethod)
 	}
@@ -104,7 +149,7 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 	select {
 	case r := <-ch:
 		if !ran {
-			s.stats.coalesced.Add(1)
+			s.coalesced.Add(1)
 		}
 		resp := *r.Val.(*vpoller.Response)
 		return &resp
@@ -128,8 +173,8 @@ func (s *Service) run(ctx context.Context, a *Agent, h Handler, req *vpoller.Req
 	return resp
 }
 
-// Close logs out of every agent's session and stops embedded simulators.
-// Requests after Close fail with a connection error.
+// Close stops every agent's mirror and sweep, logs out of its session and
+// stops embedded simulators. Requests after Close fail.
 func (s *Service) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		var wg sync.WaitGroup
@@ -148,4 +193,68 @@ func (s *Service) Close(ctx context.Context) error {
 		}
 	})
 	return ctx.Err()
+}
+
+// Object renders an agent's figures for the worker's status: what the
+// mirror holds and how current it is, what the sweep fetches and what it
+// cost, and every SOAP call by method since start.
+func (s AgentStats) Object() vpoller.Object {
+	m, sw := s.Objects.Mirror, s.Objects.Sweep
+	types := make([]string, 0, len(m.WatchedPaths))
+	for t := range m.WatchedPaths {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	watched := vpoller.Object{}
+	for _, t := range types {
+		watched = append(watched, vpoller.Field{Key: t, Value: int64(m.WatchedPaths[t])})
+	}
+	methods := make([]string, 0, len(s.Session.Calls))
+	for k := range s.Session.Calls {
+		methods = append(methods, k)
+	}
+	sort.Strings(methods)
+	calls := vpoller.Object{}
+	for _, k := range methods {
+		calls = append(calls, vpoller.Field{Key: k, Value: s.Session.Calls[k]})
+	}
+	ms := func(d time.Duration) int64 { return d.Milliseconds() }
+	return vpoller.Object{
+		{Key: "mirror", Value: m.State},
+		{Key: "objects", Value: int64(m.Objects)},
+		{Key: "watched_paths", Value: watched},
+		{Key: "mirror_lag_ms", Value: ms(m.Lag)},
+		{Key: "updates_per_s", Value: float64(int64(m.UpdatesPerSecond*100+0.5)) / 100},
+		{Key: "updates", Value: m.Updates},
+		{Key: "syncs", Value: int64(m.Syncs)},
+		{Key: "first_sync_ms", Value: ms(m.FirstSync)},
+		{Key: "first_sync_calls", Value: int64(m.FirstSyncCalls)},
+		{Key: "reads_from_mirror", Value: m.Served},
+		{Key: "reads_from_vcenter", Value: m.Direct},
+		{Key: "sweep_series", Value: int64(sw.Series)},
+		{Key: "sweep_rounds", Value: sw.Rounds},
+		{Key: "sweep_calls", Value: sw.Calls},
+		{Key: "sweep_last_round_ms", Value: ms(sw.LastRound)},
+		{Key: "sweep_last_round_calls", Value: int64(sw.LastRoundCalls)},
+		{Key: "sweep_last_round_series", Value: int64(sw.LastRoundSeries)},
+		{Key: "sweep_hits", Value: sw.Hits},
+		{Key: "sweep_misses", Value: sw.Misses},
+		{Key: "logins", Value: s.Session.Logins},
+		{Key: "soap_calls", Value: s.Session.SOAPCalls},
+		{Key: "soap_calls_by_method", Value: calls},
+	}
+}
+
+// AgentsObject renders every agent's figures, by agent name.
+func (st Stats) AgentsObject() vpoller.Object {
+	names := make([]string, 0, len(st.Agents))
+	for n := range st.Agents {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := vpoller.Object{}
+	for _, n := range names {
+		out = append(out, vpoller.Field{Key: n, Value: st.Agents[n].Object()})
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // maxSnapshotDepth bounds the walk (vSphere allows 32 levels).
@@ -18,20 +19,25 @@ const maxSnapshotDepth = 64
 // top of the previous one) is a deep tree, so we walk all of it. No
 // snapshots is an error, as in the original ("No snapshots found for:").
 func vmSnapshotGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-	ref, err := a.idx.lookup(ctx, kindVM, req.Name)
+	ref, err := a.store.Lookup(ctx, objects.VM, req.Name)
 	if err != nil {
 		return failColon(req, err)
 	}
-	pv, err := a.retrieveOne(ctx, ref, req.Name, []string{"snapshot.rootSnapshotList"})
+	// The whole "snapshot" property, which the mirror watches: it also
+	// changes when the last snapshot goes, which its rootSnapshotList
+	// alone does not always report.
+	pv, err := a.store.Get(ctx, ref, req.Name, []string{"snapshot"})
 	if err != nil {
 		return failColon(req, err)
 	}
 	var roots []types.VirtualMachineSnapshotTree
-	switch v := pv["snapshot.rootSnapshotList"].(type) {
-	case types.ArrayOfVirtualMachineSnapshotTree:
-		roots = v.VirtualMachineSnapshotTree
-	case []types.VirtualMachineSnapshotTree:
-		roots = v
+	switch v := pv["snapshot"].(type) {
+	case *types.VirtualMachineSnapshotInfo:
+		if v != nil {
+			roots = v.RootSnapshotList
+		}
+	case types.VirtualMachineSnapshotInfo:
+		roots = v.RootSnapshotList
 	}
 	if len(roots) == 0 {
 		return vpoller.Fail("No snapshots found for: " + req.Name)

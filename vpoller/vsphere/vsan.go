@@ -8,6 +8,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // vsanHealthGet (vsan.health.get) asks a host's vSAN system for its
@@ -15,11 +16,11 @@ import (
 // A host without a vSAN system, or one whose vSAN system does not answer
 // (the simulator has none), gets a clear error naming the host.
 func vsanHealthGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
-	ref, err := a.idx.lookup(ctx, kindHost, req.Name)
+	ref, err := a.store.Lookup(ctx, objects.Host, req.Name)
 	if err != nil {
 		return fail(req, err)
 	}
-	pv, err := a.retrieveOne(ctx, ref, req.Name, []string{pathName, "configManager.vsanSystem"})
+	pv, err := a.store.Get(ctx, ref, req.Name, []string{pathName, "configManager.vsanSystem"})
 	if err != nil {
 		return fail(req, err)
 	}

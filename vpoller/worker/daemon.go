@@ -28,8 +28,6 @@ type DaemonOptions struct {
 	// Worker carries the connection and request tuning; its Proxy,
 	// Concurrency and Helpers are taken from the configuration.
 	Worker Options
-	// IndexRefresh is passed to the vSphere service (0 = its default).
-	IndexRefresh time.Duration
 	// CloseTimeout bounds logging out of the vSphere sessions.
 	CloseTimeout time.Duration
 }
@@ -79,7 +77,10 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 		opts.Logger.Warn("no vSphere agents configured: every request will get \"Unknown or missing agent name\"",
 			"db", wc.DB, "vsphere_hosts_dir", wc.VSphereHostsDir)
 	}
-	svc, err := vsphere.NewService(agents, vsphere.Options{Logger: opts.Logger, IndexRefresh: opts.IndexRefresh})
+	m := wc.Mirror
+	svc, err := vsphere.NewService(agents, vsphere.Options{Logger: opts.Logger,
+		Mirror: vsphere.MirrorOptions{Off: !m.Enabled, MaxPaths: m.MaxPaths, PathExpiry: m.PathExpiry, MaxAge: m.MaxAge, Wait: m.Wait},
+		Sweep:  vsphere.SweepOptions{Off: !m.Sweep, Expiry: m.SweepExpiry}})
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +217,7 @@ func (d *Daemon) Status() vpoller.Object {
 			{Key: "soap_calls", Value: vs.SOAPCalls},
 			{Key: "logins", Value: vs.Logins},
 			{Key: "coalesced", Value: vs.Coalesced},
+			{Key: "agents", Value: vs.AgentsObject()},
 		}},
 		{Key: "lanes", Value: d.w.LaneStatus()},
 		{Key: "security", Value: vpoller.Object{

@@ -1,4 +1,4 @@
-package vsphere
+package objects
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 // key): a read finding its lane idle goes out at once, alone, in its
 // caller's goroutine (no added latency when idle); reads arriving while a
 // call of their lane is in flight queue up and leave together as soon as
-// it returns, in a goroutine of the agent (so that the caller whose call
+// it returns, in a background goroutine (so that the caller whose call
 // just returned is not held up).
 type groupCommit[R any] struct {
-	a *Agent
+	bg *background
 	// send answers every read of batch (it must make each read's done
 	// channel close).
 	send func(ctx context.Context, key string, batch []R)
@@ -71,18 +71,15 @@ func (g *groupCommit[R]) next(key string) {
 	batch, rest := g.take(key, lane.pending)
 	lane.pending = rest
 	g.mu.Unlock()
-	if !g.a.track() {
+	if !g.bg.spawn(func(ctx context.Context) {
+		g.send(ctx, key, batch)
+		g.next(key)
+	}) {
 		for _, r := range batch {
-			g.abandon(r, errClosed)
+			g.abandon(r, ErrClosed)
 		}
 		g.next(key)
-		return
 	}
-	go func() {
-		defer g.a.wg.Done()
-		g.send(g.a.bg, key, batch)
-		g.next(key)
-	}()
 }
 
 // takeFirst is a take that sends up to n queued reads in arrival order.

@@ -1,4 +1,4 @@
-package vsphere
+package objects
 
 import (
 	"strings"

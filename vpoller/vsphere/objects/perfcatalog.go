@@ -1,7 +1,8 @@
-package vsphere
+package objects
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -67,14 +68,16 @@ func nameOfCounter(pc *types.PerfCounterInfo) string {
 // every request.
 const perfRefreshEvery = time.Minute
 
-// perfCatalog caches an agent's performance counter catalogue and
+// Catalog caches an agent's performance counter catalogue and
 // historical intervals (perfManager.perfCounter and .historicalInterval):
 // loaded with one RetrievePropertiesEx on first use, reloaded on a name
-// miss at most once per perfRefreshEvery. It also caches each entity's
-// perf provider summary (real-time support and refresh rate), which only
-// changes with the entity's type.
-type perfCatalog struct {
-	a *Agent
+// miss at most once per perfRefreshEvery. It also caches the perf
+// provider summary (real-time support and refresh rate) per entity TYPE:
+// vCenter gives every host and every VM the same one (real-time, 20 s),
+// and every cluster, datastore and datacenter the same historical-only
+// one, so asking per entity would cost one call per object for nothing.
+type Catalog struct {
+	c Client
 
 	mu        sync.Mutex // held while loading: concurrent first users share one load
 	loaded    time.Time
@@ -82,31 +85,36 @@ type perfCatalog struct {
 	byName    map[string]int32
 	byID      map[int32]string
 	intervals []types.PerfInterval
-	summaries map[types.ManagedObjectReference]types.PerfProviderSummary
+	summaries map[string]types.PerfProviderSummary // by entity type
 }
 
-func newPerfCatalog(a *Agent) *perfCatalog {
-	return &perfCatalog{a: a, summaries: map[types.ManagedObjectReference]types.PerfProviderSummary{}}
+func newCatalog(c Client) *Catalog {
+	return &Catalog{c: c, summaries: map[string]types.PerfProviderSummary{}}
 }
 
-func (c *perfCatalog) perfManager(ctx context.Context) (types.ManagedObjectReference, error) {
-	vc, err := c.a.Client(ctx)
+// PerfManager is the agent's performance manager.
+func (c *Catalog) PerfManager(ctx context.Context) (types.ManagedObjectReference, error) {
+	vc, err := c.c.Client(ctx)
 	if err != nil {
 		return types.ManagedObjectReference{}, err
 	}
 	if vc.ServiceContent.PerfManager == nil {
-		return types.ManagedObjectReference{}, fmt.Errorf("vSphere agent %s has no performance manager", c.a.Name())
+		return types.ManagedObjectReference{}, errors.New("this vSphere agent has no performance manager")
 	}
 	return *vc.ServiceContent.PerfManager, nil
 }
 
 // loadLocked (re)reads the catalogue; c.mu is held.
-func (c *perfCatalog) loadLocked(ctx context.Context) error {
-	pm, err := c.perfManager(ctx)
+func (c *Catalog) loadLocked(ctx context.Context) error {
+	pm, err := c.PerfManager(ctx)
 	if err != nil {
 		return err
 	}
-	vals, err := c.a.retrieve(ctx, []types.ManagedObjectReference{pm}, []string{"perfCounter", "historicalInterval"})
+	vc, err := c.c.Client(ctx)
+	if err != nil {
+		return err
+	}
+	vals, err := retrieve(ctx, vc, []types.ManagedObjectReference{pm}, []string{"perfCounter", "historicalInterval"})
 	if err != nil {
 		return fmt.Errorf("load performance counter catalogue: %w", err)
 	}
@@ -140,16 +148,16 @@ func (c *perfCatalog) loadLocked(ctx context.Context) error {
 // ensure loads the catalogue if it never was, or reloads it when stale
 // is true and the last load is older than perfRefreshEvery. It reports
 // whether it loaded.
-func (c *perfCatalog) ensure(ctx context.Context, stale bool) (bool, error) {
+func (c *Catalog) ensure(ctx context.Context, stale bool) (bool, error) {
 	if c.loaded.IsZero() || (stale && time.Since(c.loaded) >= perfRefreshEvery) {
 		return true, c.loadLocked(ctx)
 	}
 	return false, nil
 }
 
-// counterID resolves a vPoller counter name; ok is false for an unknown
+// CounterID resolves a vPoller counter name; ok is false for an unknown
 // (or malformed) name.
-func (c *perfCatalog) counterID(ctx context.Context, name string) (id int32, ok bool, err error) {
+func (c *Catalog) CounterID(ctx context.Context, name string) (id int32, ok bool, err error) {
 	_, perr := parseCounterName(name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -166,8 +174,8 @@ func (c *perfCatalog) counterID(ctx context.Context, name string) (id int32, ok 
 	return id, ok, nil
 }
 
-// counterNames maps counter ids to vPoller names.
-func (c *perfCatalog) counterNames(ctx context.Context) (map[int32]string, error) {
+// CounterNames maps counter ids to vPoller names.
+func (c *Catalog) CounterNames(ctx context.Context) (map[int32]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := c.ensure(ctx, false); err != nil {
@@ -176,8 +184,8 @@ func (c *perfCatalog) counterNames(ctx context.Context) (map[int32]string, error
 	return c.byID, nil // replaced, never mutated, by loads
 }
 
-// interval finds a historical interval by its (case-sensitive) name.
-func (c *perfCatalog) interval(ctx context.Context, name string) (types.PerfInterval, bool, error) {
+// Interval finds a historical interval by its (case-sensitive) name.
+func (c *Catalog) Interval(ctx context.Context, name string) (types.PerfInterval, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	find := func() (types.PerfInterval, bool) {
@@ -201,9 +209,9 @@ func (c *perfCatalog) interval(ctx context.Context, name string) (types.PerfInte
 	return iv, ok, nil
 }
 
-// reload forces a fresh load (perf.metric.info and perf.interval.info
+// Reload forces a fresh load (perf.metric.info and perf.interval.info
 // answer from vCenter, not from the cache) and returns the catalogue.
-func (c *perfCatalog) reload(ctx context.Context) ([]types.PerfCounterInfo, []types.PerfInterval, map[int32]string, error) {
+func (c *Catalog) Reload(ctx context.Context) ([]types.PerfCounterInfo, []types.PerfInterval, map[int32]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.loadLocked(ctx); err != nil {
@@ -212,19 +220,20 @@ func (c *perfCatalog) reload(ctx context.Context) ([]types.PerfCounterInfo, []ty
 	return c.counters, c.intervals, c.byID, nil
 }
 
-// summary returns an entity's perf provider summary (cached per entity).
-func (c *perfCatalog) summary(ctx context.Context, ref types.ManagedObjectReference) (types.PerfProviderSummary, error) {
+// Summary returns the perf provider summary of ref's type, asking vCenter
+// for the first entity of a type only.
+func (c *Catalog) Summary(ctx context.Context, ref types.ManagedObjectReference) (types.PerfProviderSummary, error) {
 	c.mu.Lock()
-	s, ok := c.summaries[ref]
+	s, ok := c.summaries[ref.Type]
 	c.mu.Unlock()
 	if ok {
 		return s, nil
 	}
-	pm, err := c.perfManager(ctx)
+	pm, err := c.PerfManager(ctx)
 	if err != nil {
 		return s, err
 	}
-	vc, err := c.a.Client(ctx)
+	vc, err := c.c.Client(ctx)
 	if err != nil {
 		return s, err
 	}
@@ -232,8 +241,10 @@ func (c *perfCatalog) summary(ctx context.Context, ref types.ManagedObjectRefere
 	if err != nil {
 		return s, fmt.Errorf("query perf provider summary of %s: %w", ref.Value, err)
 	}
+	s = res.Returnval
+	s.Entity = types.ManagedObjectReference{} // the type's, not this entity's
 	c.mu.Lock()
-	c.summaries[ref] = res.Returnval
+	c.summaries[ref.Type] = s
 	c.mu.Unlock()
-	return res.Returnval, nil
+	return s, nil
 }

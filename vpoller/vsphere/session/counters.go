@@ -1,4 +1,4 @@
-package vsphere
+package session
 
 import (
 	"context"
@@ -10,16 +10,11 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 )
 
-// Stats are the service's counters since NewService. Benchmarks and the
-// worker's status report read them to show "vCenter calls per request".
+// Stats are a session's counters since it was created. The worker's
+// status and the benchmarks read them to show what vCenter pays.
 type Stats struct {
-	// Requests is the number of Execute calls.
-	Requests uint64
-	// Coalesced counts requests that shared an identical request's
-	// vCenter work instead of doing their own.
-	Coalesced uint64
-	// SOAPCalls is every SOAP call made to any agent, including logins
-	// and inventory index polls.
+	// SOAPCalls is every SOAP call made to the agent, including logins,
+	// long polls and retried calls.
 	SOAPCalls uint64
 	// Calls breaks SOAPCalls down by SOAP method name
 	// (e.g. "RetrievePropertiesEx", "WaitForUpdatesEx", "Login").
@@ -28,11 +23,11 @@ type Stats struct {
 	Logins uint64
 }
 
-// counters is shared by every agent of a Service.
+// counters counts SOAP calls by method.
 type counters struct {
-	requests, coalesced, soap, logins atomic.Uint64
-	mu                                sync.Mutex
-	byMethod                          map[string]uint64
+	soap, logins atomic.Uint64
+	mu           sync.Mutex
+	byMethod     map[string]uint64
 }
 
 func newCounters() *counters { return &counters{byMethod: map[string]uint64{}} }
@@ -45,8 +40,7 @@ func (c *counters) call(method string) {
 }
 
 func (c *counters) snapshot() Stats {
-	s := Stats{Requests: c.requests.Load(), Coalesced: c.coalesced.Load(), SOAPCalls: c.soap.Load(),
-		Logins: c.logins.Load(), Calls: map[string]uint64{}}
+	s := Stats{SOAPCalls: c.soap.Load(), Logins: c.logins.Load(), Calls: map[string]uint64{}}
 	c.mu.Lock()
 	for k, v := range c.byMethod {
 		s.Calls[k] = v

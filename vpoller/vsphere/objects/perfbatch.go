@@ -1,8 +1,9 @@
-package vsphere
+package objects
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
@@ -12,9 +13,8 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// maxPerfBatch bounds the query specs of one batched QueryPerf when
-// vCenter sets no lower limit: vCenter's own default for
-// config.vpxd.stats.maxQueryMetrics is 64.
+// maxPerfBatch bounds the metrics of one QueryPerf when vCenter does not
+// set config.vpxd.stats.maxQueryMetrics: vCenter's own default is 64.
 const maxPerfBatch = 64
 
 // optMaxQueryMetrics is the vCenter setting that limits the metrics of
@@ -27,8 +27,10 @@ const optMaxQueryMetrics = "config.vpxd.stats.maxQueryMetrics"
 // counter) appears once, so that every series answers exactly one query;
 // a query clashing with a queued one waits for the next call.
 type perfBatcher struct {
-	a  *Agent
-	gc groupCommit[*perfRead]
+	c    Client
+	log  *slog.Logger
+	perf *Catalog
+	gc   groupCommit[*perfRead]
 
 	limitMu sync.Mutex
 	limit   int // specs per call; 0 until read from vCenter
@@ -42,19 +44,19 @@ type perfRead struct {
 	instance  string
 	maxSample int32
 	done      chan struct{}
-	samples   []perfSample
+	samples   []Sample
 	err       error
 }
 
-func newPerfBatcher(a *Agent) *perfBatcher {
-	b := &perfBatcher{a: a}
-	b.gc = groupCommit[*perfRead]{a: a, send: b.send, take: b.take,
+func newPerfBatcher(c Client, log *slog.Logger, perf *Catalog, bg *background) *perfBatcher {
+	b := &perfBatcher{c: c, log: log, perf: perf}
+	b.gc = groupCommit[*perfRead]{bg: bg, send: b.send, take: b.take,
 		abandon: func(r *perfRead, err error) { r.err = err; close(r.done) }}
 	return b
 }
 
 // query runs one query, batched with concurrent ones of the same interval.
-func (b *perfBatcher) query(ctx context.Context, r *perfRead, interval int32) ([]perfSample, error) {
+func (b *perfBatcher) query(ctx context.Context, r *perfRead, interval int32) ([]Sample, error) {
 	r.done = make(chan struct{})
 	b.maxSpecs(ctx) // read before queuing: take must not block
 	if err := b.gc.do(ctx, strconv.Itoa(int(interval)), r, r.done); err != nil {
@@ -63,16 +65,16 @@ func (b *perfBatcher) query(ctx context.Context, r *perfRead, interval int32) ([
 	return r.samples, r.err
 }
 
-// maxSpecs is the number of specs one QueryPerf may carry: vCenter's
-// config.vpxd.stats.maxQueryMetrics when positive and below
-// maxPerfBatch, read once per agent (one QueryOptions call).
+// maxSpecs is the number of metrics one QueryPerf may carry: vCenter's
+// config.vpxd.stats.maxQueryMetrics when positive, else maxPerfBatch,
+// read once per agent (one QueryOptions call).
 func (b *perfBatcher) maxSpecs(ctx context.Context) int {
 	b.limitMu.Lock()
 	defer b.limitMu.Unlock()
 	if b.limit > 0 {
 		return b.limit
 	}
-	vc, err := b.a.Client(ctx)
+	vc, err := b.c.Client(ctx)
 	if err != nil {
 		return maxPerfBatch // not cached: the query will fail anyway
 	}
@@ -82,12 +84,12 @@ func (b *perfBatcher) maxSpecs(ctx context.Context) int {
 	}
 	res, err := methods.QueryOptions(ctx, vc, &types.QueryOptions{This: *vc.ServiceContent.Setting, Name: optMaxQueryMetrics})
 	if err != nil { // InvalidName: the setting is absent, so no limit
-		b.a.log.Debug("reading vCenter setting failed; using the default perf batch bound",
+		b.log.Debug("reading vCenter setting failed; using the default perf batch bound",
 			"setting", optMaxQueryMetrics, "error", err)
 		return b.limit
 	}
 	for _, o := range res.Returnval {
-		if n, ok := optionInt(o.GetOptionValue().Value); ok && n > 0 && n < b.limit {
+		if n, ok := optionInt(o.GetOptionValue().Value); ok && n > 0 {
 			b.limit = n
 		}
 	}
@@ -174,11 +176,11 @@ func (b *perfBatcher) send(ctx context.Context, key string, batch []*perfRead) {
 }
 
 func (b *perfBatcher) call(ctx context.Context, interval int32, batch []*perfRead) ([]types.BasePerfEntityMetricBase, error) {
-	pm, err := b.a.perf.perfManager(ctx)
+	pm, err := b.perf.PerfManager(ctx)
 	if err != nil {
 		return nil, err
 	}
-	vc, err := b.a.Client(ctx)
+	vc, err := b.c.Client(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -199,13 +201,13 @@ func (b *perfBatcher) call(ctx context.Context, interval int32, batch []*perfRea
 // first (no series: no samples, as vCenter answers for idle counters).
 func deliverPerf(batch []*perfRead, res []types.BasePerfEntityMetricBase) {
 	for _, r := range batch {
-		r.samples = samplesOf(res, r.ref, r.counter)
+		r.samples = samplesOf(res, r.ref, r.counter, r.instance)
 		close(r.done)
 	}
 }
 
-func samplesOf(res []types.BasePerfEntityMetricBase, ref types.ManagedObjectReference, counter int32) []perfSample {
-	var out []perfSample
+func samplesOf(res []types.BasePerfEntityMetricBase, ref types.ManagedObjectReference, counter int32, instance string) []Sample {
+	var out []Sample
 	for _, base := range res {
 		em, ok := base.(*types.PerfEntityMetric)
 		if !ok || em == nil || em.Entity != ref {
@@ -213,16 +215,16 @@ func samplesOf(res []types.BasePerfEntityMetricBase, ref types.ManagedObjectRefe
 		}
 		for _, series := range em.Value {
 			is, ok := series.(*types.PerfMetricIntSeries)
-			if !ok || is == nil || is.Id.CounterId != counter {
+			if !ok || is == nil || is.Id.CounterId != counter || instance != "*" && is.Id.Instance != instance {
 				continue
 			}
 			for i, v := range is.Value {
 				if i >= len(em.SampleInfo) {
 					break
 				}
-				out = append(out, perfSample{interval: em.SampleInfo[i].Interval, at: em.SampleInfo[i].Timestamp, value: v})
+				out = append(out, Sample{Interval: em.SampleInfo[i].Interval, At: em.SampleInfo[i].Timestamp, Value: v})
 			}
-			sort.SliceStable(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
+			sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 			return out
 		}
 	}

@@ -1,4 +1,4 @@
-package vsphere
+package session
 
 import (
 	"context"
@@ -9,45 +9,43 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/vim25/soap"
-
-	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
 // TestTLS runs a simulator with its self-signed certificate and connects
 // to it as a normal (non-simulator) agent with each TLS setting.
 func TestTLS(t *testing.T) {
-	sim, err := startSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
+	sim, err := StartSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.close()
-	host, portText, _ := strings.Cut(sim.host, ":")
+	defer sim.Close()
+	host, portText, _ := strings.Cut(sim.Host, ":")
 	port, _ := strconv.Atoi(portText)
-	caFile, err := sim.server.CertificateFile()
+	caFile, err := sim.Server().CertificateFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := sim.server.Certificate()
+	cert := sim.Server().Certificate()
 	sha256 := soap.ThumbprintSHA256(cert)
 	wrong := "00" + sha256[2:]
 	noColons := strings.ToLower(strings.ReplaceAll(sha256, ":", ""))
 
 	tests := []struct {
 		name string
-		cfg  AgentConfig
+		cfg  Config
 		want string // "" = success, else substring of the failure message
 	}{
-		{"default verifies and fails", AgentConfig{}, "x509: certificate signed by unknown authority"},
-		{"pinned sha256", AgentConfig{Thumbprint: sha256}, ""},
-		{"pinned sha256 lower case without colons", AgentConfig{Thumbprint: noColons}, ""},
-		{"pinned sha1", AgentConfig{Thumbprint: soap.ThumbprintSHA1(cert)}, ""},
-		{"wrong thumbprint", AgentConfig{Thumbprint: wrong}, "thumbprint does not match the pinned one: expected SHA-256 " + wrong + ", server presented " + sha256},
-		{"wrong sha1 thumbprint", AgentConfig{Thumbprint: strings.Repeat("AB:", 19) + "AB"}, "expected SHA-1 " + strings.Repeat("AB:", 19) + "AB, server presented " + soap.ThumbprintSHA1(cert)},
-		{"pin wins over CA file", AgentConfig{Thumbprint: wrong, CAFile: caFile}, "thumbprint does not match"},
-		{"missing CA file", AgentConfig{CAFile: caFile + ".missing"}, "load CA file"},
-		{"CA file", AgentConfig{CAFile: caFile}, ""},
-		{"insecure", AgentConfig{Insecure: true}, ""},
-		{"wrong password", AgentConfig{Insecure: true, Password: "nope"}, "Cannot connect to vSphere agent vc: log in to vc as user"},
+		{"default verifies and fails", Config{}, "x509: certificate signed by unknown authority"},
+		{"pinned sha256", Config{Thumbprint: sha256}, ""},
+		{"pinned sha256 lower case without colons", Config{Thumbprint: noColons}, ""},
+		{"pinned sha1", Config{Thumbprint: soap.ThumbprintSHA1(cert)}, ""},
+		{"wrong thumbprint", Config{Thumbprint: wrong}, "thumbprint does not match the pinned one: expected SHA-256 " + wrong + ", server presented " + sha256},
+		{"wrong sha1 thumbprint", Config{Thumbprint: strings.Repeat("AB:", 19) + "AB"}, "expected SHA-1 " + strings.Repeat("AB:", 19) + "AB, server presented " + soap.ThumbprintSHA1(cert)},
+		{"pin wins over CA file", Config{Thumbprint: wrong, CAFile: caFile}, "thumbprint does not match"},
+		{"missing CA file", Config{CAFile: caFile + ".missing"}, "load CA file"},
+		{"CA file", Config{CAFile: caFile}, ""},
+		{"insecure", Config{Insecure: true}, ""},
+		{"wrong password", Config{Insecure: true, Password: "nope"}, "Cannot connect to vSphere agent vc: log in to vc as user"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,27 +54,30 @@ func TestTLS(t *testing.T) {
 			if cfg.Password == "" {
 				cfg.Password = "pass"
 			}
-			s, err := NewService([]AgentConfig{cfg}, Options{})
+			cfg, err := cfg.WithDefaults()
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close(context.Background())
-			r := s.Execute(context.Background(), &vpoller.Request{Method: "about", Hostname: "vc"})
+			s := New(cfg, Options{})
+			defer s.Close()
+			vc, err := s.Client(context.Background())
 			switch {
-			case tc.want == "" && r.Success != 0:
-				t.Fatalf("want success, got %s", r.Encode(vpoller.Python))
-			case tc.want != "" && (r.Success != 1 || !strings.Contains(r.Msg, tc.want)):
-				t.Fatalf("want failure containing %q, got %s", tc.want, r.Encode(vpoller.Python))
+			case tc.want == "" && err != nil:
+				t.Fatalf("want success, got %v", err)
+			case tc.want == "" && vc.ServiceContent.About.ApiType != "VirtualCenter":
+				t.Fatalf("connected to %+v", vc.ServiceContent.About)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("want failure containing %q, got %v", tc.want, err)
 			}
-			if strings.Contains(r.Msg, cfg.Password) && cfg.Password != "" {
-				t.Errorf("password in reply: %s", r.Msg)
+			if err != nil && strings.Contains(err.Error(), cfg.Password) {
+				t.Errorf("password in error: %v", err)
 			}
 		})
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
-	bad := []AgentConfig{
+	bad := []Config{
 		{},
 		{Name: "vc"}, // no username
 		{Name: "vc", Username: "u", Port: 70000},
@@ -85,15 +86,12 @@ func TestConfigValidation(t *testing.T) {
 		{Name: "vc", Simulator: true, SimulatorModel: "vsan"},
 	}
 	for _, c := range bad {
-		if _, err := NewService([]AgentConfig{c}, Options{}); err == nil {
+		if _, err := c.WithDefaults(); err == nil {
 			t.Errorf("%+v accepted", c)
 		}
 	}
-	if _, err := NewService([]AgentConfig{{Name: "a", Simulator: true}, {Name: "a", Simulator: true}}, Options{}); err == nil {
-		t.Error("duplicate agent accepted")
-	}
 	// The password never appears in the config's log form.
-	c := AgentConfig{Name: "vc", Username: "u", Password: "s3cret"}
+	c := Config{Name: "vc", Username: "u", Password: "s3cret"}
 	if strings.Contains(c.LogValue().String(), "s3cret") {
 		t.Error("password in LogValue")
 	}

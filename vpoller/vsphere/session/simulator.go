@@ -1,4 +1,4 @@
-package vsphere
+package session
 
 import (
 	"crypto/tls"
@@ -12,8 +12,8 @@ import (
 
 // Credentials of an embedded simulator agent configured without a username.
 const (
-	simulatorUser     = "user"
-	simulatorPassword = "pass"
+	SimulatorUser     = "user"
+	SimulatorPassword = "pass"
 )
 
 // Inventory is what an embedded simulator model contains. Object names are
@@ -49,8 +49,8 @@ type Inventory struct {
 }
 
 // SimulatorInventory returns the documented content of an embedded
-// simulator model ("vpx" or "", or "esx"). Tests in this package check it
-// against a running simulator.
+// simulator model ("vpx" or "", or "esx"). Tests check it against a
+// running simulator.
 func SimulatorInventory(model string) Inventory {
 	if model == "esx" {
 		return Inventory{Model: "esx", Datacenters: 1, Clusters: 0, Hosts: 1, VMs: 2, Datastores: 1, Pools: 1, Networks: 1,
@@ -60,20 +60,22 @@ func SimulatorInventory(model string) Inventory {
 		Datacenter: "DC0", Cluster: "DC0_C0", Host: "DC0_C0_H0", VM: "DC0_C0_RP0_VM0", Datastore: "LocalDS_0"}
 }
 
-// simServer is an in-process vCenter/ESXi simulator serving HTTPS on
-// 127.0.0.1 with its own self-signed certificate.
-type simServer struct {
+// Simulator is an in-process vCenter/ESXi simulator (govmomi's vcsim)
+// serving HTTPS on 127.0.0.1 with its own self-signed certificate. An
+// agent reaches it like a vCenter with a self-signed certificate: over
+// TLS, with the certificate pinned by thumbprint.
+type Simulator struct {
 	model      *simulator.Model
 	server     *simulator.Server
-	host       string // host:port
-	thumbprint string // SHA-256 of the server certificate
+	user       *url.Userinfo
+	Host       string // host:port it listens on
+	Thumbprint string // SHA-256 thumbprint of its certificate
 }
 
-// startSimulator creates the model and starts its server; the agent then
-// connects with the server's certificate pinned by thumbprint, as it would
-// to a vCenter with a self-signed certificate. setup (tests) may adjust
-// the model and the server's TLS configuration before the server starts.
-func startSimulator(modelName, user, password string, log *slog.Logger, setup func(*simulator.Model)) (*simServer, error) {
+// StartSimulator creates a model ("vpx" or "esx") and starts serving it.
+// setup (tests, benchmarks) may adjust the model and the server's TLS
+// configuration before the server starts.
+func StartSimulator(modelName, user, password string, log *slog.Logger, setup func(*simulator.Model)) (*Simulator, error) {
 	var m *simulator.Model
 	if modelName == "esx" {
 		m = simulator.ESX()
@@ -95,10 +97,27 @@ func startSimulator(modelName, user, password string, log *slog.Logger, setup fu
 	// about (and the socket I/O orders it for the race detector). Failed
 	// handshakes go to our logger at debug level, not to stderr.
 	s.Server.Config.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
-	return &simServer{model: m, server: s, host: s.URL.Host, thumbprint: soap.ThumbprintSHA256(s.Certificate())}, nil
+	return &Simulator{model: m, server: s, user: url.UserPassword(user, password), Host: s.URL.Host,
+		Thumbprint: soap.ThumbprintSHA256(s.Certificate())}, nil
 }
 
-func (s *simServer) close() {
+// URL is the simulator's SDK address with its credentials, for a second
+// client (tests acting on the simulated vCenter as another user would).
+func (s *Simulator) URL() *url.URL {
+	u := *s.server.URL
+	u.User = s.user
+	return &u
+}
+
+// Server is the running simulator server (its certificate, for TLS tests).
+func (s *Simulator) Server() *simulator.Server { return s.server }
+
+// Model is the simulator's model (its registry, for tests that change the
+// simulated inventory server-side).
+func (s *Simulator) Model() *simulator.Model { return s.model }
+
+// Close stops serving and removes the model's temporary files.
+func (s *Simulator) Close() {
 	s.server.Close()
 	s.model.Remove()
 }

@@ -1,4 +1,4 @@
-package vsphere
+package session
 
 import (
 	"context"
@@ -14,9 +14,8 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
-
-	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
 // handshakeCounter counts, on the simulator's side, the TLS handshakes
@@ -44,36 +43,29 @@ func (h *handshakeCounter) hook(m *simulator.Model) {
 // for a second connection opened by concurrent requests.
 func TestPinnedTLSOneHandshake(t *testing.T) {
 	var hs handshakeCounter
-	sim, err := startSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), hs.hook)
+	sim, err := StartSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), hs.hook)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.close()
-	host, portText, _ := strings.Cut(sim.host, ":")
+	defer sim.Close()
+	host, portText, _ := strings.Cut(sim.Host, ":")
 	port, _ := strconv.Atoi(portText)
-	cfg := AgentConfig{Name: "vc", Host: host, Port: port, Username: "user", Password: "pass",
-		Timeout: 5 * time.Second, Thumbprint: sim.thumbprint}
-	s, err := NewService([]AgentConfig{cfg}, Options{IndexRefresh: time.Hour})
+	cfg, err := Config{Name: "vc", Host: host, Port: port, Username: "user", Password: "pass",
+		Timeout: 5 * time.Second, Thumbprint: sim.Thumbprint}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(context.Background())
-
-	r := s.Execute(context.Background(), &vpoller.Request{Method: "about", Hostname: "vc"})
-	if r.Success != 0 {
-		t.Fatal(string(r.Encode(vpoller.Python)))
-	}
-	a, _ := s.Agent("vc")
-	// Force new connections: drop the idle ones and ask again.
-	for range 3 {
-		vc, err := a.Client(context.Background())
+	s := New(cfg, Options{})
+	defer s.Close()
+	// Force new connections: drop the idle ones and call again.
+	for range 4 {
+		vc, err := s.Client(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		vc.CloseIdleConnections()
-		if r := s.Execute(context.Background(), &vpoller.Request{Method: "vm.get", Hostname: "vc",
-			Name: "DC0_H0_VM0", Properties: []string{"runtime.powerState"}}); r.Success != 0 {
-			t.Fatal(string(r.Encode(vpoller.Python)))
+		if _, err := methods.GetCurrentTime(context.Background(), vc); err != nil {
+			t.Fatal(err)
 		}
 	}
 	started, completed := hs.started.Load(), hs.completed.Load()
@@ -82,9 +74,9 @@ func TestPinnedTLSOneHandshake(t *testing.T) {
 	// For the record: govmomi's own pinning on the same server.
 	hs.started.Store(0)
 	hs.completed.Store(0)
-	u := &url.URL{Scheme: "https", Host: sim.host, Path: vim25.Path}
+	u := &url.URL{Scheme: "https", Host: sim.Host, Path: vim25.Path}
 	sc := soap.NewClient(u, false)
-	sc.SetThumbprint(sim.host, sim.thumbprint)
+	sc.SetThumbprint(sim.Host, sim.Thumbprint)
 	if _, err := vim25.NewClient(context.Background(), sc); err != nil {
 		t.Fatal(err)
 	}
@@ -103,16 +95,16 @@ func TestPinnedTLSOneHandshake(t *testing.T) {
 // certificate does not name (httptest's certificate names 127.0.0.1 and
 // example.com, not ::1 or localhost) and checks that the error says so.
 func TestTLSHostnameMismatch(t *testing.T) {
-	sim, err := startSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
+	sim, err := StartSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.close()
-	caFile, err := sim.server.CertificateFile()
+	defer sim.Close()
+	caFile, err := sim.Server().CertificateFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(sim.host)
+	_, port, _ := net.SplitHostPort(sim.Host)
 	setup, err := newAgentTLS(caFile, "", false)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +121,7 @@ func TestTLSHostnameMismatch(t *testing.T) {
 		}
 	}
 	// The certificate's own name works with the same CA file.
-	c, err := setup.dial(context.Background(), "tcp", sim.host)
+	c, err := setup.dial(context.Background(), "tcp", sim.Host)
 	if err != nil {
 		t.Fatalf("by 127.0.0.1: %v", err)
 	}
@@ -139,21 +131,21 @@ func TestTLSHostnameMismatch(t *testing.T) {
 // TestPinRefusesOtherCertificate checks the pin against a certificate it
 // does not name, on one handshake, with both thumbprints in the error.
 func TestPinRefusesOtherCertificate(t *testing.T) {
-	sim, err := startSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
+	sim, err := StartSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.close()
+	defer sim.Close()
 	want := strings.Repeat("0A:", 31) + "0A"
 	setup, err := newAgentTLS("", want, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = setup.dial(context.Background(), "tcp", sim.host)
+	_, err = setup.dial(context.Background(), "tcp", sim.Host)
 	if err == nil {
 		t.Fatal("wrong certificate accepted")
 	}
-	got := soap.ThumbprintSHA256(sim.server.Certificate())
+	got := soap.ThumbprintSHA256(sim.Server().Certificate())
 	if !strings.Contains(err.Error(), "expected SHA-256 "+want+", server presented "+got) {
 		t.Errorf("error %q does not name both thumbprints", err)
 	}

@@ -1,11 +1,12 @@
-package vsphere
+package objects
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
@@ -15,17 +16,13 @@ import (
 // stays well below vCenter's page size and one slow call delays little.
 const maxBatchObjects = 100
 
-// errGone marks an object that vCenter no longer knows (reported per
-// object in a batched reply); retrieveOne turns it into a LookupError.
-var errGone = errors.New("managed object not found")
-
 // propBatcher batches single-object property reads of the same managed
 // object type (groupCommit, one lane per type): reads arriving while a
 // read of their type is in flight leave together as one
 // RetrievePropertiesEx for every queued object with the union of their
 // paths. Each read still gets only its own paths and its own errors.
 type propBatcher struct {
-	a  *Agent
+	c  Client
 	gc groupCommit[*propRead]
 }
 
@@ -34,19 +31,19 @@ type propRead struct {
 	ref   types.ManagedObjectReference
 	paths []string
 	done  chan struct{} // closed when vals/err are set
-	vals  propValues
+	vals  Values
 	err   error
 }
 
-func newPropBatcher(a *Agent) *propBatcher {
-	b := &propBatcher{a: a}
-	b.gc = groupCommit[*propRead]{a: a, send: b.send, take: takeFirst[*propRead](maxBatchObjects),
+func newPropBatcher(c Client, bg *background) *propBatcher {
+	b := &propBatcher{c: c}
+	b.gc = groupCommit[*propRead]{bg: bg, send: b.send, take: takeFirst[*propRead](maxBatchObjects),
 		abandon: func(r *propRead, err error) { r.err = err; close(r.done) }}
 	return b
 }
 
 // get reads paths of ref, batched with concurrent reads of its type.
-func (b *propBatcher) get(ctx context.Context, ref types.ManagedObjectReference, paths []string) (propValues, error) {
+func (b *propBatcher) get(ctx context.Context, ref types.ManagedObjectReference, paths []string) (Values, error) {
 	r := &propRead{ref: ref, paths: paths, done: make(chan struct{})}
 	if err := b.gc.do(ctx, ref.Type, r, r.done); err != nil {
 		return nil, err
@@ -61,7 +58,16 @@ func (b *propBatcher) get(ctx context.Context, ref types.ManagedObjectReference,
 // never fails because of another one.
 func (b *propBatcher) send(ctx context.Context, typ string, batch []*propRead) {
 	for len(batch) > 0 {
-		contents, err := b.a.retrieveContents(ctx, b.spec(typ, batch))
+		var contents []types.ObjectContent
+		vc, err := b.c.Client(ctx)
+		if err == nil {
+			var res *types.RetrievePropertiesResponse
+			res, err = property.DefaultCollector(vc).RetrieveProperties(ctx,
+				types.RetrieveProperties{SpecSet: []types.PropertyFilterSpec{b.spec(vc, typ, batch)}})
+			if err == nil {
+				contents = res.Returnval
+			}
+		}
 		if err == nil {
 			deliver(batch, contents)
 			return
@@ -95,14 +101,14 @@ func (b *propBatcher) send(ctx context.Context, typ string, batch []*propRead) {
 // spec builds one filter for the reads: each object once, and the union
 // of their paths plus "name" (every batched type has one; it guarantees
 // that an existing object appears in the reply).
-func (b *propBatcher) spec(typ string, batch []*propRead) types.PropertyFilterSpec {
+func (b *propBatcher) spec(vc *vim25.Client, typ string, batch []*propRead) types.PropertyFilterSpec {
 	spec := types.PropertyFilterSpec{}
-	if b.a.reportsMissingObjects() {
+	if reportsMissingObjects(vc) {
 		spec.ReportMissingObjectsInResults = types.NewBool(true)
 	}
 	seenObj := map[types.ManagedObjectReference]bool{}
-	paths := []string{pathName}
-	seenPath := map[string]bool{pathName: true}
+	paths := []string{PathName}
+	seenPath := map[string]bool{PathName: true}
 	for _, r := range batch {
 		if !seenObj[r.ref] {
 			seenObj[r.ref] = true
@@ -137,7 +143,7 @@ func deliver(batch []*propRead, contents []types.ObjectContent) {
 		for _, p := range r.paths {
 			want[p] = true
 		}
-		pv := propValues{}
+		pv := Values{}
 		for _, p := range oc.PropSet {
 			if want[p.Name] {
 				pv[p.Name] = p.Val
@@ -189,10 +195,7 @@ func contains(list []string, s string) bool {
 // knows PropertyFilterSpec.reportMissingObjectsInResults; older ones
 // would refuse the field, and a deleted object then faults the whole call
 // (send isolates it).
-func (a *Agent) reportsMissingObjects() bool {
-	a.mu.Lock()
-	vc := a.vc
-	a.mu.Unlock()
+func reportsMissingObjects(vc *vim25.Client) bool {
 	if vc == nil {
 		return false
 	}

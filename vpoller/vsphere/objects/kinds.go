@@ -1,0 +1,93 @@
+package objects
+
+// Kind is a family of managed object types looked up together: what a
+// vPoller method's "name" is matched against.
+type Kind struct {
+	Name  string
+	Types []string // concrete managed object types of the family
+	ByURL bool     // datastores are named by info.url in requests
+	UUID  bool     // VMs and hosts can also be named by UUID
+}
+
+// Has reports whether typ is one of the kind's types.
+func (k *Kind) Has(typ string) bool {
+	for _, t := range k.Types {
+		if t == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// The kinds of the vPoller method families.
+var (
+	Datacenter = &Kind{Name: "datacenter", Types: []string{"Datacenter"}}
+	Cluster    = &Kind{Name: "cluster", Types: []string{"ClusterComputeResource"}}
+	Host       = &Kind{Name: "host", Types: []string{"HostSystem"}, UUID: true}
+	VM         = &Kind{Name: "vm", Types: []string{"VirtualMachine"}, UUID: true}
+	Datastore  = &Kind{Name: "datastore", Types: []string{"Datastore"}, ByURL: true}
+	Pool       = &Kind{Name: "resource pool", Types: []string{"ResourcePool"}}
+	Network    = &Kind{Name: "network", Types: []string{"Network", "DistributedVirtualPortgroup", "OpaqueNetwork"}}
+)
+
+// Paths the inventory index needs, and the container view traversal.
+const (
+	PathName         = "name"
+	PathURL          = "info.url"
+	pathVMInstUUID   = "config.instanceUuid"
+	pathVMBiosUUID   = "config.uuid"
+	pathHostUUID     = "hardware.systemInfo.uuid"
+	typeContainerVew = "ContainerView"
+	pathView         = "view"
+)
+
+// indexPaths lists every type the mirror holds (the container view's
+// types) and the properties lookups need; they are always watched.
+var indexPaths = map[string][]string{
+	"Datacenter":                  {PathName},
+	"ComputeResource":             {PathName},
+	"ClusterComputeResource":      {PathName},
+	"HostSystem":                  {PathName, pathHostUUID},
+	"VirtualMachine":              {PathName, pathVMInstUUID, pathVMBiosUUID},
+	"Datastore":                   {PathName, PathURL},
+	"ResourcePool":                {PathName},
+	"Network":                     {PathName},
+	"DistributedVirtualPortgroup": {PathName},
+	"OpaqueNetwork":               {PathName},
+}
+
+// uuidPaths are the properties a UUID lookup matches.
+var uuidPaths = []string{pathVMInstUUID, pathVMBiosUUID, pathHostUUID}
+
+// defaultPaths are watched from the start, besides the index paths: every
+// property the shipped Zabbix templates read (the VM, host, datastore,
+// cluster and datacenter master items, the snapshot tree, the power and
+// connection states the perf items check, guest disks and NICs), so that
+// a Zabbix installation using them costs vCenter nothing for unchanged
+// data. The VM's "snapshot" is watched whole: vm.snapshot.get reads its
+// rootSnapshotList, and the whole property also changes when the last
+// snapshot goes.
+var defaultPaths = map[string][]string{
+	"VirtualMachine": {"runtime.powerState", "runtime.connectionState", "overallStatus", "runtime.consolidationNeeded",
+		"guest.toolsRunningStatus", "guest.guestState", "summary.config.numCpu", "summary.config.memorySizeMB",
+		"summary.config.guestFullName", "summary.quickStats.overallCpuUsage", "summary.quickStats.guestMemoryUsage",
+		"summary.quickStats.hostMemoryUsage", "summary.quickStats.uptimeSeconds", "summary.storage.committed",
+		"summary.storage.uncommitted", "guest.ipAddress", "guest.hostName", "guest.disk", "guest.net", "snapshot"},
+	"HostSystem": {"runtime.powerState", "runtime.connectionState", "runtime.inMaintenanceMode", "overallStatus",
+		"summary.rebootRequired", "summary.quickStats.overallCpuUsage", "summary.quickStats.overallMemoryUsage",
+		"summary.quickStats.uptime", "summary.hardware.cpuMhz", "summary.hardware.numCpuCores",
+		"summary.hardware.numCpuThreads", "summary.hardware.memorySize", "summary.hardware.cpuModel",
+		"summary.hardware.vendor", "summary.hardware.model", "summary.config.product.fullName"},
+	"Datastore": {"summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
+		"summary.maintenanceMode", "summary.type", "overallStatus"},
+	"ClusterComputeResource": {"overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",
+		"summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory"},
+	"Datacenter": {"overallStatus"},
+}
+
+// Mirrored reports whether objects of typ are in the mirror's view (only
+// those can have watched properties).
+func Mirrored(typ string) bool {
+	_, ok := indexPaths[typ]
+	return ok
+}

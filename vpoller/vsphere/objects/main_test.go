@@ -1,0 +1,42 @@
+package objects
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/vmware/govmomi/simulator"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The simulator's per-session idle watchers end with the model's
+		// context, which the simulator never cancels.
+		goleak.IgnoreTopFunction("github.com/vmware/govmomi/simulator.SessionIdleWatch.func1"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+	)
+}
+
+// simStore is a Store on a session to an embedded simulator (vpx model).
+type simStore struct {
+	*Store
+	sess *session.Session
+}
+
+func newSimStore(t testing.TB, opts Options, setup func(*simulator.Model)) simStore {
+	t.Helper()
+	cfg, err := session.Config{Name: "sim", Simulator: true}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := session.New(cfg, session.Options{SimulatorSetup: setup})
+	st, err := New(sess, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(); sess.Close() })
+	return simStore{st, sess}
+}

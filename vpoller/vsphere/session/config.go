@@ -1,0 +1,126 @@
+package session
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Defaults applied by Config.WithDefaults to zero fields.
+const (
+	DefaultPort    = 443
+	DefaultTimeout = 8 * time.Second
+)
+
+// Config describes one vSphere agent (a vCenter or ESXi host): where it
+// is, how to log in and how to trust its certificate.
+type Config struct {
+	Name               string        // agent name clients put in "hostname"; exact, case-sensitive
+	Host               string        // address to connect to (defaults to Name)
+	Port               int           // default 443
+	Username, Password string        // vSphere credentials; the password is never logged
+	Timeout            time.Duration // per SOAP call; default 8s, below the 10 s the original CLI waits
+	CAFile             string        // PEM CA bundle to verify vCenter's certificate
+	Thumbprint         string        // pinned SHA-256 (or SHA-1) thumbprint of the server certificate, hex with or without colons
+	Insecure           bool          // skip TLS verification (only when explicitly configured)
+	Simulator          bool          // serve this agent from an in-process govmomi simulator (embedded default/demo/tests)
+	SimulatorModel     string        // optional: "vpx" (default) or "esx"
+}
+
+// LogValue keeps the password out of logs.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("name", c.Name), slog.String("host", c.Host), slog.Int("port", c.Port),
+		slog.String("username", c.Username)}
+	switch {
+	case c.Simulator:
+		attrs = append(attrs, slog.String("simulator", c.SimulatorModel))
+	case c.Insecure:
+		attrs = append(attrs, slog.Bool("insecure", true))
+	case c.Thumbprint != "":
+		attrs = append(attrs, slog.String("thumbprint", c.Thumbprint))
+	case c.CAFile != "":
+		attrs = append(attrs, slog.String("ca_file", c.CAFile))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// WithDefaults fills zero fields and checks the rest; it does no network
+// work, so that a bad configuration is refused when the worker starts, not
+// on the first request.
+func (c Config) WithDefaults() (Config, error) {
+	if c.Name == "" {
+		return c, errors.New("agent name is empty")
+	}
+	if c.Host == "" {
+		c.Host = c.Name
+	}
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return c, fmt.Errorf("agent %s: port %d out of range", c.Name, c.Port)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Timeout < 0 {
+		return c, fmt.Errorf("agent %s: negative timeout", c.Name)
+	}
+	if c.Simulator {
+		switch strings.ToLower(c.SimulatorModel) {
+		case "", "vpx":
+			c.SimulatorModel = "vpx"
+		case "esx":
+			c.SimulatorModel = "esx"
+		default:
+			return c, fmt.Errorf("agent %s: unknown simulator model %q (want vpx or esx)", c.Name, c.SimulatorModel)
+		}
+		if c.Username == "" {
+			c.Username, c.Password = SimulatorUser, SimulatorPassword
+		}
+		return c, nil
+	}
+	if c.Username == "" {
+		return c, fmt.Errorf("agent %s: username is empty", c.Name)
+	}
+	if c.Thumbprint != "" {
+		tp, err := ParseThumbprint(c.Thumbprint)
+		if err != nil {
+			return c, fmt.Errorf("agent %s: %w", c.Name, err)
+		}
+		c.Thumbprint = tp
+	}
+	return c, nil
+}
+
+// ParseThumbprint normalises a certificate thumbprint to the form govmomi
+// compares against: upper-case hex byte pairs joined by colons. It accepts
+// SHA-256 (32 bytes) and SHA-1 (20 bytes) fingerprints written with or
+// without colons, spaces or dashes, in either case, optionally prefixed
+// with "sha256:" / "sha1:" as some tools print them.
+func ParseThumbprint(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	low := strings.ToLower(t)
+	for _, p := range []string{"sha256:", "sha-256:", "sha1:", "sha-1:"} {
+		if strings.HasPrefix(low, p) {
+			t = t[len(p):]
+			break
+		}
+	}
+	t = strings.NewReplacer(":", "", " ", "", "-", "").Replace(t)
+	b, err := hex.DecodeString(t)
+	if err != nil {
+		return "", fmt.Errorf("thumbprint %q is not hexadecimal", s)
+	}
+	if len(b) != 32 && len(b) != 20 {
+		return "", fmt.Errorf("thumbprint %q has %d bytes; want 32 (SHA-256) or 20 (SHA-1)", s, len(b))
+	}
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = fmt.Sprintf("%02X", x)
+	}
+	return strings.Join(parts, ":"), nil
+}
