@@ -75,17 +75,20 @@ func TestPerfHistoricalAndErrors(t *testing.T) {
 	url := u.(string)
 
 	// Datastore: historical only. vcsim names its intervals "Past Day",
-	// "Past Week", ... (vCenter: "Past day"); names are case-sensitive.
-	r := exec(t, s, vpoller.Request{Method: "datastore.perf.metric.get", Name: url, CounterName: "disk.used.kiloBytes.latest", PerfInterval: "Past Day", MaxSample: 2})
-	got := samples(t, r, "disk.used.kiloBytes.latest", 2)
-	if iv, _ := got[0].Get("interval"); iv != int64(300) {
-		t.Errorf("interval %v, want Past Day's 300", iv)
+	// "Past Week", ... (vCenter: "Past day"); every spelling works.
+	var got []vpoller.Object
+	for _, name := range []string{"Past Day", "Past day", "past day", " PAST DAY "} {
+		r := exec(t, s, vpoller.Request{Method: "datastore.perf.metric.get", Name: url, CounterName: "disk.used.kiloBytes.latest", PerfInterval: name, MaxSample: 2})
+		got = samples(t, r, "disk.used.kiloBytes.latest", 2)
+		if iv, _ := got[0].Get("interval"); iv != int64(300) {
+			t.Errorf("%q: interval %v, want Past Day's 300", name, iv)
+		}
 	}
 	if v, _ := got[1].Get("value"); v.(int64) == 0 {
 		t.Errorf("datastore disk.used sample is 0: %v", got)
 	}
 	// A host with a historical interval too.
-	r = exec(t, s, vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_H0", CounterName: "mem.usage.percent.average", PerfInterval: "Past Week"})
+	r := exec(t, s, vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_H0", CounterName: "mem.usage.percent.average", PerfInterval: "Past Week"})
 	if iv, _ := samples(t, r, "mem.usage.percent.average", 1)[0].Get("interval"); iv != int64(1800) {
 		t.Errorf("interval %v, want Past Week's 1800", iv)
 	}
@@ -96,7 +99,7 @@ func TestPerfHistoricalAndErrors(t *testing.T) {
 	}{
 		{vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H0", CounterName: "cpu.nosuch.percent.average"}, "Unknown performance counter requested"},
 		{vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H0", CounterName: "garbage"}, "Unknown performance counter requested"},
-		{vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H0", CounterName: "cpu.usage.percent.average", PerfInterval: "Past day"}, "Historical interval Past day does not exists"},
+		{vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H0", CounterName: "cpu.usage.percent.average", PerfInterval: "Past decade"}, "Historical interval Past decade does not exists"},
 		{vpoller.Request{Method: "datastore.perf.metric.get", Name: url, CounterName: "disk.used.kiloBytes.latest"}, "No historical performance interval provided for entity LocalDS_0"},
 		{vpoller.Request{Method: "cluster.perf.metric.get", Name: "DC0_C0", CounterName: "cpu.usage.percent.average"}, "No historical performance interval provided for entity DC0_C0"},
 		{vpoller.Request{Method: "datacenter.perf.metric.get", Name: "DC0", CounterName: "cpu.usage.percent.average", PerfInterval: "Nope"}, "Historical interval Nope does not exists"},

@@ -188,9 +188,11 @@ func (c *Catalog) CounterNames(ctx context.Context) (map[int32]string, error) {
 func (c *Catalog) Interval(ctx context.Context, name string) (types.PerfInterval, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Names match without regard to case: vCenter says "Past day", the
+	// simulator "Past Day", and users write either.
 	find := func() (types.PerfInterval, bool) {
 		for _, iv := range c.intervals {
-			if iv.Name == name {
+			if strings.EqualFold(strings.TrimSpace(iv.Name), strings.TrimSpace(name)) {
 				return iv, true
 			}
 		}
