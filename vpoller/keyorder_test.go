@@ -3,6 +3,8 @@ package vpoller
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -84,5 +86,24 @@ func TestFailuresKeepSuccessFirst(t *testing.T) {
 		if mi.MsgFirst() != w {
 			t.Errorf("%s: MsgFirst %v, want %v", m, mi.MsgFirst(), w)
 		}
+	}
+}
+
+func TestTaskFailedAndGuard(t *testing.T) {
+	cause := errors.New("boom")
+	r := TaskFailed("vm.get", "it broke", cause)
+	if string(r.Encode(Python)) != `{"success": 1, "msg": "Task vm.get failed", "traceback": "it broke"}` || r.Cause != cause {
+		t.Fatalf("%s %v", r.Encode(Python), r.Cause)
+	}
+	log := slog.New(slog.DiscardHandler)
+	r = Guard("vm.get", log, func() *Response { panic("nil map") })
+	if r.Msg != "Task vm.get failed" || !strings.HasPrefix(r.Traceback, "panic: nil map\n\ngoroutine ") {
+		t.Fatalf("panic: %+v", r)
+	}
+	if r = Guard("about", log, func() *Response { return nil }); r.Msg != "Task about failed" || r.Traceback != "handler returned no reply" {
+		t.Fatalf("nil reply: %+v", r)
+	}
+	if r = Guard("about", log, func() *Response { return OK("fine", nil) }); r.Failed() {
+		t.Fatalf("ok: %+v", r)
 	}
 }

@@ -3,6 +3,8 @@ package vpoller
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 )
 
 // Response is a worker's reply. Success is 0 or 1, as on the wire; Result
@@ -27,6 +29,30 @@ func Fail(msg string) *Response { return &Response{Success: 1, Msg: msg} }
 
 // Failf builds a failure reply with a formatted message.
 func Failf(format string, args ...any) *Response { return Fail(fmt.Sprintf(format, args...)) }
+
+// TaskFailed is the original's reply to a task that failed for a reason of
+// its own (not a lookup or a vCenter fault): "Task <method> failed", with
+// what happened as traceback. cause (may be nil) is the error behind it,
+// for the worker's circuit breaker.
+func TaskFailed(method, traceback string, cause error) *Response {
+	return &Response{Success: 1, Msg: "Task " + method + " failed", Traceback: traceback, Cause: cause}
+}
+
+// Guard runs f and turns a panic in it into method's TaskFailed reply,
+// with the panic and its stack as traceback, logged on log: a bug met by
+// one request fails that request only. A nil reply from f is a failure too.
+func Guard(method string, log *slog.Logger, f func() *Response) (resp *Response) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("vPoller task panicked", "method", method, "panic", r)
+			resp = TaskFailed(method, fmt.Sprintf("panic: %v\n\n%s", r, debug.Stack()), nil)
+		}
+	}()
+	if resp = f(); resp == nil {
+		resp = TaskFailed(method, "handler returned no reply", nil)
+	}
+	return resp
+}
 
 // Failed reports whether the reply carries an error.
 func (r *Response) Failed() bool { return r.Success != 0 }

@@ -2,7 +2,6 @@ package vsphere
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/vmware/govmomi/vim25/soap"
 
@@ -56,7 +55,7 @@ func fail(req *vpoller.Request, err error) *vpoller.Response {
 	case soap.IsSoapFault(err):
 		return &vpoller.Response{Success: 1, Msg: "Cannot collect properties: " + err.Error(), Cause: err}
 	}
-	return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method), Traceback: err.Error(), Cause: err}
+	return vpoller.TaskFailed(req.Method, err.Error(), err)
 }
 
 // failColon is fail for the methods whose original lookup message has a

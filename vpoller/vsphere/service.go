@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -154,23 +153,12 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		resp := *r.Val.(*vpoller.Response)
 		return &resp
 	case <-ctx.Done():
-		return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method), Traceback: ctx.Err().Error(), Cause: ctx.Err()}
+		return vpoller.TaskFailed(req.Method, ctx.Err().Error(), ctx.Err())
 	}
 }
 
-func (s *Service) run(ctx context.Context, a *Agent, h Handler, req *vpoller.Request) (resp *vpoller.Response) {
-	defer func() {
-		if r := recover(); r != nil {
-			tb := fmt.Sprintf("panic: %v\n\n%s", r, debug.Stack())
-			s.log.Error("vPoller task panicked", slog.Any("request", req), slog.Any("panic", r))
-			resp = &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method), Traceback: tb}
-		}
-	}()
-	resp = h(ctx, a, req)
-	if resp == nil {
-		resp = &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method), Traceback: "handler returned no reply"}
-	}
-	return resp
+func (s *Service) run(ctx context.Context, a *Agent, h Handler, req *vpoller.Request) *vpoller.Response {
+	return vpoller.Guard(req.Method, s.log, func() *vpoller.Response { return h(ctx, a, req) })
 }
 
 // Close stops every agent's mirror and sweep, logs out of its session and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -71,8 +70,8 @@ func (w *Worker) dispatch(ctx context.Context, conn *peerConn, frames [][]byte, 
 			// once that the vCenter is unreachable.
 			if waited := time.Since(j.arrived); waited > w.opts.RequestTimeout && !l.open() {
 				l.expired.Add(1)
-				j.finish(&vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", j.req.Method),
-					Traceback: fmt.Sprintf("waited %s for vCenter %s (request timeout %s)", waited.Round(time.Millisecond), l.name, w.opts.RequestTimeout)})
+				j.finish(vpoller.TaskFailed(j.req.Method,
+					fmt.Sprintf("waited %s for vCenter %s (request timeout %s)", waited.Round(time.Millisecond), l.name, w.opts.RequestTimeout), nil))
 				continue
 			}
 			j.finish(w.execute(ctx, l, j.req))
@@ -115,21 +114,16 @@ func (w *Worker) decode(payload []byte) (*vpoller.Request, []byte) {
 // execute runs a request within RequestTimeout, through the lane's
 // circuit breaker when there is a lane; a panic becomes the request's
 // "Task <method> failed" reply.
-func (w *Worker) execute(ctx context.Context, l *lane, req *vpoller.Request) (resp *vpoller.Response) {
-	defer func() {
-		if r := recover(); r != nil {
-			w.log.Error("request panicked", "request", req, "panic", r)
-			resp = &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Task %s failed", req.Method),
-				Traceback: fmt.Sprintf("panic: %v\n\n%s", r, debug.Stack())}
+func (w *Worker) execute(ctx context.Context, l *lane, req *vpoller.Request) *vpoller.Response {
+	return vpoller.Guard(req.Method, w.log, func() *vpoller.Response {
+		ctx, cancel := context.WithTimeout(ctx, w.opts.RequestTimeout)
+		defer cancel()
+		w.log.Debug("request", "request", req)
+		if l != nil {
+			return l.execute(ctx, req, w.exec, w.opts.Unreachable)
 		}
-	}()
-	ctx, cancel := context.WithTimeout(ctx, w.opts.RequestTimeout)
-	defer cancel()
-	w.log.Debug("request", "request", req)
-	if l != nil {
-		return l.execute(ctx, req, w.exec, w.opts.Unreachable)
-	}
-	return w.exec.Execute(ctx, req)
+		return w.exec.Execute(ctx, req)
+	})
 }
 
 // encode renders the reply with the helper the request names, within
