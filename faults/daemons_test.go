@@ -6,23 +6,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
 // freePort returns a loopback port that was free a moment ago.
 func (s *scenario) freePort() int {
-	s.t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	s.must(err, "free port")
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testutil.FreePort(s.t)
 }
 
 func tcpEP(port int) string { return fmt.Sprintf("tcp://127.0.0.1:%d", port) }

@@ -20,10 +20,6 @@ var bins struct {
 // FAULTS_KEEP=1, removed otherwise.
 var suiteDir string
 
-// python is the system python3, which carries Debian's python3-zmq (a
-// python3 earlier on PATH, from pyenv for instance, may not).
-const python = "/usr/bin/python3"
-
 // TestMain finds or builds the binaries, runs the scenarios and prints
 // the table, whatever happened. FAULTS_BIN names a directory holding the
 // four binaries of `make build` (the Makefile passes bin/); without it

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
@@ -25,7 +26,7 @@ func Test08PoisonRequest(t *testing.T) {
 	var workers []*proc
 	for i := range 3 {
 		name := fmt.Sprintf("pyworker-%d", i+1)
-		p := s.spawn(name, python, []string{"testdata/pyworker.py", px.back, name, poisonMarker}, spawnOpts{})
+		p := s.spawn(name, testutil.Python(t, false), []string{"testdata/pyworker.py", px.back, name, poisonMarker}, spawnOpts{})
 		workers = append(workers, p)
 	}
 	if ok, _ := px.waitWorkers(3, 15*time.Second); !ok {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
@@ -364,11 +365,7 @@ var benchBackend string
 
 func buildWorker(b *testing.B) string {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "vpoller-worker")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/vpoller-worker").CombinedOutput(); err != nil {
-		b.Fatalf("build worker: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.Build(b, b.TempDir(), "../cmd/vpoller-worker")
 }
 
 // benchWorker is a vpoller-worker process serving the simulator.

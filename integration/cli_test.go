@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -19,10 +19,7 @@ import (
 // line reaches them too.
 func TestClientCommandLineEveryMethod(t *testing.T) {
 	c := startChain(t)
-	bin := filepath.Join(t.TempDir(), "vpoller-client")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/vpoller-client").CombinedOutput(); err != nil {
-		t.Fatalf("build client: %v\n%s", err, out)
-	}
+	bin := testutil.Build(t, t.TempDir(), "../cmd/vpoller-client")
 	cli := func(args ...string) *vpoller.Response {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"-e", c.frontend, "-V", agentName, "-t", "15000", "-r", "1"}, args...)...)

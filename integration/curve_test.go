@@ -16,6 +16,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
@@ -76,9 +77,7 @@ except zmq.Again:
 // gets nothing, and the proxy logs the refusal with the key; a worker
 // whose key is not allowed cannot join the backend.
 func TestCurveChainWithLibzmqClient(t *testing.T) {
-	if err := exec.Command("/usr/bin/python3", "-c", "import zmq; assert zmq.has('curve')").Run(); err != nil {
-		t.Fatalf("python3-zmq with CURVE is required (scripts/install-test-deps.sh): %v", err)
-	}
+	python := testutil.Python(t, true)
 	dir := t.TempDir()
 	for _, d := range []string{"clients.d", "workers.d", "vsphere.d", "rogue"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
@@ -153,7 +152,7 @@ proxy_curve_secret_key = %s
 	}
 
 	py := func(client curvekey.KeyPair, req string) string {
-		out, err := exec.Command("/usr/bin/python3", "-c", pyCurveREQ, p.Addrs().Frontend,
+		out, err := exec.Command(python, "-c", pyCurveREQ, p.Addrs().Frontend,
 			proxyKey.Public.String(), client.Public.String(), client.Secret.String(), req).CombinedOutput()
 		if err != nil {
 			t.Fatalf("pyzmq client: %v\n%s", err, out)

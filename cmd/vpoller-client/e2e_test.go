@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net"
 	"os/exec"
@@ -12,43 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 // buildCLI compiles the command once per test run (TestMain removes it).
 var buildCLI = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(binDir, "vpoller-client")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", errors.New("go build: " + err.Error() + ": " + string(out))
-	}
-	return bin, nil
+	return bin, testutil.GoBuild(bin, ".")
 })
-
-// startProxy runs a real zmq4 ROUTER on 127.0.0.1 playing the vPoller
-// proxy: it answers each request with reply(request).
-func startProxy(t *testing.T, reply func([]byte) []byte) string {
-	t.Helper()
-	sock := zmq4.NewRouter(context.Background())
-	if err := sock.Listen("tcp://127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			msg, err := sock.Recv()
-			if err != nil {
-				return
-			}
-			if len(msg.Frames) == 3 {
-				_ = sock.Send(zmq4.NewMsgFrom(msg.Frames[0], nil, reply(msg.Frames[2])))
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = sock.Close(); <-done })
-	return "tcp://" + sock.Addr().String()
-}
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -75,7 +45,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	const vmGet = `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "DC0_C0_RP0_VM0", "runtime.powerState": "poweredOn"}]}`
 	var mu sync.Mutex
 	var seen []string
-	ep := startProxy(t, func(req []byte) []byte {
+	ep := testutil.StartRouter(t, "127.0.0.1:0", testutil.Reply(func(req []byte) []byte {
 		mu.Lock()
 		seen = append(seen, string(req))
 		mu.Unlock()
@@ -87,7 +57,7 @@ func TestCLIEndToEnd(t *testing.T) {
 		default:
 			return []byte(vmGet)
 		}
-	})
+	})).Endpoint()
 	for _, tc := range []struct {
 		args   string
 		stdout string

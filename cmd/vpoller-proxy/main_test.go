@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,29 +12,14 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // buildBinary compiles the command into a temporary directory.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vpoller-proxy")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.Build(t, t.TempDir(), ".")
 }
 
 // The built binary starts from a vpoller.conf, answers status, and stops on
@@ -53,14 +37,14 @@ func TestBinaryStartStatusStop(t *testing.T) {
 		refused           bool
 	}{
 		{"ipc", "ipc://" + filepath.Join(dir, "run", "proxy.sock"), "", false},
-		{"tcp with secret", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "mgmt_secret_file = " + secret + "\n", false},
-		{"tcp without authentication", fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "", true},
+		{"tcp with secret", fmt.Sprintf("tcp://127.0.0.1:%d", testutil.FreePort(t)), "mgmt_secret_file = " + secret + "\n", false},
+		{"tcp without authentication", fmt.Sprintf("tcp://127.0.0.1:%d", testutil.FreePort(t)), "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mgmtEP := tc.mgmt
 			conf := filepath.Join(t.TempDir(), "vpoller.conf")
 			text := fmt.Sprintf("[proxy]\nfrontend = tcp://127.0.0.1:%d\nbackend = tcp://127.0.0.1:%d\nmgmt = %s\n%s",
-				freePort(t), freePort(t), mgmtEP, tc.extra)
+				testutil.FreePort(t), testutil.FreePort(t), mgmtEP, tc.extra)
 			if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +143,7 @@ func TestKeygen(t *testing.T) {
 }
 
 func TestRunCommandLine(t *testing.T) {
-	dead := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	dead := fmt.Sprintf("tcp://127.0.0.1:%d", testutil.FreePort(t))
 	for _, tc := range []struct {
 		args     []string
 		code     int

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
@@ -33,8 +33,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "vpoller-worker")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+	if err := testutil.GoBuild(binary, "."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := 0
@@ -53,16 +53,6 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // startProxy runs our proxy in process on loopback ports.
@@ -240,7 +230,7 @@ func TestShippedConfigThroughProxy(t *testing.T) {
 // is unreachable (it must not hang in a re-dial).
 func TestSignalStops(t *testing.T) {
 	mgmtEP := "ipc://" + filepath.Join(t.TempDir(), "worker.sock")
-	cfg := shippedConfig(t, fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), mgmtEP)
+	cfg := shippedConfig(t, fmt.Sprintf("tcp://127.0.0.1:%d", testutil.FreePort(t)), mgmtEP)
 	cmd, logs, done := startWorker(t, cfg)
 	// Wait until the management socket answers: the process is up.
 	deadline := time.Now().Add(10 * time.Second)
@@ -298,7 +288,7 @@ func TestRefusesWorldReadableDB(t *testing.T) {
 	}
 	os.Chmod(db, 0o644)
 	cfg := filepath.Join(dir, "vpoller.conf")
-	text := fmt.Sprintf("[worker]\ndb = vconnector.db\nmgmt = tcp://127.0.0.1:%d\n", freePort(t))
+	text := fmt.Sprintf("[worker]\ndb = vconnector.db\nmgmt = tcp://127.0.0.1:%d\n", testutil.FreePort(t))
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +307,7 @@ func TestStopWithEndpointUsesConfiguredSecret(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("worker-secret-for-the-test\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", testutil.FreePort(t))
 	conf := shippedConfig(t, addrs.Backend, mgmtEP)
 	raw, _ := os.ReadFile(conf)
 	text := strings.Replace(string(raw), "mgmt = "+mgmtEP, "mgmt = "+mgmtEP+"\nmgmt_secret_file = "+secret, 1)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 // Vectors printed by pyzmq's zmq.utils.z85 (libzmq's reference codec).
@@ -175,10 +177,7 @@ func TestAllowList(t *testing.T) {
 // pyzmq reads the certificate files we write, and we read the ones it
 // writes (when Debian's python3-zmq is installed, as make test does).
 func TestCertFilesWithPyzmq(t *testing.T) {
-	py, err := exec.LookPath("/usr/bin/python3")
-	if err != nil || exec.Command(py, "-c", "import zmq.auth").Run() != nil {
-		t.Fatal("python3-zmq is required (scripts/install-test-deps.sh installs it)")
-	}
+	py := testutil.Python(t, true)
 	dir := t.TempDir()
 	kp, _ := Generate()
 	pub, sec, err := WriteCertFiles(filepath.Join(dir, "ours"), kp)

@@ -1,7 +1,6 @@
 package zmtp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 func keyPair(t *testing.T) curvekey.KeyPair {
@@ -95,14 +95,7 @@ func TestCurveMessageLimit(t *testing.T) {
 	}
 }
 
-func python(t *testing.T) string {
-	t.Helper()
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import zmq; assert zmq.has('curve')").Run(); err != nil {
-		t.Fatalf("python3-zmq with CURVE is required (scripts/install-test-deps.sh installs it): %v", err)
-	}
-	return py
-}
+func python(t *testing.T) string { return testutil.Python(t, true) }
 
 // libzmq's CURVE client (pyzmq REQ) talks to our CURVE server, with and
 // without libzmq heartbeats (encrypted PINGs our side must answer).
@@ -139,19 +132,8 @@ func TestCurveInteropLibzmqClient(t *testing.T) {
 
 // Our CURVE client talks to libzmq's CURVE server (a pyzmq ROUTER).
 func TestCurveInteropLibzmqServer(t *testing.T) {
-	py := python(t)
 	server, client := keyPair(t), keyPair(t)
-	cmd := exec.Command(py, "testdata/curve_peer.py", "server", server.Secret.String())
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stdin.Close(); _ = cmd.Wait() }()
-	ep, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep := testutil.StartPython(t, "testdata/curve_peer.py", "server", server.Secret.String()).Line
 	c := dialT(t, strings.TrimSpace(ep), Config{Type: zmq4.Req, Mechanism: CurveClient(server.Public, client)})
 	for _, p := range [][]byte{[]byte("status"), bytes.Repeat([]byte("q"), 200_000)} {
 		if err := c.WriteMsg([][]byte{{}, p}, 2*time.Second); err != nil {

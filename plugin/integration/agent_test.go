@@ -82,9 +82,9 @@ type agent struct {
 	done  chan struct{}
 }
 
-// freePort picks a free port that the agent accepts (ListenPort must be
+// agentPort picks a free port that the agent accepts (ListenPort must be
 // 1024-32767, below the kernel's ephemeral range, so :0 does not do).
-func freePort(t *testing.T) int {
+func agentPort(t *testing.T) int {
 	t.Helper()
 	for i := 0; i < 200; i++ {
 		port := 20000 + rand.IntN(12000)
@@ -133,7 +133,7 @@ func startAgent(t *testing.T, bin agentBin, endpoint string, extra ...string) *a
 	var lastLog string
 	for try := 1; try <= 6; try++ {
 		dir := t.TempDir()
-		port := freePort(t)
+		port := agentPort(t)
 		a := &agent{bin: bin, dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
 		a.conf = writeConf(t, dir, port, endpoint, extra...)
 		tdir := filepath.Join(dir, "t")

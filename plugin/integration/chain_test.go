@@ -17,6 +17,7 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
@@ -27,10 +28,10 @@ var proxyBin, workerBin string
 // buildChain builds vpoller-proxy and vpoller-worker into dir.
 func buildChain(dir string) error {
 	proxyBin, workerBin = filepath.Join(dir, "vpoller-proxy"), filepath.Join(dir, "vpoller-worker")
-	if err := build(proxyBin, "../../cmd/vpoller-proxy"); err != nil {
+	if err := testutil.GoBuild(proxyBin, "../../cmd/vpoller-proxy"); err != nil {
 		return err
 	}
-	return build(workerBin, "../../cmd/vpoller-worker")
+	return testutil.GoBuild(workerBin, "../../cmd/vpoller-worker")
 }
 
 // chain is a real vPoller (proxy + worker serving a simulated vCenter named
@@ -87,7 +88,7 @@ func startChain(t *testing.T) *chain {
 	if err := os.Mkdir(filepath.Join(dir, "vsphere.d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	front, back, pmgmt := freePort(t), freePort(t), freePort(t)
+	front, back, pmgmt := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	// The proxy's management socket is tcp with a shared secret, as a
 	// Zabbix agent reading vpoller.status from another user needs it.
 	conf := fmt.Sprintf(`[proxy]

@@ -3,10 +3,10 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 			return goleakRun(m)
 		}
 		pluginBin = filepath.Join(dir, "zabbix-agent2-plugin-vpoller")
-		if err := build(pluginBin, "../../cmd/zabbix-agent2-plugin-vpoller"); err != nil {
+		if err := testutil.GoBuild(pluginBin, "../../cmd/zabbix-agent2-plugin-vpoller"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -52,14 +52,4 @@ func goleakRun(m *testing.M) int {
 		}
 	}
 	return code
-}
-
-// build compiles a command of this module into out.
-func build(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w", pkg, err)
-	}
-	return nil
 }

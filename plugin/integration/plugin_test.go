@@ -194,7 +194,7 @@ func TestBrokenConfigStopsAgent(t *testing.T) {
 	for _, bin := range agentBins(t) {
 		t.Run(bin.name, func(t *testing.T) {
 			dir := t.TempDir()
-			conf := writeConf(t, dir, freePort(t), "tcp://127.0.0.1:1", "Plugins.VPoller.Timeout=soon")
+			conf := writeConf(t, dir, agentPort(t), "tcp://127.0.0.1:1", "Plugins.VPoller.Timeout=soon")
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			var out []byte

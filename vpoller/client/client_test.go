@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -60,8 +61,8 @@ func TestOptionsDefaults(t *testing.T) {
 // The reply frame reaches the caller byte for byte: raw UTF-8 (Python's
 // ensure_ascii=False), a helper's trailing NUL, an empty frame.
 func TestDoPassesReplyBytesThrough(t *testing.T) {
-	srv := startRouter(t, "127.0.0.1:0", echo)
-	c := newClient(t, srv.endpoint, Options{Timeout: 2 * time.Second})
+	srv := testutil.StartRouter(t, "127.0.0.1:0", testutil.Echo)
+	c := newClient(t, srv.Endpoint(), Options{Timeout: 2 * time.Second})
 	for _, frame := range [][]byte{
 		[]byte(`{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "Ünïcødé VM ✓ 東京", "runtime.powerState": "poweredOn"}]}`),
 		[]byte("poweredOn\x00"),
@@ -77,7 +78,7 @@ func TestDoPassesReplyBytesThrough(t *testing.T) {
 			t.Errorf("Do(%q) = %q, want the same bytes", frame, got)
 		}
 	}
-	if n := srv.received.Load(); n != 5 {
+	if n := srv.Received(); n != 5 {
 		t.Errorf("server saw %d requests, want 5 (one each, no retries)", n)
 	}
 	// Sequential calls reuse one idle socket rather than dialing anew.
@@ -91,17 +92,17 @@ func TestDoPassesReplyBytesThrough(t *testing.T) {
 
 func TestCallEncodesAndDecodes(t *testing.T) {
 	const reply = `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "DC0_C0_RP0_VM0", "runtime.powerState": "poweredOn"}]}`
-	srv := startRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) {
+	srv := testutil.StartRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) {
 		return []byte(reply), 0, true
 	})
-	c := newClient(t, srv.endpoint, Options{Timeout: 2 * time.Second})
+	c := newClient(t, srv.Endpoint(), Options{Timeout: 2 * time.Second})
 	req := &vpoller.Request{Method: "vm.get", Hostname: "127.0.0.1", Name: "DC0_C0_RP0_VM0", Properties: []string{"runtime.powerState"}}
 	resp, err := c.Call(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"method": "vm.get", "hostname": "127.0.0.1", "name": "DC0_C0_RP0_VM0", "username": null, "password": null, "key": null, "properties": ["runtime.powerState"], "counter-name": null, "instance": null, "max-sample": null, "perf-interval": null, "helper": null}`
-	if got := srv.got(); len(got) != 1 || string(got[0]) != want {
+	if got := srv.Got(); len(got) != 1 || string(got[0]) != want {
 		t.Errorf("request on the wire = %q, want %q", got, want)
 	}
 	if resp.Failed() || resp.Msg != "Successfully retrieved object properties" {
@@ -112,10 +113,10 @@ func TestCallEncodesAndDecodes(t *testing.T) {
 	}
 
 	// A reply that is not a vPoller reply object is an error, not a panic.
-	srv2 := startRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) {
+	srv2 := testutil.StartRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) {
 		return []byte("poweredOn\x00"), 0, true
 	})
-	c2 := newClient(t, srv2.endpoint, Options{Timeout: 2 * time.Second})
+	c2 := newClient(t, srv2.Endpoint(), Options{Timeout: 2 * time.Second})
 	if _, err := c2.Call(context.Background(), req); err == nil || !strings.Contains(err.Error(), "not JSON") {
 		t.Errorf("Call with a czabbix reply: err = %v, want a decode error", err)
 	}
@@ -124,10 +125,10 @@ func TestCallEncodesAndDecodes(t *testing.T) {
 // Lazy pirate: a proxy that drops the first requests is retried on fresh
 // sockets until it answers.
 func TestRetriesUntilAnswered(t *testing.T) {
-	srv := startRouter(t, "127.0.0.1:0", func(n int, req []byte) ([]byte, time.Duration, bool) {
+	srv := testutil.StartRouter(t, "127.0.0.1:0", func(n int, req []byte) ([]byte, time.Duration, bool) {
 		return append([]byte("attempt "+fmt.Sprint(n)+": "), req...), 0, n > 2
 	})
-	c := newClient(t, srv.endpoint, Options{Timeout: 200 * time.Millisecond, Retries: 3})
+	c := newClient(t, srv.Endpoint(), Options{Timeout: 200 * time.Millisecond, Retries: 3})
 	start := time.Now()
 	got, err := c.Do(context.Background(), []byte(`{"method": "about"}`))
 	if err != nil {
@@ -137,7 +138,7 @@ func TestRetriesUntilAnswered(t *testing.T) {
 		t.Errorf("reply = %q, want %q", got, want)
 	}
 	within(t, "two timeouts and a reply", time.Since(start), 400*time.Millisecond, 1500*time.Millisecond)
-	for i, r := range srv.got() {
+	for i, r := range srv.Got() {
 		if string(r) != `{"method": "about"}` {
 			t.Errorf("resend %d = %q, want the same request", i+1, r)
 		}
@@ -147,10 +148,10 @@ func TestRetriesUntilAnswered(t *testing.T) {
 // A call's own policy overrides the client's: the plugin gives each item
 // its share of the item's timeout on one shared client.
 func TestDoWithPolicy(t *testing.T) {
-	srv := startRouter(t, "127.0.0.1:0", func(n int, req []byte) ([]byte, time.Duration, bool) {
+	srv := testutil.StartRouter(t, "127.0.0.1:0", func(n int, req []byte) ([]byte, time.Duration, bool) {
 		return []byte(fmt.Sprint("attempt ", n)), 0, n > 2
 	})
-	c := newClient(t, srv.endpoint, Options{Timeout: 10 * time.Second, Retries: 1})
+	c := newClient(t, srv.Endpoint(), Options{Timeout: 10 * time.Second, Retries: 1})
 	start := time.Now()
 	got, err := c.DoWith(context.Background(), []byte("x"), Policy{Attempts: 3, Timeout: 150 * time.Millisecond})
 	if err != nil || string(got) != "attempt 3" {
@@ -161,8 +162,8 @@ func TestDoWithPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("4th request answered by the server: %v", err)
 	}
-	srv2 := startRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
-	c2 := newClient(t, srv2.endpoint, Options{Timeout: 10 * time.Second, Retries: 5})
+	srv2 := testutil.StartRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
+	c2 := newClient(t, srv2.Endpoint(), Options{Timeout: 10 * time.Second, Retries: 5})
 	start = time.Now()
 	_, err = c2.DoWith(context.Background(), []byte("x"), Policy{Attempts: 2, Timeout: 100 * time.Millisecond})
 	if !errors.Is(err, ErrNoReply) || !strings.Contains(err.Error(), "2 attempts of 100ms") {
@@ -172,9 +173,9 @@ func TestDoWithPolicy(t *testing.T) {
 }
 
 func TestNoReplyAfterRetriesAttempts(t *testing.T) {
-	srv := startRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
+	srv := testutil.StartRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
 	const timeout, retries = 200 * time.Millisecond, 3
-	c := newClient(t, srv.endpoint, Options{Timeout: timeout, Retries: retries})
+	c := newClient(t, srv.Endpoint(), Options{Timeout: timeout, Retries: retries})
 	start := time.Now()
 	_, err := c.Do(context.Background(), []byte(`{"method": "about"}`))
 	elapsed := time.Since(start)
@@ -184,20 +185,20 @@ func TestNoReplyAfterRetriesAttempts(t *testing.T) {
 	if ErrNoReply.Error() != "Did not receive response, aborting..." {
 		t.Errorf("ErrNoReply text = %q", ErrNoReply.Error())
 	}
-	for _, part := range []string{srv.endpoint, "3 attempts", "Did not receive response, aborting..."} {
+	for _, part := range []string{srv.Endpoint(), "3 attempts", "Did not receive response, aborting..."} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error %q lacks %q", err, part)
 		}
 	}
 	within(t, "3 silent attempts", elapsed, retries*timeout, retries*timeout+time.Second)
 	time.Sleep(300 * time.Millisecond) // a 4th attempt would arrive by now
-	if n := srv.received.Load(); n != retries {
+	if n := srv.Received(); n != retries {
 		t.Errorf("server saw %d attempts, want exactly %d", n, retries)
 	}
 }
 
 func TestNothingListening(t *testing.T) {
-	c := newClient(t, "tcp://"+freeAddr(t), Options{Timeout: 200 * time.Millisecond, Retries: 2})
+	c := newClient(t, "tcp://"+testutil.FreeAddr(t), Options{Timeout: 200 * time.Millisecond, Retries: 2})
 	start := time.Now()
 	_, err := c.Do(context.Background(), []byte(`{}`))
 	if !errors.Is(err, ErrNoReply) {
@@ -209,7 +210,7 @@ func TestNothingListening(t *testing.T) {
 // A proxy that comes up while an attempt is connecting is reached by that
 // attempt (zmq4's bounded dial retries), as libzmq's background connect would.
 func TestProxyStartingLate(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	c := newClient(t, "tcp://"+addr, Options{Timeout: 3 * time.Second, Retries: 1})
 	type res struct {
 		reply []byte
@@ -221,37 +222,37 @@ func TestProxyStartingLate(t *testing.T) {
 		out <- res{r, err}
 	}()
 	time.Sleep(400 * time.Millisecond)
-	startRouter(t, addr, echo)
+	testutil.StartRouter(t, addr, testutil.Echo)
 	r := <-out
 	if r.err != nil || string(r.reply) != "late" {
-		t.Fatalf("Do = %q, %v; want the echo", r.reply, r.err)
+		t.Fatalf("Do = %q, %v; want the testutil.Echo", r.reply, r.err)
 	}
 }
 
 // An idle socket whose proxy restarted fails on first use; that must not
 // cost the caller an attempt (Retries 1, like the C module).
 func TestStaleIdleSocketAfterProxyRestart(t *testing.T) {
-	srv := startRouter(t, "127.0.0.1:0", echo)
-	addr := strings.TrimPrefix(srv.endpoint, "tcp://")
-	c := newClient(t, srv.endpoint, Options{Timeout: 2 * time.Second, Retries: 1})
+	srv := testutil.StartRouter(t, "127.0.0.1:0", testutil.Echo)
+	addr := strings.TrimPrefix(srv.Endpoint(), "tcp://")
+	c := newClient(t, srv.Endpoint(), Options{Timeout: 2 * time.Second, Retries: 1})
 	if _, err := c.Do(context.Background(), []byte("one")); err != nil {
 		t.Fatal(err)
 	}
-	srv.stop()
+	srv.Stop()
 	time.Sleep(100 * time.Millisecond)
-	srv2 := startRouter(t, addr, echo)
+	srv2 := testutil.StartRouter(t, addr, testutil.Echo)
 	got, err := c.Do(context.Background(), []byte("two"))
 	if err != nil || string(got) != "two" {
-		t.Fatalf("Do after proxy restart = %q, %v; want the echo", got, err)
+		t.Fatalf("Do after proxy restart = %q, %v; want the testutil.Echo", got, err)
 	}
-	if n := srv2.received.Load(); n != 1 {
+	if n := srv2.Received(); n != 1 {
 		t.Errorf("restarted proxy saw %d requests, want 1", n)
 	}
 }
 
 func TestContextCancelReturnsPromptly(t *testing.T) {
-	srv := startRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
-	c := newClient(t, srv.endpoint, Options{Timeout: 10 * time.Second, Retries: 3})
+	srv := testutil.StartRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
+	c := newClient(t, srv.Endpoint(), Options{Timeout: 10 * time.Second, Retries: 3})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
@@ -277,10 +278,10 @@ func TestContextCancelReturnsPromptly(t *testing.T) {
 // caller gets the reply to its own request.
 func TestConcurrentCallsDoNotQueue(t *testing.T) {
 	const callers, delay = 50, 100 * time.Millisecond
-	srv := startRouter(t, "127.0.0.1:0", func(_ int, req []byte) ([]byte, time.Duration, bool) {
+	srv := testutil.StartRouter(t, "127.0.0.1:0", func(_ int, req []byte) ([]byte, time.Duration, bool) {
 		return append([]byte("reply to "), req...), delay, true
 	})
-	c := newClient(t, srv.endpoint, Options{Timeout: 5 * time.Second})
+	c := newClient(t, srv.Endpoint(), Options{Timeout: 5 * time.Second})
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
@@ -305,23 +306,23 @@ func TestConcurrentCallsDoNotQueue(t *testing.T) {
 		t.Error(err)
 	}
 	elapsed := time.Since(start)
-	t.Logf("%d calls of %v each took %v (pool %d), server max in flight %d", callers, delay, elapsed, DefaultPoolSize, srv.maxIn.Load())
+	t.Logf("%d calls of %v each took %v (pool %d), server max in flight %d", callers, delay, elapsed, DefaultPoolSize, srv.MaxInFlight())
 	if elapsed > 1500*time.Millisecond { // serial would be 5 s
 		t.Errorf("50 concurrent calls took %v: they queued", elapsed)
 	}
-	if m := srv.maxIn.Load(); m < 10 || m > DefaultPoolSize {
+	if m := srv.MaxInFlight(); m < 10 || m > DefaultPoolSize {
 		t.Errorf("server saw at most %d requests at once, want between 10 and the pool size %d", m, DefaultPoolSize)
 	}
-	if n := srv.received.Load(); n != callers {
+	if n := srv.Received(); n != callers {
 		t.Errorf("server saw %d requests, want %d (no retries)", n, callers)
 	}
 }
 
 func TestPoolSizeCapsRequestsInFlight(t *testing.T) {
-	srv := startRouter(t, "127.0.0.1:0", func(_ int, req []byte) ([]byte, time.Duration, bool) {
+	srv := testutil.StartRouter(t, "127.0.0.1:0", func(_ int, req []byte) ([]byte, time.Duration, bool) {
 		return req, 100 * time.Millisecond, true
 	})
-	c := newClient(t, srv.endpoint, Options{Timeout: 5 * time.Second, PoolSize: 4, MaxIdle: 2})
+	c := newClient(t, srv.Endpoint(), Options{Timeout: 5 * time.Second, PoolSize: 4, MaxIdle: 2})
 	var wg sync.WaitGroup
 	for i := range 12 {
 		wg.Add(1)
@@ -333,7 +334,7 @@ func TestPoolSizeCapsRequestsInFlight(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if m := srv.maxIn.Load(); m != 4 {
+	if m := srv.MaxInFlight(); m != 4 {
 		t.Errorf("server saw %d requests at once, want the pool size 4", m)
 	}
 	c.mu.Lock()
@@ -345,8 +346,8 @@ func TestPoolSizeCapsRequestsInFlight(t *testing.T) {
 }
 
 func TestCloseEndsCallsInProgress(t *testing.T) {
-	srv := startRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
-	c, err := New(srv.endpoint, Options{Timeout: 10 * time.Second})
+	srv := testutil.StartRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
+	c, err := New(srv.Endpoint(), Options{Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,19 +1,17 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
@@ -96,9 +94,7 @@ func TestHostileProxyIsAnError(t *testing.T) {
 // Our client with CURVE against libzmq's CURVE ROUTER (pyzmq), and the
 // refusal when the server does not know our key.
 func TestCurveAgainstLibzmqRouter(t *testing.T) {
-	if err := exec.Command("/usr/bin/python3", "-c", "import zmq; assert zmq.has('curve')").Run(); err != nil {
-		t.Fatalf("python3-zmq with CURVE is required: %v", err)
-	}
+	testutil.Python(t, true)
 	server, _ := curvekey.Generate()
 	client, _ := curvekey.Generate()
 	other, _ := curvekey.Generate()
@@ -109,7 +105,7 @@ func TestCurveAgainstLibzmqRouter(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = os.Remove(filepath.Join(allow, "plugin.key_secret"))
-	cmd := exec.Command("/usr/bin/python3", "-c", `
+	peer := testutil.StartPython(t, "-c", `
 import sys, zmq
 from zmq.auth.thread import ThreadAuthenticator
 ctx = zmq.Context()
@@ -126,28 +122,7 @@ while True:
     f = s.recv_multipart()
     s.send_multipart(f[:-1] + [b"pong:" + f[-1]])
 `, server.Secret.String(), server.Public.String(), allow)
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	portc := make(chan string, 1)
-	go func() {
-		p, _ := bufio.NewReader(stdout).ReadString('\n')
-		portc <- p
-	}()
-	var port string
-	select {
-	case port = <-portc:
-	case <-time.After(10 * time.Second):
-	}
-	if strings.TrimSpace(port) == "" {
-		_ = cmd.Process.Kill()
-		t.Fatalf("pyzmq server did not start: %s", stderr.String())
-	}
-	ep := "tcp://127.0.0.1:" + strings.TrimSpace(port)
+	ep := "tcp://127.0.0.1:" + peer.Line
 	c := newClient(t, ep, Options{Timeout: 3 * time.Second, Retries: 1, Mechanism: zmtp.CurveClient(server.Public, client)})
 	got, err := c.Do(context.Background(), []byte("ping"))
 	if err != nil || string(got) != "pong:ping" {

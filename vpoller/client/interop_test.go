@@ -1,51 +1,28 @@
 package client
 
 import (
-	"bufio"
 	"context"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
 // startPythonProxy runs testdata/pyproxy.py (pyzmq, i.e. libzmq) and returns
-// its endpoint.
+// its endpoint; what it complains about on stderr fails the test.
 func startPythonProxy(t *testing.T) string {
 	t.Helper()
-	// The system python3 carries python3-zmq (Debian package); a python3
-	// earlier on PATH (pyenv) may not.
-	py := "/usr/bin/python3"
-	cmd := exec.Command(py, "testdata/pyproxy.py")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stop := func() string {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return stderr.String() // complete only after Wait
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("pyproxy did not start: %v; stderr: %s", err, stop())
-	}
+	p := testutil.StartPython(t, "testdata/pyproxy.py")
 	t.Cleanup(func() {
-		if s := stop(); s != "" {
+		if s := p.Stop(); s != "" {
 			t.Errorf("pyproxy complained: %s", s)
 		}
 	})
-	port, err := strconv.Atoi(strings.TrimSpace(line))
+	port, err := strconv.Atoi(p.Line)
 	if err != nil {
-		t.Fatalf("pyproxy printed %q", line)
+		t.Fatalf("pyproxy printed %q", p.Line)
 	}
 	return "tcp://127.0.0.1:" + strconv.Itoa(port)
 }

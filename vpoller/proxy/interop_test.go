@@ -10,19 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
-
-// The system python3 carries python3-zmq (Debian package, libzmq); a
-// python3 earlier on PATH (pyenv) may not.
-const python = "/usr/bin/python3"
 
 // pyRun runs a one-shot pypeer role with stdin and returns its stdout.
 func pyRun(t *testing.T, stdin []byte, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, append([]string{"testdata/pypeer.py"}, args...)...)
+	cmd := exec.CommandContext(ctx, testutil.Python(t, false), append([]string{"testdata/pypeer.py"}, args...)...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -74,7 +71,7 @@ func TestInteropPythonDEALERClient(t *testing.T) {
 // a worker (no READY message).
 func TestInteropPythonWorker(t *testing.T) {
 	p := startProxy(t)
-	cmd := exec.Command(python, "testdata/pypeer.py", "worker", p.Addrs().Backend)
+	cmd := exec.Command(testutil.Python(t, false), "testdata/pypeer.py", "worker", p.Addrs().Backend)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -126,7 +127,7 @@ func TestDaemonConfigErrors(t *testing.T) {
 	writeFile(t, dir, "vc.conf", "hostname = vc\nusername = u\npassword = p\n", 0o644)
 	cfg := config.Default()
 	cfg.Worker.VSphereHostsDir = dir
-	cfg.Worker.Mgmt = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	cfg.Worker.Mgmt = fmt.Sprintf("tcp://127.0.0.1:%d", testutil.FreePort(t))
 	if _, err := Start(context.Background(), cfg, DaemonOptions{}); err == nil || !strings.Contains(err.Error(), "readable by every user") {
 		t.Fatalf("err = %v", err)
 	}

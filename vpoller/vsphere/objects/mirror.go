@@ -125,6 +125,7 @@ type mirror struct {
 	ready   chan struct{} // closed when the first generation is installed
 	lastErr error
 	syncs   int
+	retired int
 	first   time.Duration
 	firstN  int
 	updates rate
@@ -368,6 +369,9 @@ func (m *mirror) stop(g *generation) {
 		<-g.done
 	}
 	m.destroy(g)
+	m.mu.Lock()
+	m.retired++
+	m.mu.Unlock()
 }
 
 // destroy removes g's collector (and with it its filter and any wait on

@@ -31,7 +31,11 @@ type MirrorStats struct {
 	// Syncs counts full syncs (the first, then one per watched set change
 	// or broken poll); FirstSync is how long the first took and
 	// FirstSyncCalls how many WaitForUpdatesEx calls it needed.
-	Syncs          int
+	Syncs int
+	// Retired counts generations replaced and removed from vCenter; while
+	// it is below Syncs-1 the mirror is still tearing the previous one
+	// down (one or two calls that no request caused).
+	Retired        int
 	FirstSync      time.Duration
 	FirstSyncCalls int
 	// Served and Direct count property reads answered from the mirror and
@@ -61,7 +65,7 @@ func (s *Store) Stats() Stats {
 	var st Stats
 	m := s.mirror
 	m.mu.RLock()
-	ms := MirrorStats{Updates: m.updates.total, UpdatesPerSecond: m.updates.perSecond(now), Syncs: m.syncs,
+	ms := MirrorStats{Updates: m.updates.total, UpdatesPerSecond: m.updates.perSecond(now), Syncs: m.syncs, Retired: m.retired,
 		FirstSync: m.first, FirstSyncCalls: m.firstN, WatchedPaths: map[string]int{}}
 	switch g := m.serving; {
 	case g == nil:
