@@ -30,6 +30,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 )
 
@@ -138,11 +139,7 @@ func BenchmarkTemplateLoad(b *testing.B) {
 	b.Logf("simulator with %d VMs created in %v", cfg.vms, time.Since(t0).Round(time.Second))
 	frontend := startBenchProxy(b)
 	bin := buildWorker(b)
-	cl, err := client.New(frontend, client.Options{Timeout: 15 * time.Second, Retries: 1, PoolSize: 256, MaxIdle: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
+	cl := clienttest.New(b, frontend, client.Options{Timeout: 15 * time.Second, Retries: 1, PoolSize: 256, MaxIdle: 64})
 	var reqs []*vpoller.Request
 	for _, vm := range sim.vms {
 		reqs = append(reqs, templateRequests(benchAgent, vm)...)
@@ -348,15 +345,7 @@ func startBenchProxy(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = p.Run(ctx) }()
-	b.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-p.Ready():
-	case <-time.After(10 * time.Second):
-		b.Fatal("proxy not ready")
-	}
+	testutil.Serve(b, p)
 	benchBackend = p.Addrs().Backend
 	return p.Addrs().Frontend
 }

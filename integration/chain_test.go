@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
@@ -81,7 +83,6 @@ func startChain(t testing.TB) *chain {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
 	p, err := proxy.New(config.Proxy{
 		Frontend:        "tcp://127.0.0.1:0",
 		Backend:         "tcp://127.0.0.1:0",
@@ -91,21 +92,15 @@ func startChain(t testing.TB) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = p.Run(ctx) }()
-	select {
-	case <-p.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("proxy not ready")
-	}
+	testutil.Serve(t, p)
 	w, err := worker.New(svc, worker.Options{Proxy: p.Addrs().Backend, Concurrency: 16, Logger: quiet(),
 		Helpers: []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = w.Run(ctx) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = w.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
@@ -118,31 +113,23 @@ func startChain(t testing.TB) *chain {
 
 func mustPort(t testing.TB, u *url.URL) int {
 	t.Helper()
-	var n int
-	for _, c := range u.Port() {
-		n = n*10 + int(c-'0')
-	}
-	if n == 0 {
+	n, err := strconv.Atoi(u.Port())
+	if err != nil || n == 0 {
 		t.Fatalf("no port in %s", u)
 	}
 	return n
 }
 
-func newClient(t testing.TB, c *chain) *client.Client {
-	t.Helper()
-	cl, err := client.New(c.frontend, client.Options{Timeout: 10 * time.Second, Retries: 2, PoolSize: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	return cl
+// client is a Go client of the chain, closed when the test ends.
+func (c *chain) client(t testing.TB) *client.Client {
+	return clienttest.New(t, c.frontend, client.Options{Timeout: 10 * time.Second, Retries: 2, PoolSize: 64})
 }
 
 // TestChainAnswers asserts values through client -> proxy -> worker ->
 // simulator, compared with what govmomi itself reads from the simulator.
 func TestChainAnswers(t *testing.T) {
 	c := startChain(t)
-	cl := newClient(t, c)
+	cl := c.client(t)
 	ctx := context.Background()
 
 	gc, err := govmomi.NewClient(ctx, c.sim.URL, true)
@@ -231,7 +218,7 @@ Cannot find object no-such-vm
 // first request, then join the mirror.
 func TestCallsPerThousandItems(t *testing.T) {
 	c := startChain(t)
-	cl := newClient(t, c)
+	cl := c.client(t)
 	ctx := context.Background()
 	names := []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"}
 	// Two of these are not in the default watched set.
@@ -309,7 +296,7 @@ func TestCallsPerThousandItems(t *testing.T) {
 // call but the mirror's long poll.
 func TestWarmTemplateCostsNothing(t *testing.T) {
 	c := startChain(t)
-	cl := newClient(t, c)
+	cl := c.client(t)
 	ctx := context.Background()
 	var reqs []*vpoller.Request
 	for _, vm := range []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"} {
@@ -343,7 +330,7 @@ func TestWarmTemplateCostsNothing(t *testing.T) {
 // vCenter): the replies must be byte for byte the same.
 func TestMirrorValuesEqualDirectReads(t *testing.T) {
 	c := startChain(t)
-	cl := newClient(t, c)
+	cl := c.client(t)
 	ctx := context.Background()
 	direct, err := vsphere.NewService([]vsphere.AgentConfig{c.agentConfig}, vsphere.Options{Logger: quiet(),
 		Mirror: vsphere.MirrorOptions{Off: true}, Sweep: vsphere.SweepOptions{Off: true}})
@@ -452,7 +439,7 @@ func sorted(in []string) []string {
 // per 1,000 requests of the chain.
 func BenchmarkChainVsGovmomi(b *testing.B) {
 	c := startChain(b)
-	cl := newClient(b, c)
+	cl := c.client(b)
 	ctx := context.Background()
 	req := &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: "DC0_H0_VM0", Properties: []string{"runtime.powerState"}}
 	if r, err := cl.Call(ctx, req); err != nil || r.Failed() {

@@ -137,7 +137,7 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 // as the module expects.
 func TestCModuleRequests(t *testing.T) {
 	c := startChain(t)
-	cl := newClient(t, c)
+	cl := c.client(t)
 	send := func(method, name, prop string) string {
 		t.Helper()
 		req := `{"method": "` + method + `", "hostname": "` + agentName + `", "name": "` + name + `", "properties": ["` + prop +

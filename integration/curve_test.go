@@ -114,11 +114,7 @@ backend_curve_allow = %[1]s/workers.d
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = p.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
-	<-p.Ready()
+	testutil.Serve(t, p)
 
 	startWorker := func(secret, mgmtName string) *worker.Daemon {
 		t.Helper()

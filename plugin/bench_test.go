@@ -16,6 +16,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/plugin/internal/standin"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 )
 
 // benchAgent is the agent's side of the plugin socket, in process: it
@@ -143,11 +144,7 @@ func BenchmarkPollOverhead(b *testing.B) {
 	defer s.Close()
 	p := New()
 	a := startBenchAgent(b, p, "Endpoint", s.Endpoint)
-	direct, err := client.New(s.Endpoint, client.Options{Timeout: 5 * time.Second, Retries: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer direct.Close()
+	direct := clienttest.New(b, s.Endpoint, client.Options{Timeout: 5 * time.Second, Retries: 1})
 	req := &vpoller.Request{Method: "vm.get", Hostname: "vcsim.local", Name: "DC0_H0_VM0", Properties: []string{"runtime.powerState"}}
 	ctx := context.Background()
 	// warm up both paths (connections, pools)

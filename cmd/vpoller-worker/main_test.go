@@ -21,6 +21,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 )
 
@@ -63,17 +64,7 @@ func startProxy(t *testing.T) proxy.Addrs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-p.Ready():
-	case err := <-done:
-		t.Fatalf("proxy: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("proxy not ready")
-	}
+	testutil.Serve(t, p)
 	return p.Addrs()
 }
 
@@ -180,11 +171,7 @@ func TestShippedConfigThroughProxy(t *testing.T) {
 	mgmtEP := "ipc://" + filepath.Join(t.TempDir(), "worker.sock")
 	_, logs, done := startWorker(t, shippedConfig(t, addrs.Backend, mgmtEP), "-c", "5", "-d")
 
-	cl, err := client.New(addrs.Frontend, client.Options{Timeout: 10 * time.Second, Retries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := clienttest.New(t, addrs.Frontend, client.Options{Timeout: 10 * time.Second, Retries: 1})
 	req := &vpoller.Request{Method: "vm.discover", Hostname: "vcsim.local", Helper: "vpoller.helpers.zabbix"}
 	raw, err := cl.Do(context.Background(), req.Encode())
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 )
 
 // The real vPoller binaries, built by TestMain.
@@ -80,9 +81,12 @@ func (p *process) stop() {
 	}
 }
 
-// startChain starts proxy and worker with a private configuration and
-// waits until a discovery goes through.
-func startChain(t *testing.T) *chain {
+// startDaemons starts the vpoller-proxy and vpoller-worker commands (the
+// ones just built, or the installed package's) as separate processes with a
+// private configuration, the way the agent meets them in production, and
+// waits until a discovery goes through. (integration.startChain, by
+// contrast, runs proxy and worker in process to read their figures.)
+func startDaemons(t *testing.T) *chain {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "vsphere.d"), 0o755); err != nil {
@@ -117,11 +121,7 @@ vsphere_hosts_dir = vsphere.d
 	c.proxy = startProcess(t, "vpoller-proxy", proxyBin, "-f", filepath.Join(dir, "vpoller.conf"), "start")
 	c.worker = startProcess(t, "vpoller-worker", workerBin, "-f", filepath.Join(dir, "vpoller.conf"), "start")
 
-	cl, err := client.New(c.endpoint, client.Options{Timeout: 2 * time.Second, Retries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := clienttest.New(t, c.endpoint, client.Options{Timeout: 2 * time.Second, Retries: 1})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := cl.Call(context.Background(), &vpoller.Request{Method: "vm.discover", Hostname: vc})

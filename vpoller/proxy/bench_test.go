@@ -8,6 +8,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 )
 
 // BenchmarkRoundTrip measures one request/reply through the proxy and the
@@ -65,7 +66,7 @@ func BenchmarkThroughput(b *testing.B) {
 	for _, name := range []string{"w1", "w2", "w3"} {
 		startWorker(b, p, name)
 	}
-	c := newClient(b, p.Addrs().Frontend, client.Options{PoolSize: 32, Timeout: 10 * time.Second, Retries: 1})
+	c := clienttest.New(b, p.Addrs().Frontend, client.Options{PoolSize: 32, Timeout: 10 * time.Second, Retries: 1})
 	payload := []byte(`{"method": "about", "hostname": "vc01"}`)
 	b.SetParallelism(16)
 	start := time.Now()

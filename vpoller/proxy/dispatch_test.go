@@ -13,6 +13,7 @@ import (
 	"github.com/go-zeromq/zmq4/security/null"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 )
 
 // fire sends n requests {"n": i} through c concurrently and checks that
@@ -52,7 +53,7 @@ func TestLoadSpreadOverEqualWorkers(t *testing.T) {
 	for _, name := range []string{"w1", "w2", "w3"} {
 		startWorker(t, p, name, withDelay(2*time.Millisecond))
 	}
-	c := newClient(t, p.Addrs().Frontend, client.Options{PoolSize: 32, Timeout: 10 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{PoolSize: 32, Timeout: 10 * time.Second, Retries: 1})
 	count := fire(t, c, 300)
 	t.Logf("replies per worker: %v", count)
 	total := 0
@@ -78,7 +79,7 @@ func TestSlowWorkerGetsFewer(t *testing.T) {
 	startWorker(t, p, "fast1", withDelay(time.Millisecond))
 	startWorker(t, p, "fast2", withDelay(time.Millisecond))
 	startWorker(t, p, "slow", withDelay(50*time.Millisecond))
-	c := newClient(t, p.Addrs().Frontend, client.Options{PoolSize: 32, Timeout: 10 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{PoolSize: 32, Timeout: 10 * time.Second, Retries: 1})
 	count := fire(t, c, 300)
 	t.Logf("replies per worker: %v", count)
 	if count["slow"] >= count["fast1"] || count["slow"] >= count["fast2"] {
@@ -94,7 +95,7 @@ func TestSlowWorkerGetsFewer(t *testing.T) {
 func TestWorkerKilledWithOutstandingRequests(t *testing.T) {
 	p := startProxy(t)
 	holder := startWorker(t, p, "holder", holding())
-	c := newClient(t, p.Addrs().Frontend, client.Options{PoolSize: 10, Timeout: 20 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{PoolSize: 10, Timeout: 20 * time.Second, Retries: 1})
 
 	results := make(chan map[string]int, 1)
 	go func() { results <- fire(t, c, 10) }()
@@ -125,7 +126,7 @@ func TestWorkerKilledWithOutstandingRequests(t *testing.T) {
 // one connects.
 func TestRequestsHeldUntilAWorkerConnects(t *testing.T) {
 	p := startProxy(t)
-	c := newClient(t, p.Addrs().Frontend, client.Options{PoolSize: 4, Timeout: 20 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{PoolSize: 4, Timeout: 20 * time.Second, Retries: 1})
 	results := make(chan map[string]int, 1)
 	go func() { results <- fire(t, c, 4) }()
 	waitFor(t, "4 held requests", func() bool { return p.Stats().Held == 4 })
@@ -174,7 +175,7 @@ func TestStuckWorkerDoesNotStallOthers(t *testing.T) {
 
 	// Lazy pirate: a request that landed on the stuck worker is retried
 	// after the timeout and then goes to the healthy one.
-	c := newClient(t, p.Addrs().Frontend, client.Options{PoolSize: 8, Timeout: 500 * time.Millisecond, Retries: 3})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{PoolSize: 8, Timeout: 500 * time.Millisecond, Retries: 3})
 	start := time.Now()
 	count := fire(t, c, 200)
 	elapsed := time.Since(start)
@@ -203,7 +204,7 @@ func TestWorkerThatStopsReadingIsDropped(t *testing.T) {
 	// 900 KB requests fill the TCP buffers towards the stuck worker within
 	// a few messages; the proxy must give up on it rather than block.
 	big := `{"method": "about", "pad": "` + strings.Repeat("x", 900<<10) + `"}`
-	c := newClient(t, p.Addrs().Frontend, client.Options{PoolSize: 16, Timeout: 20 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{PoolSize: 16, Timeout: 20 * time.Second, Retries: 1})
 	results := make(chan error, 16)
 	for range 16 {
 		go func() {

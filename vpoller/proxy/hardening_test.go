@@ -13,6 +13,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 )
 
 // dealer connects a raw DEALER client (any frames, no REQ envelope).
@@ -121,7 +122,7 @@ func TestHeldRequestsCapped(t *testing.T) {
 func TestPoisonRequestReachesTwoWorkersAtMost(t *testing.T) {
 	p := startProxy(t)
 	w1 := startWorker(t, p, "w1", dying("poison"))
-	c := newClient(t, p.Addrs().Frontend, client.Options{Timeout: 20 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{Timeout: 20 * time.Second, Retries: 1})
 	done := make(chan []byte, 1)
 	go func() {
 		r, err := c.Do(context.Background(), []byte(`{"method": "vm.get", "hostname": "vc", "name": "poison"}`))
@@ -179,7 +180,7 @@ func TestReplyTooLarge(t *testing.T) {
 		}
 		return payload
 	}))
-	c := newClient(t, p.Addrs().Frontend, client.Options{Timeout: 5 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{Timeout: 5 * time.Second, Retries: 1})
 	got, err := c.Do(context.Background(), []byte("big"))
 	if err != nil || !strings.HasPrefix(string(got), `{"success": 1, "msg": "Reply too large: `) {
 		t.Fatalf("reply %.100s %v", got, err)
@@ -199,7 +200,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	cfg.MetricsListen = "127.0.0.1:0"
 	p := startProxyConfig(t, cfg)
 	startWorker(t, p, "w")
-	c := newClient(t, p.Addrs().Frontend, client.Options{Timeout: 5 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{Timeout: 5 * time.Second, Retries: 1})
 	for range 7 {
 		if _, err := c.Do(context.Background(), []byte("x")); err != nil {
 			t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
-	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 // testLogger discards logs unless VPOLLER_TEST_LOG is set.
@@ -50,26 +50,7 @@ func startProxyConfig(tb testing.TB, cfg config.Proxy, opts ...Option) *Proxy {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	select {
-	case <-p.Ready():
-	case err := <-done:
-		cancel()
-		tb.Fatalf("proxy did not start: %v", err)
-	}
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("Run returned %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			tb.Error("proxy did not stop within 10 s")
-		}
-	})
+	testutil.Serve(tb, p)
 	return p
 }
 
@@ -178,20 +159,6 @@ func (w *testWorker) stop() {
 		w.sock.Close()
 		w.wg.Wait()
 	})
-}
-
-// newClient is the ordinary Go client (REQ pool, lazy pirate).
-func newClient(tb testing.TB, endpoint string, opts client.Options) *client.Client {
-	tb.Helper()
-	if opts.Logger == nil {
-		opts.Logger = testLogger()
-	}
-	c, err := client.New(endpoint, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	return c
 }
 
 // reqSocket is a plain zmq4 REQ socket connected to the frontend.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 )
 
 // pyRun runs a one-shot pypeer role with stdin and returns its stdout.
@@ -105,7 +106,7 @@ func TestInteropPythonWorker(t *testing.T) {
 	}
 	waitFor(t, "the python worker to connect", func() bool { return p.Stats().Workers == 1 })
 
-	c := newClient(t, p.Addrs().Frontend, client.Options{PoolSize: 8, Timeout: 10 * time.Second, Retries: 1})
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{PoolSize: 8, Timeout: 10 * time.Second, Retries: 1})
 	want := `{"success": 0, "msg": "python worker", "result": [{"method": "vm.discover", "frames": 3, "empty": true}]}`
 	for range 20 {
 		got, err := c.Do(context.Background(), []byte(`{"method": "vm.discover", "hostname": "vc01"}`))
