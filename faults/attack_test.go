@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 // target is a listening socket to attack: its address, the socket type a
@@ -107,15 +109,15 @@ func attacks() []attack {
 	}
 	return []attack{
 		fixed("the 73 bytes (greeting + absurd frame size)", the73Bytes),
-		fixed("random bytes after a valid greeting", func() []byte { return append(greeting("NULL", false), randomBytes(4096)...) }),
+		fixed("random bytes after a valid greeting", func() []byte { return append(testutil.Greeting("NULL", false), randomBytes(4096)...) }),
 		fixed("random bytes instead of a greeting", func() []byte { return randomBytes(4096) }),
 		fixed("absurd command size in the handshake", func() []byte {
-			return append(greeting("NULL", false), 0x06, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+			return append(testutil.Greeting("NULL", false), 0x06, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 		}),
 		fixed("PLAIN greeting with a wrong secret", func() []byte {
-			return append(greeting("PLAIN", false), command("HELLO", []byte("\x07vpoller\x05wrong"))...)
+			return append(testutil.Greeting("PLAIN", false), testutil.Command("HELLO", []byte("\x07vpoller\x05wrong"))...)
 		}),
-		fixed("truncated greeting", func() []byte { return greeting("NULL", false)[:20] }),
+		fixed("truncated greeting", func() []byte { return testutil.Greeting("NULL", false)[:20] }),
 		post("absurd frame size after the handshake", absurdFrame),
 		post("random bytes after the handshake", func() []byte { return randomBytes(4096) }),
 		post("100 frames in one message", func() []byte {
@@ -198,7 +200,7 @@ func (h *hostileServer) close() {
 // hostilePeerPayloads are what a hostile "proxy" answers a connecting
 // client or worker with.
 func hostilePeerPayloads() map[string][]byte {
-	srv := greeting("NULL", true)
+	srv := testutil.Greeting("NULL", true)
 	return map[string][]byte{
 		"the 73 bytes (greeting + absurd frame size)": append(append([]byte{}, srv...), absurdFrame()...),
 		"random bytes after a valid greeting":         append(append([]byte{}, srv...), randomBytes(4096)...),

@@ -11,31 +11,11 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
-// Raw ZMTP 3 bytes (RFC 23), written by hand so that the suite can send
-// what no library would: absurd sizes, garbage, truncated handshakes.
-
-// greeting is a 64-byte ZMTP 3.0 greeting for mechanism ("NULL", "PLAIN").
-func greeting(mechanism string, asServer bool) []byte {
-	g := make([]byte, 64)
-	g[0], g[9], g[10], g[11] = 0xff, 0x7f, 3, 0
-	copy(g[12:32], mechanism)
-	if asServer {
-		g[32] = 1
-	}
-	return g
-}
-
-// command frames a ZMTP command: name and body.
-func command(name string, body []byte) []byte {
-	b := append([]byte{byte(len(name))}, name...)
-	b = append(b, body...)
-	if len(b) <= 255 {
-		return append([]byte{0x04, byte(len(b))}, b...)
-	}
-	return append(binary.BigEndian.AppendUint64([]byte{0x06}, uint64(len(b))), b...)
-}
+// Raw ZMTP 3 bytes beyond testutil's greeting and command frames.
 
 // metaProperty encodes one metadata property of READY/INITIATE.
 func metaProperty(name, value string) []byte {
@@ -46,7 +26,7 @@ func metaProperty(name, value string) []byte {
 
 // ready is a READY command announcing socketType.
 func ready(socketType string) []byte {
-	return command("READY", metaProperty("Socket-Type", socketType))
+	return testutil.Command("READY", metaProperty("Socket-Type", socketType))
 }
 
 // frame is a message frame; more marks a frame that others follow.
@@ -76,7 +56,7 @@ func absurdFrame() []byte { return frameHeader(1<<63-1, false) }
 
 // the73Bytes is the reproduction: a valid NULL greeting, then a
 // frame header announcing an absurd size (64 + 9 = 73 bytes).
-func the73Bytes() []byte { return append(greeting("NULL", false), absurdFrame()...) }
+func the73Bytes() []byte { return append(testutil.Greeting("NULL", false), absurdFrame()...) }
 
 // randomBytes returns n random bytes.
 func randomBytes(n int) []byte {
@@ -153,7 +133,7 @@ func (c *rawConn) handshake(socketType, user, pass string) error {
 	if user != "" {
 		mech = "PLAIN"
 	}
-	if _, err := c.Write(greeting(mech, false)); err != nil {
+	if _, err := c.Write(testutil.Greeting(mech, false)); err != nil {
 		return fmt.Errorf("send greeting: %w", err)
 	}
 	g := make([]byte, 64)
@@ -163,13 +143,13 @@ func (c *rawConn) handshake(socketType, user, pass string) error {
 	if user != "" {
 		hello := append([]byte{byte(len(user))}, user...)
 		hello = append(append(hello, byte(len(pass))), pass...)
-		if _, err := c.Write(command("HELLO", hello)); err != nil {
+		if _, err := c.Write(testutil.Command("HELLO", hello)); err != nil {
 			return fmt.Errorf("send HELLO: %w", err)
 		}
 		if _, body, err := c.readFrame(); err != nil || len(body) < 8 || string(body[1:8]) != "WELCOME" {
 			return fmt.Errorf("no WELCOME (%q): %w", body, errors.Join(err, errors.New("PLAIN refused")))
 		}
-		if _, err := c.Write(command("INITIATE", metaProperty("Socket-Type", socketType))); err != nil {
+		if _, err := c.Write(testutil.Command("INITIATE", metaProperty("Socket-Type", socketType))); err != nil {
 			return fmt.Errorf("send INITIATE: %w", err)
 		}
 	} else if _, err := c.Write(ready(socketType)); err != nil {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +19,6 @@ import (
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
 )
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // keys writes a key pair NAME.key / NAME.key_secret into dir.
 func keys(t *testing.T, dir, name string) curvekey.KeyPair {
@@ -96,7 +76,7 @@ func TestCurveChainWithLibzmqClient(t *testing.T) {
 		}
 	}
 
-	var logs syncBuffer
+	var logs testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`[proxy]
 frontend = tcp://127.0.0.1:0

@@ -3,12 +3,12 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
 	"github.com/vpoller/zabbix-vpoller/plugin/internal/standin"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -211,30 +211,9 @@ func TestValidateRefusesBrokenConfig(t *testing.T) {
 // an absurd frame size after the handshake, which used to panic the
 // plugin and so the whole Zabbix agent) is an error for that item only.
 func TestHostileEndpointIsAnItemError(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			g := make([]byte, 64)
-			g[0], g[9], g[10] = 0xff, 0x7f, 3
-			copy(g[12:], "NULL")
-			_, _ = c.Write(append(g, 0x02, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-			time.Sleep(50 * time.Millisecond)
-			c.Close()
-		}
-	}()
-	defer func() { ln.Close(); <-done }()
+	hostile := testutil.HostilePeer(t, append(testutil.Greeting("NULL", true), 0x02, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
 	s := startStandin(t, standin.Inventory)
 	p := newPlugin(t, s.Endpoint)
-	hostile := "tcp://" + ln.Addr().String()
 	if _, err := export(p, "vpoller.poll", 2*time.Second, "vm.get", "vcsim.local", "DC0_H0_VM0", "runtime.powerState",
 		"", "", "", "", "", "", hostile); err == nil {
 		t.Fatal("no error from a hostile endpoint")

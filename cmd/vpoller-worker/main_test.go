@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -101,32 +100,14 @@ func shippedConfig(t *testing.T, backend, mgmtEP string) string {
 	return filepath.Join(dir, "vpoller.conf")
 }
 
-// syncBuffer collects a process's stderr safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startWorker runs `vpoller-worker -f cfg start` from an unrelated
 // directory (relative paths must follow the config file).
 // The returned channel delivers the exit once; it is closed after that.
-func startWorker(t *testing.T, cfg string, extra ...string) (*exec.Cmd, *syncBuffer, <-chan error) {
+func startWorker(t *testing.T, cfg string, extra ...string) (*exec.Cmd, *testutil.Buffer, <-chan error) {
 	t.Helper()
 	cmd := exec.Command(binary, append(append([]string{"-f", cfg}, extra...), "start")...)
 	cmd.Dir = t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 func TestRoundTripNull(t *testing.T) {
@@ -124,15 +125,15 @@ func TestHostileBytes(t *testing.T) {
 	badMeta := append([]byte{5}, "READY"...)
 	badMeta = append(badMeta, 11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p')
 	cases := map[string][]byte{
-		"huge command in handshake": append(rawGreeting("NULL"), huge...),
-		"huge frame after handshake": append(append(rawGreeting("NULL"), readyCommand(zmq4.Dealer)...),
+		"huge command in handshake": append(testutil.Greeting("NULL", false), huge...),
+		"huge frame after handshake": append(append(testutil.Greeting("NULL", false), testutil.Ready("DEALER")...),
 			append([]byte{flagLong}, binary.BigEndian.AppendUint64(nil, 1<<62)...)...),
-		"truncated metadata":  append(rawGreeting("NULL"), append([]byte{flagCommand, byte(len(badMeta))}, badMeta...)...),
-		"metadata overflow":   append(rawGreeting("NULL"), append([]byte{flagCommand, 20}, append(append([]byte{5}, "READY"...), 1, 'x', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0)...)...),
-		"random after greet":  append(rawGreeting("NULL"), 0x1b, 0x8f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x13),
+		"truncated metadata":  append(testutil.Greeting("NULL", false), append([]byte{flagCommand, byte(len(badMeta))}, badMeta...)...),
+		"metadata overflow":   append(testutil.Greeting("NULL", false), append([]byte{flagCommand, 20}, append(append([]byte{5}, "READY"...), 1, 'x', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0)...)...),
+		"random after greet":  append(testutil.Greeting("NULL", false), 0x1b, 0x8f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x13),
 		"bad signature":       bytes.Repeat([]byte{0xff}, 64),
-		"wrong mechanism":     rawGreeting("CURVE"),
-		"many command frames": append(rawGreeting("NULL"), bytes.Repeat([]byte{flagCommand | flagMore | flagLong, 0, 0, 0, 0, 0, 0, 0xff, 0}, 10)...),
+		"wrong mechanism":     testutil.Greeting("CURVE", false),
+		"many command frames": append(testutil.Greeting("NULL", false), bytes.Repeat([]byte{flagCommand | flagMore | flagLong, 0, 0, 0, 0, 0, 0, 0xff, 0}, 10)...),
 	}
 	for name, stream := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -236,7 +237,7 @@ func TestPingPong(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	stream := append(rawGreeting("NULL"), readyCommand(zmq4.Dealer)...)
+	stream := append(testutil.Greeting("NULL", false), testutil.Ready("DEALER")...)
 	ping := append([]byte{4}, "PING"...)
 	ping = append(ping, 0, 10, 'c', 't', 'x')
 	stream = append(stream, flagCommand, byte(len(ping)))

@@ -8,6 +8,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 var fuzzServerKey = func() curvekey.KeyPair {
@@ -22,10 +23,10 @@ var fuzzServerKey = func() curvekey.KeyPair {
 // what a peer sends, under each mechanism: an error is fine, a panic or a
 // huge allocation is not.
 func FuzzHandshake(f *testing.F) {
-	f.Add(byte(0), append(rawGreeting("NULL"), readyCommand(zmq4.Dealer)...))
-	f.Add(byte(0), append(rawGreeting("NULL"), flagCommand|flagLong, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-	f.Add(byte(1), append(rawGreeting("PLAIN"), flagCommand, 15, 5, 'H', 'E', 'L', 'L', 'O', 3, 'a', 'b', 'c', 3, 'x', 'y', 'z'))
-	f.Add(byte(2), append(rawGreeting("CURVE"), append([]byte{flagCommand, 200, 5}, append([]byte("HELLO"), make([]byte, 194)...)...)...))
+	f.Add(byte(0), append(testutil.Greeting("NULL", false), testutil.Ready("DEALER")...))
+	f.Add(byte(0), append(testutil.Greeting("NULL", false), flagCommand|flagLong, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	f.Add(byte(1), append(testutil.Greeting("PLAIN", false), flagCommand, 15, 5, 'H', 'E', 'L', 'L', 'O', 3, 'a', 'b', 'c', 3, 'x', 'y', 'z'))
+	f.Add(byte(2), append(testutil.Greeting("CURVE", false), append([]byte{flagCommand, 200, 5}, append([]byte("HELLO"), make([]byte, 194)...)...)...))
 	f.Fuzz(func(t *testing.T, mech byte, stream []byte) {
 		m := []Mechanism{Null(), PlainServer("vpoller", "secret"), CurveServer(fuzzServerKey, nil)}[int(mech)%3]
 		c, err := Open(newPipeConn(stream), Config{Type: zmq4.Router, Mechanism: m, Limits: Limits{MaxMessage: 4096, Discard: 8192}}, true)
@@ -52,7 +53,7 @@ func FuzzReadMsg(f *testing.F) {
 	f.Add([]byte{flagCommand, 7, 4, 'P', 'I', 'N', 'G', 0, 1})
 	limits := Limits{MaxMessage: 512, MaxFrames: 8, Discard: 2048}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		stream := append(append(rawGreeting("NULL"), readyCommand(zmq4.Dealer)...), data...)
+		stream := append(append(testutil.Greeting("NULL", false), testutil.Ready("DEALER")...), data...)
 		c, err := Open(newPipeConn(stream), Config{Type: zmq4.Router, Limits: limits}, true)
 		if err != nil {
 			t.Fatalf("valid handshake refused: %v", err)

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-zeromq/zmq4"
 )
 
 // serveEcho starts a listener whose handler echoes every message back
@@ -59,21 +57,6 @@ func dialT(t *testing.T, ep string, cfg Config) *Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// rawGreeting is a ZMTP 3.0 greeting for the NULL mechanism.
-func rawGreeting(mech string) []byte {
-	g := make([]byte, 64)
-	g[0], g[9], g[10], g[11] = 0xff, 0x7f, 3, 0
-	copy(g[12:32], mech)
-	return g
-}
-
-// readyCommand is a NULL READY command frame announcing socket type typ.
-func readyCommand(typ zmq4.SocketType) []byte {
-	body := append([]byte{5}, "READY"...)
-	body = append(body, marshalMetadata(zmq4.Metadata{propSocketType: string(typ)})...)
-	return append([]byte{flagCommand, byte(len(body))}, body...)
 }
 
 // pipeConn is a net.Conn that reads a fixed byte stream and discards what

@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,69 +13,19 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
-// hostilePeer accepts connections and answers each with the given bytes
-// after reading whatever comes: a broken or hostile "proxy" (or whoever
-// bound the proxy's port while it was down).
-func hostilePeer(t *testing.T, answer []byte) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = c.Write(answer)
-				buf := make([]byte, 4096)
-				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return "tcp://" + ln.Addr().String()
-}
-
-func greeting() []byte {
-	g := make([]byte, 64)
-	g[0], g[9], g[10], g[11] = 0xff, 0x7f, 3, 0
-	copy(g[12:], "NULL")
-	return g
-}
-
-func ready(socketType string) []byte {
-	body := append([]byte{5}, "READY"...)
-	body = append(body, 11)
-	body = append(body, "Socket-Type"...)
-	body = binary.BigEndian.AppendUint32(body, uint32(len(socketType)))
-	body = append(body, socketType...)
-	return append([]byte{0x04, byte(len(body))}, body...)
-}
-
 // What panicked vpoller-client (and through the plugin, the Zabbix agent):
 // an absurd frame size right after the handshake, and random bytes after
 // a valid greeting. Now each is an error for that call only.
 func TestHostileProxyIsAnError(t *testing.T) {
 	for name, answer := range map[string][]byte{
-		"absurd frame":        append(append(greeting(), ready("ROUTER")...), 0x02, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
-		"absurd command":      append(greeting(), 0x06, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
-		"random after greet":  append(greeting(), 0x1b, 0x8f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x13),
-		"short metadata":      append(greeting(), 0x04, 9, 5, 'R', 'E', 'A', 'D', 'Y', 11, 'S', 'o'),
-		"reply over the size": append(append(greeting(), ready("ROUTER")...), 0x01, 0x00, 0x02, 0, 0, 0, 0, 0x10, 0, 0, 0),
+		"absurd frame":        append(append(testutil.Greeting("NULL", true), testutil.Ready("ROUTER")...), 0x02, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+		"absurd command":      append(testutil.Greeting("NULL", true), 0x06, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+		"random after greet":  append(testutil.Greeting("NULL", true), 0x1b, 0x8f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x13),
+		"short metadata":      append(testutil.Greeting("NULL", true), 0x04, 9, 5, 'R', 'E', 'A', 'D', 'Y', 11, 'S', 'o'),
+		"reply over the size": append(append(testutil.Greeting("NULL", true), testutil.Ready("ROUTER")...), 0x01, 0x00, 0x02, 0, 0, 0, 0, 0x10, 0, 0, 0),
 	} {
 		t.Run(name, func(t *testing.T) {
-			ep := hostilePeer(t, answer)
+			ep := testutil.HostilePeer(t, answer)
 			c := newClient(t, ep, Options{Timeout: 500 * time.Millisecond, Retries: 2, MaxReplyBytes: 1 << 20})
 			start := time.Now()
 			_, err := c.Do(context.Background(), []byte(`{"method": "about"}`))
