@@ -12,7 +12,6 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
-	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 )
 
@@ -77,21 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if ep == "" {
 			ep = cfg.Proxy.Mgmt
 		}
-		mech, err := mgmt.ClientSecurity(cfg.Proxy.MgmtSecurity)
-		if err != nil {
-			fmt.Fprintf(stderr, "vpoller-proxy: %s: %v\n", cmd, err)
-			return 1
-		}
-		reply, err := mgmt.Command(ctx, ep, cmd, mgmtTimeout, mech)
-		if err != nil {
-			fmt.Fprintf(stderr, "vpoller-proxy: %s: %v\n", cmd, err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "%s\n", reply)
-		if r, err := vpoller.DecodeResponse(reply); err != nil || r.Failed() {
-			return 1 // refused (an unauthenticated stop) or not a reply
-		}
-		return 0
+		return mgmt.CommandLine(ctx, "vpoller-proxy", ep, cmd, mgmtTimeout, cfg.Proxy.MgmtSecurity, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "vpoller-proxy: unknown command %q\n", cmd)
 		fl.Usage()

@@ -12,8 +12,6 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
-	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
-	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
 )
 
@@ -94,23 +92,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			ep = cfg.Worker.Mgmt
 		}
-		mech := zmtp.Null()
+		var sec config.Security // none: -e given, the configuration unreadable
 		if cfg != nil {
-			if mech, err = mgmt.ClientSecurity(cfg.Worker.MgmtSecurity); err != nil {
-				fmt.Fprintf(stderr, "vpoller-worker: %s: %v\n", cmd, err)
-				return 1
-			}
+			sec = cfg.Worker.MgmtSecurity
 		}
-		reply, err := mgmt.Command(ctx, ep, cmd, *mgmtTimeout, mech)
-		if err != nil {
-			fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "%s\n", reply)
-		if r, err := vpoller.DecodeResponse(reply); err != nil || r.Failed() {
-			return 1 // refused (an unauthenticated stop) or not a reply
-		}
-		return 0
+		return mgmt.CommandLine(ctx, "vpoller-worker", ep, cmd, *mgmtTimeout, sec, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "vpoller-worker: unknown command %q\n", cmd)
 		fl.Usage()

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -225,6 +226,28 @@ func Command(ctx context.Context, ep, cmd string, timeout time.Duration, mech zm
 		return nil, fmt.Errorf("unknown management command %q (want status or stop)", cmd)
 	}
 	return Call(ctx, Connectable(ep), method, timeout, mech)
+}
+
+// CommandLine is `status` and `stop` of both daemons' command lines: it
+// authenticates as sec says, prints the reply on stdout, and returns the
+// exit status: 1, with the cause on stderr, when the daemon cannot be
+// reached or refuses (an unauthenticated stop).
+func CommandLine(ctx context.Context, prog, ep, cmd string, timeout time.Duration, sec config.Security, stdout, stderr io.Writer) int {
+	mech, err := ClientSecurity(sec)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s: %v\n", prog, cmd, err)
+		return 1
+	}
+	reply, err := Command(ctx, ep, cmd, timeout, mech)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s: %v\n", prog, cmd, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s\n", reply)
+	if r, err := vpoller.DecodeResponse(reply); err != nil || r.Failed() {
+		return 1
+	}
+	return 0
 }
 
 // ServerSecurity is the mechanism a daemon's management socket uses for
