@@ -158,7 +158,7 @@ func TestDoWithPolicy(t *testing.T) {
 		t.Fatalf("%q %v", got, err)
 	}
 	within(t, "two 150 ms timeouts and a reply", time.Since(start), 300*time.Millisecond, 1500*time.Millisecond)
-	_, err = c.DoWith(context.Background(), []byte("x"), Policy{Attempts: 1, Timeout: 100 * time.Millisecond})
+	_, err = c.DoWith(context.Background(), []byte("x"), Policy{Attempts: 1, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("4th request answered by the server: %v", err)
 	}

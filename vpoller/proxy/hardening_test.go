@@ -151,18 +151,20 @@ func TestPoisonRequestReachesTwoWorkersAtMost(t *testing.T) {
 }
 
 // An idle client connection is closed after the idle timeout, but not
-// while it waits for a reply.
+// while it waits for a reply. The timeout is 1 s, not less: the request
+// itself must reach the proxy within it, and a loaded 2-core CI machine
+// once took more than 200 ms between a handshake and its first frame.
 func TestIdleClientClosed(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.ClientIdleTimeout = 200 * time.Millisecond
+	cfg.ClientIdleTimeout = time.Second
 	p := startProxyConfig(t, cfg)
-	startWorker(t, p, "slow", withDelay(600*time.Millisecond))
+	startWorker(t, p, "slow", withDelay(2500*time.Millisecond))
 	waiting := dealer(t, p.Addrs().Frontend)
 	if got := exchange(t, waiting, []byte{}, []byte("wait")); string(got[1]) != "slow:wait" {
-		t.Fatalf("reply after 600 ms: %q", got)
+		t.Fatalf("reply after 2.5 s (2.5 idle timeouts): %q", got)
 	}
 	idle := dealer(t, p.Addrs().Frontend)
-	_ = idle.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = idle.SetReadDeadline(time.Now().Add(6 * time.Second))
 	if _, err := idle.ReadMsg(); err == nil || strings.Contains(err.Error(), "deadline") {
 		t.Fatalf("idle connection not closed by the proxy: %v", err)
 	}
