@@ -23,6 +23,7 @@ var (
 	reqNameProps  = []string{KeyName, KeyProperties}
 	reqNameCount  = []string{KeyName, KeyCounterName}
 	reqGuestCreds = []string{KeyName, KeyUsername, KeyPassword}
+	reqNameKey    = []string{KeyName, KeyKey}
 )
 
 func m(name string, required []string) MethodInfo {
@@ -98,6 +99,12 @@ var methods = func() map[string]MethodInfo {
 		// history stays comparable; this one is the VM's CPU usage as a
 		// percentage of its vCPU capacity (MHz used / (vCPUs x core MHz)).
 		{Name: "vm.cpu.usage.pct", Required: reqName},
+
+		// Ours: hardware sensors and health of ESXi hosts (name = host;
+		// host.sensor.get's key = the sensor's name).
+		{Name: "host.sensor.discover", Required: reqName},
+		{Name: "host.sensor.get", Required: reqNameKey},
+		{Name: "host.health.get", Required: reqName},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {

@@ -215,6 +215,13 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "host.vm.get", Name: "DC0_H0"}, okDisc, list(2, "name")},
 		{vpoller.Request{Method: "host.datastore.get", Name: "DC0_H0"}, okDisc, list(1, "name,info.url", equal(0, "info.url", url))},
 		{vpoller.Request{Method: "host.net.get", Name: "DC0_H0"}, okProps, obj("name,network", namesList("network", "VM Network", "DC0_DVPG0"))},
+		// The simulator's stock health system: 90 green sensors reading 0 (sensors_test.go sets real ones).
+		{vpoller.Request{Method: "host.sensor.discover", Name: "DC0_H0"}, okDisc,
+			list(90, "name,sensorType,healthState", equal(0, "name", "VMware Rollup Health State"), equal(0, "healthState", "green"))},
+		{vpoller.Request{Method: "host.sensor.get", Name: "DC0_H0", Key: "VMware Rollup Health State", Properties: []string{"value"}}, okProps,
+			list(1, "name,sensorType,healthState,currentReading,unitModifier,baseUnits,value", equal(0, "sensorType", "system"), equal(0, "value", 0.0))},
+		{vpoller.Request{Method: "host.health.get", Name: "DC0_H0"}, okProps,
+			list(1, "name,overallStatus,hardwareStatus,sensors,green,yellow,red,unknown", equal(0, "hardwareStatus", "green"), equal(0, "sensors", int64(90)), equal(0, "green", int64(90)))},
 
 		{vpoller.Request{Method: "vm.discover"}, okDisc, list(inv.VMs, "name")},
 		{vpoller.Request{Method: "vm.get", Name: guestVM, Properties: []string{"guest.toolsRunningStatus"}}, okObjects, list(1, "name,guest.toolsRunningStatus", equal(0, "guest.toolsRunningStatus", "guestToolsRunning"))},

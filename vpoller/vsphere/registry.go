@@ -85,4 +85,9 @@ var handlers = map[string]Handler{
 	"vm.cpu.usage.percent": vmCPUUsagePercent,
 	"vm.cpu.usage.pct":     vmCPUUsagePct,
 	"vsan.health.get":      vsanHealthGet,
+
+	// sensors.go
+	"host.sensor.discover": hostSensorDiscover,
+	"host.sensor.get":      hostSensorGet,
+	"host.health.get":      hostHealthGet,
 }
