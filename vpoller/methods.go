@@ -98,6 +98,14 @@ var methods = func() map[string]MethodInfo {
 		// history stays comparable; this one is the VM's CPU usage as a
 		// percentage of its vCPU capacity (MHz used / (vCPUs x core MHz)).
 		{Name: "vm.cpu.usage.pct", Required: reqName},
+
+		// issue 10: datastore clusters and distributed switches (ours).
+		{Name: "datastore.cluster.discover"},
+		{Name: "datastore.cluster.get", Required: reqNameProps},
+		{Name: "datastore.cluster.datastore.get", Required: reqName},
+		{Name: "dvswitch.discover"},
+		{Name: "dvswitch.get", Required: reqNameProps},
+		{Name: "dvswitch.port.get", Required: reqName},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {

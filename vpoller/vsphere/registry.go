@@ -85,4 +85,13 @@ var handlers = map[string]Handler{
 	"vm.cpu.usage.percent": vmCPUUsagePercent,
 	"vm.cpu.usage.pct":     vmCPUUsagePct,
 	"vsan.health.get":      vsanHealthGet,
+
+	// issue 10: datastore clusters and distributed switches
+	// (inventory.go, storagepod.go, dvswitch.go)
+	"datastore.cluster.discover":      discover(objects.DatastoreCluster),
+	"datastore.cluster.get":           get(objects.DatastoreCluster),
+	"datastore.cluster.datastore.get": datastoreClusterDatastoreGet,
+	"dvswitch.discover":               discover(objects.DVSwitch),
+	"dvswitch.get":                    get(objects.DVSwitch),
+	"dvswitch.port.get":               dvswitchPortGet,
 }
