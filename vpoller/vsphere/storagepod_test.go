@@ -16,14 +16,17 @@ import (
 )
 
 // makePod creates datastore cluster name on DC0 as a vSphere user would:
-// a second local datastore "LocalDS_1" on DC0_H0, a StoragePod in the
-// datacenter's datastore folder, and both datastores moved into it. It
-// returns the pod's reference.
-func makePod(t *testing.T, a *Agent, name string) types.ManagedObjectReference {
+// with second, a second local datastore "LocalDS_1" on DC0_H0; then a
+// StoragePod in the datacenter's datastore folder, and every datastore
+// moved into it. It returns the pod's reference.
+func makePod(t *testing.T, a *Agent, name string, second bool) types.ManagedObjectReference {
 	t.Helper()
 	ctx := t.Context()
-	c := admin(t, a)
-	finder := find.NewFinder(c.Client, true)
+	vc, err := a.Client(ctx) // the agent's session: no second session for session.get to list
+	if err != nil {
+		t.Fatal(err)
+	}
+	finder := find.NewFinder(vc, true)
 	dc, err := finder.DefaultDatacenter(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -37,8 +40,10 @@ func makePod(t *testing.T, a *Agent, name string) types.ManagedObjectReference {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dss.CreateLocalDatastore(ctx, "LocalDS_1", t.TempDir()); err != nil {
-		t.Fatal(err)
+	if second {
+		if _, err := dss.CreateLocalDatastore(ctx, "LocalDS_1", t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	folders, err := dc.Folders(ctx)
 	if err != nil {
@@ -56,8 +61,8 @@ func makePod(t *testing.T, a *Agent, name string) types.ManagedObjectReference {
 	for _, ds := range list {
 		refs = append(refs, ds.Reference())
 	}
-	if len(refs) != 2 {
-		t.Fatalf("%d datastores, want LocalDS_0 and LocalDS_1", len(refs))
+	if want := map[bool]int{false: 1, true: 2}[second]; len(refs) != want {
+		t.Fatalf("%d datastores, want %d", len(refs), want)
 	}
 	task, err := pod.MoveInto(ctx, refs)
 	if err != nil {
@@ -101,7 +106,7 @@ func TestDatastoreCluster(t *testing.T) {
 	if r := exec(t, s, vpoller.Request{Method: "datastore.cluster.discover"}); r.Success != 0 || len(r.Result.([]any)) != 0 {
 		t.Fatalf("before: %s", r.Encode(vpoller.Python))
 	}
-	pod := makePod(t, a, "DC0_POD0")
+	pod := makePod(t, a, "DC0_POD0", true)
 	took := eventually(t, 2*time.Second, "datastore cluster discovered", func() bool {
 		r := exec(t, s, vpoller.Request{Method: "datastore.cluster.discover"})
 		return r.Success == 0 && reflect.DeepEqual(names(t, r), []string{"DC0_POD0"})
@@ -151,7 +156,7 @@ func TestDatastoreCluster(t *testing.T) {
 func TestDatastoreClusterGet(t *testing.T) {
 	s := newSim(t, direct)
 	a := agent(t, s)
-	pod := makePod(t, a, "DC0_POD0")
+	pod := makePod(t, a, "DC0_POD0", true)
 	eventually(t, 2*time.Second, "datastore cluster in the index", func() bool {
 		_, err := a.store.Lookup(t.Context(), objects.DatastoreCluster, "DC0_POD0")
 		return err == nil
