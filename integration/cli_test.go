@@ -112,6 +112,15 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"datastore.perf.metric.info":  {[]string{"-n", ds}, "Successfully retrieved performance metrics info"},
 		"datastore.perf.metric.get":   {[]string{"-n", ds, "-c", "disk.used.kiloBytes.latest", "-T", "Past Day"}, "Successfully retrieved performance metrics"},
 		"vsan.health.get":             {[]string{"-n", host}, "!Cannot query vSAN status of host " + host},
+
+		// issue 10: datastore clusters and distributed switches. The plain
+		// simulator has no datastore cluster: lookups of one fail.
+		"datastore.cluster.discover":      {nil, "Successfully discovered objects"},
+		"datastore.cluster.get":           {[]string{"-n", "DC0_POD0", "-p", "summary.capacity"}, "!Cannot find object DC0_POD0"},
+		"datastore.cluster.datastore.get": {[]string{"-n", "DC0_POD0"}, "!Cannot find object DC0_POD0"},
+		"dvswitch.discover":               {nil, "Successfully discovered objects"},
+		"dvswitch.get":                    {[]string{"-n", "DVS0", "-p", "uuid"}, "Successfully retrieved object properties"},
+		"dvswitch.port.get":               {[]string{"-n", "DVS0", "-k", "DC0_DVPG0"}, "Successfully retrieved distributed switch ports"},
 	}
 	for _, m := range vpoller.Methods() {
 		tc, ok := cases[m]

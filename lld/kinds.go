@@ -99,6 +99,16 @@ var kinds = map[string]Method{
 	"vm.process.get":              {Helper: KindItem, Plugin: KindItem},
 	"vm.snapshot.get":             {Helper: KindLLD, Plugin: KindLLD},
 	"vsan.health.get":             {Helper: KindItem, Plugin: KindItem},
+
+	// issue 10: datastore clusters and distributed switches. Macros:
+	// {#VSPHERE.DATASTORE.CLUSTER.NAME}, {#VSPHERE.DATASTORE.CLUSTER.DATASTORE.NAME},
+	// {#VSPHERE.DVSWITCH.NAME}, {#VSPHERE.DVSWITCH.PORT.KEY}, ...
+	"datastore.cluster.discover":      {Helper: KindLLD, Plugin: KindLLD},
+	"datastore.cluster.get":           {Helper: KindItem, Plugin: KindItem},
+	"datastore.cluster.datastore.get": {Helper: KindLLD, Plugin: KindLLD},
+	"dvswitch.discover":               {Helper: KindLLD, Plugin: KindLLD},
+	"dvswitch.get":                    {Helper: KindItem, Plugin: KindItem},
+	"dvswitch.port.get":               {Helper: KindLLD, Plugin: KindLLD},
 }
 
 // Lookup returns the Zabbix facts of a method; false for a method of no

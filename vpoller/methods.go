@@ -105,6 +105,14 @@ var methods = func() map[string]MethodInfo {
 		{Name: "host.sensor.discover", Required: reqName},
 		{Name: "host.sensor.get", Required: reqNameKey},
 		{Name: "host.health.get", Required: reqName},
+
+		// issue 10: datastore clusters and distributed switches (ours).
+		{Name: "datastore.cluster.discover"},
+		{Name: "datastore.cluster.get", Required: reqNameProps},
+		{Name: "datastore.cluster.datastore.get", Required: reqName},
+		{Name: "dvswitch.discover"},
+		{Name: "dvswitch.get", Required: reqNameProps},
+		{Name: "dvswitch.port.get", Required: reqName},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {

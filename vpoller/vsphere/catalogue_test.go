@@ -108,6 +108,12 @@ func TestAllMethods(t *testing.T) {
 	pools := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM0", Properties: []string{"resourcePool"}})
 	poolID := field(pools.Result.([]any)[0], "resourcePool").(string)
 	hz := field(exec(t, s, vpoller.Request{Method: "host.get", Name: "DC0_H0", Properties: []string{"hardware.cpuInfo.hz"}}).Result.([]any)[0], "hardware.cpuInfo.hz").(int64)
+	// issue 10: a datastore cluster holding LocalDS_0, and DVS0's uuid.
+	makePod(t, a, "DC0_POD0", false)
+	eventually(t, 2*time.Second, "datastore cluster in the mirror", func() bool {
+		return len(names(t, exec(t, s, vpoller.Request{Method: "datastore.cluster.discover"}))) == 1
+	})
+	dvsUUID := a.Simulator().Model().Map().Get(lookup(t, a, objects.DVSwitch, "DVS0")).(*simulator.DistributedVirtualSwitch).Uuid
 
 	type check func(t *testing.T, result any)
 	list := func(n int, keys string, more ...func(t *testing.T, l []any)) check {
@@ -266,6 +272,17 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "datastore.perf.metric.info", Name: url}, "Successfully retrieved performance metrics info", list(-1, "counterId,instance")},
 		{vpoller.Request{Method: "datastore.perf.metric.get", Name: url, CounterName: "disk.used.kiloBytes.latest", PerfInterval: "Past Day"}, "Successfully retrieved performance metrics",
 			list(1, "interval,timestamp,counterId,instance,value")},
+
+		// issue 10: datastore clusters and distributed switches
+		{vpoller.Request{Method: "datastore.cluster.discover"}, okDisc, list(1, "name", equal(0, "name", "DC0_POD0"))},
+		{vpoller.Request{Method: "datastore.cluster.get", Name: "DC0_POD0", Properties: []string{"podStorageDrsEntry.storageDrsConfig.podConfig.enabled"}}, okObjects,
+			list(1, "name,podStorageDrsEntry.storageDrsConfig.podConfig.enabled", equal(0, "podStorageDrsEntry.storageDrsConfig.podConfig.enabled", true))},
+		{vpoller.Request{Method: "datastore.cluster.datastore.get", Name: "DC0_POD0"}, okDisc,
+			list(1, "name,info.url", equal(0, "name", "LocalDS_0"), equal(0, "info.url", url))},
+		{vpoller.Request{Method: "dvswitch.discover"}, okDisc, list(1, "name", equal(0, "name", "DVS0"))},
+		{vpoller.Request{Method: "dvswitch.get", Name: "DVS0", Properties: []string{"uuid"}}, okObjects, list(1, "name,uuid", equal(0, "uuid", dvsUUID))},
+		{vpoller.Request{Method: "dvswitch.port.get", Name: "DVS0", Key: "DC0_DVPG0"}, msgPorts,
+			list(1, "key,portgroup,connectee,connecteeType,linkUp,blocked", equal(0, "key", "0"), equal(0, "portgroup", "DC0_DVPG0"), equal(0, "connectee", nil))},
 	}
 	done := map[string]bool{}
 	for _, tc := range tests {

@@ -20,7 +20,7 @@
 //   - the method families and their registry (this package): each family
 //     in its own file (inventory.go, relations.go, perf.go, alarms.go,
 //     guest.go, snapshot.go, networks.go, cpu.go, vsan.go, sensors.go,
-//     general.go),
+//     storagepod.go, dvswitch.go, general.go),
 //     registered in registry.go; docs/methods.md is the compatibility
 //     table of all of them.
 //

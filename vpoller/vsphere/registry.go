@@ -90,4 +90,13 @@ var handlers = map[string]Handler{
 	"host.sensor.discover": hostSensorDiscover,
 	"host.sensor.get":      hostSensorGet,
 	"host.health.get":      hostHealthGet,
+
+	// issue 10: datastore clusters and distributed switches
+	// (inventory.go, storagepod.go, dvswitch.go)
+	"datastore.cluster.discover":      discover(objects.DatastoreCluster),
+	"datastore.cluster.get":           get(objects.DatastoreCluster),
+	"datastore.cluster.datastore.get": datastoreClusterDatastoreGet,
+	"dvswitch.discover":               discover(objects.DVSwitch),
+	"dvswitch.get":                    get(objects.DVSwitch),
+	"dvswitch.port.get":               dvswitchPortGet,
 }

@@ -27,7 +27,9 @@ func TestAgentStatusFigures(t *testing.T) {
 		"sweep_last_round_calls,sweep_last_round_series,sweep_hits,sweep_misses,logins,soap_calls,soap_calls_by_method" {
 		t.Fatalf("keys %s", got)
 	}
-	want := map[string]any{"mirror": "current", "objects": int64(17), "syncs": int64(1), "first_sync_calls": int64(1),
+	// 18 objects: the vpx model's 17 of the earlier types plus its
+	// distributed switch DVS0 (issue 10 added switches to the index).
+	want := map[string]any{"mirror": "current", "objects": int64(18), "syncs": int64(1), "first_sync_calls": int64(1),
 		"sweep_series": int64(1), "sweep_misses": uint64(1), "logins": uint64(1), "reads_from_vcenter": uint64(0)}
 	for k, w := range want {
 		if got, _ := o.Get(k); got != w {

@@ -28,6 +28,13 @@ var (
 	Datastore  = &Kind{Name: "datastore", Types: []string{"Datastore"}, ByURL: true}
 	Pool       = &Kind{Name: "resource pool", Types: []string{"ResourcePool"}}
 	Network    = &Kind{Name: "network", Types: []string{"Network", "DistributedVirtualPortgroup", "OpaqueNetwork"}}
+	// DatastoreCluster is a datastore cluster (StoragePod): a folder of
+	// datastores that Storage DRS balances.
+	DatastoreCluster = &Kind{Name: "datastore cluster", Types: []string{"StoragePod"}}
+	// DVSwitch is a distributed virtual switch. vCenter creates
+	// VmwareDistributedVirtualSwitch objects; the base type is listed too
+	// for switches of other vendors.
+	DVSwitch = &Kind{Name: "distributed switch", Types: []string{"VmwareDistributedVirtualSwitch", "DistributedVirtualSwitch"}}
 )
 
 // Paths the inventory index needs, and the container view traversal.
@@ -54,6 +61,10 @@ var indexPaths = map[string][]string{
 	"Network":                     {PathName},
 	"DistributedVirtualPortgroup": {PathName},
 	"OpaqueNetwork":               {PathName},
+	// issue 10: datastore clusters and distributed switches
+	"StoragePod":                     {PathName},
+	"VmwareDistributedVirtualSwitch": {PathName},
+	"DistributedVirtualSwitch":       {PathName},
 }
 
 // uuidPaths are the properties a UUID lookup matches.
@@ -83,6 +94,10 @@ var defaultPaths = map[string][]string{
 	"ClusterComputeResource": {"overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",
 		"summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory"},
 	"Datacenter": {"overallStatus"},
+	// issue 10: the datastore cluster's capacity, free space, Storage DRS
+	// switch and status.
+	"StoragePod": {"summary.capacity", "summary.freeSpace", "podStorageDrsEntry.storageDrsConfig.podConfig.enabled",
+		"overallStatus"},
 }
 
 // Mirrored reports whether objects of typ are in the mirror's view (only
