@@ -109,6 +109,15 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"datastore.perf.metric.info":  {[]string{"-n", ds}, "Successfully retrieved performance metrics info"},
 		"datastore.perf.metric.get":   {[]string{"-n", ds, "-c", "disk.used.kiloBytes.latest", "-T", "Past Day"}, "Successfully retrieved performance metrics"},
 		"vsan.health.get":             {[]string{"-n", host}, "!Cannot query vSAN status of host " + host},
+		// The plain simulator has no tags and no custom fields: empty
+		// answers, through the agent's vAPI session over pinned TLS.
+		"tag.discover":       {nil, "Successfully discovered tags"},
+		"vm.tag.get":         {[]string{"-n", vm}, "Successfully retrieved tags"},
+		"host.tag.get":       {[]string{"-n", host}, "Successfully retrieved tags"},
+		"datastore.tag.get":  {[]string{"-n", ds}, "Successfully retrieved tags"},
+		"cluster.tag.get":    {[]string{"-n", "DC0_C0"}, "Successfully retrieved tags"},
+		"vm.attribute.get":   {[]string{"-n", vm}, "Successfully retrieved custom attributes"},
+		"host.attribute.get": {[]string{"-n", host, "-p", "Rack"}, "!Cannot find custom attribute Rack"},
 	}
 	for _, m := range vpoller.Methods() {
 		tc, ok := cases[m]

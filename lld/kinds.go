@@ -96,6 +96,17 @@ var kinds = map[string]Method{
 	"vm.process.get":              {Helper: KindItem, Plugin: KindItem},
 	"vm.snapshot.get":             {Helper: KindLLD, Plugin: KindLLD},
 	"vsan.health.get":             {Helper: KindItem, Plugin: KindItem},
+
+	// Ours: tags discover per object ({#VSPHERE.VM.TAG.CATEGORY}, ...) or
+	// over the catalogue ({#VSPHERE.TAG.CATEGORY}, ...); a custom
+	// attribute is one value (the property parameter names it).
+	"tag.discover":       {Helper: KindLLD, Plugin: KindLLD},
+	"vm.tag.get":         {Helper: KindLLD, Plugin: KindLLD},
+	"host.tag.get":       {Helper: KindLLD, Plugin: KindLLD},
+	"datastore.tag.get":  {Helper: KindLLD, Plugin: KindLLD},
+	"cluster.tag.get":    {Helper: KindLLD, Plugin: KindLLD},
+	"vm.attribute.get":   {Helper: KindItem, Plugin: KindItem},
+	"host.attribute.get": {Helper: KindItem, Plugin: KindItem},
 }
 
 // Lookup returns the Zabbix facts of a method; false for a method of no

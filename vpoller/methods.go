@@ -98,6 +98,16 @@ var methods = func() map[string]MethodInfo {
 		// history stays comparable; this one is the VM's CPU usage as a
 		// percentage of its vCPU capacity (MHz used / (vCPUs x core MHz)).
 		{Name: "vm.cpu.usage.pct", Required: reqName},
+
+		// Ours: vSphere tags (vCenter's tagging service, through vAPI)
+		// and custom attributes (custom fields).
+		{Name: "tag.discover"},
+		{Name: "vm.tag.get", Required: reqName},
+		{Name: "host.tag.get", Required: reqName},
+		{Name: "datastore.tag.get", Required: reqName},
+		{Name: "cluster.tag.get", Required: reqName},
+		{Name: "vm.attribute.get", Required: reqName},
+		{Name: "host.attribute.get", Required: reqName},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {

@@ -108,6 +108,14 @@ func TestAllMethods(t *testing.T) {
 	pools := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM0", Properties: []string{"resourcePool"}})
 	poolID := field(pools.Result.([]any)[0], "resourcePool").(string)
 	hz := field(exec(t, s, vpoller.Request{Method: "host.get", Name: "DC0_H0", Properties: []string{"hardware.cpuInfo.hz"}}).Result.([]any)[0], "hardware.cpuInfo.hz").(int64)
+	// One tag on an object of each kind, one custom attribute per type
+	// (in a subtest, so that the admin sessions are gone before session.get).
+	t.Run("setup tags and attributes", func(t *testing.T) {
+		addTag(t, adminTags(t, a), "Env", "prod", "Production", lookup(t, a, objects.VM, guestVM), lookup(t, a, objects.Host, "DC0_H0"),
+			lookup(t, a, objects.Datastore, url), lookup(t, a, objects.Cluster, "DC0_C0"))
+		setField(t, a, lookup(t, a, objects.VM, guestVM), "Owner", "VirtualMachine", "alice")
+		setField(t, a, lookup(t, a, objects.Host, "DC0_H0"), "Rack", "HostSystem", "r12")
+	})
 
 	type check func(t *testing.T, result any)
 	list := func(n int, keys string, more ...func(t *testing.T, l []any)) check {
@@ -259,6 +267,17 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "datastore.perf.metric.info", Name: url}, "Successfully retrieved performance metrics info", list(-1, "counterId,instance")},
 		{vpoller.Request{Method: "datastore.perf.metric.get", Name: url, CounterName: "disk.used.kiloBytes.latest", PerfInterval: "Past Day"}, "Successfully retrieved performance metrics",
 			list(1, "interval,timestamp,counterId,instance,value")},
+
+		{vpoller.Request{Method: "tag.discover"}, "Successfully discovered tags",
+			list(1, "category,tag,description,objects", equal(0, "category", "Env"), equal(0, "tag", "prod"), equal(0, "objects", int64(4)))},
+		{vpoller.Request{Method: "vm.tag.get", Name: guestVM}, "Successfully retrieved tags",
+			list(1, "category,tag,description", equal(0, "tag", "prod"), equal(0, "description", "Production"))},
+		{vpoller.Request{Method: "host.tag.get", Name: "DC0_H0"}, "Successfully retrieved tags", list(1, "category,tag,description", equal(0, "category", "Env"))},
+		{vpoller.Request{Method: "datastore.tag.get", Name: url}, "Successfully retrieved tags", list(1, "category,tag,description", equal(0, "tag", "prod"))},
+		{vpoller.Request{Method: "cluster.tag.get", Name: "DC0_C0"}, "Successfully retrieved tags", list(1, "category,tag,description", equal(0, "tag", "prod"))},
+		{vpoller.Request{Method: "vm.attribute.get", Name: guestVM}, "Successfully retrieved custom attributes", list(1, "Owner", equal(0, "Owner", "alice"))},
+		{vpoller.Request{Method: "host.attribute.get", Name: "DC0_H0", Properties: []string{"Rack"}}, "Successfully retrieved custom attributes",
+			list(1, "Rack", equal(0, "Rack", "r12"))},
 	}
 	done := map[string]bool{}
 	for _, tc := range tests {

@@ -85,4 +85,13 @@ var handlers = map[string]Handler{
 	"vm.cpu.usage.percent": vmCPUUsagePercent,
 	"vm.cpu.usage.pct":     vmCPUUsagePct,
 	"vsan.health.get":      vsanHealthGet,
+
+	// tags.go, attributes.go
+	"tag.discover":       tagDiscover,
+	"vm.tag.get":         tagGet(objects.VM),
+	"host.tag.get":       tagGet(objects.Host),
+	"datastore.tag.get":  tagGet(objects.Datastore),
+	"cluster.tag.get":    tagGet(objects.Cluster),
+	"vm.attribute.get":   attributeGet(objects.VM),
+	"host.attribute.get": attributeGet(objects.Host),
 }
