@@ -65,7 +65,8 @@ func startChain(t testing.TB) *chain {
 	if err := model.Create(); err != nil {
 		t.Fatal(err)
 	}
-	model.Service.TLS = new(tls.Config) // TLS with the simulator's self-signed certificate
+	model.Service.TLS = new(tls.Config)    // TLS with the simulator's self-signed certificate
+	model.Service.RegisterEndpoints = true // vCenter's vAPI (REST: tagging), reached over the same pinned TLS
 	sim := model.Service.NewServer()
 	t.Cleanup(func() { sim.Close(); model.Remove() })
 

@@ -121,6 +121,16 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"dvswitch.discover":               {nil, "Successfully discovered objects"},
 		"dvswitch.get":                    {[]string{"-n", "DVS0", "-p", "uuid"}, "Successfully retrieved object properties"},
 		"dvswitch.port.get":               {[]string{"-n", "DVS0", "-k", "DC0_DVPG0"}, "Successfully retrieved distributed switch ports"},
+
+		// The plain simulator has no tags and no custom fields: empty
+		// answers, through the agent's vAPI session over pinned TLS.
+		"tag.discover":       {nil, "Successfully discovered tags"},
+		"vm.tag.get":         {[]string{"-n", vm}, "Successfully retrieved tags"},
+		"host.tag.get":       {[]string{"-n", host}, "Successfully retrieved tags"},
+		"datastore.tag.get":  {[]string{"-n", ds}, "Successfully retrieved tags"},
+		"cluster.tag.get":    {[]string{"-n", "DC0_C0"}, "Successfully retrieved tags"},
+		"vm.attribute.get":   {[]string{"-n", vm}, "Successfully retrieved custom attributes"},
+		"host.attribute.get": {[]string{"-n", host, "-p", "Rack"}, "!Cannot find custom attribute Rack"},
 	}
 	for _, m := range vpoller.Methods() {
 		tc, ok := cases[m]

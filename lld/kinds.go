@@ -109,6 +109,17 @@ var kinds = map[string]Method{
 	"dvswitch.discover":               {Helper: KindLLD, Plugin: KindLLD},
 	"dvswitch.get":                    {Helper: KindItem, Plugin: KindItem},
 	"dvswitch.port.get":               {Helper: KindLLD, Plugin: KindLLD},
+
+	// Ours: tags discover per object ({#VSPHERE.VM.TAG.CATEGORY}, ...) or
+	// over the catalogue ({#VSPHERE.TAG.CATEGORY}, ...); a custom
+	// attribute is one value (the property parameter names it).
+	"tag.discover":       {Helper: KindLLD, Plugin: KindLLD},
+	"vm.tag.get":         {Helper: KindLLD, Plugin: KindLLD},
+	"host.tag.get":       {Helper: KindLLD, Plugin: KindLLD},
+	"datastore.tag.get":  {Helper: KindLLD, Plugin: KindLLD},
+	"cluster.tag.get":    {Helper: KindLLD, Plugin: KindLLD},
+	"vm.attribute.get":   {Helper: KindItem, Plugin: KindItem},
+	"host.attribute.get": {Helper: KindItem, Plugin: KindItem},
 }
 
 // Lookup returns the Zabbix facts of a method; false for a method of no

@@ -64,6 +64,7 @@ show -m vm.get -n DC0_H0_VM0 -p runtime.powerState,summary.quickStats.overallCpu
 show -m vm.get -n DC0_H0_VM0 -p runtime.powerState -H vpoller.helpers.zabbix
 show -m datastore.discover -p info.url,summary.capacity
 show -m host.perf.metric.get -n DC0_H0 -c cpu.usage.percent.average -p value -H vpoller.helpers.zabbix
+show -m vm.tag.get -n DC0_H0_VM0
 show -m vm.get -n no-such-vm -p name
 echo
 echo "\$ vpoller-proxy -e $PMGMT status"

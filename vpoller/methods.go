@@ -113,6 +113,16 @@ var methods = func() map[string]MethodInfo {
 		{Name: "dvswitch.discover"},
 		{Name: "dvswitch.get", Required: reqNameProps},
 		{Name: "dvswitch.port.get", Required: reqName},
+
+		// Ours: vSphere tags (vCenter's tagging service, through vAPI)
+		// and custom attributes (custom fields).
+		{Name: "tag.discover"},
+		{Name: "vm.tag.get", Required: reqName},
+		{Name: "host.tag.get", Required: reqName},
+		{Name: "datastore.tag.get", Required: reqName},
+		{Name: "cluster.tag.get", Required: reqName},
+		{Name: "vm.attribute.get", Required: reqName},
+		{Name: "host.attribute.get", Required: reqName},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {

@@ -1,5 +1,6 @@
 // Command vcsim is a standalone simulated vCenter for the fault suite
-// (make faults): govmomi's simulator package (model VPX) served over HTTPS
+// (make faults): govmomi's simulator package (model VPX, with the vAPI
+// simulator's REST endpoints) served over HTTPS
 // on a loopback address, as a process of its own, so that the suite can
 // SIGSTOP, SIGKILL and restart "a vCenter".
 //
@@ -27,6 +28,10 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/soap"
+
+	// vCenter's vAPI (/rest and /api: sessions, tagging), as the embedded
+	// simulator serves it.
+	_ "github.com/vmware/govmomi/vapi/simulator"
 )
 
 // announcement is the line printed once the simulator serves.
@@ -67,6 +72,7 @@ func run() int {
 	}
 	defer m.Remove()
 	m.Service.TLS = cert
+	m.Service.RegisterEndpoints = true // the vAPI (REST) endpoints
 	m.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*user, *pass)}
 	s, err := newServer(m)
 	if err != nil {

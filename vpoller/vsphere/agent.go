@@ -20,6 +20,9 @@ type Agent struct {
 	log   *slog.Logger
 	sess  *session.Session
 	store *objects.Store
+
+	tags   tagState   // the tag catalogue and attached-tags batcher (tags.go)
+	fields fieldCache // custom field definitions (attributes.go)
 }
 
 func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {

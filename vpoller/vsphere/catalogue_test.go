@@ -115,6 +115,15 @@ func TestAllMethods(t *testing.T) {
 	})
 	dvsUUID := a.Simulator().Model().Map().Get(lookup(t, a, objects.DVSwitch, "DVS0")).(*simulator.DistributedVirtualSwitch).Uuid
 
+	// One tag on an object of each kind, one custom attribute per type
+	// (in a subtest, so that the admin sessions are gone before session.get).
+	t.Run("setup tags and attributes", func(t *testing.T) {
+		addTag(t, adminTags(t, a), "Env", "prod", "Production", lookup(t, a, objects.VM, guestVM), lookup(t, a, objects.Host, "DC0_H0"),
+			lookup(t, a, objects.Datastore, url), lookup(t, a, objects.Cluster, "DC0_C0"))
+		setField(t, a, lookup(t, a, objects.VM, guestVM), "Owner", "VirtualMachine", "alice")
+		setField(t, a, lookup(t, a, objects.Host, "DC0_H0"), "Rack", "HostSystem", "r12")
+	})
+
 	type check func(t *testing.T, result any)
 	list := func(n int, keys string, more ...func(t *testing.T, l []any)) check {
 		return func(t *testing.T, result any) {
@@ -283,6 +292,17 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "dvswitch.get", Name: "DVS0", Properties: []string{"uuid"}}, okObjects, list(1, "name,uuid", equal(0, "uuid", dvsUUID))},
 		{vpoller.Request{Method: "dvswitch.port.get", Name: "DVS0", Key: "DC0_DVPG0"}, msgPorts,
 			list(1, "key,portgroup,connectee,connecteeType,linkUp,blocked", equal(0, "key", "0"), equal(0, "portgroup", "DC0_DVPG0"), equal(0, "connectee", nil))},
+
+		{vpoller.Request{Method: "tag.discover"}, "Successfully discovered tags",
+			list(1, "category,tag,description,objects", equal(0, "category", "Env"), equal(0, "tag", "prod"), equal(0, "objects", int64(4)))},
+		{vpoller.Request{Method: "vm.tag.get", Name: guestVM}, "Successfully retrieved tags",
+			list(1, "category,tag,description", equal(0, "tag", "prod"), equal(0, "description", "Production"))},
+		{vpoller.Request{Method: "host.tag.get", Name: "DC0_H0"}, "Successfully retrieved tags", list(1, "category,tag,description", equal(0, "category", "Env"))},
+		{vpoller.Request{Method: "datastore.tag.get", Name: url}, "Successfully retrieved tags", list(1, "category,tag,description", equal(0, "tag", "prod"))},
+		{vpoller.Request{Method: "cluster.tag.get", Name: "DC0_C0"}, "Successfully retrieved tags", list(1, "category,tag,description", equal(0, "tag", "prod"))},
+		{vpoller.Request{Method: "vm.attribute.get", Name: guestVM}, "Successfully retrieved custom attributes", list(1, "Owner", equal(0, "Owner", "alice"))},
+		{vpoller.Request{Method: "host.attribute.get", Name: "DC0_H0", Properties: []string{"Rack"}}, "Successfully retrieved custom attributes",
+			list(1, "Rack", equal(0, "Rack", "r12"))},
 	}
 	done := map[string]bool{}
 	for _, tc := range tests {

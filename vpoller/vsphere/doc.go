@@ -20,9 +20,15 @@
 //   - the method families and their registry (this package): each family
 //     in its own file (inventory.go, relations.go, perf.go, alarms.go,
 //     guest.go, snapshot.go, networks.go, cpu.go, vsan.go, sensors.go,
-//     storagepod.go, dvswitch.go, general.go),
+//     storagepod.go, dvswitch.go, tags.go, attributes.go, general.go),
 //     registered in registry.go; docs/methods.md is the compatibility
 //     table of all of them.
+//
+// Tags (tags.go) come from vCenter's vAPI tagging service through the
+// session room's REST session, with the category/tag catalogue cached per
+// agent and attached-tag lookups batched; custom attributes
+// (attributes.go) resolve through cached custom field definitions and
+// read customValue through the mirror.
 //
 // Names, managed object ids ("vm-42"), datastore info.url and VM/host
 // UUIDs resolve from the index without a vCenter call; a name shared by

@@ -99,4 +99,13 @@ var handlers = map[string]Handler{
 	"dvswitch.discover":               discover(objects.DVSwitch),
 	"dvswitch.get":                    get(objects.DVSwitch),
 	"dvswitch.port.get":               dvswitchPortGet,
+
+	// tags.go, attributes.go
+	"tag.discover":       tagDiscover,
+	"vm.tag.get":         tagGet(objects.VM),
+	"host.tag.get":       tagGet(objects.Host),
+	"datastore.tag.get":  tagGet(objects.Datastore),
+	"cluster.tag.get":    tagGet(objects.Cluster),
+	"vm.attribute.get":   attributeGet(objects.VM),
+	"host.attribute.get": attributeGet(objects.Host),
 }

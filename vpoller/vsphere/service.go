@@ -87,6 +87,9 @@ type Stats struct {
 	Calls     map[string]uint64
 	// Logins counts successful logins (first ones and re-logins).
 	Logins uint64
+	// RESTCalls is every vAPI (REST) request made to any agent (tags),
+	// logins included.
+	RESTCalls uint64
 	// Agents holds each agent's figures by agent name.
 	Agents map[string]AgentStats
 }
@@ -107,6 +110,7 @@ func (s *Service) Stats() Stats {
 		st.Agents[name] = as
 		st.SOAPCalls += as.Session.SOAPCalls
 		st.Logins += as.Session.Logins
+		st.RESTCalls += as.Session.RESTCalls
 		for m, n := range as.Session.Calls {
 			st.Calls[m] += n
 		}
@@ -185,7 +189,8 @@ func (s *Service) Close(ctx context.Context) error {
 
 // Object renders an agent's figures for the worker's status: what the
 // mirror holds and how current it is, what the sweep fetches and what it
-// cost, and every SOAP call by method since start.
+// cost, every SOAP call by method since start, and the vAPI (REST)
+// session's logins and calls.
 func (s AgentStats) Object() vpoller.Object {
 	m, sw := s.Objects.Mirror, s.Objects.Sweep
 	types := make([]string, 0, len(m.WatchedPaths))
@@ -205,6 +210,15 @@ func (s AgentStats) Object() vpoller.Object {
 	calls := vpoller.Object{}
 	for _, k := range methods {
 		calls = append(calls, vpoller.Field{Key: k, Value: s.Session.Calls[k]})
+	}
+	restNames := make([]string, 0, len(s.Session.RESTCallsByName))
+	for k := range s.Session.RESTCallsByName {
+		restNames = append(restNames, k)
+	}
+	sort.Strings(restNames)
+	restCalls := vpoller.Object{}
+	for _, k := range restNames {
+		restCalls = append(restCalls, vpoller.Field{Key: k, Value: s.Session.RESTCallsByName[k]})
 	}
 	ms := func(d time.Duration) int64 { return d.Milliseconds() }
 	return vpoller.Object{
@@ -230,6 +244,9 @@ func (s AgentStats) Object() vpoller.Object {
 		{Key: "logins", Value: s.Session.Logins},
 		{Key: "soap_calls", Value: s.Session.SOAPCalls},
 		{Key: "soap_calls_by_method", Value: calls},
+		{Key: "rest_logins", Value: s.Session.RESTLogins},
+		{Key: "rest_calls", Value: s.Session.RESTCalls},
+		{Key: "rest_calls_by_name", Value: restCalls},
 	}
 }
 

@@ -21,16 +21,33 @@ type Stats struct {
 	Calls map[string]uint64
 	// Logins counts successful logins (first ones and re-logins).
 	Logins uint64
+	// RESTCalls is every vAPI (REST) request made to the agent, logins
+	// included; RESTCallsByName breaks it down by method, path and action
+	// ("POST cis/tagging/tag-association?list-attached-tags-on-objects").
+	RESTCalls       uint64
+	RESTCallsByName map[string]uint64
+	// RESTLogins counts successful vAPI logins (first ones and re-logins).
+	RESTLogins uint64
 }
 
-// counters counts SOAP calls by method.
+// counters counts SOAP calls by method and vAPI (REST) calls by name.
 type counters struct {
-	soap, logins atomic.Uint64
-	mu           sync.Mutex
-	byMethod     map[string]uint64
+	soap, logins          atomic.Uint64
+	restCalls, restLogins atomic.Uint64
+	mu                    sync.Mutex
+	byMethod, restByName  map[string]uint64
 }
 
-func newCounters() *counters { return &counters{byMethod: map[string]uint64{}} }
+func newCounters() *counters {
+	return &counters{byMethod: map[string]uint64{}, restByName: map[string]uint64{}}
+}
+
+func (c *counters) restCall(name string) {
+	c.restCalls.Add(1)
+	c.mu.Lock()
+	c.restByName[name]++
+	c.mu.Unlock()
+}
 
 func (c *counters) call(method string) {
 	c.soap.Add(1)
@@ -40,10 +57,14 @@ func (c *counters) call(method string) {
 }
 
 func (c *counters) snapshot() Stats {
-	s := Stats{SOAPCalls: c.soap.Load(), Logins: c.logins.Load(), Calls: map[string]uint64{}}
+	s := Stats{SOAPCalls: c.soap.Load(), Logins: c.logins.Load(), Calls: map[string]uint64{},
+		RESTCalls: c.restCalls.Load(), RESTLogins: c.restLogins.Load(), RESTCallsByName: map[string]uint64{}}
 	c.mu.Lock()
 	for k, v := range c.byMethod {
 		s.Calls[k] = v
+	}
+	for k, v := range c.restByName {
+		s.RESTCallsByName[k] = v
 	}
 	c.mu.Unlock()
 	return s

@@ -3,6 +3,9 @@
 // ESXi), with the TLS policy of the agent's configuration, a deadline on
 // every call, transparent re-login when vCenter forgets the session, SOAP
 // call counters, and the embedded simulator for agents configured as one.
+// Beside it, the agent's vAPI (REST) session for vCenter's REST services
+// such as tagging (rest.go): same credentials and TLS policy, logged in on
+// first use, logged in again when vCenter forgets it.
 //
 // It knows nothing of vPoller requests or of inventory: the objects room
 // (package objects) and the method families (package vsphere) use a
@@ -75,6 +78,8 @@ type Session struct {
 
 	loginMu sync.Mutex    // serialises re-logins
 	gen     atomic.Uint64 // login generation, bumped by each re-login
+
+	rest restState // the vAPI (REST) session, see rest.go
 }
 
 // New prepares a session for cfg (already through Config.WithDefaults);
@@ -272,6 +277,7 @@ func (s *Session) Close() {
 	vc, sim := s.vc, s.sim
 	s.vc, s.sim = nil, nil
 	s.mu.Unlock()
+	s.closeREST() // before the SOAP logout: it uses the same transport
 	s.cancel()
 	if vc != nil {
 		s.logout(vc)

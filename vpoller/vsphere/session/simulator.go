@@ -8,6 +8,10 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/soap"
+
+	// The vAPI simulator registers its handlers (/rest and /api: sessions,
+	// tagging, content library) on every simulated vCenter's server.
+	_ "github.com/vmware/govmomi/vapi/simulator"
 )
 
 // Credentials of an embedded simulator agent configured without a username.
@@ -29,9 +33,14 @@ const (
 // 3 networks: "VM Network", DC0_DVPG0 and the switch's uplink portgroup
 // DVS0-DVUplinks-<n>.
 //
+// It also serves vCenter's vAPI (the REST endpoints /rest and /api, with
+// the tagging service), with no categories or tags until a client
+// creates them.
+//
 // "esx" (a standalone ESXi host): 1 datacenter "ha-datacenter", no cluster,
 // 1 host "localhost.localdomain", 2 VMs ha-host_VM0 and ha-host_VM1,
 // 1 datastore LocalDS_0, 1 resource pool "Resources", 1 network "VM Network".
+// Like an ESXi host, it has no vAPI endpoint and no custom fields manager.
 type Inventory struct {
 	Model       string
 	Datacenters int
@@ -86,6 +95,7 @@ func StartSimulator(modelName, user, password string, log *slog.Logger, setup fu
 		return nil, fmt.Errorf("create %s simulator: %w", modelName, err)
 	}
 	m.Service.TLS = new(tls.Config)
+	m.Service.RegisterEndpoints = true // the vAPI (REST) endpoints of a vCenter model
 	if setup != nil {
 		setup(m) // after TLS is set, so that tests can hook the server's handshakes
 	}

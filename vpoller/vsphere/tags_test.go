@@ -1,0 +1,300 @@
+package vsphere
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/vapi/rest"
+	"github.com/vmware/govmomi/vapi/tags"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
+)
+
+// adminTags is a tag manager on the agent's simulated vCenter, with a
+// vAPI session of its own: the tests tag objects through it, as another
+// vSphere user would.
+func adminTags(t testing.TB, a *Agent) *tags.Manager {
+	t.Helper()
+	ctx := context.Background()
+	rc := rest.NewClient(admin(t, a).Client)
+	if err := rc.Login(ctx, a.Simulator().URL().User); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rc.Logout(ctx) })
+	return tags.NewManager(rc)
+}
+
+// addTag creates tag (and its category, if new) and attaches it to refs;
+// it returns the tag's id.
+func addTag(t testing.TB, m *tags.Manager, category, tag, description string, refs ...types.ManagedObjectReference) string {
+	t.Helper()
+	ctx := context.Background()
+	catID := ""
+	if cat, err := m.GetCategory(ctx, category); err == nil {
+		catID = cat.ID
+	} else {
+		id, err := m.CreateCategory(ctx, &tags.Category{Name: category, Description: category + " category", Cardinality: "MULTIPLE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		catID = id
+	}
+	id, err := m.CreateTag(ctx, &tags.Tag{Name: tag, Description: description, CategoryID: catID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range refs {
+		if err := m.AttachTag(ctx, id, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return id
+}
+
+// listAttached is the REST call of a tag lookup.
+const listAttached = "POST cis/tagging/tag-association?list-attached-tags-on-objects"
+
+// soapCalls are the SOAP calls between two snapshots of the counters,
+// besides the mirror's long polls (which run on their own).
+func soapCalls(before, after session.Stats) map[string]uint64 {
+	out := map[string]uint64{}
+	for m, n := range after.Calls {
+		if m != "WaitForUpdatesEx" && n != before.Calls[m] {
+			out[m] = n - before.Calls[m]
+		}
+	}
+	return out
+}
+
+// encoded is a reply's result in the original's Python encoding.
+func encoded(t testing.TB, r *vpoller.Response) string {
+	t.Helper()
+	if r.Success != 0 {
+		t.Fatalf("reply %s", r.Encode(vpoller.Python))
+	}
+	b, err := vpoller.Marshal(r.Result, vpoller.Python)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestTags: tags attached by another user come back per object, sorted
+// by category then tag, with their descriptions; tag.discover counts the
+// objects of every tag; a tag created after the catalogue was cached
+// shows at once; an untagged object has none, an unknown one is an
+// error; a dropped vAPI session is logged in again.
+func TestTags(t *testing.T) {
+	s := newSim(t, Options{})
+	a := agent(t, s)
+	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
+	url := field(ds.Result.([]any)[0], "info.url").(string)
+	vm, host := lookup(t, a, objects.VM, "DC0_H0_VM0"), lookup(t, a, objects.Host, "DC0_H0")
+	dsRef, cluster := lookup(t, a, objects.Datastore, url), lookup(t, a, objects.Cluster, "DC0_C0")
+
+	m := adminTags(t, a)
+	// Created in an order the replies must not follow.
+	addTag(t, m, "Owner", "alice", "Alice's team", vm, cluster)
+	addTag(t, m, "Env", "test", "Test", host)
+	addTag(t, m, "Env", "prod", "Production", vm, dsRef, host)
+	addTag(t, m, "Env", "dev", "", host)
+	addTag(t, m, "Backup", "none", "Not backed up")
+
+	for _, tc := range []struct {
+		method, name, want string
+	}{
+		{"vm.tag.get", "DC0_H0_VM0", `[{"category": "Env", "tag": "prod", "description": "Production"}, {"category": "Owner", "tag": "alice", "description": "Alice's team"}]`},
+		{"vm.tag.get", vm.Value, `[{"category": "Env", "tag": "prod", "description": "Production"}, {"category": "Owner", "tag": "alice", "description": "Alice's team"}]`},
+		{"host.tag.get", "DC0_H0", `[{"category": "Env", "tag": "dev", "description": ""}, {"category": "Env", "tag": "prod", "description": "Production"}, {"category": "Env", "tag": "test", "description": "Test"}]`},
+		{"datastore.tag.get", url, `[{"category": "Env", "tag": "prod", "description": "Production"}]`},
+		{"cluster.tag.get", "DC0_C0", `[{"category": "Owner", "tag": "alice", "description": "Alice's team"}]`},
+		{"vm.tag.get", "DC0_H0_VM1", `[]`},
+		{"host.tag.get", "DC0_C0_H1", `[]`},
+	} {
+		r := exec(t, s, vpoller.Request{Method: tc.method, Name: tc.name})
+		if r.Msg != msgTags {
+			t.Errorf("%s %s: msg %q", tc.method, tc.name, r.Msg)
+		}
+		if got := encoded(t, r); got != tc.want {
+			t.Errorf("%s %s:\n got %s\nwant %s", tc.method, tc.name, got, tc.want)
+		}
+	}
+
+	r := exec(t, s, vpoller.Request{Method: "tag.discover"})
+	want := `[{"category": "Backup", "tag": "none", "description": "Not backed up", "objects": 0}, ` +
+		`{"category": "Env", "tag": "dev", "description": "", "objects": 1}, ` +
+		`{"category": "Env", "tag": "prod", "description": "Production", "objects": 3}, ` +
+		`{"category": "Env", "tag": "test", "description": "Test", "objects": 1}, ` +
+		`{"category": "Owner", "tag": "alice", "description": "Alice's team", "objects": 2}]`
+	if got := encoded(t, r); got != want || r.Msg != msgTagsDiscovered {
+		t.Errorf("tag.discover %q:\n got %s\nwant %s", r.Msg, got, want)
+	}
+
+	for _, tc := range []struct{ method, name, msg string }{
+		{"vm.tag.get", "nosuch", "Cannot find object nosuch"},
+		{"host.tag.get", "DC0_H0_VM0", "Cannot find object DC0_H0_VM0"}, // a VM is not a host
+		{"cluster.tag.get", "", vpoller.MsgInvalidTask},
+	} {
+		r := exec(t, s, vpoller.Request{Method: tc.method, Name: tc.name})
+		if r.Success != 1 || r.Msg != tc.msg {
+			t.Errorf("%s %q: %s, want failure %q", tc.method, tc.name, r.Encode(vpoller.Python), tc.msg)
+		}
+	}
+
+	// The catalogue is cached: warm lookups cost one REST call each.
+	before := a.sess.Stats()
+	exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})
+	after := a.sess.Stats()
+	if n := after.RESTCalls - before.RESTCalls; n != 1 || after.RESTCallsByName[listAttached] != before.RESTCallsByName[listAttached]+1 {
+		t.Errorf("warm vm.tag.get: %d REST calls (%v), want 1 %s", n, after.RESTCallsByName, listAttached)
+	}
+	if soap := soapCalls(before, after); len(soap) > 0 {
+		t.Errorf("warm vm.tag.get made SOAP calls %v", soap)
+	}
+
+	// A tag created after the catalogue was loaded resolves at once.
+	addTag(t, m, "Owner", "bob", "Bob's team", vm)
+	r = exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})
+	if got := encoded(t, r); !strings.HasSuffix(got, `{"category": "Owner", "tag": "alice", "description": "Alice's team"}, {"category": "Owner", "tag": "bob", "description": "Bob's team"}]`) {
+		t.Errorf("after a new tag: %s", got)
+	}
+
+	// vCenter forgets our vAPI session: one re-login, the request succeeds.
+	logins := a.sess.Stats().RESTLogins
+	ours := m.SessionID()
+	m.SessionID(a.sess.RESTSessionID())
+	if err := m.Logout(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m.SessionID(ours)
+	r = exec(t, s, vpoller.Request{Method: "cluster.tag.get", Name: "DC0_C0"})
+	if got := encoded(t, r); got != `[{"category": "Owner", "tag": "alice", "description": "Alice's team"}]` {
+		t.Errorf("after the session was dropped: %s", got)
+	}
+	if n := a.sess.Stats().RESTLogins; n != logins+1 {
+		t.Errorf("vAPI logins %d -> %d, want one re-login", logins, n)
+	}
+}
+
+// TestTagLookupsBatched: lookups arriving while one is in flight leave
+// together in the next call, each with its own answer.
+func TestTagLookupsBatched(t *testing.T) {
+	s := newSim(t, Options{})
+	a := agent(t, s)
+	m := adminTags(t, a)
+	var refs []types.ManagedObjectReference
+	want := map[types.ManagedObjectReference]string{}
+	for _, name := range []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"} {
+		ref := lookup(t, a, objects.VM, name)
+		refs = append(refs, ref)
+		want[ref] = addTag(t, m, "VM", name, "", ref)
+	}
+	for _, name := range []string{"DC0_H0", "DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"} {
+		refs = append(refs, lookup(t, a, objects.Host, name)) // untagged
+	}
+
+	var mu sync.Mutex
+	var sizes []int
+	release := make(chan struct{})
+	a.tags.lookups.send = func(ctx context.Context, a *Agent, batch []*tagRead) {
+		mu.Lock()
+		sizes = append(sizes, len(batch))
+		first := len(sizes) == 1
+		mu.Unlock()
+		if first {
+			<-release // the first call is "in flight" until every other lookup queued
+		}
+		sendTagLookups(ctx, a, batch)
+	}
+	ctx := context.Background()
+	got := make([][]string, len(refs))
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	start := func(i int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = a.tags.lookups.attached(ctx, a, refs[i])
+		}()
+	}
+	start(0)
+	eventually(t, 10*time.Second, "first lookup in flight", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(sizes) == 1
+	})
+	for i := 1; i < len(refs); i++ {
+		start(i)
+	}
+	eventually(t, 10*time.Second, "lookups queued", func() bool {
+		a.tags.lookups.mu.Lock()
+		defer a.tags.lookups.mu.Unlock()
+		return len(a.tags.lookups.pending) == len(refs)-1
+	})
+	close(release)
+	wg.Wait()
+	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != len(refs)-1 {
+		t.Errorf("batches %v, want [1 %d]", sizes, len(refs)-1)
+	}
+	for i, ref := range refs {
+		if errs[i] != nil {
+			t.Errorf("%s: %v", ref, errs[i])
+			continue
+		}
+		w, tagged := want[ref]
+		if (tagged && (len(got[i]) != 1 || got[i][0] != w)) || (!tagged && len(got[i]) != 0) {
+			t.Errorf("%s: tags %v, want %q", ref, got[i], w)
+		}
+	}
+	if a.tags.lookups.busy || len(a.tags.lookups.pending) != 0 {
+		t.Error("batcher not idle after the lookups")
+	}
+}
+
+// TestTagsAndAttributesOnESX: an ESXi host has neither a tagging service
+// nor custom fields: clear errors.
+func TestTagsAndAttributesOnESX(t *testing.T) {
+	s, err := NewService([]AgentConfig{{Name: "esx", Simulator: true, SimulatorModel: "esx"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	for _, tc := range []struct {
+		req vpoller.Request
+		msg string
+	}{
+		{vpoller.Request{Method: "vm.tag.get", Name: "ha-host_VM0"}, "Cannot retrieve tags: vSphere tags are a vCenter service: esx is an ESXi host"},
+		{vpoller.Request{Method: "tag.discover"}, "Cannot retrieve tags: vSphere tags are a vCenter service: esx is an ESXi host"},
+		{vpoller.Request{Method: "vm.attribute.get", Name: "ha-host_VM0"}, "No custom fields manager on this vSphere agent"},
+	} {
+		tc.req.Hostname = "esx"
+		r := s.Execute(context.Background(), &tc.req)
+		if r.Success != 1 || r.Msg != tc.msg {
+			t.Errorf("%s: %s, want %q", tc.req.Method, r.Encode(vpoller.Python), tc.msg)
+		}
+	}
+}
+
+// TestTagLookupsSurvivePanic: a lookup call that panics fails its
+// request (the guard reports the panic) and leaves the batcher usable.
+func TestTagLookupsSurvivePanic(t *testing.T) {
+	s := newSim(t, Options{})
+	a := agent(t, s)
+	a.tags.lookups.send = func(context.Context, *Agent, []*tagRead) { panic("boom") }
+	r := exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})
+	if r.Success != 1 || r.Msg != "Task vm.tag.get failed" || !strings.Contains(r.Traceback, "boom") {
+		t.Fatalf("panicking lookup: %s", r.Encode(vpoller.Python))
+	}
+	a.tags.lookups.mu.Lock()
+	a.tags.lookups.send = nil
+	a.tags.lookups.mu.Unlock()
+	if got := encoded(t, exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})); got != "[]" {
+		t.Errorf("after the panic: %s", got)
+	}
+}
