@@ -169,7 +169,9 @@ const (
 	vmCPUCostop = "vsphere.vm.cpu.costop"
 )
 
-func vmPerfKey(counter string) string { return perfKey("vm.perf.metric.get", "{$VSPHERE.VM.NAME}", counter) }
+func vmPerfKey(counter string) string {
+	return perfKey("vm.perf.metric.get", "{$VSPHERE.VM.NAME}", counter)
+}
 
 // vmPerf adds the VM's performance counters: CPU usage, ready and co-stop
 // (the contention figures vSphere admins look at first), memory reclaim
@@ -199,7 +201,7 @@ func vmPerf(b *builder, tpl string) {
 			withTriggers(trigger(fmt.Sprintf("VM {$VSPHERE.VM.NAME}: high %s", strings.ToLower(what)), "WARNING",
 				"min(/"+tpl+"/"+key+",5m)>"+macro,
 				what+" per vCPU stayed above "+macro+"% for 5 minutes: the VM waits for physical CPUs.").
-				withOpData(what+": {ITEM.LASTVALUE1}")))
+				withOpData(what + ": {ITEM.LASTVALUE1}")))
 	}
 	contention("cpu.ready.millisecond.summation", "cpu.ready", vmCPUReady, "CPU ready", "{$VSPHERE.VM.CPU.READY.MAX}")
 	contention("cpu.costop.millisecond.summation", "cpu.costop", vmCPUCostop, "CPU co-stop", "{$VSPHERE.VM.CPU.COSTOP.MAX}")
@@ -211,7 +213,7 @@ func vmPerf(b *builder, tpl string) {
 			it = it.withTriggers(trigger("VM {$VSPHERE.VM.NAME}: "+strings.ToLower(name)+" for {$VSPHERE.VM.MEM.RECLAIM.TIME}", "WARNING",
 				"min(/"+tpl+"/"+vmPerfKey(counter)+",{$VSPHERE.VM.MEM.RECLAIM.TIME})>0",
 				"The host reclaims memory from this VM: the host is overcommitted or the VM hit a limit.").
-				withOpData(name+": {ITEM.LASTVALUE1}"))
+				withOpData(name + ": {ITEM.LASTVALUE1}"))
 		}
 		b.item(it)
 	}
