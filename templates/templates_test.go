@@ -692,7 +692,6 @@ func refProblems(d doc) (problems []string, checked int) {
 	return problems, checked
 }
 
-
 func TestReferencesResolve(t *testing.T) {
 	total := 0
 	for name, d := range loadFiles(t) {
