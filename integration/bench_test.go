@@ -36,7 +36,7 @@ import (
 
 // The shipped VM template's requests per VM per interval (templates/vm.go,
 // vpoller_vm.yaml): two vpoller.get master items, the snapshot master and
-// two real-time perf items. TestBenchRequestsAreTheTemplates checks them
+// four real-time perf items (CPU usage, network, CPU ready, co-stop). TestBenchRequestsAreTheTemplates checks them
 // against the shipped template. Its discovery rules run hourly and are
 // not part of an interval.
 var (
@@ -44,9 +44,11 @@ var (
 		"runtime.consolidationNeeded", "guest.toolsRunningStatus", "guest.guestState", "summary.config.numCpu",
 		"summary.config.memorySizeMB", "summary.config.guestFullName", "summary.quickStats.overallCpuUsage",
 		"summary.quickStats.guestMemoryUsage", "summary.quickStats.hostMemoryUsage", "summary.quickStats.uptimeSeconds",
+		"summary.quickStats.balloonedMemory", "summary.quickStats.swappedMemory", "summary.quickStats.compressedMemory",
 		"summary.storage.committed", "summary.storage.uncommitted", "guest.ipAddress", "guest.hostName"}
 	templateGuest    = []string{"name", "guest.disk", "guest.net"}
-	templateCounters = []string{"cpu.usage.percent.average", "net.usage.kiloBytesPerSecond.average"}
+	templateCounters = []string{"cpu.usage.percent.average", "net.usage.kiloBytesPerSecond.average",
+		"cpu.ready.millisecond.summation", "cpu.costop.millisecond.summation"}
 )
 
 // templateRequests are one VM's requests of one interval, as the plugin
@@ -630,8 +632,13 @@ func (r *report) print(w *os.File) {
 	}
 	line("%-66s %12s   %s", "SOAP calls per interval per 1,000 VMs", "ours", "reference")
 	off := fmt.Sprintf("%.0f with mirror and sweep off in this run (%d VMs)", r.offSequential, r.offVMs)
-	line("%-66s %12.1f   target <= 40; turn 2: 7,000; %s", "  requests one after another", r.sequential, off)
-	line("%-66s %12.1f   target <= 40; turn 2: 1,636 (batched, concurrency 16)", "  all requests at once", r.atOnce)
+	// The floor: the template's perf series need ceil(series/64)
+	// QueryPerf; everything else must fit in 8 more (issue 8's 40 was
+	// this at 2 series per VM).
+	perVM := len(templateCounters)
+	target := fmt.Sprintf("target <= %.0f (ceil(%d,000/64) QueryPerf + 8)", math.Ceil(float64(1000*perVM)/64)+8, perVM)
+	line("%-66s %12.1f   %s; turn 2: 7,000; %s", "  requests one after another", r.sequential, target, off)
+	line("%-66s %12.1f   %s; turn 2: 1,636 (batched, concurrency 16)", "  all requests at once", r.atOnce, target)
 	line("%-66s %12s", "  by method, one after another", methodsPer1000(r.seqByMethod, 2, c.vms)+"; "+r.seqSweep.String())
 	line("%-66s %12s", "  by method, at once", methodsPer1000(r.onceByMethod, 2, c.vms)+"; "+r.onceSweep.String())
 	floor := math.Ceil(float64(r.series) / 64)

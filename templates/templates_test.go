@@ -779,11 +779,14 @@ func TestRefProblemsCatchBreakage(t *testing.T) {
 			tr := firstTrigger(findItem(t, d, "vsphere.vm.power.state"), "triggers")
 			tr["expression"] = strings.Replace(str(tr["expression"]), "vsphere.vm.power.state", "vsphere.vm.power.stat", 1)
 		}, `unknown item "vsphere.vm.power.stat"`},
-		{"trigger on a long perf key", func(d doc) {
-			k := vmPerfKey("mem.vmmemctl.kiloBytes.average")
-			tr := firstTrigger(findItem(t, d, k), "triggers")
-			tr["expression"] = strings.Replace(str(tr["expression"]), "vmmemctl", "vmmemct", 1)
-		}, `unknown item "vpoller.poll[vm.perf.metric.get,{$VSPHERE.HOST},{$VSPHERE.VM.NAME},value,,,,mem.vmmemct.kiloBytes.average]"`},
+		{"trigger with a macro in its time", func(d doc) {
+			tr := firstTrigger(findItem(t, d, vmMemBallooned), "triggers")
+			tr["expression"] = strings.Replace(str(tr["expression"]), vmMemBallooned, "vsphere.vm.memory.balloon", 1)
+		}, `unknown item "vsphere.vm.memory.balloon"`},
+		{"formula with a long perf key", func(d doc) {
+			it := findItem(t, d, vmCPUReady)
+			it["params"] = strings.Replace(str(it["params"]), "cpu.ready.millisecond.summation", "cpu.ready.millisecond.summatio", 1)
+		}, `cpu.ready.millisecond.summatio]`},
 		{"trigger of another template", func(d doc) {
 			tr := firstTrigger(findItem(t, d, "vsphere.vm.status"), "triggers")
 			tr["expression"] = strings.Replace(str(tr["expression"]), "/"+TplVM+"/", "/"+TplHypervisor+"/", 1)

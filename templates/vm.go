@@ -30,6 +30,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 		"summary.config.numCpu", "summary.config.memorySizeMB", "summary.config.guestFullName",
 		"summary.quickStats.overallCpuUsage", "summary.quickStats.guestMemoryUsage",
 		"summary.quickStats.hostMemoryUsage", "summary.quickStats.uptimeSeconds",
+		"summary.quickStats.balloonedMemory", "summary.quickStats.swappedMemory", "summary.quickStats.compressedMemory",
 		"summary.storage.committed", "summary.storage.uncommitted",
 		"guest.ipAddress", "guest.hostName"))
 	b.item(master("VM: raw properties", mkey,
@@ -105,6 +106,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 			withOpData("Age: {ITEM.LASTVALUE1}")))
 
 	vmPerf(b, tpl)
+	vmReclaim(b, tpl, mkey)
 
 	// Guest filesystems: discovered with vm.disk.discover, values from the
 	// guest master item (one request for all disks).
@@ -174,12 +176,12 @@ func vmPerfKey(counter string) string {
 }
 
 // vmPerf adds the VM's performance counters: CPU usage, ready and co-stop
-// (the contention figures vSphere admins look at first), memory reclaim
-// (balloon, swap, compression) and network.
+// (the contention figures vSphere admins look at first) and network. Each
+// series costs vCenter 1/64 of a QueryPerf per interval; what quick
+// statistics carry (memory) comes from the master item instead, at no cost.
 func vmPerf(b *builder, tpl string) {
 	b.macro("{$VSPHERE.VM.CPU.READY.MAX}", "10", "CPU ready (%, per vCPU) above which a warning is raised (over 5 minutes).")
 	b.macro("{$VSPHERE.VM.CPU.COSTOP.MAX}", "3", "CPU co-stop (%, per vCPU) above which a warning is raised (over 5 minutes).")
-	b.macro("{$VSPHERE.VM.MEM.RECLAIM.TIME}", "15m", "How long ballooned or swapped memory must stay above 0 before a warning is raised.")
 
 	b.item(perf(vmPerfKey("cpu.usage.percent.average"), "CPU usage (perf)", vtFloat, "%", "0.01",
 		"Real-time counter cpu.usage.percent.average (hundredths of a percent in vSphere; needs the VM powered on).").
@@ -205,32 +207,45 @@ func vmPerf(b *builder, tpl string) {
 	}
 	contention("cpu.ready.millisecond.summation", "cpu.ready", vmCPUReady, "CPU ready", "{$VSPHERE.VM.CPU.READY.MAX}")
 	contention("cpu.costop.millisecond.summation", "cpu.costop", vmCPUCostop, "CPU co-stop", "{$VSPHERE.VM.CPU.COSTOP.MAX}")
+}
 
-	reclaim := func(counter, name, desc string, alert bool) {
-		it := perf(vmPerfKey(counter), name, vtFloat, "B", "1024",
-			"Real-time counter "+counter+" (KB in vSphere). "+desc).withTags("component", "memory")
+// vmReclaim adds the memory the host reclaims from the VM (balloon, swap,
+// compression), from the VM's quick statistics in the master item: the
+// worker's property mirror holds them, so they cost vCenter nothing, where
+// the equivalent perf counters (mem.vmmemctl, mem.swapped, mem.compressed)
+// would cost three more series per VM. balloonedMemory and swappedMemory
+// are in MB, compressedMemory in KB.
+func vmReclaim(b *builder, tpl, mkey string) {
+	b.macro("{$VSPHERE.VM.MEM.RECLAIM.TIME}", "15m", "How long ballooned or swapped memory must stay above 0 before a warning is raised.")
+	reclaim := func(key, name, path, mult, desc string, alert bool) {
+		it := dep(mkey, key, name, vtUnsigned, "B", propOr(path, "0"), multiply(mult)).
+			withDescription(desc+" From "+path+" (quick statistics).").withTags("component", "memory")
 		if alert {
 			it = it.withTriggers(trigger("VM {$VSPHERE.VM.NAME}: "+strings.ToLower(name)+" for {$VSPHERE.VM.MEM.RECLAIM.TIME}", "WARNING",
-				"min(/"+tpl+"/"+vmPerfKey(counter)+",{$VSPHERE.VM.MEM.RECLAIM.TIME})>0",
+				"min(/"+tpl+"/"+key+",{$VSPHERE.VM.MEM.RECLAIM.TIME})>0",
 				"The host reclaims memory from this VM: the host is overcommitted or the VM hit a limit.").
 				withOpData(name + ": {ITEM.LASTVALUE1}"))
 		}
 		b.item(it)
 	}
-	reclaim("mem.vmmemctl.kiloBytes.average", "Memory ballooned", "Memory the balloon driver took from the guest.", true)
-	reclaim("mem.swapped.kiloBytes.average", "Memory swapped", "Guest memory swapped out by the host.", true)
-	reclaim("mem.compressed.kiloBytes.average", "Memory compressed", "Guest memory compressed by the host.", false)
-	reclaim("mem.active.kiloBytes.average", "Memory active (perf)", "Memory the guest touched recently (host estimate).", false)
-	reclaim("mem.consumed.kiloBytes.average", "Memory consumed (perf)", "Host memory backing the guest's memory.", false)
+	reclaim(vmMemBallooned, "Memory ballooned", "summary.quickStats.balloonedMemory", "1048576", "Memory the balloon driver took from the guest.", true)
+	reclaim(vmMemSwapped, "Memory swapped", "summary.quickStats.swappedMemory", "1048576", "Guest memory swapped out by the host.", true)
+	reclaim(vmMemCompressed, "Memory compressed", "summary.quickStats.compressedMemory", "1024", "Guest memory compressed by the host.", false)
 }
+
+// Keys of the VM's memory reclaim items.
+const (
+	vmMemBallooned  = "vsphere.vm.memory.ballooned"
+	vmMemSwapped    = "vsphere.vm.memory.swapped"
+	vmMemCompressed = "vsphere.vm.memory.compressed"
+)
 
 // vmGraphs adds the VM's graphs and its dashboard.
 func vmGraphs(b *builder) {
 	b.graph("VM: CPU usage", "vsphere.vm.cpu.used")
 	b.graph("VM: CPU contention", vmCPUReady, vmCPUCostop)
-	b.graph("VM: memory", "vsphere.vm.memory.size", vmPerfKey("mem.consumed.kiloBytes.average"), vmPerfKey("mem.active.kiloBytes.average"))
-	b.graph("VM: memory reclaimed", vmPerfKey("mem.vmmemctl.kiloBytes.average"), vmPerfKey("mem.swapped.kiloBytes.average"),
-		vmPerfKey("mem.compressed.kiloBytes.average"))
+	b.graph("VM: memory", "vsphere.vm.memory.size", "vsphere.vm.memory.host.used", "vsphere.vm.memory.guest.used")
+	b.graph("VM: memory reclaimed", vmMemBallooned, vmMemSwapped, vmMemCompressed)
 	b.graph("VM: network", vmPerfKey("net.usage.kiloBytesPerSecond.average"))
 	b.dashboard("VM overview", "VM: CPU usage", "VM: CPU contention", "VM: memory", "VM: memory reclaimed", "VM: network")
 }

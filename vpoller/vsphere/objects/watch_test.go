@@ -10,7 +10,7 @@ import (
 func TestWatchSet(t *testing.T) {
 	w := newWatchSet(slog.New(slog.DiscardHandler), len(indexPaths["VirtualMachine"])+len(defaultPaths["VirtualMachine"])+2, time.Hour, true)
 	paths, v0 := w.snapshot()
-	if got, want := len(paths["VirtualMachine"]), 3+20; got != want {
+	if got, want := len(paths["VirtualMachine"]), 3+23; got != want {
 		t.Fatalf("%d VM paths at start, want %d", got, want)
 	}
 	now := time.Unix(1000, 0)
@@ -33,7 +33,7 @@ func TestWatchSet(t *testing.T) {
 		}
 	}
 	paths, v1 := w.snapshot()
-	if v1 != v0+3 || len(paths["VirtualMachine"]) != 25 || len(paths["HostSystem"]) != 2+16+1 {
+	if v1 != v0+3 || len(paths["VirtualMachine"]) != 3+23+2 || len(paths["HostSystem"]) != 2+16+1 {
 		t.Fatalf("version %d -> %d, VM %d paths, host %d", v0, v1, len(paths["VirtualMachine"]), len(paths["HostSystem"]))
 	}
 	// Asked-for paths stay; the others expire; defaults never do.
