@@ -98,6 +98,8 @@ var methods = func() map[string]MethodInfo {
 		// history stays comparable; this one is the VM's CPU usage as a
 		// percentage of its vCPU capacity (MHz used / (vCPUs x core MHz)).
 		{Name: "vm.cpu.usage.pct", Required: reqName},
+		// The event stream: events newer than "key" (docs/methods.md).
+		{Name: "event.get"},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {

@@ -19,7 +19,8 @@
 //     and the batchers for what must still go to vCenter.
 //   - the method families and their registry (this package): each family
 //     in its own file (inventory.go, relations.go, perf.go, alarms.go,
-//     guest.go, snapshot.go, networks.go, cpu.go, vsan.go, general.go),
+//     guest.go, snapshot.go, networks.go, cpu.go, vsan.go, general.go,
+//     events.go: the event stream, one collector per agent),
 //     registered in registry.go; docs/methods.md is the compatibility
 //     table of all of them.
 //

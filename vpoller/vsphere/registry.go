@@ -23,6 +23,9 @@ var handlers = map[string]Handler{
 	"event.latest": eventLatest,
 	"session.get":  sessionGet,
 
+	// events.go
+	"event.get": eventGet,
+
 	// inventory.go
 	"datacenter.discover":    discover(objects.Datacenter),
 	"datacenter.get":         get(objects.Datacenter),
