@@ -30,7 +30,8 @@ const (
 	maxEventKeys = 10000
 )
 
-// call sends one request with the item's endpoint, budget and retries.
+// sendFunc sends one request with the item's endpoint, budget and
+// retries.
 type sendFunc func(req *vpoller.Request) (*vpoller.Response, error)
 
 // eventPositions are the positions of the vpoller.events keys. The zero
@@ -129,22 +130,21 @@ func (ps *eventPositions) export(c *call, send sendFunc, now time.Time) (string,
 		}
 		newest = k
 	}
-	if first && c.req.Name == "" {
+	req := *c.req
+	if first {
+		if c.req.Name != "" { // checks the name: an unknown object fails its first poll
+			req.Key, req.MaxSample = strconv.FormatInt(newest, 10), 1
+			if _, err := eventRows(send, &req); err != nil {
+				return "", err
+			}
+		}
 		pos.key, pos.started = newest, true
 		return "", nil
 	}
-	req := *c.req
 	req.Key, req.MaxSample = strconv.FormatInt(pos.key, 10), EventCap
-	if first { // only to check the name: an unknown object fails now
-		req.Key, req.MaxSample = strconv.FormatInt(newest, 10), 1
-	}
 	rows, err := eventRows(send, &req)
 	if err != nil {
 		return "", err
-	}
-	if first {
-		pos.key, pos.started = newest, true
-		return "", nil
 	}
 	rows = slices.DeleteFunc(rows, func(r eventLine) bool { return r.key <= pos.key })
 	var lines []string

@@ -316,8 +316,8 @@ func (s *eventStream) refresh(ctx context.Context, arrived time.Time) error {
 	start := time.Now()
 	err := s.drain(ctx)
 	if objects.IsObjectGone(err) {
-		// vCenter no longer knows the collector (its session ended
-		// between the generation check and the call): a new one.
+		// vCenter no longer knows the collector: its session ended, and
+		// the call's re-login made a new one where it does not exist.
 		s.coll = nil
 		err = s.drain(ctx)
 	}
