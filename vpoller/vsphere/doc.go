@@ -33,7 +33,8 @@
 // current within its staleness bound; otherwise they go to vCenter
 // (batched with concurrent reads), and properties read that way join the
 // mirror. Performance metrics come from the sweep's latest round.
-// Identical requests in flight share one execution. docs/vsphere.md
+// Identical requests in flight share one execution (event.get excepted:
+// its replies must be as new as each request). docs/vsphere.md
 // describes the costs and guarantees.
 //
 // Property values are converted to the vpoller value model by toValue:

@@ -256,7 +256,10 @@ type eventStream struct {
 	// floor: rows hold every event with a key above it; math.MinInt64
 	// when they hold every event vCenter keeps.
 	floor   int64
-	drained time.Time         // start of the last successful drain
+	drained time.Time // start of the last successful drain
+	// reprime: coll's read position is unknown (new, or a read failed
+	// and vCenter may have moved it): prime before reading on.
+	reprime bool
 	cats    map[string]string // event categories by type; read-only once set
 	closed  bool
 
@@ -328,8 +331,15 @@ func (s *eventStream) refresh(ctx context.Context, arrived time.Time) error {
 	return nil
 }
 
-// drain reads what the collector has beyond the buffer (locked).
-func (s *eventStream) drain(ctx context.Context) error {
+// drain reads what the collector has beyond the buffer (locked). After
+// a failure the collector is primed again: a read that failed may still
+// have moved its position past events it never delivered.
+func (s *eventStream) drain(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			s.reprime = true
+		}
+	}()
 	vc, err := s.sess.Client(ctx)
 	if err != nil {
 		return err
@@ -355,20 +365,21 @@ func (s *eventStream) drain(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.coll, s.gen = c, gen
-		return s.prime(ctx)
+		s.coll, s.gen, s.reprime = c, gen, true
 	}
-	for range eventDrainReads {
-		evs, err := s.coll.ReadNextEvents(ctx, int32(s.size))
-		if err != nil {
-			return err
-		}
-		s.append(s.convert(evs))
-		if len(evs) < s.size {
-			return nil
+	if !s.reprime {
+		for range eventDrainReads {
+			evs, err := s.coll.ReadNextEvents(ctx, int32(s.size))
+			if err != nil {
+				return err
+			}
+			s.append(s.convert(evs))
+			if len(evs) < s.size {
+				return nil
+			}
 		}
 	}
-	return s.prime(ctx) // far behind: jump to the newest page
+	return s.prime(ctx) // new, unsure, or far behind: from the newest page
 }
 
 // prime positions the collector at its latest page and merges that page
@@ -383,6 +394,7 @@ func (s *eventStream) prime(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.reprime = false
 	rows := s.convert(page)
 	switch {
 	case len(rows) == 0:

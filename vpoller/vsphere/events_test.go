@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sync/errgroup"
@@ -35,9 +36,13 @@ const eventKeys = "key,createdTime,eventType,severity,message,entity,entityMoRef
 func events(t *testing.T, s *Service, req vpoller.Request) []ev {
 	t.Helper()
 	req.Method = "event.get"
-	r := exec(t, s, req)
+	return decodeEvents(t, exec(t, s, req))
+}
+
+func decodeEvents(t *testing.T, r *vpoller.Response) []ev {
+	t.Helper()
 	if r.Success != 0 || r.Msg != "Successfully retrieved events" {
-		t.Fatalf("event.get %+v: %s", req, r.Encode(vpoller.Python))
+		t.Fatalf("event.get: %s", r.Encode(vpoller.Python))
 	}
 	list, ok := r.Result.([]any)
 	if !ok {
@@ -396,5 +401,35 @@ func TestEventCollectorDestroyedOnClose(t *testing.T) {
 	}
 	if st := s.Stats(); st.Calls["DestroyCollector"] != 1 {
 		t.Fatalf("DestroyCollector %d times on Close, want 1", st.Calls["DestroyCollector"])
+	}
+}
+
+// TestEventGetConcurrent: identical event.get requests in flight do not
+// share an execution (a reply must hold what vCenter had when ITS
+// request came), but they share the collector's reads.
+func TestEventGetConcurrent(t *testing.T) {
+	s := newSim(t, Options{})
+	k0 := newest(t, s)
+	a, _ := s.Agent("sim")
+	power(t, admin(t, a), "DC0_H0_VM0", false)
+	before := s.Stats()
+	const n = 20
+	var wg sync.WaitGroup
+	replies := make([]*vpoller.Response, n)
+	for i := range n {
+		wg.Go(func() { replies[i] = exec(t, s, vpoller.Request{Method: "event.get", Key: key(k0)}) })
+	}
+	wg.Wait()
+	after := s.Stats()
+	for _, r := range replies {
+		if g := typesOf(decodeEvents(t, r)); !slices.Equal(g, []string{"UserLoginSessionEvent", "VmStoppingEvent", "VmPoweredOffEvent"}) {
+			t.Fatalf("reply %v", g)
+		}
+	}
+	if c := after.Coalesced - before.Coalesced; c != 0 {
+		t.Errorf("%d identical event.get shared an execution", c)
+	}
+	if r := after.Calls["ReadNextEvents"] - before.Calls["ReadNextEvents"]; r > n/2 {
+		t.Errorf("%d concurrent requests made %d ReadNextEvents calls", n, r)
 	}
 }

@@ -89,3 +89,9 @@ var handlers = map[string]Handler{
 	"vm.cpu.usage.pct":     vmCPUUsagePct,
 	"vsan.health.get":      vsanHealthGet,
 }
+
+// fresh lists the methods whose reply depends on when the request
+// arrived: an identical request already in flight may answer with less
+// than the newer one must get, so they do not share executions (the
+// event stream shares its vCenter reads itself, see eventStream).
+var fresh = map[string]bool{"event.get": true}
