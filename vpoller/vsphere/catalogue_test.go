@@ -190,6 +190,8 @@ func TestAllMethods(t *testing.T) {
 	}{
 		{vpoller.Request{Method: "about"}, okProps, list(1, "fullName")},
 		{vpoller.Request{Method: "event.latest"}, "Successfully retrieved event", list(1, "event")},
+		{vpoller.Request{Method: "event.get", MaxSample: 3}, "Successfully retrieved events",
+			list(3, "key,createdTime,eventType,severity,message,entity,entityMoRef,userName", equal(2, "eventType", "vcsim.vm.fatal"), equal(2, "entityMoRef", lookup(t, a, objects.VM, guestVM).Value), equal(2, "severity", "info"))},
 		{vpoller.Request{Method: "session.get"}, "Successfully retrieved sessions", list(1, "key,userName,fullName,loginTime,lastActiveTime,ipAddress,userAgent,callCount", equal(0, "userName", "user"))},
 		{vpoller.Request{Method: "perf.metric.info"}, "Successfully retrieved performance metrics info", list(-1, "", equal(0, "rollupType", "none"))},
 		{vpoller.Request{Method: "perf.interval.info"}, "Successfully retrieved performance historical intervals",
