@@ -285,4 +285,40 @@ func perfKey(method, nameMacro, counter string) string {
 	return pollKey(method, nameMacro, "value", "", "", "", counter)
 }
 
+// perfHistKey is perfKey on a historical interval: clusters, datastores and
+// datacenters have no real-time statistics, only the intervals' rollups.
+func perfHistKey(method, nameMacro, counter, interval string) string {
+	return pollKey(method, nameMacro, "value", "", "", "", counter, "", interval)
+}
+
+// MacroPerfInterval names the historical interval of the perf items of
+// entities without real-time statistics (clusters).
+const MacroPerfInterval = "{$VSPHERE.PERF.INTERVAL}"
+
+// RealtimeSample is vSphere's real-time sampling period of hosts and VMs
+// in seconds: the period a *.summation counter (ready, co-stop) sums over.
+const RealtimeSample = 20
+
+// perf is an item polling one performance counter, converted to Zabbix
+// units by mult ("" keeps the value). Perf items are always tagged
+// optional: perf, since they depend on the vCenter's statistics level.
+func perf(key, name, valueType, units, mult, description string) Item {
+	it := Item{Name: name, Key: key, Delay: MacroInterval, ValueType: valueType, Units: units, Description: description}
+	if mult != "" {
+		it.Preprocessing = []Step{multiply(mult)}
+	}
+	return it.withTags(TagOptional, OptionalPerf)
+}
+
+// calc is a calculated item: Zabbix derives it from other items of the
+// same host (formula with last(//key)), no vCenter request. Calculated
+// items fed by perf items are optional like them.
+func calc(key, name, units, formula, description string) Item {
+	return Item{Name: name, Type: "CALCULATED", Key: key, Delay: MacroInterval, ValueType: vtFloat,
+		Units: units, Params: formula, Description: description}
+}
+
+// ref is the calculated-item reference last(//key) to an item of the same host.
+func ref(key string) string { return "last(//" + key + ")" }
+
 func props(p ...string) string { return strings.Join(p, ",") }

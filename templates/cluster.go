@@ -37,5 +37,32 @@ vpoller.get request per interval.`)
 	b.item(dep(mkey, "vsphere.cluster.memory.effective", "Memory available to VMs", vtUnsigned, "B",
 		propOr("summary.effectiveMemory", "0"), multiply("1048576")).
 		withDescription("summary.effectiveMemory is in MB in vSphere.").withTags("component", "memory"))
+	clusterPerf(b)
 	return b.finish()
+}
+
+func clusterPerfKey(counter string) string {
+	return perfHistKey("cluster.perf.metric.get", "{$VSPHERE.CLUSTER.NAME}", counter, MacroPerfInterval)
+}
+
+// clusterPerf adds the cluster's performance counters. Clusters have no
+// real-time statistics: the counters come from the historical interval
+// {$VSPHERE.PERF.INTERVAL} (5-minute rollups by default), so they lag the
+// hosts' by up to one interval (plus vCenter's rollup delay).
+func clusterPerf(b *builder) {
+	b.macro(MacroPerfInterval, "past day", "Historical interval of the cluster's perf counters (name as in vCenter, any case).")
+	hist := " (historical interval {$VSPHERE.PERF.INTERVAL})."
+	b.item(perf(clusterPerfKey("cpu.usagemhz.megaHertz.average"), "CPU used (perf)", vtFloat, "Hz", "1000000",
+		"Counter cpu.usagemhz.megaHertz.average: CPU used by all hosts, MHz in vSphere"+hist).withTags("component", "cpu"))
+	b.item(perf(clusterPerfKey("cpu.usage.percent.average"), "CPU usage (perf)", vtFloat, "%", "0.01",
+		"Counter cpu.usage.percent.average, hundredths of a percent in vSphere"+hist).withTags("component", "cpu"))
+	b.item(perf(clusterPerfKey("mem.consumed.kiloBytes.average"), "Memory consumed (perf)", vtFloat, "B", "1024",
+		"Counter mem.consumed.kiloBytes.average: host memory consumed by all VMs, KB in vSphere"+hist).withTags("component", "memory"))
+	b.item(perf(clusterPerfKey("mem.usage.percent.average"), "Memory usage (perf)", vtFloat, "%", "0.01",
+		"Counter mem.usage.percent.average, hundredths of a percent in vSphere"+hist).withTags("component", "memory"))
+
+	b.graph("Cluster: CPU", "vsphere.cluster.cpu.total", "vsphere.cluster.cpu.effective", clusterPerfKey("cpu.usagemhz.megaHertz.average"))
+	b.graph("Cluster: memory", "vsphere.cluster.memory.total", clusterPerfKey("mem.consumed.kiloBytes.average"))
+	b.graph("Cluster: utilisation", clusterPerfKey("cpu.usage.percent.average"), clusterPerfKey("mem.usage.percent.average"))
+	b.dashboard("Cluster overview", "Cluster: CPU", "Cluster: memory", "Cluster: utilisation")
 }

@@ -58,6 +58,10 @@ return Math.max(0, Number(o['summary.capacity'] || 0) - Number(o['summary.freeSp
 	b.item(dep(mkey, "vsphere.ds.status", "Overall status", vtChar, "", prop("overallStatus")).
 		withTags("component", "status").withTriggers(red, yellow))
 
+	b.graph("Datastore: space", "vsphere.ds.capacity", "vsphere.ds.used", "vsphere.ds.free")
+	b.graph("Datastore: free space, in %", "vsphere.ds.pfree")
+	b.graph("Datastore: provisioning", "vsphere.ds.used", "vsphere.ds.uncommitted")
+	b.dashboard("Datastore overview", "Datastore: space", "Datastore: free space, in %", "Datastore: provisioning")
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
 	return b.finish()
 }

@@ -50,15 +50,17 @@ type Template struct {
 
 // Item is an item or an item prototype.
 type Item struct {
-	UUID          string      `yaml:"uuid"`
-	Name          string      `yaml:"name"`
-	Type          string      `yaml:"type,omitempty"`
-	Key           string      `yaml:"key"`
-	Delay         string      `yaml:"delay,omitempty"`
-	History       string      `yaml:"history,omitempty"`
-	Trends        string      `yaml:"trends,omitempty"`
-	ValueType     string      `yaml:"value_type,omitempty"`
-	Units         string      `yaml:"units,omitempty"`
+	UUID      string `yaml:"uuid"`
+	Name      string `yaml:"name"`
+	Type      string `yaml:"type,omitempty"`
+	Key       string `yaml:"key"`
+	Delay     string `yaml:"delay,omitempty"`
+	History   string `yaml:"history,omitempty"`
+	Trends    string `yaml:"trends,omitempty"`
+	ValueType string `yaml:"value_type,omitempty"`
+	Units     string `yaml:"units,omitempty"`
+	// Params is the formula of a CALCULATED item.
+	Params        string      `yaml:"params,omitempty"`
 	Description   string      `yaml:"description,omitempty"`
 	ValueMap      *Name       `yaml:"valuemap,omitempty"`
 	Preprocessing []Step      `yaml:"preprocessing,omitempty"`

@@ -1,5 +1,7 @@
 package templates
 
+import "fmt"
+
 // Hypervisor returns the template of one ESXi host, created by the vCenter
 // template's host prototype with {$VSPHERE.HV.NAME} set.
 func Hypervisor() Template {
@@ -96,20 +98,70 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 	b.item(dep(mkey, "vsphere.hv.version", "Product", vtChar, "", prop("summary.config.product.fullName"), discardUnchanged("1d")).
 		withTags("component", "inventory"))
 
-	// Performance counters by name: optional (simulator/stat level dependent).
-	b.item(Item{Name: "CPU usage (perf)", Key: perfKey("host.perf.metric.get", obj, "cpu.usage.percent.average"),
-		Delay: MacroInterval, ValueType: vtFloat, Units: "%", Preprocessing: []Step{multiply("0.01")},
-		Description: "Real-time counter cpu.usage.percent.average (hundredths of a percent in vSphere)."}.
-		withTags("component", "cpu", TagOptional, OptionalPerf))
-	b.item(Item{Name: "Memory usage (perf)", Key: perfKey("host.perf.metric.get", obj, "mem.usage.percent.average"),
-		Delay: MacroInterval, ValueType: vtFloat, Units: "%", Preprocessing: []Step{multiply("0.01")},
-		Description: "Real-time counter mem.usage.percent.average."}.
-		withTags("component", "memory", TagOptional, OptionalPerf))
-	b.item(Item{Name: "Network usage (perf)", Key: perfKey("host.perf.metric.get", obj, "net.usage.kiloBytesPerSecond.average"),
-		Delay: MacroInterval, ValueType: vtFloat, Units: "Bps", Preprocessing: []Step{multiply("1024")},
-		Description: "Real-time counter net.usage.kiloBytesPerSecond.average, all NICs."}.
-		withTags("component", "network", TagOptional, OptionalPerf))
+	hvPerf(b, tpl)
+	hvGraphs(b)
 
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
 	return b.finish()
+}
+
+func hvPerfKey(counter string) string {
+	return perfKey("host.perf.metric.get", "{$VSPHERE.HV.NAME}", counter)
+}
+
+// Keys of the host's perf-derived items that triggers and graphs use.
+const hvCPUReady = "vsphere.hv.cpu.ready"
+
+// hvPerf adds the host's performance counters: CPU usage and ready time,
+// memory usage and swap rates (the host is short of memory), network
+// throughput and power draw.
+func hvPerf(b *builder, tpl string) {
+	b.macro("{$VSPHERE.HV.MEM.SWAP.TIME}", "15m", "How long the host must keep swapping in before a warning is raised.")
+
+	b.item(perf(hvPerfKey("cpu.usage.percent.average"), "CPU usage (perf)", vtFloat, "%", "0.01",
+		"Real-time counter cpu.usage.percent.average (hundredths of a percent in vSphere).").
+		withTags("component", "cpu"))
+	b.item(perf(hvPerfKey("cpu.ready.millisecond.summation"), "CPU ready time (perf)", vtFloat, "ms", "",
+		"Real-time counter cpu.ready.millisecond.summation: milliseconds per 20 s sample that the host's VMs were ready to run but not scheduled, summed over all of them.").
+		withTags("component", "cpu"))
+	b.item(calc(hvCPUReady, "CPU ready, in %", "%",
+		fmt.Sprintf("100*%s/(%d*%s)", ref(hvPerfKey("cpu.ready.millisecond.summation")), RealtimeSample*1000, ref("vsphere.hv.cpu.threads")),
+		fmt.Sprintf("Ready %% per logical CPU = cpu.ready ms / (%d s x 1000) x 100 / CPU threads (VMware KB 2002181, applied to the host's sum).", RealtimeSample)).
+		withTags("component", "cpu", TagOptional, OptionalPerf))
+	b.item(perf(hvPerfKey("mem.usage.percent.average"), "Memory usage (perf)", vtFloat, "%", "0.01",
+		"Real-time counter mem.usage.percent.average.").withTags("component", "memory"))
+	swapIn := hvPerfKey("mem.swapinRate.kiloBytesPerSecond.average")
+	b.item(perf(swapIn, "Memory swap-in rate", vtFloat, "Bps", "1024",
+		"Real-time counter mem.swapinRate.kiloBytesPerSecond.average: guest memory read back from swap files.").
+		withTags("component", "memory").
+		withTriggers(trigger("Hypervisor {$VSPHERE.HV.NAME} is swapping for {$VSPHERE.HV.MEM.SWAP.TIME}", "WARNING",
+			"min(/"+tpl+"/"+swapIn+",{$VSPHERE.HV.MEM.SWAP.TIME})>0",
+			"VMs read memory back from swap all the time: the host is short of memory.").
+			withOpData("Swap-in: {ITEM.LASTVALUE1}")))
+	b.item(perf(hvPerfKey("mem.swapoutRate.kiloBytesPerSecond.average"), "Memory swap-out rate", vtFloat, "Bps", "1024",
+		"Real-time counter mem.swapoutRate.kiloBytesPerSecond.average: guest memory written to swap files.").
+		withTags("component", "memory"))
+	for _, n := range []struct{ counter, name string }{
+		{"net.usage.kiloBytesPerSecond.average", "Network usage (perf)"},
+		{"net.received.kiloBytesPerSecond.average", "Network received (perf)"},
+		{"net.transmitted.kiloBytesPerSecond.average", "Network transmitted (perf)"},
+	} {
+		b.item(perf(hvPerfKey(n.counter), n.name, vtFloat, "Bps", "1024",
+			"Real-time counter "+n.counter+", all NICs.").withTags("component", "network"))
+	}
+	b.item(perf(hvPerfKey("power.power.watt.average"), "Power usage", vtFloat, "W", "",
+		"Real-time counter power.power.watt.average: the host's power draw.").withTags("component", "power"))
+}
+
+// hvGraphs adds the host's graphs and its dashboard.
+func hvGraphs(b *builder) {
+	b.graph("Hypervisor: CPU utilisation", "vsphere.hv.cpu.util", hvPerfKey("cpu.usage.percent.average"), hvCPUReady)
+	b.graph("Hypervisor: memory", "vsphere.hv.memory.size", "vsphere.hv.memory.used")
+	b.graph("Hypervisor: memory swap", hvPerfKey("mem.swapinRate.kiloBytesPerSecond.average"),
+		hvPerfKey("mem.swapoutRate.kiloBytesPerSecond.average"))
+	b.graph("Hypervisor: network", hvPerfKey("net.received.kiloBytesPerSecond.average"),
+		hvPerfKey("net.transmitted.kiloBytesPerSecond.average"))
+	b.graph("Hypervisor: power", hvPerfKey("power.power.watt.average"))
+	b.dashboard("Hypervisor overview", "Hypervisor: CPU utilisation", "Hypervisor: memory", "Hypervisor: memory swap",
+		"Hypervisor: network", "Hypervisor: power")
 }

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -533,50 +534,319 @@ func TestHostPrototypesLinkExistingTemplates(t *testing.T) {
 	}
 }
 
-var exprRef = regexp.MustCompile(`\(/([^/]+)/([^,)\[]+(?:\[[^\]]*\])?)`)
+// itemQuery is one /host/key reference of a trigger expression or a
+// calculated item's formula (host empty: the item's own host).
+type itemQuery struct{ host, key string }
 
-func TestTriggersReferenceOwnItems(t *testing.T) {
-	n := 0
-	for name, d := range loadFiles(t) {
-		for _, tpl := range templatesOf(d) {
-			tname := str(tpl["template"])
-			keys := map[string]bool{}
-			for _, r := range itemsOf(tpl) {
-				k := str(r.item["key"])
-				if keys[k] {
-					t.Errorf("%s: item key %q defined twice", name, k)
-				}
-				keys[k] = true
+// itemQueries returns every item query "(/host/key" of an expression. Keys
+// are cut with the agent's key grammar (quoted and array parameters may
+// hold ',' ')' '/'), so long vpoller.* keys with macros are read whole.
+func itemQueries(expr string) ([]itemQuery, error) {
+	var out []itemQuery
+	for i := 0; i+1 < len(expr); i++ {
+		if expr[i] != '(' || expr[i+1] != '/' {
+			continue
+		}
+		rest := expr[i+2:]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 {
+			return nil, fmt.Errorf("%q: item query at %d has no key", expr, i)
+		}
+		host, tail := rest[:slash], rest[slash+1:]
+		n := 0
+		for n < len(tail) && isKeyChar(tail[n]) {
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%q: item query at %d has an empty key", expr, i)
+		}
+		if n < len(tail) && tail[n] == '[' {
+			_, after, err := parseParams(tail[n+1:], false)
+			if err != nil {
+				return nil, fmt.Errorf("%q: item query at %d: %w", expr, i, err)
 			}
-			var triggers []doc
-			for _, r := range itemsOf(tpl) {
-				for _, tr := range append(list(r.item["triggers"]), list(r.item["trigger_prototypes"])...) {
-					triggers = append(triggers, m(tr))
+			n = len(tail) - len(after)
+		}
+		out = append(out, itemQuery{host: host, key: tail[:n]})
+		i += 2 + slash + n
+	}
+	return out, nil
+}
+
+// refProblems lists every reference of one export file that does not
+// resolve inside its own template: trigger and trigger prototype
+// expressions, calculated items' formulas, trigger dependencies, graph
+// items (graphs are top level in the 6.0 format, items named by template
+// and key) and dashboard widgets (graphs by template and name, items by
+// template and key). checked counts the references looked at.
+func refProblems(d doc) (problems []string, checked int) {
+	bad := func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) }
+	graphs := list(m(d["zabbix_export"])["graphs"])
+	for _, tpl := range templatesOf(d) {
+		tname := str(tpl["template"])
+		plain, protos := map[string]bool{}, map[string]bool{}
+		for _, r := range itemsOf(tpl) {
+			k := str(r.item["key"])
+			if plain[k] || protos[k] {
+				bad("item key %q defined twice", k)
+			}
+			if r.rule == nil {
+				plain[k] = true
+			} else {
+				protos[k] = true
+			}
+		}
+		// An item query must name this template (or no host, in formulas)
+		// and an item it can see: prototypes see items and prototypes.
+		resolve := func(what, expr string, inProto, hostless bool) {
+			qs, err := itemQueries(expr)
+			if err != nil {
+				bad("%s: %v", what, err)
+				return
+			}
+			if len(qs) == 0 {
+				bad("%s %q references no item", what, expr)
+			}
+			for _, q := range qs {
+				checked++
+				if q.host != tname && !(hostless && q.host == "") {
+					bad("%s %q references template %q, not %q", what, expr, q.host, tname)
+				}
+				if !plain[q.key] && !(inProto && protos[q.key]) {
+					bad("%s %q references unknown item %q", what, expr, q.key)
 				}
 			}
-			for _, tr := range triggers {
-				expr := str(tr["expression"])
-				refs := exprRef.FindAllStringSubmatch(expr, -1)
-				if len(refs) == 0 {
-					t.Errorf("%s: trigger %q references no item", name, expr)
+		}
+		triggers := map[string]bool{}
+		var deps []doc
+		for _, r := range itemsOf(tpl) {
+			inProto := r.rule != nil
+			if str(r.item["type"]) == "CALCULATED" {
+				resolve("calculated item "+str(r.item["key"]), str(r.item["params"]), inProto, true)
+			}
+			for _, tr := range append(list(r.item["triggers"]), list(r.item["trigger_prototypes"])...) {
+				t := m(tr)
+				resolve(fmt.Sprintf("trigger %q", str(t["name"])), str(t["expression"]), inProto, false)
+				if str(t["priority"]) == "" {
+					bad("trigger %q has no severity", str(t["name"]))
 				}
-				for _, ref := range refs {
-					n++
-					if ref[1] != tname {
-						t.Errorf("%s: trigger %q references template %q", name, expr, ref[1])
-					}
-					if !keys[ref[2]] {
-						t.Errorf("%s: trigger %q references unknown item %q", name, expr, ref[2])
-					}
+				triggers[str(t["name"])+"\x00"+str(t["expression"])] = true
+				for _, dp := range list(t["dependencies"]) {
+					deps = append(deps, m(dp))
 				}
-				if p := str(tr["priority"]); p == "" {
-					t.Errorf("%s: trigger %q has no severity", name, str(tr["name"]))
+			}
+		}
+		for _, dp := range deps {
+			checked++
+			if !triggers[str(dp["name"])+"\x00"+str(dp["expression"])] {
+				bad("dependency on trigger %q (%s) that the template does not define", str(dp["name"]), str(dp["expression"]))
+			}
+		}
+		names := map[string]bool{}
+		for _, g := range graphs {
+			gname := str(m(g)["name"])
+			mine := false
+			for _, gi := range list(m(g)["graph_items"]) {
+				it := m(m(gi)["item"])
+				checked++
+				if str(it["host"]) == tname {
+					mine = true
+				} else {
+					bad("graph %q: item %q of template %q, not %q", gname, str(it["key"]), str(it["host"]), tname)
+				}
+				if !plain[str(it["key"])] {
+					bad("graph %q references unknown item %q", gname, str(it["key"]))
+				}
+			}
+			if !mine {
+				continue
+			}
+			if names[gname] {
+				bad("graph name %q used twice", gname)
+			}
+			names[gname] = true
+		}
+		for _, db := range list(tpl["dashboards"]) {
+			dname := str(m(db)["name"])
+			for _, pg := range list(m(db)["pages"]) {
+				for _, w := range list(m(pg)["widgets"]) {
+					for _, f := range list(m(w)["fields"]) {
+						fv := m(m(f)["value"])
+						switch str(m(f)["type"]) {
+						case "GRAPH":
+							checked++
+							if str(fv["host"]) != tname || !names[str(fv["name"])] {
+								bad("dashboard %q: widget graph %q of %q does not exist", dname, str(fv["name"]), str(fv["host"]))
+							}
+						case "ITEM":
+							checked++
+							if str(fv["host"]) != tname || !plain[str(fv["key"])] {
+								bad("dashboard %q: widget item %q of %q does not exist", dname, str(fv["key"]), str(fv["host"]))
+							}
+						}
+					}
 				}
 			}
 		}
 	}
-	if n < 20 {
-		t.Errorf("only %d trigger references checked", n)
+	return problems, checked
+}
+
+func TestReferencesResolve(t *testing.T) {
+	total := 0
+	for name, d := range loadFiles(t) {
+		problems, n := refProblems(d)
+		for _, p := range problems {
+			t.Errorf("%s: %s", name, p)
+		}
+		total += n
+	}
+	// 2026-11: 129 references (triggers, formulas, dependencies,
+	// graphs, widgets); far fewer means the walk lost something.
+	t.Logf("%d references resolve", total)
+	if total < 120 {
+		t.Errorf("only %d references checked", total)
+	}
+}
+
+// copyDoc deep-copies a loaded export through YAML.
+func copyDoc(t *testing.T, d doc) doc {
+	t.Helper()
+	raw, err := yaml.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out doc
+	if err := yaml.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// findItem returns the item (or item prototype) of the file's template
+// with the key.
+func findItem(t *testing.T, d doc, key string) doc {
+	t.Helper()
+	for _, r := range itemsOf(templatesOf(d)[0]) {
+		if str(r.item["key"]) == key {
+			return r.item
+		}
+	}
+	t.Fatalf("no item %q", key)
+	return nil
+}
+
+// TestRefProblemsCatchBreakage breaks one reference of a copy of the VM
+// template per case and wants refProblems to name it: the check above
+// would otherwise pass vacuously.
+func TestRefProblemsCatchBreakage(t *testing.T) {
+	files := loadFiles(t)
+	vm := files["vpoller_vm.yaml"]
+	if vm == nil {
+		t.Fatal("vpoller_vm.yaml not loaded")
+	}
+	graph0 := func(d doc) doc { return m(list(m(d["zabbix_export"])["graphs"])[0]) }
+	widgetField := func(d doc) doc {
+		db := m(list(templatesOf(d)[0]["dashboards"])[0])
+		w := m(list(m(list(db["pages"])[0])["widgets"])[0])
+		for _, f := range list(w["fields"]) {
+			if str(m(f)["type"]) == "GRAPH" {
+				return m(m(f)["value"])
+			}
+		}
+		t.Fatal("first widget has no graph field")
+		return nil
+	}
+	firstTrigger := func(it doc, kind string) doc { return m(list(it[kind])[0]) }
+	cases := []struct {
+		name  string
+		brk   func(d doc)
+		wants string
+	}{
+		{"graph item key", func(d doc) {
+			m(m(list(graph0(d)["graph_items"])[0])["item"])["key"] = "vsphere.vm.nope"
+		}, `references unknown item "vsphere.vm.nope"`},
+		{"graph item of another template", func(d doc) {
+			m(m(list(graph0(d)["graph_items"])[0])["item"])["host"] = TplHypervisor
+		}, `of template "vPoller Hypervisor"`},
+		{"graph name twice", func(d doc) {
+			gs := list(m(d["zabbix_export"])["graphs"])
+			m(gs[1])["name"] = str(m(gs[0])["name"])
+		}, "used twice"},
+		{"dashboard graph name", func(d doc) { widgetField(d)["name"] = "VM: gone" }, `widget graph "VM: gone"`},
+		{"dashboard graph host", func(d doc) { widgetField(d)["host"] = TplCluster }, `of "vPoller Cluster" does not exist`},
+		{"trigger key", func(d doc) {
+			tr := firstTrigger(findItem(t, d, "vsphere.vm.power.state"), "triggers")
+			tr["expression"] = strings.Replace(str(tr["expression"]), "vsphere.vm.power.state", "vsphere.vm.power.stat", 1)
+		}, `unknown item "vsphere.vm.power.stat"`},
+		{"trigger on a long perf key", func(d doc) {
+			k := vmPerfKey("mem.vmmemctl.kiloBytes.average")
+			tr := firstTrigger(findItem(t, d, k), "triggers")
+			tr["expression"] = strings.Replace(str(tr["expression"]), "vmmemctl", "vmmemct", 1)
+		}, `unknown item "vpoller.poll[vm.perf.metric.get,{$VSPHERE.HOST},{$VSPHERE.VM.NAME},value,,,,mem.vmmemct.kiloBytes.average]"`},
+		{"trigger of another template", func(d doc) {
+			tr := firstTrigger(findItem(t, d, "vsphere.vm.status"), "triggers")
+			tr["expression"] = strings.Replace(str(tr["expression"]), "/"+TplVM+"/", "/"+TplHypervisor+"/", 1)
+		}, `references template "vPoller Hypervisor"`},
+		{"trigger prototype key", func(d doc) {
+			tr := firstTrigger(findItem(t, d, "vsphere.vm.fs.pfree[{#VSPHERE.VM.DISKPATH}]"), "trigger_prototypes")
+			tr["expression"] = strings.Replace(str(tr["expression"]), "fs.pfree", "fs.free.pct", 1)
+		}, `unknown item "vsphere.vm.fs.free.pct[{#VSPHERE.VM.DISKPATH}]"`},
+		{"trigger dependency", func(d doc) {
+			tr := firstTrigger(findItem(t, d, "vsphere.vm.status"), "triggers")
+			tr["expression"] = str(tr["expression"]) + " and 1=1"
+		}, "that the template does not define"},
+		{"calculated item formula", func(d doc) {
+			it := findItem(t, d, vmCPUReady)
+			it["params"] = strings.Replace(str(it["params"]), "vsphere.vm.cpu.num", "vsphere.vm.cpu.count", 1)
+		}, `calculated item vsphere.vm.cpu.ready "100*last(//vpoller.poll[`},
+		{"unterminated key", func(d doc) {
+			it := findItem(t, d, vmCPUReady)
+			it["params"] = "last(//vpoller.poll[vm.perf.metric.get,\"x)"
+		}, "unterminated quoted parameter"},
+	}
+	if p, n := refProblems(copyDoc(t, vm)); len(p) != 0 || n == 0 {
+		t.Fatalf("unbroken copy: %d references, problems %v", n, p)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := copyDoc(t, vm)
+			c.brk(d)
+			problems, _ := refProblems(d)
+			for _, p := range problems {
+				if strings.Contains(p, c.wants) {
+					return
+				}
+			}
+			t.Errorf("want a problem containing %q, got %q", c.wants, problems)
+		})
+	}
+}
+
+func TestItemQueries(t *testing.T) {
+	for _, c := range []struct {
+		expr string
+		want []itemQuery
+	}{
+		{`last(/T a/k)=1`, []itemQuery{{"T a", "k"}}},
+		{`min(/T/k[a,"b,)/c"],5m)>{$X} and last(//j)<>"x"`, []itemQuery{{"T", `k[a,"b,)/c"]`}, {"", "j"}}},
+		{`100*last(//p[m,{$H},,,,c.d.e.f])/(20000*last(//n))`, []itemQuery{{"", "p[m,{$H},,,,c.d.e.f]"}, {"", "n"}}},
+		{`nodata(/T/k[[a,b],c],{$N})=1`, []itemQuery{{"T", "k[[a,b],c]"}}},
+		{`1=1`, nil},
+	} {
+		got, err := itemQueries(c.expr)
+		if err != nil {
+			t.Errorf("%s: %v", c.expr, err)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: got %q, want %q", c.expr, got, c.want)
+		}
+	}
+	for _, bad := range []string{`last(/T)`, `last(/T/)`, `last(/T/k[a`} {
+		if _, err := itemQueries(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
 	}
 }
 

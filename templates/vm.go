@@ -1,5 +1,10 @@
 package templates
 
+import (
+	"fmt"
+	"strings"
+)
+
 // VirtualMachine returns the template of one VM, created by the vCenter
 // template's host prototype with {$VSPHERE.VM.NAME} set.
 func VirtualMachine() Template {
@@ -99,14 +104,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 			"Old snapshots grow without bound and slow the VM down; consolidate or delete them.").
 			withOpData("Age: {ITEM.LASTVALUE1}")))
 
-	b.item(Item{Name: "CPU usage (perf)", Key: perfKey("vm.perf.metric.get", obj, "cpu.usage.percent.average"),
-		Delay: MacroInterval, ValueType: vtFloat, Units: "%", Preprocessing: []Step{multiply("0.01")},
-		Description: "Real-time counter cpu.usage.percent.average (needs the VM powered on)."}.
-		withTags("component", "cpu", TagOptional, OptionalPerf))
-	b.item(Item{Name: "Network usage (perf)", Key: perfKey("vm.perf.metric.get", obj, "net.usage.kiloBytesPerSecond.average"),
-		Delay: MacroInterval, ValueType: vtFloat, Units: "Bps", Preprocessing: []Step{multiply("1024")},
-		Description: "Real-time counter net.usage.kiloBytesPerSecond.average (needs the VM powered on)."}.
-		withTags("component", "network", TagOptional, OptionalPerf))
+	vmPerf(b, tpl)
 
 	// Guest filesystems: discovered with vm.disk.discover, values from the
 	// guest master item (one request for all disks).
@@ -160,6 +158,79 @@ with vm.disk.discover and vm.guest.net.get.`)
 			withTags("component", "network", "interface", "{#VSPHERE.VM.MACADDRESS}"),
 	)
 
+	vmGraphs(b)
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
 	return b.finish()
+}
+
+// Keys of the VM's perf-derived items that triggers and graphs use.
+const (
+	vmCPUReady  = "vsphere.vm.cpu.ready"
+	vmCPUCostop = "vsphere.vm.cpu.costop"
+)
+
+func vmPerfKey(counter string) string {
+	return perfKey("vm.perf.metric.get", "{$VSPHERE.VM.NAME}", counter)
+}
+
+// vmPerf adds the VM's performance counters: CPU usage, ready and co-stop
+// (the contention figures vSphere admins look at first), memory reclaim
+// (balloon, swap, compression) and network.
+func vmPerf(b *builder, tpl string) {
+	b.macro("{$VSPHERE.VM.CPU.READY.MAX}", "10", "CPU ready (%, per vCPU) above which a warning is raised (over 5 minutes).")
+	b.macro("{$VSPHERE.VM.CPU.COSTOP.MAX}", "3", "CPU co-stop (%, per vCPU) above which a warning is raised (over 5 minutes).")
+	b.macro("{$VSPHERE.VM.MEM.RECLAIM.TIME}", "15m", "How long ballooned or swapped memory must stay above 0 before a warning is raised.")
+
+	b.item(perf(vmPerfKey("cpu.usage.percent.average"), "CPU usage (perf)", vtFloat, "%", "0.01",
+		"Real-time counter cpu.usage.percent.average (hundredths of a percent in vSphere; needs the VM powered on).").
+		withTags("component", "cpu"))
+	b.item(perf(vmPerfKey("net.usage.kiloBytesPerSecond.average"), "Network usage (perf)", vtFloat, "Bps", "1024",
+		"Real-time counter net.usage.kiloBytesPerSecond.average (needs the VM powered on).").
+		withTags("component", "network"))
+
+	// Ready and co-stop: summation counters in ms per real-time sample,
+	// summed over all vCPUs (VMware KB 2002181).
+	contention := func(counter, raw, key, what, macro string) {
+		b.item(perf(vmPerfKey(counter), what+" time (perf)", vtFloat, "ms", "",
+			"Real-time counter "+counter+": milliseconds per 20 s sample, summed over all vCPUs.").
+			withTags("component", "cpu"))
+		b.item(calc(key, what+", in %", "%",
+			fmt.Sprintf("100*%s/(%d*%s)", ref(vmPerfKey(counter)), RealtimeSample*1000, ref("vsphere.vm.cpu.num")),
+			fmt.Sprintf("%s %% per vCPU = %s ms / (%d s x 1000) x 100 / vCPUs (VMware KB 2002181).", what, raw, RealtimeSample)).
+			withTags("component", "cpu", TagOptional, OptionalPerf).
+			withTriggers(trigger(fmt.Sprintf("VM {$VSPHERE.VM.NAME}: high %s", strings.ToLower(what)), "WARNING",
+				"min(/"+tpl+"/"+key+",5m)>"+macro,
+				what+" per vCPU stayed above "+macro+"% for 5 minutes: the VM waits for physical CPUs.").
+				withOpData(what + ": {ITEM.LASTVALUE1}")))
+	}
+	contention("cpu.ready.millisecond.summation", "cpu.ready", vmCPUReady, "CPU ready", "{$VSPHERE.VM.CPU.READY.MAX}")
+	contention("cpu.costop.millisecond.summation", "cpu.costop", vmCPUCostop, "CPU co-stop", "{$VSPHERE.VM.CPU.COSTOP.MAX}")
+
+	reclaim := func(counter, name, desc string, alert bool) {
+		it := perf(vmPerfKey(counter), name, vtFloat, "B", "1024",
+			"Real-time counter "+counter+" (KB in vSphere). "+desc).withTags("component", "memory")
+		if alert {
+			it = it.withTriggers(trigger("VM {$VSPHERE.VM.NAME}: "+strings.ToLower(name)+" for {$VSPHERE.VM.MEM.RECLAIM.TIME}", "WARNING",
+				"min(/"+tpl+"/"+vmPerfKey(counter)+",{$VSPHERE.VM.MEM.RECLAIM.TIME})>0",
+				"The host reclaims memory from this VM: the host is overcommitted or the VM hit a limit.").
+				withOpData(name + ": {ITEM.LASTVALUE1}"))
+		}
+		b.item(it)
+	}
+	reclaim("mem.vmmemctl.kiloBytes.average", "Memory ballooned", "Memory the balloon driver took from the guest.", true)
+	reclaim("mem.swapped.kiloBytes.average", "Memory swapped", "Guest memory swapped out by the host.", true)
+	reclaim("mem.compressed.kiloBytes.average", "Memory compressed", "Guest memory compressed by the host.", false)
+	reclaim("mem.active.kiloBytes.average", "Memory active (perf)", "Memory the guest touched recently (host estimate).", false)
+	reclaim("mem.consumed.kiloBytes.average", "Memory consumed (perf)", "Host memory backing the guest's memory.", false)
+}
+
+// vmGraphs adds the VM's graphs and its dashboard.
+func vmGraphs(b *builder) {
+	b.graph("VM: CPU usage", "vsphere.vm.cpu.used")
+	b.graph("VM: CPU contention", vmCPUReady, vmCPUCostop)
+	b.graph("VM: memory", "vsphere.vm.memory.size", vmPerfKey("mem.consumed.kiloBytes.average"), vmPerfKey("mem.active.kiloBytes.average"))
+	b.graph("VM: memory reclaimed", vmPerfKey("mem.vmmemctl.kiloBytes.average"), vmPerfKey("mem.swapped.kiloBytes.average"),
+		vmPerfKey("mem.compressed.kiloBytes.average"))
+	b.graph("VM: network", vmPerfKey("net.usage.kiloBytesPerSecond.average"))
+	b.dashboard("VM overview", "VM: CPU usage", "VM: CPU contention", "VM: memory", "VM: memory reclaimed", "VM: network")
 }
