@@ -7,8 +7,12 @@
 # serving a simulated vCenter, all on 127.0.0.1 with ports chosen at runtime.
 # Imports every template through the API (any error fails), creates the
 # vCenter host, waits until LLD created one host per simulated datacenter,
-# cluster, hypervisor, VM and datastore and their items hold values, and
-# prints per version: hosts discovered / items with values / unsupported items.
+# cluster, hypervisor, VM, datastore, resource pool and datastore cluster (the
+# e2e adds one, DC0_POD0, through the vSphere API: e2e/vsimctl) and their
+# items hold values, and prints per version: hosts discovered / items with
+# values / unsupported items. Then renames a VM through the vSphere API and
+# checks that its Zabbix host (same hostid, same items, history kept) takes
+# the new name on the next discovery (renamed back afterwards).
 # Fails on an import error, an unsupported item without the tag
 # "optional", an item without a value after the wait. Stops what it started.
 #
@@ -139,9 +143,11 @@ if [ "${E2E_INSTALLED:-0}" = 1 ]; then
 		[ -x "$b" ] || die "$b is not installed"
 	done
 	say "testing the installed packages: $(dpkg-query -W -f='${Package} ${Version}, ' vpoller zabbix-agent2-plugin-vpoller)"
+	mkdir -p "$STATE/bin"
+	(cd "$REPO" && CGO_ENABLED=0 go build -o "$STATE/bin/" ./e2e/vsimctl)
 elif [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
-	say "go build ./cmd/..."
-	(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN/" ./cmd/...)
+	say "go build ./cmd/... ./e2e/vsimctl"
+	(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN/" ./cmd/... ./e2e/vsimctl)
 	need_bins="vpoller-client zabbix-agent2-plugin-vpoller"
 	[ -z "${E2E_VPOLLER_ENDPOINT:-}" ] && need_bins="$need_bins vpoller-proxy vpoller-worker"
 	for b in $need_bins; do
@@ -253,11 +259,39 @@ EOC
 	die "vPoller did not answer 'about' for $AGENT_NAME on $ENDPOINT"
 }
 
+# simulator_setup: the embedded simulator (started by the 'about' above)
+# listens on a loopback port the worker logs; vsimctl acts on it through
+# the vSphere API with the simulator's credentials (user/pass), as an
+# administrator would: it adds datastore cluster DC0_POD0 holding the
+# datastores. SIMCTL is left empty with an external vPoller (nothing to
+# act on: the datastore cluster and rename checks are skipped).
+SIMCTL=""
+simulator_setup() {
+	[ -n "${E2E_VPOLLER_ENDPOINT:-}" ] && return 0
+	local addr vsimctl=$STATE/bin/vsimctl
+	addr=$(grep -o 'started embedded vSphere simulator.*address=[0-9.]*:[0-9]*' "$STATE/vpoller/worker.log" | head -1 | sed 's/.*address=//')
+	[ -n "$addr" ] || die "no simulator address in the worker log"
+	SIMCTL="$vsimctl -url https://user:pass@$addr/sdk"
+	$SIMCTL pod DC0_POD0 || die "vsimctl could not create the datastore cluster"
+	# The worker's mirror follows the change within seconds.
+	for _ in $(seq 1 40); do
+		"$BIN/vpoller-client" -m datastore.cluster.discover -V "$AGENT_NAME" -e "$ENDPOINT" -t 5000 -r 2 | grep -q DC0_POD0 && return 0
+		sleep 0.25
+	done
+	die "vPoller does not discover datastore cluster DC0_POD0"
+}
+
 # inventory: what the simulated vCenter holds, asked through vPoller itself.
 inventory() {
 	local out=$STATE/inventory.json m
-	for m in datacenter.discover cluster.discover host.discover vm.discover datastore.discover; do
-		"$BIN/vpoller-client" -m "$m" -V "$AGENT_NAME" -e "$ENDPOINT" -t 5000 -r 2 -p name,info.url >"$STATE/vpoller/$m.json" ||
+	for m in datacenter.discover cluster.discover host.discover vm.discover datastore.discover resource.pool.discover \
+		datastore.cluster.discover; do
+		local p=moref
+		case $m in
+		datastore.discover) p=moref,info.url ;;
+		vm.discover) p=moref,config.instanceUuid ;;
+		esac
+		"$BIN/vpoller-client" -m "$m" -V "$AGENT_NAME" -e "$ENDPOINT" -t 5000 -r 2 -p "$p" >"$STATE/vpoller/$m.json" ||
 			die "vpoller-client -m $m failed"
 	done
 	# Expected values of a few items per object, asked directly (not through
@@ -272,11 +306,24 @@ def ask(method, name, prop):
     assert reply.get("success") == 0, reply
     return reply["result"][0][prop]
 inv, checks = {}, []
-for kind, m in [("dc", "datacenter"), ("cluster", "cluster"), ("hv", "host"), ("vm", "vm"), ("ds", "datastore")]:
+for kind, m in [("dc", "datacenter"), ("cluster", "cluster"), ("hv", "host"), ("vm", "vm"), ("ds", "datastore"),
+                ("rp", "resource.pool"), ("dsc", "datastore.cluster")]:
     r = json.load(open(f"{d}/{m}.discover.json"))
     assert r.get("success") == 0, r
-    inv[kind] = sorted(o["name"] for o in r["result"])
+    # Visible names as the templates make them: the name, with the id
+    # when two objects share it (every root resource pool is "Resources").
+    count = {}
     for o in r["result"]:
+        count[o["name"]] = count.get(o["name"], 0) + 1
+    def visible(o):
+        oid = o.get("config.instanceUuid") or o["moref"]
+        return o["name"] + (f" ({oid})" if count[o["name"]] > 1 else "")
+    inv[kind] = sorted(visible(o) for o in r["result"])
+    for o in r["result"]:
+        if kind == "rp":
+            checks.append([visible(o), "vsphere.rp.status", ask("resource.pool.get", o["moref"], "overallStatus")])
+        elif kind == "dsc":
+            checks.append([visible(o), "vsphere.dsc.status", ask("datastore.cluster.get", o["moref"], "overallStatus")])
         if kind == "vm":
             checks.append([o["name"], "vsphere.vm.power.state", ask("vm.get", o["name"], "runtime.powerState")])
             checks.append([o["name"], "vsphere.vm.cpu.num", ask("vm.get", o["name"], "summary.config.numCpu")])
@@ -384,7 +431,7 @@ EOC
 
 	export ZBX_URL=$url ZBX_STATE=$d ZBX_SERVER_BIN=$server ZBX_LABEL="zabbix $v"
 	export LD_LIBRARY_PATH=$ldp
-	"$PY" "$HERE/zbx.py" import "$REPO"/templates/vpoller_{datacenter,cluster,hypervisor,vm,datastore,vcenter,self}.yaml ||
+	"$PY" "$HERE/zbx.py" import "$REPO"/templates/vpoller_{datacenter,cluster,hypervisor,vm,datastore,resourcepool,datastorecluster,vcenter,self}.yaml ||
 		die "Zabbix $v: template import failed"
 	if [ "${E2E_IMPORT_ONLY:-0}" = 1 ]; then
 		unset LD_LIBRARY_PATH
@@ -423,18 +470,19 @@ EOC
 	say "Zabbix $v: agent2 on 127.0.0.1:$agport; vpoller.discover[host.discover,$AGENT_NAME] -> ${probe:0:200}"
 
 	export LD_LIBRARY_PATH=$ldp
-	E2E_SELF=$([ -n "${AGENT_MGMT:-}" ] && echo 1 || echo 0) \
+	E2E_SELF=$([ -n "${AGENT_MGMT:-}" ] && echo 1 || echo 0) E2E_SIMCTL=$SIMCTL \
 	AGENT_PORT=$agport VSPHERE_AGENT=$AGENT_NAME E2E_INVENTORY=$STATE/inventory.json E2E_WAIT=$WAIT \
 		"$PY" "$HERE/zbx.py" run | tee "$d/result.txt"
 	local rc=${PIPESTATUS[0]}
 	unset LD_LIBRARY_PATH
 	stop_version "$d"
-	grep '^== ' "$d/result.txt" >>"$STATE/summary.txt" || true
+	grep -E '^(== |rename: )' "$d/result.txt" >>"$STATE/summary.txt" || true
 	return "$rc"
 }
 
 if [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
 	start_vpoller
+	simulator_setup
 	say "simulated inventory: $(inventory)"
 fi
 : >"$STATE/summary.txt"

@@ -12,6 +12,7 @@ the wait budget from $E2E_WAIT (seconds).
 """
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -105,21 +106,22 @@ def cmd_import(api, files):
     # Host prototypes link host groups: they must exist as HOST groups
     # (7.0 splits host and template groups; the 6.0 file declares them once).
     want = ["vPoller/Datacenters", "vPoller/Clusters", "vPoller/Hypervisors", "vPoller/Virtual machines",
-            "vPoller/Datastores"]
+            "vPoller/Datastores", "vPoller/Resource pools", "vPoller/Datastore clusters"]
     have = {g["name"] for g in api.call("hostgroup.get", {"filter": {"name": want}, "output": ["name"]})}
     if set(want) - have:
         failed += 1
         log(f"host groups missing after import: {sorted(set(want) - have)}")
     tpls = api.call("template.get", {"filter": {"host": [
         "vPoller vCenter", "vPoller Hypervisor", "vPoller Virtual Machine", "vPoller Datastore",
-        "vPoller Cluster", "vPoller Datacenter", "vPoller self-monitoring"]}, "output": ["host"], "selectItems": "count",
+        "vPoller Cluster", "vPoller Datacenter", "vPoller Resource Pool", "vPoller Datastore Cluster",
+        "vPoller self-monitoring"]}, "output": ["host"], "selectItems": "count",
         "selectTriggers": "count", "selectDiscoveries": "count", "selectGraphs": "count", "selectDashboards": "count"})
     for t in sorted(tpls, key=lambda t: t["host"]):
         log(f"template {t['host']}: {t['items']} items, {t['triggers']} triggers, {t['discoveries']} discovery rules, "
             f"{t['graphs']} graphs, {t['dashboards']} dashboards")
-    if len(tpls) != 7:
+    if len(tpls) != 9:
         failed += 1
-        log(f"expected 7 templates, found {len(tpls)}")
+        log(f"expected 9 templates, found {len(tpls)}")
     for t in tpls:
         if t["host"] == "vPoller self-monitoring" and (t["graphs"] == "0" or t["dashboards"] == "0"):
             failed += 1
@@ -128,7 +130,8 @@ def cmd_import(api, files):
 
 
 KINDS = [("dc", "vPoller Datacenter"), ("cluster", "vPoller Cluster"), ("hv", "vPoller Hypervisor"),
-         ("vm", "vPoller Virtual Machine"), ("ds", "vPoller Datastore")]
+         ("vm", "vPoller Virtual Machine"), ("ds", "vPoller Datastore"), ("rp", "vPoller Resource Pool"),
+         ("dsc", "vPoller Datastore Cluster")]
 
 
 def optional(item):
@@ -283,7 +286,106 @@ def cmd_run(api):
     if os.environ.get("E2E_VERBOSE"):
         for i in sorted(valued, key=lambda i: (names.get(i["hostid"], ""), i["key_"])):
             print(f"   value {names.get(i['hostid'])}: {i['key_']} = {i['lastvalue'][:80]!r}")
+    groups = api.call("hostgroup.get", {"search": {"name": ["vPoller/Datacenter/", "vPoller/Cluster/"]},
+                                        "searchByAny": True, "startSearch": True, "output": ["name"]})
+    print(f"   discovered host groups: {', '.join(sorted(g['name'] for g in groups))}")
+    if ok and os.environ.get("E2E_SIMCTL"):
+        ok = rename_check(api, vc_id, obj_hosts, names, wait_s) and ok
     return 0 if ok else 1
+
+
+# ---- rename: a discovered host keeps its identity -------------------------------
+# The VM is renamed in the simulated vCenter through the vSphere API
+# (e2e/vsimctl, not vPoller); the vCenter host's VM discovery is run at once
+# ("check now"). The Zabbix host keyed by the VM's instance UUID must be the
+# same hostid with the new visible name, its items and their history intact.
+# The VM gets its old name back afterwards (the next Zabbix version of the
+# run expects the original inventory).
+def simctl(*args):
+    r = subprocess.run(shlex.split(os.environ["E2E_SIMCTL"]) + list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"vsimctl {' '.join(args)}: {r.stderr.strip()}")
+    log(r.stdout.strip())
+
+
+def check_now(api, vc_id):
+    rules = api.call("discoveryrule.get", {"hostids": [vc_id], "output": ["itemid", "key_"]})
+    for r in rules:
+        if r["key_"].startswith("vpoller.discover[vm.discover,"):
+            try:
+                api.call("task.create", [{"type": 6, "request": {"itemid": r["itemid"]}}])
+            except APIError as e:  # the short LLD interval discovers anyway
+                log(f"check now of {r['key_']}: {e}")
+
+
+def rename_check(api, vc_id, obj_hosts, names, wait_s):
+    vms = sorted((names[h], h) for h, k in obj_hosts.items() if k == "vm")
+    if not vms:
+        print("   rename: no VM host (FAIL)")
+        return False
+    old, hostid = vms[0]
+    new = old + "-renamed"
+    item = api.call("item.get", {"hostids": [hostid], "filter": {"key_": "vsphere.vm.cpu.num"},
+                                 "output": ["itemid", "value_type"]})
+    if not item:
+        print(f"   rename: {old} has no vsphere.vm.cpu.num item (FAIL)")
+        return False
+    itemid, vtype = item[0]["itemid"], int(item[0]["value_type"])
+    items_before = {i["itemid"] for i in api.call("item.get", {"hostids": [hostid], "output": ["itemid"]})}
+
+    def history():
+        return api.call("history.get", {"itemids": [itemid], "history": vtype, "output": ["clock"],
+                                        "sortfield": "clock", "sortorder": "ASC", "limit": 100000})
+
+    before = history()
+    if not before:
+        print(f"   rename: {old}: no history of vsphere.vm.cpu.num before the rename (FAIL)")
+        return False
+    first_clock = before[0]["clock"]
+    ok, got = False, None
+    try:
+        simctl("rename-vm", old, new)
+        deadline = time.time() + min(wait_s, 180)
+        last_check = 0
+        while time.time() < deadline:
+            if time.time() - last_check > 20:
+                check_now(api, vc_id)
+                reload_cache()
+                last_check = time.time()
+            got = api.call("host.get", {"hostids": [hostid], "output": ["hostid", "host", "name"]})
+            if got and got[0]["name"] == new:
+                ok = True
+                break
+            time.sleep(2)
+        # The items keep polling (they query by the instance UUID): a new
+        # value arrives under the new name.
+        renamed_at = time.time()
+        while ok and time.time() < renamed_at + 90:
+            if any(int(h["clock"]) > int(before[-1]["clock"]) for h in history()):
+                break
+            time.sleep(3)
+    finally:
+        try:
+            simctl("rename-vm", new, old)
+        except RuntimeError as e:
+            log(str(e))
+            ok = False
+    if not ok:
+        print(f"   rename: host {hostid} is {got!r}, not named {new!r} after the rename (FAIL)")
+        return False
+    after = history()
+    items_after = {i["itemid"] for i in api.call("item.get", {"hostids": [hostid], "output": ["itemid"]})}
+    twins = api.call("host.get", {"search": {"name": [new]}, "output": ["hostid", "name"]})
+    kept = [h for h in after if int(h["clock"]) <= int(before[-1]["clock"])]
+    good = (len(kept) >= len(before) and after and after[0]["clock"] == first_clock and items_before <= items_after
+            and [h["hostid"] for h in twins] == [hostid] and len(after) > len(kept))
+    print(f"rename: hostid {hostid} kept, name \"{old}\" -> \"{new}\", history {len(kept)} values kept"
+          f" ({len(after)} now; items {len(items_before)} -> {len(items_after)})" + ("" if good else " (FAIL)"), flush=True)
+    if not good:
+        print(f"   rename: history before {len(before)}, kept {len(kept)}, after {len(after)} (a new value is expected);"
+              f" items lost {sorted(items_before - items_after)};"
+              f" hosts named {new}: {twins}")
+    return good
 
 
 def main():

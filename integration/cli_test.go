@@ -56,6 +56,7 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		msg  string // expected msg; failures start with "!"
 	}{
 		"about":                       {[]string{"-p", "version"}, "Successfully retrieved properties"},
+		"event.get":                   {[]string{"-k", "0", "-s", "5"}, "Successfully retrieved events"},
 		"event.latest":                {nil, "Successfully retrieved event"},
 		"session.get":                 {nil, "Successfully retrieved sessions"},
 		"perf.metric.info":            {nil, "Successfully retrieved performance metrics info"},

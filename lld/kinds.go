@@ -60,6 +60,7 @@ var kinds = map[string]Method{
 	"datastore.perf.metric.get":   {Helper: KindItem, Plugin: KindItem},
 	"datastore.perf.metric.info":  {Helper: KindLLD, Plugin: KindLLD},
 	"datastore.vm.get":            {Helper: KindLLD, Plugin: KindLLD},
+	"event.get":                   {Helper: KindNone, Plugin: KindNone},
 	"event.latest":                {Helper: KindItem, Plugin: KindItem},
 	"host.alarm.get":              {Helper: KindLLD, Plugin: KindLLD},
 	"host.cluster.get":            {Helper: KindItem, Plugin: KindItem},

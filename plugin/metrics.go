@@ -15,6 +15,7 @@ const (
 	kindPoll                 // one plain value
 	kindGet                  // the reply's result as JSON (master item)
 	kindStatus               // a vPoller daemon's management status (master item)
+	kindEvents               // vSphere events since the key's previous poll (Log or Text item)
 )
 
 // param is one item key parameter: its name in messages and docs, whether
@@ -59,6 +60,7 @@ type metric struct {
 	description string
 	kind        kind
 	params      []param
+	method      string // the vPoller method of keys that have no method parameter
 }
 
 // metrics is THE key table: registration, parameter parsing, usage text and
@@ -90,6 +92,13 @@ var metrics = []metric{
 		description: "Returns the management status of a vPoller proxy or worker as JSON, for self-monitoring.",
 		kind:        kindStatus,
 		params:      []param{pDaemon, pMgmt},
+	},
+	{
+		key:         "vpoller.events",
+		description: "Returns the vSphere events since the item's previous poll, one line each, for an item of type Log or Text.",
+		kind:        kindEvents,
+		params:      []param{pHostname, pName, pEndpoint},
+		method:      "event.get",
 	},
 }
 

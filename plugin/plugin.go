@@ -32,6 +32,7 @@ type VPoller struct {
 	idle         time.Duration // clients unused this long are closed
 
 	coalesce coalescer
+	events   eventPositions // vpoller.events: each key's position in its event stream
 	// send performs one vPoller call; tests replace it to count calls.
 	send func(ctx context.Context, s Session, attempt time.Duration, req *vpoller.Request) (*vpoller.Response, error)
 }
@@ -124,7 +125,7 @@ func (p *VPoller) Export(ctx context.Context, r agent2.Request) (string, error) 
 	defer cancel()
 	attempt := attemptTimeout(b, sess.Retries)
 
-	resp, err := p.coalesce.do(ctx, sess.Endpoint, c.req, func(ctx context.Context, req *vpoller.Request) (*vpoller.Response, error) {
+	send := func(ctx context.Context, req *vpoller.Request) (*vpoller.Response, error) {
 		// Errors are worded here, by the caller that made the call, so
 		// that callers who joined it report what really happened.
 		resp, err := p.send(ctx, sess, attempt, req)
@@ -135,7 +136,13 @@ func (p *VPoller) Export(ctx context.Context, r agent2.Request) (string, error) 
 			return nil, fmt.Errorf("vPoller at %s: %w", sess.Endpoint, err)
 		}
 		return resp, nil
-	})
+	}
+	if m.kind == kindEvents {
+		// Not coalesced: a reply must be fresher than the key's previous
+		// request, which a call already in flight may not be.
+		return p.events.export(c, func(req *vpoller.Request) (*vpoller.Response, error) { return send(ctx, req) }, time.Now())
+	}
+	resp, err := p.coalesce.do(ctx, sess.Endpoint, c.req, send)
 	if errors.Is(err, context.DeadlineExceeded) { // our own deadline, waiting for a shared call
 		return "", noReplyError(sess.Endpoint, b, sess.Retries)
 	}

@@ -39,7 +39,7 @@ func parseCall(m metric, params []string) (*call, error) {
 	if len(params) > len(m.params) {
 		return nil, fmt.Errorf("too many parameters (%d): %s takes at most %d: %s", len(params), m.key, len(m.params), m.signature())
 	}
-	c := &call{metric: m, req: &vpoller.Request{}}
+	c := &call{metric: m, req: &vpoller.Request{Method: m.method}}
 	for i, p := range m.params {
 		v := ""
 		if i < len(params) {

@@ -76,7 +76,7 @@ func TestParseCallErrors(t *testing.T) {
 
 func TestMetricTable(t *testing.T) {
 	got := Metrics()
-	if len(got) != 4 || got[0].Key != "vpoller.discover" || got[1].Key != "vpoller.poll" || got[2].Key != "vpoller.get" || got[3].Key != "vpoller.status" {
+	if len(got) != 5 || got[0].Key != "vpoller.discover" || got[1].Key != "vpoller.poll" || got[2].Key != "vpoller.get" || got[3].Key != "vpoller.status" || got[4].Key != "vpoller.events" {
 		t.Fatalf("%+v", got)
 	}
 	want := map[string]string{
@@ -84,6 +84,7 @@ func TestMetricTable(t *testing.T) {
 		"vpoller.poll":     "vpoller.poll[method,hostname,<name>,<property>,<key>,<username>,<password>,<counter-name>,<instance>,<perf-interval>,<endpoint>]",
 		"vpoller.get":      "vpoller.get[method,hostname,<name>,<properties>,<key>,<username>,<password>,<counter-name>,<instance>,<perf-interval>,<endpoint>]",
 		"vpoller.status":   "vpoller.status[daemon,mgmt]",
+		"vpoller.events":   "vpoller.events[hostname,<name>,<endpoint>]",
 	}
 	for _, m := range metrics {
 		if m.signature() != want[m.key] {

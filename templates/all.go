@@ -25,8 +25,11 @@ func Files() []File {
 		{Name: "vpoller_hypervisor.yaml", Template: Hypervisor()},
 		{Name: "vpoller_vm.yaml", Template: VirtualMachine()},
 		{Name: "vpoller_datastore.yaml", Template: Datastore()},
+		{Name: "vpoller_resourcepool.yaml", Template: ResourcePool()},
+		{Name: "vpoller_datastorecluster.yaml", Template: DatastoreCluster()},
 		{Name: "vpoller_vcenter.yaml", Template: VCenter(),
-			Groups: []string{GroupDatacenters, GroupClusters, GroupHypervisors, GroupVMs, GroupDatastores}},
+			Groups: []string{GroupDatacenters, GroupClusters, GroupHypervisors, GroupVMs, GroupDatastores,
+				GroupResourcePools, GroupDatastoreClusters}},
 		{Name: "vpoller_self.yaml", Template: SelfMonitoring()},
 	}
 }

@@ -144,7 +144,17 @@ type HostPrototype struct {
 	Macros           []Macro     `yaml:"macros,omitempty"`
 	Tags             []Tag       `yaml:"tags,omitempty"`
 	CustomInterfaces string      `yaml:"custom_interfaces,omitempty"`
-	InventoryMode    string      `yaml:"inventory_mode,omitempty"`
+	// Interfaces of a host prototype with custom interfaces (YES).
+	Interfaces    []HostInterface `yaml:"interfaces,omitempty"`
+	InventoryMode string          `yaml:"inventory_mode,omitempty"`
+}
+
+// HostInterface is a custom interface of a host prototype (an agent
+// interface, by IP, unless said otherwise).
+type HostInterface struct {
+	Default string `yaml:"default,omitempty"` // NO for a second interface of the type
+	IP      string `yaml:"ip,omitempty"`
+	Port    string `yaml:"port,omitempty"`
 }
 
 // GroupLink puts discovered hosts into an existing group.

@@ -37,30 +37,59 @@ func zabbixJS(t *testing.T, script, input string) string {
 // userMacros replaces user macros as the Zabbix server does before running
 // a script.
 var userMacros = strings.NewReplacer("{$VSPHERE.HOST}", "vc01.example.com", "{$VPOLLER.INTERVAL}", "10s",
-	"{$VPOLLER.LLD.INTERVAL}", "20s", "{$VPOLLER.NAME.SUFFIX}", "")
+	"{$VPOLLER.LLD.INTERVAL}", "20s", "{$VPOLLER.NAME.SUFFIX}", "", "{$VSPHERE.VM.AGENT.INTERFACE}", "0",
+	"{$VPOLLER.AGENT.ADDRESS}", "", "{$VPOLLER.AGENT.PORT}", "10050", "{$VSPHERE.VM.AGENT.PORT}", "10050")
 
 var zabbixHostName = regexp.MustCompile(`^[0-9A-Za-z._ -]{1,128}$`)
 
-func TestObjectDiscoveryNamesInZabbixEngine(t *testing.T) {
-	long := strings.Repeat("x", 200)
-	names := []string{"DC0_H0_VM0", "Grüße / web 01", "dup", "dup", "a b", "a_b", long, "日本語", "%$#@!"}
-	var rows []map[string]string
-	for _, n := range names {
-		rows = append(rows, map[string]string{"{#VSPHERE.VM.NAME}": n})
+// vmSpec is the VM discovery's script parameters, as the vCenter template
+// has them.
+func vmSpec(t *testing.T) discoverySpec {
+	t.Helper()
+	for _, k := range objectKinds {
+		if k.short == "vm" {
+			return discoverySpec{kind: "vm", nameMacro: "{#VSPHERE.VM.NAME}",
+				idMacros: []string{"{#VSPHERE.VM.CONFIG.INSTANCEUUID}", "{#VSPHERE.VM.MOREF}"},
+				need:     []string{"{#VSPHERE.VM.RUNTIME.POWERSTATE}", "{#VSPHERE.VM.CONFIG.TEMPLATE}"},
+				dcMacro:  "{#VSPHERE.VM.DATACENTER}", cluster: "{#VSPHERE.VM.CLUSTER}", guest: true}
+		}
 	}
+	t.Fatal("no vm kind")
+	return discoverySpec{}
+}
+
+func runDiscoveryJS(t *testing.T, spec discoverySpec, macros *strings.Replacer, rows []map[string]any) []map[string]string {
+	t.Helper()
 	in, _ := json.Marshal(map[string]any{"data": rows})
-	out := zabbixJS(t, userMacros.Replace(objectDiscovery("vm", "{#VSPHERE.VM.NAME}").Parameters[0]), string(in))
+	out := zabbixJS(t, macros.Replace(objectDiscovery(spec).Parameters[0]), string(in))
 	var got struct {
 		Data []map[string]string `json:"data"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output %q: %v", out, err)
 	}
-	if len(got.Data) != len(names) {
-		t.Fatalf("%d rows out, want %d", len(got.Data), len(names))
+	if len(got.Data) != len(rows) {
+		t.Fatalf("%d rows out, want %d", len(got.Data), len(rows))
 	}
+	return got.Data
+}
+
+func TestObjectDiscoveryNamesInZabbixEngine(t *testing.T) {
+	long := strings.Repeat("x", 200)
+	names := []string{"DC0_H0_VM0", "Grüße / web 01", "dup", "dup", "a b", "a_b", long, "日本語", "%$#@!", "no uuid"}
+	var rows []map[string]any
+	for i, n := range names {
+		r := map[string]any{"{#VSPHERE.VM.NAME}": n, "{#VSPHERE.VM.MOREF}": "vm-" + string(rune('a'+i)),
+			"{#VSPHERE.VM.CONFIG.TEMPLATE}": i == 4, "{#VSPHERE.VM.DATACENTER}": "DC/0", "{#VSPHERE.VM.CLUSTER}": ""}
+		if n != "no uuid" {
+			r["{#VSPHERE.VM.CONFIG.INSTANCEUUID}"] = "5003aaaa-bbbb-cccc-dddd-00000000000" + string(rune('0'+i))
+		}
+		rows = append(rows, r)
+	}
+	rows[6]["{#VSPHERE.VM.CONFIG.INSTANCEUUID}"] = long // an id too long for a host name
+	got := runDiscoveryJS(t, vmSpec(t), userMacros, rows)
 	hosts, visible := map[string]bool{}, map[string]bool{}
-	for i, r := range got.Data {
+	for i, r := range got {
 		h, v := r["{#VPOLLER.HOST}"], r["{#VPOLLER.NAME}"]
 		if !zabbixHostName.MatchString(h) || len(h) > 128 {
 			t.Errorf("%q: technical name %q is not a valid Zabbix host name", names[i], h)
@@ -78,13 +107,51 @@ func TestObjectDiscoveryNamesInZabbixEngine(t *testing.T) {
 		if r["{#VPOLLER.AGENT}"] != "vc01.example.com" || r["{#VPOLLER.INTERVAL}"] != "10s" || r["{#VPOLLER.LLD.INTERVAL}"] != "20s" {
 			t.Errorf("%q: macros passed down wrong: %v", names[i], r)
 		}
+		if r["{#VPOLLER.DATACENTER}"] != "DC_0" || r["{#VPOLLER.CLUSTER}"] != "(standalone)" {
+			t.Errorf("%q: datacenter/cluster %q/%q", names[i], r["{#VPOLLER.DATACENTER}"], r["{#VPOLLER.CLUSTER}"])
+		}
+		if r["{#VSPHERE.VM.RUNTIME.POWERSTATE}"] != "" || r["{#VPOLLER.VM.AGENT.INTERFACE}"] != "0" {
+			t.Errorf("%q: filter macros %v", names[i], r)
+		}
 	}
-	// Names that are valid as they are stay readable.
-	if h := got.Data[0]["{#VPOLLER.HOST}"]; h != "vc01.example.com_vm_DC0_H0_VM0" {
-		t.Errorf("plain name: %q", h)
+	// Keyed by the instance UUID, named by the current name.
+	if h, id := got[0]["{#VPOLLER.HOST}"], got[0]["{#VPOLLER.ID}"]; h != "vc01.example.com_vm_5003aaaa-bbbb-cccc-dddd-000000000000" || id != "5003aaaa-bbbb-cccc-dddd-000000000000" {
+		t.Errorf("plain row: host %q id %q", h, id)
 	}
-	if v := got.Data[1]["{#VPOLLER.NAME}"]; v != "Grüße / web 01" {
+	if v := got[1]["{#VPOLLER.NAME}"]; v != "Grüße / web 01" {
 		t.Errorf("visible name changed: %q", v)
+	}
+	if v := got[2]["{#VPOLLER.NAME}"]; v != "dup (5003aaaa-bbbb-cccc-dddd-000000000002)" {
+		t.Errorf("duplicate name: %q", v)
+	}
+	if got[4]["{#VSPHERE.VM.CONFIG.TEMPLATE}"] != "true" || got[5]["{#VSPHERE.VM.CONFIG.TEMPLATE}"] != "false" {
+		t.Errorf("booleans not made text: %q %q", got[4]["{#VSPHERE.VM.CONFIG.TEMPLATE}"], got[5]["{#VSPHERE.VM.CONFIG.TEMPLATE}"])
+	}
+	if h := got[9]["{#VPOLLER.HOST}"]; h != "vc01.example.com_vm_vm-j" {
+		t.Errorf("no instance UUID: host %q, want the managed object id", h)
+	}
+
+	// A rename changes the visible name only.
+	rows[0]["{#VSPHERE.VM.NAME}"] = "renamed"
+	again := runDiscoveryJS(t, vmSpec(t), userMacros, rows)
+	if again[0]["{#VPOLLER.HOST}"] != got[0]["{#VPOLLER.HOST}"] || again[0]["{#VPOLLER.NAME}"] != "renamed" {
+		t.Errorf("rename: host %q -> %q, name %q", got[0]["{#VPOLLER.HOST}"], again[0]["{#VPOLLER.HOST}"], again[0]["{#VPOLLER.NAME}"])
+	}
+
+	// The guest agent interface: only with the macro, an address and an IP.
+	guest := strings.NewReplacer("{$VSPHERE.HOST}", "vc01.example.com", "{$VPOLLER.INTERVAL}", "10s",
+		"{$VPOLLER.LLD.INTERVAL}", "20s", "{$VPOLLER.NAME.SUFFIX}", " (vc01)", "{$VSPHERE.VM.AGENT.INTERFACE}", "1",
+		"{$VPOLLER.AGENT.ADDRESS}", "192.0.2.10", "{$VPOLLER.AGENT.PORT}", "10050", "{$VSPHERE.VM.AGENT.PORT}", "10060")
+	g := runDiscoveryJS(t, vmSpec(t), guest, []map[string]any{
+		{"{#VSPHERE.VM.NAME}": "a", "{#VSPHERE.VM.MOREF}": "vm-1", "{#VSPHERE.VM.GUEST.IPADDRESS}": "192.0.2.20", "{#VSPHERE.VM.CLUSTER}": "C/1"},
+		{"{#VSPHERE.VM.NAME}": "b", "{#VSPHERE.VM.MOREF}": "vm-2"},
+	})
+	if g[0]["{#VPOLLER.VM.AGENT.INTERFACE}"] != "1" || g[1]["{#VPOLLER.VM.AGENT.INTERFACE}"] != "0" ||
+		g[0]["{#VPOLLER.AGENT.ADDRESS}"] != "192.0.2.10" || g[0]["{#VPOLLER.VM.AGENT.PORT}"] != "10060" {
+		t.Errorf("guest interface: %v", g)
+	}
+	if g[0]["{#VPOLLER.NAME}"] != "a (vc01)" || g[0]["{#VPOLLER.CLUSTER}"] != "C_1" || g[1]["{#VPOLLER.DATACENTER}"] != "(none)" {
+		t.Errorf("suffix/placement: %v", g[0])
 	}
 }
 

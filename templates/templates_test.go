@@ -351,6 +351,7 @@ var fixedFields = map[string][]string{
 	"session.get":          {"key", "userName", "fullName", "loginTime", "lastActiveTime", "ipAddress", "userAgent", "callCount"},
 	"vm.snapshot.get":      {"createTime", "description", "id", "name", "quiesced", "state"},
 	"datacenter.alarm.get": {"key", "info", "time", "entity", "acknowledged", "overallStatus", "acknowledgedByUser"},
+	"dvswitch.port.get":    {"key", "portgroup", "connectee", "connecteeType", "linkUp", "blocked"},
 }
 
 // masterFields returns the top-level fields a master item's JSON holds.
@@ -520,14 +521,19 @@ func TestHostPrototypesLinkExistingTemplates(t *testing.T) {
 					if !strings.HasPrefix(macros[MacroAgent], "{#") {
 						t.Errorf("%s: does not pass %s down (macros %v)", where, MacroAgent, macros)
 					}
+					// Discovered hosts inherit the vPoller agent interface, or
+					// (VMs with a guest interface) have it as their main one.
 					if ci := str(h["custom_interfaces"]); ci != "" && ci != "NO" {
-						t.Errorf("%s: custom interfaces %q: discovered hosts must inherit the agent interface", where, ci)
+						ifs := list(h["interfaces"])
+						if len(ifs) == 0 || str(m(ifs[0])["ip"]) != "{#VPOLLER.AGENT.ADDRESS}" || str(m(ifs[0])["default"]) == "NO" {
+							t.Errorf("%s: custom interfaces %v: the main agent interface must be the vPoller agent's", where, ifs)
+						}
 					}
 				}
 			}
 		}
 	}
-	for _, want := range []string{TplHypervisor, TplVM, TplDatastore, TplCluster, TplDatacenter} {
+	for _, want := range []string{TplHypervisor, TplVM, TplDatastore, TplCluster, TplDatacenter, TplResourcePool, TplDatastoreCluster} {
 		if !linked[want] {
 			t.Errorf("no host prototype links %q", want)
 		}
@@ -874,5 +880,167 @@ func TestOptionalItemsAreDocumented(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// vcenterRules returns the discovery rules of the committed vCenter file.
+func vcenterRules(t *testing.T) []doc {
+	t.Helper()
+	d := loadFiles(t)["vpoller_vcenter.yaml"]
+	if d == nil {
+		t.Fatal("vpoller_vcenter.yaml not loaded")
+	}
+	var out []doc
+	for _, r := range list(templatesOf(d)[0]["discovery_rules"]) {
+		out = append(out, m(r))
+	}
+	return out
+}
+
+// Every object discovery is filtered by name (include and exclude) and,
+// where the discovery gives it, datacenter and cluster, all conditions
+// AND-ed, with defaults that match everything; VMs also by power state
+// and template flag.
+func TestObjectDiscoveriesFiltered(t *testing.T) {
+	d := loadFiles(t)["vpoller_vcenter.yaml"]
+	macros := map[string]string{}
+	for _, mc := range list(templatesOf(d)[0]["macros"]) {
+		macros[str(m(mc)["macro"])] = str(m(mc)["value"])
+	}
+	rules := vcenterRules(t)
+	if len(rules) < len(objectKinds)+2 { // + the VM guest interface rule, + distributed switches
+		t.Fatalf("%d discovery rules", len(rules))
+	}
+	for _, r := range rules {
+		k, _ := ParseKey(str(r["key"]))
+		method := param(k, 0)
+		where := str(r["name"])
+		f := m(r["filter"])
+		if f == nil {
+			t.Errorf("%s: no filter", where)
+			continue
+		}
+		if str(f["evaltype"]) != "AND" {
+			t.Errorf("%s: evaltype %q, want AND (conditions on one macro would be OR-ed)", where, str(f["evaltype"]))
+		}
+		conds := map[string]string{} // macro+operator -> value
+		ids := map[string]bool{}
+		for _, c := range list(f["conditions"]) {
+			c := m(c)
+			op := str(c["operator"])
+			if op == "" {
+				op = "MATCHES_REGEX"
+			}
+			conds[str(c["macro"])+" "+op] = str(c["value"])
+			if ids[str(c["formulaid"])] {
+				t.Errorf("%s: formula id %s twice", where, str(c["formulaid"]))
+			}
+			ids[str(c["formulaid"])] = true
+			v := str(c["value"])
+			if def, ok := macros[v]; strings.HasPrefix(v, "{$") && !ok {
+				t.Errorf("%s: filter macro %s not defined on the template", where, v)
+			} else if ok && strings.Contains(str(c["macro"]), "NAME") && def != ".*" && def != NotMatchesDefault {
+				t.Errorf("%s: %s defaults to %q: the name filters must match everything by default", where, v, def)
+			}
+		}
+		name := lld.Macro(lld.MacroPrefix(method), "name")
+		if conds[name+" MATCHES_REGEX"] == "" || conds[name+" NOT_MATCHES_REGEX"] == "" {
+			t.Errorf("%s: no name include/exclude on %s: %v", where, name, conds)
+		}
+		if conds["{#VPOLLER.DATACENTER} MATCHES_REGEX"] != MacroDatacenterMatches || conds["{#VPOLLER.DATACENTER} NOT_MATCHES_REGEX"] != MacroDatacenterNotMatches {
+			t.Errorf("%s: no datacenter include/exclude: %v", where, conds)
+		}
+		switch method {
+		case "host.discover", "vm.discover", "cluster.discover", "resource.pool.discover":
+			if conds["{#VPOLLER.CLUSTER} MATCHES_REGEX"] != MacroClusterMatches || conds["{#VPOLLER.CLUSTER} NOT_MATCHES_REGEX"] != MacroClusterNotMatches {
+				t.Errorf("%s: no cluster include/exclude: %v", where, conds)
+			}
+		}
+		if method == "vm.discover" {
+			if conds["{#VSPHERE.VM.RUNTIME.POWERSTATE} MATCHES_REGEX"] != "{$VSPHERE.VM.POWERSTATE.MATCHES}" {
+				t.Errorf("%s: no power state filter: %v", where, conds)
+			}
+			if conds["{#VSPHERE.VM.CONFIG.TEMPLATE} NOT_MATCHES_REGEX"] != "{$VSPHERE.VM.TEMPLATE.NOT_MATCHES}" || macros["{$VSPHERE.VM.TEMPLATE.NOT_MATCHES}"] != "^true$" {
+				t.Errorf("%s: VM templates not excluded by default: %v", where, conds)
+			}
+			// The plain and the guest interface rule split the VMs.
+			plain, guest := conds["{#VPOLLER.VM.AGENT.INTERFACE} NOT_MATCHES_REGEX"], conds["{#VPOLLER.VM.AGENT.INTERFACE} MATCHES_REGEX"]
+			if (plain == "") == (guest == "") || plain+guest != "^1$" {
+				t.Errorf("%s: guest interface split: %v", where, conds)
+			}
+			if !strings.Contains(param(k, 3), "config.template") || !strings.Contains(param(k, 3), "runtime.powerState") {
+				t.Errorf("%s: filtered properties not requested: %s", where, param(k, 3))
+			}
+		}
+	}
+}
+
+// Discovered hosts are keyed by the object's id, never its name: the
+// discovery requests the id (moref, a VM's instance UUID), the script
+// builds the technical name from it, the items get it through the host
+// prototype's macros; the visible name follows the vSphere name.
+func TestHostPrototypesKeyedByID(t *testing.T) {
+	n := 0
+	for _, r := range vcenterRules(t) {
+		k, _ := ParseKey(str(r["key"]))
+		method, props := param(k, 0), param(k, 3)
+		where := str(r["name"])
+		prefix := lld.MacroPrefix(method)
+		wantID := []string{"moref"}
+		if method == "vm.discover" {
+			wantID = []string{"config.instanceUuid", "moref"}
+		}
+		for _, p := range wantID {
+			if !strings.Contains(","+props+",", ","+p+",") {
+				t.Errorf("%s: discovery does not request %s (%s)", where, p, props)
+			}
+		}
+		var script string
+		for _, st := range list(r["preprocessing"]) {
+			if str(m(st)["type"]) == "JAVASCRIPT" {
+				script = str(list(m(st)["parameters"])[0])
+			}
+		}
+		var want []string
+		for _, p := range wantID {
+			want = append(want, "'"+lld.Macro(prefix, p)+"'")
+		}
+		if !strings.Contains(script, "idMacros = ["+strings.Join(want, ", ")+"]") {
+			t.Errorf("%s: the script does not key by %v", where, want)
+		}
+		for _, hp := range list(r["host_prototypes"]) {
+			h := m(hp)
+			n++
+			if str(h["host"]) != "{#VPOLLER.HOST}" || str(h["name"]) != "{#VPOLLER.NAME}" {
+				t.Errorf("%s: host %q name %q", where, str(h["host"]), str(h["name"]))
+			}
+			byID := false
+			for _, mc := range list(h["macros"]) {
+				if v := str(m(mc)["value"]); v == "{#VPOLLER.ID}" || v == "{#VSPHERE.DATASTORE.INFO.URL}" {
+					byID = true
+				}
+				if strings.Contains(str(m(mc)["value"]), ".NAME}") && strings.HasPrefix(str(m(mc)["value"]), "{#VSPHERE.") &&
+					!strings.HasPrefix(str(m(mc)["macro"]), "{$VSPHERE.DATASTORE.NAME") {
+					t.Errorf("%s: macro %s queries by name (%s)", where, str(m(mc)["macro"]), str(m(mc)["value"]))
+				}
+			}
+			if !byID {
+				t.Errorf("%s: no macro passes the id down", where)
+			}
+			groups := map[string]bool{}
+			for _, g := range list(h["group_prototypes"]) {
+				groups[str(m(g)["name"])] = true
+			}
+			if !groups[GroupDatacenterPrefix+"{#VPOLLER.DATACENTER}"] {
+				t.Errorf("%s: no per-datacenter group prototype: %v", where, groups)
+			}
+			if method != "datastore.discover" && method != "datastore.cluster.discover" && method != "datacenter.discover" &&
+				!groups[GroupClusterPrefix+"{#VPOLLER.CLUSTER}"] {
+				t.Errorf("%s: no per-cluster group prototype: %v", where, groups)
+			}
+		}
+	}
+	if n != len(objectKinds)+1 {
+		t.Errorf("%d host prototypes, want %d", n, len(objectKinds)+1)
 	}
 }

@@ -123,6 +123,9 @@ var methods = func() map[string]MethodInfo {
 		{Name: "cluster.tag.get", Required: reqName},
 		{Name: "vm.attribute.get", Required: reqName},
 		{Name: "host.attribute.get", Required: reqName},
+
+		// The event stream: events newer than "key" (docs/methods.md).
+		{Name: "event.get"},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {

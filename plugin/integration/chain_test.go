@@ -86,7 +86,9 @@ func (p *process) stop() {
 // private configuration, the way the agent meets them in production, and
 // waits until a discovery goes through. (integration.startChain, by
 // contrast, runs proxy and worker in process to read their figures.)
-func startDaemons(t *testing.T) *chain {
+// vcenters are more per-vCenter files (name -> body) beside the
+// embedded simulator's vcsim.local.
+func startDaemons(t *testing.T, vcenters map[string]string) *chain {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "vsphere.d"), 0o755); err != nil {
@@ -109,6 +111,9 @@ vsphere_hosts_dir = vsphere.d
 		"vpoller.conf":               conf,
 		"mgmt.secret":                "agent-reads-proxy-status\n",
 		"vsphere.d/vcsim.local.conf": "hostname = vcsim.local\nsimulator = true\nsimulator_model = vpx\n",
+	}
+	for name, body := range vcenters {
+		files["vsphere.d/"+name] = body
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {

@@ -20,7 +20,7 @@ const vc = "vcsim.local"
 func TestAgents(t *testing.T) {
 	for _, bin := range agentBins(t) {
 		t.Run(bin.name, func(t *testing.T) {
-			ch := startDaemons(t)
+			ch := startDaemons(t, nil)
 			a := startAgent(t, bin, ch.endpoint, ch.mgmtConf...)
 			vms := simulatorVMs(t)
 

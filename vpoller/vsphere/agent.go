@@ -16,10 +16,11 @@ import (
 // property mirror, perf sweep, batchers). Method handlers receive it;
 // everything on it is safe for concurrent use.
 type Agent struct {
-	cfg   AgentConfig
-	log   *slog.Logger
-	sess  *session.Session
-	store *objects.Store
+	cfg    AgentConfig
+	log    *slog.Logger
+	sess   *session.Session
+	store  *objects.Store
+	events *eventStream // the event stream (events.go)
 
 	tags   tagState   // the tag catalogue and attached-tags batcher (tags.go)
 	fields fieldCache // custom field definitions (attributes.go)
@@ -36,7 +37,7 @@ func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: log, sess: sess, store: store}, nil
+	return &Agent{cfg: cfg, log: log, sess: sess, store: store, events: newEventStream(sess)}, nil
 }
 
 // Name is the agent name clients use in "hostname".
@@ -54,8 +55,10 @@ func (a *Agent) Simulator() *session.Simulator { return a.sess.Simulator() }
 // Store is the agent's objects room.
 func (a *Agent) Store() *objects.Store { return a.store }
 
-// close stops the objects room, then logs out and stops the simulator.
+// close stops the objects room and destroys the event collector, then
+// logs out and stops the simulator.
 func (a *Agent) close() {
 	a.store.Close()
+	a.events.close()
 	a.sess.Close()
 }

@@ -99,7 +99,6 @@ func TestAllMethods(t *testing.T) {
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
 	url := field(ds.Result.([]any)[0], "info.url").(string)
 	addSnapshots(t, a, guestVM, 3)
-	raiseAlarm(t, a, guestVM, "vcsim.vm.fatal")
 	// The mirror follows the new snapshots within its freshness bound.
 	eventually(t, 2*time.Second, "snapshots in the mirror", func() bool {
 		r := exec(t, s, vpoller.Request{Method: "vm.snapshot.get", Name: guestVM})
@@ -123,6 +122,8 @@ func TestAllMethods(t *testing.T) {
 		setField(t, a, lookup(t, a, objects.VM, guestVM), "Owner", "VirtualMachine", "alice")
 		setField(t, a, lookup(t, a, objects.Host, "DC0_H0"), "Rack", "HostSystem", "r12")
 	})
+	// Last, so that its event is the newest (event.get below).
+	raiseAlarm(t, a, guestVM, "vcsim.vm.fatal")
 
 	type check func(t *testing.T, result any)
 	list := func(n int, keys string, more ...func(t *testing.T, l []any)) check {
@@ -190,6 +191,8 @@ func TestAllMethods(t *testing.T) {
 	}{
 		{vpoller.Request{Method: "about"}, okProps, list(1, "fullName")},
 		{vpoller.Request{Method: "event.latest"}, "Successfully retrieved event", list(1, "event")},
+		{vpoller.Request{Method: "event.get", MaxSample: 3}, "Successfully retrieved events",
+			list(3, "key,createdTime,eventType,severity,message,entity,entityMoRef,userName", equal(2, "eventType", "vcsim.vm.fatal"), equal(2, "entityMoRef", lookup(t, a, objects.VM, guestVM).Value), equal(2, "severity", "info"))},
 		{vpoller.Request{Method: "session.get"}, "Successfully retrieved sessions", list(1, "key,userName,fullName,loginTime,lastActiveTime,ipAddress,userAgent,callCount", equal(0, "userName", "user"))},
 		{vpoller.Request{Method: "perf.metric.info"}, "Successfully retrieved performance metrics info", list(-1, "", equal(0, "rollupType", "none"))},
 		{vpoller.Request{Method: "perf.interval.info"}, "Successfully retrieved performance historical intervals",

@@ -20,7 +20,8 @@
 //   - the method families and their registry (this package): each family
 //     in its own file (inventory.go, relations.go, perf.go, alarms.go,
 //     guest.go, snapshot.go, networks.go, cpu.go, vsan.go, sensors.go,
-//     storagepod.go, dvswitch.go, tags.go, attributes.go, general.go),
+//     storagepod.go, dvswitch.go, tags.go, attributes.go, general.go,
+//     events.go: the event stream, one collector per agent),
 //     registered in registry.go; docs/methods.md is the compatibility
 //     table of all of them.
 //
@@ -39,7 +40,8 @@
 // current within its staleness bound; otherwise they go to vCenter
 // (batched with concurrent reads), and properties read that way join the
 // mirror. Performance metrics come from the sweep's latest round.
-// Identical requests in flight share one execution. docs/vsphere.md
+// Identical requests in flight share one execution (event.get excepted:
+// its replies must be as new as each request). docs/vsphere.md
 // describes the costs and guarantees.
 //
 // Property values are converted to the vpoller value model by toValue:

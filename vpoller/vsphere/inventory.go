@@ -16,12 +16,17 @@ const (
 // discover lists every object of kind k: [{"name": ...}, ...] plus the
 // requested properties, from the mirror (names are always watched), or
 // one container-view retrieval for all objects together when it cannot
-// serve them.
+// serve them. The pseudo-properties moref, datacenter and cluster (see
+// placement.go) are answered by the worker.
 func discover(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		paths := withName(req.Properties)
-		items, err := a.store.Discover(ctx, k, paths)
+		real, pseudo := splitPseudo(paths)
+		items, err := a.store.Discover(ctx, k, real)
 		if err != nil {
+			return fail(req, err)
+		}
+		if items, err = withPseudo(ctx, a, items, pseudo); err != nil {
 			return fail(req, err)
 		}
 		out := make([]any, 0, len(items))

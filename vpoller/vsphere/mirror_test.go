@@ -130,7 +130,27 @@ func TestMirrorFollowsNewAndDestroyedVM(t *testing.T) {
 	if got := string(r.Encode(vpoller.Python)); got != `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "fresh-vm", "runtime.powerState": "poweredOff"}]}` {
 		t.Fatalf("vm.get of the new VM: %s", got)
 	}
-	task, err := govobj.NewVirtualMachine(c.Client, ref).Destroy(ctx)
+	// A change to an object that joined the view after the first sync
+	// reaches the mirror as fast as one to an old object.
+	vm := govobj.NewVirtualMachine(c.Client, ref)
+	for _, step := range []struct {
+		act  func(context.Context) (*govobj.Task, error)
+		want string
+	}{{vm.PowerOn, "poweredOn"}, {vm.PowerOff, "poweredOff"}} {
+		task, err := step.act(ctx)
+		if err == nil {
+			err = task.Wait(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		took = eventually(t, 2*time.Second, "new VM "+step.want, func() bool {
+			r := exec(t, s, vpoller.Request{Method: "vm.get", Name: name, Properties: []string{"runtime.powerState"}})
+			return r.Success == 0 && field(r.Result.([]any)[0], "runtime.powerState") == step.want
+		})
+		t.Logf("new VM %s after %v", step.want, took.Round(time.Millisecond))
+	}
+	task, err := vm.Destroy(ctx)
 	if err == nil {
 		err = task.Wait(ctx)
 	}

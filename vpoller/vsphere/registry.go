@@ -23,6 +23,9 @@ var handlers = map[string]Handler{
 	"event.latest": eventLatest,
 	"session.get":  sessionGet,
 
+	// events.go
+	"event.get": eventGet,
+
 	// inventory.go
 	"datacenter.discover":    discover(objects.Datacenter),
 	"datacenter.get":         get(objects.Datacenter),
@@ -109,3 +112,9 @@ var handlers = map[string]Handler{
 	"vm.attribute.get":   attributeGet(objects.VM),
 	"host.attribute.get": attributeGet(objects.Host),
 }
+
+// fresh lists the methods whose reply depends on when the request
+// arrived: an identical request already in flight may answer with less
+// than the newer one must get, so they do not share executions (the
+// event stream shares its vCenter reads itself, see eventStream).
+var fresh = map[string]bool{"event.get": true}

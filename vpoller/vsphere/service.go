@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,11 +123,11 @@ func (s *Service) Stats() Stats {
 // reply: checks happen in the original worker's order (method, agent,
 // required keys), then the method runs; a panic in a method becomes that
 // request's "Task <method> failed" reply with the stack as traceback.
-// Identical requests in flight (same CacheKey) share one execution. The
-// returned Response must be treated as read-only (its Result may be
-// shared with other callers).
+// Identical requests in flight (same CacheKey) share one execution,
+// except for the methods of fresh. The returned Response must be treated
+// as read-only (its Result may be shared with other callers).
 func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response {
-	s.requests.Add(1)
+	seq := s.requests.Add(1)
 	if req == nil {
 		return vpoller.Fail(MsgUnknownMethod)
 	}
@@ -142,8 +143,12 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 	if mi.Missing(req) != "" {
 		return vpoller.Fail(vpoller.MsgInvalidTask)
 	}
+	key := req.CacheKey()
+	if fresh[req.Method] {
+		key += "\x00" + strconv.FormatUint(seq, 10) // an execution of its own
+	}
 	ran := false
-	ch := s.flight.DoChan(req.CacheKey(), func() (any, error) {
+	ch := s.flight.DoChan(key, func() (any, error) {
 		ran = true
 		// The shared work outlives any one caller giving up; every SOAP
 		// call still has the agent's timeout.
