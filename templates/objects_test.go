@@ -254,3 +254,30 @@ func TestStateScriptsInZabbixEngine(t *testing.T) {
 		}
 	}
 }
+
+// The default event macros match lines of their severity anywhere in a
+// poll's value (several lines in one) and nothing else.
+func TestEventMacrosMatchSeverity(t *testing.T) {
+	macros := map[string]string{}
+	for _, mc := range list(templateNamed(t, TplVCenter)["macros"]) {
+		macros[str(m(mc)["macro"])] = str(m(mc)["value"])
+	}
+	errLine := "2026-11-30 17:04:22 error VmFailedToPowerOnEvent vm01: cannot power on vm01"
+	warnLine := "2026-11-30 17:05:03 warning com.vmware.vc.HA.HostStateChangedEvent esx02: state changed"
+	infoLine := "2026-11-30 17:06:00 info UserLoginSessionEvent vc01: User error logged in"
+	for macro, cases := range map[string]map[string]bool{
+		"{$VSPHERE.EVENTS.ERROR.MATCHES}": {errLine: true, infoLine + "\n" + errLine: true, warnLine: false, infoLine: false, "": false},
+		"{$VSPHERE.EVENTS.WARNING.MATCHES}": {warnLine: true, errLine + "\n" + warnLine: true, errLine: false, infoLine: false,
+			"2026-11-30 17:06:00 info X vc01: warning " + "in a message": false},
+	} {
+		re, err := regexp.Compile(macros[macro])
+		if err != nil {
+			t.Fatalf("%s %q: %v", macro, macros[macro], err)
+		}
+		for in, want := range cases {
+			if re.MatchString(in) != want {
+				t.Errorf("%s on %q: %v, want %v", macro, in, !want, want)
+			}
+		}
+	}
+}

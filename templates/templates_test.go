@@ -224,6 +224,7 @@ var keyParams = map[string]struct {
 	"vpoller.poll":     {max: 11, properties: 3, counter: 7, name: 2},
 	"vpoller.get":      {max: 11, properties: 3, counter: 7, name: 2},
 	"vpoller.status":   {max: 2},
+	"vpoller.events":   {max: 3},
 }
 
 // statusFields are the top-level fields of the proxy's and the worker's
@@ -262,6 +263,12 @@ func checkVPollerKey(t *testing.T, where, key string, isRule bool) {
 	if k.Name == "vpoller.status" {
 		if _, ok := statusFields[param(k, 0)]; !ok || len(k.Params) != 2 || param(k, 1) == "" {
 			t.Errorf("%s: want vpoller.status[proxy|worker,<mgmt>]", where)
+		}
+		return
+	}
+	if k.Name == "vpoller.events" { // hostname,<name>,<endpoint>
+		if param(k, 0) != MacroAgent || isRule {
+			t.Errorf("%s: want vpoller.events[%s,...] on an item", where, MacroAgent)
 		}
 		return
 	}
