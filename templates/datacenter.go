@@ -24,6 +24,7 @@ for each alarm.`)
 	b.item(stateNum(mkey, "vsphere.dc.status.num", "Overall status", "overallStatus", "gray", vmStatus).
 		withTags("component", "status"))
 	b.graph("Datacenter: status", "vsphere.dc.status.num")
+	b.dashboard("Datacenter overview", "Datacenter: status")
 
 	// Alarms: the datacenter's list includes those vCenter propagates from
 	// everything below it, so no entity filter here.
