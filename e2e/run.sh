@@ -346,11 +346,12 @@ inv["obj"] = {
                [vm, "vsphere.vm.tags", ", ".join(f"{t['category']}:{t['tag']}" for t in tags)]],
     "absent": [[h, f"vsphere.hv.alarm.status[{key}]"] for h in inv["hv"]],
     # The perf item: its value must be one of the samples vPoller serves for
-    # the last 5 minutes (15 real-time samples; the simulator's series
-    # move on every 20 s), read when zbx.py checks (times 0.01: % units).
+    # the last 2 hours (360 real-time samples), read when zbx.py checks,
+    # times 0.01 (% units). Not one value: the simulator's series move on
+    # every 20 s and two reads of the newest sample can differ.
     "perf": [vm, "vpoller.poll[vm.perf.metric.get,{$VSPHERE.HOST},{$VSPHERE.VM.NAME},value,,,,cpu.usage.percent.average]",
              [os.environ["CLIENT"], "-m", "vm.perf.metric.get", "-V", os.environ["AGENT_NAME"], "-n", vm,
-              "-c", "cpu.usage.percent.average", "-s", "15", "-e", os.environ["ENDPOINT"], "-t", "5000", "-r", "2"], 0.01],
+              "-c", "cpu.usage.percent.average", "-s", "360", "-e", os.environ["ENDPOINT"], "-t", "5000", "-r", "2"], 0.01],
     "event_vm": vm,
 }
 json.dump(inv, open(sys.argv[1], "w"))
