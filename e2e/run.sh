@@ -342,6 +342,70 @@ print(" ".join(f"{k}={len(v)}" for k, v in inv.items() if k != "checks") + f"; {
 EOPY
 }
 
+# ---- 4b. issue 11 (i11-obj): act on the simulator, checks of alarms, tags, perf, events
+# The simulated vCenter starts without alarms, tags or new events. e2e/simact
+# (govmomi against the embedded simulator, whose address the worker logs)
+# raises the vcsim alarm "vcsim.vm.fatal" on one VM and attaches a tag to it,
+# as a vSphere user would; obj_checks then asks vPoller directly for what
+# the items must hold. zbx.py runs E2E_SIMACT per version to post an event
+# once the vCenter host's vpoller.events item has had its first poll.
+OBJ_VM=DC0_H0_VM0
+obj_act() {
+	local addr
+	[ -z "${E2E_VPOLLER_ENDPOINT:-}" ] || { say "obj checks: not run (an external vPoller: no simulator to act on)"; return 0; }
+	addr=$(sed -n 's/.*started embedded vSphere simulator.*address=\([0-9.:]*\).*/\1/p' "$STATE/vpoller/worker.log" | tail -1)
+	[ -n "$addr" ] || die "the worker did not log the embedded simulator's address"
+	(cd "$REPO" && go build -o "$STATE/simact" ./e2e/simact) || die "e2e/simact did not build"
+	E2E_SIMACT="$STATE/simact -addr $addr"
+	export E2E_SIMACT
+	$E2E_SIMACT alarm "$OBJ_VM" || die "simact alarm"
+	$E2E_SIMACT tag "$OBJ_VM" e2e-env prod || die "simact tag"
+	say "simulator $addr: alarm vcsim.vm.fatal raised and tag e2e-env:prod attached on $OBJ_VM"
+}
+# obj_checks: adds "obj" to inventory.json: value checks (alarm status on
+# the VM and on the datacenter, the tag string), an absent check (the VM's
+# alarm is not rediscovered on its hypervisor: the entity filter), one perf
+# value (must be among the item's recent values: samples move on), and the
+# VM for the event check.
+obj_checks() {
+	[ -n "${E2E_SIMACT:-}" ] || return 0
+	CLIENT="$BIN/vpoller-client" ENDPOINT=$ENDPOINT AGENT_NAME=$AGENT_NAME OBJ_VM=$OBJ_VM $PY - "$STATE/inventory.json" <<'EOPY'
+import json, os, subprocess, sys
+def ask(method, name, *args):
+    r = subprocess.run([os.environ["CLIENT"], "-m", method, "-V", os.environ["AGENT_NAME"], "-n", name, *args,
+                        "-e", os.environ["ENDPOINT"], "-t", "5000", "-r", "2"], capture_output=True, text=True)
+    reply = json.loads(r.stdout)
+    assert reply.get("success") == 0, reply
+    return reply["result"]
+inv = json.load(open(sys.argv[1]))
+vm = os.environ["OBJ_VM"]
+alarms = ask("vm.alarm.get", vm)
+assert len(alarms) == 1 and alarms[0]["overallStatus"] == "red", alarms
+key = alarms[0]["key"]
+# Hosts whose host.alarm.get lists the VM's alarm (vCenter propagates it
+# up): the filter must keep it off every hypervisor's items.
+listed = [h for h in inv["hv"] if any(a["key"] == key for a in ask("host.alarm.get", h))]
+dc = inv["dc"][0]
+tags = ask("vm.tag.get", vm)
+inv["obj"] = {
+    "values": [[vm, f"vsphere.vm.alarm.status[{key}]", "red"],
+               [dc, f"vsphere.dc.alarm.status[{key}]", "red"],
+               [vm, "vsphere.vm.tags", ", ".join(f"{t['category']}:{t['tag']}" for t in tags)]],
+    "absent": [[h, f"vsphere.hv.alarm.status[{key}]"] for h in inv["hv"]],
+    # The perf item: its value must be one of the samples vPoller serves for
+    # the last 2 hours (360 real-time samples), read when zbx.py checks,
+    # times 0.01 (% units). Not one value: the simulator's series move on
+    # every 20 s and two reads of the newest sample can differ.
+    "perf": [vm, "vpoller.poll[vm.perf.metric.get,{$VSPHERE.HOST},{$VSPHERE.VM.NAME},value,,,,cpu.usage.percent.average]",
+             [os.environ["CLIENT"], "-m", "vm.perf.metric.get", "-V", os.environ["AGENT_NAME"], "-n", vm,
+              "-c", "cpu.usage.percent.average", "-s", "360", "-e", os.environ["ENDPOINT"], "-t", "5000", "-r", "2"], 0.01],
+    "event_vm": vm,
+}
+json.dump(inv, open(sys.argv[1], "w"))
+print(f"alarm {key} red on {vm} (listed by host.alarm.get of {listed or 'no host'}); tags {inv['obj']['values'][2][2]!r}")
+EOPY
+}
+
 # ---- 5. one Zabbix version ---------------------------------------------------------
 # run_version VER: server + frontend + agent2 + import + LLD/values check.
 run_version() {
@@ -483,7 +547,10 @@ EOC
 if [ "${E2E_IMPORT_ONLY:-0}" != 1 ]; then
 	start_vpoller
 	simulator_setup
+
+	obj_act # issue 11 (i11-obj), see 4b
 	say "simulated inventory: $(inventory)"
+	say "obj checks: $(obj_checks)" # issue 11 (i11-obj), see 4b
 fi
 : >"$STATE/summary.txt"
 failed=0

@@ -138,6 +138,58 @@ def optional(item):
     return any(t["tag"] == "optional" for t in item.get("tags", []))
 
 
+# ---- issue 11 (i11-obj): alarm, tag, perf and event checks -----------------------
+# run.sh (section 4b) raised an alarm on one VM and tagged it through e2e/simact
+# and wrote what vPoller answers directly into inventory.json ("obj"). Here:
+# the alarm's status items (VM and datacenter) read red, no hypervisor has an
+# item for the VM's alarm (the entity filter), the VM's tag item reads
+# "category:tag", the perf item's recent values hold vPoller's sample, and an
+# event posted now (E2E_SIMACT) arrives in the vCenter host's vpoller.events
+# item. Returns (name, key, want, got, ok) per check.
+def obj_checks(api, vc_id):
+    spec = json.load(open(os.environ["E2E_INVENTORY"])).get("obj")
+    simact = os.environ.get("E2E_SIMACT", "")
+    if not spec:
+        return [("obj checks", "", "run", "inventory has no obj checks", False)] if simact else []
+    ids = {h["name"]: h["hostid"] for h in api.call("host.get", {"output": ["hostid", "name"]})}
+    ev_key = "vpoller.events[{$VSPHERE.HOST}]"
+    ev_type = f"vpoller.e2e.event.z{api.version.replace('.', '')[:2]}.{int(time.time())}"
+    deadline = time.time() + float(os.environ.get("E2E_OBJ_WAIT", "180"))
+    posted = 0
+    while True:
+        items = api.call("item.get", {"hostids": list(ids.values()), "output": ["itemid", "hostid", "key_", "lastvalue",
+                                      "lastclock", "value_type"]})
+        by = {(i["hostid"], i["key_"]): i for i in items}
+        res = []
+        for name, key, want in spec["values"]:
+            it = by.get((ids.get(name), key))
+            got = it["lastvalue"] if it and it["lastclock"] != "0" else None
+            res.append((name, key, want, got, got is not None and str(got) == str(want)))
+        for name, key in spec["absent"]:
+            res.append((name, key, "no such item", "present" if (ids.get(name), key) in by else "absent",
+                        (ids.get(name), key) not in by))
+        name, key, cmd, mult = spec["perf"]
+        it = by.get((ids.get(name), key))
+        got = float(it["lastvalue"]) if it and it["lastclock"] != "0" else None
+        reply = json.loads(subprocess.run(cmd, capture_output=True, text=True).stdout)
+        want = [round(float(x["value"]) * mult, 6) for x in reply.get("result") or []]
+        res.append((name, key, f"one of vPoller's {len(want)} samples", got,
+                    got is not None and any(abs(got - w) <= 1e-6 * max(1.0, abs(w)) for w in want)))
+        ev = by.get((vc_id, ev_key))
+        if ev and ev["lastclock"] != "0" and not posted:
+            subprocess.run(simact.split() + ["event", spec["event_vm"], ev_type], check=True)
+            posted = int(time.time())
+        lines = []
+        if posted:
+            lines = [h["value"] for h in api.call("history.get", {"itemids": [ev["itemid"]], "history": 2,
+                                                                  "time_from": posted - 60, "output": "extend"})]
+        hit = [ln for v in lines for ln in v.splitlines() if ev_type in ln]
+        res.append(("vCenter", ev_key, ev_type, hit[0] if hit else ("not posted yet" if not posted else None), bool(hit)))
+        if all(r[4] for r in res) or time.time() > deadline:
+            return res
+        time.sleep(5)
+
+
 def cmd_run(api):
     inventory = json.load(open(os.environ["E2E_INVENTORY"]))
     wait_s = float(os.environ.get("E2E_WAIT", "360"))
@@ -250,6 +302,12 @@ def cmd_run(api):
         got = it["lastvalue"] if it else None
         if got is None or it["lastclock"] == "0" or str(got) != str(want):
             bad_values.append((name, key, want, got))
+    # issue 11 (i11-obj): alarm, tag, perf and event checks, counted with the value checks.
+    obj = obj_checks(api, vc_id)
+    for name, key, want, got, good in obj:
+        checks.append([name, key, want])
+        if not good:
+            bad_values.append((name, key, want, got))
     if bad_values:
         ok = False
 
@@ -269,6 +327,8 @@ def cmd_run(api):
           f"value checks {len(checks) - len(bad_values)}/{len(checks)} / "
           f"{time.time() - T0:.0f}s", flush=True)
     print(f"   value checks against vPoller: {len(checks) - len(bad_values)} of {len(checks)} match")
+    for name, key, want, got, good in obj:  # issue 11 (i11-obj)
+        print(f"   object check {'ok' if good else '(FAIL)'} {name}: {key} = {got!r}, want {want!r}")
     for name, key, want, got in bad_values:
         print(f"   wrong value (FAIL) {name}: {key} = {got!r}, vPoller says {want!r}")
     for k, _ in KINDS:

@@ -37,7 +37,15 @@ vpoller.get request per interval.`)
 	b.item(dep(mkey, "vsphere.cluster.memory.effective", "Memory available to VMs", vtUnsigned, "B",
 		propOr("summary.effectiveMemory", "0"), multiply("1048576")).
 		withDescription("summary.effectiveMemory is in MB in vSphere.").withTags("component", "memory"))
+	b.item(stateNum(mkey, "vsphere.cluster.status.num", "Overall status", "overallStatus", "gray", vmStatus).
+		withTags("component", "status"))
+	// A cluster lists its hosts' and VMs' alarms too: keep its own.
+	b.macro(MacroLLDInterval, "1h", "Interval of discoveries (alarms are discovered every {$VPOLLER.INTERVAL}).")
+	alarms(b, alarmSpec{tpl: tpl, method: "cluster.alarm.get", short: "cluster", what: "Cluster", obj: obj, entity: obj})
+	tags(b, "cluster.tag.get", "cluster", "cluster", obj)
 	clusterPerf(b)
+	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
+	stateValueMap(b, vmStatus)
 	return b.finish()
 }
 
@@ -64,5 +72,6 @@ func clusterPerf(b *builder) {
 	b.graph("Cluster: CPU", "vsphere.cluster.cpu.total", "vsphere.cluster.cpu.effective", clusterPerfKey("cpu.usagemhz.megaHertz.average"))
 	b.graph("Cluster: memory", "vsphere.cluster.memory.total", clusterPerfKey("mem.consumed.kiloBytes.average"))
 	b.graph("Cluster: utilisation", clusterPerfKey("cpu.usage.percent.average"), clusterPerfKey("mem.usage.percent.average"))
-	b.dashboard("Cluster overview", "Cluster: CPU", "Cluster: memory", "Cluster: utilisation")
+	b.graph("Cluster: state", "vsphere.cluster.status.num", "vsphere.cluster.hosts", "vsphere.cluster.hosts.effective")
+	b.dashboard("Cluster overview", "Cluster: CPU", "Cluster: memory", "Cluster: utilisation", "Cluster: state")
 }

@@ -21,35 +21,15 @@ for each alarm.`)
 	b.item(dep(mkey, "vsphere.dc.status", "Overall status", vtChar, "", prop("overallStatus")).
 		withTags("component", "status").withTriggers(red, yellow))
 
-	akey := getKey("datacenter.alarm.get", obj)
-	b.item(master("Datacenter: raw alarms", akey, "Triggered alarms of the datacenter; the alarm items depend on it."))
-	b.item(dep(akey, "vsphere.dc.alarms", "Triggered alarms", vtUnsigned, "", jsonPath("$.length()")).
-		withTags("component", "alarms"))
+	b.item(stateNum(mkey, "vsphere.dc.status.num", "Overall status", "overallStatus", "gray", vmStatus).
+		withTags("component", "status"))
+	b.graph("Datacenter: status", "vsphere.dc.status.num")
+	b.dashboard("Datacenter overview", "Datacenter: status")
 
-	rule := b.rule(DiscoveryRule{
-		Name:        "Alarm discovery",
-		Key:         discoverKey("datacenter.alarm.get", obj),
-		Delay:       MacroInterval,
-		Lifetime:    "1d",
-		Description: "Alarms triggered on the datacenter (datacenter.alarm.get).",
-	})
-	sel := "$[?(@.key=='{#VSPHERE.DATACENTER.ALARM.KEY}')]"
-	status := "vsphere.dc.alarm.status[{#VSPHERE.DATACENTER.ALARM.KEY}]"
-	high := trigger("{#VSPHERE.DATACENTER.ALARM.INFO} on {#VSPHERE.DATACENTER.ALARM.ENTITY} (red)", "HIGH",
-		last(tpl, status)+`="red"`, "vCenter alarm {#VSPHERE.DATACENTER.ALARM.KEY}, triggered {#VSPHERE.DATACENTER.ALARM.TIME}.")
-	rule.ItemPrototypes = append(rule.ItemPrototypes,
-		dep(akey, status, "Alarm {#VSPHERE.DATACENTER.ALARM.INFO} on {#VSPHERE.DATACENTER.ALARM.ENTITY}: status", vtChar, "",
-			jsonPathOr(sel+".overallStatus.first()", "green")).
-			withDescription("green once vCenter has cleared the alarm.").
-			withTags("component", "alarms", "alarm", "{#VSPHERE.DATACENTER.ALARM.INFO}").
-			withTriggerProtos(high,
-				trigger("{#VSPHERE.DATACENTER.ALARM.INFO} on {#VSPHERE.DATACENTER.ALARM.ENTITY} (yellow)", "WARNING",
-					last(tpl, status)+`="yellow"`, "vCenter alarm {#VSPHERE.DATACENTER.ALARM.KEY}.").dependsOn(high)),
-		dep(akey, "vsphere.dc.alarm.acknowledged[{#VSPHERE.DATACENTER.ALARM.KEY}]",
-			"Alarm {#VSPHERE.DATACENTER.ALARM.INFO} on {#VSPHERE.DATACENTER.ALARM.ENTITY}: acknowledged", vtUnsigned, "",
-			jsonPathOr(sel+".acknowledged.first()", "false"), boolToDecimal()).
-			withValueMap("vPoller boolean").withTags("component", "alarms", "alarm", "{#VSPHERE.DATACENTER.ALARM.INFO}"),
-	)
+	// Alarms: the datacenter's list includes those vCenter propagates from
+	// everything below it, so no entity filter here.
+	alarms(b, alarmSpec{tpl: tpl, method: "datacenter.alarm.get", short: "dc", what: "Datacenter", obj: obj})
+	stateValueMap(b, vmStatus)
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
 	return b.finish()
 }

@@ -58,10 +58,23 @@ return Math.max(0, Number(o['summary.capacity'] || 0) - Number(o['summary.freeSp
 	b.item(dep(mkey, "vsphere.ds.status", "Overall status", vtChar, "", prop("overallStatus")).
 		withTags("component", "status").withTriggers(red, yellow))
 
+	b.item(stateNum(mkey, "vsphere.ds.status.num", "Overall status", "overallStatus", "gray", vmStatus).
+		withTags("component", "status"))
+	b.item(stateNum(mkey, "vsphere.ds.maintenance.num", "Maintenance mode", "summary.maintenanceMode", "normal", vmDSMaint).
+		withTags("component", "status"))
+	// Datastores have no children in the inventory, but the filter keeps
+	// the discovery to the datastore's own alarms all the same.
+	alarms(b, alarmSpec{tpl: tpl, method: "datastore.alarm.get", short: "ds", what: "Datastore", obj: obj,
+		entity: "{$VSPHERE.DATASTORE.NAME}"})
+	tags(b, "datastore.tag.get", "ds", "datastore", obj)
+
+	b.graph("Datastore: state", "vsphere.ds.status.num", "vsphere.ds.maintenance.num")
 	b.graph("Datastore: space", "vsphere.ds.capacity", "vsphere.ds.used", "vsphere.ds.free")
 	b.graph("Datastore: free space, in %", "vsphere.ds.pfree")
 	b.graph("Datastore: provisioning", "vsphere.ds.used", "vsphere.ds.uncommitted")
-	b.dashboard("Datastore overview", "Datastore: space", "Datastore: free space, in %", "Datastore: provisioning")
+	b.dashboard("Datastore overview", "Datastore: space", "Datastore: free space, in %", "Datastore: provisioning", "Datastore: state")
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
+	stateValueMap(b, vmStatus)
+	stateValueMap(b, vmDSMaint)
 	return b.finish()
 }

@@ -60,9 +60,11 @@ type Item struct {
 	ValueType string `yaml:"value_type,omitempty"`
 	Units     string `yaml:"units,omitempty"`
 	// Params is the formula of a CALCULATED item.
-	Params        string      `yaml:"params,omitempty"`
-	Description   string      `yaml:"description,omitempty"`
-	ValueMap      *Name       `yaml:"valuemap,omitempty"`
+	Params      string `yaml:"params,omitempty"`
+	Description string `yaml:"description,omitempty"`
+	ValueMap    *Name  `yaml:"valuemap,omitempty"`
+	// LogTimeFmt parses the time of LOG items' lines (vpoller.events).
+	LogTimeFmt    string      `yaml:"logtimefmt,omitempty"`
 	Preprocessing []Step      `yaml:"preprocessing,omitempty"`
 	MasterItem    *MasterItem `yaml:"master_item,omitempty"`
 	Tags          []Tag       `yaml:"tags,omitempty"`

@@ -99,9 +99,14 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 		withTags("component", "inventory"))
 
 	hvPerf(b, tpl)
+	hvExtras(b, tpl, mkey)
+	hvHardware(b, tpl)
 	hvGraphs(b)
 
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
+	for _, vm := range []string{vmPower, vmConnection, vmStatus, vmHealth} {
+		stateValueMap(b, vm)
+	}
 	return b.finish()
 }
 
@@ -163,5 +168,98 @@ func hvGraphs(b *builder) {
 		hvPerfKey("net.transmitted.kiloBytesPerSecond.average"))
 	b.graph("Hypervisor: power", hvPerfKey("power.power.watt.average"))
 	b.dashboard("Hypervisor overview", "Hypervisor: CPU utilisation", "Hypervisor: memory", "Hypervisor: memory swap",
-		"Hypervisor: network", "Hypervisor: power")
+		"Hypervisor: network", "Hypervisor: power", "Hypervisor: state")
 }
+
+// hvExtras adds the host's numeric states (graphable twins of the text
+// state items), its own alarms, vSphere tags and custom attributes.
+func hvExtras(b *builder, tpl, mkey string) {
+	const obj = "{$VSPHERE.HV.NAME}"
+	b.item(stateNum(mkey, "vsphere.hv.power.state.num", "Power state", "runtime.powerState", "unknown", vmPower).
+		withTags("component", "status"))
+	b.item(stateNum(mkey, "vsphere.hv.connection.state.num", "Connection state", "runtime.connectionState", "disconnected", vmConnection).
+		withTags("component", "status"))
+	b.item(stateNum(mkey, "vsphere.hv.status.num", "Overall status", "overallStatus", "gray", vmStatus).
+		withTags("component", "status"))
+
+	// vCenter lists a host's VMs' alarms on the host too: the filter keeps
+	// the host's own, the VMs' hosts raise theirs.
+	alarms(b, alarmSpec{tpl: tpl, method: "host.alarm.get", short: "hv", what: "Hypervisor", obj: obj, entity: obj})
+	tags(b, "host.tag.get", "hv", "hypervisor", obj)
+	attributes(b, "host.attribute.get", "hypervisor", obj)
+}
+
+// Keys of the host's hardware health items.
+const (
+	hvHWStatus     = "vsphere.hv.hw.status"
+	hvSensorHealth = "vsphere.hv.sensor.health[{#VSPHERE.HOST.SENSOR.NAME}]"
+)
+
+// hvHardware adds the host's hardware health (the health system's IPMI/CIM
+// sensors and hardware elements): the rollup from host.health.get with a
+// trigger per severity, sensor counts per state, and a sensor discovery
+// with each sensor's state (from one master request for all sensors) and
+// reading (one vpoller.poll per sensor, answered from the worker's
+// property mirror).
+func hvHardware(b *builder, tpl string) {
+	const obj = "{$VSPHERE.HV.NAME}"
+	b.macro(MacroLLDInterval, "1h", "Interval of the hardware sensor discovery.")
+	b.macro("{$VSPHERE.HV.SENSOR.TYPE.MATCHES}", ".*", "Sensor types (regular expression on sensorType: temperature, fan, voltage, power, other, ...) to discover.")
+	b.macro("{$VSPHERE.HV.SENSOR.TYPE.NOT_MATCHES}", "CHANGE_IF_NEEDED", "Sensor types not to discover.")
+
+	hkey := getKey("host.health.get", obj)
+	b.item(master("Hypervisor: raw hardware health", hkey,
+		"The host's hardware health rollup (host.health.get): hardwareStatus, sensor counts per state."))
+	red := trigger("Hypervisor {$VSPHERE.HV.NAME}: hardware health is red", "HIGH",
+		last(tpl, hvHWStatus)+"=3", "A sensor or hardware element (memory, CPU, storage) of the host reports a critical state.")
+	b.item(dep(hkey, hvHWStatus, "Hardware health", vtUnsigned, "", stateJS(vmHealth, "hardwareStatus", "unknown")).
+		withValueMap(vmHealth).
+		withDescription("The worst state of every sensor and hardware element (red > yellow > green > unknown); unknown when the host's health system reports nothing (no CIM provider, disconnected).").
+		withTags("component", "hardware").
+		withTriggers(red, trigger("Hypervisor {$VSPHERE.HV.NAME}: hardware health is yellow", "WARNING",
+			last(tpl, hvHWStatus)+"=2", "A sensor or hardware element of the host reports a warning.").dependsOn(red)))
+	for _, st := range []string{"sensors", "red", "yellow", "unknown"} {
+		name := "Sensors"
+		if st != "sensors" {
+			name = "Sensors in state " + st
+		}
+		b.item(dep(hkey, "vsphere.hv.hw.sensors."+st, name, vtUnsigned, "", jsonPath("$[0]['"+st+"']")).
+			withTags("component", "hardware"))
+	}
+
+	skey := getKey("host.sensor.discover", obj)
+	b.item(master("Hypervisor: raw sensors", skey, "Every numeric sensor of the host with its state (host.sensor.discover), for the sensor state items."))
+	rule := b.rule(DiscoveryRule{
+		Name:        "Hardware sensor discovery",
+		Key:         discoverKey("host.sensor.discover", obj),
+		Delay:       MacroLLDInterval,
+		Lifetime:    "7d",
+		Description: "Numeric sensors of the host's health system (host.sensor.discover); none on a host without a CIM provider.",
+		Filter: &Filter{EvalType: "AND", Conditions: []Condition{
+			{Macro: "{#VSPHERE.HOST.SENSOR.SENSORTYPE}", Value: "{$VSPHERE.HV.SENSOR.TYPE.MATCHES}", FormulaID: "A"},
+			{Macro: "{#VSPHERE.HOST.SENSOR.SENSORTYPE}", Value: "{$VSPHERE.HV.SENSOR.TYPE.NOT_MATCHES}", Operator: "NOT_MATCHES_REGEX", FormulaID: "B"},
+		}},
+	})
+	sred := trigger("Hypervisor {$VSPHERE.HV.NAME}: sensor {#VSPHERE.HOST.SENSOR.NAME} is red", "HIGH",
+		last(tpl, hvSensorHealth)+"=3", "The host's health system reports a critical state for this {#VSPHERE.HOST.SENSOR.SENSORTYPE} sensor.")
+	sel := "$[?(@.name=='{#VSPHERE.HOST.SENSOR.NAME}')]"
+	rule.ItemPrototypes = append(rule.ItemPrototypes,
+		dep(skey, hvSensorHealth, "Sensor {#VSPHERE.HOST.SENSOR.NAME}: health", vtUnsigned, "",
+			jsonPathOr(sel+".healthState.first()", "unknown"), javascript(healthNumJS)).
+			withValueMap(vmHealth).
+			withTags("component", "hardware", "sensor", "{#VSPHERE.HOST.SENSOR.SENSORTYPE}").
+			withTriggerProtos(sred, trigger("Hypervisor {$VSPHERE.HV.NAME}: sensor {#VSPHERE.HOST.SENSOR.NAME} is yellow", "WARNING",
+				last(tpl, hvSensorHealth)+"=2", "The host's health system reports a warning for this {#VSPHERE.HOST.SENSOR.SENSORTYPE} sensor.").dependsOn(sred)),
+		Item{Name: "Sensor {#VSPHERE.HOST.SENSOR.NAME}: value", Key: pollKey("host.sensor.get", obj, "value", "{#VSPHERE.HOST.SENSOR.NAME}"),
+			Delay: MacroInterval, ValueType: vtFloat,
+			Description: "The sensor's reading (currentReading x 10^unitModifier) in its base units (host.sensor.get's baseUnits: Degrees C, RPM, Volts, Watts, ...)."}.
+			withTags("component", "hardware", "sensor", "{#VSPHERE.HOST.SENSOR.SENSORTYPE}"),
+	)
+	b.graph("Hypervisor: state", "vsphere.hv.power.state.num", "vsphere.hv.status.num", hvHWStatus)
+}
+
+// healthNumJS turns a health state name into its number in the
+// vmHealth value map.
+const healthNumJS = `
+var m = {'unknown': 0, 'green': 1, 'yellow': 2, 'red': 3};
+return m.hasOwnProperty(value) ? m[value] : 0;`

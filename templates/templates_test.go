@@ -224,6 +224,7 @@ var keyParams = map[string]struct {
 	"vpoller.poll":     {max: 11, properties: 3, counter: 7, name: 2},
 	"vpoller.get":      {max: 11, properties: 3, counter: 7, name: 2},
 	"vpoller.status":   {max: 2},
+	"vpoller.events":   {max: 3},
 }
 
 // statusFields are the top-level fields of the proxy's and the worker's
@@ -262,6 +263,12 @@ func checkVPollerKey(t *testing.T, where, key string, isRule bool) {
 	if k.Name == "vpoller.status" {
 		if _, ok := statusFields[param(k, 0)]; !ok || len(k.Params) != 2 || param(k, 1) == "" {
 			t.Errorf("%s: want vpoller.status[proxy|worker,<mgmt>]", where)
+		}
+		return
+	}
+	if k.Name == "vpoller.events" { // hostname,<name>,<endpoint>
+		if param(k, 0) != MacroAgent || isRule {
+			t.Errorf("%s: want vpoller.events[%s,...] on an item", where, MacroAgent)
 		}
 		return
 	}
@@ -306,6 +313,8 @@ func checkVPollerKey(t *testing.T, where, key string, isRule bool) {
 			v = param(k, shape.properties)
 		case vpoller.KeyCounterName:
 			v = param(k, shape.counter)
+		case vpoller.KeyKey: // right after name and properties in all three keys
+			v = param(k, shape.properties+1)
 		default:
 			t.Errorf("%s: %s requires %q, which the templates never pass", where, method, req)
 			continue
@@ -875,7 +884,7 @@ func TestOptionalItemsAreDocumented(t *testing.T) {
 				if strings.Contains(key, ".perf.metric.get,") && opt != OptionalPerf {
 					t.Errorf("%s: perf item %s is not tagged %s: %s", name, key, TagOptional, OptionalPerf)
 				}
-				if opt != "" && opt != OptionalPerf {
+				if opt != "" && !optionalReasons[opt] {
 					t.Errorf("%s: %s: unknown optional reason %q", name, key, opt)
 				}
 			}

@@ -367,5 +367,34 @@ inherit this host's interface and get {$VSPHERE.HOST}, {$VPOLLER.INTERVAL} and {
 	for _, r := range objectRules() {
 		b.rule(r)
 	}
+
+	// ---- issue 11 (i11-obj): the vCenter's event stream as a log item ----
+	vcEvents(b, tpl)
 	return b.finish()
+}
+
+// vcEvents adds vpoller.events: the vCenter's new events as log lines
+// ("<time> <severity> <eventType> <entity>: <message>") each poll, and
+// triggers on error and warning lines that users tune with regular
+// expression macros. A trigger recovers once no line matched for
+// {$VSPHERE.EVENTS.PERIOD}.
+func vcEvents(b *builder, tpl string) {
+	b.macro("{$VSPHERE.EVENTS.ERROR.MATCHES}", `(^|\n)[-0-9]+ [:0-9]+ error `,
+		"Regular expression on the event lines (a poll's lines in one value) raising the error events trigger; default: any line of severity error.")
+	b.macro("{$VSPHERE.EVENTS.WARNING.MATCHES}", `(^|\n)[-0-9]+ [:0-9]+ warning `,
+		"Regular expression on the event lines raising the warning events trigger; default: any line of severity warning.")
+	b.macro("{$VSPHERE.EVENTS.PERIOD}", "15m", "How long an events trigger stays in problem after the last matching line.")
+	key := Key("vpoller.events", MacroAgent)
+	count := func(macro string) string {
+		return "count(/" + tpl + "/" + key + ",{$VSPHERE.EVENTS.PERIOD},\"regexp\",\"" + macro + "\")>0"
+	}
+	errs := trigger("vCenter {$VSPHERE.HOST}: error events", "AVERAGE", count("{$VSPHERE.EVENTS.ERROR.MATCHES}"),
+		"vCenter logged events of severity error (or matching {$VSPHERE.EVENTS.ERROR.MATCHES}) in the last {$VSPHERE.EVENTS.PERIOD}; see the events item's history.")
+	b.item(Item{Name: "Events", Key: key, Delay: MacroInterval, History: "7d", Trends: "0", ValueType: "LOG",
+		LogTimeFmt: "yyyy-MM-dd hh:mm:ss",
+		Description: "The vCenter's events since the previous poll, one line each: <time> <severity> <eventType> <entity>: <message>. " +
+			"Keep ONE item with this key per agent (the plugin keeps its position per key); the first poll after an agent start returns nothing."}.
+		withTags("component", "events").
+		withTriggers(errs, trigger("vCenter {$VSPHERE.HOST}: warning events", "WARNING", count("{$VSPHERE.EVENTS.WARNING.MATCHES}"),
+			"vCenter logged events of severity warning (or matching {$VSPHERE.EVENTS.WARNING.MATCHES}) in the last {$VSPHERE.EVENTS.PERIOD}.").dependsOn(errs)))
 }

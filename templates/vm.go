@@ -108,6 +108,8 @@ with vm.disk.discover and vm.guest.net.get.`)
 	vmPerf(b, tpl)
 	vmReclaim(b, tpl, mkey)
 
+	vmExtras(b, tpl, mkey)
+
 	// Guest filesystems: discovered with vm.disk.discover, values from the
 	// guest master item (one request for all disks).
 	fs := b.rule(DiscoveryRule{
@@ -162,7 +164,29 @@ with vm.disk.discover and vm.guest.net.get.`)
 
 	vmGraphs(b)
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
+	for _, vm := range []string{vmPower, vmConnection, vmStatus, vmTools} {
+		stateValueMap(b, vm)
+	}
 	return b.finish()
+}
+
+// vmExtras adds the VM's numeric states (graphable twins of the text
+// state items), its own alarms, vSphere tags and custom attributes.
+func vmExtras(b *builder, tpl, mkey string) {
+	const obj = "{$VSPHERE.VM.NAME}"
+	b.item(stateNum(mkey, "vsphere.vm.power.state.num", "Power state", "runtime.powerState", "unknown", vmPower).
+		withTags("component", "status"))
+	b.item(stateNum(mkey, "vsphere.vm.connection.state.num", "Connection state", "runtime.connectionState", "invalid", vmConnection).
+		withTags("component", "status"))
+	b.item(stateNum(mkey, "vsphere.vm.status.num", "Overall status", "overallStatus", "gray", vmStatus).
+		withTags("component", "status"))
+	b.item(stateNum(mkey, "vsphere.vm.tools.running.num", "VMware Tools running status", "guest.toolsRunningStatus",
+		"guestToolsNotRunning", vmTools).withTags("component", "guest"))
+	b.graph("VM: state", "vsphere.vm.power.state.num", "vsphere.vm.status.num", "vsphere.vm.tools.running.num")
+
+	alarms(b, alarmSpec{tpl: tpl, method: "vm.alarm.get", short: "vm", what: "VM", obj: obj, entity: obj})
+	tags(b, "vm.tag.get", "vm", "VM", obj)
+	attributes(b, "vm.attribute.get", "VM", obj)
 }
 
 // Keys of the VM's perf-derived items that triggers and graphs use.
@@ -247,5 +271,5 @@ func vmGraphs(b *builder) {
 	b.graph("VM: memory", "vsphere.vm.memory.size", "vsphere.vm.memory.host.used", "vsphere.vm.memory.guest.used")
 	b.graph("VM: memory reclaimed", vmMemBallooned, vmMemSwapped, vmMemCompressed)
 	b.graph("VM: network", vmPerfKey("net.usage.kiloBytesPerSecond.average"))
-	b.dashboard("VM overview", "VM: CPU usage", "VM: CPU contention", "VM: memory", "VM: memory reclaimed", "VM: network")
+	b.dashboard("VM overview", "VM: CPU usage", "VM: CPU contention", "VM: memory", "VM: memory reclaimed", "VM: network", "VM: state")
 }
