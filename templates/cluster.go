@@ -7,7 +7,8 @@ func Cluster() Template {
 One cluster seen through vPoller: capacity, hosts and status from one
 vpoller.get request per interval.`)
 	b.macro(MacroAgent, "", "vPoller agent name (vCenter/ESXi as configured in the vPoller worker).")
-	b.macro(obj, "", "Cluster name, set by cluster discovery.")
+	b.macro(obj, "", "The cluster as vPoller looks it up: its managed object id, set by cluster discovery (a name works too).")
+	b.macro(MacroClusterEntity, "", "Current vSphere name of the cluster (set by discovery), matched against alarm entities.")
 	b.macro(MacroInterval, "1m", "Polling interval of the vPoller items.")
 
 	mkey := getKey("cluster.get", obj, props(
@@ -15,9 +16,9 @@ vpoller.get request per interval.`)
 		"summary.totalCpu", "summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory"))
 	b.item(master("Cluster: raw properties", mkey,
 		"All cluster properties in one vCenter request; the other items depend on it."))
-	red := trigger("Cluster {$VSPHERE.CLUSTER.NAME} overall status is red", "HIGH",
+	red := trigger("Cluster {HOST.NAME} overall status is red", "HIGH",
 		last(tpl, "vsphere.cluster.status")+`="red"`, "vCenter reports a problem with the cluster (HA, DRS, capacity).")
-	yellow := trigger("Cluster {$VSPHERE.CLUSTER.NAME} overall status is yellow", "WARNING",
+	yellow := trigger("Cluster {HOST.NAME} overall status is yellow", "WARNING",
 		last(tpl, "vsphere.cluster.status")+`="yellow"`, "vCenter reports that the cluster might have a problem.").dependsOn(red)
 	b.item(dep(mkey, "vsphere.cluster.status", "Overall status", vtChar, "", prop("overallStatus")).
 		withTags("component", "status").withTriggers(red, yellow))
@@ -25,7 +26,7 @@ vpoller.get request per interval.`)
 		withTags("component", "hosts"))
 	b.item(dep(mkey, "vsphere.cluster.hosts.effective", "Hosts available", vtUnsigned, "", propOr("summary.numEffectiveHosts", "0")).
 		withTags("component", "hosts").
-		withTriggers(trigger("Cluster {$VSPHERE.CLUSTER.NAME}: not all hosts are available", "WARNING",
+		withTriggers(trigger("Cluster {HOST.NAME}: not all hosts are available", "WARNING",
 			last(tpl, "vsphere.cluster.hosts.effective")+"<"+last(tpl, "vsphere.cluster.hosts"),
 			"Some hosts of the cluster are in maintenance mode, disconnected or failed.")))
 	b.item(dep(mkey, "vsphere.cluster.cpu.total", "CPU capacity", vtUnsigned, "Hz",
@@ -41,7 +42,7 @@ vpoller.get request per interval.`)
 		withTags("component", "status"))
 	// A cluster lists its hosts' and VMs' alarms too: keep its own.
 	b.macro(MacroLLDInterval, "1h", "Interval of discoveries (alarms are discovered every {$VPOLLER.INTERVAL}).")
-	alarms(b, alarmSpec{tpl: tpl, method: "cluster.alarm.get", short: "cluster", what: "Cluster", obj: obj, entity: obj})
+	alarms(b, alarmSpec{tpl: tpl, method: "cluster.alarm.get", short: "cluster", what: "Cluster", obj: obj, entity: MacroClusterEntity})
 	tags(b, "cluster.tag.get", "cluster", "cluster", obj)
 	clusterPerf(b)
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")

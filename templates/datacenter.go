@@ -8,15 +8,15 @@ One datacenter seen through vPoller: overall status and the alarms vCenter has
 triggered on it (datacenter.alarm.get), one item and one trigger per severity
 for each alarm.`)
 	b.macro(MacroAgent, "", "vPoller agent name (vCenter/ESXi as configured in the vPoller worker).")
-	b.macro(obj, "", "Datacenter name, set by datacenter discovery.")
+	b.macro(obj, "", "The datacenter as vPoller looks it up: its managed object id, set by datacenter discovery (a name works too).")
 	b.macro(MacroInterval, "1m", "Polling interval of the vPoller items.")
 	b.macro(MacroLLDInterval, "1h", "Interval of the alarm discovery.")
 
 	mkey := getKey("datacenter.get", obj, props("name", "overallStatus"))
 	b.item(master("Datacenter: raw properties", mkey, "Datacenter properties in one vCenter request."))
-	red := trigger("Datacenter {$VSPHERE.DATACENTER.NAME} overall status is red", "HIGH",
+	red := trigger("Datacenter {HOST.NAME} overall status is red", "HIGH",
 		last(tpl, "vsphere.dc.status")+`="red"`, "vCenter reports a problem in the datacenter.")
-	yellow := trigger("Datacenter {$VSPHERE.DATACENTER.NAME} overall status is yellow", "WARNING",
+	yellow := trigger("Datacenter {HOST.NAME} overall status is yellow", "WARNING",
 		last(tpl, "vsphere.dc.status")+`="yellow"`, "vCenter reports that something in the datacenter might have a problem.").dependsOn(red)
 	b.item(dep(mkey, "vsphere.dc.status", "Overall status", vtChar, "", prop("overallStatus")).
 		withTags("component", "status").withTriggers(red, yellow))

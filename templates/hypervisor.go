@@ -9,11 +9,12 @@ func Hypervisor() Template {
 	b := newTemplate(tpl, `
 One ESXi host (HostSystem) seen through vPoller. Discovered hosts get it from
 the "vPoller vCenter" template; {$VSPHERE.HOST} is the vPoller agent (vCenter)
-and {$VSPHERE.HV.NAME} the host's name in vCenter. All properties come from one
+and {$VSPHERE.HV.NAME} the host's managed object id. All properties come from one
 vpoller.get request per interval; performance counters (tag optional: perf)
 need the worker's perf support and vCenter statistics.`)
 	b.macro(MacroAgent, "", "vPoller agent name (vCenter/ESXi as configured in the vPoller worker).")
-	b.macro(obj, "", "Name of the ESXi host in vCenter (set by host discovery).")
+	b.macro(obj, "", "The ESXi host as vPoller looks it up: its managed object id, set by host discovery (a name works too).")
+	b.macro(MacroHVEntity, "", "Current vSphere name of the ESXi host (set by discovery), matched against alarm entities.")
 	b.macro(MacroInterval, "1m", "Polling interval of the vPoller items.")
 	b.macro("{$VSPHERE.HV.CPU.UTIL.MAX}", "90", "CPU utilisation (%) above which a warning is raised.")
 	b.macro("{$VSPHERE.HV.MEM.UTIL.MAX}", "90", "Memory utilisation (%) above which a warning is raised.")
@@ -29,13 +30,13 @@ need the worker's perf support and vCenter statistics.`)
 	b.item(master("Hypervisor: raw properties", mkey,
 		"All hypervisor properties in one vCenter request; the other items depend on it."))
 
-	power := trigger("Hypervisor {$VSPHERE.HV.NAME} is not powered on", "HIGH",
+	power := trigger("Hypervisor {HOST.NAME} is not powered on", "HIGH",
 		last(tpl, "vsphere.hv.power.state")+`<>"poweredOn"`, "The host reports a power state other than poweredOn.")
-	conn := trigger("Hypervisor {$VSPHERE.HV.NAME} is not connected to vCenter", "HIGH",
+	conn := trigger("Hypervisor {HOST.NAME} is not connected to vCenter", "HIGH",
 		last(tpl, "vsphere.hv.connection.state")+`<>"connected"`, "vCenter lost the connection to the host (disconnected or notResponding).")
-	red := trigger("Hypervisor {$VSPHERE.HV.NAME} overall status is red", "HIGH",
+	red := trigger("Hypervisor {HOST.NAME} overall status is red", "HIGH",
 		last(tpl, "vsphere.hv.status")+`="red"`, "vCenter reports a problem that needs attention.")
-	yellow := trigger("Hypervisor {$VSPHERE.HV.NAME} overall status is yellow", "WARNING",
+	yellow := trigger("Hypervisor {HOST.NAME} overall status is yellow", "WARNING",
 		last(tpl, "vsphere.hv.status")+`="yellow"`, "vCenter reports that the host might have a problem.").dependsOn(red)
 
 	b.item(dep(mkey, "vsphere.hv.power.state", "Power state", vtChar, "", prop("runtime.powerState")).
@@ -47,17 +48,17 @@ need the worker's perf support and vCenter statistics.`)
 	b.item(dep(mkey, "vsphere.hv.maintenance", "In maintenance mode", vtUnsigned, "",
 		prop("runtime.inMaintenanceMode"), boolToDecimal()).
 		withValueMap("vPoller boolean").withTags("component", "status").
-		withTriggers(trigger("Hypervisor {$VSPHERE.HV.NAME} is in maintenance mode", "INFO",
+		withTriggers(trigger("Hypervisor {HOST.NAME} is in maintenance mode", "INFO",
 			last(tpl, "vsphere.hv.maintenance")+"=1", "The host was put into maintenance mode.")))
 	b.item(dep(mkey, "vsphere.hv.reboot.required", "Reboot required", vtUnsigned, "",
 		propOr("summary.rebootRequired", "false"), boolToDecimal()).
 		withValueMap("vPoller boolean").withTags("component", "status").
-		withTriggers(trigger("Hypervisor {$VSPHERE.HV.NAME} needs a reboot", "WARNING",
+		withTriggers(trigger("Hypervisor {HOST.NAME} needs a reboot", "WARNING",
 			last(tpl, "vsphere.hv.reboot.required")+"=1", "A configuration change requires a reboot of the host.")))
 	b.item(dep(mkey, "vsphere.hv.uptime", "Uptime", vtUnsigned, "uptime",
 		propOr("summary.quickStats.uptime", "0")).
 		withTags("component", "system").
-		withTriggers(trigger("Hypervisor {$VSPHERE.HV.NAME} has been restarted", "INFO",
+		withTriggers(trigger("Hypervisor {HOST.NAME} has been restarted", "INFO",
 			last(tpl, "vsphere.hv.uptime")+"<{$VSPHERE.HV.UPTIME.MIN} and "+last(tpl, "vsphere.hv.uptime")+">0",
 			"Uptime is below {$VSPHERE.HV.UPTIME.MIN}.")))
 	b.item(dep(mkey, "vsphere.hv.cpu.used", "CPU used", vtUnsigned, "Hz",
@@ -69,7 +70,7 @@ var total = Number(o['summary.hardware.cpuMhz'] || 0) * Number(o['summary.hardwa
 return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 		withDescription("quickStats.overallCpuUsage as a percentage of cores x core frequency.").
 		withTags("component", "cpu").
-		withTriggers(trigger("Hypervisor {$VSPHERE.HV.NAME}: high CPU utilisation", "WARNING",
+		withTriggers(trigger("Hypervisor {HOST.NAME}: high CPU utilisation", "WARNING",
 			"min(/"+tpl+"/vsphere.hv.cpu.util,5m)>{$VSPHERE.HV.CPU.UTIL.MAX}", "CPU utilisation above {$VSPHERE.HV.CPU.UTIL.MAX}% for 5 minutes.")))
 	b.item(dep(mkey, "vsphere.hv.cpu.frequency", "CPU core frequency", vtUnsigned, "Hz",
 		prop("summary.hardware.cpuMhz"), multiply("1000000")).withTags("component", "cpu"))
@@ -89,7 +90,7 @@ var o = JSON.parse(value)[0], used = Number(o['summary.quickStats.overallMemoryU
 var total = Number(o['summary.hardware.memorySize'] || 0);
 return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 		withTags("component", "memory").
-		withTriggers(trigger("Hypervisor {$VSPHERE.HV.NAME}: high memory utilisation", "WARNING",
+		withTriggers(trigger("Hypervisor {HOST.NAME}: high memory utilisation", "WARNING",
 			"min(/"+tpl+"/vsphere.hv.memory.util,5m)>{$VSPHERE.HV.MEM.UTIL.MAX}", "Memory utilisation above {$VSPHERE.HV.MEM.UTIL.MAX}% for 5 minutes.")))
 	b.item(dep(mkey, "vsphere.hv.hw.vendor", "Hardware vendor", vtChar, "", prop("summary.hardware.vendor"), discardUnchanged("1d")).
 		withTags("component", "inventory"))
@@ -139,7 +140,7 @@ func hvPerf(b *builder, tpl string) {
 	b.item(perf(swapIn, "Memory swap-in rate", vtFloat, "Bps", "1024",
 		"Real-time counter mem.swapinRate.kiloBytesPerSecond.average: guest memory read back from swap files.").
 		withTags("component", "memory").
-		withTriggers(trigger("Hypervisor {$VSPHERE.HV.NAME} is swapping for {$VSPHERE.HV.MEM.SWAP.TIME}", "WARNING",
+		withTriggers(trigger("Hypervisor {HOST.NAME} is swapping for {$VSPHERE.HV.MEM.SWAP.TIME}", "WARNING",
 			"min(/"+tpl+"/"+swapIn+",{$VSPHERE.HV.MEM.SWAP.TIME})>0",
 			"VMs read memory back from swap all the time: the host is short of memory.").
 			withOpData("Swap-in: {ITEM.LASTVALUE1}")))
@@ -184,7 +185,7 @@ func hvExtras(b *builder, tpl, mkey string) {
 
 	// vCenter lists a host's VMs' alarms on the host too: the filter keeps
 	// the host's own, the VMs' hosts raise theirs.
-	alarms(b, alarmSpec{tpl: tpl, method: "host.alarm.get", short: "hv", what: "Hypervisor", obj: obj, entity: obj})
+	alarms(b, alarmSpec{tpl: tpl, method: "host.alarm.get", short: "hv", what: "Hypervisor", obj: obj, entity: MacroHVEntity})
 	tags(b, "host.tag.get", "hv", "hypervisor", obj)
 	attributes(b, "host.attribute.get", "hypervisor", obj)
 }
@@ -210,13 +211,13 @@ func hvHardware(b *builder, tpl string) {
 	hkey := getKey("host.health.get", obj)
 	b.item(master("Hypervisor: raw hardware health", hkey,
 		"The host's hardware health rollup (host.health.get): hardwareStatus, sensor counts per state."))
-	red := trigger("Hypervisor {$VSPHERE.HV.NAME}: hardware health is red", "HIGH",
+	red := trigger("Hypervisor {HOST.NAME}: hardware health is red", "HIGH",
 		last(tpl, hvHWStatus)+"=3", "A sensor or hardware element (memory, CPU, storage) of the host reports a critical state.")
 	b.item(dep(hkey, hvHWStatus, "Hardware health", vtUnsigned, "", stateJS(vmHealth, "hardwareStatus", "unknown")).
 		withValueMap(vmHealth).
 		withDescription("The worst state of every sensor and hardware element (red > yellow > green > unknown); unknown when the host's health system reports nothing (no CIM provider, disconnected).").
 		withTags("component", "hardware").
-		withTriggers(red, trigger("Hypervisor {$VSPHERE.HV.NAME}: hardware health is yellow", "WARNING",
+		withTriggers(red, trigger("Hypervisor {HOST.NAME}: hardware health is yellow", "WARNING",
 			last(tpl, hvHWStatus)+"=2", "A sensor or hardware element of the host reports a warning.").dependsOn(red)))
 	for _, st := range []string{"sensors", "red", "yellow", "unknown"} {
 		name := "Sensors"
@@ -240,7 +241,7 @@ func hvHardware(b *builder, tpl string) {
 			{Macro: "{#VSPHERE.HOST.SENSOR.SENSORTYPE}", Value: "{$VSPHERE.HV.SENSOR.TYPE.NOT_MATCHES}", Operator: "NOT_MATCHES_REGEX", FormulaID: "B"},
 		}},
 	})
-	sred := trigger("Hypervisor {$VSPHERE.HV.NAME}: sensor {#VSPHERE.HOST.SENSOR.NAME} is red", "HIGH",
+	sred := trigger("Hypervisor {HOST.NAME}: sensor {#VSPHERE.HOST.SENSOR.NAME} is red", "HIGH",
 		last(tpl, hvSensorHealth)+"=3", "The host's health system reports a critical state for this {#VSPHERE.HOST.SENSOR.SENSORTYPE} sensor.")
 	sel := "$[?(@.name=='{#VSPHERE.HOST.SENSOR.NAME}')]"
 	rule.ItemPrototypes = append(rule.ItemPrototypes,
@@ -248,7 +249,7 @@ func hvHardware(b *builder, tpl string) {
 			jsonPathOr(sel+".healthState.first()", "unknown"), javascript(healthNumJS)).
 			withValueMap(vmHealth).
 			withTags("component", "hardware", "sensor", "{#VSPHERE.HOST.SENSOR.SENSORTYPE}").
-			withTriggerProtos(sred, trigger("Hypervisor {$VSPHERE.HV.NAME}: sensor {#VSPHERE.HOST.SENSOR.NAME} is yellow", "WARNING",
+			withTriggerProtos(sred, trigger("Hypervisor {HOST.NAME}: sensor {#VSPHERE.HOST.SENSOR.NAME} is yellow", "WARNING",
 				last(tpl, hvSensorHealth)+"=2", "The host's health system reports a warning for this {#VSPHERE.HOST.SENSOR.SENSORTYPE} sensor.").dependsOn(sred)),
 		Item{Name: "Sensor {#VSPHERE.HOST.SENSOR.NAME}: value", Key: pollKey("host.sensor.get", obj, "value", "{#VSPHERE.HOST.SENSOR.NAME}"),
 			Delay: MacroInterval, ValueType: vtFloat,

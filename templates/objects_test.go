@@ -100,7 +100,8 @@ func TestNumericStatesKeepTextItems(t *testing.T) {
 
 // The VM, hypervisor, datastore and cluster alarm discoveries keep only
 // the object's own alarms: a filter on the entity macro matching the
-// object's name macro literally (names with regular expression characters
+// object's vSphere name (the *.ENTITY macro discovery keeps current; the
+// *.NAME macros hold the stable id) literally (names with regular expression characters
 // included), so an alarm vCenter propagates up is raised once. The
 // datacenter keeps all. Every alarm status prototype has a HIGH trigger on
 // red and a WARNING one on yellow.
@@ -108,10 +109,10 @@ func TestAlarmDiscoveries(t *testing.T) {
 	cases := []struct {
 		tpl, method, nameMacro string
 	}{
-		{TplVM, "vm.alarm.get", "{$VSPHERE.VM.NAME}"},
-		{TplHypervisor, "host.alarm.get", "{$VSPHERE.HV.NAME}"},
+		{TplVM, "vm.alarm.get", MacroVMEntity},
+		{TplHypervisor, "host.alarm.get", MacroHVEntity},
 		{TplDatastore, "datastore.alarm.get", "{$VSPHERE.DATASTORE.NAME}"},
-		{TplCluster, "cluster.alarm.get", "{$VSPHERE.CLUSTER.NAME}"},
+		{TplCluster, "cluster.alarm.get", MacroClusterEntity},
 		{TplDatacenter, "datacenter.alarm.get", ""},
 	}
 	for _, c := range cases {

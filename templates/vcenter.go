@@ -60,6 +60,15 @@ type objectKind struct {
 // The id every discovered host is keyed by and queried with.
 const macroID = "{#VPOLLER.ID}"
 
+// The vSphere names of discovered VMs, hypervisors and clusters, as
+// vCenter names them in alarm entities (their *.NAME macros hold the
+// stable id): discovery keeps them current across renames.
+const (
+	MacroVMEntity      = "{$VSPHERE.VM.ENTITY}"
+	MacroHVEntity      = "{$VSPHERE.HV.ENTITY}"
+	MacroClusterEntity = "{$VSPHERE.CLUSTER.ENTITY}"
+)
+
 var objectKinds = []objectKind{
 	{title: "Datacenter", short: "dc", method: "datacenter.discover", macro: "DATACENTER",
 		props: []string{"moref"}, idProps: []string{"moref"}, template: TplDatacenter, group: GroupDatacenters, own: "dc",
@@ -67,15 +76,15 @@ var objectKinds = []objectKind{
 	{title: "Cluster", short: "cluster", method: "cluster.discover", macro: "CLUSTER",
 		props: []string{"moref", "datacenter"}, idProps: []string{"moref"}, template: TplCluster, group: GroupClusters,
 		dc: true, own: "cluster",
-		macros: [][2]string{{"{$VSPHERE.CLUSTER.NAME}", macroID}}},
+		macros: [][2]string{{"{$VSPHERE.CLUSTER.NAME}", macroID}, {MacroClusterEntity, "{#VSPHERE.CLUSTER.NAME}"}}},
 	{title: "Hypervisor", short: "hv", method: "host.discover", macro: "HV",
 		props: []string{"moref", "datacenter", "cluster"}, idProps: []string{"moref"}, template: TplHypervisor, group: GroupHypervisors,
 		dc: true, cluster: true,
-		macros: [][2]string{{"{$VSPHERE.HV.NAME}", macroID}}},
+		macros: [][2]string{{"{$VSPHERE.HV.NAME}", macroID}, {MacroHVEntity, "{#VSPHERE.HOST.NAME}"}}},
 	{title: "Virtual machine", short: "vm", method: "vm.discover", macro: "VM",
 		props:   []string{"config.instanceUuid", "moref", "datacenter", "cluster", "runtime.powerState", "config.template", "guest.ipAddress"},
 		idProps: []string{"config.instanceUuid", "moref"}, template: TplVM, group: GroupVMs, dc: true, cluster: true,
-		macros: [][2]string{{"{$VSPHERE.VM.NAME}", macroID}},
+		macros: [][2]string{{"{$VSPHERE.VM.NAME}", macroID}, {MacroVMEntity, "{#VSPHERE.VM.NAME}"}},
 		filters: []Condition{
 			{Macro: "{#VSPHERE.VM.RUNTIME.POWERSTATE}", Value: "{$VSPHERE.VM.POWERSTATE.MATCHES}"},
 			{Macro: "{#VSPHERE.VM.CONFIG.TEMPLATE}", Value: "{$VSPHERE.VM.TEMPLATE.NOT_MATCHES}", Operator: "NOT_MATCHES_REGEX"},

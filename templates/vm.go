@@ -11,13 +11,15 @@ func VirtualMachine() Template {
 	const tpl, obj = TplVM, "{$VSPHERE.VM.NAME}"
 	b := newTemplate(tpl, `
 One virtual machine seen through vPoller. Discovered hosts get it from the
-"vPoller vCenter" template; {$VSPHERE.VM.NAME} is the VM's name in vCenter.
+"vPoller vCenter" template; {$VSPHERE.VM.NAME} is the VM's instance UUID, so
+that a rename keeps the host and its history.
 Configuration and quick statistics come from one vpoller.get request per
 interval, guest information (disks, NICs; needs VMware Tools) from a second
 one, snapshots from vm.snapshot.get. Guest filesystems and NICs are discovered
 with vm.disk.discover and vm.guest.net.get.`)
 	b.macro(MacroAgent, "", "vPoller agent name (vCenter/ESXi as configured in the vPoller worker).")
-	b.macro(obj, "", "Name of the VM in vCenter (set by VM discovery).")
+	b.macro(obj, "", "The VM as vPoller looks it up: its instance UUID, set by VM discovery (any name, managed object id or UUID works).")
+	b.macro(MacroVMEntity, "", "Current vSphere name of the VM (set by discovery), matched against alarm entities.")
 	b.macro(MacroInterval, "1m", "Polling interval of the vPoller items.")
 	b.macro(MacroLLDInterval, "1h", "Interval of the guest filesystem and NIC discoveries.")
 	b.macro("{$VSPHERE.SNAPSHOT.AGE.MAX}", "3d", "Age of the oldest snapshot above which a warning is raised.")
@@ -44,16 +46,16 @@ with vm.disk.discover and vm.guest.net.get.`)
 	snap.Preprocessing = []Step{{Type: "CHECK_NOT_SUPPORTED", Parameters: []string{""}, ErrorHandler: "CUSTOM_VALUE", ErrorHandlerParams: "[]"}}
 	b.item(snap)
 
-	power := trigger("VM {$VSPHERE.VM.NAME} is powered off", "INFO",
+	power := trigger("VM {HOST.NAME} is powered off", "INFO",
 		last(tpl, "vsphere.vm.power.state")+`="poweredOff"`, "The VM is powered off.")
-	red := trigger("VM {$VSPHERE.VM.NAME} overall status is red", "HIGH",
+	red := trigger("VM {HOST.NAME} overall status is red", "HIGH",
 		last(tpl, "vsphere.vm.status")+`="red"`, "vCenter reports a problem with the VM.")
-	yellow := trigger("VM {$VSPHERE.VM.NAME} overall status is yellow", "WARNING",
+	yellow := trigger("VM {HOST.NAME} overall status is yellow", "WARNING",
 		last(tpl, "vsphere.vm.status")+`="yellow"`, "vCenter reports that the VM might have a problem.").dependsOn(red)
-	tools := trigger("VM {$VSPHERE.VM.NAME}: VMware Tools not running", "WARNING",
+	tools := trigger("VM {HOST.NAME}: VMware Tools not running", "WARNING",
 		last(tpl, "vsphere.vm.tools.running")+`<>"guestToolsRunning" and `+last(tpl, "vsphere.vm.power.state")+`="poweredOn"`,
 		"The VM is powered on but VMware Tools are not running: no guest disks, NICs or IP addresses.")
-	conn := trigger("VM {$VSPHERE.VM.NAME} is not connected", "AVERAGE",
+	conn := trigger("VM {HOST.NAME} is not connected", "AVERAGE",
 		last(tpl, "vsphere.vm.connection.state")+`<>"connected"`, "The VM is orphaned, inaccessible or its host is disconnected.")
 
 	b.item(dep(mkey, "vsphere.vm.power.state", "Power state", vtChar, "", prop("runtime.powerState")).
@@ -70,7 +72,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 	b.item(dep(mkey, "vsphere.vm.consolidation.needed", "Disk consolidation needed", vtUnsigned, "",
 		propOr("runtime.consolidationNeeded", "false"), boolToDecimal()).
 		withValueMap("vPoller boolean").withTags("component", "storage").
-		withTriggers(trigger("VM {$VSPHERE.VM.NAME} needs disk consolidation", "WARNING",
+		withTriggers(trigger("VM {HOST.NAME} needs disk consolidation", "WARNING",
 			last(tpl, "vsphere.vm.consolidation.needed")+"=1", "Redo logs are left over from a snapshot operation.")))
 	b.item(dep(mkey, "vsphere.vm.cpu.num", "Number of vCPUs", vtUnsigned, "", prop("summary.config.numCpu")).
 		withTags("component", "cpu"))
@@ -100,7 +102,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 	b.item(dep(skey, "vsphere.vm.snapshot.oldest.age", "Oldest snapshot age", vtUnsigned, "uptime", javascript(snapshotAgeJS)).
 		withDescription("Age of the oldest snapshot in the tree; 0 without snapshots.").
 		withTags("component", "snapshot").
-		withTriggers(trigger("VM {$VSPHERE.VM.NAME} has a snapshot older than {$VSPHERE.SNAPSHOT.AGE.MAX}", "WARNING",
+		withTriggers(trigger("VM {HOST.NAME} has a snapshot older than {$VSPHERE.SNAPSHOT.AGE.MAX}", "WARNING",
 			last(tpl, "vsphere.vm.snapshot.oldest.age")+">{$VSPHERE.SNAPSHOT.AGE.MAX}",
 			"Old snapshots grow without bound and slow the VM down; consolidate or delete them.").
 			withOpData("Age: {ITEM.LASTVALUE1}")))
@@ -123,7 +125,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 	fsTotal := "vsphere.vm.fs.total[{#VSPHERE.VM.DISKPATH}]"
 	fsFree := "vsphere.vm.fs.free[{#VSPHERE.VM.DISKPATH}]"
 	fsPfree := "vsphere.vm.fs.pfree[{#VSPHERE.VM.DISKPATH}]"
-	crit := trigger("VM {$VSPHERE.VM.NAME}: filesystem {#VSPHERE.VM.DISKPATH} free space below {$VSPHERE.VM.FS.PFREE.MIN.CRIT}%", "HIGH",
+	crit := trigger("VM {HOST.NAME}: filesystem {#VSPHERE.VM.DISKPATH} free space below {$VSPHERE.VM.FS.PFREE.MIN.CRIT}%", "HIGH",
 		last(tpl, fsPfree)+"<{$VSPHERE.VM.FS.PFREE.MIN.CRIT}", "")
 	fs.ItemPrototypes = append(fs.ItemPrototypes,
 		dep(gkey, fsTotal, "Filesystem {#VSPHERE.VM.DISKPATH}: total", vtUnsigned, "B", diskValue("disks[i].capacity")).
@@ -134,7 +136,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 			diskValue("disks[i].capacity > 0 ? Math.round(10000 * disks[i].freeSpace / disks[i].capacity) / 100 : 0")).
 			withTags("component", "filesystem", "filesystem", "{#VSPHERE.VM.DISKPATH}").
 			withTriggerProtos(crit,
-				trigger("VM {$VSPHERE.VM.NAME}: filesystem {#VSPHERE.VM.DISKPATH} free space below {$VSPHERE.VM.FS.PFREE.MIN.WARN}%", "WARNING",
+				trigger("VM {HOST.NAME}: filesystem {#VSPHERE.VM.DISKPATH} free space below {$VSPHERE.VM.FS.PFREE.MIN.WARN}%", "WARNING",
 					last(tpl, fsPfree)+"<{$VSPHERE.VM.FS.PFREE.MIN.WARN}", "").dependsOn(crit)),
 	)
 
@@ -155,7 +157,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 		dep(gkey, nicConn, "NIC {#VSPHERE.VM.MACADDRESS}: connected", vtUnsigned, "",
 			nicValue("nets[i].connected ? 1 : 0", "0")).
 			withValueMap("vPoller boolean").withTags("component", "network", "interface", "{#VSPHERE.VM.MACADDRESS}").
-			withTriggerProtos(trigger("VM {$VSPHERE.VM.NAME}: NIC {#VSPHERE.VM.MACADDRESS} is disconnected", "AVERAGE",
+			withTriggerProtos(trigger("VM {HOST.NAME}: NIC {#VSPHERE.VM.MACADDRESS} is disconnected", "AVERAGE",
 				last(tpl, nicConn)+"=0 and "+last(tpl, "vsphere.vm.power.state")+`="poweredOn"`, "")),
 		dep(gkey, "vsphere.vm.nic.ip[{#VSPHERE.VM.MACADDRESS}]", "NIC {#VSPHERE.VM.MACADDRESS}: IP addresses", vtChar, "",
 			nicValue("JSON.stringify(nets[i].ipAddress || [])", "'[]'"), discardUnchanged("1d")).
@@ -184,7 +186,7 @@ func vmExtras(b *builder, tpl, mkey string) {
 		"guestToolsNotRunning", vmTools).withTags("component", "guest"))
 	b.graph("VM: state", "vsphere.vm.power.state.num", "vsphere.vm.status.num", "vsphere.vm.tools.running.num")
 
-	alarms(b, alarmSpec{tpl: tpl, method: "vm.alarm.get", short: "vm", what: "VM", obj: obj, entity: obj})
+	alarms(b, alarmSpec{tpl: tpl, method: "vm.alarm.get", short: "vm", what: "VM", obj: obj, entity: MacroVMEntity})
 	tags(b, "vm.tag.get", "vm", "VM", obj)
 	attributes(b, "vm.attribute.get", "VM", obj)
 }
@@ -224,7 +226,7 @@ func vmPerf(b *builder, tpl string) {
 			fmt.Sprintf("100*%s/(%d*%s)", ref(vmPerfKey(counter)), RealtimeSample*1000, ref("vsphere.vm.cpu.num")),
 			fmt.Sprintf("%s %% per vCPU = %s ms / (%d s x 1000) x 100 / vCPUs (VMware KB 2002181).", what, raw, RealtimeSample)).
 			withTags("component", "cpu", TagOptional, OptionalPerf).
-			withTriggers(trigger(fmt.Sprintf("VM {$VSPHERE.VM.NAME}: high %s", strings.ToLower(what)), "WARNING",
+			withTriggers(trigger(fmt.Sprintf("VM {HOST.NAME}: high %s", strings.ToLower(what)), "WARNING",
 				"min(/"+tpl+"/"+key+",5m)>"+macro,
 				what+" per vCPU stayed above "+macro+"% for 5 minutes: the VM waits for physical CPUs.").
 				withOpData(what + ": {ITEM.LASTVALUE1}")))
@@ -245,7 +247,7 @@ func vmReclaim(b *builder, tpl, mkey string) {
 		it := dep(mkey, key, name, vtUnsigned, "B", propOr(path, "0"), multiply(mult)).
 			withDescription(desc+" From "+path+" (quick statistics).").withTags("component", "memory")
 		if alert {
-			it = it.withTriggers(trigger("VM {$VSPHERE.VM.NAME}: "+strings.ToLower(name)+" for {$VSPHERE.VM.MEM.RECLAIM.TIME}", "WARNING",
+			it = it.withTriggers(trigger("VM {HOST.NAME}: "+strings.ToLower(name)+" for {$VSPHERE.VM.MEM.RECLAIM.TIME}", "WARNING",
 				"min(/"+tpl+"/"+key+",{$VSPHERE.VM.MEM.RECLAIM.TIME})>0",
 				"The host reclaims memory from this VM: the host is overcommitted or the VM hit a limit.").
 				withOpData(name + ": {ITEM.LASTVALUE1}"))
