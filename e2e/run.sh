@@ -343,7 +343,7 @@ EOPY
 }
 
 # ---- 4b. issue 11 (i11-obj): act on the simulator, checks of alarms, tags, perf, events
-# The simulated vCenter starts without alarms, tags or new events. e2e/simact
+# The simulated vCenter starts without alarms, tags or new events. e2e/vsimctl
 # (govmomi against the embedded simulator, whose address the worker logs)
 # raises the vcsim alarm "vcsim.vm.fatal" on one VM and attaches a tag to it,
 # as a vSphere user would; obj_checks then asks vPoller directly for what
@@ -355,11 +355,10 @@ obj_act() {
 	[ -z "${E2E_VPOLLER_ENDPOINT:-}" ] || { say "obj checks: not run (an external vPoller: no simulator to act on)"; return 0; }
 	addr=$(sed -n 's/.*started embedded vSphere simulator.*address=\([0-9.:]*\).*/\1/p' "$STATE/vpoller/worker.log" | tail -1)
 	[ -n "$addr" ] || die "the worker did not log the embedded simulator's address"
-	(cd "$REPO" && go build -o "$STATE/simact" ./e2e/simact) || die "e2e/simact did not build"
-	E2E_SIMACT="$STATE/simact -addr $addr"
+	E2E_SIMACT="$STATE/bin/vsimctl -url https://user:pass@$addr/sdk"
 	export E2E_SIMACT
-	$E2E_SIMACT alarm "$OBJ_VM" || die "simact alarm"
-	$E2E_SIMACT tag "$OBJ_VM" e2e-env prod || die "simact tag"
+	$E2E_SIMACT alarm "$OBJ_VM" || die "vsimctl alarm"
+	$E2E_SIMACT tag "$OBJ_VM" e2e-env prod || die "vsimctl tag"
 	say "simulator $addr: alarm vcsim.vm.fatal raised and tag e2e-env:prod attached on $OBJ_VM"
 }
 # obj_checks: adds "obj" to inventory.json: value checks (alarm status on

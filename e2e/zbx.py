@@ -139,7 +139,7 @@ def optional(item):
 
 
 # ---- issue 11 (i11-obj): alarm, tag, perf and event checks -----------------------
-# run.sh (section 4b) raised an alarm on one VM and tagged it through e2e/simact
+# run.sh (section 4b) raised an alarm on one VM and tagged it through e2e/vsimctl
 # and wrote what vPoller answers directly into inventory.json ("obj"). Here:
 # the alarm's status items (VM and datacenter) read red, no hypervisor has an
 # item for the VM's alarm (the entity filter), the VM's tag item reads
