@@ -33,7 +33,8 @@ func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
 		so.SimulatorSetup = func(m *simulator.Model) { opts.SimulatorSetup(cfg.Name, m) }
 	}
 	sess := session.New(cfg, so)
-	store, err := objects.New(sess, objects.Options{Logger: log, Timeout: cfg.Timeout, Mirror: opts.Mirror, Sweep: opts.Sweep})
+	store, err := objects.New(sess, objects.Options{Logger: log, Timeout: cfg.Timeout, Mirror: opts.Mirror, Sweep: opts.Sweep,
+		AlarmMaxAge: opts.AlarmMaxAge})
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package vsphere
 import (
 	"context"
 
-	"github.com/vmware/govmomi/vim25/types"
-
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
@@ -15,58 +13,41 @@ const msgAlarms = "Successfully retrieved alarms"
 // [{"key", "info" (alarm name), "time", "entity" (entity name),
 // "acknowledged", "overallStatus", "acknowledgedByUser"}]. vCenter
 // propagates alarms up the inventory, so a datacenter lists its hosts' and
-// VMs' alarms. Cost: one call for the states (always read from vCenter,
-// which raises them), one for the alarm names when there are any; entity
-// names come from the mirror.
+// VMs' alarms. The states come from the agent's alarm snapshot
+// (Store.Alarms): every alarm-bearing object's states read with one call
+// at most once per AlarmMaxAge (20 s by default), with the alarm names
+// cached per alarm, so the cost does not grow with the number of alarm
+// items; entity names come from the mirror.
 func alarmGet(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		ref, err := a.store.Lookup(ctx, k, req.Name)
 		if err != nil {
 			return fail(req, err)
 		}
-		pv, err := a.store.Read(ctx, ref, req.Name, []string{"triggeredAlarmState"})
+		snap, err := a.store.Alarms(ctx)
 		if err != nil {
 			return fail(req, err)
 		}
-		var states []types.AlarmState
-		switch v := pv["triggeredAlarmState"].(type) {
-		case types.ArrayOfAlarmState:
-			states = v.AlarmState
-		case []types.AlarmState:
-			states = v
-		}
+		states := snap.States(ref)
 		out := make([]any, 0, len(states))
-		if len(states) == 0 {
-			return vpoller.OK(msgAlarms, out)
-		}
-		var alarms []types.ManagedObjectReference
-		seen := map[types.ManagedObjectReference]bool{}
-		for _, s := range states {
-			if !seen[s.Alarm] {
-				seen[s.Alarm] = true
-				alarms = append(alarms, s.Alarm)
-			}
-		}
-		infos, err := a.store.GetMany(ctx, alarms, []string{"info.name"}) // alarms are not mirrored: one call
-		if err != nil {
-			return fail(req, err)
-		}
 		for _, s := range states {
 			entity, err := nameOf(ctx, a, s.Entity)
 			if err != nil {
 				return fail(req, err)
 			}
-			var ack any
+			var info, ack, ackBy any
+			if n, ok := snap.Name(s.Alarm); ok {
+				info = n
+			}
 			if s.Acknowledged != nil {
 				ack = *s.Acknowledged
 			}
-			var ackBy any
 			if s.AcknowledgedByUser != "" {
 				ackBy = s.AcknowledgedByUser
 			}
 			out = append(out, vpoller.Object{
 				{Key: "key", Value: s.Key},
-				{Key: "info", Value: toValue(infos[s.Alarm]["info.name"])},
+				{Key: "info", Value: info},
 				{Key: "time", Value: pyTime(s.Time)},
 				{Key: "entity", Value: entity},
 				{Key: "acknowledged", Value: ack},

@@ -2,6 +2,7 @@ package vsphere
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 
@@ -48,6 +49,11 @@ type Options struct {
 	Mirror MirrorOptions
 	// Sweep tunes each agent's performance sweep.
 	Sweep SweepOptions
+	// AlarmMaxAge bounds how old the alarm states <kind>.alarm.get
+	// answers from may be (objects.DefaultAlarmMaxAge, 20 s, when zero):
+	// each agent reads every object's alarm states at most once per
+	// AlarmMaxAge, whatever the number of alarm items.
+	AlarmMaxAge time.Duration
 	// SimulatorSetup adjusts the model of each embedded simulator agent
 	// before it serves (tests and benchmarks shape the simulated vCenter
 	// with it).

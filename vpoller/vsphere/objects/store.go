@@ -51,6 +51,10 @@ type Options struct {
 	Timeout time.Duration
 	Mirror  MirrorOptions
 	Sweep   SweepOptions
+	// AlarmMaxAge bounds the age of the alarm snapshot alarm requests are
+	// answered from (DefaultAlarmMaxAge when zero): the agent reads every
+	// object's alarm states at most once per AlarmMaxAge.
+	AlarmMaxAge time.Duration
 }
 
 // Store is one agent's objects room. Everything on it is safe for
@@ -70,6 +74,7 @@ type Store struct {
 	perfQ  *perfBatcher
 	perf   *Catalog
 	sweep  *sweep
+	alarms *alarmCache
 
 	served, direct atomic.Uint64
 }
@@ -93,6 +98,7 @@ func New(c Client, opts Options) (*Store, error) {
 	s.perf = newCatalog(c)
 	s.perfQ = newPerfBatcher(c, opts.Logger, s.perf, s.bg)
 	s.sweep = newSweep(c, opts.Logger, s.perf, s.perfQ, s.bg, opts.Sweep)
+	s.alarms = newAlarmCache(opts.AlarmMaxAge)
 	return s, nil
 }
 
@@ -284,9 +290,9 @@ func (s *Store) Get(ctx context.Context, ref types.ManagedObjectReference, key s
 }
 
 // Read returns paths of ref from vCenter, never from the mirror, and
-// does not make them join it: for values vCenter computes on demand
-// (alarm states are read with the names of their alarms, which no view
-// holds). Concurrent reads of the same type share a call.
+// does not make them join it: for values vCenter computes on demand that
+// a request needs current (alarm states of many objects go through
+// Alarms instead). Concurrent reads of the same type share a call.
 func (s *Store) Read(ctx context.Context, ref types.ManagedObjectReference, key string, paths []string) (Values, error) {
 	s.direct.Add(1)
 	v, err := s.props.get(ctx, ref, paths)
