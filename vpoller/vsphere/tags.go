@@ -15,7 +15,6 @@ import (
 
 	"github.com/vmware/govmomi/vapi/rest"
 	"github.com/vmware/govmomi/vapi/tags"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -31,19 +30,22 @@ import (
 // object carries a tag id the catalogue does not know (a tag created
 // since). Loading it costs 2 + categories + tags REST calls (the tagging
 // API has no call that returns many tags' details), made 8 at a time.
-// Which tags an object carries is one list-attached-tags-on-objects call,
-// shared by every lookup in flight (group commit: lookups arriving while
-// a call is out leave together in the next one, up to maxTagBatch
-// objects). tag.discover counts attached objects with one
-// list-attached-objects-on-tags call for all tags.
+// Which objects carry which tags is a per-agent snapshot of every
+// attachment, reloaded when a request finds it older than tagAttachedTTL:
+// two REST calls (list the tag ids, then list-attached-objects-on-tags
+// for all of them), shared by the requests that find it due. Every
+// <kind>.tag.get and tag.discover answers from it, so the cost is fixed
+// per agent whatever the number of tag items.
 
 const (
 	// tagCatalogueTTL is how long the cached category/tag catalogue
 	// serves before a request reloads it: a renamed tag or a changed
 	// description shows within a minute.
 	tagCatalogueTTL = 60 * time.Second
-	// maxTagBatch bounds the objects of one attached-tags call.
-	maxTagBatch = 100
+	// tagAttachedTTL is how long the attachments snapshot serves before
+	// a request reloads it: a tag attached or detached shows within a
+	// minute, like a renamed one.
+	tagAttachedTTL = 60 * time.Second
 	// tagFetchConcurrency bounds the catalogue load's parallel calls.
 	tagFetchConcurrency = 8
 
@@ -62,14 +64,22 @@ type tagCatalogue struct {
 	tags   map[string]tagInfo // by tag id
 }
 
-// tagState is an agent's tagging state: the catalogue cache and the
-// attached-tags batcher. The zero value is ready.
-type tagState struct {
-	mu   sync.Mutex
-	cat  *tagCatalogue
-	load singleflight.Group
+// tagAttachments is one load of an agent's tag attachments.
+type tagAttachments struct {
+	loaded time.Time // when the load started
+	byRef  map[types.ManagedObjectReference][]string
+	count  map[string]int64 // attached objects per tag id
+}
 
-	lookups tagLookups
+// tagState is an agent's tagging state: the catalogue cache and the
+// attachments snapshot. The zero value is ready.
+type tagState struct {
+	mu       sync.Mutex
+	cat      *tagCatalogue
+	attached *tagAttachments
+	load     singleflight.Group
+	// attachedTTL overrides tagAttachedTTL (tests).
+	attachedTTL time.Duration
 }
 
 // catalogue returns the cached catalogue, reloading it when it is older
@@ -207,116 +217,74 @@ func sortTags(list []tagInfo) {
 	})
 }
 
-// tagLookups batches attached-tags lookups, group-commit style: a lookup
-// finding no call in flight goes out at once, alone; lookups arriving
-// while one is in flight queue, and the first of them sends the queue (up
-// to maxTagBatch objects) as one call as soon as the call in flight
-// returns.
-type tagLookups struct {
-	mu      sync.Mutex
-	busy    bool
-	pending []*tagRead
-	// send answers a batch (sendTagLookups; tests wrap it).
-	send func(ctx context.Context, a *Agent, batch []*tagRead)
-}
-
-type tagRead struct {
-	ref  types.ManagedObjectReference
-	lead chan struct{} // closed when this read must send the queue
-	done chan struct{} // closed when ids and err are set
-	ids  []string
-	err  error
-}
-
-// attached returns the ids of the tags attached to ref. The wait for a
-// call in flight is bounded by that call's timeout (the agent's).
-func (l *tagLookups) attached(ctx context.Context, a *Agent, ref types.ManagedObjectReference) ([]string, error) {
-	r := &tagRead{ref: ref, lead: make(chan struct{}), done: make(chan struct{})}
-	send := sendTagLookups
-	l.mu.Lock()
-	if l.send != nil {
-		send = l.send
+// attachments returns the attachments snapshot, reloading it when it is
+// older than tagAttachedTTL; requests finding it due share one load, made
+// on its own time limit so that a requester giving up does not fail the
+// others.
+func (t *tagState) attachments(ctx context.Context, a *Agent) (*tagAttachments, error) {
+	t.mu.Lock()
+	cur, ttl := t.attached, cmp.Or(t.attachedTTL, tagAttachedTTL)
+	t.mu.Unlock()
+	if cur != nil && time.Since(cur.loaded) < ttl {
+		return cur, nil
 	}
-	var batch []*tagRead
-	if !l.busy {
-		l.busy = true
-		l.mu.Unlock()
-		batch = []*tagRead{r}
-	} else {
-		l.pending = append(l.pending, r)
-		l.mu.Unlock()
-		select {
-		case <-r.done:
-			return r.ids, r.err
-		case <-r.lead:
+	ch := t.load.DoChan("attachments", func() (_ any, err error) {
+		defer func() { // singleflight would re-panic where nothing recovers
+			if p := recover(); p != nil {
+				err = fmt.Errorf("tag attachments load panicked: %v", p)
+			}
+		}()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(a.cfg.Timeout, DefaultTimeout))
+		defer cancel()
+		at, err := loadTagAttachments(lctx, a)
+		if err != nil {
+			return nil, err
 		}
-		l.mu.Lock()
-		n := min(len(l.pending), maxTagBatch) // r is pending[0]
-		batch = l.pending[:n:n]
-		l.pending = append([]*tagRead(nil), l.pending[n:]...)
-		l.mu.Unlock()
+		t.mu.Lock()
+		t.attached = at
+		t.mu.Unlock()
+		return at, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*tagAttachments), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	l.run(ctx, a, send, batch)
-	return r.ids, r.err
 }
 
-// run sends batch, then hands the turn to the first queued read (or
-// marks the batcher idle), even if send panics: the reads it left
-// unanswered fail instead of waiting for ever, and the panic goes on to
-// the request's guard.
-func (l *tagLookups) run(ctx context.Context, a *Agent, send func(context.Context, *Agent, []*tagRead), batch []*tagRead) {
-	defer func() {
-		p := recover()
-		if p != nil {
-			for _, r := range batch {
-				select {
-				case <-r.done:
-				default:
-					r.err = fmt.Errorf("tag lookup failed: %v", p)
-					close(r.done)
-				}
+// loadTagAttachments lists every tag id, then every tag's attached
+// objects with one call.
+func loadTagAttachments(ctx context.Context, a *Agent) (*tagAttachments, error) {
+	at := &tagAttachments{loaded: time.Now(), byRef: map[types.ManagedObjectReference][]string{}, count: map[string]int64{}}
+	err := a.sess.REST(ctx, func(ctx context.Context, rc *rest.Client) error {
+		clear(at.byRef) // a retry after a re-login starts over
+		clear(at.count)
+		m := tags.NewManager(rc)
+		ids, err := m.ListTags(ctx)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		res, err := m.ListAttachedObjectsOnTags(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, ao := range res {
+			at.count[ao.TagID] += int64(len(ao.ObjectIDs))
+			for _, obj := range ao.ObjectIDs {
+				ref := obj.Reference()
+				at.byRef[ref] = append(at.byRef[ref], ao.TagID)
 			}
 		}
-		l.mu.Lock()
-		if len(l.pending) == 0 {
-			l.busy = false
-		} else {
-			close(l.pending[0].lead)
-		}
-		l.mu.Unlock()
-		if p != nil {
-			panic(p)
-		}
-	}()
-	send(ctx, a, batch)
-}
-
-// sendTagLookups answers every read of batch with one call.
-func sendTagLookups(ctx context.Context, a *Agent, batch []*tagRead) {
-	var refs []mo.Reference
-	seen := map[types.ManagedObjectReference]bool{}
-	for _, r := range batch {
-		if !seen[r.ref] {
-			seen[r.ref] = true
-			refs = append(refs, r.ref)
-		}
-	}
-	var res []tags.AttachedTags
-	err := a.sess.REST(ctx, func(ctx context.Context, rc *rest.Client) error {
-		var err error
-		res, err = tags.NewManager(rc).ListAttachedTagsOnObjects(ctx, refs)
-		return err
+		return nil
 	})
-	byRef := map[types.ManagedObjectReference][]string{}
-	for _, at := range res {
-		if at.ObjectID != nil {
-			byRef[at.ObjectID.Reference()] = at.TagIDs
-		}
+	if err != nil {
+		return nil, fmt.Errorf("list tag attachments: %w", err)
 	}
-	for _, r := range batch {
-		r.ids, r.err = byRef[r.ref], err
-		close(r.done)
-	}
+	return at, nil
 }
 
 // needVCenter refuses the tag methods on an ESXi host, which has no
@@ -345,8 +313,8 @@ func failTags(req *vpoller.Request, err error) *vpoller.Response {
 
 // tagGet (<kind>.tag.get) lists the tags attached to an object:
 // [{"category", "tag", "description"}] sorted by category, then tag;
-// [] for an object without tags. Cost: one REST call, shared with the
-// lookups in flight, plus the catalogue when it is due.
+// [] for an object without tags. Cost: none while the attachments
+// snapshot and the catalogue serve; their reloads when due.
 func tagGet(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		ref, err := a.store.Lookup(ctx, k, req.Name)
@@ -356,12 +324,11 @@ func tagGet(k *objects.Kind) Handler {
 		if err := needVCenter(ctx, a); err != nil {
 			return failTags(req, err)
 		}
-		since := time.Now()
-		ids, err := a.tags.lookups.attached(ctx, a, ref)
+		at, err := a.tags.attachments(ctx, a)
 		if err != nil {
 			return failTags(req, err)
 		}
-		list, err := a.tags.resolve(ctx, a, ids, since)
+		list, err := a.tags.resolve(ctx, a, at.byRef[ref], at.loaded)
 		if err != nil {
 			return failTags(req, err)
 		}
@@ -379,10 +346,14 @@ func tagGet(k *objects.Kind) Handler {
 
 // tagDiscover (tag.discover) lists every tag of the catalogue:
 // [{"category", "tag", "description", "objects": <attached objects>}]
-// sorted by category, then tag. Cost: one REST call for the counts, plus
-// the catalogue when it is due.
+// sorted by category, then tag. Cost: none while the attachments
+// snapshot and the catalogue serve; their reloads when due.
 func tagDiscover(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 	if err := needVCenter(ctx, a); err != nil {
+		return failTags(req, err)
+	}
+	at, err := a.tags.attachments(ctx, a)
+	if err != nil {
 		return failTags(req, err)
 	}
 	cat, err := a.tags.catalogue(ctx, a, time.Time{})
@@ -393,23 +364,7 @@ func tagDiscover(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.R
 	for id := range cat.tags {
 		ids = append(ids, id)
 	}
-	counts := map[string]int64{}
-	if len(ids) > 0 {
-		err := a.sess.REST(ctx, func(ctx context.Context, rc *rest.Client) error {
-			res, err := tags.NewManager(rc).ListAttachedObjectsOnTags(ctx, ids)
-			if err != nil {
-				return err
-			}
-			clear(counts)
-			for _, ao := range res {
-				counts[ao.TagID] += int64(len(ao.ObjectIDs))
-			}
-			return nil
-		})
-		if err != nil {
-			return failTags(req, err)
-		}
-	}
+	counts := at.count
 	type entry struct {
 		tagInfo
 		objects int64

@@ -57,8 +57,19 @@ func addTag(t testing.TB, m *tags.Manager, category, tag, description string, re
 	return id
 }
 
-// listAttached is the REST call of a tag lookup.
-const listAttached = "POST cis/tagging/tag-association?list-attached-tags-on-objects"
+// listAttached is the REST call of the attachments snapshot (with
+// listTags, the tag ids it asks about).
+const (
+	listAttached = "POST cis/tagging/tag-association?list-attached-objects-on-tags"
+	listTags     = "GET cis/tagging/tag"
+)
+
+// setAttachedTTL sets the agent's attachments bound (tests of reloads).
+func setAttachedTTL(a *Agent, d time.Duration) {
+	a.tags.mu.Lock()
+	a.tags.attachedTTL = d
+	a.tags.mu.Unlock()
+}
 
 // soapCalls are the SOAP calls between two snapshots of the counters,
 // besides the mirror's long polls (which run on their own).
@@ -87,9 +98,10 @@ func encoded(t testing.TB, r *vpoller.Response) string {
 
 // TestTags: tags attached by another user come back per object, sorted
 // by category then tag, with their descriptions; tag.discover counts the
-// objects of every tag; a tag created after the catalogue was cached
-// shows at once; an untagged object has none, an unknown one is an
-// error; a dropped vAPI session is logged in again.
+// objects of every tag; warm lookups cost no call; a tag created and
+// attached after the snapshots were taken shows at the attachments
+// reload; an untagged object has none, an unknown one is an error; a
+// dropped vAPI session is logged in again.
 func TestTags(t *testing.T) {
 	s := newSim(t, Options{})
 	a := agent(t, s)
@@ -147,23 +159,30 @@ func TestTags(t *testing.T) {
 		}
 	}
 
-	// The catalogue is cached: warm lookups cost one REST call each.
+	// The catalogue and the attachments are cached: warm lookups cost
+	// no call.
 	before := a.sess.Stats()
 	exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})
+	exec(t, s, vpoller.Request{Method: "tag.discover"})
 	after := a.sess.Stats()
-	if n := after.RESTCalls - before.RESTCalls; n != 1 || after.RESTCallsByName[listAttached] != before.RESTCallsByName[listAttached]+1 {
-		t.Errorf("warm vm.tag.get: %d REST calls (%v), want 1 %s", n, after.RESTCallsByName, listAttached)
+	if n := after.RESTCalls - before.RESTCalls; n != 0 {
+		t.Errorf("warm vm.tag.get and tag.discover: %d REST calls (%v), want 0", n, after.RESTCallsByName)
 	}
 	if soap := soapCalls(before, after); len(soap) > 0 {
 		t.Errorf("warm vm.tag.get made SOAP calls %v", soap)
 	}
 
-	// A tag created after the catalogue was loaded resolves at once.
+	// A tag created after the catalogue was loaded resolves at the
+	// attachments reload (the catalogue reloads for its unknown id).
+	const ttl = 500 * time.Millisecond
+	setAttachedTTL(a, ttl)
 	addTag(t, m, "Owner", "bob", "Bob's team", vm)
+	time.Sleep(ttl)
 	r = exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})
 	if got := encoded(t, r); !strings.HasSuffix(got, `{"category": "Owner", "tag": "alice", "description": "Alice's team"}, {"category": "Owner", "tag": "bob", "description": "Bob's team"}]`) {
 		t.Errorf("after a new tag: %s", got)
 	}
+	time.Sleep(ttl) // the next request must call vCenter
 
 	// vCenter forgets our vAPI session: one re-login, the request succeeds.
 	logins := a.sess.Stats().RESTLogins
@@ -182,78 +201,85 @@ func TestTags(t *testing.T) {
 	}
 }
 
-// TestTagLookupsBatched: lookups arriving while one is in flight leave
-// together in the next call, each with its own answer.
-func TestTagLookupsBatched(t *testing.T) {
+// TestTagAttachmentsFixedCost: lookups of different objects within the
+// bound, concurrent or not, all answer from one attachments snapshot:
+// exactly one list-attached-objects-on-tags call (and one tag list) for
+// all of them, where the per-object design cost about one call per
+// object; each object gets its own tags. Past the bound the next lookup
+// reloads it (one more of each) and shows a tag attached since.
+func TestTagAttachmentsFixedCost(t *testing.T) {
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	m := adminTags(t, a)
-	var refs []types.ManagedObjectReference
-	want := map[types.ManagedObjectReference]string{}
+	type obj struct {
+		method, name string
+		ref          types.ManagedObjectReference
+	}
+	var list []obj
 	for _, name := range []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"} {
 		ref := lookup(t, a, objects.VM, name)
-		refs = append(refs, ref)
-		want[ref] = addTag(t, m, "VM", name, "", ref)
+		list = append(list, obj{"vm.tag.get", name, ref})
+		addTag(t, m, "VM", name, "", ref)
 	}
 	for _, name := range []string{"DC0_H0", "DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"} {
-		refs = append(refs, lookup(t, a, objects.Host, name)) // untagged
+		list = append(list, obj{"host.tag.get", name, lookup(t, a, objects.Host, name)}) // untagged
+	}
+	want := func(o obj) string {
+		if o.method == "vm.tag.get" {
+			return `[{"category": "VM", "tag": "` + o.name + `", "description": ""}]`
+		}
+		return "[]"
+	}
+	check := func(what string, n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		got := make([]string, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o := list[i%len(list)]
+				r := exec(t, s, vpoller.Request{Method: o.method, Name: o.name})
+				b, _ := vpoller.Marshal(r.Result, vpoller.Python)
+				got[i] = r.Msg + " " + string(b)
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if o := list[i%len(list)]; got[i] != msgTags+" "+want(o) {
+				t.Errorf("%s: %s %s: %s, want %s", what, o.method, o.name, got[i], want(o))
+			}
+		}
+	}
+	calls := func(before, after session.Stats) (attached, ids uint64) {
+		return after.RESTCallsByName[listAttached] - before.RESTCallsByName[listAttached],
+			after.RESTCallsByName[listTags] - before.RESTCallsByName[listTags]
 	}
 
-	var mu sync.Mutex
-	var sizes []int
-	release := make(chan struct{})
-	a.tags.lookups.send = func(ctx context.Context, a *Agent, batch []*tagRead) {
-		mu.Lock()
-		sizes = append(sizes, len(batch))
-		first := len(sizes) == 1
-		mu.Unlock()
-		if first {
-			<-release // the first call is "in flight" until every other lookup queued
-		}
-		sendTagLookups(ctx, a, batch)
+	before := a.sess.Stats()
+	check("cold", 48)
+	after := a.sess.Stats()
+	if n, ids := calls(before, after); n != 1 {
+		t.Errorf("48 cold lookups: %d attachments calls (%d tag lists, %v), want 1", n, ids, after.RESTCallsByName)
 	}
-	ctx := context.Background()
-	got := make([][]string, len(refs))
-	errs := make([]error, len(refs))
-	var wg sync.WaitGroup
-	start := func(i int) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got[i], errs[i] = a.tags.lookups.attached(ctx, a, refs[i])
-		}()
+	before = after
+	check("warm", 48)
+	if after = a.sess.Stats(); after.RESTCalls != before.RESTCalls {
+		t.Errorf("48 warm lookups: %d REST calls (%v), want 0", after.RESTCalls-before.RESTCalls, after.RESTCallsByName)
 	}
-	start(0)
-	eventually(t, 10*time.Second, "first lookup in flight", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(sizes) == 1
-	})
-	for i := 1; i < len(refs); i++ {
-		start(i)
+
+	const ttl = 300 * time.Millisecond
+	setAttachedTTL(a, ttl)
+	addTag(t, m, "VM", "late", "", list[4].ref)
+	time.Sleep(ttl)
+	before = a.sess.Stats()
+	r := exec(t, s, vpoller.Request{Method: "host.tag.get", Name: list[4].name})
+	after = a.sess.Stats()
+	if got := encoded(t, r); got != `[{"category": "VM", "tag": "late", "description": ""}]` {
+		t.Errorf("after the bound: %s", got)
 	}
-	eventually(t, 10*time.Second, "lookups queued", func() bool {
-		a.tags.lookups.mu.Lock()
-		defer a.tags.lookups.mu.Unlock()
-		return len(a.tags.lookups.pending) == len(refs)-1
-	})
-	close(release)
-	wg.Wait()
-	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != len(refs)-1 {
-		t.Errorf("batches %v, want [1 %d]", sizes, len(refs)-1)
-	}
-	for i, ref := range refs {
-		if errs[i] != nil {
-			t.Errorf("%s: %v", ref, errs[i])
-			continue
-		}
-		w, tagged := want[ref]
-		if (tagged && (len(got[i]) != 1 || got[i][0] != w)) || (!tagged && len(got[i]) != 0) {
-			t.Errorf("%s: tags %v, want %q", ref, got[i], w)
-		}
-	}
-	if a.tags.lookups.busy || len(a.tags.lookups.pending) != 0 {
-		t.Error("batcher not idle after the lookups")
+	if n, ids := calls(before, after); n != 1 || ids < 1 {
+		t.Errorf("reload past the bound: %d attachments calls, %d tag lists, want 1 and at least 1", n, ids)
 	}
 }
 
@@ -278,23 +304,5 @@ func TestTagsAndAttributesOnESX(t *testing.T) {
 		if r.Success != 1 || r.Msg != tc.msg {
 			t.Errorf("%s: %s, want %q", tc.req.Method, r.Encode(vpoller.Python), tc.msg)
 		}
-	}
-}
-
-// TestTagLookupsSurvivePanic: a lookup call that panics fails its
-// request (the guard reports the panic) and leaves the batcher usable.
-func TestTagLookupsSurvivePanic(t *testing.T) {
-	s := newSim(t, Options{})
-	a := agent(t, s)
-	a.tags.lookups.send = func(context.Context, *Agent, []*tagRead) { panic("boom") }
-	r := exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})
-	if r.Success != 1 || r.Msg != "Task vm.tag.get failed" || !strings.Contains(r.Traceback, "boom") {
-		t.Fatalf("panicking lookup: %s", r.Encode(vpoller.Python))
-	}
-	a.tags.lookups.mu.Lock()
-	a.tags.lookups.send = nil
-	a.tags.lookups.mu.Unlock()
-	if got := encoded(t, exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})); got != "[]" {
-		t.Errorf("after the panic: %s", got)
 	}
 }

@@ -101,7 +101,12 @@ func (s *Store) Alarms(ctx context.Context) (*AlarmSnapshot, error) {
 		if cur != nil && time.Since(cur.Taken) <= c.maxAge {
 			return cur, nil
 		}
-		ch := c.flight.DoChan("alarms", func() (any, error) {
+		ch := c.flight.DoChan("alarms", func() (_ any, err error) {
+			defer func() { // singleflight would re-panic where nothing recovers
+				if p := recover(); p != nil {
+					err = fmt.Errorf("alarm states read panicked: %v", p)
+				}
+			}()
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 			defer cancel()
 			return s.readAlarms(fctx)
