@@ -1,10 +1,13 @@
 package vsphere
 
 import (
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 func TestGuestSnapshotAlarmErrors(t *testing.T) {
@@ -46,8 +49,12 @@ func TestGuestSnapshotAlarmErrors(t *testing.T) {
 	}
 }
 
+// TestAlarmsFollowEvents: alarms raised, escalated and cleared by
+// events show within the alarm bound (AlarmMaxAge, short here), with
+// their names, and propagate to the datacenter.
 func TestAlarmsFollowEvents(t *testing.T) {
-	s := newSim(t, Options{})
+	const bound = 200 * time.Millisecond
+	s := newSim(t, Options{AlarmMaxAge: bound})
 	a := agent(t, s)
 	get := func(method, name string) []any {
 		t.Helper()
@@ -57,23 +64,136 @@ func TestAlarmsFollowEvents(t *testing.T) {
 		}
 		return r.Result.([]any)
 	}
+	// within waits for cond, which must hold within the bound (plus the
+	// time of a read on a loaded machine).
+	within := func(what string, cond func() bool) {
+		t.Helper()
+		if d := eventually(t, 5*time.Second, what, cond); d > bound+2*time.Second {
+			t.Errorf("%s took %s, beyond the %s bound", what, d, bound)
+		}
+	}
 	if l := get("vm.alarm.get", "DC0_C0_RP0_VM1"); len(l) != 0 {
 		t.Fatalf("alarms before any event: %v", l)
 	}
 	raiseAlarm(t, a, "DC0_C0_RP0_VM1", "vcsim.vm.failure")
-	l := get("vm.alarm.get", "DC0_C0_RP0_VM1")
-	if len(l) != 1 || field(l[0], "overallStatus") != "yellow" || field(l[0], "info") != "vcsim VM Alarm" {
+	var l []any
+	within("the failure alarm", func() bool {
+		l = get("vm.alarm.get", "DC0_C0_RP0_VM1")
+		return len(l) == 1
+	})
+	if field(l[0], "overallStatus") != "yellow" || field(l[0], "info") != "vcsim VM Alarm" {
 		t.Fatalf("after failure event: %v", l)
 	}
 	key := field(l[0], "key").(string)
 	raiseAlarm(t, a, "DC0_C0_RP0_VM1", "vcsim.vm.fatal")
-	l = get("datacenter.alarm.get", "DC0")
-	if len(l) != 1 || field(l[0], "overallStatus") != "red" || field(l[0], "key") != key || field(l[0], "entity") != "DC0_C0_RP0_VM1" {
+	within("the fatal alarm on the datacenter", func() bool {
+		l = get("datacenter.alarm.get", "DC0")
+		return len(l) == 1 && field(l[0], "overallStatus") == "red"
+	})
+	if field(l[0], "key") != key || field(l[0], "entity") != "DC0_C0_RP0_VM1" || field(l[0], "info") != "vcsim VM Alarm" {
 		t.Fatalf("datacenter after fatal event: %v", l)
 	}
 	raiseAlarm(t, a, "DC0_C0_RP0_VM1", "vcsim.vm.success")
-	if l := get("vm.alarm.get", "DC0_C0_RP0_VM1"); len(l) != 0 {
-		t.Fatalf("alarms after success event: %v", l)
+	within("the alarm cleared", func() bool { return len(get("vm.alarm.get", "DC0_C0_RP0_VM1")) == 0 })
+}
+
+// TestAlarmStatesFixedCost: alarm requests for every alarm-bearing object
+// within the bound cost one RetrievePropertiesEx for all their states
+// (per object, it was one call each: 50 here) plus one for the alarm
+// names the first time; warm, nothing; past the bound, the next request
+// reads the states again (the names stay cached) and shows what changed.
+func TestAlarmStatesFixedCost(t *testing.T) {
+	const bound = 3 * time.Second
+	s := newSim(t, Options{AlarmMaxAge: bound})
+	a := agent(t, s)
+	type obj struct{ method, name string }
+	var list []obj
+	for _, n := range []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"} {
+		list = append(list, obj{"vm.alarm.get", n})
+	}
+	for _, n := range []string{"DC0_H0", "DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"} {
+		list = append(list, obj{"host.alarm.get", n})
+	}
+	list = append(list, obj{"cluster.alarm.get", "DC0_C0"}, obj{"datacenter.alarm.get", "DC0"})
+	lookup(t, a, objects.VM, "DC0_H0_VM1") // the mirror is synced: lookups cost nothing below
+	raiseAlarm(t, a, "DC0_H0_VM1", "vcsim.vm.failure")
+
+	// run sends n requests at once over list; it returns each object's
+	// alarm statuses ("yellow,red").
+	run := func(what string, n int) map[obj]string {
+		t.Helper()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		out := map[obj]string{}
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o := list[i%len(list)]
+				r := exec(t, s, vpoller.Request{Method: o.method, Name: o.name})
+				if r.Success != 0 || r.Msg != msgAlarms {
+					t.Errorf("%s %s %s: %s", what, o.method, o.name, r.Encode(vpoller.Python))
+					return
+				}
+				var st []string
+				for _, x := range r.Result.([]any) {
+					if field(x, "info") != "vcsim VM Alarm" || field(x, "entity") != "DC0_H0_VM1" {
+						t.Errorf("%s %s %s: alarm %v", what, o.method, o.name, x)
+					}
+					st = append(st, field(x, "overallStatus").(string))
+				}
+				mu.Lock()
+				if prev, ok := out[o]; ok && prev != strings.Join(st, ",") {
+					t.Errorf("%s %s: %q then %q within one bound", what, o.name, prev, strings.Join(st, ","))
+				}
+				out[o] = strings.Join(st, ",")
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return out
+	}
+	wantStatus := func(what string, got map[obj]string, status string) {
+		t.Helper()
+		for _, o := range list {
+			want := ""
+			if o.name == "DC0_H0_VM1" || o.name == "DC0" { // raised on the VM, propagated to its datacenter
+				want = status
+			}
+			if got[o] != want {
+				t.Errorf("%s: %s alarms %q, want %q", what, o.name, got[o], want)
+			}
+		}
+	}
+
+	start := time.Now()
+	before := a.sess.Stats()
+	wantStatus("cold", run("cold", 50), "yellow")
+	mid := a.sess.Stats()
+	wantStatus("warm", run("warm", 50), "yellow")
+	after := a.sess.Stats()
+	if d := time.Since(start); d >= bound {
+		t.Fatalf("100 requests took %s, beyond the %s bound: the costs below cannot be judged", d, bound)
+	}
+	if got := soapCalls(before, mid); len(got) != 1 || got["RetrievePropertiesEx"] != 2 {
+		t.Errorf("50 cold alarm requests: SOAP calls %v, want 2 RetrievePropertiesEx (states, names)", got)
+	}
+	if got := soapCalls(mid, after); len(got) != 0 {
+		t.Errorf("50 warm alarm requests: SOAP calls %v, want none", got)
+	}
+
+	// Escalated, then the bound passes: the next request reads the states
+	// again (one call; the name is cached) and every object sees red.
+	snap, err := a.store.Alarms(t.Context()) // the cached one: taken after start, so within the bound
+	if err != nil {
+		t.Fatal(err)
+	}
+	raiseAlarm(t, a, "DC0_H0_VM1", "vcsim.vm.fatal")
+	time.Sleep(time.Until(snap.Taken.Add(bound + 10*time.Millisecond)))
+	before = a.sess.Stats()
+	wantStatus("past the bound", run("past the bound", 50), "red")
+	if got := soapCalls(before, a.sess.Stats()); len(got) != 1 || got["RetrievePropertiesEx"] != 1 {
+		t.Errorf("50 alarm requests past the bound: SOAP calls %v, want 1 RetrievePropertiesEx", got)
 	}
 }
 
