@@ -35,10 +35,12 @@ import (
 )
 
 // The shipped VM template's requests per VM per interval (templates/vm.go,
-// vpoller_vm.yaml): two vpoller.get master items, the snapshot master and
-// four real-time perf items (CPU usage, network, CPU ready, co-stop). TestBenchRequestsAreTheTemplates checks them
-// against the shipped template. Its discovery rules run hourly and are
-// not part of an interval.
+// vpoller_vm.yaml): two vpoller.get master items, the snapshot master, the
+// alarms, tags and custom attributes masters, and four real-time perf
+// items (CPU usage, network, CPU ready, co-stop).
+// TestBenchRequestsAreTheTemplates checks them against the shipped
+// template. Its discovery rules run hourly and are not part of an
+// interval.
 var (
 	templateMaster = []string{"name", "runtime.powerState", "runtime.connectionState", "overallStatus",
 		"runtime.consolidationNeeded", "guest.toolsRunningStatus", "guest.guestState", "summary.config.numCpu",
@@ -58,6 +60,9 @@ func templateRequests(agent, vm string) []*vpoller.Request {
 		{Method: "vm.get", Hostname: agent, Name: vm, Properties: templateMaster},
 		{Method: "vm.get", Hostname: agent, Name: vm, Properties: templateGuest},
 		{Method: "vm.snapshot.get", Hostname: agent, Name: vm},
+		{Method: "vm.alarm.get", Hostname: agent, Name: vm},
+		{Method: "vm.tag.get", Hostname: agent, Name: vm},
+		{Method: "vm.attribute.get", Hostname: agent, Name: vm},
 	}
 	for _, c := range templateCounters {
 		out = append(out, &vpoller.Request{Method: "vm.perf.metric.get", Hostname: agent, Name: vm,
@@ -117,8 +122,8 @@ func (c benchConfig) period() time.Duration { return 20 * time.Second / time.Dur
 // BenchmarkTemplateLoad puts the shipped VM template's load on a
 // simulated vCenter of BENCH_VMS VMs (default 1,000) through client ->
 // our proxy -> a vpoller-worker process, and prints, each beside its
-// reference: SOAP calls per interval per 1,000 VMs (requests one after
-// another, and all at once), the p50 of vm.get through the chain against
+// reference: SOAP and REST (vAPI: tags) calls per interval per 1,000 VMs
+// (requests one after another, and all at once), the p50 of vm.get through the chain against
 // a direct govmomi RetrievePropertiesEx on the same simulator, QueryPerf
 // calls per sample period against ceil(series/64), the worker's RSS and
 // its first full sync. Run it once: -benchtime 1x (scripts/bench.sh).
@@ -176,15 +181,17 @@ func BenchmarkTemplateLoad(b *testing.B) {
 	// One after another: every request at its own moment of the interval.
 	runIntervals(ctx, b, cl, reqs, cfg.every, false, 2) // first asks, then the sweep learns the pace
 	const measured = 2
-	h0 := w.sweepCounts(b)
+	h0, r0 := w.sweepCounts(b), w.restCalls(b)
 	seq := sim.calls.measure(func() { runIntervals(ctx, b, cl, reqs, cfg.every, false, measured) })
 	rep.sequential, rep.seqByMethod, rep.seqSweep = per1000(float64(seq.total())/measured), seq, w.sweepCounts(b).minus(h0)
+	rep.seqREST = per1000((w.restCalls(b) - r0) / measured)
 
 	// All at once at the start of each interval.
 	runIntervals(ctx, b, cl, reqs, cfg.every, true, 2)
-	h0 = w.sweepCounts(b)
+	h0, r0 = w.sweepCounts(b), w.restCalls(b)
 	once := sim.calls.measure(func() { runIntervals(ctx, b, cl, reqs, cfg.every, true, measured) })
 	rep.atOnce, rep.onceByMethod, rep.onceSweep = per1000(float64(once.total())/measured), once, w.sweepCounts(b).minus(h0)
+	rep.onceREST = per1000((w.restCalls(b) - r0) / measured)
 	rep.rss, rep.hwm = w.rss(b)
 
 	// Perf: every series of the template asked every sample period.
@@ -206,6 +213,7 @@ func BenchmarkTemplateLoad(b *testing.B) {
 	rep.print(os.Stdout)
 	b.ReportMetric(rep.sequential, "calls/interval/1000VMs")
 	b.ReportMetric(rep.atOnce, "calls-at-once/interval/1000VMs")
+	b.ReportMetric(rep.seqREST, "REST-calls/interval/1000VMs")
 	b.ReportMetric(rep.chainP50/rep.directP50, "p50-chain/govmomi")
 	b.ReportMetric(rep.perfPerPeriod/math.Ceil(float64(rep.series)/64), "QueryPerf/ceil(series/64)")
 	b.ReportMetric(float64(rep.rss)/(1<<20), "worker-RSS-MB")
@@ -457,6 +465,9 @@ func (w *benchWorker) sweepCounts(b *testing.B) sweepCounts {
 	return sweepCounts{num(a, "sweep_hits"), num(a, "sweep_misses")}
 }
 
+// restCalls is the agent's vAPI (REST) calls so far (the tag methods').
+func (w *benchWorker) restCalls(b *testing.B) float64 { return num(w.agentStatus(b), "rest_calls") }
+
 func num(o vpoller.Object, key string) float64 {
 	v, _ := o.Get(key)
 	if n, ok := v.(json.Number); ok {
@@ -610,6 +621,7 @@ type report struct {
 	offSequential             float64 // turn-2 behaviour measured in this run, per 1,000 VMs
 	offVMs                    int     // on that many VMs
 	sequential, atOnce        float64
+	seqREST, onceREST         float64 // vAPI calls per interval per 1,000 VMs
 	seqByMethod, onceByMethod callCounts
 	seqSweep, onceSweep       sweepCounts
 	series                    int
@@ -639,6 +651,11 @@ func (r *report) print(w *os.File) {
 	target := fmt.Sprintf("target <= %.0f (ceil(%d,000/64) QueryPerf + 8)", math.Ceil(float64(1000*perVM)/64)+8, perVM)
 	line("%-66s %12.1f   %s; turn 2: 7,000; %s", "  requests one after another", r.sequential, target, off)
 	line("%-66s %12.1f   %s; turn 2: 1,636 (batched, concurrency 16)", "  all requests at once", r.atOnce, target)
+	// The tag items answer from one attachments snapshot per 60 s: 2
+	// calls (list tags, list-attached-objects-on-tags) plus the catalogue
+	// when due, whatever the number of VMs.
+	line("%-66s %12.1f   target: fixed per agent (2 per 60 s + the catalogue), not per VM", "REST (vAPI) calls per interval per 1,000 VMs, one after another", r.seqREST)
+	line("%-66s %12.1f", "  all requests at once", r.onceREST)
 	line("%-66s %12s", "  by method, one after another", methodsPer1000(r.seqByMethod, 2, c.vms)+"; "+r.seqSweep.String())
 	line("%-66s %12s", "  by method, at once", methodsPer1000(r.onceByMethod, 2, c.vms)+"; "+r.onceSweep.String())
 	floor := math.Ceil(float64(r.series) / 64)

@@ -77,19 +77,20 @@ var uuidPaths = []string{pathVMInstUUID, pathVMBiosUUID, pathHostUUID}
 // a Zabbix installation using them costs vCenter nothing for unchanged
 // data. The VM's "snapshot" is watched whole: vm.snapshot.get reads its
 // rootSnapshotList, and the whole property also changes when the last
-// snapshot goes.
+// snapshot goes. "customValue" is the custom attributes item of the VM
+// and host templates (vm/host.attribute.get), polled every interval.
 var defaultPaths = map[string][]string{
 	"VirtualMachine": {"runtime.powerState", "runtime.connectionState", "overallStatus", "runtime.consolidationNeeded",
 		"guest.toolsRunningStatus", "guest.guestState", "summary.config.numCpu", "summary.config.memorySizeMB",
 		"summary.config.guestFullName", "summary.quickStats.overallCpuUsage", "summary.quickStats.guestMemoryUsage",
 		"summary.quickStats.hostMemoryUsage", "summary.quickStats.uptimeSeconds", "summary.quickStats.balloonedMemory",
 		"summary.quickStats.swappedMemory", "summary.quickStats.compressedMemory", "summary.storage.committed",
-		"summary.storage.uncommitted", "guest.ipAddress", "guest.hostName", "guest.disk", "guest.net", "snapshot"},
+		"summary.storage.uncommitted", "guest.ipAddress", "guest.hostName", "guest.disk", "guest.net", "snapshot", "customValue"},
 	"HostSystem": {"runtime.powerState", "runtime.connectionState", "runtime.inMaintenanceMode", "overallStatus",
 		"summary.rebootRequired", "summary.quickStats.overallCpuUsage", "summary.quickStats.overallMemoryUsage",
 		"summary.quickStats.uptime", "summary.hardware.cpuMhz", "summary.hardware.numCpuCores",
 		"summary.hardware.numCpuThreads", "summary.hardware.memorySize", "summary.hardware.cpuModel",
-		"summary.hardware.vendor", "summary.hardware.model", "summary.config.product.fullName"},
+		"summary.hardware.vendor", "summary.hardware.model", "summary.config.product.fullName", "customValue"},
 	"Datastore": {"summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
 		"summary.maintenanceMode", "summary.type", "overallStatus"},
 	"ClusterComputeResource": {"overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",
