@@ -25,9 +25,13 @@
 //     registered in registry.go; docs/methods.md is the compatibility
 //     table of all of them.
 //
+// Alarm states (alarms.go) come from the objects room's alarm snapshot:
+// every object's triggeredAlarmState read with one call, at most 20 s
+// old (Store.Alarms), so alarm items cost a fixed few calls per minute.
 // Tags (tags.go) come from vCenter's vAPI tagging service through the
 // session room's REST session, with the category/tag catalogue cached per
-// agent and attached-tag lookups batched; custom attributes
+// agent and every attachment read as one snapshot at most 60 s old (2
+// calls per minute, whatever the number of tag items); custom attributes
 // (attributes.go) resolve through cached custom field definitions and
 // read customValue through the mirror.
 //
