@@ -42,6 +42,12 @@ func setField(t testing.TB, a *Agent, ref types.ManagedObjectReference, name, mo
 	}
 	entity := a.Simulator().Model().Map().Get(ref).(mo.Entity).Entity()
 	notify(t, a, ref, "customValue", append([]types.BaseCustomFieldValue(nil), entity.CustomValue...))
+	// customValue is watched from the start (the templates poll it): the
+	// mirror has the value within its freshness bound, not at once.
+	eventually(t, 10*time.Second, "customValue in the mirror", func() bool {
+		v, err := a.store.Get(ctx, ref, ref.Value, []string{"customValue"})
+		return err == nil && customValues(v)[key] == value
+	})
 }
 
 // defineField defines a custom field without setting it anywhere.
@@ -125,9 +131,8 @@ func TestAttributes(t *testing.T) {
 		return r.Success == 0 && encoded(t, r) == `[{"Backup": "", "Cost centre": "cc-42", "Note": "hello, world", "Owner": "alice"}]`
 	})
 
-	// Warm: the values come from the mirror once customValue joined it (it
-	// joins within a second of its first read), the definitions from the
-	// cache: no call.
+	// Warm: the values come from the mirror (customValue is watched from
+	// the start), the definitions from the cache: no call.
 	eventually(t, 10*time.Second, "a warm vm.attribute.get without calls", func() bool {
 		before := a.sess.Stats()
 		exec(t, s, vpoller.Request{Method: "vm.attribute.get", Name: "DC0_H0_VM0", Properties: []string{"Owner"}})

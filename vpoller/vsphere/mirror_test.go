@@ -239,7 +239,7 @@ func TestMirrorNeverServesStaleData(t *testing.T) {
 // per-type cap keeps a path out once reached (it is then read directly
 // every time).
 func TestMirrorJoinsRequestedPaths(t *testing.T) {
-	vmDefaults := 3 + 23 // index paths + default paths of VirtualMachine
+	vmDefaults := 3 + 24 // index paths + default paths of VirtualMachine
 	s := newSim(t, Options{Mirror: MirrorOptions{MaxPaths: vmDefaults + 1}})
 	a := agent(t, s)
 	get := func(p string) string {
