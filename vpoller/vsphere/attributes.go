@@ -24,8 +24,9 @@ import (
 // The definitions are cached per agent and reloaded when a request finds
 // them older than fieldDefsTTL, or meets a key or a name they lack (a
 // field defined since): a field defined a moment ago resolves at once.
-// The values are read through the store, so customValue joins the
-// property mirror on its first read and later reads cost no call.
+// The values are read through the store: customValue of VMs and hosts is
+// watched by the mirror from the start (the templates poll it), of other
+// types it joins on first read, so later reads cost no call.
 
 const (
 	// fieldDefsTTL is how long the cached field definitions serve before
