@@ -216,3 +216,36 @@ func TestSnapshotTreeDepth(t *testing.T) {
 		}
 	}
 }
+
+// TestAlarmStatesMirrorOff: with the mirror off (no watched properties)
+// the inventory index's container view still serves the snapshot: the
+// same cost, one read for every object (plus one for the alarm names).
+func TestAlarmStatesMirrorOff(t *testing.T) {
+	s := newSim(t, direct)
+	a := agent(t, s)
+	lookup(t, a, objects.VM, "DC0_H0_VM0")
+	raiseAlarm(t, a, "DC0_H0_VM0", "vcsim.vm.failure")
+	before := a.sess.Stats()
+	for _, r := range []vpoller.Request{{Method: "vm.alarm.get", Name: "DC0_H0_VM0"}, {Method: "vm.alarm.get", Name: "DC0_H0_VM1"},
+		{Method: "host.alarm.get", Name: "DC0_H0"}, {Method: "datacenter.alarm.get", Name: "DC0"}} {
+		resp := exec(t, s, r)
+		want := 0
+		if r.Name == "DC0_H0_VM0" || r.Name == "DC0" {
+			want = 1
+		}
+		if resp.Success != 0 || len(resp.Result.([]any)) != want {
+			t.Errorf("%s %s: %s, want %d alarms", r.Method, r.Name, resp.Encode(vpoller.Python), want)
+		}
+	}
+	got := soapCalls(before, a.sess.Stats())
+	want := map[string]uint64{"RetrievePropertiesEx": 2} // states, names
+	if len(got) != len(want) {
+		t.Errorf("4 alarm requests, mirror off: SOAP calls %v, want %v", got, want)
+	}
+	for m, n := range want {
+		if got[m] != n {
+			t.Errorf("4 alarm requests, mirror off: SOAP calls %v, want %v", got, want)
+			break
+		}
+	}
+}
