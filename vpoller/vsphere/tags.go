@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/vmware/govmomi/vapi/rest"
 	"github.com/vmware/govmomi/vapi/tags"
@@ -65,51 +64,20 @@ type tagCatalogue struct {
 // tagState is an agent's tagging state: the catalogue cache and the
 // attached-tags batcher. The zero value is ready.
 type tagState struct {
-	mu   sync.Mutex
-	cat  *tagCatalogue
-	load singleflight.Group
+	cat reloadable[*tagCatalogue]
 
 	lookups tagLookups
 }
 
+// loadedAt is when the load started.
+func (c *tagCatalogue) loadedAt() time.Time { return c.loaded }
+
 // catalogue returns the cached catalogue, reloading it when it is older
 // than tagCatalogueTTL or was loaded before notBefore (a request that met
-// a tag id loaded after notBefore's catalogue asks for a newer one).
+// a tag id the catalogue it had did not know asks for a newer one).
 func (t *tagState) catalogue(ctx context.Context, a *Agent, notBefore time.Time) (*tagCatalogue, error) {
-	usable := func(c *tagCatalogue) bool {
-		return c != nil && !c.loaded.Before(notBefore) && time.Since(c.loaded) < tagCatalogueTTL
-	}
-	for range 2 { // a shared load that started before notBefore is not enough: once more
-		t.mu.Lock()
-		cur := t.cat
-		t.mu.Unlock()
-		if usable(cur) {
-			return cur, nil
-		}
-		ch := t.load.DoChan("catalogue", func() (any, error) {
-			c, err := loadTagCatalogue(ctx, a)
-			if err != nil {
-				return nil, err
-			}
-			t.mu.Lock()
-			t.cat = c
-			t.mu.Unlock()
-			return c, nil
-		})
-		var r singleflight.Result
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		if c := r.Val.(*tagCatalogue); !c.loaded.Before(notBefore) {
-			return c, nil
-		}
-	}
-	return nil, errors.New("the tag catalogue keeps changing")
+	return t.cat.get(ctx, tagCatalogueTTL, notBefore, "the tag catalogue",
+		func(ctx context.Context) (*tagCatalogue, error) { return loadTagCatalogue(ctx, a) })
 }
 
 // loadTagCatalogue reads every category and tag.
