@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -45,51 +42,18 @@ type fieldDefs struct {
 	byKey  map[int32]types.CustomFieldDef
 }
 
+// loadedAt is when the load started.
+func (d *fieldDefs) loadedAt() time.Time { return d.loaded }
+
 // fieldCache is an agent's cached field definitions. The zero value is
 // ready.
-type fieldCache struct {
-	mu   sync.Mutex
-	defs *fieldDefs
-	load singleflight.Group
-}
+type fieldCache struct{ defs reloadable[*fieldDefs] }
 
 // get returns the definitions, reloading them when older than
 // fieldDefsTTL or loaded before notBefore.
 func (c *fieldCache) get(ctx context.Context, a *Agent, notBefore time.Time) (*fieldDefs, error) {
-	usable := func(d *fieldDefs) bool {
-		return d != nil && !d.loaded.Before(notBefore) && time.Since(d.loaded) < fieldDefsTTL
-	}
-	for range 2 { // a shared load that started before notBefore is not enough: once more
-		c.mu.Lock()
-		cur := c.defs
-		c.mu.Unlock()
-		if usable(cur) {
-			return cur, nil
-		}
-		ch := c.load.DoChan("fields", func() (any, error) {
-			d, err := loadFieldDefs(ctx, a)
-			if err != nil {
-				return nil, err
-			}
-			c.mu.Lock()
-			c.defs = d
-			c.mu.Unlock()
-			return d, nil
-		})
-		var r singleflight.Result
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		if d := r.Val.(*fieldDefs); !d.loaded.Before(notBefore) {
-			return d, nil
-		}
-	}
-	return nil, errors.New("the custom field definitions keep changing")
+	return c.defs.get(ctx, fieldDefsTTL, notBefore, "the custom field definitions",
+		func(ctx context.Context) (*fieldDefs, error) { return loadFieldDefs(ctx, a) })
 }
 
 // loadFieldDefs reads the CustomFieldsManager's definitions (one call).

@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/vmware/govmomi/vapi/rest"
 	"github.com/vmware/govmomi/vapi/tags"
@@ -74,52 +73,24 @@ type tagAttachments struct {
 // tagState is an agent's tagging state: the catalogue cache and the
 // attachments snapshot. The zero value is ready.
 type tagState struct {
-	mu       sync.Mutex
-	cat      *tagCatalogue
-	attached *tagAttachments
-	load     singleflight.Group
-	// attachedTTL overrides tagAttachedTTL (tests).
-	attachedTTL time.Duration
+	cat      reloadable[*tagCatalogue]
+	attached reloadable[*tagAttachments]
+	// attachedTTL, when set, overrides tagAttachedTTL (tests).
+	attachedTTL atomic.Int64 // time.Duration
 }
+
+// loadedAt is when the load started.
+func (at *tagAttachments) loadedAt() time.Time { return at.loaded }
+
+// loadedAt is when the load started.
+func (c *tagCatalogue) loadedAt() time.Time { return c.loaded }
 
 // catalogue returns the cached catalogue, reloading it when it is older
 // than tagCatalogueTTL or was loaded before notBefore (a request that met
-// a tag id loaded after notBefore's catalogue asks for a newer one).
+// a tag id the catalogue it had did not know asks for a newer one).
 func (t *tagState) catalogue(ctx context.Context, a *Agent, notBefore time.Time) (*tagCatalogue, error) {
-	usable := func(c *tagCatalogue) bool {
-		return c != nil && !c.loaded.Before(notBefore) && time.Since(c.loaded) < tagCatalogueTTL
-	}
-	for range 2 { // a shared load that started before notBefore is not enough: once more
-		t.mu.Lock()
-		cur := t.cat
-		t.mu.Unlock()
-		if usable(cur) {
-			return cur, nil
-		}
-		ch := t.load.DoChan("catalogue", func() (any, error) {
-			c, err := loadTagCatalogue(ctx, a)
-			if err != nil {
-				return nil, err
-			}
-			t.mu.Lock()
-			t.cat = c
-			t.mu.Unlock()
-			return c, nil
-		})
-		var r singleflight.Result
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		if c := r.Val.(*tagCatalogue); !c.loaded.Before(notBefore) {
-			return c, nil
-		}
-	}
-	return nil, errors.New("the tag catalogue keeps changing")
+	return t.cat.get(ctx, tagCatalogueTTL, notBefore, "the tag catalogue",
+		func(ctx context.Context) (*tagCatalogue, error) { return loadTagCatalogue(ctx, a) })
 }
 
 // loadTagCatalogue reads every category and tag.
@@ -222,38 +193,12 @@ func sortTags(list []tagInfo) {
 // on its own time limit so that a requester giving up does not fail the
 // others.
 func (t *tagState) attachments(ctx context.Context, a *Agent) (*tagAttachments, error) {
-	t.mu.Lock()
-	cur, ttl := t.attached, cmp.Or(t.attachedTTL, tagAttachedTTL)
-	t.mu.Unlock()
-	if cur != nil && time.Since(cur.loaded) < ttl {
-		return cur, nil
-	}
-	ch := t.load.DoChan("attachments", func() (_ any, err error) {
-		defer func() { // singleflight would re-panic where nothing recovers
-			if p := recover(); p != nil {
-				err = fmt.Errorf("tag attachments load panicked: %v", p)
-			}
-		}()
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(a.cfg.Timeout, DefaultTimeout))
-		defer cancel()
-		at, err := loadTagAttachments(lctx, a)
-		if err != nil {
-			return nil, err
-		}
-		t.mu.Lock()
-		t.attached = at
-		t.mu.Unlock()
-		return at, nil
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*tagAttachments), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return t.attached.get(ctx, cmp.Or(time.Duration(t.attachedTTL.Load()), tagAttachedTTL), time.Time{}, "the tag attachments",
+		func(ctx context.Context) (*tagAttachments, error) {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(a.cfg.Timeout, DefaultTimeout))
+			defer cancel()
+			return loadTagAttachments(lctx, a)
+		})
 }
 
 // loadTagAttachments lists every tag id, then every tag's attached

@@ -66,9 +66,7 @@ const (
 
 // setAttachedTTL sets the agent's attachments bound (tests of reloads).
 func setAttachedTTL(a *Agent, d time.Duration) {
-	a.tags.mu.Lock()
-	a.tags.attachedTTL = d
-	a.tags.mu.Unlock()
+	a.tags.attachedTTL.Store(int64(d))
 }
 
 // soapCalls are the SOAP calls between two snapshots of the counters,

@@ -1,0 +1,71 @@
+package vsphere
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// stamped is a value that knows when its load started.
+type stamped interface{ loadedAt() time.Time }
+
+// reloadable holds one load of a small per-agent catalogue (the tag
+// catalogue, the custom field definitions): vCenter changes them rarely,
+// so requests share one load until it is older than a TTL, or older than
+// what a caller needs (notBefore: the caller met an id the value it had
+// did not know). Concurrent reloads share one load. The zero value is
+// ready.
+type reloadable[T stamped] struct {
+	mu   sync.Mutex
+	cur  T
+	has  bool
+	load singleflight.Group
+}
+
+// get returns the held value, reloading it with load when it is older
+// than ttl or was loaded before notBefore. A shared load that started
+// before notBefore is not enough: get loads once more, then gives up
+// saying that what keeps changing.
+func (r *reloadable[T]) get(ctx context.Context, ttl time.Duration, notBefore time.Time, what string,
+	load func(context.Context) (T, error)) (T, error) {
+	var zero T
+	for range 2 {
+		r.mu.Lock()
+		cur, has := r.cur, r.has
+		r.mu.Unlock()
+		if has && !cur.loadedAt().Before(notBefore) && time.Since(cur.loadedAt()) < ttl {
+			return cur, nil
+		}
+		ch := r.load.DoChan("load", func() (_ any, err error) {
+			defer func() { // singleflight would re-panic where nothing recovers
+				if p := recover(); p != nil {
+					err = fmt.Errorf("loading %s panicked: %v", what, p)
+				}
+			}()
+			v, err := load(ctx)
+			if err != nil {
+				return nil, err
+			}
+			r.mu.Lock()
+			r.cur, r.has = v, true
+			r.mu.Unlock()
+			return v, nil
+		})
+		var res singleflight.Result
+		select {
+		case res = <-ch:
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		}
+		if res.Err != nil {
+			return zero, res.Err
+		}
+		if v := res.Val.(T); !v.loadedAt().Before(notBefore) {
+			return v, nil
+		}
+	}
+	return zero, fmt.Errorf("%s keeps changing", what)
+}
