@@ -100,7 +100,7 @@ func TestAllMethods(t *testing.T) {
 	url := field(ds.Result.([]any)[0], "info.url").(string)
 	addSnapshots(t, a, guestVM, 3)
 	// The mirror follows the new snapshots within its freshness bound.
-	eventually(t, 2*time.Second, "snapshots in the mirror", func() bool {
+	eventually(t, 10*time.Second, "snapshots in the mirror", func() bool {
 		r := exec(t, s, vpoller.Request{Method: "vm.snapshot.get", Name: guestVM})
 		return r.Success == 0 && len(r.Result.([]any)) == 3
 	})
@@ -109,7 +109,7 @@ func TestAllMethods(t *testing.T) {
 	hz := field(exec(t, s, vpoller.Request{Method: "host.get", Name: "DC0_H0", Properties: []string{"hardware.cpuInfo.hz"}}).Result.([]any)[0], "hardware.cpuInfo.hz").(int64)
 	// issue 10: a datastore cluster holding LocalDS_0, and DVS0's uuid.
 	makePod(t, a, "DC0_POD0", false)
-	eventually(t, 2*time.Second, "datastore cluster in the mirror", func() bool {
+	eventually(t, 10*time.Second, "datastore cluster in the mirror", func() bool {
 		return len(names(t, exec(t, s, vpoller.Request{Method: "datastore.cluster.discover"}))) == 1
 	})
 	dvsUUID := a.Simulator().Model().Map().Get(lookup(t, a, objects.DVSwitch, "DVS0")).(*simulator.DistributedVirtualSwitch).Uuid

@@ -202,7 +202,7 @@ func TestSnapshotTreeDepth(t *testing.T) {
 	a := agent(t, s)
 	addSnapshots(t, a, "DC0_C0_RP0_VM0", 4)
 	var r *vpoller.Response
-	eventually(t, 2*time.Second, "4 snapshots", func() bool {
+	eventually(t, 10*time.Second, "4 snapshots", func() bool {
 		r = exec(t, s, vpoller.Request{Method: "vm.snapshot.get", Name: "DC0_C0_RP0_VM0"})
 		return r.Success == 0 && len(r.Result.([]any)) == 4
 	})

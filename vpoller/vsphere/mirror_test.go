@@ -144,7 +144,7 @@ func TestMirrorFollowsNewAndDestroyedVM(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		took = eventually(t, 2*time.Second, "new VM "+step.want, func() bool {
+		took = eventually(t, 5*time.Second, "new VM "+step.want, func() bool {
 			r := exec(t, s, vpoller.Request{Method: "vm.get", Name: name, Properties: []string{"runtime.powerState"}})
 			return r.Success == 0 && field(r.Result.([]any)[0], "runtime.powerState") == step.want
 		})

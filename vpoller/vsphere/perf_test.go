@@ -128,7 +128,7 @@ func TestPerfPoweredOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r *vpoller.Response
-	eventually(t, 2*time.Second, "VM powered off", func() bool {
+	eventually(t, 10*time.Second, "VM powered off", func() bool {
 		r = exec(t, s, vpoller.Request{Method: "vm.perf.metric.get", Name: "DC0_H0_VM1", CounterName: "cpu.usage.percent.average"})
 		return r.Success == 1
 	})
@@ -144,7 +144,7 @@ func TestPerfPoweredOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	notify(t, a, hostRef, "runtime.connectionState", types.HostSystemConnectionStateDisconnected)
-	eventually(t, 2*time.Second, "host disconnected", func() bool {
+	eventually(t, 10*time.Second, "host disconnected", func() bool {
 		r = exec(t, s, vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H1", CounterName: "cpu.usage.percent.average"})
 		return r.Success == 1
 	})

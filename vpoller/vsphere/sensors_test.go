@@ -248,7 +248,7 @@ func TestHostSensorsFromTheMirror(t *testing.T) {
 	changed[2].HealthState = state("green")
 	before := s.Stats()
 	notify(t, a, lookup(t, a, objects.Host, sensorHost), pathSensors, changed)
-	eventually(t, 2*time.Second, "new reading", func() bool { return get("CPU1 Temp --- Normal") == 91.5 })
+	eventually(t, 10*time.Second, "new reading", func() bool { return get("CPU1 Temp --- Normal") == 91.5 })
 	r := exec(t, s, vpoller.Request{Method: "host.health.get", Name: sensorHost})
 	if got, want := pyJSON(t, r.Result), `[{"name": "DC0_H0", "overallStatus": "green", "hardwareStatus": "red", "sensors": 5, "green": 2, "yellow": 0, "red": 2, "unknown": 1}]`; got != want {
 		t.Errorf("host.health.get after the change:\n got %s\nwant %s", got, want)
