@@ -328,6 +328,7 @@ func startBenchSim(b *testing.B, cfg benchConfig) *benchSim {
 		b.Fatal(err)
 	}
 	m.Service.TLS = new(tls.Config)
+	m.Service.RegisterEndpoints = true // vCenter's vAPI (REST: tagging), for the template's tag items
 	s := &benchSim{model: m, calls: &callCounter{n: map[string]uint64{}}, vmRefs: map[string]types.ManagedObjectReference{}}
 	if cfg.scale != 1 {
 		pm := m.Map().Get(*m.ServiceContent.PerfManager).(*simulator.PerformanceManager)
