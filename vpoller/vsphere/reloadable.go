@@ -19,11 +19,18 @@ type stamped interface{ loadedAt() time.Time }
 // did not know). Concurrent reloads share one load. The zero value is
 // ready.
 type reloadable[T stamped] struct {
-	mu   sync.Mutex
-	cur  T
-	has  bool
-	load singleflight.Group
+	mu       sync.Mutex
+	cur      T
+	has      bool
+	failed   error // the last load's error, until a load succeeds
+	failedAt time.Time
+	load     singleflight.Group
 }
+
+// reloadFailBackoff is how long a failed load answers for itself: requests
+// within it get its error without a new attempt, so that a vCenter whose
+// vAPI refuses our login, say, is not asked again by every request.
+const reloadFailBackoff = 10 * time.Second
 
 // get returns the held value, reloading it with load when it is older
 // than ttl or was loaded before notBefore. A shared load that started
@@ -34,19 +41,30 @@ func (r *reloadable[T]) get(ctx context.Context, ttl time.Duration, notBefore ti
 	var zero T
 	for range 2 {
 		r.mu.Lock()
-		cur, has := r.cur, r.has
+		cur, has, failed, failedAt := r.cur, r.has, r.failed, r.failedAt
 		r.mu.Unlock()
 		if has && !cur.loadedAt().Before(notBefore) && time.Since(cur.loadedAt()) < ttl {
 			return cur, nil
 		}
-		ch := r.load.DoChan("load", func() (any, error) {
+		if failed != nil && time.Since(failedAt) < reloadFailBackoff {
+			return zero, failed
+		}
+		ch := r.load.DoChan("load", func() (_ any, err error) {
+			defer func() { // singleflight would re-panic where nothing recovers
+				if p := recover(); p != nil {
+					err = fmt.Errorf("loading %s panicked: %v", what, p)
+				}
+			}()
 			v, err := load(ctx)
+			r.mu.Lock()
+			defer r.mu.Unlock()
 			if err != nil {
+				if ctx.Err() == nil { // a caller giving up is no failure of the source
+					r.failed, r.failedAt = err, time.Now()
+				}
 				return nil, err
 			}
-			r.mu.Lock()
-			r.cur, r.has = v, true
-			r.mu.Unlock()
+			r.cur, r.has, r.failed = v, true, nil
 			return v, nil
 		})
 		var res singleflight.Result
