@@ -60,29 +60,47 @@ type proxySpec struct {
 // startProxy writes a configuration and starts vpoller-proxy on it.
 func (s *scenario) startProxy(name string, spec proxySpec) *daemon {
 	s.t.Helper()
-	d := &daemon{s: s, kind: "proxy", bin: bins.proxy, front: tcpEP(s.freePort()), back: tcpEP(s.freePort()), mech: zmtp.Null()}
-	d.mgmt = spec.mgmt
+	d := &daemon{s: s, kind: "proxy", bin: bins.proxy, front: tcpEP(s.freePort()), back: tcpEP(s.freePort())}
+	secretLine := s.setupMgmt(d, spec.mgmt, spec.noSecret)
+	lines := []string{"[proxy]", "frontend = " + d.front, "backend = " + d.back, "mgmt = " + d.mgmt}
+	if secretLine != "" {
+		lines = append(lines, secretLine)
+	}
+	s.launch(d, name, append(lines, spec.extra...), spec.debug)
+	d.waitUp()
+	return d
+}
+
+// setupMgmt gives d its management endpoint (mgmtEP, or tcp on a free
+// port) and, unless noSecret, a shared secret file: it returns the
+// configuration line naming the file ("" without) and sets d's client
+// mechanism to match.
+func (s *scenario) setupMgmt(d *daemon, mgmtEP string, noSecret bool) string {
+	s.t.Helper()
+	d.mgmt, d.mech = mgmtEP, zmtp.Null()
 	if d.mgmt == "" {
 		d.mgmt = tcpEP(s.freePort())
 	}
-	lines := []string{"[proxy]", "frontend = " + d.front, "backend = " + d.back, "mgmt = " + d.mgmt}
-	if !spec.noSecret {
-		secret := s.secretFile()
-		lines = append(lines, "mgmt_secret_file = "+secret)
-		var err error
-		d.mech, err = mgmt.ClientSecurity(config.Security{SecretFile: secret})
-		s.must(err, "management client security")
+	if noSecret {
+		return ""
 	}
-	lines = append(lines, spec.extra...)
+	secret := s.secretFile()
+	var err error
+	d.mech, err = mgmt.ClientSecurity(config.Security{SecretFile: secret})
+	s.must(err, "management client security")
+	return "mgmt_secret_file = " + secret
+}
+
+// launch writes d's configuration lines and starts the daemon on it.
+func (s *scenario) launch(d *daemon, name string, lines []string, debug bool) {
+	s.t.Helper()
 	d.conf = s.writeFile(name+".conf", strings.Join(lines, "\n")+"\n", 0o600)
 	d.args = []string{"-f", d.conf}
-	if spec.debug {
+	if debug {
 		d.args = append(d.args, "-d")
 	}
 	d.args = append(d.args, "start")
 	d.proc = s.spawn(name, d.bin, d.args, spawnOpts{dir: s.dir})
-	d.waitUp()
-	return d
 }
 
 // workerSpec configures startWorker.
@@ -101,18 +119,8 @@ type workerSpec struct {
 // starts vpoller-worker on it, management over tcp with a shared secret.
 func (s *scenario) startWorker(name string, spec workerSpec) *daemon {
 	s.t.Helper()
-	d := &daemon{s: s, kind: "worker", bin: bins.worker, mgmt: spec.mgmt, mech: zmtp.Null()}
-	if d.mgmt == "" {
-		d.mgmt = tcpEP(s.freePort())
-	}
-	var secretLine string
-	if !spec.noSecret {
-		secret := s.secretFile()
-		secretLine = "mgmt_secret_file = " + secret
-		var err error
-		d.mech, err = mgmt.ClientSecurity(config.Security{SecretFile: secret})
-		s.must(err, "management client security")
-	}
+	d := &daemon{s: s, kind: "worker", bin: bins.worker}
+	secretLine := s.setupMgmt(d, spec.mgmt, spec.noSecret)
 	hosts := name + "-vsphere.d"
 	for _, v := range spec.vcenters {
 		s.writeFile(hosts+"/"+v.name+".conf", v.agentFile(spec.timeout), 0o600)
@@ -121,14 +129,7 @@ func (s *scenario) startWorker(name string, spec workerSpec) *daemon {
 		s.must(os.MkdirAll(s.path(hosts), 0o700), "vsphere.d")
 	}
 	lines := []string{"[worker]", "proxy = " + spec.proxy, "mgmt = " + d.mgmt, secretLine, "vsphere_hosts_dir = " + hosts}
-	lines = append(lines, spec.extra...)
-	d.conf = s.writeFile(name+".conf", strings.Join(lines, "\n")+"\n", 0o600)
-	d.args = []string{"-f", d.conf}
-	if spec.debug {
-		d.args = append(d.args, "-d")
-	}
-	d.args = append(d.args, "start")
-	d.proc = s.spawn(name, d.bin, d.args, spawnOpts{dir: s.dir})
+	s.launch(d, name, append(lines, spec.extra...), spec.debug)
 	if !spec.noWait {
 		d.waitUp()
 	}
@@ -257,6 +258,15 @@ func (d *daemon) mustWorkerStatus() workerStatus {
 	st, err := d.workerStatus()
 	d.s.must(err, d.name+" status")
 	return st
+}
+
+// mustSeeWorkers fails the scenario unless the proxy counts n connected
+// workers within the time given; what names them in the failure.
+func (d *daemon) mustSeeWorkers(n int, within time.Duration, what string) {
+	d.s.t.Helper()
+	if ok, _ := d.waitWorkers(n, within); !ok {
+		d.s.fatalf("the proxy does not see %s", what)
+	}
 }
 
 // waitWorkers waits until the proxy counts n connected workers.

@@ -32,9 +32,7 @@ func Test01WorkerKill(t *testing.T) {
 	px := s.startProxy("proxy", proxySpec{})
 	wa := s.startWorker("worker-a", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}})
 	s.startWorker("worker-b", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}})
-	if ok, _ := px.waitWorkers(2, 10*time.Second); !ok {
-		s.fatalf("the proxy does not see 2 workers")
-	}
+	px.mustSeeWorkers(2, 10*time.Second, "2 workers")
 	s.warm(px.front, 8, pollVM(vc.name))
 
 	l, err := startLoad(loadSpec{endpoint: px.front, conc: 8, timeout: 5 * time.Second, retries: 1, pause: 2 * time.Millisecond,

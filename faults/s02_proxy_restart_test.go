@@ -24,9 +24,7 @@ func proxyRestart(t *testing.T, id string, sig syscall.Signal) {
 	px := s.startProxy("proxy", proxySpec{})
 	s.startWorker("worker-a", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}})
 	s.startWorker("worker-b", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}})
-	if ok, _ := px.waitWorkers(2, 10*time.Second); !ok {
-		s.fatalf("the proxy does not see 2 workers")
-	}
+	px.mustSeeWorkers(2, 10*time.Second, "2 workers")
 	s.warm(px.front, 4, pollVM(vc.name))
 
 	// The callers retry (lazy pirate, 3 attempts of 1 s) as Zabbix's

@@ -53,9 +53,7 @@ func Test03VcenterStall(t *testing.T) {
 	vcB := s.startVcenter("localhost")
 	px := s.startProxy("proxy", proxySpec{})
 	w := s.startWorker("worker", workerSpec{proxy: px.back, vcenters: []*vcenter{vcA, vcB}, timeout: vcTimeout, extra: breakerLines})
-	if ok, _ := px.waitWorkers(1, 10*time.Second); !ok {
-		s.fatalf("the proxy does not see the worker")
-	}
+	px.mustSeeWorkers(1, 10*time.Second, "the worker")
 	s.warm(px.front, 4, pollVM(vcA.name), pollVM(vcB.name))
 
 	l, err := startLoad(loadSpec{endpoint: px.front, conc: 8, timeout: 8 * time.Second, retries: 1, pause: 10 * time.Millisecond,

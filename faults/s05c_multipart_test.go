@@ -21,9 +21,7 @@ func Test05cMultipart(t *testing.T) {
 	vc := s.startVcenter("127.0.0.1")
 	px := s.startProxy("proxy", proxySpec{})
 	s.startWorker("worker", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}})
-	if ok, _ := px.waitWorkers(1, 10*time.Second); !ok {
-		s.fatalf("the proxy does not see the worker")
-	}
+	px.mustSeeWorkers(1, 10*time.Second, "the worker")
 	s.warm(px.front, 1, pollVM(vc.name))
 	base := px.rss()
 

@@ -29,9 +29,7 @@ func Test08PoisonRequest(t *testing.T) {
 		p := s.spawn(name, testutil.Python(t, false), []string{"testdata/pyworker.py", px.back, name, poisonMarker}, spawnOpts{})
 		workers = append(workers, p)
 	}
-	if ok, _ := px.waitWorkers(3, 15*time.Second); !ok {
-		s.fatalf("the proxy does not see 3 Python workers")
-	}
+	px.mustSeeWorkers(3, 15*time.Second, "3 Python workers")
 
 	normal := func(int) (string, *vpoller.Request) {
 		return "normal", &vpoller.Request{Method: "vm.get", Hostname: "vc", Name: "vm1", Properties: []string{"runtime.powerState"}}

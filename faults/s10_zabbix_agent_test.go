@@ -21,9 +21,7 @@ func Test10ZabbixAgentHostileEndpoint(t *testing.T) {
 	vc := s.startVcenter("127.0.0.1")
 	px := s.startProxy("proxy", proxySpec{})
 	s.startWorker("worker", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}})
-	if ok, _ := px.waitWorkers(1, 10*time.Second); !ok {
-		s.fatalf("the proxy does not see the worker")
-	}
+	px.mustSeeWorkers(1, 10*time.Second, "the worker")
 	a := s.startAgent(px.front)
 	good := fmt.Sprintf("vpoller.poll[vm.get,%s,DC0_H0_VM0,runtime.powerState]", vc.name)
 	v, err := passive(a.addr, good, 10*time.Second)

@@ -43,9 +43,7 @@ func Test11CurveUnknownKey(t *testing.T) {
 		return []string{"proxy_curve_server_key = " + keys + "/proxy.key", "proxy_curve_secret_key = " + keys + "/" + key + ".key_secret"}
 	}
 	s.startWorker("worker", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}, extra: curveWorker("worker", "worker")})
-	if ok, _ := px.waitWorkers(1, 10*time.Second); !ok {
-		s.fatalf("the proxy does not see the worker")
-	}
+	px.mustSeeWorkers(1, 10*time.Second, "the worker")
 	rogue := s.startWorker("rogue-worker", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}, extra: curveWorker("rogue", "rogue")})
 	rogueRefused, _ := until(10*time.Second, 50*time.Millisecond, func() bool {
 		st, err := px.proxyStatus()
