@@ -66,30 +66,83 @@ func (b *builder) rule(r DiscoveryRule) *DiscoveryRule {
 	return &b.t.DiscoveryRules[len(b.t.DiscoveryRules)-1]
 }
 
-// graph adds a classic graph of the template's items (keys), in the
-// usual Zabbix colours.
-func (b *builder) graph(name string, keys ...string) {
-	colors := []string{"1A7C11", "2774A4", "F63100", "A54F10", "FC6EA3", "6C59DC"}
-	g := Graph{UUID: UUID(b.t.Template, "graph", name), Name: name}
+// graphColors are the usual Zabbix colours of a graph's lines.
+var graphColors = []string{"1A7C11", "2774A4", "F63100", "A54F10", "FC6EA3", "6C59DC"}
+
+// newGraph is a graph (or graph prototype) of the template's items (or
+// item prototypes), by key; its uuid is set by the caller.
+func newGraph(tpl, name string, keys []string) Graph {
+	g := Graph{Name: name}
 	for i, k := range keys {
-		gi := GraphItem{Color: colors[i%len(colors)], Item: ItemRef{Host: b.t.Template, Key: k}}
+		gi := GraphItem{Color: graphColors[i%len(graphColors)], Item: ItemRef{Host: tpl, Key: k}}
 		if i > 0 {
 			gi.SortOrder = fmt.Sprint(i)
 		}
 		g.GraphItems = append(g.GraphItems, gi)
 	}
+	return g
+}
+
+// graph adds a classic graph of the template's items (keys).
+func (b *builder) graph(name string, keys ...string) {
+	g := newGraph(b.t.Template, name, keys)
+	g.UUID = UUID(b.t.Template, "graph", name)
 	b.t.Graphs = append(b.t.Graphs, g)
+}
+
+// graphProto adds a graph prototype of the rule's item prototypes (its
+// uuid is set by finish, from the rule's key).
+func (b *builder) graphProto(r *DiscoveryRule, name string, keys ...string) {
+	r.GraphProtos = append(r.GraphProtos, newGraph(b.t.Template, name, keys))
+}
+
+// Dashboard widgets of Zabbix 6.0 template dashboards (the widget types a
+// 6.0 template may hold: classic graph, graph prototype, plain text, ...).
+
+// graphWidget shows a graph of the template by name.
+func (b *builder) graphWidget(graph string) Widget {
+	return Widget{Type: "GRAPH_CLASSIC", Fields: []WidgetField{
+		{Type: "INTEGER", Name: "source_type", Value: "0"},
+		{Type: "GRAPH", Name: "graphid", Value: GraphRef{Host: b.t.Template, Name: graph}},
+	}}
+}
+
+// graphProtoWidget shows every graph a graph prototype of the template
+// made, columns x rows at a time (the frontend pages through the rest).
+func (b *builder) graphProtoWidget(proto string, columns, rows int) Widget {
+	return Widget{Type: "GRAPH_PROTOTYPE", Fields: []WidgetField{
+		{Type: "INTEGER", Name: "source_type", Value: "2"},
+		{Type: "INTEGER", Name: "columns", Value: fmt.Sprint(columns)},
+		{Type: "INTEGER", Name: "rows", Value: fmt.Sprint(rows)},
+		{Type: "GRAPH_PROTOTYPE", Name: "graphid", Value: GraphRef{Host: b.t.Template, Name: proto}},
+	}}
+}
+
+// textWidget shows the newest lines values of an item of the template
+// (a log item: its latest lines).
+func (b *builder) textWidget(name, key string, lines int) Widget {
+	return Widget{Type: "PLAIN_TEXT", Name: name, Fields: []WidgetField{
+		{Type: "INTEGER", Name: "show_lines", Value: fmt.Sprint(lines)},
+		{Type: "ITEM", Name: "itemids", Value: ItemRef{Host: b.t.Template, Key: key}},
+	}}
 }
 
 // dashboard adds a dashboard of the template's graphs, two per row.
 func (b *builder) dashboard(name string, graphs ...string) {
+	ws := make([]Widget, len(graphs))
+	for i, g := range graphs {
+		ws[i] = b.graphWidget(g)
+	}
+	b.dashboardOf(name, ws...)
+}
+
+// dashboardOf adds a dashboard of widgets laid out two per row, each half
+// the width and five rows high.
+func (b *builder) dashboardOf(name string, widgets ...Widget) {
 	d := Dashboard{UUID: UUID(b.t.Template, "dashboard", name), Name: name}
 	var page DashboardPage
-	for i, g := range graphs {
-		w := Widget{Type: "GRAPH_CLASSIC", Width: "12", Height: "5", Fields: []WidgetField{
-			{Type: "INTEGER", Name: "source_type", Value: "0"},
-			{Type: "GRAPH", Name: "graphid", Value: GraphRef{Host: b.t.Template, Name: g}},
-		}}
+	for i, w := range widgets {
+		w.Width, w.Height = "12", "5"
 		if i%2 == 1 {
 			w.X = "12"
 		}
@@ -124,6 +177,10 @@ func (b *builder) finish() Template {
 			fixTriggers(b.t.Template, p.TriggerProtos)
 		}
 		fixTriggers(b.t.Template, r.TriggerProtos)
+		for j := range r.GraphProtos {
+			g := &r.GraphProtos[j]
+			g.UUID = UUID(b.t.Template, "lld", r.Key, "graph", g.Name)
+		}
 		for j := range r.HostPrototypes {
 			h := &r.HostPrototypes[j]
 			h.UUID = UUID(b.t.Template, "lld", r.Key, "host", h.Host)

@@ -116,6 +116,7 @@ type DiscoveryRule struct {
 	Description    string          `yaml:"description,omitempty"`
 	ItemPrototypes []Item          `yaml:"item_prototypes,omitempty"`
 	TriggerProtos  []Trigger       `yaml:"trigger_prototypes,omitempty"`
+	GraphProtos    []Graph         `yaml:"graph_prototypes,omitempty"`
 	HostPrototypes []HostPrototype `yaml:"host_prototypes,omitempty"`
 	MasterItem     *MasterItem     `yaml:"master_item,omitempty"`
 	Preprocessing  []Step          `yaml:"preprocessing,omitempty"`
@@ -225,6 +226,7 @@ type DashboardPage struct {
 // Widget is a dashboard widget; X and Y are grid positions.
 type Widget struct {
 	Type   string        `yaml:"type"`
+	Name   string        `yaml:"name,omitempty"`
 	X      string        `yaml:"x,omitempty"`
 	Y      string        `yaml:"y,omitempty"`
 	Width  string        `yaml:"width"`
@@ -232,7 +234,8 @@ type Widget struct {
 	Fields []WidgetField `yaml:"fields"`
 }
 
-// WidgetField is one field of a widget; Value is a string or a GraphRef.
+// WidgetField is one field of a widget; Value is a string, a GraphRef or
+// an ItemRef.
 type WidgetField struct {
 	Type  string `yaml:"type"`
 	Name  string `yaml:"name"`

@@ -102,7 +102,7 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 	hvPerf(b, tpl)
 	hvExtras(b, tpl, mkey)
 	hvHardware(b, tpl)
-	hvGraphs(b)
+	hvGraphs(b, hvInstances(b, tpl))
 
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
 	for _, vm := range []string{vmPower, vmConnection, vmStatus, vmHealth} {
@@ -159,8 +159,9 @@ func hvPerf(b *builder, tpl string) {
 		"Real-time counter power.power.watt.average: the host's power draw.").withTags("component", "power"))
 }
 
-// hvGraphs adds the host's graphs and its dashboard.
-func hvGraphs(b *builder) {
+// hvGraphs adds the host's graphs and its dashboard, which also shows the
+// graph prototypes of its per-instance discoveries (protos).
+func hvGraphs(b *builder, protos []string) {
 	b.graph("Hypervisor: CPU utilisation", "vsphere.hv.cpu.util", hvPerfKey("cpu.usage.percent.average"), hvCPUReady)
 	b.graph("Hypervisor: memory", "vsphere.hv.memory.size", "vsphere.hv.memory.used")
 	b.graph("Hypervisor: memory swap", hvPerfKey("mem.swapinRate.kiloBytesPerSecond.average"),
@@ -168,8 +169,15 @@ func hvGraphs(b *builder) {
 	b.graph("Hypervisor: network", hvPerfKey("net.received.kiloBytesPerSecond.average"),
 		hvPerfKey("net.transmitted.kiloBytesPerSecond.average"))
 	b.graph("Hypervisor: power", hvPerfKey("power.power.watt.average"))
-	b.dashboard("Hypervisor overview", "Hypervisor: CPU utilisation", "Hypervisor: memory", "Hypervisor: memory swap",
-		"Hypervisor: network", "Hypervisor: power", "Hypervisor: state")
+	var ws []Widget
+	for _, g := range []string{"Hypervisor: CPU utilisation", "Hypervisor: memory", "Hypervisor: memory swap",
+		"Hypervisor: network", "Hypervisor: power", "Hypervisor: state"} {
+		ws = append(ws, b.graphWidget(g))
+	}
+	for _, g := range protos {
+		ws = append(ws, b.graphProtoWidget(g, 1, 1))
+	}
+	b.dashboardOf("Hypervisor overview", ws...)
 }
 
 // hvExtras adds the host's numeric states (graphable twins of the text

@@ -681,6 +681,29 @@ func refProblems(d doc) (problems []string, checked int) {
 			}
 			names[gname] = true
 		}
+		// Graph prototypes: their items are the rule's prototypes or the
+		// template's items.
+		protoGraphs := map[string]bool{}
+		for _, r := range list(tpl["discovery_rules"]) {
+			ruleProtos := map[string]bool{}
+			for _, p := range list(m(r)["item_prototypes"]) {
+				ruleProtos[str(m(p)["key"])] = true
+			}
+			for _, g := range list(m(r)["graph_prototypes"]) {
+				gname := str(m(g)["name"])
+				if protoGraphs[gname] {
+					bad("graph prototype name %q used twice", gname)
+				}
+				protoGraphs[gname] = true
+				for _, gi := range list(m(g)["graph_items"]) {
+					it := m(m(gi)["item"])
+					checked++
+					if str(it["host"]) != tname || !(plain[str(it["key"])] || ruleProtos[str(it["key"])]) {
+						bad("graph prototype %q references unknown item %q of %q", gname, str(it["key"]), str(it["host"]))
+					}
+				}
+			}
+		}
 		for _, db := range list(tpl["dashboards"]) {
 			dname := str(m(db)["name"])
 			for _, pg := range list(m(db)["pages"]) {
@@ -692,6 +715,11 @@ func refProblems(d doc) (problems []string, checked int) {
 							checked++
 							if str(fv["host"]) != tname || !names[str(fv["name"])] {
 								bad("dashboard %q: widget graph %q of %q does not exist", dname, str(fv["name"]), str(fv["host"]))
+							}
+						case "GRAPH_PROTOTYPE":
+							checked++
+							if str(fv["host"]) != tname || !protoGraphs[str(fv["name"])] {
+								bad("dashboard %q: widget graph prototype %q of %q does not exist", dname, str(fv["name"]), str(fv["host"]))
 							}
 						case "ITEM":
 							checked++
@@ -773,6 +801,28 @@ func TestRefProblemsCatchBreakage(t *testing.T) {
 		return nil
 	}
 	firstTrigger := func(it doc, kind string) doc { return m(list(it[kind])[0]) }
+	// graphProto0 is the first graph prototype of the first rule with one.
+	graphProto0 := func(d doc) doc {
+		for _, r := range list(templatesOf(d)[0]["discovery_rules"]) {
+			if gp := list(m(r)["graph_prototypes"]); len(gp) > 0 {
+				return m(gp[0])
+			}
+		}
+		t.Fatal("no graph prototype")
+		return nil
+	}
+	protoWidgetField := func(d doc) doc {
+		db := m(list(templatesOf(d)[0]["dashboards"])[0])
+		for _, w := range list(m(list(db["pages"])[0])["widgets"]) {
+			for _, f := range list(m(w)["fields"]) {
+				if str(m(f)["type"]) == "GRAPH_PROTOTYPE" {
+					return m(m(f)["value"])
+				}
+			}
+		}
+		t.Fatal("no graph prototype widget")
+		return nil
+	}
 	cases := []struct {
 		name  string
 		brk   func(d doc)
@@ -790,6 +840,11 @@ func TestRefProblemsCatchBreakage(t *testing.T) {
 		}, "used twice"},
 		{"dashboard graph name", func(d doc) { widgetField(d)["name"] = "VM: gone" }, `widget graph "VM: gone"`},
 		{"dashboard graph host", func(d doc) { widgetField(d)["host"] = TplCluster }, `of "vPoller Cluster" does not exist`},
+		{"graph prototype item key", func(d doc) {
+			m(m(list(graphProto0(d)["graph_items"])[0])["item"])["key"] = "vsphere.vm.nope[{#X}]"
+		}, `references unknown item "vsphere.vm.nope[{#X}]"`},
+		{"dashboard graph prototype name", func(d doc) { protoWidgetField(d)["name"] = "Disk {#X}: gone" },
+			`widget graph prototype "Disk {#X}: gone"`},
 		{"trigger key", func(d doc) {
 			tr := firstTrigger(findItem(t, d, "vsphere.vm.power.state"), "triggers")
 			tr["expression"] = strings.Replace(str(tr["expression"]), "vsphere.vm.power.state", "vsphere.vm.power.stat", 1)

@@ -55,7 +55,14 @@ type objectKind struct {
 	filters []Condition
 	// extra user macros of the vCenter template for the filters.
 	filterMacros []Macro
+	// tags: the discovery asks for the object's vSphere tags (the worker's
+	// tags pseudo-property) and the host gets them as host tag vsphere.tags.
+	tags bool
 }
+
+// TagVSphereTags is the host tag carrying a discovered object's vSphere
+// tags: "<category>:<tag>, ..." sorted (filter with "contains").
+const TagVSphereTags = "vsphere.tags"
 
 // The id every discovered host is keyed by and queried with.
 const macroID = "{#VPOLLER.ID}"
@@ -73,15 +80,15 @@ var objectKinds = []objectKind{
 	{title: "Datacenter", short: "dc", method: "datacenter.discover", macro: "DATACENTER",
 		props: []string{"moref"}, idProps: []string{"moref"}, template: TplDatacenter, group: GroupDatacenters, own: "dc",
 		macros: [][2]string{{"{$VSPHERE.DATACENTER.NAME}", macroID}}},
-	{title: "Cluster", short: "cluster", method: "cluster.discover", macro: "CLUSTER",
+	{title: "Cluster", short: "cluster", method: "cluster.discover", tags: true, macro: "CLUSTER",
 		props: []string{"moref", "datacenter"}, idProps: []string{"moref"}, template: TplCluster, group: GroupClusters,
 		dc: true, own: "cluster",
 		macros: [][2]string{{"{$VSPHERE.CLUSTER.NAME}", macroID}, {MacroClusterEntity, "{#VSPHERE.CLUSTER.NAME}"}}},
-	{title: "Hypervisor", short: "hv", method: "host.discover", macro: "HV",
+	{title: "Hypervisor", short: "hv", method: "host.discover", tags: true, macro: "HV",
 		props: []string{"moref", "datacenter", "cluster"}, idProps: []string{"moref"}, template: TplHypervisor, group: GroupHypervisors,
 		dc: true, cluster: true,
 		macros: [][2]string{{"{$VSPHERE.HV.NAME}", macroID}, {MacroHVEntity, "{#VSPHERE.HOST.NAME}"}}},
-	{title: "Virtual machine", short: "vm", method: "vm.discover", macro: "VM",
+	{title: "Virtual machine", short: "vm", method: "vm.discover", tags: true, macro: "VM",
 		props:   []string{"config.instanceUuid", "moref", "datacenter", "cluster", "runtime.powerState", "config.template", "guest.ipAddress"},
 		idProps: []string{"config.instanceUuid", "moref"}, template: TplVM, group: GroupVMs, dc: true, cluster: true,
 		macros: [][2]string{{"{$VSPHERE.VM.NAME}", macroID}, {MacroVMEntity, "{#VSPHERE.VM.NAME}"}},
@@ -95,7 +102,7 @@ var objectKinds = []objectKind{
 			{Macro: "{$VSPHERE.VM.TEMPLATE.NOT_MATCHES}", Value: "^true$",
 				Description: "VMs whose config.template matches this regular expression are not discovered: VM templates by default; set CHANGE_IF_NEEDED to discover them too."},
 		}},
-	{title: "Datastore", short: "ds", method: "datastore.discover", macro: "DATASTORE",
+	{title: "Datastore", short: "ds", method: "datastore.discover", tags: true, macro: "DATASTORE",
 		props: []string{"info.url", "moref", "datacenter"}, idProps: []string{"moref"}, template: TplDatastore, group: GroupDatastores, dc: true,
 		// vPoller looks datastores up by URL, as stable as the id.
 		macros: [][2]string{{"{$VSPHERE.DATASTORE.URL}", "{#VSPHERE.DATASTORE.INFO.URL}"}, {"{$VSPHERE.DATASTORE.NAME}", "{#VSPHERE.DATASTORE.NAME}"}}},
@@ -180,6 +187,11 @@ func objectRules() []DiscoveryRule {
 		for _, c := range k.filters {
 			spec.need = append(spec.need, c.Macro)
 		}
+		kprops := k.props
+		if k.tags {
+			kprops = append(append([]string{}, k.props...), "tags")
+			spec.need = append(spec.need, lld.Macro(prefix, "tags"))
+		}
 		if k.dc {
 			spec.dcMacro = lld.Macro(prefix, "datacenter")
 		}
@@ -195,7 +207,7 @@ func objectRules() []DiscoveryRule {
 		}
 		r := DiscoveryRule{
 			Name:     k.title + " discovery",
-			Key:      discoverKey(k.method, "", props(k.props...)),
+			Key:      discoverKey(k.method, "", props(kprops...)),
 			Delay:    MacroLLDInterval,
 			Filter:   discoveryFilter(nameMacro, mt, nm, k.dc || k.own == "dc", k.cluster || k.own == "cluster", filters),
 			Lifetime: "7d",
@@ -224,6 +236,9 @@ func objectRules() []DiscoveryRule {
 			hp.GroupPrototypes = append(hp.GroupPrototypes, Name{Name: GroupClusterPrefix + "{#VPOLLER.CLUSTER}"})
 			hp.Tags = append(hp.Tags, Tag{Tag: "cluster", Value: "{#VPOLLER.CLUSTER}"})
 		}
+		if k.tags {
+			hp.Tags = append(hp.Tags, Tag{Tag: TagVSphereTags, Value: lld.Macro(prefix, "tags")})
+		}
 		for _, m := range k.macros {
 			hp.Macros = append(hp.Macros, Macro{Macro: m[0], Value: m[1]})
 		}
@@ -249,6 +264,9 @@ func guestAgentRule(plain DiscoveryRule, k objectKind) DiscoveryRule {
 	r := plain
 	rev := append([]string{}, k.props...)
 	rev[0], rev[1] = rev[1], rev[0] // same properties, another key
+	if k.tags {
+		rev = append(rev, "tags")
+	}
 	r.Key = discoverKey(k.method, "", props(rev...))
 	r.Name = k.title + " discovery (guest agent interface)"
 	r.Description = "The VMs of '" + plain.Name + "' when {$VSPHERE.VM.AGENT.INTERFACE} is 1, {$VPOLLER.AGENT.ADDRESS} is set and the guest reports an IP address: " +
@@ -303,6 +321,7 @@ for (var i = 0; i < ports.length; i++) {
 return n;`)).withDescription(desc).withTags("component", "network", "dvswitch", "{#VSPHERE.DVSWITCH.NAME}")
 	}
 	downKey := "vsphere.dvs.ports.connected.down[{#VPOLLER.ID}]"
+	blockedKey := "vsphere.dvs.ports.blocked[{#VPOLLER.ID}]"
 	r.ItemPrototypes = []Item{
 		raw,
 		dep(mkey, "vsphere.dvs.ports[{#VPOLLER.ID}]", "Distributed switch {#VSPHERE.DVSWITCH.NAME}: ports", vtUnsigned, "", jsonPath("$.length()")).
@@ -315,9 +334,50 @@ return n;`)).withDescription(desc).withTags("component", "network", "dvswitch", 
 			"p.connectee !== null && p.connectee !== undefined && p.linkUp === false", "Connected ports whose link is down.").
 			withTriggerProtos(trigger("Distributed switch {#VSPHERE.DVSWITCH.NAME}: {ITEM.LASTVALUE1} connected port(s) link down", "WARNING",
 				last(tpl, downKey)+">0", "Ports with a connected NIC report their link down (cable, uplink, or VM NIC disconnected).")),
-		count("vsphere.dvs.ports.blocked[{#VPOLLER.ID}]", "ports blocked", "p.blocked === true", "Ports blocked by policy or state."),
+		count(blockedKey, "ports blocked", "p.blocked === true", "Ports blocked by policy or state.").
+			withTriggerProtos(trigger("Distributed switch {#VSPHERE.DVSWITCH.NAME}: {ITEM.LASTVALUE1} port(s) blocked", "INFO",
+				last(tpl, blockedKey)+">0", "Ports are blocked (by an administrator, a security policy or network I/O control): their NICs have no traffic.")),
 	}
+	r.ItemPrototypes = append(r.ItemPrototypes, dvswitchState()...)
+	r.GraphProtos = []Graph{newGraph(tpl, DVSwitchPortsGraph,
+		[]string{"vsphere.dvs.ports[{#VPOLLER.ID}]", "vsphere.dvs.ports.connected[{#VPOLLER.ID}]", "vsphere.dvs.ports.up[{#VPOLLER.ID}]", downKey, blockedKey})}
 	return r
+}
+
+// DVSwitchPortsGraph is the graph prototype of a distributed switch's
+// port counts (vCenter overview dashboard).
+const DVSwitchPortsGraph = "Distributed switch {#VSPHERE.DVSWITCH.NAME}: ports"
+
+// dvswitchState adds a switch's overall status (text with red/yellow
+// triggers, numeric twin for graphs) and configuration version (info
+// trigger on change: somebody reconfigured the switch), from one
+// dvswitch.get per switch and interval, answered from the worker's
+// property mirror.
+func dvswitchState() []Item {
+	const tpl = TplVCenter
+	skey := getKey("dvswitch.get", macroID, props("name", "overallStatus", "config.configVersion"))
+	raw := master("Distributed switch {#VSPHERE.DVSWITCH.NAME}: raw properties", skey,
+		"Status and configuration version of the switch (dvswitch.get), from the worker's property mirror.")
+	raw.Tags = append(raw.Tags, Tag{Tag: "dvswitch", Value: "{#VSPHERE.DVSWITCH.NAME}"})
+	status := "vsphere.dvs.status[{#VPOLLER.ID}]"
+	version := "vsphere.dvs.config.version[{#VPOLLER.ID}]"
+	red := trigger("Distributed switch {#VSPHERE.DVSWITCH.NAME} overall status is red", "HIGH",
+		last(tpl, status)+`="red"`, "vCenter reports a problem with the distributed switch (e.g. a host out of sync, an uplink down).")
+	tags := []string{"component", "network", "dvswitch", "{#VSPHERE.DVSWITCH.NAME}"}
+	return []Item{
+		raw,
+		dep(skey, status, "Distributed switch {#VSPHERE.DVSWITCH.NAME}: overall status", vtChar, "", prop("overallStatus")).
+			withTags(tags...).
+			withTriggerProtos(red, trigger("Distributed switch {#VSPHERE.DVSWITCH.NAME} overall status is yellow", "WARNING",
+				last(tpl, status)+`="yellow"`, "vCenter reports that the distributed switch might have a problem.").dependsOn(red)),
+		stateNum(skey, "vsphere.dvs.status.num[{#VPOLLER.ID}]", "Distributed switch {#VSPHERE.DVSWITCH.NAME}: overall status",
+			"overallStatus", "gray", vmStatus).withTags(tags...),
+		dep(skey, version, "Distributed switch {#VSPHERE.DVSWITCH.NAME}: configuration version", vtChar, "",
+			propOr("config.configVersion", ""), discardUnchanged("1d")).
+			withTags(tags...).
+			withTriggerProtos(trigger("Distributed switch {#VSPHERE.DVSWITCH.NAME} configuration has changed", "INFO",
+				"change(/"+tpl+"/"+version+")=1", "The switch's configuration version changed: somebody reconfigured it (portgroups, uplinks, policies).")),
+	}
 }
 
 // VCenter returns the template attached to the Zabbix host that stands for a
@@ -379,6 +439,7 @@ inherit this host's interface and get {$VSPHERE.HOST}, {$VPOLLER.INTERVAL} and {
 
 	// ---- issue 11 (i11-obj): the vCenter's event stream as a log item ----
 	vcEvents(b, tpl)
+	vcOverview(b, akey, skey)
 	return b.finish()
 }
 
@@ -406,4 +467,25 @@ func vcEvents(b *builder, tpl string) {
 		withTags("component", "events").
 		withTriggers(errs, trigger("vCenter {$VSPHERE.HOST}: warning events", "WARNING", count("{$VSPHERE.EVENTS.WARNING.MATCHES}"),
 			"vCenter logged events of severity warning (or matching {$VSPHERE.EVENTS.WARNING.MATCHES}) in the last {$VSPHERE.EVENTS.PERIOD}.").dependsOn(errs)))
+}
+
+// vcOverview adds the vCenter's numeric API type, the value maps of its
+// numeric items and the "vCenter overview" dashboard: sessions, the
+// newest event lines, and the port counts of every distributed switch.
+func vcOverview(b *builder, akey, skey string) {
+	const apiType = "VMware API type"
+	b.item(dep(akey, "vsphere.vc.api.type.num", "API type (numeric)", vtUnsigned, "", prop("apiType"),
+		javascript(`return value === 'VirtualCenter' ? 1 : value === 'HostAgent' ? 0 : `+stateOther+`;`), discardUnchanged("1d")).
+		withValueMap(apiType).
+		withDescription("1 for a vCenter, 0 for a standalone ESXi ("+stateOther+": another endpoint).").
+		withTags("component", "inventory"))
+	b.valueMap(apiType, "0", "HostAgent", "1", "VirtualCenter", stateOther, "other")
+	stateValueMap(b, vmStatus)
+
+	b.graph("vCenter: sessions", "vsphere.vc.sessions")
+	b.dashboardOf("vCenter overview",
+		b.graphWidget("vCenter: sessions"),
+		b.textWidget("Latest events", Key("vpoller.events", MacroAgent), 25),
+		b.graphProtoWidget(DVSwitchPortsGraph, 2, 1),
+	)
 }

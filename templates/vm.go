@@ -164,7 +164,8 @@ with vm.disk.discover and vm.guest.net.get.`)
 			withTags("component", "network", "interface", "{#VSPHERE.VM.MACADDRESS}"),
 	)
 
-	vmGraphs(b)
+	disk, vnic := vmInstances(b, tpl)
+	vmGraphs(b, append(disk, vnic...))
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
 	for _, vm := range []string{vmPower, vmConnection, vmStatus, vmTools} {
 		stateValueMap(b, vm)
@@ -266,12 +267,20 @@ const (
 	vmMemCompressed = "vsphere.vm.memory.compressed"
 )
 
-// vmGraphs adds the VM's graphs and its dashboard.
-func vmGraphs(b *builder) {
+// vmGraphs adds the VM's graphs and its dashboard, which also shows the
+// graph prototypes of its per-instance discoveries (protos).
+func vmGraphs(b *builder, protos []string) {
 	b.graph("VM: CPU usage", "vsphere.vm.cpu.used")
 	b.graph("VM: CPU contention", vmCPUReady, vmCPUCostop)
 	b.graph("VM: memory", "vsphere.vm.memory.size", "vsphere.vm.memory.host.used", "vsphere.vm.memory.guest.used")
 	b.graph("VM: memory reclaimed", vmMemBallooned, vmMemSwapped, vmMemCompressed)
 	b.graph("VM: network", vmPerfKey("net.usage.kiloBytesPerSecond.average"))
-	b.dashboard("VM overview", "VM: CPU usage", "VM: CPU contention", "VM: memory", "VM: memory reclaimed", "VM: network", "VM: state")
+	var ws []Widget
+	for _, g := range []string{"VM: CPU usage", "VM: CPU contention", "VM: memory", "VM: memory reclaimed", "VM: network", "VM: state"} {
+		ws = append(ws, b.graphWidget(g))
+	}
+	for _, g := range protos {
+		ws = append(ws, b.graphProtoWidget(g, 1, 1))
+	}
+	b.dashboardOf("VM overview", ws...)
 }
