@@ -386,6 +386,8 @@ key = alarms[0]["key"]
 listed = [h for h in inv["hv"] if any(a["key"] == key for a in ask("host.alarm.get", h))]
 dc = inv["dc"][0]
 tags = ask("vm.tag.get", vm)
+def perf(kind, macro, counter, instance):
+    return f"vpoller.poll[{kind}.perf.metric.get,{{$VSPHERE.HOST}},{macro},value,,,,{counter},{instance}]"
 inv["obj"] = {
     "values": [[vm, f"vsphere.vm.alarm.status[{key}]", "red"],
                [dc, f"vsphere.dc.alarm.status[{key}]", "red"],
@@ -399,9 +401,25 @@ inv["obj"] = {
              [os.environ["CLIENT"], "-m", "vm.perf.metric.get", "-V", os.environ["AGENT_NAME"], "-n", vm,
               "-c", "cpu.usage.percent.average", "-s", "360", "-e", os.environ["ENDPOINT"], "-t", "5000", "-r", "2"], 0.01],
     "event_vm": vm,
+    # vSphere tags become the host tag vsphere.tags of the discovered host.
+    "hosttags": [[vm, "vsphere.tags", ", ".join(sorted(f"{t['category']}:{t['tag']}" for t in tags))]],
+    # Per-instance perf: the VM's virtual disks and NICs and the first
+    # hypervisor's NICs, datastores and LUNs as vPoller discovers them must
+    # have become item prototypes' items (one counter each checked).
+    "present": [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "virtualDisk.totalReadLatency.millisecond.average", d["instance"])]
+                for d in ask("vm.vdisk.discover", vm)] +
+               [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "net.bytesRx.kiloBytesPerSecond.average", n["instance"])]
+                for n in ask("vm.vnic.discover", vm)] +
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "net.errorsRx.number.summation", n["instance"])]
+                for n in ask("host.pnic.discover", inv["hv"][0])] +
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "datastore.totalReadLatency.millisecond.average", d["instance"])]
+                for d in ask("host.datastore.discover", inv["hv"][0])] +
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "disk.deviceLatency.millisecond.average", d["instance"])]
+                for d in ask("host.lun.discover", inv["hv"][0])],
 }
 json.dump(inv, open(sys.argv[1], "w"))
-print(f"alarm {key} red on {vm} (listed by host.alarm.get of {listed or 'no host'}); tags {inv['obj']['values'][2][2]!r}")
+print(f"alarm {key} red on {vm} (listed by host.alarm.get of {listed or 'no host'}); tags {inv['obj']['values'][2][2]!r}; "
+      f"{len(inv['obj']['present'])} per-instance perf items expected")
 EOPY
 }
 

@@ -114,11 +114,12 @@ def cmd_import(api, files):
     tpls = api.call("template.get", {"filter": {"host": [
         "vPoller vCenter", "vPoller Hypervisor", "vPoller Virtual Machine", "vPoller Datastore",
         "vPoller Cluster", "vPoller Datacenter", "vPoller Resource Pool", "vPoller Datastore Cluster",
-        "vPoller self-monitoring"]}, "output": ["host"], "selectItems": "count",
+        "vPoller self-monitoring"]}, "output": ["host", "templateid"], "selectItems": "count",
         "selectTriggers": "count", "selectDiscoveries": "count", "selectGraphs": "count", "selectDashboards": "count"})
     for t in sorted(tpls, key=lambda t: t["host"]):
+        protos = api.call("graphprototype.get", {"templateids": [t["templateid"]], "countOutput": True})
         log(f"template {t['host']}: {t['items']} items, {t['triggers']} triggers, {t['discoveries']} discovery rules, "
-            f"{t['graphs']} graphs, {t['dashboards']} dashboards")
+            f"{t['graphs']} graphs, {protos} graph prototypes, {t['dashboards']} dashboards")
     if len(tpls) != 9:
         failed += 1
         log(f"expected 9 templates, found {len(tpls)}")
@@ -168,6 +169,16 @@ def obj_checks(api, vc_id):
         for name, key in spec["absent"]:
             res.append((name, key, "no such item", "present" if (ids.get(name), key) in by else "absent",
                         (ids.get(name), key) not in by))
+        # Per-instance perf items (the instance discoveries' item prototypes).
+        for name, key in spec.get("present", []):
+            res.append((name, key, "present", "present" if (ids.get(name), key) in by else "absent",
+                        (ids.get(name), key) in by))
+        # vSphere tags as host tags of the discovered host.
+        if spec.get("hosttags"):
+            htags = {h["name"]: h["tags"] for h in api.call("host.get", {"output": ["name"], "selectTags": "extend"})}
+            for name, tag, want in spec["hosttags"]:
+                got = [t["value"] for t in htags.get(name, []) if t["tag"] == tag]
+                res.append((name, "host tag " + tag, want, got[0] if got else None, got == [want]))
         name, key, cmd, mult = spec["perf"]
         it = by.get((ids.get(name), key))
         got = float(it["lastvalue"]) if it and it["lastclock"] != "0" else None
