@@ -53,6 +53,49 @@ var (
 		"cpu.ready.millisecond.summation", "cpu.costop.millisecond.summation"}
 )
 
+// The VM template's per-instance perf items: per virtual disk and per
+// virtual NIC (discovered with vm.vdisk.discover and vm.vnic.discover),
+// polled every {$VPOLLER.PERF.INSTANCE.INTERVAL} (instanceEvery template
+// intervals).
+var (
+	vdiskCounters = []string{"virtualDisk.totalReadLatency.millisecond.average", "virtualDisk.totalWriteLatency.millisecond.average",
+		"virtualDisk.numberReadAveraged.number.average", "virtualDisk.numberWriteAveraged.number.average"}
+	vnicCounters = []string{"net.bytesRx.kiloBytesPerSecond.average", "net.bytesTx.kiloBytesPerSecond.average",
+		"net.packetsRx.number.summation", "net.packetsTx.number.summation",
+		"net.droppedRx.number.summation", "net.droppedTx.number.summation"}
+	instanceDiscoveries = map[string][]string{"vm.vdisk.discover": vdiskCounters, "vm.vnic.discover": vnicCounters}
+)
+
+// instanceEvery is {$VPOLLER.PERF.INSTANCE.INTERVAL} (5m) in template
+// intervals (1m).
+const instanceEvery = 5
+
+// instanceRequests discovers every VM's virtual disks and NICs through the
+// chain, as the template's discoveries do, and returns the per-instance
+// perf requests of one {$VPOLLER.PERF.INSTANCE.INTERVAL}.
+func instanceRequests(ctx context.Context, b *testing.B, cl *client.Client, vms []string) []*vpoller.Request {
+	b.Helper()
+	var out []*vpoller.Request
+	for _, vm := range vms {
+		for method, counters := range instanceDiscoveries {
+			r, err := cl.Call(ctx, &vpoller.Request{Method: method, Hostname: benchAgent, Name: vm})
+			if err != nil || r.Failed() {
+				b.Fatalf("%s %s: %v %+v", method, vm, err, r)
+			}
+			list, _ := r.Result.([]any)
+			for _, el := range list {
+				obj, _ := el.(vpoller.Object)
+				inst, _ := obj.Get("instance")
+				for _, c := range counters {
+					out = append(out, &vpoller.Request{Method: "vm.perf.metric.get", Hostname: benchAgent, Name: vm,
+						Properties: []string{"value"}, CounterName: c, Instance: fmt.Sprint(inst), MaxSample: 1})
+				}
+			}
+		}
+	}
+	return out
+}
+
 // templateRequests are one VM's requests of one interval, as the plugin
 // sends them.
 func templateRequests(agent, vm string) []*vpoller.Request {
@@ -90,12 +133,34 @@ func TestBenchRequestsAreTheTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := map[string]bool{}
+	keys, instKeys := map[string]bool{}, map[string]bool{}
 	for _, line := range strings.Split(string(raw), "\n") {
 		line = strings.TrimSpace(line)
-		if k, ok := strings.CutPrefix(line, "key: "); ok && (strings.HasPrefix(k, "vpoller.get[") || strings.HasPrefix(k, "vpoller.poll[")) {
+		k, ok := strings.CutPrefix(line, "key: ")
+		switch {
+		case !ok || !(strings.HasPrefix(k, "vpoller.get[") || strings.HasPrefix(k, "vpoller.poll[")):
+		case strings.Contains(k, "{#VSPHERE.VM.VDISK.INSTANCE}") || strings.Contains(k, "{#VSPHERE.VM.VNIC.INSTANCE}"):
+			instKeys[k] = true // per-instance prototypes, every {$VPOLLER.PERF.INSTANCE.INTERVAL}
+		default:
 			keys[k] = true
 		}
+	}
+	nInst := 0
+	for method, counters := range instanceDiscoveries {
+		macro := map[string]string{"vm.vdisk.discover": "{#VSPHERE.VM.VDISK.INSTANCE}", "vm.vnic.discover": "{#VSPHERE.VM.VNIC.INSTANCE}"}[method]
+		for _, c := range counters {
+			nInst++
+			k := "vpoller.poll[vm.perf.metric.get,{$VSPHERE.HOST},{$VSPHERE.VM.NAME},value,,,," + c + "," + macro + "]"
+			if !instKeys[k] {
+				t.Errorf("the template has no item prototype %s", k)
+			}
+		}
+	}
+	if len(instKeys) != nInst {
+		t.Errorf("the template has %d per-instance perf prototypes, the bench %d: %v", len(instKeys), nInst, instKeys)
+	}
+	if !strings.Contains(string(raw), "macro: '{$VPOLLER.PERF.INSTANCE.INTERVAL}'\n          value: "+fmt.Sprint(instanceEvery)+"m") {
+		t.Errorf("the template's {$VPOLLER.PERF.INSTANCE.INTERVAL} is not %dm as the bench's instanceEvery", instanceEvery)
 	}
 	var want []string
 	for _, r := range templateRequests("a", "b") {
@@ -206,6 +271,18 @@ func BenchmarkTemplateLoad(b *testing.B) {
 	pc := sim.calls.measure(func() { runIntervals(ctx, b, cl, perf, cfg.period(), true, periods) })
 	rep.series, rep.perfPerPeriod = len(perf), float64(pc["QueryPerf"])/periods
 
+	// Per-instance perf: the instance discoveries (twice: the second pass
+	// is what every later discovery costs), then every instance's
+	// counters asked once per {$VPOLLER.PERF.INSTANCE.INTERVAL}.
+	instanceRequests(ctx, b, cl, sim.vms)
+	var inst []*vpoller.Request
+	dc := sim.calls.measure(func() { inst = instanceRequests(ctx, b, cl, sim.vms) })
+	rep.instDiscoveryCalls = per1000(float64(dc.total()))
+	shuffle(inst)
+	runIntervals(ctx, b, cl, inst, instanceEvery*cfg.every, false, 1) // first asks, then the sweep learns the pace
+	ic := sim.calls.measure(func() { runIntervals(ctx, b, cl, inst, instanceEvery*cfg.every, false, 1) })
+	rep.instSeries, rep.instQueryPerf = len(inst), per1000(float64(ic["QueryPerf"]))
+
 	// vm.get through the chain against govmomi on the same simulator.
 	rep.chainP50, rep.directP50 = latencies(ctx, b, cl, sim, 2000)
 	rep.status = w.agentStatus(b)
@@ -217,6 +294,7 @@ func BenchmarkTemplateLoad(b *testing.B) {
 	b.ReportMetric(rep.chainP50/rep.directP50, "p50-chain/govmomi")
 	b.ReportMetric(rep.perfPerPeriod/math.Ceil(float64(rep.series)/64), "QueryPerf/ceil(series/64)")
 	b.ReportMetric(float64(rep.rss)/(1<<20), "worker-RSS-MB")
+	b.ReportMetric(rep.instQueryPerf/instanceEvery, "instance-QueryPerf/interval/1000VMs")
 	for b.Loop() {
 	}
 }
@@ -627,6 +705,9 @@ type report struct {
 	seqSweep, onceSweep       sweepCounts
 	series                    int
 	perfPerPeriod             float64
+	instDiscoveryCalls        float64 // SOAP calls of the two instance discoveries of every VM, per 1,000 VMs
+	instSeries                int     // per-instance series of all VMs
+	instQueryPerf             float64 // QueryPerf per {$VPOLLER.PERF.INSTANCE.INTERVAL} per 1,000 VMs
 	chainP50, directP50       float64
 	rss, hwm                  uint64
 	firstSync                 firstSync
@@ -664,6 +745,12 @@ func (r *report) print(w *os.File) {
 		r.perfPerPeriod, r.series, floor, r.perfPerPeriod/floor)
 	line("%-66s %12.1f   ceil(%d/64) = %.0f (each series asked once per interval)", "QueryPerf per interval, template load one after another",
 		float64(r.seqByMethod["QueryPerf"])/2, r.series, floor)
+	instFloor := math.Ceil(float64(r.instSeries) * 1000 / float64(c.vms) / 64)
+	line("%-66s %12.1f   ceil(%d/64) = %.0f per %d intervals: %.2fx; %.1f per interval", fmt.Sprintf("QueryPerf per %dm per 1,000 VMs, per-instance items (%d series)", instanceEvery, r.instSeries),
+		r.instQueryPerf, r.instSeries*1000/c.vms, instFloor, instanceEvery, r.instQueryPerf/instFloor, r.instQueryPerf/instanceEvery)
+	line("%-66s %12.1f   target 0 (from the property mirror)", "SOAP calls per 1,000 VMs, vm.vdisk.discover + vm.vnic.discover of every VM", r.instDiscoveryCalls)
+	line("%-66s %12.1f   target <= %.0f + %.1f", "SOAP calls per interval per 1,000 VMs, all items incl. per-instance",
+		r.sequential+r.instQueryPerf/instanceEvery, math.Ceil(float64(1000*len(templateCounters))/64)+8, instFloor/instanceEvery)
 	line("%-66s %9.0f µs   direct govmomi RetrievePropertiesEx: %.0f µs; ratio %.2f (target <= 1.0)",
 		"vm.get p50 (18 properties) through client -> proxy -> worker", r.chainP50, r.directP50, r.chainP50/r.directP50)
 	line("%-66s %9.1f MB   peak %.1f MB; target <= 150 MB at 5,000 VMs", fmt.Sprintf("worker RSS at %d VMs, default watched set", c.vms),
