@@ -51,9 +51,13 @@ func vmDevices(ctx context.Context, a *Agent, req *vpoller.Request) ([]types.Bas
 	return devicesOf(pv[pathDevices]), nil
 }
 
-// hostProperty reads name and path of the host the request names.
+// hostProperty reads one property of the host the request names.
 func hostProperty(ctx context.Context, a *Agent, req *vpoller.Request, path string) (any, error) {
-	pv, err := hostHealth(ctx, a, req, path)
+	ref, err := a.store.Lookup(ctx, objects.Host, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	pv, err := a.store.Get(ctx, ref, req.Name, []string{path})
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +308,7 @@ func hostDatastoreDiscover(ctx context.Context, a *Agent, req *vpoller.Request) 
 	if len(refs) > 0 {
 		vals, err := a.store.GetMany(ctx, refs, []string{pathName, objects.PathURL})
 		if err != nil {
-			return fail(req, fmt.Errorf("names and URLs of the datastores of host %s: %w", req.Name, err))
+			return fail(req, err) // unwrapped: fail tells SOAP faults by their type
 		}
 		for _, r := range refs {
 			pv, ok := vals[r]
