@@ -121,6 +121,16 @@ var kinds = map[string]Method{
 	"cluster.tag.get":    {Helper: KindLLD, Plugin: KindLLD},
 	"vm.attribute.get":   {Helper: KindItem, Plugin: KindItem},
 	"host.attribute.get": {Helper: KindItem, Plugin: KindItem},
+
+	// Ours: perf instances for per-disk/NIC/datastore/LUN discovery.
+	// Macros: {#VSPHERE.VM.VDISK.INSTANCE}, {#VSPHERE.VM.VNIC.INSTANCE},
+	// {#VSPHERE.HOST.PNIC.INSTANCE}, {#VSPHERE.HOST.DATASTORE.INSTANCE},
+	// {#VSPHERE.HOST.LUN.INSTANCE}, ...
+	"vm.vdisk.discover":       {Helper: KindLLD, Plugin: KindLLD},
+	"vm.vnic.discover":        {Helper: KindLLD, Plugin: KindLLD},
+	"host.pnic.discover":      {Helper: KindLLD, Plugin: KindLLD},
+	"host.datastore.discover": {Helper: KindLLD, Plugin: KindLLD},
+	"host.lun.discover":       {Helper: KindLLD, Plugin: KindLLD},
 }
 
 // Lookup returns the Zabbix facts of a method; false for a method of no

@@ -106,6 +106,15 @@ var methods = func() map[string]MethodInfo {
 		{Name: "host.sensor.get", Required: reqNameKey},
 		{Name: "host.health.get", Required: reqName},
 
+		// Ours: perf instances for per-disk/NIC/datastore/LUN discovery
+		// (name = VM or host): the instance strings vSphere keeps the
+		// virtualDisk.*, net.*, datastore.* and disk.* counters under.
+		{Name: "vm.vdisk.discover", Required: reqName},
+		{Name: "vm.vnic.discover", Required: reqName},
+		{Name: "host.pnic.discover", Required: reqName},
+		{Name: "host.datastore.discover", Required: reqName},
+		{Name: "host.lun.discover", Required: reqName},
+
 		// issue 10: datastore clusters and distributed switches (ours).
 		{Name: "datastore.cluster.discover"},
 		{Name: "datastore.cluster.get", Required: reqNameProps},

@@ -241,6 +241,15 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "host.health.get", Name: "DC0_H0"}, okProps,
 			list(1, "name,overallStatus,hardwareStatus,sensors,green,yellow,red,unknown", equal(0, "hardwareStatus", "green"), equal(0, "sensors", int64(90)), equal(0, "green", int64(90)))},
 
+		// Perf instances (instances_test.go has the full replies).
+		{vpoller.Request{Method: "host.pnic.discover", Name: "DC0_H0"}, okDisc,
+			list(2, "instance,mac,driver,linkSpeed", equal(0, "instance", "vmnic0"), equal(1, "instance", "vmnic1"), equal(1, "linkSpeed", int64(10000)))},
+		{vpoller.Request{Method: "host.datastore.discover", Name: "DC0_H0"}, okDisc,
+			list(1, "instance,name,url,moref", equal(0, "name", "LocalDS_0"), equal(0, "url", url), equal(0, "instance", "DC0-LocalDS_0"),
+				equal(0, "moref", lookup(t, a, objects.Datastore, url).Value))},
+		{vpoller.Request{Method: "host.lun.discover", Name: "DC0_H0"}, okDisc,
+			list(1, "instance,displayName,vendor,model,capacity", equal(0, "instance", "mpx.vmhba0:C0:T0:L0"), equal(0, "capacity", int64(34359738368)))},
+
 		{vpoller.Request{Method: "vm.discover"}, okDisc, list(inv.VMs, "name")},
 		{vpoller.Request{Method: "vm.get", Name: guestVM, Properties: []string{"guest.toolsRunningStatus"}}, okObjects, list(1, "name,guest.toolsRunningStatus", equal(0, "guest.toolsRunningStatus", "guestToolsRunning"))},
 		{vpoller.Request{Method: "vm.alarm.get", Name: guestVM}, "Successfully retrieved alarms",
@@ -267,6 +276,12 @@ func TestAllMethods(t *testing.T) {
 					t.Errorf("got %s\nwant %s", b, want)
 				}
 			})},
+		{vpoller.Request{Method: "vm.vdisk.discover", Name: guestVM}, okDisc,
+			list(1, "instance,label,capacity,fileName", equal(0, "instance", "scsi0:0"), equal(0, "capacity", int64(10737418240)),
+				equal(0, "fileName", "[LocalDS_0] DC0_H0_VM0/disk1.vmdk"))},
+		{vpoller.Request{Method: "vm.vnic.discover", Name: guestVM}, okDisc,
+			list(1, "instance,label,macAddress,network,connected", equal(0, "instance", "4000"), equal(0, "network", lookup(t, a, objects.Network, "DC0_DVPG0").Value),
+				equal(0, "connected", true))},
 		// vcsim keeps no guest processes unless programs were started: an empty list.
 		{vpoller.Request{Method: "vm.process.get", Name: guestVM, Username: "u", Password: "p"}, okProps, list(0, "")},
 		{vpoller.Request{Method: "vm.snapshot.get", Name: guestVM}, "Successfully retrieved snapshots",

@@ -20,7 +20,8 @@
 //   - the method families and their registry (this package): each family
 //     in its own file (inventory.go, relations.go, perf.go, alarms.go,
 //     guest.go, snapshot.go, networks.go, cpu.go, vsan.go, sensors.go,
-//     storagepod.go, dvswitch.go, tags.go, attributes.go, general.go,
+//     instances.go (perf-counter instances of disks, NICs, datastores
+//     and LUNs), storagepod.go, dvswitch.go, tags.go, attributes.go, general.go,
 //     events.go: the event stream, one collector per agent),
 //     registered in registry.go; docs/methods.md is the compatibility
 //     table of all of them.
@@ -33,7 +34,10 @@
 // agent and every attachment read as one snapshot at most 60 s old (2
 // calls per minute, whatever the number of tag items); custom attributes
 // (attributes.go) resolve through cached custom field definitions and
-// read customValue through the mirror.
+// read customValue through the mirror. Discoveries also answer the
+// pseudo-properties moref, datacenter, cluster and tags (placement.go);
+// tags comes from the same attachments snapshot, and a discovery never
+// fails for want of tags.
 //
 // Names, managed object ids ("vm-42"), datastore info.url and VM/host
 // UUIDs resolve from the index without a vCenter call; a name shared by

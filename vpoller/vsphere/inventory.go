@@ -16,7 +16,7 @@ const (
 // discover lists every object of kind k: [{"name": ...}, ...] plus the
 // requested properties, from the mirror (names are always watched), or
 // one container-view retrieval for all objects together when it cannot
-// serve them. The pseudo-properties moref, datacenter and cluster (see
+// serve them. The pseudo-properties moref, datacenter, cluster and tags (see
 // placement.go) are answered by the worker.
 func discover(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {

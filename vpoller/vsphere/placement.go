@@ -23,21 +23,33 @@ import (
 //   - cluster: the name of the cluster (ClusterComputeResource) of a host,
 //     of the host running a VM, or owning a resource pool; "" when there is
 //     none (standalone hosts, datastores and the other kinds).
+//   - tags: the object's vSphere tags as "<category>:<tag>" sorted by
+//     category, then tag, joined by ", " ("Env:prod, Owner:alice"); ""
+//     when it has none. Templates filter or group discovered objects by
+//     tag with it without a <kind>.tag.get per object.
 //
 // moref costs nothing; datacenter follows the parent chain (VMs in a vApp:
 // parentVApp) and cluster the host/owner reference, one property request
-// per level for all objects together, mostly served by the mirror.
+// per level for all objects together, mostly served by the mirror. tags
+// answers from the agent's tag attachments snapshot and catalogue
+// (tags.go), reloaded only when due, so it costs no per-object call. When
+// the tags cannot be read (an ESXi agent has no tagging service, vCenter
+// refuses the vAPI login) the discovery still answers, every object with
+// tags "", and the agent logs why at most once per tagWarnEvery: tags are
+// an extra, and losing the whole discovery for them would delete
+// Zabbix's discovered objects.
 const (
 	pseudoMoref      = "moref"
 	pseudoDatacenter = "datacenter"
 	pseudoCluster    = "cluster"
+	pseudoTags       = "tags"
 )
 
 // maxDepth bounds the parent walk (nested folders and vApps).
 const maxDepth = 32
 
 func isPseudo(p string) bool {
-	return p == pseudoMoref || p == pseudoDatacenter || p == pseudoCluster
+	return p == pseudoMoref || p == pseudoDatacenter || p == pseudoCluster || p == pseudoTags
 }
 
 // splitPseudo separates the pseudo-properties of paths from the vSphere
@@ -71,6 +83,8 @@ func withPseudo(ctx context.Context, a *Agent, items []objects.Item, pseudo []st
 			extra[p], err = datacenterNames(ctx, a, refs)
 		case pseudoCluster:
 			extra[p], err = clusterNames(ctx, a, refs)
+		case pseudoTags:
+			extra[p], err = tagStrings(ctx, a, refs)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s of the discovered objects: %w", p, err)

@@ -94,6 +94,13 @@ var handlers = map[string]Handler{
 	"host.sensor.get":      hostSensorGet,
 	"host.health.get":      hostHealthGet,
 
+	// instances.go: perf instances for per-disk/NIC/datastore/LUN discovery
+	"vm.vdisk.discover":       vmVdiskDiscover,
+	"vm.vnic.discover":        vmVnicDiscover,
+	"host.pnic.discover":      hostPnicDiscover,
+	"host.datastore.discover": hostDatastoreDiscover,
+	"host.lun.discover":       hostLunDiscover,
+
 	// issue 10: datastore clusters and distributed switches
 	// (inventory.go, storagepod.go, dvswitch.go)
 	"datastore.cluster.discover":      discover(objects.DatastoreCluster),

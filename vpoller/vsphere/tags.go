@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +49,11 @@ const (
 	tagAttachedTTL = 60 * time.Second
 	// tagFetchConcurrency bounds the catalogue load's parallel calls.
 	tagFetchConcurrency = 8
+	// tagWarnEvery bounds the warnings of discoveries whose tags
+	// pseudo-property cannot be read: one per agent per period, so that
+	// an ESXi agent or a refused vAPI login polled every minute by many
+	// discovery rules does not flood the log with the same cause.
+	tagWarnEvery = 10 * time.Minute
 
 	msgTags           = "Successfully retrieved tags"
 	msgTagsDiscovered = "Successfully discovered tags"
@@ -77,6 +84,9 @@ type tagState struct {
 	attached reloadable[*tagAttachments]
 	// attachedTTL, when set, overrides tagAttachedTTL (tests).
 	attachedTTL atomic.Int64 // time.Duration
+	// warned is when a discovery last warned that it could not read
+	// tags (Unix nanoseconds; 0: never).
+	warned atomic.Int64
 }
 
 // loadedAt is when the load started.
@@ -331,4 +341,66 @@ func tagDiscover(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.R
 		})
 	}
 	return vpoller.OK(msgTagsDiscovered, out)
+}
+
+// tagStrings answers the tags pseudo-property of discoveries (see
+// placement.go): for each ref carrying tags, "<category>:<tag>" sorted by
+// category, then tag, joined by ", "; refs without tags are absent (their
+// value is ""). It answers from the attachments snapshot and the
+// catalogue, reloaded only when due: no call per object. When tags
+// cannot be read (an ESXi agent, a failing vAPI session) it returns no
+// tags rather than an error, and warns at most once per tagWarnEvery.
+func tagStrings(ctx context.Context, a *Agent, refs []types.ManagedObjectReference) (map[types.ManagedObjectReference]string, error) {
+	out, err := readTagStrings(ctx, a, refs)
+	if err == nil {
+		return out, nil
+	}
+	if ctx.Err() != nil { // the request itself is gone: nothing to answer
+		return nil, err
+	}
+	a.tags.warnUnreadable(a.log, err)
+	return map[types.ManagedObjectReference]string{}, nil
+}
+
+// readTagStrings is tagStrings with its errors.
+func readTagStrings(ctx context.Context, a *Agent, refs []types.ManagedObjectReference) (map[types.ManagedObjectReference]string, error) {
+	if err := needVCenter(ctx, a); err != nil {
+		return nil, err
+	}
+	at, err := a.tags.attachments(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	out := map[types.ManagedObjectReference]string{}
+	for _, r := range refs {
+		ids := at.byRef[r]
+		if len(ids) == 0 {
+			continue
+		}
+		list, err := a.tags.resolve(ctx, a, ids, at.loaded)
+		if err != nil {
+			return nil, fmt.Errorf("tags of %s: %w", r.Value, err)
+		}
+		parts := make([]string, len(list))
+		for i, ti := range list {
+			parts[i] = ti.category + ":" + ti.name
+		}
+		out[r] = strings.Join(parts, ", ")
+	}
+	return out, nil
+}
+
+// warnUnreadable logs, at most once per tagWarnEvery, why discoveries
+// answer tags "".
+func (t *tagState) warnUnreadable(log *slog.Logger, err error) {
+	now := time.Now().UnixNano()
+	last := t.warned.Load()
+	if last != 0 && now-last < int64(tagWarnEvery) {
+		return
+	}
+	if !t.warned.CompareAndSwap(last, now) {
+		return // another discovery warns
+	}
+	log.Warn("cannot read vSphere tags: discoveries answer tags \"\" for every object",
+		slog.String("error", err.Error()), slog.Duration("next_warning_after", tagWarnEvery))
 }

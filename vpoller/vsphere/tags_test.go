@@ -2,6 +2,8 @@ package vsphere
 
 import (
 	"context"
+	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -302,5 +304,159 @@ func TestTagsAndAttributesOnESX(t *testing.T) {
 		if r.Success != 1 || r.Msg != tc.msg {
 			t.Errorf("%s: %s, want %q", tc.req.Method, r.Encode(vpoller.Python), tc.msg)
 		}
+	}
+}
+
+// restDelta is the REST calls between two snapshots of the counters, by
+// name.
+func restDelta(before, after session.Stats) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, n := range after.RESTCallsByName {
+		if d := n - before.RESTCallsByName[k]; d > 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// TestDiscoverTagsPseudoProperty: a discovery listing "tags" gives each
+// object its tags as "<category>:<tag>" sorted and joined by ", ", ""
+// when it has none, in the requested position. A cold discovery costs
+// the attachments snapshot and the catalogue, as a cold vm.tag.get does,
+// whatever the number of objects; a warm one no REST or SOAP call; one
+// past the snapshot's bound its reload only (the tag ids, then the
+// attachments).
+func TestDiscoverTagsPseudoProperty(t *testing.T) {
+	s := newSim(t, Options{})
+	a := agent(t, s)
+	m := adminTags(t, a)
+	vm, host := lookup(t, a, objects.VM, "DC0_H0_VM0"), lookup(t, a, objects.Host, "DC0_H0")
+	// Created in an order the string must not follow.
+	addTag(t, m, "Owner", "alice", "Alice's team", vm)
+	addTag(t, m, "Env", "prod", "Production", vm, host)
+
+	tagsOf := func(method string) map[string]string {
+		t.Helper()
+		r := exec(t, s, vpoller.Request{Method: method, Properties: []string{"moref", "tags"}})
+		if r.Success != 0 || r.Msg != msgDiscovered {
+			t.Fatalf("%s: %s", method, r.Encode(vpoller.Python))
+		}
+		out := map[string]string{}
+		for _, x := range r.Result.([]any) {
+			if k := keysOf(x); k != "name,moref,tags" {
+				t.Errorf("%s: keys %s", method, k)
+			}
+			out[field(x, "name").(string)] = field(x, "tags").(string)
+		}
+		return out
+	}
+	wantVMs := map[string]string{"DC0_H0_VM0": "Env:prod, Owner:alice", "DC0_H0_VM1": "", "DC0_C0_RP0_VM0": "", "DC0_C0_RP0_VM1": ""}
+	check := func(what string) {
+		t.Helper()
+		if got := tagsOf("vm.discover"); !maps.Equal(got, wantVMs) {
+			t.Errorf("%s vm.discover tags: %v, want %v", what, got, wantVMs)
+		}
+	}
+
+	before := a.sess.Stats()
+	check("cold")
+	cold := restDelta(before, a.sess.Stats())
+	// The vAPI login, the snapshot (tag ids, attachments) and the
+	// catalogue (categories, tags, then each of the 2 categories and 2
+	// tags): 9 calls for 4 VMs.
+	if cold["POST cis/session"] != 1 || cold[listAttached] != 1 || cold[listTags] != 2 || sum(cold) != 9 {
+		t.Errorf("cold discovery: REST calls %v, want a login, 1 attachments, 2 tag lists, 9 in all", cold)
+	}
+
+	before = a.sess.Stats()
+	check("warm")
+	if got := tagsOf("host.discover")["DC0_H0"]; got != "Env:prod" {
+		t.Errorf("host DC0_H0 tags %q", got)
+	}
+	after := a.sess.Stats()
+	if n := after.RESTCalls - before.RESTCalls; n != 0 {
+		t.Errorf("warm discoveries: %d REST calls %v, want 0", n, restDelta(before, after))
+	}
+	if soap := soapCalls(before, after); len(soap) > 0 {
+		t.Errorf("warm discoveries made SOAP calls %v", soap)
+	}
+
+	const ttl = 300 * time.Millisecond
+	setAttachedTTL(a, ttl)
+	addTag(t, m, "Env", "test", "Test", lookup(t, a, objects.VM, "DC0_C0_RP0_VM1"))
+	time.Sleep(ttl)
+	wantVMs["DC0_C0_RP0_VM1"] = "Env:test" // a new tag: the catalogue reloads for its id
+	before = a.sess.Stats()
+	check("after the bound")
+	reload := restDelta(before, a.sess.Stats())
+	if reload[listAttached] != 1 || reload[listTags] != 2 || reload["GET cis/tagging/category"] != 1 {
+		t.Errorf("reload past the bound with a new tag: REST calls %v, want one snapshot and one catalogue reload", reload)
+	}
+	time.Sleep(ttl)
+	before = a.sess.Stats()
+	check("after the bound, no new tag")
+	if got := restDelta(before, a.sess.Stats()); !maps.Equal(got, map[string]uint64{listAttached: 1, listTags: 1}) {
+		t.Errorf("reload past the bound: REST calls %v, want the snapshot's 2", got)
+	}
+}
+
+func sum(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// lockedBuffer is a log sink safe for the agent's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestDiscoverTagsOnESX: an ESXi host has no tagging service, yet a
+// discovery listing "tags" answers, every object with tags "", the other
+// pseudo-properties as usual; the agent warns once, saying why, however
+// many discoveries ask.
+func TestDiscoverTagsOnESX(t *testing.T) {
+	var logs lockedBuffer
+	s, err := NewService([]AgentConfig{{Name: "esx", Simulator: true, SimulatorModel: "esx"}},
+		Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	for range 3 {
+		for _, method := range []string{"vm.discover", "host.discover"} {
+			r := s.Execute(context.Background(), &vpoller.Request{Hostname: "esx", Method: method, Properties: []string{"tags", "moref"}})
+			if r.Success != 0 || r.Msg != msgDiscovered {
+				t.Fatalf("%s: %s", method, r.Encode(vpoller.Python))
+			}
+			list := r.Result.([]any)
+			if len(list) == 0 {
+				t.Fatalf("%s: nothing discovered", method)
+			}
+			for _, x := range list {
+				if keysOf(x) != "name,tags,moref" || field(x, "tags") != "" || field(x, "moref") == "" {
+					t.Errorf("%s: %s", method, pyJSON(t, x))
+				}
+			}
+		}
+	}
+	const why = `msg="cannot read vSphere tags: discoveries answer tags \"\" for every object" agent=esx error="vSphere tags are a vCenter service: esx is an ESXi host"`
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), why) {
+		t.Errorf("%d warnings, want one saying %s; log:\n%s", n, why, logs.String())
 	}
 }
