@@ -405,16 +405,18 @@ inv["obj"] = {
     "hosttags": [[vm, "vsphere.tags", ", ".join(sorted(f"{t['category']}:{t['tag']}" for t in tags))]],
     # Per-instance perf: the VM's virtual disks and NICs and the first
     # hypervisor's NICs, datastores and LUNs as vPoller discovers them must
-    # have become item prototypes' items (one counter each checked).
-    "present": [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "virtualDisk.totalReadLatency.millisecond.average", d["instance"])]
+    # have become items of the prototypes, with a value where the simulator
+    # keeps samples for the instance (NICs, LUNs; not virtual disks nor
+    # host datastores: docs/templates.md).
+    "present": [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "virtualDisk.totalReadLatency.millisecond.average", d["instance"]), False]
                 for d in ask("vm.vdisk.discover", vm)] +
-               [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "net.bytesRx.kiloBytesPerSecond.average", n["instance"])]
+               [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "net.bytesRx.kiloBytesPerSecond.average", n["instance"]), True]
                 for n in ask("vm.vnic.discover", vm)] +
-               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "net.errorsRx.number.summation", n["instance"])]
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "net.errorsRx.number.summation", n["instance"]), True]
                 for n in ask("host.pnic.discover", inv["hv"][0])] +
-               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "datastore.totalReadLatency.millisecond.average", d["instance"])]
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "datastore.totalReadLatency.millisecond.average", d["instance"]), False]
                 for d in ask("host.datastore.discover", inv["hv"][0])] +
-               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "disk.deviceLatency.millisecond.average", d["instance"])]
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "disk.deviceLatency.millisecond.average", d["instance"]), True]
                 for d in ask("host.lun.discover", inv["hv"][0])],
 }
 json.dump(inv, open(sys.argv[1], "w"))

@@ -170,9 +170,13 @@ def obj_checks(api, vc_id):
             res.append((name, key, "no such item", "present" if (ids.get(name), key) in by else "absent",
                         (ids.get(name), key) not in by))
         # Per-instance perf items (the instance discoveries' item prototypes).
-        for name, key in spec.get("present", []):
-            res.append((name, key, "present", "present" if (ids.get(name), key) in by else "absent",
-                        (ids.get(name), key) in by))
+        for name, key, valued in spec.get("present", []):
+            it = by.get((ids.get(name), key))
+            if not valued:
+                res.append((name, key, "present", "present" if it else "absent", it is not None))
+                continue
+            got = it["lastvalue"] if it and it["lastclock"] != "0" else None
+            res.append((name, key, "a value", got, got is not None))
         # vSphere tags as host tags of the discovered host.
         if spec.get("hosttags"):
             htags = {h["name"]: h["tags"] for h in api.call("host.get", {"output": ["name"], "selectTags": "extend"})}
@@ -226,7 +230,8 @@ def cmd_run(api):
         "templates": [{"templateid": tpl[0]["templateid"]}],
         "macros": [{"macro": "{$VSPHERE.HOST}", "value": agent},
                    {"macro": "{$VPOLLER.INTERVAL}", "value": interval},
-                   {"macro": "{$VPOLLER.LLD.INTERVAL}", "value": os.environ.get("E2E_LLD_INTERVAL", "20s")}],
+                   {"macro": "{$VPOLLER.LLD.INTERVAL}", "value": os.environ.get("E2E_LLD_INTERVAL", "20s")},
+                   {"macro": "{$VPOLLER.PERF.INSTANCE.INTERVAL}", "value": interval}],
     })
     vc_id = host["hostids"][0]
     log(f"created vCenter host {vc_id} ({{$VSPHERE.HOST}}={agent}, interval {interval})")

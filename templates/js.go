@@ -27,9 +27,10 @@ import "strings"
 //     cluster (the object's own name for a datacenter or a cluster), '/'
 //     replaced by '_', '(none)' and '(standalone)' when there is none:
 //     host group prototypes, host tags and filters use them.
-//   - {#VPOLLER.AGENT}, {#VPOLLER.INTERVAL}, {#VPOLLER.LLD.INTERVAL}: the
-//     vCenter host's values of {$VSPHERE.HOST}, {$VPOLLER.INTERVAL} and
-//     {$VPOLLER.LLD.INTERVAL}, which the host prototypes pass
+//   - {#VPOLLER.AGENT}, {#VPOLLER.INTERVAL}, {#VPOLLER.LLD.INTERVAL},
+//     {#VPOLLER.PERF.INSTANCE.INTERVAL}: the vCenter host's values of
+//     {$VSPHERE.HOST}, {$VPOLLER.INTERVAL}, {$VPOLLER.LLD.INTERVAL} and
+//     {$VPOLLER.PERF.INSTANCE.INTERVAL}, which the host prototypes pass
 //     down as macros of the discovered hosts (Zabbix resolves user macros in
 //     preprocessing scripts, not in host prototype macro values).
 //   - VMs only: {#VPOLLER.VM.AGENT.INTERFACE} '1' when {$VSPHERE.VM.AGENT.INTERFACE}
@@ -42,6 +43,7 @@ var kind = '@KIND@', nameMacro = '@NAMEMACRO@', idMacros = @IDMACROS@, need = @N
 var dcMacro = '@DCMACRO@', clusterMacro = '@CLUSTERMACRO@', own = '@OWN@', guest = @GUEST@;
 function user(v, def) { return v.indexOf('{' + '$') === 0 ? def : v; }
 var agent = '{$VSPHERE.HOST}', interval = '{$VPOLLER.INTERVAL}', lldInterval = '{$VPOLLER.LLD.INTERVAL}';
+var instInterval = user('{$VPOLLER.PERF.INSTANCE.INTERVAL}', '5m');
 var suffix = user('{$VPOLLER.NAME.SUFFIX}', '');
 var agentIf = '0', agentAddr = '', agentPort = '10050', guestPort = '10050';
 if (guest) {
@@ -101,6 +103,7 @@ for (var i = 0; i < rows.length; i++) {
     r['{#VPOLLER.AGENT}'] = agent;
     r['{#VPOLLER.INTERVAL}'] = interval;
     r['{#VPOLLER.LLD.INTERVAL}'] = lldInterval;
+    r['{#VPOLLER.PERF.INSTANCE.INTERVAL}'] = instInterval;
     if (guest) {
         var ip = r['{#VSPHERE.VM.GUEST.IPADDRESS}'] || '';
         r['{#VPOLLER.VM.AGENT.INTERFACE}'] = (agentIf === '1' && agentAddr !== '' && ip !== '') ? '1' : '0';

@@ -37,7 +37,7 @@ func zabbixJS(t *testing.T, script, input string) string {
 // userMacros replaces user macros as the Zabbix server does before running
 // a script.
 var userMacros = strings.NewReplacer("{$VSPHERE.HOST}", "vc01.example.com", "{$VPOLLER.INTERVAL}", "10s",
-	"{$VPOLLER.LLD.INTERVAL}", "20s", "{$VPOLLER.NAME.SUFFIX}", "", "{$VSPHERE.VM.AGENT.INTERFACE}", "0",
+	"{$VPOLLER.LLD.INTERVAL}", "20s", "{$VPOLLER.PERF.INSTANCE.INTERVAL}", "30s", "{$VPOLLER.NAME.SUFFIX}", "", "{$VSPHERE.VM.AGENT.INTERFACE}", "0",
 	"{$VPOLLER.AGENT.ADDRESS}", "", "{$VPOLLER.AGENT.PORT}", "10050", "{$VSPHERE.VM.AGENT.PORT}", "10050")
 
 var zabbixHostName = regexp.MustCompile(`^[0-9A-Za-z._ -]{1,128}$`)
@@ -104,7 +104,8 @@ func TestObjectDiscoveryNamesInZabbixEngine(t *testing.T) {
 		if len([]rune(v)) > 128 {
 			t.Errorf("%q: visible name longer than 128 characters", names[i])
 		}
-		if r["{#VPOLLER.AGENT}"] != "vc01.example.com" || r["{#VPOLLER.INTERVAL}"] != "10s" || r["{#VPOLLER.LLD.INTERVAL}"] != "20s" {
+		if r["{#VPOLLER.AGENT}"] != "vc01.example.com" || r["{#VPOLLER.INTERVAL}"] != "10s" || r["{#VPOLLER.LLD.INTERVAL}"] != "20s" ||
+			r["{#VPOLLER.PERF.INSTANCE.INTERVAL}"] != "30s" {
 			t.Errorf("%q: macros passed down wrong: %v", names[i], r)
 		}
 		if r["{#VPOLLER.DATACENTER}"] != "DC_0" || r["{#VPOLLER.CLUSTER}"] != "(standalone)" {

@@ -225,6 +225,7 @@ func objectRules() []DiscoveryRule {
 				{Macro: MacroAgent, Value: "{#VPOLLER.AGENT}"},
 				{Macro: MacroInterval, Value: "{#VPOLLER.INTERVAL}"},
 				{Macro: MacroLLDInterval, Value: "{#VPOLLER.LLD.INTERVAL}"},
+				{Macro: MacroPerfInstanceInterval, Value: "{#VPOLLER.PERF.INSTANCE.INTERVAL}"},
 			},
 			Tags: []Tag{{Tag: "vsphere", Value: k.short}, {Tag: "vsphere.id", Value: macroID}},
 		}
@@ -399,10 +400,12 @@ Each discovery is filtered by macros ({$VSPHERE.<KIND>.NAME.MATCHES},
 {$VSPHERE.DATACENTER.MATCHES}, {$VSPHERE.CLUSTER.MATCHES}, their NOT_MATCHES,
 VM power state and templates); discovered hosts also join
 vPoller/Datacenter/<datacenter> and vPoller/Cluster/<cluster> groups. They
-inherit this host's interface and get {$VSPHERE.HOST}, {$VPOLLER.INTERVAL} and {$VPOLLER.LLD.INTERVAL} from it.`)
+inherit this host's interface and get {$VSPHERE.HOST}, {$VPOLLER.INTERVAL}, {$VPOLLER.LLD.INTERVAL} and
+{$VPOLLER.PERF.INSTANCE.INTERVAL} from it.`)
 	b.macro(MacroAgent, "", "vPoller agent name of this vCenter/ESXi (the 'hostname' the vPoller worker knows it by).")
 	b.macro(MacroInterval, "1m", "Polling interval of vPoller items here and on discovered hosts.")
 	b.macro(MacroLLDInterval, "1h", "Interval of the object discoveries.")
+	b.macro(MacroPerfInstanceInterval, "5m", "Polling interval of the per-instance perf items (virtual disks and NICs, host NICs, datastores, LUNs) on discovered hosts.")
 	b.macro("{$VPOLLER.NAME.SUFFIX}", "", "Appended to the visible names of discovered hosts, e.g. ' (vc2)' when several vCenters use the same object names.")
 	objectMacros(b)
 
