@@ -388,6 +388,9 @@ dc = inv["dc"][0]
 tags = ask("vm.tag.get", vm)
 def perf(kind, macro, counter, instance):
     return f"vpoller.poll[{kind}.perf.metric.get,{{$VSPHERE.HOST}},{macro},value,,,,{counter},{instance}]"
+def samples(method, name, counter, instance):
+    return [os.environ["CLIENT"], "-m", method, "-V", os.environ["AGENT_NAME"], "-n", name, "-c", counter, "-i", instance,
+            "-s", "360", "-e", os.environ["ENDPOINT"], "-t", "5000", "-r", "2"]
 inv["obj"] = {
     "values": [[vm, f"vsphere.vm.alarm.status[{key}]", "red"],
                [dc, f"vsphere.dc.alarm.status[{key}]", "red"],
@@ -405,18 +408,21 @@ inv["obj"] = {
     "hosttags": [[vm, "vsphere.tags", ", ".join(sorted(f"{t['category']}:{t['tag']}" for t in tags))]],
     # Per-instance perf: the VM's virtual disks and NICs and the first
     # hypervisor's NICs, datastores and LUNs as vPoller discovers them must
-    # have become items of the prototypes, with a value where the simulator
-    # keeps samples for the instance (NICs, LUNs; not virtual disks nor
-    # host datastores: docs/templates.md).
-    "present": [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "virtualDisk.totalReadLatency.millisecond.average", d["instance"]), False]
+    # have become items of the prototypes; the NIC traffic items (the
+    # counters the simulator has samples of: it sends no zero samples, see
+    # docs/templates.md) must hold one of the samples vPoller serves, x1024
+    # (KBps to Bps).
+    "present": [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "virtualDisk.totalReadLatency.millisecond.average", d["instance"]), None, 0]
                 for d in ask("vm.vdisk.discover", vm)] +
-               [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "net.bytesRx.kiloBytesPerSecond.average", n["instance"]), True]
+               [[vm, perf("vm", "{$VSPHERE.VM.NAME}", "net.bytesRx.kiloBytesPerSecond.average", n["instance"]),
+                 samples("vm.perf.metric.get", vm, "net.bytesRx.kiloBytesPerSecond.average", n["instance"]), 1024]
                 for n in ask("vm.vnic.discover", vm)] +
-               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "net.errorsRx.number.summation", n["instance"]), True]
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "net.bytesRx.kiloBytesPerSecond.average", n["instance"]),
+                 samples("host.perf.metric.get", inv["hv"][0], "net.bytesRx.kiloBytesPerSecond.average", n["instance"]), 1024]
                 for n in ask("host.pnic.discover", inv["hv"][0])] +
-               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "datastore.totalReadLatency.millisecond.average", d["instance"]), False]
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "datastore.totalReadLatency.millisecond.average", d["instance"]), None, 0]
                 for d in ask("host.datastore.discover", inv["hv"][0])] +
-               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "disk.deviceLatency.millisecond.average", d["instance"]), True]
+               [[inv["hv"][0], perf("host", "{$VSPHERE.HV.NAME}", "disk.deviceLatency.millisecond.average", d["instance"]), None, 0]
                 for d in ask("host.lun.discover", inv["hv"][0])],
 }
 json.dump(inv, open(sys.argv[1], "w"))

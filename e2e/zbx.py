@@ -147,6 +147,16 @@ def optional(item):
 # "category:tag", the perf item's recent values hold vPoller's sample, and an
 # event posted now (E2E_SIMACT) arrives in the vCenter host's vpoller.events
 # item. Returns (name, key, want, got, ok) per check.
+def perf_check(name, key, it, cmd, mult):
+    """A perf item's value must be one of the samples vPoller serves for the
+    last 2 hours (read now), times mult: the series move on every 20 s."""
+    got = float(it["lastvalue"]) if it and it["lastclock"] != "0" else None
+    reply = json.loads(subprocess.run(cmd, capture_output=True, text=True).stdout)
+    want = [round(float(x["value"]) * mult, 6) for x in reply.get("result") or []]
+    return (name, key, f"one of vPoller's {len(want)} samples", got,
+            got is not None and any(abs(got - w) <= 1e-6 * max(1.0, abs(w)) for w in want))
+
+
 def obj_checks(api, vc_id):
     spec = json.load(open(os.environ["E2E_INVENTORY"])).get("obj")
     simact = os.environ.get("E2E_SIMACT", "")
@@ -170,13 +180,12 @@ def obj_checks(api, vc_id):
             res.append((name, key, "no such item", "present" if (ids.get(name), key) in by else "absent",
                         (ids.get(name), key) not in by))
         # Per-instance perf items (the instance discoveries' item prototypes).
-        for name, key, valued in spec.get("present", []):
+        for name, key, cmd, mult in spec.get("present", []):
             it = by.get((ids.get(name), key))
-            if not valued:
+            if not cmd:
                 res.append((name, key, "present", "present" if it else "absent", it is not None))
                 continue
-            got = it["lastvalue"] if it and it["lastclock"] != "0" else None
-            res.append((name, key, "a value", got, got is not None))
+            res.append(perf_check(name, key, it, cmd, mult))
         # vSphere tags as host tags of the discovered host.
         if spec.get("hosttags"):
             htags = {h["name"]: h["tags"] for h in api.call("host.get", {"output": ["name"], "selectTags": "extend"})}
@@ -184,12 +193,7 @@ def obj_checks(api, vc_id):
                 got = [t["value"] for t in htags.get(name, []) if t["tag"] == tag]
                 res.append((name, "host tag " + tag, want, got[0] if got else None, got == [want]))
         name, key, cmd, mult = spec["perf"]
-        it = by.get((ids.get(name), key))
-        got = float(it["lastvalue"]) if it and it["lastclock"] != "0" else None
-        reply = json.loads(subprocess.run(cmd, capture_output=True, text=True).stdout)
-        want = [round(float(x["value"]) * mult, 6) for x in reply.get("result") or []]
-        res.append((name, key, f"one of vPoller's {len(want)} samples", got,
-                    got is not None and any(abs(got - w) <= 1e-6 * max(1.0, abs(w)) for w in want)))
+        res.append(perf_check(name, key, by.get((ids.get(name), key)), cmd, mult))
         ev = by.get((vc_id, ev_key))
         if ev and ev["lastclock"] != "0" and not posted:
             subprocess.run(simact.split() + ["event", spec["event_vm"], ev_type], check=True)
