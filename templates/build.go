@@ -136,6 +136,19 @@ func (b *builder) dashboard(name string, graphs ...string) {
 	b.dashboardOf(name, ws...)
 }
 
+// overview adds a template's overview dashboard: its graphs, then every
+// graph of its graph prototypes (one per widget, paged by the frontend).
+func (b *builder) overview(name string, graphs, protos []string) {
+	var ws []Widget
+	for _, g := range graphs {
+		ws = append(ws, b.graphWidget(g))
+	}
+	for _, g := range protos {
+		ws = append(ws, b.graphProtoWidget(g, 1, 1))
+	}
+	b.dashboardOf(name, ws...)
+}
+
 // dashboardOf adds a dashboard of widgets laid out two per row, each half
 // the width and five rows high.
 func (b *builder) dashboardOf(name string, widgets ...Widget) {

@@ -169,15 +169,8 @@ func hvGraphs(b *builder, protos []string) {
 	b.graph("Hypervisor: network", hvPerfKey("net.received.kiloBytesPerSecond.average"),
 		hvPerfKey("net.transmitted.kiloBytesPerSecond.average"))
 	b.graph("Hypervisor: power", hvPerfKey("power.power.watt.average"))
-	var ws []Widget
-	for _, g := range []string{"Hypervisor: CPU utilisation", "Hypervisor: memory", "Hypervisor: memory swap",
-		"Hypervisor: network", "Hypervisor: power", "Hypervisor: state"} {
-		ws = append(ws, b.graphWidget(g))
-	}
-	for _, g := range protos {
-		ws = append(ws, b.graphProtoWidget(g, 1, 1))
-	}
-	b.dashboardOf("Hypervisor overview", ws...)
+	b.overview("Hypervisor overview", []string{"Hypervisor: CPU utilisation", "Hypervisor: memory", "Hypervisor: memory swap",
+		"Hypervisor: network", "Hypervisor: power", "Hypervisor: state"}, protos)
 }
 
 // hvExtras adds the host's numeric states (graphable twins of the text

@@ -275,12 +275,5 @@ func vmGraphs(b *builder, protos []string) {
 	b.graph("VM: memory", "vsphere.vm.memory.size", "vsphere.vm.memory.host.used", "vsphere.vm.memory.guest.used")
 	b.graph("VM: memory reclaimed", vmMemBallooned, vmMemSwapped, vmMemCompressed)
 	b.graph("VM: network", vmPerfKey("net.usage.kiloBytesPerSecond.average"))
-	var ws []Widget
-	for _, g := range []string{"VM: CPU usage", "VM: CPU contention", "VM: memory", "VM: memory reclaimed", "VM: network", "VM: state"} {
-		ws = append(ws, b.graphWidget(g))
-	}
-	for _, g := range protos {
-		ws = append(ws, b.graphProtoWidget(g, 1, 1))
-	}
-	b.dashboardOf("VM overview", ws...)
+	b.overview("VM overview", []string{"VM: CPU usage", "VM: CPU contention", "VM: memory", "VM: memory reclaimed", "VM: network", "VM: state"}, protos)
 }
