@@ -394,7 +394,10 @@ def samples(method, name, counter, instance):
 inv["obj"] = {
     "values": [[vm, f"vsphere.vm.alarm.status[{key}]", "red"],
                [dc, f"vsphere.dc.alarm.status[{key}]", "red"],
-               [vm, "vsphere.vm.tags", ", ".join(f"{t['category']}:{t['tag']}" for t in tags)]],
+               [vm, "vsphere.vm.tags", ", ".join(f"{t['category']}:{t['tag']}" for t in tags)]] +
+              # NIC link speed (bps) of the first hypervisor, as host.pnic.discover gives it (Mb/s).
+              [[inv["hv"][0], f"vsphere.hv.nic.speed[{n['instance']}]", str(int(n["linkSpeed"]) * 1000000)]
+               for n in ask("host.pnic.discover", inv["hv"][0])],
     "absent": [[h, f"vsphere.hv.alarm.status[{key}]"] for h in inv["hv"]],
     # The perf item: its value must be one of the samples vPoller serves for
     # the last 2 hours (360 real-time samples), read when zbx.py checks,

@@ -322,6 +322,14 @@ func trigger(name, priority, expression, description string) Trigger {
 	return Trigger{Expression: expression, Name: name, Priority: priority, Description: description}
 }
 
+// recoversWhen makes the problem last until expr holds (the trigger's own
+// expression may stop holding at once: a change, say); it can also be
+// closed by hand.
+func (t Trigger) recoversWhen(expr string) Trigger {
+	t.RecoveryMode, t.RecoveryExpression, t.ManualClose = "RECOVERY_EXPRESSION", expr, "YES"
+	return t
+}
+
 func (t Trigger) dependsOn(o Trigger) Trigger {
 	t.Dependencies = append(t.Dependencies, Dependency{Name: o.Name, Expression: o.Expression})
 	return t

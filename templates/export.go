@@ -87,15 +87,19 @@ type Step struct {
 
 // Trigger is a trigger or trigger prototype.
 type Trigger struct {
-	UUID         string       `yaml:"uuid"`
-	Expression   string       `yaml:"expression"`
-	Name         string       `yaml:"name"`
-	OpData       string       `yaml:"opdata,omitempty"`
-	Priority     string       `yaml:"priority,omitempty"`
-	Description  string       `yaml:"description,omitempty"`
-	ManualClose  string       `yaml:"manual_close,omitempty"`
-	Dependencies []Dependency `yaml:"dependencies,omitempty"`
-	Tags         []Tag        `yaml:"tags,omitempty"`
+	UUID       string `yaml:"uuid"`
+	Expression string `yaml:"expression"`
+	Name       string `yaml:"name"`
+	OpData     string `yaml:"opdata,omitempty"`
+	Priority   string `yaml:"priority,omitempty"`
+	// RecoveryMode RECOVERY_EXPRESSION: the problem lasts until
+	// RecoveryExpression holds (a trigger on a change, say).
+	RecoveryMode       string       `yaml:"recovery_mode,omitempty"`
+	RecoveryExpression string       `yaml:"recovery_expression,omitempty"`
+	Description        string       `yaml:"description,omitempty"`
+	ManualClose        string       `yaml:"manual_close,omitempty"`
+	Dependencies       []Dependency `yaml:"dependencies,omitempty"`
+	Tags               []Tag        `yaml:"tags,omitempty"`
 }
 
 // Dependency makes a trigger depend on another one (by name and expression).

@@ -158,6 +158,22 @@ func hvInstances(b *builder, tpl string) (protos []string) {
 	r.TriggerProtos = append(r.TriggerProtos,
 		both("errors", "receive errors", "transmit errors", "VSPHERE.HV.NIC.ERRORS.MAX"),
 		both("drops", "receive packets dropped", "transmit packets dropped", "VSPHERE.HV.NIC.DROPS.MAX"))
+	// Link speed from one host.pnic.discover per host and interval (the
+	// worker's mirror), and a trigger when a NIC whose link was up goes
+	// down (NICs never cabled stay quiet).
+	pkey := getKey("host.pnic.discover", obj)
+	b.item(master("Hypervisor: raw physical NICs", pkey,
+		"Physical NICs of the host (host.pnic.discover: instance, mac, driver, linkSpeed in Mb/s, 0 when the link is down), from the worker's property mirror."))
+	speed := "vsphere.hv.nic.speed[" + pinst + "]"
+	r.ItemPrototypes = append(r.ItemPrototypes,
+		dep(pkey, speed, plabel+": link speed", vtUnsigned, "bps",
+			jsonPath("$[?(@.instance=='"+pinst+"')].linkSpeed.first()"), multiply("1000000")).
+			withDescription("Negotiated link speed; 0 when the link is down.").
+			withTags(tags...).
+			withTriggerProtos(trigger("Hypervisor {HOST.NAME}: "+plabel+" link down", "AVERAGE",
+				last(tpl, speed)+"=0 and last(/"+tpl+"/"+speed+",#2)>0",
+				"The NIC's link went down (it was up at the previous poll): cable, switch port or NIC. Recovers when the link is up again.").
+				recoversWhen(last(tpl, speed)+">0")))
 	b.graphProto(r, plabel+": traffic", keys["bytes received"], keys["bytes sent"])
 	b.graphProto(r, plabel+": errors and drops", keys["receive errors"], keys["transmit errors"],
 		keys["receive packets dropped"], keys["transmit packets dropped"])

@@ -361,6 +361,7 @@ var fixedFields = map[string][]string{
 	"vm.snapshot.get":      {"createTime", "description", "id", "name", "quiesced", "state"},
 	"datacenter.alarm.get": {"key", "info", "time", "entity", "acknowledged", "overallStatus", "acknowledgedByUser"},
 	"dvswitch.port.get":    {"key", "portgroup", "connectee", "connecteeType", "linkUp", "blocked"},
+	"host.pnic.discover":   {"instance", "mac", "driver", "linkSpeed"},
 }
 
 // masterFields returns the top-level fields a master item's JSON holds.
@@ -642,6 +643,9 @@ func refProblems(d doc) (problems []string, checked int) {
 			for _, tr := range append(list(r.item["triggers"]), list(r.item["trigger_prototypes"])...) {
 				t := m(tr)
 				resolve(fmt.Sprintf("trigger %q", str(t["name"])), str(t["expression"]), inProto, false)
+				if rec := str(t["recovery_expression"]); rec != "" {
+					resolve(fmt.Sprintf("trigger %q recovery", str(t["name"])), rec, inProto, false)
+				}
 				if str(t["priority"]) == "" {
 					bad("trigger %q has no severity", str(t["name"]))
 				}
