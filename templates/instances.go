@@ -2,7 +2,7 @@ package templates
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 )
 
 // Per-instance performance: discoveries of the instances a counter
@@ -24,44 +24,65 @@ func perfInstKey(method, nameMacro, counter, instance string) string {
 	return pollKey(method, nameMacro, "value", "", "", "", counter, instance)
 }
 
-// instanceRule is a discovery of one kind of perf instance of the object.
-type instanceRule struct {
-	name, method, obj, desc string
-	// filter, when set, keeps instances whose macro matches the regexp.
-	filter *Condition
+// instanceSet is one discovery of perf instances of the object and its
+// item prototypes: one per counter and instance.
+type instanceSet struct {
+	name, method, desc string // the discovery rule
+	inst               string // LLD macro of the instance ("{#VSPHERE.HOST.PNIC.INSTANCE}")
+	label              string // items' name prefix per instance ("NIC {#...}")
+	who                string // trigger name prefix ("VM {HOST.NAME}")
+	tags               []string
+	perfs              []instPerf
 }
 
-func (b *builder) instanceDiscovery(r instanceRule) *DiscoveryRule {
-	dr := DiscoveryRule{
-		Name:        r.name,
-		Key:         discoverKey(r.method, r.obj),
-		Delay:       MacroLLDInterval,
-		Lifetime:    "7d",
-		Description: r.desc + " From the worker's property mirror (" + r.method + "): no vCenter call.",
-	}
-	if r.filter != nil {
-		c := *r.filter
-		c.FormulaID = "A"
-		dr.Filter = &Filter{Conditions: []Condition{c}}
-	}
-	return b.rule(dr)
-}
-
-// instPerf is one per-instance perf item prototype.
+// instPerf is one per-instance perf item prototype; latencyMax, when set,
+// is the threshold macro of its latency trigger (latencyTrigger).
 type instPerf struct {
 	counter, name, units, mult, desc string
+	latencyMax                       string
 }
 
-func instItem(method, obj, instance, label string, p instPerf, tags ...string) Item {
-	it := perf(perfInstKey(method, obj, p.counter, instance), label+": "+p.name, vtFloat, p.units, p.mult,
-		"Real-time counter "+p.counter+", instance "+instance+". "+p.desc)
-	it.Delay = MacroPerfInstanceInterval
-	return it.withTags(tags...)
+// instances adds the discovery of s and its item prototypes (polled with
+// the perf method by obj every {$VPOLLER.PERF.INSTANCE.INTERVAL}); it
+// returns the rule and the items' keys in the order of s.perfs.
+func (b *builder) instances(tpl, method, obj string, s instanceSet) (*DiscoveryRule, []string) {
+	r := b.rule(DiscoveryRule{
+		Name:        s.name,
+		Key:         discoverKey(s.method, obj),
+		Delay:       MacroLLDInterval,
+		Lifetime:    "7d",
+		Description: s.desc + " From the worker's property mirror (" + s.method + "): no vCenter call.",
+	})
+	keys := make([]string, len(s.perfs))
+	for i, p := range s.perfs {
+		it := perf(perfInstKey(method, obj, p.counter, s.inst), s.label+": "+p.name, vtFloat, p.units, p.mult,
+			"Real-time counter "+p.counter+", instance "+s.inst+". "+p.desc)
+		it.Delay = MacroPerfInstanceInterval
+		it = it.withTags(s.tags...)
+		if p.latencyMax != "" {
+			it = it.withTriggerProtos(latencyTrigger(tpl, it.Key, s.who+": "+s.label+" "+p.name, p.latencyMax))
+		}
+		r.ItemPrototypes = append(r.ItemPrototypes, it)
+		keys[i] = it.Key
+	}
+	return r, keys
 }
 
 // summationPerSecond turns a real-time *.summation counter (a count per
 // 20 s sample) into a rate per second.
 var summationPerSecond = fmt.Sprintf("%g", 1.0/RealtimeSample)
+
+// The net.* counters VMs' virtual NICs and hosts' physical NICs share.
+var (
+	nicTraffic = []instPerf{
+		{counter: "net.bytesRx.kiloBytesPerSecond.average", name: "bytes received", units: "Bps", mult: "1024"},
+		{counter: "net.bytesTx.kiloBytesPerSecond.average", name: "bytes sent", units: "Bps", mult: "1024"},
+	}
+	nicDrops = []instPerf{
+		{counter: "net.droppedRx.number.summation", name: "receive packets dropped", units: "pps", mult: summationPerSecond, desc: "Dropped per 20 s sample, as a rate per second."},
+		{counter: "net.droppedTx.number.summation", name: "transmit packets dropped", units: "pps", mult: summationPerSecond, desc: "Dropped per 20 s sample, as a rate per second."},
+	}
+)
 
 // latencyTrigger raises a warning when an instance's latency stayed above
 // the macro for 15 minutes (three polls at the default interval).
@@ -73,49 +94,36 @@ func latencyTrigger(tpl, key, what, macro string) Trigger {
 
 // vmInstances adds the VM's virtual disk and virtual NIC discoveries.
 func vmInstances(b *builder, tpl string) (disk, nic []string) {
-	const obj, method = "{$VSPHERE.VM.NAME}", "vm.perf.metric.get"
+	const obj, method, who = "{$VSPHERE.VM.NAME}", "vm.perf.metric.get", "VM {HOST.NAME}"
 	b.macro(MacroPerfInstanceInterval, "5m", "Polling interval of the per-instance perf items (virtual disks, virtual NICs): one perf series each.")
-	b.macro("{$VSPHERE.VM.VDISK.LATENCY.MAX}", "30", "Virtual disk read or write latency (ms) above which a warning is raised (15 minutes).")
+	const latMax = "{$VSPHERE.VM.VDISK.LATENCY.MAX}"
+	b.macro(latMax, "30", "Virtual disk read or write latency (ms) above which a warning is raised (15 minutes).")
 
-	const dinst, dlabel = "{#VSPHERE.VM.VDISK.INSTANCE}", "Virtual disk {#VSPHERE.VM.VDISK.LABEL} ({#VSPHERE.VM.VDISK.INSTANCE})"
-	r := b.instanceDiscovery(instanceRule{name: "Virtual disk discovery", method: "vm.vdisk.discover", obj: obj,
-		desc: "The VM's virtual disks, by the perf instance vSphere gives them (scsi0:0, sata0:1, nvme0:0)."})
-	tags := []string{"component", "storage", "disk", "{#VSPHERE.VM.VDISK.LABEL}"}
-	var keys []string
-	for _, p := range []instPerf{
-		{"virtualDisk.totalReadLatency.millisecond.average", "read latency", "ms", "", "Average time a read takes."},
-		{"virtualDisk.totalWriteLatency.millisecond.average", "write latency", "ms", "", "Average time a write takes."},
-		{"virtualDisk.numberReadAveraged.number.average", "read IOPS", "iops", "", "Reads per second."},
-		{"virtualDisk.numberWriteAveraged.number.average", "write IOPS", "iops", "", "Writes per second."},
-	} {
-		it := instItem(method, obj, dinst, dlabel, p, tags...)
-		if strings.Contains(p.counter, "Latency") {
-			it = it.withTriggerProtos(latencyTrigger(tpl, it.Key, "VM {HOST.NAME}: "+dlabel+" "+p.name, "{$VSPHERE.VM.VDISK.LATENCY.MAX}"))
-		}
-		r.ItemPrototypes = append(r.ItemPrototypes, it)
-		keys = append(keys, it.Key)
-	}
+	const dlabel = "Virtual disk {#VSPHERE.VM.VDISK.LABEL} ({#VSPHERE.VM.VDISK.INSTANCE})"
+	r, keys := b.instances(tpl, method, obj, instanceSet{name: "Virtual disk discovery", method: "vm.vdisk.discover",
+		desc: "The VM's virtual disks, by the perf instance vSphere gives them (scsi0:0, sata0:1, nvme0:0).",
+		inst: "{#VSPHERE.VM.VDISK.INSTANCE}", label: dlabel, who: who,
+		tags: []string{"component", "storage", "disk", "{#VSPHERE.VM.VDISK.LABEL}"},
+		perfs: []instPerf{
+			{"virtualDisk.totalReadLatency.millisecond.average", "read latency", "ms", "", "Average time a read takes.", latMax},
+			{"virtualDisk.totalWriteLatency.millisecond.average", "write latency", "ms", "", "Average time a write takes.", latMax},
+			{"virtualDisk.numberReadAveraged.number.average", "read IOPS", "iops", "", "Reads per second.", ""},
+			{"virtualDisk.numberWriteAveraged.number.average", "write IOPS", "iops", "", "Writes per second.", ""},
+		}})
 	b.graphProto(r, dlabel+": latency", keys[0], keys[1])
 	b.graphProto(r, dlabel+": IOPS", keys[2], keys[3])
 	disk = []string{dlabel + ": latency", dlabel + ": IOPS"}
 
-	const ninst, nlabel = "{#VSPHERE.VM.VNIC.INSTANCE}", "vNIC {#VSPHERE.VM.VNIC.LABEL} ({#VSPHERE.VM.VNIC.MACADDRESS})"
-	r = b.instanceDiscovery(instanceRule{name: "Virtual NIC discovery", method: "vm.vnic.discover", obj: obj,
-		desc: "The VM's virtual NICs, by the perf instance vSphere gives them (the device key, 4000)."})
-	tags = []string{"component", "network", "interface", "{#VSPHERE.VM.VNIC.LABEL}"}
-	keys = nil
-	for _, p := range []instPerf{
-		{"net.bytesRx.kiloBytesPerSecond.average", "bytes received", "Bps", "1024", ""},
-		{"net.bytesTx.kiloBytesPerSecond.average", "bytes sent", "Bps", "1024", ""},
-		{"net.packetsRx.number.summation", "packets received", "pps", summationPerSecond, "Packets per 20 s sample, as a rate per second."},
-		{"net.packetsTx.number.summation", "packets sent", "pps", summationPerSecond, "Packets per 20 s sample, as a rate per second."},
-		{"net.droppedRx.number.summation", "receive packets dropped", "pps", summationPerSecond, "Dropped per 20 s sample, as a rate per second."},
-		{"net.droppedTx.number.summation", "transmit packets dropped", "pps", summationPerSecond, "Dropped per 20 s sample, as a rate per second."},
-	} {
-		it := instItem(method, obj, ninst, nlabel, p, tags...)
-		r.ItemPrototypes = append(r.ItemPrototypes, it)
-		keys = append(keys, it.Key)
+	const nlabel = "vNIC {#VSPHERE.VM.VNIC.LABEL} ({#VSPHERE.VM.VNIC.MACADDRESS})"
+	packets := []instPerf{
+		{counter: "net.packetsRx.number.summation", name: "packets received", units: "pps", mult: summationPerSecond, desc: "Packets per 20 s sample, as a rate per second."},
+		{counter: "net.packetsTx.number.summation", name: "packets sent", units: "pps", mult: summationPerSecond, desc: "Packets per 20 s sample, as a rate per second."},
 	}
+	r, keys = b.instances(tpl, method, obj, instanceSet{name: "Virtual NIC discovery", method: "vm.vnic.discover",
+		desc: "The VM's virtual NICs, by the perf instance vSphere gives them (the device key, 4000).",
+		inst: "{#VSPHERE.VM.VNIC.INSTANCE}", label: nlabel, who: who,
+		tags:  []string{"component", "network", "interface", "{#VSPHERE.VM.VNIC.LABEL}"},
+		perfs: slices.Concat(nicTraffic, packets, nicDrops)})
 	b.graphProto(r, nlabel+": traffic", keys[0], keys[1])
 	b.graphProto(r, nlabel+": packets", keys[2], keys[3], keys[4], keys[5])
 	nic = []string{nlabel + ": traffic", nlabel + ": packets"}
@@ -124,40 +132,33 @@ func vmInstances(b *builder, tpl string) (disk, nic []string) {
 
 // hvInstances adds the host's physical NIC, datastore and LUN discoveries.
 func hvInstances(b *builder, tpl string) (protos []string) {
-	const obj, method = "{$VSPHERE.HV.NAME}", "host.perf.metric.get"
+	const obj, method, who = "{$VSPHERE.HV.NAME}", "host.perf.metric.get", "Hypervisor {HOST.NAME}"
 	b.macro(MacroPerfInstanceInterval, "5m", "Polling interval of the per-instance perf items (NICs, datastores, LUNs): one perf series each.")
 	b.macro("{$VSPHERE.HV.NIC.ERRORS.MAX}", "0", "Packet errors per second (received or sent) on a physical NIC above which a warning is raised (15 minutes).")
 	b.macro("{$VSPHERE.HV.NIC.DROPS.MAX}", "0", "Dropped packets per second (received or sent) on a physical NIC above which a warning is raised (15 minutes).")
-	b.macro("{$VSPHERE.HV.DATASTORE.LATENCY.MAX}", "30", "Datastore read or write latency (ms) seen by the host above which a warning is raised (15 minutes).")
-	b.macro("{$VSPHERE.HV.LUN.LATENCY.MAX}", "20", "Device latency (ms, DAVG) of a LUN above which a warning is raised (15 minutes).")
+	const dsMax, lunMax = "{$VSPHERE.HV.DATASTORE.LATENCY.MAX}", "{$VSPHERE.HV.LUN.LATENCY.MAX}"
+	b.macro(dsMax, "30", "Datastore read or write latency (ms) seen by the host above which a warning is raised (15 minutes).")
+	b.macro(lunMax, "20", "Device latency (ms, DAVG) of a LUN above which a warning is raised (15 minutes).")
 
-	// Physical NICs: traffic, errors and drops.
+	// Physical NICs: traffic, errors and drops (keys 0-1, 2-3, 4-5).
 	const pinst, plabel = "{#VSPHERE.HOST.PNIC.INSTANCE}", "NIC {#VSPHERE.HOST.PNIC.INSTANCE}"
-	r := b.instanceDiscovery(instanceRule{name: "Physical NIC discovery", method: "host.pnic.discover", obj: obj,
-		desc: "The host's physical NICs (vmnic0, ...)."})
-	tags := []string{"component", "network", "interface", pinst}
-	keys := map[string]string{}
-	for _, p := range []instPerf{
-		{"net.bytesRx.kiloBytesPerSecond.average", "bytes received", "Bps", "1024", ""},
-		{"net.bytesTx.kiloBytesPerSecond.average", "bytes sent", "Bps", "1024", ""},
-		{"net.errorsRx.number.summation", "receive errors", "pps", summationPerSecond, "Errors per 20 s sample, as a rate per second."},
-		{"net.errorsTx.number.summation", "transmit errors", "pps", summationPerSecond, "Errors per 20 s sample, as a rate per second."},
-		{"net.droppedRx.number.summation", "receive packets dropped", "pps", summationPerSecond, "Dropped per 20 s sample, as a rate per second."},
-		{"net.droppedTx.number.summation", "transmit packets dropped", "pps", summationPerSecond, "Dropped per 20 s sample, as a rate per second."},
-	} {
-		it := instItem(method, obj, pinst, plabel, p, tags...)
-		keys[p.name] = it.Key
-		r.ItemPrototypes = append(r.ItemPrototypes, it)
+	errs := []instPerf{
+		{counter: "net.errorsRx.number.summation", name: "receive errors", units: "pps", mult: summationPerSecond, desc: "Errors per 20 s sample, as a rate per second."},
+		{counter: "net.errorsTx.number.summation", name: "transmit errors", units: "pps", mult: summationPerSecond, desc: "Errors per 20 s sample, as a rate per second."},
 	}
-	both := func(what, a, c, macro string) Trigger {
-		return trigger("Hypervisor {HOST.NAME}: "+plabel+" "+what+" above {$"+macro+"}/s", "WARNING",
-			"min(/"+tpl+"/"+keys[a]+",15m)>{$"+macro+"} or min(/"+tpl+"/"+keys[c]+",15m)>{$"+macro+"}",
+	tags := []string{"component", "network", "interface", pinst}
+	r, keys := b.instances(tpl, method, obj, instanceSet{name: "Physical NIC discovery", method: "host.pnic.discover",
+		desc: "The host's physical NICs (vmnic0, ...).", inst: pinst, label: plabel, who: who, tags: tags,
+		perfs: slices.Concat(nicTraffic, errs, nicDrops)})
+	both := func(what, in, out, macro string) Trigger {
+		return trigger(who+": "+plabel+" "+what+" above {$"+macro+"}/s", "WARNING",
+			"min(/"+tpl+"/"+in+",15m)>{$"+macro+"} or min(/"+tpl+"/"+out+",15m)>{$"+macro+"}",
 			"The NIC's "+what+" stayed above {$"+macro+"} per second for 15 minutes (cabling, duplex, driver or an overloaded uplink).").
 			withOpData("In: {ITEM.LASTVALUE1}, out: {ITEM.LASTVALUE2}")
 	}
 	r.TriggerProtos = append(r.TriggerProtos,
-		both("errors", "receive errors", "transmit errors", "VSPHERE.HV.NIC.ERRORS.MAX"),
-		both("drops", "receive packets dropped", "transmit packets dropped", "VSPHERE.HV.NIC.DROPS.MAX"))
+		both("errors", keys[2], keys[3], "VSPHERE.HV.NIC.ERRORS.MAX"),
+		both("drops", keys[4], keys[5], "VSPHERE.HV.NIC.DROPS.MAX"))
 	// Link speed from one host.pnic.discover per host and interval (the
 	// worker's mirror), and a trigger when a NIC whose link was up goes
 	// down (NICs never cabled stay quiet).
@@ -174,47 +175,33 @@ func hvInstances(b *builder, tpl string) (protos []string) {
 				last(tpl, speed)+"=0 and last(/"+tpl+"/"+speed+",#2)>0",
 				"The NIC's link went down (it was up at the previous poll): cable, switch port or NIC. Recovers when the link is up again.").
 				recoversWhen(last(tpl, speed)+">0")))
-	b.graphProto(r, plabel+": traffic", keys["bytes received"], keys["bytes sent"])
-	b.graphProto(r, plabel+": errors and drops", keys["receive errors"], keys["transmit errors"],
-		keys["receive packets dropped"], keys["transmit packets dropped"])
+	b.graphProto(r, plabel+": traffic", keys[0], keys[1])
+	b.graphProto(r, plabel+": errors and drops", keys[2], keys[3], keys[4], keys[5])
 	protos = append(protos, plabel+": traffic", plabel+": errors and drops")
 
 	// Datastores: latency as this host sees it.
-	const dinst, dlabel = "{#VSPHERE.HOST.DATASTORE.INSTANCE}", "Datastore {#VSPHERE.HOST.DATASTORE.NAME}"
-	r = b.instanceDiscovery(instanceRule{name: "Datastore latency discovery", method: "host.datastore.discover", obj: obj,
-		desc: "Datastores mounted on the host, by the perf instance vSphere gives them (the datastore's UUID, from its URL)."})
-	tags = []string{"component", "storage", "datastore", "{#VSPHERE.HOST.DATASTORE.NAME}"}
-	var dkeys []string
-	for _, p := range []instPerf{
-		{"datastore.totalReadLatency.millisecond.average", "read latency", "ms", "", "Average time a read from the datastore takes, as this host sees it."},
-		{"datastore.totalWriteLatency.millisecond.average", "write latency", "ms", "", "Average time a write to the datastore takes, as this host sees it."},
-	} {
-		it := instItem(method, obj, dinst, dlabel, p, tags...)
-		it = it.withTriggerProtos(latencyTrigger(tpl, it.Key, "Hypervisor {HOST.NAME}: "+dlabel+" "+p.name, "{$VSPHERE.HV.DATASTORE.LATENCY.MAX}"))
-		r.ItemPrototypes = append(r.ItemPrototypes, it)
-		dkeys = append(dkeys, it.Key)
-	}
-	b.graphProto(r, dlabel+": latency", dkeys...)
+	const dlabel = "Datastore {#VSPHERE.HOST.DATASTORE.NAME}"
+	r, keys = b.instances(tpl, method, obj, instanceSet{name: "Datastore latency discovery", method: "host.datastore.discover",
+		desc: "Datastores mounted on the host, by the perf instance vSphere gives them (the datastore's UUID, from its URL).",
+		inst: "{#VSPHERE.HOST.DATASTORE.INSTANCE}", label: dlabel, who: who,
+		tags: []string{"component", "storage", "datastore", "{#VSPHERE.HOST.DATASTORE.NAME}"},
+		perfs: []instPerf{
+			{"datastore.totalReadLatency.millisecond.average", "read latency", "ms", "", "Average time a read from the datastore takes, as this host sees it.", dsMax},
+			{"datastore.totalWriteLatency.millisecond.average", "write latency", "ms", "", "Average time a write to the datastore takes, as this host sees it.", dsMax},
+		}})
+	b.graphProto(r, dlabel+": latency", keys...)
 	protos = append(protos, dlabel+": latency")
 
 	// LUNs: device and kernel latency (esxtop's DAVG and KAVG).
 	const linst, llabel = "{#VSPHERE.HOST.LUN.INSTANCE}", "LUN {#VSPHERE.HOST.LUN.INSTANCE}"
-	r = b.instanceDiscovery(instanceRule{name: "LUN discovery", method: "host.lun.discover", obj: obj,
-		desc: "The host's SCSI disks (LUNs), by canonical name (naa..., mpx...)."})
-	tags = []string{"component", "storage", "lun", linst}
-	var lkeys []string
-	for _, p := range []instPerf{
-		{"disk.deviceLatency.millisecond.average", "device latency", "ms", "", "Average time a command takes in the storage device (esxtop DAVG)."},
-		{"disk.kernelLatency.millisecond.average", "kernel latency", "ms", "", "Average time a command spends in the VMkernel (esxtop KAVG)."},
-	} {
-		it := instItem(method, obj, linst, llabel, p, tags...)
-		if p.name == "device latency" {
-			it = it.withTriggerProtos(latencyTrigger(tpl, it.Key, "Hypervisor {HOST.NAME}: "+llabel+" "+p.name, "{$VSPHERE.HV.LUN.LATENCY.MAX}"))
-		}
-		r.ItemPrototypes = append(r.ItemPrototypes, it)
-		lkeys = append(lkeys, it.Key)
-	}
-	b.graphProto(r, llabel+": latency", lkeys...)
+	r, keys = b.instances(tpl, method, obj, instanceSet{name: "LUN discovery", method: "host.lun.discover",
+		desc: "The host's SCSI disks (LUNs), by canonical name (naa..., mpx...).", inst: linst, label: llabel, who: who,
+		tags: []string{"component", "storage", "lun", linst},
+		perfs: []instPerf{
+			{"disk.deviceLatency.millisecond.average", "device latency", "ms", "", "Average time a command takes in the storage device (esxtop DAVG).", lunMax},
+			{"disk.kernelLatency.millisecond.average", "kernel latency", "ms", "", "Average time a command spends in the VMkernel (esxtop KAVG).", ""},
+		}})
+	b.graphProto(r, llabel+": latency", keys...)
 	protos = append(protos, llabel+": latency")
 	return protos
 }
