@@ -39,6 +39,11 @@ type Config struct {
 	// HandshakeTimeout bounds the greeting and the security handshake;
 	// 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// Metadata are application properties sent to the peer in the
+	// handshake (names start with "X-", RFC 37); peers that do not know
+	// them, libzmq among them, keep or ignore them. A vPoller worker tells
+	// the proxy which vCenters it serves this way.
+	Metadata map[string]string
 }
 
 // Conn is one ZMTP connection after a successful handshake. One goroutine
@@ -51,6 +56,7 @@ type Conn struct {
 	peer   string
 	ptype  zmq4.SocketType
 	remote string
+	meta   zmq4.Metadata // what the peer sent in its handshake
 
 	wmu  sync.Mutex
 	wbuf []byte
@@ -89,12 +95,19 @@ func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
 		return nil, fmt.Errorf("set handshake deadline: %w", err)
 	}
 	hs := cfg.Mechanism.newHandshake()
+	var sec zmq4.Security = hs
+	if len(cfg.Metadata) > 0 {
+		if err := checkMetadata(cfg.Metadata); err != nil {
+			return nil, err
+		}
+		sec = withMetadata{handshake: hs, extra: cfg.Metadata}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			conn, err = nil, fmt.Errorf("%w: handshake with %s panicked in zmq4: %v\n%s", ErrProtocol, raw.RemoteAddr(), r, debug.Stack())
 		}
 	}()
-	zc, err := zmq4.Open(newHandshakeGuard(raw, handshakeBudget), hs, cfg.Type, nil, server, nil)
+	zc, err := zmq4.Open(newHandshakeGuard(raw, handshakeBudget), sec, cfg.Type, nil, server, nil)
 	if err != nil {
 		// zmq4 does not export its "mechanisms differ" error; name it,
 		// since it means a configuration mismatch, not a passing fault.
@@ -115,6 +128,7 @@ func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
 		peer:   hs.peer(),
 		ptype:  zmq4.SocketType(zc.Peer.Meta[propSocketType]),
 		remote: remoteName(raw),
+		meta:   zc.Peer.Meta,
 	}
 	c.lastActive.Store(time.Now().UnixNano())
 	return c, nil
@@ -133,6 +147,10 @@ func remoteName(c net.Conn) string {
 // Peer is the authenticated identity of the peer: the CURVE client's
 // allow-list name (or key), the PLAIN user; "" under NULL.
 func (c *Conn) Peer() string { return c.peer }
+
+// PeerMeta is a metadata property the peer sent in its handshake ("" when
+// it sent none of that name).
+func (c *Conn) PeerMeta(name string) string { return c.meta[name] }
 
 // PeerType is the socket type the peer announced.
 func (c *Conn) PeerType() zmq4.SocketType { return c.ptype }

@@ -437,3 +437,46 @@ func TestEvictIdle(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// Application metadata (X- properties) travel in both directions under
+// NULL and CURVE; names outside the X- space are refused before dialling.
+func TestMetadata(t *testing.T) {
+	server, client := keyPair(t), keyPair(t)
+	for _, tc := range []struct {
+		name         string
+		srvMech, cli Mechanism
+	}{
+		{"NULL", Null(), Null()},
+		{"CURVE", CurveServer(server, nil), CurveClient(server.Public, client)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := Listen("tcp://127.0.0.1:0", ListenConfig{Config: Config{Type: zmq4.Router, Mechanism: tc.srvMech,
+				Metadata: map[string]string{"X-Role": "proxy"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan string, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = l.Serve(ctx, func(ctx context.Context, c *Conn) { got <- c.PeerMeta("X-Worker") + "|" + c.PeerMeta("X-Role") })
+			}()
+			defer func() { cancel(); <-done }()
+			c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer, Mechanism: tc.cli,
+				Metadata: map[string]string{"X-Worker": `{"id":"w1","serves":["vc1"]}`}})
+			if v := c.PeerMeta("X-Role"); v != "proxy" {
+				t.Errorf("client saw X-Role %q, want proxy", v)
+			}
+			if v := <-got; v != `{"id":"w1","serves":["vc1"]}|` {
+				t.Errorf("server saw %q", v)
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := Dial(ctx, "tcp://127.0.0.1:1", Config{Type: zmq4.Dealer, Metadata: map[string]string{"Role": "x"}}); err == nil ||
+		!strings.Contains(err.Error(), "X-") {
+		t.Fatalf("a non-X- property: %v", err)
+	}
+}

@@ -85,6 +85,9 @@ func Listen(ep string, cfg ListenConfig) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMetadata(cfg.Metadata); err != nil {
+		return nil, err
+	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
@@ -329,6 +332,9 @@ func Dial(ctx context.Context, ep string, cfg Config) (*Conn, error) {
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if err := checkMetadata(cfg.Metadata); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()

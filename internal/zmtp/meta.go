@@ -3,6 +3,7 @@ package zmtp
 import (
 	"encoding/binary"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/go-zeromq/zmq4"
@@ -44,8 +45,9 @@ func parseMetadata(b []byte) (zmq4.Metadata, error) {
 	return md, nil
 }
 
-// marshalMetadata writes our metadata: the socket type and an empty
-// identity, as libzmq and zmq4 send them.
+// marshalMetadata writes our metadata: the socket type and the identity,
+// as libzmq and zmq4 send them, then any application properties
+// (Config.Metadata) in name order.
 func marshalMetadata(md zmq4.Metadata) []byte {
 	var out []byte
 	put := func(k, v string) {
@@ -56,5 +58,42 @@ func marshalMetadata(md zmq4.Metadata) []byte {
 	}
 	put(propSocketType, md[propSocketType])
 	put(propIdentity, md[propIdentity])
+	extra := make([]string, 0, len(md))
+	for k := range md {
+		if k != propSocketType && k != propIdentity {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		put(k, md[k])
+	}
 	return out
+}
+
+// checkMetadata reports whether every name can be sent as an application
+// metadata property: RFC 37 reserves the "X-" prefix for them, and a
+// name is at most 255 bytes.
+func checkMetadata(md map[string]string) error {
+	for name := range md {
+		if len(name) < 3 || len(name) > 255 || !strings.HasPrefix(name, "X-") {
+			return fmt.Errorf("metadata property %q: application properties are named X-... (at most 255 bytes)", name)
+		}
+	}
+	return nil
+}
+
+// withMetadata wraps a handshake so that it sends extra application
+// metadata properties with its READY or INITIATE: zmq4.Open fills the
+// connection's metadata with the socket type and identity only.
+type withMetadata struct {
+	handshake
+	extra map[string]string
+}
+
+func (h withMetadata) Handshake(conn *zmq4.Conn, server bool) error {
+	for k, v := range h.extra {
+		conn.Meta[k] = v
+	}
+	return h.handshake.Handshake(conn, server)
 }
