@@ -60,6 +60,16 @@ type Proxy struct {
 	// ClientIdleTimeout closes a client connection with nothing in flight
 	// that sent nothing for that long.
 	ClientIdleTimeout time.Duration
+	// MaxInflightPerWorker caps the requests one worker connection owes
+	// (our workers announce a smaller queue of their own).
+	MaxInflightPerWorker int
+	// SpillAfter is how many requests a vCenter's owner may owe before
+	// the next worker in its ranking takes the overflow; 0: when the
+	// owner is full (its announced queue).
+	SpillAfter int
+	// Standby makes the second-ranked worker of each vCenter keep its
+	// mirror current, so that a takeover is warm (WaitForUpdatesEx only).
+	Standby bool
 	// Per-socket security.
 	FrontendSecurity, BackendSecurity, MgmtSecurity Security
 	// MetricsListen (host:port) serves Prometheus metrics on /metrics;
@@ -69,7 +79,17 @@ type Proxy struct {
 
 // Worker is the [worker] section.
 type Worker struct {
-	Proxy           string   // the proxy's backend endpoint
+	Proxy string // the proxies' backend endpoints, comma-separated
+	// ID names the worker to every proxy (the rendezvous hashing that
+	// chooses each vCenter's owner); "" means the host name and the
+	// management endpoint.
+	ID string
+	// Queue is how many requests the worker accepts ahead of its
+	// concurrency (0: 4 x Concurrency); it tells the proxies.
+	Queue int
+	// ReleaseAfter is how long a vCenter's mirror and sweep are kept
+	// after no proxy names this worker its owner or standby.
+	ReleaseAfter    time.Duration
 	Mgmt            string   // management socket
 	DB              string   // vconnector SQLite database of vSphere agents ("" = none)
 	VSphereHostsDir string   // directory of per-vCenter INI files ("" = none)
@@ -122,16 +142,17 @@ const (
 func Default() *Config {
 	return &Config{
 		Proxy: Proxy{
-			Frontend:          "tcp://127.0.0.1:10123",
-			Backend:           "tcp://127.0.0.1:10124",
-			Mgmt:              DefaultProxyMgmt,
-			MaxRequestBytes:   1 << 20,
-			MaxReplyBytes:     64 << 20,
-			MaxClients:        1024,
-			MaxWorkers:        256,
-			MaxHeldRequests:   10000,
-			MaxHeldBytes:      32 << 20,
-			ClientIdleTimeout: 5 * time.Minute,
+			Frontend:             "tcp://127.0.0.1:10123",
+			Backend:              "tcp://127.0.0.1:10124",
+			Mgmt:                 DefaultProxyMgmt,
+			MaxRequestBytes:      1 << 20,
+			MaxReplyBytes:        64 << 20,
+			MaxClients:           1024,
+			MaxWorkers:           256,
+			MaxHeldRequests:      10000,
+			MaxHeldBytes:         32 << 20,
+			ClientIdleTimeout:    5 * time.Minute,
+			MaxInflightPerWorker: 1000,
 		},
 		Worker: Worker{
 			Proxy:           "tcp://127.0.0.1:10124",
@@ -139,6 +160,7 @@ func Default() *Config {
 			BreakerFailures: 3,
 			BreakerCooldown: 30 * time.Second,
 			MaxReplyBytes:   64 << 20,
+			ReleaseAfter:    5 * time.Minute,
 			DB:              "",
 			Helpers:         []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix", "vpoller.helpers.cclient", "vpoller.helpers.csvhelper"},
 			Tasks:           []string{"vpoller.vsphere.tasks"},
@@ -274,12 +296,17 @@ func (c *Config) readProxy(s *ini.Section) error {
 		{"max_workers", 1, &c.Proxy.MaxWorkers},
 		{"max_held_requests", 1, &c.Proxy.MaxHeldRequests},
 		{"max_held_bytes", 1, &c.Proxy.MaxHeldBytes},
+		{"max_inflight_per_worker", 1, &c.Proxy.MaxInflightPerWorker},
+		{"spill_after", 0, &c.Proxy.SpillAfter},
 	} {
 		if err := integer(s, k.key, k.min, k.dst); err != nil {
 			return err
 		}
 	}
 	if err := seconds(s, "client_idle_timeout", &c.Proxy.ClientIdleTimeout); err != nil {
+		return err
+	}
+	if err := boolean(s, "standby", &c.Proxy.Standby); err != nil {
 		return err
 	}
 	security(s, "frontend_", &c.Proxy.FrontendSecurity)
@@ -311,6 +338,19 @@ func hostPort(s *ini.Section, key string, dst *string) error {
 		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
 			return fmt.Errorf("[%s] %s = %q: want host:port, e.g. 127.0.0.1:9110", s.Name(), key, v)
 		}
+	}
+	*dst = v
+	return nil
+}
+
+// boolean reads 0/1, true/false, yes/no, on/off.
+func boolean(s *ini.Section, key string, dst *bool) error {
+	if !s.HasKey(key) {
+		return nil
+	}
+	v, err := s.Key(key).Bool()
+	if err != nil {
+		return fmt.Errorf("[%s] %s = %q: want 0 or 1 (or true/false)", s.Name(), key, s.Key(key).String())
 	}
 	*dst = v
 	return nil
@@ -354,10 +394,17 @@ func (c *Config) readWorker(s *ini.Section) error {
 		{"agent_concurrency", 0, &c.Worker.AgentConcurrency},
 		{"breaker_failures", 1, &c.Worker.BreakerFailures},
 		{"max_reply_bytes", 1024, &c.Worker.MaxReplyBytes},
+		{"queue", 0, &c.Worker.Queue},
 	} {
 		if err := integer(s, k.key, k.min, k.dst); err != nil {
 			return err
 		}
+	}
+	if s.Name() == "worker" {
+		str(s, "id", &c.Worker.ID)
+	}
+	if err := seconds(s, "release_after", &c.Worker.ReleaseAfter); err != nil {
+		return err
 	}
 	return seconds(s, "breaker_cooldown", &c.Worker.BreakerCooldown)
 }

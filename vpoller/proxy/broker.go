@@ -3,12 +3,16 @@ package proxy
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
 )
 
 // maxDispatches is how many worker connections a request may be sent to:
@@ -20,12 +24,28 @@ const maxDispatches = 2
 // MsgLostTwice ends the reply to a request whose two workers died with it.
 const MsgLostTwice = "worker lost twice"
 
+// MsgNoWorkerServes starts the reply to a request for a vCenter that no
+// connected worker serves.
+const MsgNoWorkerServes = "No vPoller worker serves vCenter"
+
+const (
+	// servedMemory is how long a vCenter counts as served after its last
+	// worker left: its requests are held meanwhile (the worker is
+	// restarting), not refused.
+	servedMemory = 10 * time.Minute
+	// startupGrace is how long after start a request for a vCenter no
+	// worker has announced yet is held rather than refused: workers
+	// reconnect over the first seconds.
+	startupGrace = 10 * time.Second
+)
+
 // request is one client request on its way through the proxy.
 type request struct {
 	id         string   // the identity frame the worker sees and echoes back
 	client     *peer    // where the reply goes
 	envelope   [][]byte // the client's routing frames, echoed with the reply
 	payload    []byte
+	host       string // the vCenter it is for ("" when not readable)
 	arrived    time.Time
 	worker     *workerConn // nil while held for want of a worker
 	dispatches int         // worker connections it was sent to
@@ -35,33 +55,75 @@ type request struct {
 type workerConn struct {
 	*peer
 	inflight map[string]*request
+	// info is what one of our workers announced in its handshake; nil for
+	// a worker that announced nothing (the Python worker), which serves
+	// every vCenter.
+	info *backend.Announcement
+	// limit caps the requests it owes (the worker's announced queue, or
+	// the proxy's per-worker cap).
+	limit int
+	// assigned is the last assignment sent to it.
+	assigned string
 }
 
-// broker is the dispatch state: connected workers, requests in flight and
-// requests held until a worker can take them. One mutex guards it all;
-// nothing under the lock blocks (queues are written without waiting).
+// room reports whether the worker can take one more request now.
+func (w *workerConn) room() bool { return !w.full() && len(w.inflight) < w.limit }
+
+// vcStats counts one vCenter's requests at this proxy.
+type vcStats struct{ routed, spilled uint64 }
+
+// broker is the dispatch state: connected workers, who owns which vCenter,
+// requests in flight and requests held until a worker can take them. One
+// mutex guards it all; nothing under the lock blocks (queues are written
+// without waiting).
 type broker struct {
 	log *slog.Logger
-	// maxHeld and maxHeldBytes cap the requests waiting for a worker.
-	maxHeld, maxHeldBytes int
+	now func() time.Time
+	// maxHeld and maxHeldBytes cap the requests waiting for a worker;
+	// maxInflight caps one worker's outstanding requests; spillAfter (0:
+	// the worker's own limit) is how many an owner may owe before the
+	// next worker in the ranking takes the overflow; standby makes the
+	// second-ranked worker keep a warm mirror.
+	maxHeld, maxHeldBytes, maxInflight, spillAfter int
+	standby                                        bool
 
-	mu        sync.Mutex
-	workers   []*workerConn
-	rr        int // where the next tie-break scan starts
-	pending   map[string]*request
-	waiting   []*request
-	heldBytes int
-	prefix    [4]byte
-	nextID    uint64
-	counters  counters
+	mu         sync.Mutex
+	started    time.Time
+	workers    []*workerConn
+	byID       map[string][]*workerConn // our workers by announced id
+	place      placement
+	lastServed map[string]time.Time // vCenter -> last time a worker served it
+	vcs        map[string]*vcStats
+	rr         int // where the next tie-break scan starts
+	pending    map[string]*request
+	waiting    []*request
+	heldBytes  int
+	prefix     [4]byte
+	nextID     uint64
+	counters   counters
 }
 
 type counters struct {
-	served, redispatched, tooLarge, expired, unmatched, refused, poisoned uint64
+	served, redispatched, tooLarge, expired, unmatched, refused, poisoned, unserved, spilled uint64
 }
 
-func newBroker(log *slog.Logger, maxHeld, maxHeldBytes int) *broker {
-	b := &broker{log: log, pending: make(map[string]*request), maxHeld: maxHeld, maxHeldBytes: maxHeldBytes}
+// brokerLimits are the broker's caps (zero: no spill bound, see broker).
+type brokerLimits struct {
+	maxHeld, maxHeldBytes, maxInflight, spillAfter int
+	standby                                        bool
+}
+
+func newBroker(log *slog.Logger, lim brokerLimits, now func() time.Time) *broker {
+	if now == nil {
+		now = time.Now
+	}
+	if lim.maxInflight <= 0 {
+		lim.maxInflight = DefaultMaxInflightPerWorker
+	}
+	b := &broker{log: log, now: now, maxHeld: lim.maxHeld, maxHeldBytes: lim.maxHeldBytes, maxInflight: lim.maxInflight,
+		spillAfter: lim.spillAfter, standby: lim.standby, started: now(),
+		pending: make(map[string]*request), byID: map[string][]*workerConn{}, lastServed: map[string]time.Time{},
+		vcs: map[string]*vcStats{}}
 	// A random prefix keeps ids unique across proxy restarts, so a late
 	// reply from a worker that reconnected cannot match a new request.
 	_, _ = rand.Read(b.prefix[:])
@@ -77,57 +139,153 @@ func (b *broker) newID() string {
 	return string(id[:])
 }
 
-// submit takes a new request from a client. When no worker can take it
-// and the held requests are at their cap, it is refused at once: memory
-// stays bounded while no worker is connected.
+// submit takes a new request from a client and sends it to the worker
+// that should answer it, holds it until one can, or refuses it at once
+// with a reply that says why (no worker serves its vCenter; the held
+// requests are at their cap: memory stays bounded while no worker can
+// take requests).
 func (b *broker) submit(client *peer, envelope [][]byte, payload []byte) {
+	host := requestHostname(payload)
 	b.mu.Lock()
-	if b.pick() == nil && (len(b.waiting)+1 > b.maxHeld || b.heldBytes+len(payload) > b.maxHeldBytes) {
-		held, bytes := len(b.waiting), b.heldBytes
-		b.counters.refused++
-		b.mu.Unlock()
-		b.log.Warn("request refused: no worker can take it and the held requests are at their cap",
-			"held", held, "held_bytes", bytes, "max_held_requests", b.maxHeld, "max_held_bytes", b.maxHeldBytes)
-		reply := vpoller.Failf("Request not queued: no worker can take it and %d requests (%d bytes) already wait (limits: %d requests, %d bytes)",
-			held, bytes, b.maxHeld, b.maxHeldBytes).Encode(vpoller.PythonASCII)
-		client.enqueue(replyFrames(envelope, reply))
-		return
-	}
 	defer b.mu.Unlock()
-	req := &request{id: b.newID(), client: client, envelope: envelope, payload: payload, arrived: time.Now()}
+	req := &request{id: b.newID(), client: client, envelope: envelope, payload: payload, host: host, arrived: b.now()}
 	client.owed.Add(1)
 	b.pending[req.id] = req
+	if host != "" {
+		st := b.vcs[host]
+		if st == nil && len(b.vcs) < maxTrackedVCenters {
+			st = &vcStats{}
+			b.vcs[host] = st
+		}
+		if st != nil {
+			st.routed++
+		}
+	}
 	b.dispatch(req)
 }
 
-// dispatch hands req to the worker with the fewest outstanding requests,
-// or holds it (locked).
+// maxTrackedVCenters bounds the per-vCenter counters (clients choose the
+// names).
+const maxTrackedVCenters = 4096
+
+// dispatch sends req to the worker route chooses, or holds it when none
+// can take it now, or refuses it (locked). Re-dispatched requests come
+// here too, so the held caps hold on every path.
 func (b *broker) dispatch(req *request) {
-	w := b.pick()
-	if w == nil {
+	w, refusal := b.route(req)
+	switch {
+	case refusal != "":
+		b.finish(req, vpoller.Fail(refusal))
+	case w != nil:
+		req.worker = w
+		req.dispatches++
+		w.inflight[req.id] = req
+		// route only picks workers with room and we hold the lock, so
+		// enqueue fails only when the connection is closing; its
+		// reader then calls workerGone, which re-dispatches everything
+		// in inflight, this request included.
+		w.enqueue([][]byte{[]byte(req.id), {}, req.payload})
+	case len(b.waiting)+1 > b.maxHeld || b.heldBytes+len(req.payload) > b.maxHeldBytes:
+		held, bytes := len(b.waiting), b.heldBytes
+		b.counters.refused++
+		b.log.Warn("request refused: no worker can take it and the held requests are at their cap",
+			"vcenter", req.host, "held", held, "held_bytes", bytes, "max_held_requests", b.maxHeld, "max_held_bytes", b.maxHeldBytes)
+		b.finish(req, vpoller.Failf("Request not queued: no worker can take it and %d requests (%d bytes) already wait (limits: %d requests, %d bytes)",
+			held, bytes, b.maxHeld, b.maxHeldBytes))
+	default:
 		b.waiting = append(b.waiting, req)
 		b.heldBytes += len(req.payload)
-		return
 	}
-	req.worker = w
-	req.dispatches++
-	w.inflight[req.id] = req
-	// pick skips full queues and we hold the lock, so enqueue fails only
-	// when the connection is closing; its reader then calls workerGone,
-	// which re-dispatches everything in inflight, this request included.
-	w.enqueue([][]byte{[]byte(req.id), {}, req.payload})
 }
 
-// pick chooses the worker with the fewest outstanding requests whose send
-// queue has room; ties go to the first one after the previous choice
-// (round-robin). Nil when no worker can take a request (locked).
-func (b *broker) pick() *workerConn {
+// finish answers req from the proxy itself and forgets it (locked).
+func (b *broker) finish(req *request, reply *vpoller.Response) {
+	delete(b.pending, req.id)
+	req.client.owed.Add(-1)
+	req.client.enqueue(replyFrames(req.envelope, reply.Encode(vpoller.PythonASCII)))
+}
+
+// route chooses the worker for req (locked): nil to hold it, or a refusal
+// message.
+//
+//   - A vCenter that our workers serve goes to its owner; when the owner
+//     owes spillAfter requests or has no room, to the next worker in the
+//     ranking with room (spill); then to a worker that serves every
+//     vCenter (a Python worker); else it waits.
+//   - A vCenter none of our workers serves goes to a Python worker when
+//     one is connected; else it waits while a worker may still come for
+//     it (one served it lately, or the proxy just started), or is refused
+//     with a message naming it and the vCenters that are served.
+//   - A request without a readable vCenter goes to the least busy worker.
+func (b *broker) route(req *request) (*workerConn, string) {
+	if req.host == "" {
+		return b.leastBusy(func(*workerConn) bool { return true }), ""
+	}
+	anyWorker := func(w *workerConn) bool { return w.info == nil }
+	ranked := b.place.ranking[req.host]
+	if len(ranked) == 0 {
+		if w := b.leastBusy(anyWorker); w != nil {
+			return w, ""
+		}
+		now := b.now()
+		if len(b.workers) == 0 || now.Sub(b.started) < startupGrace || now.Sub(b.lastServed[req.host]) < servedMemory {
+			return nil, ""
+		}
+		b.counters.unserved++
+		return nil, fmt.Sprintf("%s %q (served: %s; names are case-sensitive)", MsgNoWorkerServes, req.host, b.servedNames())
+	}
+	owner := b.connFor(b.place.owner[req.host])
+	if owner != nil && owner.room() && (b.spillAfter <= 0 || len(owner.inflight) < b.spillAfter) {
+		return owner, ""
+	}
+	for _, id := range ranked {
+		if w := b.connFor(id); w != nil && w != owner && w.room() {
+			b.spill(req.host)
+			return w, ""
+		}
+	}
+	if w := b.leastBusy(anyWorker); w != nil {
+		b.spill(req.host)
+		return w, ""
+	}
+	if owner != nil && owner.room() {
+		return owner, "" // over spillAfter, but nobody else can take it
+	}
+	return nil, ""
+}
+
+func (b *broker) spill(host string) {
+	b.counters.spilled++
+	if st := b.vcs[host]; st != nil {
+		st.spilled++
+	}
+}
+
+// connFor is the connection of worker id with room and the fewest
+// requests owed, else any of its connections, nil when it has none
+// (locked). A worker has one connection per proxy; two only while a
+// reconnect overlaps the old connection's end.
+func (b *broker) connFor(id string) *workerConn {
+	var best *workerConn
+	for _, w := range b.byID[id] {
+		if best == nil || (w.room() && !best.room()) || (w.room() == best.room() && len(w.inflight) < len(best.inflight)) {
+			best = w
+		}
+	}
+	return best
+}
+
+// leastBusy chooses among the workers ok accepts the one with room and
+// the fewest outstanding requests; ties go to the first one after the
+// previous choice (round-robin). Nil when none can take a request
+// (locked).
+func (b *broker) leastBusy(ok func(*workerConn) bool) *workerConn {
 	n := len(b.workers)
 	best := -1
 	for k := range n {
 		i := (b.rr + k) % n
 		w := b.workers[i]
-		if w.full() {
+		if !ok(w) || !w.room() {
 			continue
 		}
 		if best < 0 || len(w.inflight) < len(b.workers[best].inflight) {
@@ -141,35 +299,96 @@ func (b *broker) pick() *workerConn {
 	return b.workers[best]
 }
 
-// workerJoined adds a worker and gives it the held requests.
+// servedNames lists the vCenters our workers serve, sorted (locked).
+func (b *broker) servedNames() string {
+	names := make([]string, 0, len(b.place.ranking))
+	for vc := range b.place.ranking {
+		names = append(names, vc)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	if len(names) > 20 {
+		return strings.Join(names[:20], ", ") + fmt.Sprintf(" and %d more", len(names)-20)
+	}
+	return strings.Join(names, ", ")
+}
+
+// workerJoined adds a worker, recomputes who owns what and gives it the
+// held requests.
 func (b *broker) workerJoined(w *workerConn) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	w.limit = b.maxInflight
+	if w.info != nil {
+		if w.info.Queue > 0 {
+			w.limit = min(w.limit, w.info.Queue)
+		}
+		b.byID[w.info.ID] = append(b.byID[w.info.ID], w)
+	}
 	b.workers = append(b.workers, w)
+	b.replace()
 	b.retryWaiting()
+}
+
+// replace recomputes the placement from the connected workers and tells
+// each of our workers its share when it changed (locked).
+func (b *broker) replace() {
+	now := b.now()
+	for vc := range b.place.ranking {
+		b.lastServed[vc] = now // served until now, at least
+	}
+	serves := make(map[string][]string, len(b.byID))
+	for id, conns := range b.byID {
+		serves[id] = conns[len(conns)-1].info.Serves
+	}
+	b.place = place(serves)
+	for vc := range b.place.ranking {
+		b.lastServed[vc] = now
+	}
+	for vc, at := range b.lastServed {
+		if now.Sub(at) > servedMemory {
+			delete(b.lastServed, vc)
+		}
+	}
+	for id, conns := range b.byID {
+		a := backend.Assignment{Owner: b.place.owned[id]}
+		if b.standby {
+			a.Standby = b.place.backs[id]
+		}
+		frames := a.Frames()
+		for _, w := range conns {
+			if w.assigned != string(frames[2]) && w.enqueue(frames) {
+				w.assigned = string(frames[2])
+			}
+		}
+	}
 }
 
 // retryWaiting dispatches held requests while workers can take them (locked).
 func (b *broker) retryWaiting() {
 	held := b.waiting
 	b.waiting, b.heldBytes = nil, 0
-	for i, req := range held {
-		if b.pick() == nil {
-			for _, r := range held[i:] {
-				b.waiting = append(b.waiting, r)
-				b.heldBytes += len(r.payload)
-			}
-			return
-		}
+	for _, req := range held {
 		b.dispatch(req)
 	}
 }
 
-// workerGone removes a worker and re-dispatches what it still owed.
+// workerGone removes a worker, recomputes who owns what and re-dispatches
+// what it still owed.
 func (b *broker) workerGone(w *workerConn) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.workers = slices.DeleteFunc(b.workers, func(x *workerConn) bool { return x == w })
+	if w.info != nil {
+		id := w.info.ID
+		b.byID[id] = slices.DeleteFunc(b.byID[id], func(x *workerConn) bool { return x == w })
+		if len(b.byID[id]) == 0 {
+			delete(b.byID, id)
+		}
+	}
+	b.replace()
 	owed := make([]*request, 0, len(w.inflight))
 	for _, req := range w.inflight {
 		owed = append(owed, req)
@@ -192,21 +411,19 @@ func (b *broker) workerGone(w *workerConn) {
 		b.log.Warn("worker connection lost with requests outstanding; re-dispatched", "worker", w.remote,
 			"requests", len(owed)-lost, "refused_lost_twice", lost, "workers_left", len(b.workers))
 	}
+	b.retryWaiting()
 }
 
 // refuseLostTwice answers a request whose second worker died with it
 // (locked): it is not sent to a third.
 func (b *broker) refuseLostTwice(req *request) {
-	delete(b.pending, req.id)
-	req.client.owed.Add(-1)
 	b.counters.poisoned++
 	method := "request"
 	if r, err := vpoller.DecodeRequest(req.payload); err == nil && r.Method != "" {
 		method = r.Method
 	}
 	b.log.Warn("request dropped: the workers of its two attempts died with it", "method", method, "client", req.client.remote)
-	reply := vpoller.Failf("Task %s failed: %s", method, MsgLostTwice).Encode(vpoller.PythonASCII)
-	req.client.enqueue(replyFrames(req.envelope, reply))
+	b.finish(req, vpoller.Failf("Task %s failed: %s", method, MsgLostTwice))
 }
 
 // replied delivers a worker's reply to the client that asked.
@@ -223,6 +440,10 @@ func (b *broker) replied(w *workerConn, id string, reply []byte) {
 	delete(w.inflight, id)
 	b.counters.served++
 	req.client.owed.Add(-1)
+	// The worker has room again: a held request may go now.
+	if len(b.waiting) > 0 {
+		b.retryWaiting()
+	}
 	b.mu.Unlock()
 	if !req.client.enqueue(replyFrames(req.envelope, reply)) {
 		b.log.Debug("client gone or not reading; reply dropped", "client", req.client.remote)
@@ -249,7 +470,7 @@ func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 			b.heldBytes -= len(req.payload)
 			req.client.owed.Add(-1)
 			b.counters.expired++
-			b.log.Warn("request dropped: no worker took it in time", "held", now.Sub(req.arrived).Round(time.Millisecond), "client", req.client.remote)
+			b.log.Warn("request dropped: no worker took it in time", "vcenter", req.host, "held", now.Sub(req.arrived).Round(time.Millisecond), "client", req.client.remote)
 			continue
 		}
 		kept = append(kept, req)
@@ -283,12 +504,35 @@ type Stats struct {
 	Unmatched    uint64 // worker frames that answered no outstanding request
 	Refused      uint64 // requests refused because the held requests were at their cap
 	Poisoned     uint64 // requests refused after their second worker died with them
+	Unserved     uint64 // requests refused because no worker serves their vCenter
+	Spilled      uint64 // requests sent past their vCenter's owner
+	// VCenters is, per vCenter our workers serve or clients asked for,
+	// who owns it here and what it was sent.
+	VCenters map[string]VCenterStats
+	// WorkerConns lists the worker connections.
+	WorkerConns []WorkerStats
+}
+
+// VCenterStats is one vCenter's placement and traffic at this proxy.
+type VCenterStats struct {
+	Owner, Standby  string // worker ids ("" when none)
+	Routed, Spilled uint64
+}
+
+// WorkerStats is one worker connection.
+type WorkerStats struct {
+	ID       string // announced id; "" for a worker that announced none (serves every vCenter)
+	Remote   string
+	Inflight int
+	Limit    int
+	Owns     []string
+	Standby  []string
 }
 
 func (b *broker) stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Stats{
+	s := Stats{
 		Workers:      len(b.workers),
 		Outstanding:  len(b.pending),
 		Held:         len(b.waiting),
@@ -300,5 +544,32 @@ func (b *broker) stats() Stats {
 		Unmatched:    b.counters.unmatched,
 		Refused:      b.counters.refused,
 		Poisoned:     b.counters.poisoned,
+		Unserved:     b.counters.unserved,
+		Spilled:      b.counters.spilled,
+		VCenters:     map[string]VCenterStats{},
 	}
+	for vc := range b.place.ranking {
+		v := VCenterStats{Owner: b.place.owner[vc]}
+		if b.standby {
+			v.Standby = b.place.standby[vc]
+		}
+		s.VCenters[vc] = v
+	}
+	for vc, st := range b.vcs {
+		v := s.VCenters[vc]
+		v.Routed, v.Spilled = st.routed, st.spilled
+		s.VCenters[vc] = v
+	}
+	for _, w := range b.workers {
+		ws := WorkerStats{Remote: w.remote, Inflight: len(w.inflight), Limit: w.limit}
+		if w.info != nil {
+			ws.ID = w.info.ID
+			ws.Owns = b.place.owned[ws.ID]
+			if b.standby {
+				ws.Standby = b.place.backs[ws.ID]
+			}
+		}
+		s.WorkerConns = append(s.WorkerConns, ws)
+	}
+	return s
 }

@@ -9,11 +9,15 @@ const (
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultHandshake       = 10 * time.Second
 	DefaultQueue           = 1024
+	// DefaultMaxInflightPerWorker caps what one worker connection owes
+	// when the configuration does not.
+	DefaultMaxInflightPerWorker = 1000
 )
 
 type options struct {
 	hold, inflight, write, handshake time.Duration
 	queue                            int
+	now                              func() time.Time
 }
 
 // Option changes a tunable of the proxy.
@@ -31,6 +35,9 @@ func WithInflightTimeout(d time.Duration) Option { return func(o *options) { o.i
 // WithWriteTimeout bounds one send to a peer; a peer that does not read for
 // that long is disconnected (a worker's requests are then re-dispatched).
 func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.write = d } }
+
+// WithClock sets the clock the broker reads (tests).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithQueue sets the per-peer send queue length.
 func WithQueue(n int) Option { return func(o *options) { o.queue = n } }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
 )
 
 // Management messages of the original proxy.
@@ -72,6 +74,7 @@ func New(cfg config.Proxy, logger *slog.Logger, opts ...Option) (*Proxy, error) 
 	for _, f := range []struct{ v, d *int }{
 		{&cfg.MaxReplyBytes, &def.MaxReplyBytes}, {&cfg.MaxClients, &def.MaxClients}, {&cfg.MaxWorkers, &def.MaxWorkers},
 		{&cfg.MaxHeldRequests, &def.MaxHeldRequests}, {&cfg.MaxHeldBytes, &def.MaxHeldBytes},
+		{&cfg.MaxInflightPerWorker, &def.MaxInflightPerWorker},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.d
@@ -81,7 +84,8 @@ func New(cfg config.Proxy, logger *slog.Logger, opts ...Option) (*Proxy, error) 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b := newBroker(logger, cfg.MaxHeldRequests, cfg.MaxHeldBytes)
+	b := newBroker(logger, brokerLimits{maxHeld: cfg.MaxHeldRequests, maxHeldBytes: cfg.MaxHeldBytes,
+		maxInflight: cfg.MaxInflightPerWorker, spillAfter: cfg.SpillAfter, standby: cfg.Standby}, o.now)
 	return &Proxy{cfg: cfg, opts: o, log: logger, broker: b, ready: make(chan struct{})}, nil
 }
 
@@ -138,7 +142,8 @@ func (p *Proxy) Run(ctx context.Context) error {
 	defer front.Close()
 	back, err := zmtp.Listen(p.cfg.Backend, zmtp.ListenConfig{
 		Config: zmtp.Config{Type: zmq4.Dealer, Mechanism: backMech, HandshakeTimeout: p.opts.handshake,
-			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxReplyBytes), Discard: max(4*int64(p.cfg.MaxReplyBytes), minDiscard)}},
+			Limits:   zmtp.Limits{MaxMessage: int64(p.cfg.MaxReplyBytes), Discard: max(4*int64(p.cfg.MaxReplyBytes), minDiscard)},
+			Metadata: map[string]string{backend.PropProxy: "1"}},
 		Name: "backend", MaxConns: p.cfg.MaxWorkers, Logger: p.log,
 	})
 	if err != nil {
@@ -263,6 +268,15 @@ func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
 func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 	c := newPeer(conn, p.opts.queue)
 	w := &workerConn{peer: c, inflight: map[string]*request{}}
+	if meta := conn.PeerMeta(backend.PropWorker); meta != "" {
+		a, err := backend.ParseAnnouncement(meta)
+		if err != nil {
+			// Served as a worker for every vCenter, as a Python one.
+			p.log.Warn("worker announcement unreadable; the worker gets requests for any vCenter", "peer", c.remote, "err", err)
+		} else {
+			w.info = &a
+		}
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer p.broker.workerGone(w)
@@ -270,7 +284,11 @@ func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 	wg.Go(func() { c.writeLoop(p.opts.write, p.log) })
 	wg.Go(func() { c.closeWhenDone(ctx) })
 	p.broker.workerJoined(w)
-	p.log.Info("worker connected", "peer", c.remote)
+	if w.info != nil {
+		p.log.Info("worker connected", "peer", c.remote, "id", w.info.ID, "serves", w.info.Serves, "queue", w.info.Queue)
+	} else {
+		p.log.Info("worker connected (serves every vCenter)", "peer", c.remote)
+	}
 	for {
 		frames, err := conn.ReadMsg()
 		if te, ok := zmtp.IsTooLarge(err); ok {
@@ -331,6 +349,10 @@ func (p *Proxy) status() vpoller.Object {
 		{Key: "lost_twice", Value: s.Poisoned},
 		{Key: "too_large", Value: s.TooLarge},
 		{Key: "expired", Value: s.Expired},
+		{Key: "unserved", Value: s.Unserved},
+		{Key: "spilled", Value: s.Spilled},
+		{Key: "vcenters", Value: vcentersObject(s.VCenters)},
+		{Key: "worker_connections", Value: workersArray(s.WorkerConns)},
 	}
 	for i, name := range []string{"frontend_connections", "backend_connections"} {
 		if l := p.listeners[i]; l != nil {
@@ -356,4 +378,42 @@ func shown(configured, bound string) string {
 		return bound
 	}
 	return configured
+}
+
+// vcentersObject renders the per-vCenter placement for status, by name.
+func vcentersObject(vcs map[string]VCenterStats) vpoller.Object {
+	names := make([]string, 0, len(vcs))
+	for n := range vcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := vpoller.Object{}
+	for _, n := range names {
+		v := vcs[n]
+		out = append(out, vpoller.Field{Key: n, Value: vpoller.Object{
+			{Key: "owner", Value: v.Owner}, {Key: "standby", Value: v.Standby},
+			{Key: "routed", Value: v.Routed}, {Key: "spilled", Value: v.Spilled},
+		}})
+	}
+	return out
+}
+
+func workersArray(ws []WorkerStats) []any {
+	out := make([]any, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, vpoller.Object{
+			{Key: "id", Value: w.ID}, {Key: "remote", Value: w.Remote},
+			{Key: "in_flight", Value: w.Inflight}, {Key: "limit", Value: w.Limit},
+			{Key: "owns", Value: stringsAny(w.Owns)}, {Key: "standby_for", Value: stringsAny(w.Standby)},
+		})
+	}
+	return out
+}
+
+func stringsAny(in []string) []any {
+	out := make([]any, 0, len(in))
+	for _, s := range in {
+		out = append(out, s)
+	}
+	return out
 }
