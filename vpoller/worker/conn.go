@@ -21,8 +21,8 @@ type peerConn struct {
 
 // dialPeer connects to a tcp:// or ipc:// endpoint and performs the ZMTP
 // handshake as a DEALER within timeout.
-func dialPeer(ctx context.Context, endpoint string, timeout time.Duration, mech zmtp.Mechanism, limits zmtp.Limits) (*peerConn, error) {
-	c, err := zmtp.Dial(ctx, endpoint, zmtp.Config{Type: zmq4.Dealer, Mechanism: mech, HandshakeTimeout: timeout, Limits: limits})
+func dialPeer(ctx context.Context, endpoint string, timeout time.Duration, mech zmtp.Mechanism, limits zmtp.Limits, meta map[string]string) (*peerConn, error) {
+	c, err := zmtp.Dial(ctx, endpoint, zmtp.Config{Type: zmq4.Dealer, Mechanism: mech, HandshakeTimeout: timeout, Limits: limits, Metadata: meta})
 	if err != nil {
 		return nil, fmt.Errorf("proxy %w", err)
 	}

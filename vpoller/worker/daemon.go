@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,9 @@ type Daemon struct {
 
 	mgmtSecurity string
 	metrics      *metrics.Server
+	// ready is closed once w is set: the management socket answers
+	// status before that with "starting".
+	ready chan struct{}
 }
 
 // ResolvePaths makes the worker's relative paths (db, vsphere_hosts_dir)
@@ -84,30 +88,41 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	if err != nil {
 		return nil, err
 	}
-	wo := opts.Worker
-	wo.Proxy, wo.Concurrency, wo.Helpers, wo.Logger = wc.Proxy, wc.Concurrency, wc.Helpers, opts.Logger
-	wo.Agents, wo.Unreachable = svc.Agents(), vsphere.Unreachable
-	wo.AgentConcurrency, wo.BreakerFailures, wo.BreakerCooldown, wo.MaxReplyBytes = wc.AgentConcurrency, wc.BreakerFailures, wc.BreakerCooldown, wc.MaxReplyBytes
-	if wo.Mechanism, err = zmtp.ClientMechanism(wc.ProxyCurveServerKey, wc.ProxyCurveSecretKey); err != nil {
-		_ = svc.Close(ctx)
-		return nil, fmt.Errorf("proxy_curve_server_key / proxy_curve_secret_key: %w", err)
-	}
-	w, err := New(svc, wo)
-	if err != nil {
-		_ = svc.Close(ctx)
-		return nil, err
-	}
 	mgmtMech, mgmtDesc, err := mgmt.ServerSecurity(wc.MgmtSecurity)
 	if err != nil {
 		_ = svc.Close(ctx)
 		return nil, fmt.Errorf("management security: %w", err)
 	}
-	d := &Daemon{cfg: wc, svc: svc, w: w, log: opts.Logger, opts: opts, done: make(chan error, 1), mgmtSecurity: mgmtDesc}
+	d := &Daemon{cfg: wc, svc: svc, log: opts.Logger, opts: opts, done: make(chan error, 1), mgmtSecurity: mgmtDesc,
+		ready: make(chan struct{})}
+	// The management socket is bound first: its endpoint, unique on this
+	// host, is part of the worker's default id.
 	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Security: mgmtMech, Logger: opts.Logger})
 	if err != nil {
 		_ = svc.Close(ctx)
 		return nil, err
 	}
+	wo := opts.Worker
+	wo.Proxy, wo.Concurrency, wo.Helpers, wo.Logger = wc.Proxy, wc.Concurrency, wc.Helpers, opts.Logger
+	wo.Agents, wo.Unreachable = svc.Agents(), vsphere.Unreachable
+	wo.AgentConcurrency, wo.BreakerFailures, wo.BreakerCooldown, wo.MaxReplyBytes = wc.AgentConcurrency, wc.BreakerFailures, wc.BreakerCooldown, wc.MaxReplyBytes
+	wo.Queue, wo.ReleaseAfter = wc.Queue, wc.ReleaseAfter
+	if wo.ID = wc.ID; wo.ID == "" {
+		host, _ := os.Hostname()
+		wo.ID = host + " " + d.mgmt.Endpoint()
+	}
+	if wo.Mechanism, err = zmtp.ClientMechanism(wc.ProxyCurveServerKey, wc.ProxyCurveSecretKey); err != nil {
+		_ = d.mgmt.Close()
+		_ = svc.Close(ctx)
+		return nil, fmt.Errorf("proxy_curve_server_key / proxy_curve_secret_key: %w", err)
+	}
+	if d.w, err = New(svc, wo); err != nil {
+		_ = d.mgmt.Close()
+		_ = svc.Close(ctx)
+		return nil, err
+	}
+	w := d.w
+	close(d.ready)
 	if wc.MetricsListen != "" {
 		reg, err := metrics.NewRegistry(append(w.Collectors(), d.vsphereCollector())...)
 		if err == nil {
@@ -123,7 +138,7 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	d.cancel = cancel
 	// Names only: an agent's LogValue hides its password, but not when
 	// formatted inside a list.
-	opts.Logger.Info("vPoller worker starting", "proxy", wc.Proxy, "proxy_security", w.opts.Mechanism.Name(), "mgmt", wc.Mgmt,
+	opts.Logger.Info("vPoller worker starting", "id", w.opts.ID, "proxy", wc.Proxy, "proxy_security", w.opts.Mechanism.Name(), "mgmt", wc.Mgmt,
 		"mgmt_security", mgmtDesc, "concurrency", w.opts.Concurrency, "agent_concurrency", w.opts.AgentConcurrency, "agents", svc.Agents())
 	for _, a := range agents {
 		opts.Logger.Debug("vSphere agent", "agent", a)
@@ -194,6 +209,11 @@ func (d *Daemon) MgmtEndpoint() string { return d.mgmt.Endpoint() }
 // in its order, then ours.
 func (d *Daemon) Status() vpoller.Object {
 	host, _ := os.Hostname()
+	select {
+	case <-d.ready:
+	default:
+		return vpoller.Object{{Key: "status", Value: "starting"}, {Key: "hostname", Value: host}}
+	}
 	ws := d.w.Stats()
 	vs := d.svc.Stats()
 	agents := make([]any, 0)
@@ -212,7 +232,11 @@ func (d *Daemon) Status() vpoller.Object {
 		{Key: "agents", Value: agents},
 		{Key: "requests", Value: ws.Requests},
 		{Key: "in_flight", Value: ws.InFlight},
+		{Key: "queued", Value: ws.Queued},
 		{Key: "connected", Value: ws.Connected},
+		{Key: "id", Value: d.w.opts.ID},
+		{Key: "proxies", Value: linksArray(ws.Proxies)},
+		{Key: "roles", Value: rolesObject(d.w.Roles())},
 		{Key: "vsphere", Value: vpoller.Object{
 			{Key: "soap_calls", Value: vs.SOAPCalls},
 			{Key: "logins", Value: vs.Logins},
@@ -231,6 +255,28 @@ func stringsAny(in []string) []any {
 	out := make([]any, 0, len(in))
 	for _, s := range in {
 		out = append(out, s)
+	}
+	return out
+}
+
+func linksArray(ls []LinkStats) []any {
+	out := make([]any, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, vpoller.Object{{Key: "endpoint", Value: l.Endpoint}, {Key: "connected", Value: l.Connected},
+			{Key: "vpoller_proxy", Value: l.VPollerProxy}, {Key: "connects", Value: l.Connects}})
+	}
+	return out
+}
+
+func rolesObject(roles map[string]Role) vpoller.Object {
+	names := make([]string, 0, len(roles))
+	for n := range roles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := vpoller.Object{}
+	for _, n := range names {
+		out = append(out, vpoller.Field{Key: n, Value: string(roles[n])})
 	}
 	return out
 }

@@ -66,13 +66,13 @@ func TestDaemon(t *testing.T) {
 	for _, f := range obj {
 		keys = append(keys, f.Key)
 	}
-	wantKeys := "status hostname proxy mgmt db concurrency helpers tasks agents requests in_flight connected vsphere lanes security"
+	wantKeys := "status hostname proxy mgmt db concurrency helpers tasks agents requests in_flight queued connected id proxies roles vsphere lanes security"
 	if st.Msg != "vPoller Worker status" || strings.Join(keys, " ") != wantKeys {
 		t.Fatalf("status %s", raw)
 	}
 	host, _ := os.Hostname()
-	prefix := fmt.Sprintf(`{"success": 0, "msg": "vPoller Worker status", "result": {"status": "running", "hostname": %q, "proxy": %q, "mgmt": %q, "db": "", "concurrency": 3, "helpers": ["vpoller.helpers.zabbix", "vpoller.helpers.nosuch"], "tasks": ["vpoller.vsphere.tasks"], "agents": ["vcsim.local"], "requests": 1, "in_flight": 0, "connected": true, "vsphere": {"soap_calls": `,
-		host, b.endpoint(), mgmtEP)
+	prefix := fmt.Sprintf(`{"success": 0, "msg": "vPoller Worker status", "result": {"status": "running", "hostname": %q, "proxy": %q, "mgmt": %q, "db": "", "concurrency": 3, "helpers": ["vpoller.helpers.zabbix", "vpoller.helpers.nosuch"], "tasks": ["vpoller.vsphere.tasks"], "agents": ["vcsim.local"], "requests": 1, "in_flight": 0, "queued": 0, "connected": true, "id": %q, "proxies": [{"endpoint": %q, "connected": true, "vpoller_proxy": false, "connects": 1}], "roles": {"vcsim.local": "auto"}, "vsphere": {"soap_calls": `,
+		host, b.endpoint(), mgmtEP, host+" "+mgmtEP, b.endpoint())
 	if !strings.HasPrefix(string(raw), prefix) {
 		t.Fatalf("status\n got %s\nwant prefix %s", raw, prefix)
 	}

@@ -115,6 +115,7 @@ func (w *Worker) decode(payload []byte) (*vpoller.Request, []byte) {
 // circuit breaker when there is a lane; a panic becomes the request's
 // "Task <method> failed" reply.
 func (w *Worker) execute(ctx context.Context, l *lane, req *vpoller.Request) *vpoller.Response {
+	w.roles.touch(req.Hostname)
 	return vpoller.Guard(req.Method, w.log, func() *vpoller.Response {
 		ctx, cancel := context.WithTimeout(ctx, w.opts.RequestTimeout)
 		defer cancel()

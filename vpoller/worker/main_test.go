@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 // backend plays a proxy's backend: it accepts worker connections on
 // 127.0.0.1 and speaks ZMTP to each as a ROUTER, with zmq4's own codec
 // (the one our proxy uses), so the test controls every frame.
-type backend struct {
+type testBackend struct {
 	ln    net.Listener
 	conns chan *zmq4.Conn
 	mu    sync.Mutex
@@ -36,7 +36,7 @@ type backend struct {
 	done  chan struct{}
 }
 
-func newBackend(t *testing.T, addr string) *backend {
+func newBackend(t *testing.T, addr string) *testBackend {
 	t.Helper()
 	var ln net.Listener
 	var err error
@@ -50,7 +50,7 @@ func newBackend(t *testing.T, addr string) *backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &backend{ln: ln, conns: make(chan *zmq4.Conn, 16), done: make(chan struct{})}
+	b := &testBackend{ln: ln, conns: make(chan *zmq4.Conn, 16), done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
 		for {
@@ -75,10 +75,10 @@ func newBackend(t *testing.T, addr string) *backend {
 	return b
 }
 
-func (b *backend) endpoint() string { return "tcp://" + b.ln.Addr().String() }
+func (b *testBackend) endpoint() string { return "tcp://" + b.ln.Addr().String() }
 
 // close stops listening and drops every worker connection.
-func (b *backend) close() {
+func (b *testBackend) close() {
 	b.ln.Close()
 	<-b.done
 	b.mu.Lock()
@@ -90,7 +90,7 @@ func (b *backend) close() {
 }
 
 // next waits for a worker to connect.
-func (b *backend) next(t *testing.T, within time.Duration) *zmq4.Conn {
+func (b *testBackend) next(t *testing.T, within time.Duration) *zmq4.Conn {
 	t.Helper()
 	select {
 	case c := <-b.conns:

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
 	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
 
@@ -33,6 +37,7 @@ const (
 	DefaultBreakerFailures = 3
 	DefaultBreakerCooldown = 30 * time.Second
 	DefaultMaxReplyBytes   = 64 << 20
+	DefaultReleaseAfter    = 5 * time.Minute
 )
 
 // Executor answers one request; *vsphere.Service is the real one. It must
@@ -43,8 +48,29 @@ type Executor interface {
 
 // Options configure a Worker. Zero values select the defaults.
 type Options struct {
-	// Proxy is the proxy's backend endpoint (tcp://host:port). Required.
+	// Proxy is the proxies' backend endpoints (tcp://host:port or
+	// ipc://path), comma-separated: the worker keeps a connection to
+	// each. Required.
 	Proxy string
+	// ID names the worker to our proxies, which rank the workers of each
+	// vCenter by it; keep it the same across restarts. Default: the host
+	// name.
+	ID string
+	// Queue is how many requests the worker takes from each proxy ahead
+	// of Concurrency (default 4 x Concurrency); it announces it, and our
+	// proxies never send more.
+	Queue int
+	// SetRole is told when a vSphere agent's role changes (owner,
+	// standby, passive), from the assignments of our proxies: the
+	// vSphere service starts or drops the agent's mirror and sweep. Nil
+	// only records the roles for status.
+	SetRole func(agent string, role Role) error
+	// ReleaseAfter is how long an agent keeps its role after no proxy
+	// names this worker its owner or standby, before it is made passive
+	// (its mirror and sweep dropped). Default DefaultReleaseAfter.
+	ReleaseAfter time.Duration
+	// Now is the clock of the role grace periods (default time.Now).
+	Now func() time.Time
 	// Concurrency is how many requests run at once. vSphere work is I/O
 	// bound, so this is not tied to the CPU count. When all are busy the
 	// worker stops reading, so the proxy sees the backpressure.
@@ -101,8 +127,26 @@ const MsgTooLarge = "Request too large"
 type Stats struct {
 	Requests   uint64 // requests answered (a reply was produced and sent or attempted)
 	InFlight   int64  // requests being handled now
+	Queued     int64  // requests read and waiting for a slot
 	Connected  bool   // a proxy connection is up
-	Reconnects uint64 // connections established after the first
+	Reconnects uint64 // connections established after the first (all proxies)
+	// Proxies is each proxy connection's state, in configured order.
+	Proxies []LinkStats
+}
+
+// LinkStats is one proxy connection's state.
+type LinkStats struct {
+	Endpoint  string
+	Connected bool
+	// VPollerProxy tells our proxy (it announces itself) from an original.
+	VPollerProxy bool
+	Connects     uint64
+}
+
+// link is one proxy connection's state.
+type link struct {
+	up, ours atomic.Bool
+	connects atomic.Uint64
 }
 
 // Worker serves one proxy connection at a time, reconnecting when it
@@ -114,10 +158,13 @@ type Worker struct {
 	helpers map[string]bool
 	lanes   map[string]*lane
 	latency *prometheus.HistogramVec
+	proxies []string
+	links   []*link
+	roles   *roleTable
 
 	requests   atomic.Uint64
 	inFlight   atomic.Int64
-	connected  atomic.Bool
+	queued     atomic.Int64
 	reconnects atomic.Uint64
 }
 
@@ -126,8 +173,9 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	if exec == nil {
 		return nil, errors.New("worker: nil executor")
 	}
-	if _, err := endpoint.Parse(opts.Proxy); err != nil {
-		return nil, fmt.Errorf("worker: proxy %w", err)
+	proxies, err := parseProxies(opts.Proxy)
+	if err != nil {
+		return nil, err
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -175,7 +223,22 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	if opts.MaxReplyBytes <= 0 {
 		opts.MaxReplyBytes = DefaultMaxReplyBytes
 	}
-	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}, lanes: map[string]*lane{}, latency: newLatency()}
+	if opts.Queue <= 0 {
+		opts.Queue = 4 * opts.Concurrency
+	}
+	def(&opts.ReleaseAfter, DefaultReleaseAfter)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ID == "" {
+		opts.ID, _ = os.Hostname()
+	}
+	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}, lanes: map[string]*lane{}, latency: newLatency(),
+		proxies: proxies}
+	for range proxies {
+		w.links = append(w.links, &link{})
+	}
+	w.roles = newRoleTable(opts.Agents, opts.SetRole, opts.ReleaseAfter, opts.Now, w.log)
 	for _, a := range opts.Agents {
 		l := newLane(a, opts.AgentConcurrency, opts.AgentQueue, opts.BreakerFailures, opts.BreakerCooldown, w.log)
 		l.observe = w.observer(a)
@@ -211,66 +274,148 @@ func (w *Worker) LaneStatus() vpoller.Object {
 
 // Stats returns the worker's counters.
 func (w *Worker) Stats() Stats {
-	return Stats{Requests: w.requests.Load(), InFlight: w.inFlight.Load(),
-		Connected: w.connected.Load(), Reconnects: w.reconnects.Load()}
+	st := Stats{Requests: w.requests.Load(), InFlight: w.inFlight.Load(), Queued: w.queued.Load(), Reconnects: w.reconnects.Load()}
+	for i, l := range w.links {
+		up := l.up.Load()
+		st.Connected = st.Connected || up
+		st.Proxies = append(st.Proxies, LinkStats{Endpoint: w.proxies[i], Connected: up, VPollerProxy: l.ours.Load(), Connects: l.connects.Load()})
+	}
+	return st
+}
+
+// Roles reports each vSphere agent's role, from the assignments of our
+// proxies ("auto" while none has assigned one).
+func (w *Worker) Roles() map[string]Role { return w.roles.current() }
+
+// parseProxies reads the comma-separated proxy endpoints.
+func parseProxies(s string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, err := endpoint.Parse(p); err != nil {
+			return nil, fmt.Errorf("worker: proxy %w", err)
+		}
+		if slices.Contains(out, p) {
+			return nil, fmt.Errorf("worker: proxy %s is listed twice", p)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("worker: proxy endpoint missing (want tcp://host:port, or several separated by commas)")
+	}
+	return out, nil
 }
 
 // Run serves until ctx is cancelled, then stops reading requests, lets
 // the ones in flight finish (at most DrainTimeout, then cancels them),
-// closes the connection and returns nil. Connection failures are not
-// errors: Run logs them and reconnects with capped exponential backoff.
+// closes the connections and returns nil. It keeps one connection to each
+// proxy of Options.Proxy; connection failures are not errors: Run logs
+// them and reconnects with capped exponential backoff.
+//
+// Each connection's reader never waits for a free slot: it puts requests
+// in a queue that one feeder takes them from as slots free up, so it is
+// always there to answer a proxy's PING and to take an assignment. The
+// queue holds Queue requests per proxy (our proxies never send more); a
+// full queue stops the readers, so other proxies see the backpressure.
 func (w *Worker) Run(ctx context.Context) error {
 	// Requests run on execCtx, which outlives ctx by the drain period.
 	execCtx, cancelExec := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelExec()
 	var handlers sync.WaitGroup
 	sem := make(chan struct{}, w.opts.Concurrency)
+	jobs := make(chan incoming, w.opts.Queue*len(w.proxies))
+	drained := make(chan struct{})
 
-	first := true
-	for ctx.Err() == nil {
-		conn, err := w.dial(ctx)
-		if err != nil {
-			break // ctx cancelled
+	var wg sync.WaitGroup
+	wg.Go(func() { w.feed(ctx, execCtx, jobs, sem, &handlers) })
+	for i, ep := range w.proxies {
+		wg.Go(func() { w.serveProxy(ctx, i, ep, jobs, drained) })
+	}
+	if w.opts.ReleaseAfter > 0 {
+		wg.Go(func() { w.releaseLoop(ctx) })
+	}
+	<-ctx.Done()
+	// Stopping: readers take no more requests; let those in flight answer
+	// on their connections, then close them.
+	w.drain(&handlers, cancelExec)
+	close(drained)
+	wg.Wait()
+	w.log.Info("worker stopped", "proxies", w.opts.Proxy, "requests", w.requests.Load())
+	return nil
+}
+
+// incoming is a request read from a proxy connection, waiting for a slot.
+type incoming struct {
+	conn   *peerConn
+	frames [][]byte
+}
+
+// feed gives queued requests to free slots until ctx ends; what is still
+// queued then is not taken (our proxy re-dispatches it when the
+// connection closes, clients of other proxies retry).
+func (w *Worker) feed(ctx, execCtx context.Context, jobs <-chan incoming, sem chan struct{}, handlers *sync.WaitGroup) {
+	for {
+		var in incoming
+		select {
+		case <-ctx.Done():
+			return
+		case in = <-jobs:
 		}
-		if !first {
+		select {
+		case <-ctx.Done():
+			return
+		case sem <- struct{}{}:
+		}
+		w.queued.Add(-1)
+		handlers.Add(1)
+		w.inFlight.Add(1)
+		w.dispatch(execCtx, in.conn, in.frames, sem, handlers)
+	}
+}
+
+// serveProxy keeps a connection to proxy number i (endpoint ep) until ctx
+// ends, reconnecting when it breaks; once ctx has ended it keeps the last
+// connection open until drained is closed, so that replies of requests in
+// flight can still be sent.
+func (w *Worker) serveProxy(ctx context.Context, i int, ep string, jobs chan<- incoming, drained <-chan struct{}) {
+	st := w.links[i]
+	for ctx.Err() == nil {
+		conn, err := w.dial(ctx, ep)
+		if err != nil {
+			return // ctx cancelled
+		}
+		if st.connects.Add(1) > 1 {
 			w.reconnects.Add(1)
 		}
-		first = false
-		w.connected.Store(true)
-		w.log.Info("connected to proxy", "proxy", w.opts.Proxy)
+		ours := conn.c.PeerMeta(backend.PropProxy) != ""
+		st.ours.Store(ours)
+		st.up.Store(true)
+		w.log.Info("connected to proxy", "proxy", ep, "vpoller_proxy", ours)
 		readerDone := make(chan error, 1)
-		go func() { readerDone <- w.read(ctx, execCtx, conn, sem, &handlers) }()
-		readerExited := false
+		go func() { readerDone <- w.read(ctx, i, conn, jobs) }()
 		select {
 		case err = <-readerDone:
-			readerExited = true
 			conn.close()
-			w.connected.Store(false)
+			st.up.Store(false)
 			if ctx.Err() == nil {
 				// Handlers of this connection finish on their own; their
 				// replies cannot be sent and are dropped (the proxy
 				// re-dispatches or the client retries).
-				w.log.Warn("proxy connection lost, reconnecting", "proxy", w.opts.Proxy, "err", err)
+				w.log.Warn("proxy connection lost, reconnecting", "proxy", ep, "err", err)
 				continue
 			}
+			return
 		case <-ctx.Done():
 		}
-		// Stopping: the reader takes no more requests; let those in
-		// flight answer on this connection, then close it.
-		w.drain(&handlers, cancelExec)
+		<-drained
 		conn.close()
-		if !readerExited {
-			// The reader's result may only be taken once: when the
-			// connection broke just as ctx was cancelled it is taken above.
-			<-readerDone
-		}
-		w.connected.Store(false)
-		w.log.Info("worker stopped", "proxy", w.opts.Proxy, "requests", w.requests.Load())
-		return nil
+		<-readerDone
+		st.up.Store(false)
+		return
 	}
-	w.drain(&handlers, cancelExec)
-	w.log.Info("worker stopped", "proxy", w.opts.Proxy, "requests", w.requests.Load())
-	return nil
 }
 
 // drain waits for the handlers, at most DrainTimeout, then cancels the
@@ -290,9 +435,9 @@ func (w *Worker) drain(handlers *sync.WaitGroup, cancelExec context.CancelFunc) 
 	}
 }
 
-// dial connects with capped exponential backoff until it succeeds or ctx
-// ends. Each attempt is bounded by DialTimeout.
-func (w *Worker) dial(ctx context.Context) (*peerConn, error) {
+// dial connects to ep with capped exponential backoff until it succeeds
+// or ctx ends. Each attempt is bounded by DialTimeout.
+func (w *Worker) dial(ctx context.Context, ep string) (*peerConn, error) {
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(w.opts.MinBackoff),
 		backoff.WithMaxInterval(w.opts.MaxBackoff),
@@ -301,8 +446,9 @@ func (w *Worker) dial(ctx context.Context) (*peerConn, error) {
 	failures := 0
 	limits := zmtp.Limits{MaxMessage: int64(w.opts.MaxRequestBytes) + envelopeAllowance,
 		Discard: max(4*int64(w.opts.MaxRequestBytes), 64<<20)}
+	meta := map[string]string{backend.PropWorker: backend.Announcement{ID: w.opts.ID, Serves: w.opts.Agents, Queue: w.opts.Queue}.Encode()}
 	for {
-		conn, err := dialPeer(ctx, w.opts.Proxy, w.opts.DialTimeout, w.opts.Mechanism, limits)
+		conn, err := dialPeer(ctx, ep, w.opts.DialTimeout, w.opts.Mechanism, limits, meta)
 		if err == nil {
 			return conn, nil
 		}
@@ -313,7 +459,7 @@ func (w *Worker) dial(ctx context.Context) (*peerConn, error) {
 		delay := b.NextBackOff()
 		// Log the first failure and then sparingly, not every attempt.
 		if failures == 1 || failures%10 == 0 {
-			w.log.Warn("cannot connect to proxy", "proxy", w.opts.Proxy, "attempts", failures, "retry_in", delay, "err", err)
+			w.log.Warn("cannot connect to proxy", "proxy", ep, "attempts", failures, "retry_in", delay, "err", err)
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -329,27 +475,15 @@ func (w *Worker) dial(ctx context.Context) (*peerConn, error) {
 // MaxRequestBytes.
 const envelopeAllowance = 4 << 10
 
-// read is the connection's only reader. It takes a worker slot before
-// each read, so when all slots are busy nothing is read and the proxy
-// keeps the rest queued. The slot goes with the request: it runs at once,
-// or (its vCenter's lane being full) waits in the lane without the slot.
-// It returns when the connection breaks or, once ctx is cancelled, when
-// the connection is closed.
-func (w *Worker) read(ctx, execCtx context.Context, conn *peerConn, sem chan struct{}, handlers *sync.WaitGroup) error {
+// read is the connection's only reader: it answers PINGs (inside
+// ReadMsg), applies assignments from our proxy, and queues requests for
+// the feeder. It returns when the connection breaks or, once ctx is
+// cancelled, when the connection is closed.
+func (w *Worker) read(ctx context.Context, i int, conn *peerConn, jobs chan<- incoming) error {
+	ours := w.links[i].ours.Load()
 	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			// Wait for the close so the caller sees one exit path.
-			_, err := conn.recv()
-			for err == nil {
-				_, err = conn.recv()
-			}
-			return ctx.Err()
-		}
 		frames, err := conn.recv()
 		if te, ok := zmtp.IsTooLarge(err); ok {
-			<-sem
 			w.log.Warn("request too large", "bytes", te.Size, "limit", w.opts.MaxRequestBytes)
 			reply := vpoller.Failf("%s: %d bytes, the limit is %d", MsgTooLarge, te.Size, w.opts.MaxRequestBytes).Encode(vpoller.PythonASCII)
 			w.requests.Add(1)
@@ -357,20 +491,30 @@ func (w *Worker) read(ctx, execCtx context.Context, conn *peerConn, sem chan str
 			continue
 		}
 		if err != nil {
-			<-sem
 			return err
+		}
+		if ours && backend.IsControl(frames) {
+			a, err := backend.ParseAssignment(frames)
+			if err != nil {
+				w.log.Warn("unreadable control message from the proxy", "proxy", w.proxies[i], "err", err)
+				continue
+			}
+			w.roles.assign(i, a)
+			continue
 		}
 		if ctx.Err() != nil {
 			// Stopping: not taken. A proxy that tracks outstanding
 			// requests per connection (ours) re-dispatches it when this
 			// connection closes; clients of other proxies retry.
-			<-sem
 			w.log.Debug("request arrived while stopping; not taken")
 			continue
 		}
-		handlers.Add(1)
-		w.inFlight.Add(1)
-		w.dispatch(execCtx, conn, frames, sem, handlers)
+		w.queued.Add(1)
+		select {
+		case jobs <- incoming{conn: conn, frames: frames}:
+		case <-ctx.Done():
+			w.queued.Add(-1)
+		}
 	}
 }
 
