@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -376,6 +377,7 @@ func (c *callCounter) measure(f func()) callCounts {
 }
 
 type benchSim struct {
+	agent  string // the agent name clients use: the address it listens on
 	server *simulator.Server
 	model  *simulator.Model
 	calls  *callCounter
@@ -403,6 +405,14 @@ func (p *scaledPerf) QueryPerfProviderSummary(ctx *simulator.Context, req *types
 
 func startBenchSim(b *testing.B, cfg benchConfig) *benchSim {
 	b.Helper()
+	return startBenchSimOn(b, cfg, benchAgent)
+}
+
+// startBenchSimOn starts a simulated vCenter of cfg.vms VMs listening on
+// addr (a loopback address: 127.0.0.1, 127.0.0.2, ...), which is also its
+// agent name.
+func startBenchSimOn(b *testing.B, cfg benchConfig, addr string) *benchSim {
+	b.Helper()
 	m := simulator.VPX()
 	m.Host, m.ClusterHost, m.Machine = 0, max(4, cfg.vms/50), cfg.vms
 	if err := m.Create(); err != nil {
@@ -410,7 +420,8 @@ func startBenchSim(b *testing.B, cfg benchConfig) *benchSim {
 	}
 	m.Service.TLS = new(tls.Config)
 	m.Service.RegisterEndpoints = true // vCenter's vAPI (REST: tagging), for the template's tag items
-	s := &benchSim{model: m, calls: &callCounter{n: map[string]uint64{}}, vmRefs: map[string]types.ManagedObjectReference{}}
+	m.Service.Listen = &url.URL{Host: addr + ":0"}
+	s := &benchSim{agent: addr, model: m, calls: &callCounter{n: map[string]uint64{}}, vmRefs: map[string]types.ManagedObjectReference{}}
 	if cfg.scale != 1 {
 		pm := m.Map().Get(*m.ServiceContent.PerfManager).(*simulator.PerformanceManager)
 		m.Map().Put(&scaledPerf{pm, int32(20 / cfg.scale)})
@@ -459,20 +470,29 @@ type benchWorker struct {
 
 func startWorker(b *testing.B, bin string, sim *benchSim, frontend string, cfg benchConfig, mirror bool) *benchWorker {
 	b.Helper()
+	return startWorkerFor(b, bin, []*benchSim{sim}, benchBackend, cfg, mirror)
+}
+
+// startWorkerFor starts a vpoller-worker process serving sims, connected
+// to the proxy backends (comma-separated).
+func startWorkerFor(b *testing.B, bin string, sims []*benchSim, backends string, cfg benchConfig, mirror bool) *benchWorker {
+	b.Helper()
 	dir := b.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "vsphere.d"), 0o700); err != nil {
 		b.Fatal(err)
 	}
-	pass, _ := sim.server.URL.User.Password()
-	host := fmt.Sprintf("hostname = %s\nport = %s\nusername = %s\npassword = %s\nthumbprint = %s\n",
-		sim.server.URL.Hostname(), sim.server.URL.Port(), sim.server.URL.User.Username(), pass,
-		soap.ThumbprintSHA256(sim.server.Certificate()))
-	if err := os.WriteFile(filepath.Join(dir, "vsphere.d", "bench.conf"), []byte(host), 0o600); err != nil {
-		b.Fatal(err)
+	for _, sim := range sims {
+		pass, _ := sim.server.URL.User.Password()
+		host := fmt.Sprintf("hostname = %s\nport = %s\nusername = %s\npassword = %s\nthumbprint = %s\n",
+			sim.server.URL.Hostname(), sim.server.URL.Port(), sim.server.URL.User.Username(), pass,
+			soap.ThumbprintSHA256(sim.server.Certificate()))
+		if err := os.WriteFile(filepath.Join(dir, "vsphere.d", sim.agent+".conf"), []byte(host), 0o600); err != nil {
+			b.Fatal(err)
+		}
 	}
 	w := &benchWorker{mgmt: "ipc://" + filepath.Join(dir, "mgmt.sock"), log: filepath.Join(dir, "worker.log"), done: make(chan error, 1)}
 	conf := fmt.Sprintf("[worker]\nproxy = %s\nmgmt = %s\nvsphere_hosts_dir = vsphere.d\nmirror = %v\nperf_sweep = %v\nmirror_wait = %d\nmirror_max_age = %d\n",
-		benchBackend, w.mgmt, mirror, mirror, cfg.wait, 3*cfg.wait)
+		backends, w.mgmt, mirror, mirror, cfg.wait, 3*cfg.wait)
 	if err := os.WriteFile(filepath.Join(dir, "vpoller.conf"), []byte(conf), 0o600); err != nil {
 		b.Fatal(err)
 	}
@@ -523,10 +543,18 @@ func (w *benchWorker) status(b *testing.B) vpoller.Object {
 // agentStatus is the worker status's figures of the bench agent.
 func (w *benchWorker) agentStatus(b *testing.B) vpoller.Object {
 	b.Helper()
+	return w.agentStatusOf(b, benchAgent)
+}
+
+// agentStatusOf is the worker status's figures of one agent.
+func (w *benchWorker) agentStatusOf(b *testing.B, agent string) vpoller.Object {
+	b.Helper()
 	st := w.status(b)
 	vs, _ := st.Get("vsphere")
-	agents, _ := vs.(vpoller.Object).Get("agents")
-	a, _ := agents.(vpoller.Object).Get(benchAgent)
+	vo, _ := vs.(vpoller.Object)
+	agents, _ := vo.Get("agents")
+	ao, _ := agents.(vpoller.Object)
+	a, _ := ao.Get(agent)
 	obj, _ := a.(vpoller.Object)
 	return obj
 }

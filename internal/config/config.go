@@ -63,10 +63,10 @@ type Proxy struct {
 	// MaxInflightPerWorker caps the requests one worker connection owes
 	// (our workers announce a smaller queue of their own).
 	MaxInflightPerWorker int
-	// SpillAfter is how many requests a vCenter's owner may owe before
-	// the next worker in its ranking takes the overflow; 0: when the
-	// owner is full (its announced queue).
-	SpillAfter int
+	// SpillWait is how long a request waits for its vCenter's owner to
+	// have room before the next worker in the vCenter's ranking takes it:
+	// a burst the owner clears in time stays with it.
+	SpillWait time.Duration
 	// Standby makes the second-ranked worker of each vCenter keep its
 	// mirror current, so that a takeover is warm (WaitForUpdatesEx only).
 	Standby bool
@@ -153,6 +153,7 @@ func Default() *Config {
 			MaxHeldBytes:         32 << 20,
 			ClientIdleTimeout:    5 * time.Minute,
 			MaxInflightPerWorker: 1000,
+			SpillWait:            time.Second,
 		},
 		Worker: Worker{
 			Proxy:           "tcp://127.0.0.1:10124",
@@ -297,7 +298,6 @@ func (c *Config) readProxy(s *ini.Section) error {
 		{"max_held_requests", 1, &c.Proxy.MaxHeldRequests},
 		{"max_held_bytes", 1, &c.Proxy.MaxHeldBytes},
 		{"max_inflight_per_worker", 1, &c.Proxy.MaxInflightPerWorker},
-		{"spill_after", 0, &c.Proxy.SpillAfter},
 	} {
 		if err := integer(s, k.key, k.min, k.dst); err != nil {
 			return err
@@ -308,6 +308,13 @@ func (c *Config) readProxy(s *ini.Section) error {
 	}
 	if err := boolean(s, "standby", &c.Proxy.Standby); err != nil {
 		return err
+	}
+	if s.HasKey("spill_wait") {
+		d, err := ParseSeconds(s.Key("spill_wait").String())
+		if err != nil {
+			return fmt.Errorf("[%s] spill_wait: %w", s.Name(), err)
+		}
+		c.Proxy.SpillWait = d
 	}
 	security(s, "frontend_", &c.Proxy.FrontendSecurity)
 	security(s, "backend_", &c.Proxy.BackendSecurity)

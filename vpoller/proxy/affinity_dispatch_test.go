@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
@@ -254,10 +255,13 @@ func TestAffinityHeldWhileWorkerReturns(t *testing.T) {
 	}
 }
 
-// The owner's overflow goes to the next worker in the ranking; when the
-// owner goes, the next one owns the vCenter and is told so.
+// The owner's overflow waits for it up to spill_wait, then goes to the
+// next worker in the ranking; when the owner goes, the next one owns the
+// vCenter and is told so.
 func TestAffinitySpillAndTakeover(t *testing.T) {
-	p := startProxy(t)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	p := startProxy(t, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
 	w1 := startAffine(t, p, "w1", 2, "vc")
 	w2 := startAffine(t, p, "w2", 2, "vc")
 	owner, next := w1, w2
@@ -277,7 +281,13 @@ func TestAffinitySpillAndTakeover(t *testing.T) {
 			replies <- string(reply)
 		}()
 	}
-	// The owner takes two (its queue), the next two spill.
+	// The owner takes two (its queue), the next two wait for it...
+	waitFor(t, "two requests held", func() bool { return p.Stats().Held == 2 })
+	if s := p.Stats(); s.Spilled != 0 {
+		t.Fatalf("spilled %d before spill_wait", s.Spilled)
+	}
+	// ... and spill once they waited spill_wait.
+	clock.Add(int64(config.Default().Proxy.SpillWait + time.Millisecond))
 	for range 2 {
 		if r := <-replies; r != next.id+"|vc" {
 			t.Fatalf("spilled reply %q", r)
@@ -333,5 +343,32 @@ func TestLeastBusyAlternates(t *testing.T) {
 	}
 	if count["w1"] != 20 || count["w2"] != 20 {
 		t.Fatalf("sequential requests per worker %v, want 20/20", count)
+	}
+}
+
+// A burst larger than the owner's queue waits for the owner (it clears it
+// within spill_wait) instead of spilling: the other worker gets nothing.
+func TestAffinityBurstStaysWithOwner(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	p := startProxy(t, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
+	w1 := startAffine(t, p, "w1", 2, "vc")
+	w2 := startAffine(t, p, "w2", 2, "vc")
+	owner, other := w1, w2
+	if p.Stats().VCenters["vc"].Owner == "w2" {
+		owner, other = w2, w1
+	}
+	c := clienttest.New(t, p.Addrs().Frontend, client.Options{PoolSize: 32, Timeout: 10 * time.Second, Retries: 1})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if r := ask(t, c, "vc"); r != owner.id+"|vc" {
+				t.Errorf("reply %q", r)
+			}
+		})
+	}
+	wg.Wait()
+	if n := other.count("vc"); n != 0 || p.Stats().Spilled != 0 {
+		t.Fatalf("the other worker got %d, spilled %d", n, p.Stats().Spilled)
 	}
 }

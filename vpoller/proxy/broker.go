@@ -80,12 +80,13 @@ type broker struct {
 	log *slog.Logger
 	now func() time.Time
 	// maxHeld and maxHeldBytes cap the requests waiting for a worker;
-	// maxInflight caps one worker's outstanding requests; spillAfter (0:
-	// the worker's own limit) is how many an owner may owe before the
-	// next worker in the ranking takes the overflow; standby makes the
-	// second-ranked worker keep a warm mirror.
-	maxHeld, maxHeldBytes, maxInflight, spillAfter int
-	standby                                        bool
+	// maxInflight caps one worker's outstanding requests; spillWait is how
+	// long a request waits for a full owner before the next worker in the
+	// ranking takes it; standby makes the second-ranked worker keep a warm
+	// mirror.
+	maxHeld, maxHeldBytes, maxInflight int
+	spillWait                          time.Duration
+	standby                            bool
 
 	mu         sync.Mutex
 	started    time.Time
@@ -96,8 +97,7 @@ type broker struct {
 	vcs        map[string]*vcStats
 	rr         int // where the next tie-break scan starts
 	pending    map[string]*request
-	waiting    []*request
-	heldBytes  int
+	held       heldQueue
 	prefix     [4]byte
 	nextID     uint64
 	counters   counters
@@ -107,10 +107,11 @@ type counters struct {
 	served, redispatched, tooLarge, expired, unmatched, refused, poisoned, unserved, spilled uint64
 }
 
-// brokerLimits are the broker's caps (zero: no spill bound, see broker).
+// brokerLimits are the broker's caps (see broker).
 type brokerLimits struct {
-	maxHeld, maxHeldBytes, maxInflight, spillAfter int
-	standby                                        bool
+	maxHeld, maxHeldBytes, maxInflight int
+	spillWait                          time.Duration
+	standby                            bool
 }
 
 func newBroker(log *slog.Logger, lim brokerLimits, now func() time.Time) *broker {
@@ -121,7 +122,7 @@ func newBroker(log *slog.Logger, lim brokerLimits, now func() time.Time) *broker
 		lim.maxInflight = DefaultMaxInflightPerWorker
 	}
 	b := &broker{log: log, now: now, maxHeld: lim.maxHeld, maxHeldBytes: lim.maxHeldBytes, maxInflight: lim.maxInflight,
-		spillAfter: lim.spillAfter, standby: lim.standby, started: now(),
+		spillWait: lim.spillWait, standby: lim.standby, started: now(), held: heldQueue{byHost: map[string][]*request{}},
 		pending: make(map[string]*request), byID: map[string][]*workerConn{}, lastServed: map[string]time.Time{},
 		vcs: map[string]*vcStats{}}
 	// A random prefix keeps ids unique across proxy restarts, so a late
@@ -170,8 +171,17 @@ const maxTrackedVCenters = 4096
 
 // dispatch sends req to the worker route chooses, or holds it when none
 // can take it now, or refuses it (locked). Re-dispatched requests come
-// here too, so the held caps hold on every path.
+// here too, so the held caps hold on every path. Requests already held
+// for its vCenter go first.
 func (b *broker) dispatch(req *request) {
+	if len(b.held.byHost[req.host]) > 0 || !b.try(req) {
+		b.hold(req)
+	}
+}
+
+// try sends req to a worker or refuses it; false when it must wait
+// (locked).
+func (b *broker) try(req *request) bool {
 	w, refusal := b.route(req)
 	switch {
 	case refusal != "":
@@ -185,16 +195,79 @@ func (b *broker) dispatch(req *request) {
 		// reader then calls workerGone, which re-dispatches everything
 		// in inflight, this request included.
 		w.enqueue([][]byte{[]byte(req.id), {}, req.payload})
-	case len(b.waiting)+1 > b.maxHeld || b.heldBytes+len(req.payload) > b.maxHeldBytes:
-		held, bytes := len(b.waiting), b.heldBytes
+	default:
+		return false
+	}
+	return true
+}
+
+// hold keeps req until a worker can take it, within the held caps, or
+// refuses it (locked).
+func (b *broker) hold(req *request) {
+	if b.held.n+1 > b.maxHeld || b.held.bytes+len(req.payload) > b.maxHeldBytes {
+		held, bytes := b.held.n, b.held.bytes
 		b.counters.refused++
 		b.log.Warn("request refused: no worker can take it and the held requests are at their cap",
 			"vcenter", req.host, "held", held, "held_bytes", bytes, "max_held_requests", b.maxHeld, "max_held_bytes", b.maxHeldBytes)
 		b.finish(req, vpoller.Failf("Request not queued: no worker can take it and %d requests (%d bytes) already wait (limits: %d requests, %d bytes)",
 			held, bytes, b.maxHeld, b.maxHeldBytes))
-	default:
-		b.waiting = append(b.waiting, req)
-		b.heldBytes += len(req.payload)
+		return
+	}
+	b.held.push(req)
+}
+
+// heldQueue is the requests waiting for a worker: one queue per vCenter
+// ("" for requests without one), oldest first, so that a reply from a
+// worker retries only what that worker could take.
+type heldQueue struct {
+	byHost   map[string][]*request
+	n, bytes int
+}
+
+func (q *heldQueue) push(r *request) {
+	q.byHost[r.host] = append(q.byHost[r.host], r)
+	q.n++
+	q.bytes += len(r.payload)
+}
+
+// drain hands host's requests, oldest first, to take until it keeps one
+// (returns false).
+func (q *heldQueue) drain(host string, take func(*request) bool) {
+	list := q.byHost[host]
+	i := 0
+	for ; i < len(list); i++ {
+		if !take(list[i]) {
+			break
+		}
+		q.n--
+		q.bytes -= len(list[i].payload)
+	}
+	if i == len(list) {
+		delete(q.byHost, host)
+		return
+	}
+	clear(list[:i])
+	q.byHost[host] = list[i:]
+}
+
+// keep drops the requests for which keep is false.
+func (q *heldQueue) filter(keep func(*request) bool) {
+	for host, list := range q.byHost {
+		kept := list[:0]
+		for _, r := range list {
+			if keep(r) {
+				kept = append(kept, r)
+				continue
+			}
+			q.n--
+			q.bytes -= len(r.payload)
+		}
+		clear(list[len(kept):])
+		if len(kept) == 0 {
+			delete(q.byHost, host)
+		} else {
+			q.byHost[host] = kept
+		}
 	}
 }
 
@@ -208,10 +281,10 @@ func (b *broker) finish(req *request, reply *vpoller.Response) {
 // route chooses the worker for req (locked): nil to hold it, or a refusal
 // message.
 //
-//   - A vCenter that our workers serve goes to its owner; when the owner
-//     owes spillAfter requests or has no room, to the next worker in the
-//     ranking with room (spill); then to a worker that serves every
-//     vCenter (a Python worker); else it waits.
+//   - A vCenter that our workers serve goes to its owner when it has
+//     room; a request that has waited spillWait for that goes to the next
+//     worker in the ranking with room (spill), then to a worker that
+//     serves every vCenter (a Python worker); else it waits.
 //   - A vCenter none of our workers serves goes to a Python worker when
 //     one is connected; else it waits while a worker may still come for
 //     it (one served it lately, or the proxy just started), or is refused
@@ -235,8 +308,11 @@ func (b *broker) route(req *request) (*workerConn, string) {
 		return nil, fmt.Sprintf("%s %q (served: %s; names are case-sensitive)", MsgNoWorkerServes, req.host, b.servedNames())
 	}
 	owner := b.connFor(b.place.owner[req.host])
-	if owner != nil && owner.room() && (b.spillAfter <= 0 || len(owner.inflight) < b.spillAfter) {
+	if owner != nil && owner.room() {
 		return owner, ""
+	}
+	if owner != nil && b.now().Sub(req.arrived) < b.spillWait {
+		return nil, "" // a burst the owner may clear in time
 	}
 	for _, id := range ranked {
 		if w := b.connFor(id); w != nil && w != owner && w.room() {
@@ -247,9 +323,6 @@ func (b *broker) route(req *request) (*workerConn, string) {
 	if w := b.leastBusy(anyWorker); w != nil {
 		b.spill(req.host)
 		return w, ""
-	}
-	if owner != nil && owner.room() {
-		return owner, "" // over spillAfter, but nobody else can take it
 	}
 	return nil, ""
 }
@@ -329,7 +402,7 @@ func (b *broker) workerJoined(w *workerConn) {
 	}
 	b.workers = append(b.workers, w)
 	b.replace()
-	b.retryWaiting()
+	b.retryHeld(nil)
 }
 
 // replace recomputes the placement from the connected workers and tells
@@ -366,12 +439,16 @@ func (b *broker) replace() {
 	}
 }
 
-// retryWaiting dispatches held requests while workers can take them (locked).
-func (b *broker) retryWaiting() {
-	held := b.waiting
-	b.waiting, b.heldBytes = nil, 0
-	for _, req := range held {
-		b.dispatch(req)
+// retryHeld dispatches held requests while workers can take them: those
+// that worker w could take, or all when w is nil (locked).
+func (b *broker) retryHeld(w *workerConn) {
+	for host := range b.held.byHost {
+		if w != nil && w.info != nil && host != "" {
+			if _, ok := slices.BinarySearch(w.info.Serves, host); !ok {
+				continue
+			}
+		}
+		b.held.drain(host, b.try)
 	}
 }
 
@@ -411,7 +488,7 @@ func (b *broker) workerGone(w *workerConn) {
 		b.log.Warn("worker connection lost with requests outstanding; re-dispatched", "worker", w.remote,
 			"requests", len(owed)-lost, "refused_lost_twice", lost, "workers_left", len(b.workers))
 	}
-	b.retryWaiting()
+	b.retryHeld(nil)
 }
 
 // refuseLostTwice answers a request whose second worker died with it
@@ -441,8 +518,8 @@ func (b *broker) replied(w *workerConn, id string, reply []byte) {
 	b.counters.served++
 	req.client.owed.Add(-1)
 	// The worker has room again: a held request may go now.
-	if len(b.waiting) > 0 {
-		b.retryWaiting()
+	if b.held.n > 0 {
+		b.retryHeld(w)
 	}
 	b.mu.Unlock()
 	if !req.client.enqueue(replyFrames(req.envelope, reply)) {
@@ -463,20 +540,16 @@ func (b *broker) countTooLarge() {
 func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	kept := b.waiting[:0]
-	for _, req := range b.waiting {
-		if now.Sub(req.arrived) > hold {
-			delete(b.pending, req.id)
-			b.heldBytes -= len(req.payload)
-			req.client.owed.Add(-1)
-			b.counters.expired++
-			b.log.Warn("request dropped: no worker took it in time", "vcenter", req.host, "held", now.Sub(req.arrived).Round(time.Millisecond), "client", req.client.remote)
-			continue
+	b.held.filter(func(req *request) bool {
+		if now.Sub(req.arrived) <= hold {
+			return true
 		}
-		kept = append(kept, req)
-	}
-	clear(b.waiting[len(kept):])
-	b.waiting = kept
+		delete(b.pending, req.id)
+		req.client.owed.Add(-1)
+		b.counters.expired++
+		b.log.Warn("request dropped: no worker took it in time", "vcenter", req.host, "held", now.Sub(req.arrived).Round(time.Millisecond), "client", req.client.remote)
+		return false
+	})
 	for _, w := range b.workers {
 		for id, req := range w.inflight {
 			if now.Sub(req.arrived) > inflight {
@@ -488,7 +561,7 @@ func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 			}
 		}
 	}
-	b.retryWaiting()
+	b.retryHeld(nil)
 }
 
 // Stats is a snapshot of the proxy's counters.
@@ -535,8 +608,8 @@ func (b *broker) stats() Stats {
 	s := Stats{
 		Workers:      len(b.workers),
 		Outstanding:  len(b.pending),
-		Held:         len(b.waiting),
-		HeldBytes:    b.heldBytes,
+		Held:         b.held.n,
+		HeldBytes:    b.held.bytes,
 		Served:       b.counters.served,
 		Redispatched: b.counters.redispatched,
 		TooLarge:     b.counters.tooLarge,

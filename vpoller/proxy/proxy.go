@@ -80,12 +80,15 @@ func New(cfg config.Proxy, logger *slog.Logger, opts ...Option) (*Proxy, error) 
 			*f.v = *f.d
 		}
 	}
+	if cfg.SpillWait <= 0 {
+		cfg.SpillWait = def.SpillWait
+	}
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
 	b := newBroker(logger, brokerLimits{maxHeld: cfg.MaxHeldRequests, maxHeldBytes: cfg.MaxHeldBytes,
-		maxInflight: cfg.MaxInflightPerWorker, spillAfter: cfg.SpillAfter, standby: cfg.Standby}, o.now)
+		maxInflight: cfg.MaxInflightPerWorker, spillWait: cfg.SpillWait, standby: cfg.Standby}, o.now)
 	return &Proxy{cfg: cfg, opts: o, log: logger, broker: b, ready: make(chan struct{})}, nil
 }
 
@@ -316,6 +319,9 @@ func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 // janitor expires old requests and retries held ones.
 func (p *Proxy) janitor(ctx context.Context) {
 	every := min(time.Second, min(p.opts.hold, p.opts.inflight)/4)
+	if w := p.cfg.SpillWait / 2; w > 0 {
+		every = min(every, w)
+	}
 	tick := time.NewTicker(max(every, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
