@@ -356,8 +356,9 @@ func TestHandshakePoolClosesStalest(t *testing.T) {
 // connection (they used to evict idle clients before authenticating);
 // an authenticated newcomer can, and takes the longest idle.
 func TestEvictOnlyForAuthenticated(t *testing.T) {
+	var ev <-chan hookEvent
 	l := serveEchoWith(t, ListenConfig{Config: Config{Type: zmq4.Router, Mechanism: PlainServer("vpoller", "right-secret")},
-		MaxConns: 2, Evict: true}, func(l *Listener) { l.clock = instantClock{} })
+		MaxConns: 2, Evict: true}, func(l *Listener) { l.clock = instantClock{}; ev = watch(l) })
 	good := Config{Type: zmq4.Dealer, Mechanism: PlainClient("vpoller", "right-secret")}
 	a := dialT(t, l.Endpoint(), good)
 	b := dialT(t, l.Endpoint(), good)
@@ -381,6 +382,7 @@ func TestEvictOnlyForAuthenticated(t *testing.T) {
 			}
 			t.Fatalf("wrong secret: %v", err)
 		}
+		waitEvent(t, ev, "auth_failed", "")
 	}
 	for name, c := range map[string]*Conn{"a": a, "b": b} {
 		if err := talk(c, "still here"); err != nil {
