@@ -48,10 +48,12 @@ const (
 // A listener keeps two pools. Handshakes: at most MaxHandshakes at once,
 // at most MaxHandshakesPerSource from one address; a newcomer to a full
 // pool closes the handshake that has waited longest for its peer (no
-// byte received for longest), taken from the address that holds the most
-// handshakes, so a peer that sent 10 bytes and stopped goes before one
-// exchanging keys, and one address cannot push out the others. A
-// handshake never takes the place of an established connection.
+// byte received for longest): one of its own address's when that address
+// is at its share, else one of the address that holds the most
+// handshakes. So a peer that sent 10 bytes and stopped goes before one
+// exchanging keys, and a few addresses cannot push out a peer from
+// another. A handshake never takes the place of an established
+// connection.
 // Established: at most MaxConns; see Evict.
 //
 // A source (address) whose handshake failed for its credentials (ErrAuth)
