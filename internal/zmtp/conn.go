@@ -47,7 +47,8 @@ type Config struct {
 }
 
 // Conn is one ZMTP connection after a successful handshake. One goroutine
-// may read (ReadMsg) while others write (WriteMsg); writes are serialised.
+// may read (ReadMsg) while others write (WriteMsg, Ping); writes are
+// serialised.
 type Conn struct {
 	raw    net.Conn
 	br     *bufio.Reader
@@ -58,15 +59,26 @@ type Conn struct {
 	remote string
 	meta   zmq4.Metadata // what the peer sent in its handshake
 
-	wmu  sync.Mutex
-	wbuf []byte
+	wmu   sync.Mutex
+	wbuf  []byte
+	pings atomic.Uint64 // PING contexts sent
 
 	closeOnce sync.Once
 
-	// lastActive is when the last message arrived (UnixNano); busy, set
-	// by the handler, tells a listener that evicts not to pick this one.
-	lastActive atomic.Int64
-	busyFunc   atomic.Pointer[func() bool]
+	// Reader state (the one reading goroutine's): inMsg is set while a
+	// message or command is being read, when every raw read runs under
+	// the stall deadline; deadlineSet says the raw deadline is not the
+	// caller's; stallHit says the last deadline set was the stall one.
+	inMsg, deadlineSet, stallHit bool
+	// readDeadline is the caller's read deadline (UnixNano, 0: none).
+	readDeadline atomic.Int64
+
+	// lastActive is when the last message arrived, lastRead when the last
+	// frame of any kind did, lastPong when the last PONG did (UnixNano; 0:
+	// never). busy, set by the handler, tells a listener that evicts not
+	// to pick this one.
+	lastActive, lastRead, lastPong atomic.Int64
+	busyFunc                       atomic.Pointer[func() bool]
 }
 
 // SetBusy tells the listener, when it must evict a connection to make
@@ -84,7 +96,13 @@ func (c *Conn) busy() bool {
 // (accepting) or client (connecting) end, within cfg.HandshakeTimeout.
 // It never panics on hostile input: the handshake's bytes are bounded and
 // a panic inside zmq4 is turned into an error. raw is not closed on error.
-func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
+func Open(raw net.Conn, cfg Config, server bool) (*Conn, error) {
+	return open(raw, cfg, server, nil)
+}
+
+// open is Open with progress, when not nil, called after every read of
+// the handshake that brought bytes (a listener ranks handshakes by it).
+func open(raw net.Conn, cfg Config, server bool, progress func()) (conn *Conn, err error) {
 	if cfg.Mechanism == nil {
 		cfg.Mechanism = Null()
 	}
@@ -107,7 +125,9 @@ func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
 			conn, err = nil, fmt.Errorf("%w: handshake with %s panicked in zmq4: %v\n%s", ErrProtocol, raw.RemoteAddr(), r, debug.Stack())
 		}
 	}()
-	zc, err := zmq4.Open(newHandshakeGuard(raw, handshakeBudget), sec, cfg.Type, nil, server, nil)
+	guard := newHandshakeGuard(raw, handshakeBudget)
+	guard.progress = progress
+	zc, err := zmq4.Open(guard, sec, cfg.Type, nil, server, nil)
 	if err != nil {
 		// zmq4 does not export its "mechanisms differ" error; name it,
 		// since it means a configuration mismatch, not a passing fault.
@@ -122,7 +142,6 @@ func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
 	}
 	c := &Conn{
 		raw:    raw,
-		br:     bufio.NewReaderSize(raw, 16<<10),
 		codec:  hs.codec(),
 		limits: cfg.Limits.withDefaults(),
 		peer:   hs.peer(),
@@ -130,7 +149,10 @@ func Open(raw net.Conn, cfg Config, server bool) (conn *Conn, err error) {
 		remote: remoteName(raw),
 		meta:   zc.Peer.Meta,
 	}
-	c.lastActive.Store(time.Now().UnixNano())
+	c.br = bufio.NewReaderSize(stallReader{c}, 16<<10)
+	now := time.Now().UnixNano()
+	c.lastActive.Store(now)
+	c.lastRead.Store(now) // the handshake's last command just arrived
 	return c, nil
 }
 
@@ -167,11 +189,56 @@ func (c *Conn) Close() error {
 }
 
 // SetReadDeadline bounds the next reads (an idle timeout, for instance).
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
+// Inside a message the earlier of t and the stall deadline applies.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.readDeadline.Store(ns)
+	return c.raw.SetReadDeadline(t)
+}
+
+func (c *Conn) callerDeadline() time.Time {
+	if ns := c.readDeadline.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// LastRead is when the last frame of any kind arrived: a message frame, a
+// PONG, any command (at first, when the handshake completed). A peer
+// that answers PINGs or sends anything is alive.
+func (c *Conn) LastRead() time.Time { return time.Unix(0, c.lastRead.Load()) }
+
+// LastPong is when the last PONG arrived; the zero time when none did. A
+// peer that never answered a Ping may not implement heartbeats at all.
+func (c *Conn) LastPong() time.Time {
+	if ns := c.lastPong.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// Ping sends a ZMTP PING (RFC 37, ZMTP 3.1) with a context of 8 bytes,
+// within timeout (0: no bound). The peer's PONG is read by ReadMsg (which
+// must be running) and shows in LastPong and LastRead. The PING's TTL is
+// 0 (none): with a TTL, a libzmq peer would close the connection whenever
+// our next traffic came later than it, so a late heartbeat would cost the
+// connection; liveness is judged on this side, from LastRead.
+func (c *Conn) Ping(timeout time.Duration) error {
+	body := binary.BigEndian.AppendUint16(nil, 0) // TTL, in tenths of a second
+	body = binary.BigEndian.AppendUint64(body, c.pings.Add(1))
+	if err := c.writeCommand(zmq4.CmdPing, body, timeout); err != nil {
+		return fmt.Errorf("PING to %s: %w", c.remote, err)
+	}
+	return nil
+}
 
 // ReadMsg returns the next message's frames. ZMTP commands are handled
-// (PING is answered) and skipped. Errors end the connection except a
-// *TooLargeError whose Fatal is false.
+// (PING is answered, PONG noted) and skipped. Errors end the connection
+// except ErrIdle and a *TooLargeError whose Fatal is false. With
+// Limits.Budget the frames returned stay charged: see MsgBytes.
 func (c *Conn) ReadMsg() ([][]byte, error) {
 	frames, err := c.readMsg()
 	if err == nil {
@@ -180,15 +247,58 @@ func (c *Conn) ReadMsg() ([][]byte, error) {
 	return frames, err
 }
 
-func (c *Conn) readMsg() ([][]byte, error) {
+// msgCharge is what one readMsg call holds of Limits.Budget.
+type msgCharge struct {
+	budget Budget
+	held   int64
+}
+
+func (m *msgCharge) acquire(n int64) error {
+	if n <= 0 {
+		if n < 0 {
+			m.release(-n)
+		}
+		return nil
+	}
+	if m.budget != nil && !m.budget.Acquire(n) {
+		return fmt.Errorf("%w: %d more bytes of a message (%d held) do not fit", ErrBudget, n, m.held)
+	}
+	m.held += n
+	return nil
+}
+
+func (m *msgCharge) release(n int64) {
+	if n <= 0 {
+		return
+	}
+	if m.budget != nil {
+		m.budget.Release(n)
+	}
+	m.held -= n
+}
+
+func (c *Conn) readMsg() (frames [][]byte, err error) {
+	charge := msgCharge{budget: c.limits.Budget}
+	defer func() {
+		c.endMsg()
+		if err != nil {
+			charge.release(charge.held)
+			frames = nil
+		}
+	}()
 	var (
-		frames     [][]byte
 		total      int64
 		nframes    int
 		discarding bool
 	)
-	for first := true; ; first = false {
-		flags, size, err := c.readHeader(first && len(frames) == 0)
+	for {
+		atStart := nframes == 0
+		if atStart {
+			// Between messages (after a command too) only the caller's
+			// deadline applies.
+			c.endMsg()
+		}
+		flags, size, err := c.readHeader(atStart)
 		if err != nil {
 			return nil, err
 		}
@@ -200,19 +310,26 @@ func (c *Conn) readMsg() ([][]byte, error) {
 			if size > uint64(c.limits.MaxMessage-total+overhead) {
 				return nil, &TooLargeError{Size: total + int64(min(size, 1<<62)) - overhead, Limit: c.limits.MaxMessage, Fatal: true}
 			}
-			body := make([]byte, size)
-			if _, err := io.ReadFull(c.br, body); err != nil {
+			body, err := c.readBody(int64(size), &charge)
+			if err != nil {
 				return nil, err
 			}
 			inner, frame, err := c.codec.open(body)
 			if err != nil {
 				return nil, err
 			}
+			// The frame may alias body or be a copy: either way what
+			// stays charged is the frame's capacity.
+			if err := charge.acquire(int64(cap(frame)) - int64(len(body))); err != nil {
+				return nil, err
+			}
 			if inner&curveCommand != 0 {
 				if nframes > 0 {
 					return nil, fmt.Errorf("%w: command inside a message", ErrProtocol)
 				}
-				if err := c.command(frame); err != nil {
+				err := c.command(frame)
+				charge.release(int64(cap(frame)))
+				if err != nil {
 					return nil, err
 				}
 				continue
@@ -234,10 +351,12 @@ func (c *Conn) readMsg() ([][]byte, error) {
 			if size > maxCommand {
 				return nil, fmt.Errorf("%w: command of %d bytes", ErrProtocol, size)
 			}
+			// At most 1 KiB, dropped at once: not charged.
 			body := make([]byte, size)
 			if _, err := io.ReadFull(c.br, body); err != nil {
 				return nil, err
 			}
+			c.lastRead.Store(time.Now().UnixNano())
 			if err := c.command(body); err != nil {
 				return nil, err
 			}
@@ -257,9 +376,10 @@ func (c *Conn) readMsg() ([][]byte, error) {
 			if _, err := c.br.Discard(int(size)); err != nil {
 				return nil, err
 			}
+			c.lastRead.Store(time.Now().UnixNano())
 		} else {
-			frame := make([]byte, size)
-			if _, err := io.ReadFull(c.br, frame); err != nil {
+			frame, err := c.readBody(int64(size), &charge)
+			if err != nil {
 				return nil, err
 			}
 			total += int64(size)
@@ -274,15 +394,67 @@ func (c *Conn) readMsg() ([][]byte, error) {
 	}
 }
 
+// readBody reads a frame body of n bytes (n within the message limit).
+// It allocates in chunks, each charged before it is allocated: a first
+// chunk of firstChunk bytes, then chunks that double up to ReadChunk, so
+// that what is charged is never more than one chunk ahead of what
+// arrived. A body that spans several chunks is copied into one buffer
+// once its last byte arrived; the chunks' charge passes to that buffer
+// (for the moment of the copy the memory is held twice, the charge once).
+func (c *Conn) readBody(n int64, charge *msgCharge) ([]byte, error) {
+	if n <= firstChunk {
+		if err := charge.acquire(n); err != nil {
+			return nil, err
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(c.br, b); err != nil {
+			return nil, err
+		}
+		c.lastRead.Store(time.Now().UnixNano())
+		return b, nil
+	}
+	var (
+		chunks [][]byte
+		got    int64
+	)
+	for got < n {
+		k := min(n-got, ReadChunk, max(firstChunk, got))
+		if err := charge.acquire(k); err != nil {
+			return nil, err
+		}
+		chunk := make([]byte, k)
+		if _, err := io.ReadFull(c.br, chunk); err != nil {
+			return nil, err
+		}
+		chunks = append(chunks, chunk)
+		got += k
+	}
+	body := make([]byte, 0, n)
+	for i, chunk := range chunks {
+		body = append(body, chunk...)
+		chunks[i] = nil
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	return body, nil
+}
+
 // readHeader reads one frame's flags and size. At a message boundary
 // (atStart), a read deadline that passes before any byte arrived is
-// ErrIdle: the connection is still in step and can be read again.
+// ErrIdle: the connection is still in step and can be read again. Once
+// the first byte is there the message has begun, and each further read
+// runs under the stall deadline.
 func (c *Conn) readHeader(atStart bool) (byte, uint64, error) {
-	var hdr [9]byte
-	if n, err := io.ReadFull(c.br, hdr[:2]); err != nil {
-		if atStart && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-			return 0, 0, fmt.Errorf("%w: %w", ErrIdle, err)
+	if atStart {
+		if _, err := c.br.Peek(1); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return 0, 0, fmt.Errorf("%w: %w", ErrIdle, err)
+			}
+			return 0, 0, err
 		}
+		c.inMsg = true
+	}
+	var hdr [9]byte
+	if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
 		return 0, 0, err
 	}
 	flags := hdr[0]
@@ -298,8 +470,45 @@ func (c *Conn) readHeader(atStart bool) (byte, uint64, error) {
 	return flags, binary.BigEndian.Uint64(hdr[1:9]), nil
 }
 
+// endMsg is called at every message boundary: the caller's deadline
+// applies again.
+func (c *Conn) endMsg() {
+	c.inMsg = false
+	if c.deadlineSet {
+		c.deadlineSet = false
+		_ = c.raw.SetReadDeadline(c.callerDeadline())
+	}
+}
+
+// stallReader is what the connection's bufio.Reader reads from: inside a
+// message each read of the socket runs under the stall deadline (or the
+// caller's, when earlier), so that a message that stops making progress
+// ends the connection.
+type stallReader struct{ c *Conn }
+
+func (r stallReader) Read(p []byte) (int, error) {
+	c := r.c
+	if c.inMsg {
+		d := time.Now().Add(c.limits.StallTimeout)
+		c.stallHit = true
+		if caller := c.callerDeadline(); !caller.IsZero() && !caller.After(d) {
+			d, c.stallHit = caller, false
+		}
+		if err := c.raw.SetReadDeadline(d); err != nil {
+			return 0, err
+		}
+		c.deadlineSet = true
+	}
+	n, err := c.raw.Read(p)
+	if err != nil && c.inMsg && c.stallHit && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w: no byte from %s for %s inside a message: %w", ErrStalled, c.remote, c.limits.StallTimeout, err)
+	}
+	return n, err
+}
+
 // command handles a ZMTP command received after the handshake: PING is
-// answered with PONG, ERROR ends the connection, others are ignored.
+// answered with PONG, PONG is noted, ERROR ends the connection, others
+// are ignored.
 func (c *Conn) command(body []byte) error {
 	if len(body) == 0 || int(body[0]) > len(body)-1 {
 		return fmt.Errorf("%w: malformed command", ErrProtocol)
@@ -316,6 +525,8 @@ func (c *Conn) command(body []byte) error {
 			ctx = ctx[:16]
 		}
 		return c.writeCommand(zmq4.CmdPong, ctx, 10*time.Second)
+	case zmq4.CmdPong:
+		c.lastPong.Store(time.Now().UnixNano())
 	case zmq4.CmdError:
 		return fmt.Errorf("%w: peer sent ERROR %s", ErrProtocol, errorReason(data))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -152,9 +153,12 @@ func TestHostileBytes(t *testing.T) {
 }
 
 // A listener stays available while peers connect and say nothing: their
-// handshakes time out in their own goroutines and release their slots.
+// handshakes time out in their own goroutines, in their own pool, and
+// release their slots.
 func TestIdleHandshakesDoNotBlock(t *testing.T) {
-	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router, HandshakeTimeout: 300 * time.Millisecond}, MaxConns: 8})
+	var ev <-chan hookEvent
+	l := serveEchoWith(t, ListenConfig{Config: Config{Type: zmq4.Router, HandshakeTimeout: 300 * time.Millisecond}, MaxConns: 1},
+		func(l *Listener) { ev = watch(l) })
 	addr := l.Addr().String()
 	var idle []net.Conn
 	for range 7 {
@@ -162,32 +166,26 @@ func TestIdleHandshakesDoNotBlock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer c.Close()
 		idle = append(idle, c)
 	}
-	defer func() {
-		for _, c := range idle {
-			c.Close()
-		}
-	}()
-	// One slot is left: a real client gets it at once.
+	// The one established slot is free: a real client gets it at once.
 	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
-	if err := c.WriteMsg([][]byte{[]byte("x")}, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.ReadMsg(); err != nil {
+	if err := talk(c, "x"); err != nil {
 		t.Fatal(err)
 	}
 	// The idle ones are dropped after the handshake timeout.
-	deadline := time.Now().Add(3 * time.Second)
-	for l.Stats().Active > 1 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	var remotes []string
+	for _, ic := range idle {
+		remotes = append(remotes, ic.LocalAddr().String())
 	}
-	if s := l.Stats(); s.Active != 1 || s.Failed != 7 {
+	waitEvents(t, ev, "released", remotes...)
+	if s := l.Stats(); s.Active != 1 || s.Handshakes != 0 || s.Failed != 7 {
 		t.Fatalf("stats %+v, want 1 active and 7 failed handshakes", s)
 	}
 	buf := make([]byte, 64)
 	_ = idle[0].SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := idle[0].Read(buf[:64]); err != nil {
+	if _, err := io.ReadFull(idle[0], buf[:64]); err != nil {
 		t.Fatalf("greeting not sent to an idle peer: %v", err)
 	}
 	if _, err := idle[0].Read(buf); err == nil {
@@ -195,35 +193,31 @@ func TestIdleHandshakesDoNotBlock(t *testing.T) {
 	}
 }
 
+// MaxConns caps the established connections: a newcomer completes its
+// handshake (the pool is checked then) and is closed; once a connection
+// ends, the next one is served.
 func TestMaxConns(t *testing.T) {
-	l := serveEcho(t, ListenConfig{Config: Config{Type: zmq4.Router}, MaxConns: 2})
+	var ev <-chan hookEvent
+	l := serveEchoWith(t, ListenConfig{Config: Config{Type: zmq4.Router}, MaxConns: 2}, func(l *Listener) { ev = watch(l) })
 	a := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
 	b := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if c, err := Dial(ctx, l.Endpoint(), Config{Type: zmq4.Dealer}); err == nil {
-		c.Close()
-		t.Fatal("third connection accepted with MaxConns 2")
-	}
-	// The refusal is counted just after the connection is closed.
-	waitUntil := time.Now().Add(2 * time.Second)
-	for l.Stats().Refused != 1 && time.Now().Before(waitUntil) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if l.Stats().Refused != 1 {
-		t.Fatalf("stats %+v", l.Stats())
-	}
-	a.Close()
-	deadline := time.Now().Add(2 * time.Second)
-	for l.Stats().Active > 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
-	for _, x := range []*Conn{b, c} {
-		if err := x.WriteMsg([][]byte{[]byte("ok")}, time.Second); err != nil {
+	for _, x := range []*Conn{a, b} {
+		if err := talk(x, "ok"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := x.ReadMsg(); err != nil {
+	}
+	third := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	if err := talk(third, "third"); err == nil {
+		t.Fatal("third connection served with MaxConns 2")
+	}
+	if s := l.Stats(); s.Refused != 1 || s.Active != 2 || s.Accepted != 2 {
+		t.Fatalf("stats %+v: want 1 refused, 2 established", s)
+	}
+	a.Close()
+	waitEvent(t, ev, "released", a.raw.LocalAddr().String())
+	c := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
+	for _, x := range []*Conn{b, c} {
+		if err := talk(x, "ok"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -342,9 +336,9 @@ func TestIdleDeadline(t *testing.T) {
 	}
 }
 
-// With Evict, a full listener makes room for a newcomer: first by closing
-// the oldest unfinished handshake, then the connection idle the longest;
-// a busy connection is never picked.
+// With Evict, a full listener makes room for a newcomer that completed
+// its handshake by closing the connection idle the longest; a busy
+// connection is never picked, and a half-open connection evicts nobody.
 func TestEvictIdle(t *testing.T) {
 	l, err := Listen("tcp://127.0.0.1:0", ListenConfig{Config: Config{Type: zmq4.Router}, MaxConns: 3, Evict: true})
 	if err != nil {
@@ -379,15 +373,8 @@ func TestEvictIdle(t *testing.T) {
 		})
 	}()
 	defer func() { cancel(); <-done }()
-	talk := func(c *Conn, what string) error {
-		if err := c.WriteMsg([][]byte{[]byte(what)}, time.Second); err != nil {
-			return err
-		}
-		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		_, err := c.ReadMsg()
-		return err
-	}
-	// busy: marked busy; idle1, idle2: talked once, idle1 first.
+	// busy: marked busy; idle1, idle2: talked once, idle1 first (their
+	// last messages are ordered by the round trips).
 	busyC := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
 	if err := talk(busyC, "busy"); err != nil {
 		t.Fatal(err)
@@ -396,20 +383,24 @@ func TestEvictIdle(t *testing.T) {
 	if err := talk(idle1, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Millisecond)
 	idle2 := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
 	if err := talk(idle2, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	// A half-open connection arrives and waits in its handshake; the
-	// listener is now over full, so it evicts idle1 for it.
+	// A half-open connection waits in the handshake pool and evicts
+	// nobody.
 	half, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer half.Close()
-	time.Sleep(50 * time.Millisecond)
-	// A real client now evicts the half-open one (oldest handshake first).
+	if _, err := io.ReadFull(half, make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	if s := l.Stats(); s.Evicted != 0 || s.Handshakes != 1 || s.Active != 3 {
+		t.Fatalf("stats %+v with a half-open connection", s)
+	}
+	// A real client completes its handshake and evicts idle1.
 	newcomer := dialT(t, l.Endpoint(), Config{Type: zmq4.Dealer})
 	if err := talk(newcomer, "hi"); err != nil {
 		t.Fatalf("newcomer: %v", err)
@@ -422,18 +413,7 @@ func TestEvictIdle(t *testing.T) {
 			t.Fatalf("%s evicted: %v", name, err)
 		}
 	}
-	_ = half.SetReadDeadline(time.Now().Add(2 * time.Second))
-	buf := make([]byte, 128)
-	n := 0
-	for err == nil {
-		var k int
-		k, err = half.Read(buf)
-		n += k
-	}
-	if n > 64 {
-		t.Fatalf("the half-open connection got %d bytes", n)
-	}
-	if s := l.Stats(); s.Evicted != 2 || s.Refused != 0 {
+	if s := l.Stats(); s.Evicted != 1 || s.Refused != 0 || s.Handshakes != 1 || s.HandshakesEvicted != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 }

@@ -14,11 +14,31 @@
 //
 //   - the handshake runs under a deadline and a byte budget (a peer that
 //     connects and says nothing, or announces a huge command, is dropped);
-//   - every message is bounded in bytes and in frames before anything is
-//     allocated (Limits); an over-size clear-text message can be read and
-//     thrown away so that the sender gets an error reply (Limits.Discard);
-//   - listeners cap their connections, run handshakes off the accept loop,
-//     and retry transient accept errors with backoff, as net/http does;
+//   - every message is bounded in bytes and in frames (Limits); an
+//     over-size clear-text message can be read and thrown away so that the
+//     sender gets an error reply (Limits.Discard);
+//   - nothing is allocated at the size a header announces: frames (and
+//     CURVE MESSAGE boxes) are read in chunks of at most 64 KiB, each
+//     charged to a shared memory budget (Limits.Budget) before it is
+//     allocated, so what peers make a process hold is bounded by what they
+//     actually sent and by the budget (ErrBudget); a message that stops
+//     in the middle for Limits.StallTimeout ends its connection
+//     (ErrStalled) and frees its charge;
+//   - listeners keep handshakes and established connections in separate
+//     pools: a bounded handshake pool, per listener and per source
+//     address, where a newcomer closes the handshake that has waited
+//     longest for its peer; an established pool (MaxConns) where only a
+//     peer that completed its handshake, so authenticated, may evict an
+//     idle connection (ListenConfig.Evict). Handshakes run off the accept
+//     loop, and transient accept errors are retried with backoff, as
+//     net/http does;
+//   - a source address that fails to authenticate has its next handshakes
+//     delayed (100 ms doubling to 5 s, in their own goroutines), so
+//     guessing secrets or keys runs at well under 10 attempts a second,
+//     and the refusals are logged once per 10 s with their count;
+//   - liveness: Conn.Ping sends a ZMTP PING (RFC 37); the reader answers
+//     PINGs and notes PONGs (Conn.LastPong, Conn.LastRead). libzmq 4.3
+//     answers our PINGs by itself, under NULL and CURVE;
 //   - security mechanisms: NULL (the default, what py-vpoller speaks),
 //     PLAIN with a checked shared secret (management sockets), and CURVE
 //     (ZeroMQ RFC 26, on golang.org/x/crypto's NaCl box), interoperable

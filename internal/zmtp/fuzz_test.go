@@ -43,38 +43,89 @@ func FuzzHandshake(f *testing.F) {
 	})
 }
 
-// FuzzReadMsg reads arbitrary frames after a valid NULL handshake. Every
-// message returned respects the limits.
+// fuzzBudget is a budget that fails the fuzz run when a connection is
+// charged more than one chunk beyond the bytes it was given.
+type fuzzBudget struct {
+	t           *testing.T
+	limit, used int64
+	input       int64
+}
+
+func (b *fuzzBudget) Acquire(n int64) bool {
+	if b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	if b.used > b.input+ReadChunk {
+		b.t.Fatalf("%d bytes charged for an input of %d", b.used, b.input)
+	}
+	return true
+}
+
+func (b *fuzzBudget) Release(n int64) {
+	if b.used -= n; b.used < 0 {
+		b.t.Fatalf("released %d bytes more than charged", -b.used)
+	}
+}
+
+// FuzzReadMsg reads arbitrary frames after a valid NULL handshake, with
+// small limits, with limits that make frames span several chunks, and
+// with a budget of half the input. Every message returned respects the
+// limits and is charged exactly MsgBytes; no more than one chunk beyond
+// the input is ever charged; after an error nothing is.
 func FuzzReadMsg(f *testing.F) {
 	f.Add(frame(true, nil))
 	f.Add(append(frame(true, nil), frame(false, []byte(`{"method": "about"}`))...))
 	f.Add(append([]byte{flagLong}, binary.BigEndian.AppendUint64(nil, 1<<40)...))
 	f.Add(append(frame(true, bytes.Repeat([]byte("a"), 300)), frame(false, bytes.Repeat([]byte("b"), 300))...))
 	f.Add([]byte{flagCommand, 7, 4, 'P', 'I', 'N', 'G', 0, 1})
-	limits := Limits{MaxMessage: 512, MaxFrames: 8, Discard: 2048}
+	f.Add(append(frame(true, []byte("id")), frame(false, bytes.Repeat([]byte("c"), 70_000))...))
+	f.Add(append(appendHeader(nil, 0, 150_000), bytes.Repeat([]byte("d"), 50_000)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		stream := append(append(testutil.Greeting("NULL", false), testutil.Ready("DEALER")...), data...)
-		c, err := Open(newPipeConn(stream), Config{Type: zmq4.Router, Limits: limits}, true)
-		if err != nil {
-			t.Fatalf("valid handshake refused: %v", err)
-		}
-		for {
-			frames, err := c.ReadMsg()
-			if te, ok := IsTooLarge(err); ok {
-				if te.Size <= limits.MaxMessage || te.Size > limits.Discard {
-					t.Fatalf("discarded a message of %d bytes (limit %d, discard %d)", te.Size, limits.MaxMessage, limits.Discard)
-				}
-				continue
-			}
+		for _, run := range []struct {
+			limits Limits
+			budget int64
+		}{
+			{Limits{MaxMessage: 512, MaxFrames: 8, Discard: 2048}, 1 << 40},
+			{Limits{MaxMessage: 200_000, MaxFrames: 8}, 1 << 40},
+			{Limits{MaxMessage: 200_000, MaxFrames: 8, Discard: 400_000}, int64(len(data) / 2)},
+		} {
+			budget := &fuzzBudget{t: t, limit: run.budget, input: int64(len(data))}
+			limits := run.limits
+			limits.Budget = budget
+			c, err := Open(newPipeConn(stream), Config{Type: zmq4.Router, Limits: limits}, true)
 			if err != nil {
-				return
+				t.Fatalf("valid handshake refused: %v", err)
 			}
-			total := 0
-			for _, fr := range frames {
-				total += len(fr)
-			}
-			if len(frames) == 0 || len(frames) > limits.MaxFrames || int64(total) > limits.MaxMessage {
-				t.Fatalf("message of %d frames, %d bytes passed limits %+v", len(frames), total, limits)
+			for {
+				frames, err := c.ReadMsg()
+				if te, ok := IsTooLarge(err); ok {
+					if te.Size <= limits.MaxMessage || te.Size > limits.Discard {
+						t.Fatalf("discarded a message of %d bytes (limit %d, discard %d)", te.Size, limits.MaxMessage, limits.Discard)
+					}
+					if budget.used != 0 {
+						t.Fatalf("%d bytes charged after a discarded message", budget.used)
+					}
+					continue
+				}
+				if err != nil {
+					if budget.used != 0 {
+						t.Fatalf("%d bytes charged after %v", budget.used, err)
+					}
+					break
+				}
+				total := 0
+				for _, fr := range frames {
+					total += len(fr)
+				}
+				if len(frames) == 0 || len(frames) > limits.MaxFrames || int64(total) > limits.MaxMessage {
+					t.Fatalf("message of %d frames, %d bytes passed limits %+v", len(frames), total, limits)
+				}
+				if budget.used != MsgBytes(frames) || MsgBytes(frames) != int64(total) {
+					t.Fatalf("%d bytes charged for a message of MsgBytes %d, %d bytes", budget.used, MsgBytes(frames), total)
+				}
+				budget.Release(MsgBytes(frames))
 			}
 		}
 	})

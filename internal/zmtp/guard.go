@@ -11,14 +11,18 @@ const zmtpGreetingLen = 64
 // handshakeGuard follows the bytes a peer sends during the greeting and
 // the handshake commands, which zmq4 reads: it refuses a frame whose
 // announced size exceeds what is left of the handshake budget BEFORE zmq4
-// allocates that size, and any bytes beyond the budget.
+// allocates that size, and any bytes beyond the budget. It also tells a
+// listener when the peer makes progress (progress, called after every
+// read that brought bytes), so that a full handshake pool closes the
+// handshake that has waited longest for its peer.
 type handshakeGuard struct {
 	net.Conn
-	left  int64 // bytes the peer may still send
-	phase guardPhase
-	skip  int64 // bytes of greeting or frame body still to pass
-	size  uint64
-	nsize int
+	progress func()
+	left     int64 // bytes the peer may still send
+	phase    guardPhase
+	skip     int64 // bytes of greeting or frame body still to pass
+	size     uint64
+	nsize    int
 }
 
 type guardPhase uint8
@@ -38,6 +42,9 @@ func (g *handshakeGuard) Read(p []byte) (int, error) {
 	// zmq4 reads exactly what it needs, so a short read here never
 	// swallows bytes that belong to the traffic after the handshake.
 	n, err := g.Conn.Read(p)
+	if n > 0 && g.progress != nil {
+		g.progress()
+	}
 	if gerr := g.feed(p[:n]); gerr != nil {
 		return 0, gerr
 	}

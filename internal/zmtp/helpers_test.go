@@ -16,9 +16,19 @@ import (
 // test cleanup.
 func serveEcho(t *testing.T, cfg ListenConfig) *Listener {
 	t.Helper()
+	return serveEchoWith(t, cfg, nil)
+}
+
+// serveEchoWith is serveEcho on a listener that prep, when not nil, sets
+// up before Serve (a test hook, a clock).
+func serveEchoWith(t *testing.T, cfg ListenConfig, prep func(*Listener)) *Listener {
+	t.Helper()
 	l, err := Listen("tcp://127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if prep != nil {
+		prep(l)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

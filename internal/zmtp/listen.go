@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -18,27 +19,76 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/lograte"
 )
 
-// DefaultMaxConns caps the connections of one listener.
-const DefaultMaxConns = 1024
+// Defaults of ListenConfig.
+const (
+	// DefaultMaxConns caps the established connections of one listener.
+	DefaultMaxConns = 1024
+	// DefaultMaxHandshakes caps the handshakes in progress on one
+	// listener: a handshake takes milliseconds, so a few dozen at once is
+	// plenty for honest peers, and the cap is what a flood of half-open
+	// connections runs into.
+	DefaultMaxHandshakes = 64
+	// DefaultMaxHandshakesPerSource caps the handshakes in progress from
+	// one address (IPv4 address, IPv6 /64; every ipc:// peer is one
+	// source), so that one address cannot fill the handshake pool.
+	DefaultMaxHandshakesPerSource = 32
+)
+
+// Authentication-failure backoff per source (see ListenConfig).
+const (
+	authDelayFirst  = 100 * time.Millisecond
+	authDelayMax    = 5 * time.Second
+	authQuiet       = time.Minute // a source this long without a failure is forgiven
+	maxFailing      = 4096        // sources with failures remembered at once
+	authLogInterval = 10 * time.Second
+)
 
 // ListenConfig configures a Listener.
+//
+// A listener keeps two pools. Handshakes: at most MaxHandshakes at once,
+// at most MaxHandshakesPerSource from one address; a newcomer to a full
+// pool closes the handshake that has waited longest for its peer (no
+// byte received for longest): one of its own address's when that address
+// is at its share, else one of the address that holds the most
+// handshakes. So a peer that sent 10 bytes and stopped goes before one
+// exchanging keys, and a few addresses cannot push out a peer from
+// another. A handshake never takes the place of an established
+// connection.
+// Established: at most MaxConns; see Evict.
+//
+// A source (address) whose handshake failed for its credentials (ErrAuth)
+// has its next handshakes delayed, in their own goroutines before a byte
+// is read: 100 ms after the first failure, doubling up to 5 s, and from
+// one source they start no closer together than that delay. So guessing a
+// PLAIN secret or probing CURVE keys runs at well under 10 attempts per
+// second per source, while other sources are not slowed. A success from
+// the source, or a minute without failure, forgives it. Refusals are
+// logged at most once per 10 s, with their count.
 type ListenConfig struct {
 	Config
 	// Name names the socket in logs ("frontend", "mgmt").
 	Name string
-	// MaxConns caps the connections open at once, handshakes included;
-	// connections beyond it are closed at once. 0 means DefaultMaxConns.
+	// MaxConns caps the established connections (handshake completed);
+	// handshakes in progress are capped apart (MaxHandshakes). 0 means
+	// DefaultMaxConns.
 	MaxConns int
+	// MaxHandshakes caps the handshakes in progress; 0 means
+	// DefaultMaxHandshakes.
+	MaxHandshakes int
+	// MaxHandshakesPerSource caps the handshakes in progress from one
+	// address; 0 means DefaultMaxHandshakesPerSource (never more than
+	// MaxHandshakes).
+	MaxHandshakesPerSource int
 	// IPCMode is the mode of an ipc:// socket file; 0 means 0600, so only
 	// the daemon's user (and root) can connect.
 	IPCMode fs.FileMode
-	// Evict, when MaxConns is reached, makes room for a newcomer by
-	// closing the connection that has waited longest without a message
-	// (a handshake that has not completed first, then the least recently
-	// active connection not busy; see Conn.SetBusy), instead of refusing
-	// the newcomer. Idle or hostile connections then cannot lock out the
-	// clients that have something to ask. Without Evict, or when every
-	// connection is busy, the newcomer is refused.
+	// Evict, when MaxConns connections are established and a newcomer
+	// completes its handshake (so has authenticated), makes room for it by
+	// closing the established connection that has waited longest without
+	// a message and is not busy (see Conn.SetBusy). Idle connections then
+	// cannot lock out the clients that have something to ask, and peers
+	// that cannot authenticate cannot evict anyone. Without Evict, or when
+	// every connection is busy, the newcomer is closed.
 	Evict  bool
 	Logger *slog.Logger
 }
@@ -46,33 +96,85 @@ type ListenConfig struct {
 // Listener accepts ZMTP connections: each is handshaken in its own
 // goroutine under a deadline and then handed to the handler.
 type Listener struct {
-	ln   net.Listener
-	cfg  ListenConfig
-	log  *slog.Logger
-	warn *lograte.Limiter
+	ln    net.Listener
+	cfg   ListenConfig
+	log   *slog.Logger
+	warn  *lograte.Limiter
+	clock clock
+	// seq orders progress: a handshake's progress is the seq of its last
+	// read that brought bytes (or of its admission).
+	seq atomic.Int64
+	// hook, when set (by tests, before Serve), is told of events as they
+	// happen: "progress" of a handshake, "auth_failed" once a failure is
+	// recorded, "released" once a connection has left its pool.
+	hook func(event, remote string)
 
-	mu    sync.Mutex
-	slots map[*slot]struct{} // live connections, evicted ones until they end
+	mu          sync.Mutex
+	handshakes  map[*slot]struct{}
+	established map[*slot]struct{}
+	sources     map[string]*source // sources with handshakes or failures
+	failing     list.List          // *source with failures, least recent failure first
+	authLogAt   time.Time          // last authentication-failure log line
+	authLogN    int64              // failures since that line
 
-	active, accepted, refused, evicted, failed, authFailed, acceptErrors atomic.Int64
+	accepted, refused, evicted, hsEvicted, failed, authFailed, authDelayed, acceptErrors atomic.Int64
+}
+
+// source is one remote address's share of a listener.
+type source struct {
+	key        string
+	handshakes int
+	fails      int           // authentication failures since forgiven
+	lastFail   time.Time     // of the last one
+	next       time.Time     // earliest start of its next handshake
+	elem       *list.Element // in Listener.failing while fails > 0
 }
 
 // slot is one accepted connection while it lives.
 type slot struct {
-	raw     net.Conn
-	started time.Time
-	conn    *Conn // set once the handshake completed (under Listener.mu)
-	evicted bool  // closed to make room (under Listener.mu)
+	raw      net.Conn
+	src      *source
+	progress atomic.Int64
+	gone     chan struct{} // closed when evicted
+	conn     *Conn         // set once established (under Listener.mu)
+	evicted  bool          // closed to make room (under Listener.mu)
+}
+
+// clock is the time a listener's authentication backoff runs on (tests
+// replace it).
+type clock interface {
+	Now() time.Time
+	// After fires once after d; stop cancels it.
+	After(d time.Duration) (fire <-chan time.Time, stop func() bool)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) After(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
 }
 
 // ListenerStats are a listener's counters since Listen.
 type ListenerStats struct {
-	Active     int64 // connections open now (handshaking or served)
-	Accepted   int64 // connections that completed the handshake
-	Refused    int64 // connections closed at once for the MaxConns cap
-	Evicted    int64 // idle connections closed to make room (ListenConfig.Evict)
-	Failed     int64 // handshakes that failed (protocol, timeout)
-	AuthFailed int64 // handshakes refused for their credentials
+	Active     int64 // established connections open now
+	Handshakes int64 // handshakes in progress now (delayed ones included)
+	Accepted   int64 // connections established after their handshake
+	// Refused counts connections closed after their handshake because
+	// MaxConns were established and none could be evicted.
+	Refused int64
+	// Evicted counts established connections closed to make room for an
+	// authenticated newcomer (ListenConfig.Evict).
+	Evicted int64
+	// HandshakesEvicted counts handshakes closed to make room in a full
+	// handshake pool.
+	HandshakesEvicted int64
+	Failed            int64 // handshakes that failed (protocol, timeout)
+	AuthFailed        int64 // handshakes refused for their credentials
+	// AuthDelayed counts handshakes delayed because their source had
+	// failed to authenticate.
+	AuthDelayed int64
 	// AcceptErrors counts failed accepts (EMFILE and the like); each was
 	// retried after a backoff.
 	AcceptErrors int64
@@ -91,6 +193,13 @@ func Listen(ep string, cfg ListenConfig) (*Listener, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxHandshakes <= 0 {
+		cfg.MaxHandshakes = DefaultMaxHandshakes
+	}
+	if cfg.MaxHandshakesPerSource <= 0 {
+		cfg.MaxHandshakesPerSource = DefaultMaxHandshakesPerSource
+	}
+	cfg.MaxHandshakesPerSource = min(cfg.MaxHandshakesPerSource, cfg.MaxHandshakes)
 	if cfg.IPCMode == 0 {
 		cfg.IPCMode = 0o600
 	}
@@ -119,11 +228,14 @@ func Listen(ep string, cfg ListenConfig) (*Listener, error) {
 		}
 	}
 	return &Listener{
-		ln:    ln,
-		cfg:   cfg,
-		log:   cfg.Logger.With("socket", cfg.Name),
-		slots: map[*slot]struct{}{},
-		warn:  lograte.New(10 * time.Second),
+		ln:          ln,
+		cfg:         cfg,
+		log:         cfg.Logger.With("socket", cfg.Name),
+		warn:        lograte.New(10 * time.Second),
+		clock:       realClock{},
+		handshakes:  map[*slot]struct{}{},
+		established: map[*slot]struct{}{},
+		sources:     map[string]*source{},
 	}, nil
 }
 
@@ -164,22 +276,30 @@ func (l *Listener) Close() error { return l.ln.Close() }
 
 // Stats returns the listener's counters.
 func (l *Listener) Stats() ListenerStats {
-	return ListenerStats{Active: l.active.Load(), Accepted: l.accepted.Load(), Refused: l.refused.Load(), Evicted: l.evicted.Load(),
-		Failed: l.failed.Load(), AuthFailed: l.authFailed.Load(), AcceptErrors: l.acceptErrors.Load()}
+	l.mu.Lock()
+	active, hs := len(l.established), len(l.handshakes)
+	l.mu.Unlock()
+	return ListenerStats{Active: int64(active), Handshakes: int64(hs), Accepted: l.accepted.Load(), Refused: l.refused.Load(),
+		Evicted: l.evicted.Load(), HandshakesEvicted: l.hsEvicted.Load(), Failed: l.failed.Load(), AuthFailed: l.authFailed.Load(),
+		AuthDelayed: l.authDelayed.Load(), AcceptErrors: l.acceptErrors.Load()}
 }
 
 // Serve accepts connections until ctx is done or the listener is closed,
-// and runs handle for each one that completes its handshake, in its own
-// goroutine. The connection is closed when handle returns, or when ctx is
-// done (which makes a blocked ReadMsg return). Serve returns after every
-// handler has returned. An accept error never stops the loop: it is
-// logged and retried with backoff (an exhausted file table, EMFILE, is
-// temporary). A panic in handle is logged and ends that connection only.
+// and runs handle for each one that completes its handshake and is
+// admitted, in its own goroutine. The connection is closed when handle
+// returns, or when ctx is done (which makes a blocked ReadMsg return).
+// Serve returns after every handler has returned. An accept error never
+// stops the loop: it is logged and retried with backoff (an exhausted
+// file table, EMFILE, is temporary). A panic in handle is logged and ends
+// that connection only.
 func (l *Listener) Serve(ctx context.Context, handle func(context.Context, *Conn)) error {
 	stop := context.AfterFunc(ctx, func() { l.ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// stopping wakes the handshakes still waiting out a delay.
+	stopping := make(chan struct{})
+	defer close(stopping)
 	var delay time.Duration
 	for {
 		raw, err := l.ln.Accept()
@@ -202,116 +322,232 @@ func (l *Listener) Serve(ctx context.Context, handle func(context.Context, *Conn
 			continue
 		}
 		delay = 0
-		sl := l.admit(raw)
-		if sl == nil {
-			raw.Close()
-			l.refused.Add(1)
-			if l.warn.Allow() {
-				l.log.Warn("connection refused: too many connections", "limit", l.cfg.MaxConns, "peer", raw.RemoteAddr(), "suppressed", l.warn.Suppressed())
-			}
-			continue
-		}
+		sl, wait := l.admit(raw)
 		wg.Go(func() {
 			defer l.release(sl)
-			l.serveConn(ctx, sl, handle)
+			l.serveConn(ctx, stopping, sl, wait, handle)
 		})
 	}
 }
 
-// admit registers a new connection, making room by eviction when the
-// listener is full and allowed to; nil when it must be refused.
-func (l *Listener) admit(raw net.Conn) *slot {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	live := 0
-	for s := range l.slots {
-		if !s.evicted {
-			live++
+// sourceKey is the address a connection's handshakes are counted and
+// delayed by: the IPv4 address, the IPv6 /64 (one host usually holds a
+// whole /64), or "local" for ipc://.
+func sourceKey(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if ip4 := a.IP.To4(); ip4 != nil {
+			return ip4.String()
 		}
+		return a.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
 	}
-	if live >= l.cfg.MaxConns {
-		victim := l.victimLocked()
-		if victim == nil {
-			return nil
-		}
-		victim.evicted = true
-		victim.raw.Close()
-		l.evicted.Add(1)
-		if l.warn.Allow() {
-			l.log.Warn("connection closed to make room: too many connections", "limit", l.cfg.MaxConns,
-				"closed", remoteName(victim.raw), "suppressed", l.warn.Suppressed())
-		}
-	}
-	sl := &slot{raw: raw, started: time.Now()}
-	l.slots[sl] = struct{}{}
-	l.active.Add(1)
-	return sl
+	return "local"
 }
 
-// victimLocked picks the connection to evict: the oldest unfinished
-// handshake, else the least recently active connection not busy.
-func (l *Listener) victimLocked() *slot {
-	if !l.cfg.Evict {
-		return nil
+// admit registers a new connection in the handshake pool, closing the
+// handshake that waited longest for its peer when the pool (or the
+// source's share) is full. It returns how long the handshake must wait
+// first because its source failed to authenticate.
+func (l *Listener) admit(raw net.Conn) (*slot, time.Duration) {
+	key := sourceKey(raw)
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	src := l.sources[key]
+	if src == nil {
+		src = &source{key: key}
+		l.sources[key] = src
 	}
-	var hs, idle *slot
-	var idleSince int64
-	for s := range l.slots {
-		if s.evicted {
+	switch {
+	case src.handshakes >= l.cfg.MaxHandshakesPerSource:
+		l.evictHandshakeLocked(l.stalestLocked(src), "handshakes from one source")
+	case len(l.handshakes) >= l.cfg.MaxHandshakes:
+		l.evictHandshakeLocked(l.stalestLocked(nil), "handshakes")
+	}
+	sl := &slot{raw: raw, src: src, gone: make(chan struct{})}
+	sl.progress.Store(l.seq.Add(1))
+	l.handshakes[sl] = struct{}{}
+	src.handshakes++
+	return sl, l.authWaitLocked(src, now)
+}
+
+// stalestLocked picks the handshake to close for a newcomer: within src
+// when given, else within the source(s) holding the most handshakes; the
+// one whose last progress is oldest.
+func (l *Listener) stalestLocked(src *source) *slot {
+	most := 0
+	if src == nil {
+		for s := range l.handshakes {
+			most = max(most, s.src.handshakes)
+		}
+	}
+	var victim *slot
+	for s := range l.handshakes {
+		if src != nil && s.src != src || src == nil && s.src.handshakes < most {
 			continue
 		}
-		if s.conn == nil {
-			if hs == nil || s.started.Before(hs.started) {
-				hs = s
-			}
-			continue
-		}
-		if s.conn.busy() {
-			continue
-		}
-		if at := s.conn.lastActive.Load(); idle == nil || at < idleSince {
-			idle, idleSince = s, at
+		if victim == nil || s.progress.Load() < victim.progress.Load() {
+			victim = s
 		}
 	}
-	if hs != nil {
-		return hs
+	return victim
+}
+
+func (l *Listener) evictHandshakeLocked(victim *slot, pool string) {
+	if victim == nil {
+		return
 	}
-	return idle
+	l.leaveHandshakesLocked(victim)
+	victim.evicted = true
+	close(victim.gone)
+	victim.raw.Close()
+	l.hsEvicted.Add(1)
+	if l.warn.Allow() {
+		l.log.Warn("handshake closed to make room: too many "+pool, "limit", l.cfg.MaxHandshakes, "per_source", l.cfg.MaxHandshakesPerSource,
+			"closed", remoteName(victim.raw), "suppressed", l.warn.Suppressed())
+	}
+}
+
+func (l *Listener) leaveHandshakesLocked(sl *slot) {
+	if _, ok := l.handshakes[sl]; !ok {
+		return
+	}
+	delete(l.handshakes, sl)
+	sl.src.handshakes--
+	l.dropSourceLocked(sl.src)
+}
+
+// dropSourceLocked forgets a source with nothing left to remember.
+func (l *Listener) dropSourceLocked(src *source) {
+	if src.handshakes == 0 && src.fails == 0 && l.sources[src.key] == src {
+		delete(l.sources, src.key)
+	}
+}
+
+// authDelay is the spacing of a source's handshakes after n failures.
+func authDelay(n int) time.Duration {
+	d := authDelayFirst
+	for i := 1; i < n && d < authDelayMax; i++ {
+		d *= 2
+	}
+	return min(d, authDelayMax)
+}
+
+// authWaitLocked is how long a new handshake from src waits before it
+// starts: none unless the source failed recently; else the source's
+// handshakes start one per authDelay.
+func (l *Listener) authWaitLocked(src *source, now time.Time) time.Duration {
+	if src.fails == 0 {
+		return 0
+	}
+	if now.Sub(src.lastFail) >= authQuiet {
+		l.forgiveLocked(src)
+		return 0
+	}
+	start := now
+	if src.next.After(now) {
+		start = src.next
+	}
+	src.next = start.Add(authDelay(src.fails))
+	return start.Sub(now)
+}
+
+// authFailedLocked notes a failed authentication from src (in the table:
+// the failed handshake still counts in src.handshakes) and returns the
+// delay its next handshakes are spaced by.
+func (l *Listener) authFailedLocked(src *source, now time.Time) time.Duration {
+	if src.elem == nil {
+		src.elem = l.failing.PushBack(src)
+	} else {
+		l.failing.MoveToBack(src.elem)
+	}
+	if src.fails < 64 {
+		src.fails++
+	}
+	src.lastFail = now
+	d := authDelay(src.fails)
+	if t := now.Add(d); t.After(src.next) {
+		src.next = t
+	}
+	for l.failing.Len() > maxFailing {
+		l.forgiveLocked(l.failing.Front().Value.(*source))
+	}
+	return d
+}
+
+func (l *Listener) forgetFailingLocked(src *source) {
+	if src.elem != nil {
+		l.failing.Remove(src.elem)
+		src.elem = nil
+	}
+}
+
+// forgiveLocked clears a source's failures.
+func (l *Listener) forgiveLocked(src *source) {
+	l.forgetFailingLocked(src)
+	src.fails, src.lastFail, src.next = 0, time.Time{}, time.Time{}
+	l.dropSourceLocked(src)
+}
+
+// authLogLocked reports whether an authentication failure may be logged
+// now (one line per authLogInterval) and how many failures the line
+// stands for (this one and those held back since the previous line).
+func (l *Listener) authLogLocked(now time.Time) (bool, int64) {
+	l.authLogN++
+	if !l.authLogAt.IsZero() && now.Sub(l.authLogAt) < authLogInterval {
+		return false, 0
+	}
+	n := l.authLogN
+	l.authLogAt, l.authLogN = now, 0
+	return true, n
+}
+
+func (l *Listener) progressed(sl *slot) {
+	sl.progress.Store(l.seq.Add(1))
+	if l.hook != nil {
+		l.hook("progress", remoteName(sl.raw))
+	}
 }
 
 func (l *Listener) release(sl *slot) {
 	sl.raw.Close()
 	l.mu.Lock()
-	delete(l.slots, sl)
+	l.leaveHandshakesLocked(sl)
+	delete(l.established, sl)
 	l.mu.Unlock()
-	l.active.Add(-1)
+	if l.hook != nil {
+		l.hook("released", remoteName(sl.raw))
+	}
 }
 
-func (l *Listener) serveConn(ctx context.Context, sl *slot, handle func(context.Context, *Conn)) {
+func (l *Listener) serveConn(ctx context.Context, stopping <-chan struct{}, sl *slot, wait time.Duration, handle func(context.Context, *Conn)) {
 	raw := sl.raw
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	conn, err := Open(raw, l.cfg.Config, true)
-	if err != nil {
-		if errors.Is(err, ErrAuth) {
-			l.authFailed.Add(1)
-			l.log.Warn("connection refused: authentication failed", "peer", remoteName(raw), "err", err)
-		} else {
-			l.failed.Add(1)
-			if errors.Is(err, ErrProtocol) && l.warn.Allow() {
-				l.log.Warn("handshake failed", "peer", remoteName(raw), "err", err, "suppressed", l.warn.Suppressed())
-			} else {
-				l.log.Debug("handshake failed", "peer", remoteName(raw), "err", err)
-			}
+	if wait > 0 {
+		// The source failed to authenticate: wait here, in this
+		// connection's goroutine and pool slot, before reading a byte.
+		l.authDelayed.Add(1)
+		fire, cancel := l.clock.After(wait)
+		select {
+		case <-fire:
+		case <-sl.gone:
+			cancel()
+			return
+		case <-ctx.Done():
+			cancel()
+			return
+		case <-stopping:
+			cancel()
+			return
 		}
+		sl.progress.Store(l.seq.Add(1)) // its handshake begins now
+	}
+	conn, err := open(raw, l.cfg.Config, true, func() { l.progressed(sl) })
+	if err != nil {
+		l.handshakeFailed(sl, err)
 		return
 	}
-	l.accepted.Add(1)
-	l.mu.Lock()
-	sl.conn = conn
-	evicted := sl.evicted
-	l.mu.Unlock()
-	if evicted {
+	if !l.establish(sl, conn) {
 		return
 	}
 	defer func() {
@@ -320,6 +556,99 @@ func (l *Listener) serveConn(ctx context.Context, sl *slot, handle func(context.
 		}
 	}()
 	handle(ctx, conn)
+}
+
+func (l *Listener) handshakeFailed(sl *slot, err error) {
+	peer := remoteName(sl.raw)
+	l.mu.Lock()
+	if sl.evicted {
+		// Closed to make room: counted as such, not as a failure.
+		l.mu.Unlock()
+		return
+	}
+	if !errors.Is(err, ErrAuth) {
+		l.mu.Unlock()
+		l.failed.Add(1)
+		if errors.Is(err, ErrProtocol) && l.warn.Allow() {
+			l.log.Warn("handshake failed", "peer", peer, "err", err, "suppressed", l.warn.Suppressed())
+		} else {
+			l.log.Debug("handshake failed", "peer", peer, "err", err)
+		}
+		return
+	}
+	l.authFailed.Add(1)
+	now := l.clock.Now()
+	delay := l.authFailedLocked(sl.src, now)
+	logIt, n := l.authLogLocked(now)
+	l.mu.Unlock()
+	if logIt {
+		l.log.Warn("connection refused: authentication failed", "peer", peer, "err", err,
+			"failures", n, "source_delay", delay)
+	}
+	if l.hook != nil {
+		l.hook("auth_failed", peer)
+	}
+}
+
+// establish moves a connection whose handshake completed to the
+// established pool, evicting the longest-idle connection for it when the
+// pool is full and Evict allows; false when it must be closed instead.
+func (l *Listener) establish(sl *slot, conn *Conn) bool {
+	l.mu.Lock()
+	if sl.evicted {
+		l.mu.Unlock()
+		return false
+	}
+	l.leaveHandshakesLocked(sl)
+	if sl.src.fails > 0 {
+		l.forgiveLocked(sl.src)
+	}
+	var victim *slot
+	if len(l.established) >= l.cfg.MaxConns {
+		if victim = l.idlestLocked(); victim == nil {
+			l.refused.Add(1)
+			l.mu.Unlock()
+			if l.warn.Allow() {
+				l.log.Warn("connection refused: too many connections", "limit", l.cfg.MaxConns, "peer", conn.RemoteAddr(),
+					"suppressed", l.warn.Suppressed())
+			}
+			return false
+		}
+		delete(l.established, victim)
+		victim.evicted = true
+		l.evicted.Add(1)
+	}
+	sl.conn = conn
+	l.established[sl] = struct{}{}
+	l.accepted.Add(1)
+	l.mu.Unlock()
+	if victim != nil {
+		victim.conn.Close()
+		if l.warn.Allow() {
+			l.log.Warn("connection closed to make room: too many connections", "limit", l.cfg.MaxConns,
+				"closed", victim.conn.RemoteAddr(), "for", conn.RemoteAddr(), "suppressed", l.warn.Suppressed())
+		}
+	}
+	return true
+}
+
+// idlestLocked picks the established connection to evict: the one not
+// busy that has waited longest without a message; nil without Evict.
+func (l *Listener) idlestLocked() *slot {
+	if !l.cfg.Evict {
+		return nil
+	}
+	var idle *slot
+	var idleSince int64
+	for s := range l.established {
+		if s.conn.busy() {
+			continue
+		}
+		if at := s.conn.lastActive.Load(); idle == nil || at < idleSince {
+			idle, idleSince = s, at
+		}
+	}
+	return idle
 }
 
 // Dial connects to ep (tcp://host:port or ipc://path) and performs the
