@@ -145,11 +145,12 @@ func (c *Client) DoWith(ctx context.Context, request []byte, p Policy) ([]byte, 
 		return &CallError{Endpoint: c.endpoint, Attempts: tried, Err: err, what: what, showTried: showTried}
 	}
 	next := int(c.current.Load())
+	ctxDeadline, hasDeadline := ctx.Deadline()
 	staleForgiven := false
 	for attempt := 1; attempt <= attempts; attempt++ {
 		timeout := p.Timeout
-		if dl, ok := ctx.Deadline(); ok && p.Spread {
-			timeout = max(timeout, time.Until(dl)/time.Duration(attempts-attempt+1))
+		if hasDeadline && p.Spread {
+			timeout = max(timeout, time.Until(ctxDeadline)/time.Duration(attempts-attempt+1))
 		}
 		// Fail fast on a refused connection while another endpoint has
 		// not refused yet; otherwise keep trying until the timeout.
@@ -171,9 +172,16 @@ func (c *Client) DoWith(ctx context.Context, request []byte, p Policy) ([]byte, 
 		switch {
 		case errors.Is(err, ErrClosed):
 			return nil, fmt.Errorf("vpoller client: %s: %w", c.endpoint, ErrClosed)
-		case ctx.Err() != nil:
-			tried = append(tried, Attempt{Endpoint: ep, Err: &cutError{err: ctx.Err()}})
-			return nil, fail(fmt.Sprintf("attempt %d of %d", attempt, attempts), ctx.Err(), true)
+		case ctx.Err() != nil || hasDeadline && !time.Now().Before(ctxDeadline):
+			// The call's deadline (an attempt whose own deadline is as
+			// late may see it first: the runtime's timers race) or the
+			// caller gave up.
+			cerr := ctx.Err()
+			if cerr == nil {
+				cerr = context.DeadlineExceeded
+			}
+			tried = append(tried, Attempt{Endpoint: ep, Err: &cutError{err: cerr}})
+			return nil, fail(fmt.Sprintf("attempt %d of %d", attempt, attempts), cerr, true)
 		case reused && !staleForgiven && errors.As(err, &xerr):
 			// An idle socket whose proxy went away since: not the
 			// request's fault. Drop that endpoint's other idle sockets

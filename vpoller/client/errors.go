@@ -98,9 +98,18 @@ type silentError struct {
 
 func (e *silentError) Error() string {
 	if e.handshake {
-		return fmt.Sprintf("no handshake within %v", e.timeout)
+		return fmt.Sprintf("no handshake within %v", round(e.timeout))
 	}
-	return fmt.Sprintf("no reply within %v", e.timeout)
+	return fmt.Sprintf("no reply within %v", round(e.timeout))
+}
+
+// round makes a duration readable in a message: a share of a budget
+// (Policy.Spread) is rarely a round number.
+func round(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
 }
 func (e *silentError) Unwrap() error { return errAttemptTimeout }
 
@@ -122,9 +131,9 @@ func (e *unreachableError) Error() string {
 	}
 	switch {
 	case e.retried > 0 && e.several:
-		s += fmt.Sprintf(" (kept trying every endpoint for %v)", e.retried.Round(time.Millisecond))
+		s += fmt.Sprintf(" (kept trying every endpoint for %v)", round(e.retried))
 	case e.retried > 0:
-		s += fmt.Sprintf(" (kept trying for %v)", e.retried.Round(time.Millisecond))
+		s += fmt.Sprintf(" (kept trying for %v)", round(e.retried))
 	}
 	return s
 }
