@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,14 +23,24 @@ type coalescer struct {
 // callFunc sends one request and returns the decoded reply.
 type callFunc func(ctx context.Context, req *vpoller.Request) (*vpoller.Response, error)
 
+// leadGuard bounds how long the caller that started a shared call waits
+// for it past its own deadline (the call has that deadline too, so it ends
+// at once: this only guards against one that overran). It stays well
+// within Margin.
+const leadGuard = Margin / 2
+
 // do runs fn once for all concurrent callers with the same endpoint and
 // request. The shared call runs with the first caller's deadline but is not
 // cancelled when that caller goes away; each caller still returns at its
-// own deadline.
+// own deadline. The first caller, whose deadline the call has, takes the
+// call's own error when both end together: it says what each attempt met
+// (which proxy refused, which stayed silent), a bare deadline does not.
 func (c *coalescer) do(ctx context.Context, endpoint string, req *vpoller.Request, fn callFunc) (*vpoller.Response, error) {
 	key := endpoint + "\x00" + string(req.Encode())
 	deadline, hasDeadline := ctx.Deadline()
+	lead := make(chan struct{}) // closed when this caller's fn runs: it started the call
 	ch := c.g.DoChan(key, func() (v any, err error) {
+		close(lead)
 		defer func() {
 			// DoChan re-panics in a goroutine of its own, which would kill
 			// the plugin and with it the agent: recover here instead.
@@ -49,13 +60,29 @@ func (c *coalescer) do(ctx context.Context, endpoint string, req *vpoller.Reques
 		}
 		return fn(callCtx, req)
 	})
-	select {
-	case r := <-ch:
+	result := func(r singleflight.Result) (*vpoller.Response, error) {
 		if r.Err != nil {
 			return nil, r.Err
 		}
 		return r.Val.(*vpoller.Response), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
+	select {
+	case r := <-ch:
+		return result(r)
+	case <-ctx.Done():
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		select {
+		case <-lead:
+			guard := time.NewTimer(leadGuard)
+			defer guard.Stop()
+			select {
+			case r := <-ch:
+				return result(r)
+			case <-guard.C:
+			}
+		default:
+		}
+	}
+	return nil, ctx.Err()
 }

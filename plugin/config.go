@@ -26,9 +26,12 @@ const (
 	defaultPoolSize   = client.DefaultPoolSize
 )
 
-// Session is where and how to reach one vPoller proxy.
+// Session is where and how to reach vPoller: one proxy, or several
+// proxies' frontends tried in turn.
 type Session struct {
-	Name     string // "" for the default session
+	Name string // "" for the default session
+	// Endpoint is one proxy frontend or a comma-separated list of them
+	// (tidied: no spaces), as client.New takes it.
 	Endpoint string
 	// Timeout is the time budget of one request when the agent does not
 	// send one (agents 6.0-6.4). Zero: the agent's Timeout minus a margin.
@@ -44,7 +47,7 @@ type Session struct {
 	mech zmtp.Mechanism
 }
 
-// clientKey names the client a session uses: one per endpoint and
+// clientKey names the client a session uses: one per endpoint (list) and
 // credentials.
 func (s Session) clientKey() string {
 	return s.Endpoint + "\x00" + s.CurveServerKey + "\x00" + s.CurveSecretKey
@@ -272,19 +275,21 @@ func (c *Config) resolve(endpoint string) (Session, error) {
 
 func isURI(s string) bool { return strings.Contains(s, "://") }
 
+// parseEndpoint validates one endpoint or a comma-separated list of proxy
+// frontends and returns it tidied ("tcp://a:1, tcp://b:2" becomes
+// "tcp://a:1,tcp://b:2"), so that equal lists share one client and one
+// coalescing key.
 func parseEndpoint(v string) (string, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return "", fmt.Errorf("empty endpoint")
 	}
-	// client.New only validates (it opens no socket), so this is safe in
-	// the registration run.
-	c, err := client.New(v, client.Options{})
+	// No socket is opened here, so this is safe in the registration run.
+	eps, err := client.SplitEndpoints(v)
 	if err != nil {
-		return "", fmt.Errorf("invalid endpoint %q (want tcp://host:port): %w", v, err)
+		return "", fmt.Errorf("invalid endpoint %q (want tcp://host:port, or a comma-separated list of them): %w", v, err)
 	}
-	c.Close()
-	return v, nil
+	return strings.Join(eps, ","), nil
 }
 
 func parseTimeout(v string) (time.Duration, error) {

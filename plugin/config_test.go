@@ -106,7 +106,7 @@ func TestBudget(t *testing.T) {
 	if got := attemptTimeout(3*time.Second, 2); got != 1500*time.Millisecond {
 		t.Fatal(got)
 	}
-	if got := noReplyError("tcp://127.0.0.1:10123", 2500*time.Millisecond, 1).Error(); got != "No answer from vPoller at tcp://127.0.0.1:10123 within 2.5s (1 attempt)" {
+	if got := noReplyError("tcp://127.0.0.1:10123", 2500*time.Millisecond, 1, nil).Error(); got != "No answer from vPoller at tcp://127.0.0.1:10123 within 2.5s (1 attempt)" {
 		t.Fatal(got)
 	}
 }

@@ -1,8 +1,12 @@
 package plugin
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
 
 // Margin is kept between our deadline and the agent's: the reply must be
@@ -37,6 +41,23 @@ func budget(agentItemTimeout time.Duration, s Session, agentTimeout time.Duratio
 	return max(b, minBudget)
 }
 
+// policy is how one item's call uses its budget b: Retries attempts, but
+// at least one per proxy endpoint of the session (so that every proxy is
+// tried once), as long as each attempt keeps at least minBudget/2; each
+// attempt gets an even share of what is left (client.Policy.Spread), so a
+// proxy that refuses the connection at once leaves its share to the next.
+// The client's retry loop does the rest: this is the only place the
+// plugin decides anything about retries.
+func policy(b time.Duration, s Session) client.Policy {
+	attempts := max(s.Retries, 1, endpointCount(s.Endpoint))
+	// "When the budget allows": no more attempts than fit at the floor.
+	attempts = max(min(attempts, int(b/(minBudget/2))), 1, s.Retries)
+	return client.Policy{Attempts: attempts, Timeout: attemptTimeout(b, attempts), Spread: true}
+}
+
+// endpointCount is the number of proxies in a validated endpoint list.
+func endpointCount(list string) int { return strings.Count(list, ",") + 1 }
+
 // attemptTimeout splits the budget evenly over the attempts, so every
 // attempt fits before the deadline.
 func attemptTimeout(b time.Duration, retries int) time.Duration {
@@ -47,14 +68,24 @@ func attemptTimeout(b time.Duration, retries int) time.Duration {
 }
 
 // noReplyError is the item error when vPoller stayed silent: it names the
-// endpoint so the Zabbix user knows which proxy to look at.
-func noReplyError(endpoint string, b time.Duration, attempts int) error {
+// endpoint so the Zabbix user knows which proxy to look at. With several
+// proxies it also says what each attempt met (from the client's
+// CallError, when err carries one), since the list alone does not tell
+// which proxy is down.
+func noReplyError(endpoint string, b time.Duration, attempts int, err error) error {
 	plural := "s"
 	if attempts == 1 {
 		plural = ""
 	}
+	var tried string
+	var ce *client.CallError
+	if endpointCount(endpoint) > 1 && errors.As(err, &ce) {
+		if t := ce.Tried(); t != "" {
+			tried = ": " + t
+		}
+	}
 	//lint:ignore ST1005 a Zabbix item error, shown to users as is; 7.0 agents capitalise the first letter anyway
-	return fmt.Errorf("No answer from vPoller at %s within %s (%d attempt%s)", endpoint, roundDuration(b), attempts, plural)
+	return fmt.Errorf("No answer from vPoller at %s within %s (%d attempt%s%s)", endpoint, roundDuration(b), attempts, plural, tried)
 }
 
 func roundDuration(d time.Duration) time.Duration {

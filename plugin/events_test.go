@@ -19,6 +19,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
@@ -209,7 +210,7 @@ func TestEventsBadReplies(t *testing.T) {
 	}
 	var reply *vpoller.Response
 	var asked []string
-	p.send = func(ctx context.Context, s Session, a time.Duration, req *vpoller.Request) (*vpoller.Response, error) {
+	p.send = func(ctx context.Context, s Session, _ client.Policy, req *vpoller.Request) (*vpoller.Response, error) {
 		asked = append(asked, req.Key)
 		if req.Key == "" { // the first poll's newest key
 			return vpoller.OK("Successfully retrieved events", []any{row(int64(41))}), nil

@@ -12,6 +12,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
 	"github.com/vpoller/zabbix-vpoller/plugin/internal/standin"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
 
 // newPlugin returns a configured plugin talking to endpoint.
@@ -178,7 +179,7 @@ func TestCoalescing(t *testing.T) {
 
 func TestExportPanicInSendIsItemError(t *testing.T) {
 	p := New()
-	p.send = func(ctx context.Context, s Session, a time.Duration, req *vpoller.Request) (*vpoller.Response, error) {
+	p.send = func(ctx context.Context, s Session, _ client.Policy, req *vpoller.Request) (*vpoller.Response, error) {
 		if req.Name == "boom" {
 			panic("kaboom")
 		}

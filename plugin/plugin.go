@@ -34,7 +34,7 @@ type VPoller struct {
 	coalesce coalescer
 	events   eventPositions // vpoller.events: each key's position in its event stream
 	// send performs one vPoller call; tests replace it to count calls.
-	send func(ctx context.Context, s Session, attempt time.Duration, req *vpoller.Request) (*vpoller.Response, error)
+	send func(ctx context.Context, s Session, pol client.Policy, req *vpoller.Request) (*vpoller.Response, error)
 }
 
 // New returns the plugin with the default configuration (what an agent
@@ -123,15 +123,15 @@ func (p *VPoller) Export(ctx context.Context, r agent2.Request) (string, error) 
 	b := budget(r.Timeout, sess, agentTimeout)
 	ctx, cancel := context.WithTimeout(ctx, b)
 	defer cancel()
-	attempt := attemptTimeout(b, sess.Retries)
+	pol := policy(b, sess)
 
 	send := func(ctx context.Context, req *vpoller.Request) (*vpoller.Response, error) {
 		// Errors are worded here, by the caller that made the call, so
 		// that callers who joined it report what really happened.
-		resp, err := p.send(ctx, sess, attempt, req)
+		resp, err := p.send(ctx, sess, pol, req)
 		if err != nil {
 			if errors.Is(err, client.ErrNoReply) || errors.Is(err, context.DeadlineExceeded) {
-				return nil, noReplyError(sess.Endpoint, b, sess.Retries)
+				return nil, noReplyError(sess.Endpoint, b, pol.Attempts, err)
 			}
 			return nil, fmt.Errorf("vPoller at %s: %w", sess.Endpoint, err)
 		}
@@ -144,7 +144,7 @@ func (p *VPoller) Export(ctx context.Context, r agent2.Request) (string, error) 
 	}
 	resp, err := p.coalesce.do(ctx, sess.Endpoint, c.req, send)
 	if errors.Is(err, context.DeadlineExceeded) { // our own deadline, waiting for a shared call
-		return "", noReplyError(sess.Endpoint, b, sess.Retries)
+		return "", noReplyError(sess.Endpoint, b, pol.Attempts, err)
 	}
 	if err != nil {
 		return "", err
@@ -187,18 +187,18 @@ func failMsg(r *vpoller.Response) string {
 	return r.Msg
 }
 
-// sendClient sends through the endpoint's pooled client with the item's
-// policy: up to s.Retries attempts of at most attempt each (the client's
-// lazy pirate loop). The policy is per call, so one client per endpoint
-// serves items of any timeout and PoolSize caps the requests in flight
-// per endpoint.
-func (p *VPoller) sendClient(ctx context.Context, s Session, attempt time.Duration, req *vpoller.Request) (*vpoller.Response, error) {
+// sendClient sends through the session's pooled client with the item's
+// policy (see policy): the client's lazy pirate loop, which also walks
+// the session's proxy list. The policy is per call, so one client per
+// endpoint list serves items of any timeout and PoolSize caps the
+// requests in flight per client.
+func (p *VPoller) sendClient(ctx context.Context, s Session, pol client.Policy, req *vpoller.Request) (*vpoller.Response, error) {
 	ec, err := p.client(s)
 	if err != nil {
 		return nil, err
 	}
 	defer p.release(ec)
-	return ec.cl.CallWith(ctx, req, client.Policy{Attempts: s.Retries, Timeout: attempt})
+	return ec.cl.CallWith(ctx, req, pol)
 }
 
 // Bounds of the per-endpoint clients: item keys may name any endpoint, so

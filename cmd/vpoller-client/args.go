@@ -22,7 +22,7 @@ const (
 // config is what the command line asks for.
 type config struct {
 	Request  vpoller.Request
-	Endpoint string
+	Endpoint string // one endpoint or a comma-separated list (client.New)
 	Retries  int
 	Timeout  time.Duration
 	Debug    bool
@@ -72,8 +72,13 @@ Options:
                                       Historical performance interval name (e.g. "Past day")
   -H <helper>, --helper <helper>      Result helper, e.g. vpoller.helpers.zabbix
   -e <endpoint>, --endpoint <endpoint>
-                                      Proxy endpoint [default: tcp://localhost:10123]
-  -r <retries>, --retries <retries>   Total number of attempts [default: 3]
+                                      Proxy endpoint, or a comma-separated list of
+                                      proxy frontends ("tcp://a:10123,tcp://b:10123"):
+                                      the next is tried when one refuses the
+                                      connection or does not answer in time
+                                      [default: tcp://localhost:10123]
+  -r <retries>, --retries <retries>   Total number of attempts, at least one per
+                                      endpoint [default: 3]
   -t <timeout>, --timeout <timeout>   Milliseconds to wait for each attempt [default: 10000]
   --curve-server-key <key>            CURVE: the proxy's public key (Z85, or its .key file)
   --curve-secret-key <file>           CURVE: this client's secret certificate (.key_secret)

@@ -116,3 +116,49 @@ func TestCLIUsageAndVersion(t *testing.T) {
 		t.Errorf("bad endpoint: rc=%d stderr=%q", code, stderr)
 	}
 }
+
+// -e takes a list of proxy frontends: with the first down (nothing
+// listens) the second answers, and -D shows the refused attempt; with all
+// down the output is the original's no-reply object; a list with a
+// duplicate is a usage error.
+func TestCLIEndpointList(t *testing.T) {
+	const reply = `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "DC0_C0_RP0_VM0", "runtime.powerState": "poweredOn"}]}`
+	srv := testutil.StartRouter(t, "127.0.0.1:0", testutil.Reply(func([]byte) []byte { return []byte(reply) }))
+	dead, dead2 := "tcp://"+testutil.FreeAddr(t), "tcp://"+testutil.FreeAddr(t)
+	args := []string{"-m", "vm.get", "-V", "127.0.0.1", "-n", "DC0_C0_RP0_VM0", "-p", "runtime.powerState"}
+
+	// -r 1: still one attempt per endpoint. -t: 10 minutes per attempt,
+	// which the refused first endpoint must not wait for (the test run's
+	// own timeout would end it first).
+	stdout, stderr, code := runCLI(t, append(args, "-D", "-r", "1", "-t", "600000", "-e", dead+", "+srv.Endpoint())...)
+	if code != 0 || stdout != reply+"\n" {
+		t.Fatalf("rc=%d stdout=%q stderr=%q; want the second proxy's reply", code, stdout, stderr)
+	}
+	wantLog := `msg="Did not receive response, retrying..." endpoints="` + dead + `, ` + srv.Endpoint() + `" attempt=1 of=2 endpoint=` + dead +
+		` cause="connection refused" next=` + srv.Endpoint()
+	if !strings.Contains(stderr, wantLog) {
+		t.Fatalf("-D log:\n%s\nwant a line with\n%s", stderr, wantLog)
+	}
+	if n := srv.Received(); n != 1 {
+		t.Fatalf("the second proxy saw %d requests, want 1", n)
+	}
+
+	stdout, stderr, code = runCLI(t, append(args, "-D", "-r", "2", "-t", "200", "-e", dead+","+dead2)...)
+	if code != 0 || stdout != `{"success": 1, "msg": "Did not receive response, aborting..."}`+"\n" {
+		t.Fatalf("all down: rc=%d stdout=%q", code, stdout)
+	}
+	for _, want := range []string{dead + " connection refused; " + dead2 + " connection refused (kept trying every endpoint for 200ms)",
+		"\nDid not receive response, aborting...\n"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("all down: stderr\n%s\nlacks %q", stderr, want)
+		}
+	}
+
+	_, stderr, code = runCLI(t, append(args, "-e", srv.Endpoint()+","+srv.Endpoint())...)
+	if code != 2 || !strings.Contains(stderr, "is listed twice") {
+		t.Fatalf("duplicate: rc=%d stderr=%q", code, stderr)
+	}
+	if stdout, _, _ := runCLI(t, "-h"); !strings.Contains(stdout, "comma-separated list of\n") || !strings.Contains(stdout, "at least one per\n") {
+		t.Fatalf("-h does not describe the endpoint list:\n%s", stdout)
+	}
+}

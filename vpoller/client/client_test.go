@@ -82,10 +82,7 @@ func TestDoPassesReplyBytesThrough(t *testing.T) {
 		t.Errorf("server saw %d requests, want 5 (one each, no retries)", n)
 	}
 	// Sequential calls reuse one idle socket rather than dialing anew.
-	c.mu.Lock()
-	idle := len(c.idle)
-	c.mu.Unlock()
-	if idle != 1 {
+	if idle := c.idleCount(0); idle != 1 {
 		t.Errorf("idle sockets = %d, want 1", idle)
 	}
 }
@@ -337,10 +334,7 @@ func TestPoolSizeCapsRequestsInFlight(t *testing.T) {
 	if m := srv.MaxInFlight(); m != 4 {
 		t.Errorf("server saw %d requests at once, want the pool size 4", m)
 	}
-	c.mu.Lock()
-	idle := len(c.idle)
-	c.mu.Unlock()
-	if idle > 2 {
+	if idle := c.idleCount(0); idle > 2 {
 		t.Errorf("idle sockets = %d, want at most MaxIdle 2", idle)
 	}
 }

@@ -13,6 +13,11 @@
 //     Python worker and the C module assume exactly one REQ envelope, so one
 //     socket cannot carry several requests at once).
 //   - A context bounds every call, including connecting.
+//   - Several proxies: the endpoint may be a comma-separated list of proxy
+//     frontends. The one retry loop walks it (see Client.DoWith): calls stick
+//     to the proxy that answered last, a refused connection moves on at once,
+//     a silent attempt moves on after its timeout, and a failed call's
+//     CallError names every attempt and what it met.
 //
 // Retries are NOT de-duplicated, exactly as in the original: a request whose
 // reply did not arrive in time may still be running on a worker (or its

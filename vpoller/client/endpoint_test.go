@@ -5,10 +5,12 @@ import (
 	"testing"
 )
 
-// FuzzNewEndpoint: New never panics, and an accepted endpoint has a
-// supported transport and a non-empty address.
+// FuzzNewEndpoint: New never panics, and every endpoint of an accepted
+// list has a supported transport and a non-empty address, and none is
+// listed twice.
 func FuzzNewEndpoint(f *testing.F) {
-	for _, s := range []string{"tcp://localhost:10123", "ipc:///tmp/x", "tcp://[::1]:1", "tcp://*:0", "tcp://h:99999", "x"} {
+	for _, s := range []string{"tcp://localhost:10123", "ipc:///tmp/x", "tcp://[::1]:1", "tcp://*:0", "tcp://h:99999", "x",
+		"tcp://a:1,tcp://b:2", " tcp://a:1 , ipc:///x ", "tcp://a:1,tcp://a:1", "tcp://a:1,,tcp://b:2", ","} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, endpoint string) {
@@ -17,8 +19,16 @@ func FuzzNewEndpoint(f *testing.F) {
 			return
 		}
 		defer c.Close()
-		if !strings.HasPrefix(endpoint, "tcp://") && !strings.HasPrefix(endpoint, "ipc://") || len(endpoint) <= len("tcp://") {
-			t.Fatalf("accepted %q", endpoint)
+		eps := c.Endpoints()
+		if len(eps) != strings.Count(endpoint, ",")+1 {
+			t.Fatalf("accepted %q as %q", endpoint, eps)
+		}
+		seen := map[string]bool{}
+		for _, ep := range eps {
+			if !strings.HasPrefix(ep, "tcp://") && !strings.HasPrefix(ep, "ipc://") || len(ep) <= len("tcp://") || seen[ep] || ep != strings.TrimSpace(ep) {
+				t.Fatalf("accepted %q as %q", endpoint, eps)
+			}
+			seen[ep] = true
 		}
 	})
 }

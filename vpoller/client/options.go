@@ -27,14 +27,15 @@ type Options struct {
 	// sent again. Default 3s.
 	Timeout time.Duration
 	// Retries is the TOTAL number of attempts, as in the original (3 means
-	// one try and two retries). Default 3.
+	// one try and two retries), raised to the number of endpoints when it
+	// is lower. Default 3.
 	Retries int
 	// PoolSize caps the sockets, which is the number of requests in flight
 	// at once; further callers wait for a free socket. Default 32.
 	PoolSize int
 	// MaxIdle caps the sockets kept open for reuse between requests (each
-	// is one TCP connection to the proxy). Default 8, never more than
-	// PoolSize.
+	// is one TCP connection to the proxy), per endpoint of the list.
+	// Default 8, never more than PoolSize.
 	MaxIdle int
 	// Mechanism secures the connection: zmtp.CurveClient for a proxy
 	// frontend with CURVE. Default: NULL, what the original speaks.

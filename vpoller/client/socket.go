@@ -11,56 +11,63 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
-// errAttemptTimeout marks an attempt that ran out of its Timeout.
-var errAttemptTimeout = errors.New("no reply within the attempt timeout")
-
-// exchangeError is an I/O failure of an established socket (the peer
-// closed the connection, for instance). On a socket reused from the idle
-// pool it usually means the proxy restarted since the socket was opened.
-type exchangeError struct{ err error }
-
-func (e *exchangeError) Error() string { return "send/receive failed: " + e.err.Error() }
-func (e *exchangeError) Unwrap() error { return e.err }
-
-// refusedError is a handshake the proxy refused for our credentials (or
-// a protocol mismatch): retrying cannot help, so Do gives up at once.
-type refusedError struct{ err error }
-
-func (e *refusedError) Error() string { return e.err.Error() }
-func (e *refusedError) Unwrap() error { return e.err }
-
-// connectRetry is the pause between connects within one attempt: a proxy
-// that is (re)starting is waited for until the attempt's deadline, as
-// libzmq's reconnect does.
+// connectRetry is the pause between rounds of connects within one
+// attempt once every endpoint has refused: a proxy that is (re)starting is
+// waited for until the attempt's deadline, as libzmq's reconnect does.
 const connectRetry = 100 * time.Millisecond
 
-// dial opens a fresh REQ connection to the endpoint on the guarded ZMTP
-// layer, retrying refused connects until deadline. It gives up when ctx
-// is done or the client closes.
-func (c *Client) dial(ctx context.Context, deadline time.Time) (*zmtp.Conn, error) {
+// dial opens a fresh REQ connection to endpoint first on the guarded ZMTP
+// layer. A refused connection is returned at once, unless wait is set:
+// then the endpoints not in skip are tried in turn from first, every
+// connectRetry, until deadline. used is the endpoint connected to (or the
+// last one tried). It gives up when ctx is done or the client closes.
+func (c *Client) dial(ctx context.Context, deadline time.Time, first int, wait bool, skip []bool) (*zmtp.Conn, int, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	stop := context.AfterFunc(c.closing, cancel)
 	defer stop()
 	cfg := zmtp.Config{Type: zmq4.Req, Mechanism: c.opts.Mechanism, HandshakeTimeout: time.Until(deadline),
 		Limits: zmtp.Limits{MaxMessage: int64(c.opts.MaxReplyBytes)}}
-	for {
-		conn, err := zmtp.Dial(ctx, c.endpoint, cfg)
-		if err == nil {
-			return conn, nil
+	order := []int{first}
+	if wait {
+		for k := 1; k < len(c.endpoints); k++ {
+			if j := (first + k) % len(c.endpoints); !skip[j] {
+				order = append(order, j)
+			}
 		}
-		if errors.Is(err, zmtp.ErrAuth) || errors.Is(err, zmtp.ErrProtocol) {
-			return nil, &refusedError{err: err}
+	}
+	start := time.Now()
+	var last error // the last refusal
+	for {
+		for _, i := range order {
+			conn, err := zmtp.Dial(ctx, c.endpoints[i], cfg)
+			if err == nil {
+				return conn, i, nil
+			}
+			if errors.Is(err, zmtp.ErrAuth) || errors.Is(err, zmtp.ErrProtocol) {
+				return nil, i, &refusedError{err: err}
+			}
+			if ctx.Err() != nil || !time.Now().Before(deadline) {
+				break // the dial ran into the deadline (net may see it before ctx does)
+			}
+			last = err
+			if !wait {
+				return nil, i, &unreachableError{err: err}
+			}
 		}
 		select {
 		case <-ctx.Done():
 			switch {
 			case c.closing.Err() != nil:
-				return nil, ErrClosed
+				return nil, first, ErrClosed
 			case time.Now().Before(deadline):
-				return nil, ctx.Err()
+				return nil, first, ctx.Err()
+			case last == nil: // accepted, but the handshake never completed
+				return nil, first, &silentError{handshake: true, timeout: deadline.Sub(start)}
 			}
-			return nil, fmt.Errorf("connect: %w (%v)", errAttemptTimeout, err)
+			// Reported at the attempt's endpoint: the others had refused
+			// already in this call.
+			return nil, first, &unreachableError{err: last, retried: deadline.Sub(start), several: len(order) > 1}
 		case <-time.After(min(connectRetry, time.Until(deadline))):
 		}
 	}
