@@ -96,9 +96,11 @@ type Options struct {
 	// Mechanism secures the proxy connection (zmtp.CurveClient); nil is
 	// NULL, what the original proxy speaks.
 	Mechanism zmtp.Mechanism
-	// Agents are the vSphere agents the executor serves; each gets a lane
-	// (bulkhead and circuit breaker). Requests for other names run
-	// without one (the executor refuses them at once).
+	// Agents are the vSphere agents the executor serves (default: the
+	// executor's Agents(), when it has that method); each gets a lane
+	// (bulkhead and circuit breaker), and they are announced to the
+	// proxies. Requests for other names run without one (the executor
+	// refuses them at once).
 	Agents []string
 	// AgentConcurrency caps one agent's requests running at once; 0 means
 	// half of Concurrency when there are several agents, else all of it.
@@ -177,6 +179,12 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a, ok := exec.(interface{ Agents() []string }); ok && opts.Agents == nil {
+		// The vCenters announced to the proxies and given lanes: those
+		// the executor serves, unless the caller narrowed them.
+		opts.Agents = a.Agents()
+	}
+
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
