@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
@@ -14,6 +16,10 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 )
+
+// memoryHeadroom is what the proxy may use beyond max_memory (connections,
+// buffers, its own state) before the collector works harder.
+const memoryHeadroom = 32 << 20
 
 // mgmtTimeout bounds a status or stop call.
 const mgmtTimeout = 5 * time.Second
@@ -85,6 +91,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func start(ctx context.Context, cfg config.Proxy, log *slog.Logger, stderr io.Writer) int {
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MaxMemory > 0 {
+		// The budget bounds the bytes of messages held; the soft limit
+		// makes the collector return what the budget released before
+		// the heap grows past it (plus room for the rest of the proxy).
+		debug.SetMemoryLimit(int64(cfg.MaxMemory) + memoryHeadroom)
+	}
 	p, err := proxy.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "vpoller-proxy: %v\n", err)

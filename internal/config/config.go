@@ -70,6 +70,16 @@ type Proxy struct {
 	// Standby makes the second-ranked worker of each vCenter keep its
 	// mirror current, so that a takeover is warm (WaitForUpdatesEx only).
 	Standby bool
+	// MaxMemory is the proxy's memory budget for message data: frames
+	// being read, requests held or in flight, replies queued.
+	MaxMemory int
+	// MaxHandshakes and MaxHandshakesPerSource cap the handshakes in
+	// progress on each listener, apart from established connections.
+	MaxHandshakes, MaxHandshakesPerSource int
+	// WorkerHeartbeat is how often the proxy PINGs each worker;
+	// WorkerTimeout drops a worker silent that long (its requests go to
+	// another), when it has answered PINGs before.
+	WorkerHeartbeat, WorkerTimeout time.Duration
 	// Per-socket security.
 	FrontendSecurity, BackendSecurity, MgmtSecurity Security
 	// MetricsListen (host:port) serves Prometheus metrics on /metrics;
@@ -154,6 +164,9 @@ func Default() *Config {
 			ClientIdleTimeout:    5 * time.Minute,
 			MaxInflightPerWorker: 1000,
 			SpillWait:            time.Second,
+			MaxMemory:            256 << 20,
+			WorkerHeartbeat:      time.Second,
+			WorkerTimeout:        5 * time.Second,
 		},
 		Worker: Worker{
 			Proxy:           "tcp://127.0.0.1:10124",
@@ -298,6 +311,9 @@ func (c *Config) readProxy(s *ini.Section) error {
 		{"max_held_requests", 1, &c.Proxy.MaxHeldRequests},
 		{"max_held_bytes", 1, &c.Proxy.MaxHeldBytes},
 		{"max_inflight_per_worker", 1, &c.Proxy.MaxInflightPerWorker},
+		{"max_memory", 1 << 20, &c.Proxy.MaxMemory},
+		{"max_handshakes", 1, &c.Proxy.MaxHandshakes},
+		{"max_handshakes_per_source", 1, &c.Proxy.MaxHandshakesPerSource},
 	} {
 		if err := integer(s, k.key, k.min, k.dst); err != nil {
 			return err
@@ -309,12 +325,19 @@ func (c *Config) readProxy(s *ini.Section) error {
 	if err := boolean(s, "standby", &c.Proxy.Standby); err != nil {
 		return err
 	}
-	if s.HasKey("spill_wait") {
-		d, err := ParseSeconds(s.Key("spill_wait").String())
-		if err != nil {
-			return fmt.Errorf("[%s] spill_wait: %w", s.Name(), err)
+	for key, dst := range map[string]*time.Duration{"spill_wait": &c.Proxy.SpillWait,
+		"worker_heartbeat": &c.Proxy.WorkerHeartbeat, "worker_timeout": &c.Proxy.WorkerTimeout} {
+		if !s.HasKey(key) {
+			continue
 		}
-		c.Proxy.SpillWait = d
+		d, err := ParseSeconds(s.Key(key).String())
+		if err != nil {
+			return fmt.Errorf("[%s] %s: %w", s.Name(), key, err)
+		}
+		*dst = d
+	}
+	if c.Proxy.WorkerTimeout <= c.Proxy.WorkerHeartbeat {
+		return fmt.Errorf("[%s] worker_timeout = %v must exceed worker_heartbeat = %v", s.Name(), c.Proxy.WorkerTimeout, c.Proxy.WorkerHeartbeat)
 	}
 	security(s, "frontend_", &c.Proxy.FrontendSecurity)
 	security(s, "backend_", &c.Proxy.BackendSecurity)

@@ -26,7 +26,8 @@ import (
 type affineWorker struct {
 	id   string
 	conn *zmtp.Conn
-	hold atomic.Bool // read requests, answer none
+	hold   atomic.Bool // read requests, answer none
+	frozen atomic.Bool // read nothing more (no PONG either)
 
 	mu       sync.Mutex
 	got      map[string]int // vCenter -> requests
@@ -34,6 +35,7 @@ type affineWorker struct {
 	held     [][][]byte
 	proxySet bool // the proxy announced itself
 	done     chan struct{}
+	unfrozen chan struct{} // closed by stop
 }
 
 func startAffine(t *testing.T, p *Proxy, id string, queue int, serves ...string) *affineWorker {
@@ -47,7 +49,7 @@ func startAffine(t *testing.T, p *Proxy, id string, queue int, serves ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &affineWorker{id: id, conn: c, got: map[string]int{}, done: make(chan struct{}),
+	w := &affineWorker{id: id, conn: c, got: map[string]int{}, done: make(chan struct{}), unfrozen: make(chan struct{}),
 		proxySet: c.PeerMeta(backend.PropProxy) == "1"}
 	go w.loop()
 	t.Cleanup(w.stop)
@@ -60,6 +62,12 @@ func (w *affineWorker) loop() {
 	for {
 		frames, err := w.conn.ReadMsg()
 		if err != nil {
+			return
+		}
+		if w.frozen.Load() {
+			// As a stopped process: nothing more is read or answered
+			// until the connection is closed.
+			<-w.unfrozen
 			return
 		}
 		if backend.IsControl(frames) {
@@ -99,7 +107,19 @@ func (w *affineWorker) release() {
 	}
 }
 
-func (w *affineWorker) stop() { w.conn.Close(); <-w.done }
+func (w *affineWorker) stop() {
+	w.conn.Close()
+	select {
+	case <-w.unfrozen:
+	default:
+		close(w.unfrozen)
+	}
+	<-w.done
+}
+
+// freeze makes the worker stop reading, as SIGSTOP would: the next
+// message it gets (a PING or a request) is the last it reads.
+func (w *affineWorker) freeze() { w.frozen.Store(true) }
 
 func (w *affineWorker) lastAssign() backend.Assignment {
 	w.mu.Lock()

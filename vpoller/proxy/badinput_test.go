@@ -123,8 +123,8 @@ func TestUnmatchedWorkerFramesDropped(t *testing.T) {
 	p := startProxy(t)
 	w := startWorker(t, p, "w")
 	w.sendMu.Lock()
-	for _, m := range []zmq4.Msg{zmq4.NewMsgString("READY"), zmq4.NewMsgFrom([]byte("no-such-id"), nil, []byte("late")), zmq4.NewMsgFrom(nil, nil, nil, nil)} {
-		if err := w.sock.Send(m); err != nil {
+	for _, m := range [][][]byte{{[]byte("READY")}, {[]byte("no-such-id"), nil, []byte("late")}, {nil, nil, nil, nil}} {
+		if err := w.sock.WriteMsg(m, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,7 +156,7 @@ func TestManagement(t *testing.T) {
 		t.Fatalf("status reply: %s", reply)
 	}
 	wantKeys := []string{"status", "hostname", "mgmt", "frontend", "backend", "workers", "outstanding", "served", "redispatched",
-		"held", "held_bytes", "refused_held_full", "lost_twice", "too_large", "expired", "unserved", "spilled", "vcenters", "worker_connections", "frontend_connections", "backend_connections", "security"}
+		"held", "held_bytes", "refused_held_full", "lost_twice", "too_large", "expired", "unserved", "spilled", "workers_silent_dropped", "memory", "vcenters", "worker_connections", "frontend_connections", "backend_connections", "security"}
 	if got := obj.Keys(); strings.Join(got, ",") != strings.Join(wantKeys, ",") {
 		t.Errorf("status keys %v, want %v", got, wantKeys)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
 )
@@ -45,6 +46,7 @@ type request struct {
 	client     *peer    // where the reply goes
 	envelope   [][]byte // the client's routing frames, echoed with the reply
 	payload    []byte
+	charge     int64  // memory budget bytes its frames hold
 	host       string // the vCenter it is for ("" when not readable)
 	arrived    time.Time
 	worker     *workerConn // nil while held for want of a worker
@@ -87,8 +89,10 @@ type broker struct {
 	maxHeld, maxHeldBytes, maxInflight int
 	spillWait                          time.Duration
 	standby                            bool
+	budget                             zmtp.Budget // nil: none
 
 	mu         sync.Mutex
+	charged    int64 // budget bytes held by pending requests
 	started    time.Time
 	workers    []*workerConn
 	byID       map[string][]*workerConn // our workers by announced id
@@ -112,6 +116,7 @@ type brokerLimits struct {
 	maxHeld, maxHeldBytes, maxInflight int
 	spillWait                          time.Duration
 	standby                            bool
+	budget                             zmtp.Budget
 }
 
 func newBroker(log *slog.Logger, lim brokerLimits, now func() time.Time) *broker {
@@ -122,7 +127,7 @@ func newBroker(log *slog.Logger, lim brokerLimits, now func() time.Time) *broker
 		lim.maxInflight = DefaultMaxInflightPerWorker
 	}
 	b := &broker{log: log, now: now, maxHeld: lim.maxHeld, maxHeldBytes: lim.maxHeldBytes, maxInflight: lim.maxInflight,
-		spillWait: lim.spillWait, standby: lim.standby, started: now(), held: heldQueue{byHost: map[string][]*request{}},
+		spillWait: lim.spillWait, standby: lim.standby, budget: lim.budget, started: now(), held: heldQueue{byHost: map[string][]*request{}},
 		pending: make(map[string]*request), byID: map[string][]*workerConn{}, lastServed: map[string]time.Time{},
 		vcs: map[string]*vcStats{}}
 	// A random prefix keeps ids unique across proxy restarts, so a late
@@ -145,13 +150,17 @@ func (b *broker) newID() string {
 // with a reply that says why (no worker serves its vCenter; the held
 // requests are at their cap: memory stays bounded while no worker can
 // take requests).
-func (b *broker) submit(client *peer, envelope [][]byte, payload []byte) {
+//
+// The request's frames hold charge bytes of the memory budget until it is
+// answered, refused or dropped.
+func (b *broker) submit(client *peer, envelope [][]byte, payload []byte, charge int64) {
 	host := requestHostname(payload)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	req := &request{id: b.newID(), client: client, envelope: envelope, payload: payload, host: host, arrived: b.now()}
+	req := &request{id: b.newID(), client: client, envelope: envelope, payload: payload, charge: charge, host: host, arrived: b.now()}
 	client.owed.Add(1)
 	b.pending[req.id] = req
+	b.charged += charge
 	if host != "" {
 		st := b.vcs[host]
 		if st == nil && len(b.vcs) < maxTrackedVCenters {
@@ -273,9 +282,19 @@ func (q *heldQueue) filter(keep func(*request) bool) {
 
 // finish answers req from the proxy itself and forgets it (locked).
 func (b *broker) finish(req *request, reply *vpoller.Response) {
+	b.forget(req)
+	req.client.enqueue(replyFrames(req.envelope, reply.Encode(vpoller.PythonASCII)))
+}
+
+// forget drops req from the pending requests and gives its bytes back to
+// the budget (locked).
+func (b *broker) forget(req *request) {
 	delete(b.pending, req.id)
 	req.client.owed.Add(-1)
-	req.client.enqueue(replyFrames(req.envelope, reply.Encode(vpoller.PythonASCII)))
+	b.charged -= req.charge
+	if b.budget != nil {
+		b.budget.Release(req.charge)
+	}
 }
 
 // route chooses the worker for req (locked): nil to hold it, or a refusal
@@ -503,27 +522,36 @@ func (b *broker) refuseLostTwice(req *request) {
 	b.finish(req, vpoller.Failf("Task %s failed: %s", method, MsgLostTwice))
 }
 
-// replied delivers a worker's reply to the client that asked.
-func (b *broker) replied(w *workerConn, id string, reply []byte) {
+// replied delivers a worker's reply, whose frames hold charge bytes of
+// the memory budget until written, to the client that asked.
+func (b *broker) replied(w *workerConn, id string, reply []byte, charge int64) {
 	b.mu.Lock()
 	req := b.pending[id]
 	if req == nil || req.worker != w {
 		b.counters.unmatched++
 		b.mu.Unlock()
+		b.release(charge)
 		b.log.Debug("dropping a worker frame that answers no outstanding request", "worker", w.remote, "bytes", len(reply))
 		return
 	}
-	delete(b.pending, id)
 	delete(w.inflight, id)
+	b.forget(req)
 	b.counters.served++
-	req.client.owed.Add(-1)
 	// The worker has room again: a held request may go now.
 	if b.held.n > 0 {
 		b.retryHeld(w)
 	}
 	b.mu.Unlock()
-	if !req.client.enqueue(replyFrames(req.envelope, reply)) {
+	if !req.client.enqueueCharged(replyFrames(req.envelope, reply), charge) {
+		b.release(charge)
 		b.log.Debug("client gone or not reading; reply dropped", "client", req.client.remote)
+	}
+}
+
+// release gives n bytes back to the memory budget.
+func (b *broker) release(n int64) {
+	if b.budget != nil {
+		b.budget.Release(n)
 	}
 }
 
@@ -544,8 +572,7 @@ func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 		if now.Sub(req.arrived) <= hold {
 			return true
 		}
-		delete(b.pending, req.id)
-		req.client.owed.Add(-1)
+		b.forget(req)
 		b.counters.expired++
 		b.log.Warn("request dropped: no worker took it in time", "vcenter", req.host, "held", now.Sub(req.arrived).Round(time.Millisecond), "client", req.client.remote)
 		return false
@@ -554,8 +581,7 @@ func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 		for id, req := range w.inflight {
 			if now.Sub(req.arrived) > inflight {
 				delete(w.inflight, id)
-				delete(b.pending, id)
-				req.client.owed.Add(-1)
+				b.forget(req)
 				b.counters.expired++
 				b.log.Warn("request dropped: worker did not answer in time", "worker", w.remote, "age", now.Sub(req.arrived).Round(time.Millisecond))
 			}
@@ -579,6 +605,9 @@ type Stats struct {
 	Poisoned     uint64 // requests refused after their second worker died with them
 	Unserved     uint64 // requests refused because no worker serves their vCenter
 	Spilled      uint64 // requests sent past their vCenter's owner
+	// RequestBytes is the memory budget the pending requests hold (held
+	// and in flight); InflightBytes the payload bytes of those in flight.
+	RequestBytes, InflightBytes int64
 	// VCenters is, per vCenter our workers serve or clients asked for,
 	// who owns it here and what it was sent.
 	VCenters map[string]VCenterStats
@@ -600,6 +629,9 @@ type WorkerStats struct {
 	Limit    int
 	Owns     []string
 	Standby  []string
+	// Heartbeats tells a worker that has answered a PING: it is dropped
+	// when it falls silent.
+	Heartbeats bool
 }
 
 func (b *broker) stats() Stats {
@@ -619,7 +651,13 @@ func (b *broker) stats() Stats {
 		Poisoned:     b.counters.poisoned,
 		Unserved:     b.counters.unserved,
 		Spilled:      b.counters.spilled,
+		RequestBytes: b.charged,
 		VCenters:     map[string]VCenterStats{},
+	}
+	for _, w := range b.workers {
+		for _, r := range w.inflight {
+			s.InflightBytes += int64(len(r.payload))
+		}
 	}
 	for vc := range b.place.ranking {
 		v := VCenterStats{Owner: b.place.owner[vc]}
@@ -634,7 +672,7 @@ func (b *broker) stats() Stats {
 		s.VCenters[vc] = v
 	}
 	for _, w := range b.workers {
-		ws := WorkerStats{Remote: w.remote, Inflight: len(w.inflight), Limit: w.limit}
+		ws := WorkerStats{Remote: w.remote, Inflight: len(w.inflight), Limit: w.limit, Heartbeats: !w.conn.LastPong().IsZero()}
 		if w.info != nil {
 			ws.ID = w.info.ID
 			ws.Owns = b.place.owned[ws.ID]

@@ -197,7 +197,7 @@ func TestStuckWorkerDoesNotStallOthers(t *testing.T) {
 // cannot complete within the write timeout, and what it held goes to
 // another worker.
 func TestWorkerThatStopsReadingIsDropped(t *testing.T) {
-	p := startProxy(t, WithWriteTimeout(200*time.Millisecond))
+	p := startProxy(t, WithWriteTimeout(2*time.Second))
 	stuckWorker(t, p.Addrs().Backend)
 	waitFor(t, "the stuck worker to join", func() bool { return p.Stats().Workers == 1 })
 

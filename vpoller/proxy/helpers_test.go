@@ -16,6 +16,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
 
 // testLogger discards logs unless VPOLLER_TEST_LOG is set.
@@ -57,12 +58,15 @@ func startProxyConfig(tb testing.TB, cfg config.Proxy, opts ...Option) *Proxy {
 // handler answers one request payload; the reply goes back as [id][""][reply].
 type handler func(payload []byte) []byte
 
-// testWorker is a worker as ours will be: one zmq4 DEALER connected to the
-// backend (one peer, so the zmq4 DEALER's send-to-all is harmless),
-// answering each request in its own goroutine after delay.
+// testWorker is a worker that announces nothing, as the Python worker:
+// one DEALER connection to the backend on the guarded ZMTP layer (it
+// answers the proxy's PINGs, as libzmq does), answering each request in
+// its own goroutine after delay. (A zmq4 socket would not do: zmq4 writes
+// its PONG without the lock its other writes take, so PONGs interleave
+// with large replies.)
 type testWorker struct {
 	name   string
-	sock   zmq4.Socket
+	sock   *zmtp.Conn
 	delay  time.Duration
 	handle handler
 	hold   bool // receive but never answer
@@ -100,10 +104,14 @@ func startWorker(tb testing.TB, p *Proxy, name string, opts ...workerOpt) *testW
 	for _, o := range opts {
 		o(w)
 	}
-	w.sock = zmq4.NewDealer(context.Background(), zmq4.WithDialerRetry(20*time.Millisecond), zmq4.WithDialerMaxRetries(100))
-	if err := w.sock.Dial(p.Addrs().Backend); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sock, err := zmtp.Dial(ctx, p.Addrs().Backend, zmtp.Config{Type: zmq4.Dealer,
+		Limits: zmtp.Limits{MaxMessage: 64 << 20}})
+	if err != nil {
 		tb.Fatalf("worker %s: %v", name, err)
 	}
+	w.sock = sock
 	w.wg.Add(1)
 	go w.loop()
 	tb.Cleanup(w.stop)
@@ -114,26 +122,26 @@ func startWorker(tb testing.TB, p *Proxy, name string, opts ...workerOpt) *testW
 func (w *testWorker) loop() {
 	defer w.wg.Done()
 	for {
-		msg, err := w.sock.Recv()
+		frames, err := w.sock.ReadMsg()
 		if err != nil {
 			return
 		}
 		w.received.Add(1)
 		if w.frames != nil {
 			select {
-			case w.frames <- msg.Frames:
+			case w.frames <- frames:
 			default:
 			}
 		}
-		if w.dieOn != "" && len(msg.Frames) == 3 && bytes.Contains(msg.Frames[2], []byte(w.dieOn)) {
+		if w.dieOn != "" && len(frames) == 3 && bytes.Contains(frames[2], []byte(w.dieOn)) {
 			w.died.Store(true)
 			w.sock.Close()
 			return
 		}
-		if w.hold || len(msg.Frames) != 3 {
+		if w.hold || len(frames) != 3 {
 			continue
 		}
-		id, payload := msg.Frames[0], msg.Frames[2]
+		id, payload := frames[0], frames[2]
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
@@ -147,7 +155,7 @@ func (w *testWorker) loop() {
 			reply := w.handle(payload)
 			w.sendMu.Lock()
 			defer w.sendMu.Unlock()
-			_ = w.sock.Send(zmq4.NewMsgFrom(id, nil, reply))
+			_ = w.sock.WriteMsg([][]byte{id, {}, reply}, 10*time.Second)
 		}()
 	}
 }

@@ -5,7 +5,7 @@ import "time"
 // Defaults of the tunables; Option functions override them.
 const (
 	DefaultHoldTimeout     = 60 * time.Second
-	DefaultInflightTimeout = 10 * time.Minute
+	DefaultInflightTimeout = time.Minute
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultHandshake       = 10 * time.Second
 	DefaultQueue           = 1024
@@ -29,7 +29,8 @@ type Option func(*options)
 func WithHoldTimeout(d time.Duration) Option { return func(o *options) { o.hold = d } }
 
 // WithInflightTimeout bounds how long the proxy remembers a request a
-// worker has not answered, so a stuck worker cannot grow memory forever.
+// worker has not answered, so a stuck worker cannot hold memory for long
+// (its client gave up after its own timeout, seconds).
 func WithInflightTimeout(d time.Duration) Option { return func(o *options) { o.inflight = d } }
 
 // WithWriteTimeout bounds one send to a peer; a peer that does not read for

@@ -17,32 +17,56 @@ import (
 type peer struct {
 	conn   *zmtp.Conn
 	remote string
-	out    chan [][]byte
+	out    chan outMsg
 	done   chan struct{}
-	once   sync.Once
+	// release gives a queued message's bytes back to the memory budget
+	// once it is written or dropped; queued is told of them when queued.
+	release, queued func(int64)
+
+	mu     sync.Mutex // orders enqueue against close
+	closed bool
 	// owed counts this client's requests not yet answered (the idle
 	// timeout spares a client that waits for replies).
 	owed atomic.Int64
 }
 
-func newPeer(conn *zmtp.Conn, queue int) *peer {
+// outMsg is a queued message and the budget bytes it holds.
+type outMsg struct {
+	frames [][]byte
+	charge int64
+}
+
+func newPeer(conn *zmtp.Conn, queue int, release, queued func(int64)) *peer {
 	remote := conn.RemoteAddr()
 	if id := conn.Peer(); id != "" {
 		remote += " (" + id + ")"
 	}
-	return &peer{conn: conn, remote: remote, out: make(chan [][]byte, queue), done: make(chan struct{})}
+	none := func(int64) {}
+	if release == nil {
+		release = none
+	}
+	if queued == nil {
+		queued = none
+	}
+	return &peer{conn: conn, remote: remote, out: make(chan outMsg, queue), done: make(chan struct{}), release: release, queued: queued}
 }
 
 // enqueue queues a message without ever blocking; false when the queue is
 // full or the peer is gone.
-func (p *peer) enqueue(frames [][]byte) bool {
-	select {
-	case <-p.done:
+func (p *peer) enqueue(frames [][]byte) bool { return p.enqueueCharged(frames, 0) }
+
+// enqueueCharged queues a message that holds charge bytes of the memory
+// budget: they are released once it is written or dropped. False when the
+// queue is full or the peer is gone; the caller then still holds them.
+func (p *peer) enqueueCharged(frames [][]byte, charge int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
 		return false
-	default:
 	}
 	select {
-	case p.out <- frames:
+	case p.out <- outMsg{frames, charge}:
+		p.queued(charge)
 		return true
 	default:
 		return false
@@ -58,8 +82,10 @@ func (p *peer) writeLoop(writeTimeout time.Duration, log *slog.Logger) {
 		select {
 		case <-p.done:
 			return
-		case frames := <-p.out:
-			if err := p.conn.WriteMsg(frames, writeTimeout); err != nil {
+		case m := <-p.out:
+			err := p.conn.WriteMsg(m.frames, writeTimeout)
+			p.release(m.charge)
+			if err != nil {
 				log.Warn("send failed, dropping connection", "peer", p.remote, "err", err)
 				p.close()
 				return
@@ -68,12 +94,26 @@ func (p *peer) writeLoop(writeTimeout time.Duration, log *slog.Logger) {
 	}
 }
 
-// close ends the connection; safe to call more than once.
+// close ends the connection and drops what is queued; safe to call more
+// than once. Nothing is queued after it.
 func (p *peer) close() {
-	p.once.Do(func() {
-		close(p.done)
-		p.conn.Close()
-	})
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	close(p.done)
+	p.mu.Unlock()
+	p.conn.Close()
+	for {
+		select {
+		case m := <-p.out:
+			p.release(m.charge)
+		default:
+			return
+		}
+	}
 }
 
 // closeWhenDone closes the peer when ctx ends, unless it closed before.

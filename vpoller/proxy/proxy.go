@@ -10,12 +10,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
+	"github.com/vpoller/zabbix-vpoller/internal/lograte"
 	"github.com/vpoller/zabbix-vpoller/internal/metrics"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
@@ -36,6 +38,12 @@ type Proxy struct {
 	opts   options
 	log    *slog.Logger
 	broker *broker
+	budget *zmtp.MemoryBudget
+	// replyBytes is the budget held by replies queued for clients.
+	replyBytes atomic.Int64
+	// silentDropped counts workers dropped for missing heartbeats.
+	silentDropped atomic.Uint64
+	warn          *lograte.Limiter
 
 	ready     chan struct{}
 	addrs     Addrs // set before ready is closed
@@ -74,22 +82,27 @@ func New(cfg config.Proxy, logger *slog.Logger, opts ...Option) (*Proxy, error) 
 	for _, f := range []struct{ v, d *int }{
 		{&cfg.MaxReplyBytes, &def.MaxReplyBytes}, {&cfg.MaxClients, &def.MaxClients}, {&cfg.MaxWorkers, &def.MaxWorkers},
 		{&cfg.MaxHeldRequests, &def.MaxHeldRequests}, {&cfg.MaxHeldBytes, &def.MaxHeldBytes},
-		{&cfg.MaxInflightPerWorker, &def.MaxInflightPerWorker},
+		{&cfg.MaxInflightPerWorker, &def.MaxInflightPerWorker}, {&cfg.MaxMemory, &def.MaxMemory},
 	} {
 		if *f.v <= 0 {
 			*f.v = *f.d
 		}
 	}
-	if cfg.SpillWait <= 0 {
-		cfg.SpillWait = def.SpillWait
+	for _, f := range []struct{ v, d *time.Duration }{
+		{&cfg.SpillWait, &def.SpillWait}, {&cfg.WorkerHeartbeat, &def.WorkerHeartbeat}, {&cfg.WorkerTimeout, &def.WorkerTimeout},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
 	}
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
+	budget := zmtp.NewMemoryBudget(int64(cfg.MaxMemory))
 	b := newBroker(logger, brokerLimits{maxHeld: cfg.MaxHeldRequests, maxHeldBytes: cfg.MaxHeldBytes,
-		maxInflight: cfg.MaxInflightPerWorker, spillWait: cfg.SpillWait, standby: cfg.Standby}, o.now)
-	return &Proxy{cfg: cfg, opts: o, log: logger, broker: b, ready: make(chan struct{})}, nil
+		maxInflight: cfg.MaxInflightPerWorker, spillWait: cfg.SpillWait, standby: cfg.Standby, budget: budget}, o.now)
+	return &Proxy{cfg: cfg, opts: o, log: logger, broker: b, budget: budget, ready: make(chan struct{}), warn: lograte.New(10 * time.Second)}, nil
 }
 
 // Ready is closed once Run has bound every socket; Addrs is valid then.
@@ -134,10 +147,13 @@ func (p *Proxy) Run(ctx context.Context) error {
 	p.security = [3]string{frontDesc, backDesc, mgmtDesc}
 	front, err := zmtp.Listen(p.cfg.Frontend, zmtp.ListenConfig{
 		Config: zmtp.Config{Type: zmq4.Router, Mechanism: frontMech, HandshakeTimeout: p.opts.handshake,
-			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxRequestBytes), Discard: max(4*int64(p.cfg.MaxRequestBytes), minDiscard)}},
+			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxRequestBytes), Discard: max(4*int64(p.cfg.MaxRequestBytes), minDiscard),
+				Budget: p.budget}},
 		// A full frontend closes its longest-idle client (one with no
-		// reply owed) for a newcomer: idle connections cannot lock clients out.
+		// reply owed) for a newcomer that has authenticated: idle
+		// connections cannot lock clients out.
 		Name: "frontend", MaxConns: p.cfg.MaxClients, Evict: true, Logger: p.log,
+		MaxHandshakes: p.cfg.MaxHandshakes, MaxHandshakesPerSource: p.cfg.MaxHandshakesPerSource,
 	})
 	if err != nil {
 		return fmt.Errorf("frontend: %w", err)
@@ -145,9 +161,11 @@ func (p *Proxy) Run(ctx context.Context) error {
 	defer front.Close()
 	back, err := zmtp.Listen(p.cfg.Backend, zmtp.ListenConfig{
 		Config: zmtp.Config{Type: zmq4.Dealer, Mechanism: backMech, HandshakeTimeout: p.opts.handshake,
-			Limits:   zmtp.Limits{MaxMessage: int64(p.cfg.MaxReplyBytes), Discard: max(4*int64(p.cfg.MaxReplyBytes), minDiscard)},
+			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxReplyBytes), Discard: max(4*int64(p.cfg.MaxReplyBytes), minDiscard),
+				Budget: p.budget},
 			Metadata: map[string]string{backend.PropProxy: "1"}},
 		Name: "backend", MaxConns: p.cfg.MaxWorkers, Logger: p.log,
+		MaxHandshakes: p.cfg.MaxHandshakes, MaxHandshakesPerSource: p.cfg.MaxHandshakesPerSource,
 	})
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
@@ -226,7 +244,10 @@ func exposed(ep string) bool {
 
 // serveClient reads requests from one client connection.
 func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
-	c := newPeer(conn, p.opts.queue)
+	c := newPeer(conn, p.opts.queue, func(n int64) {
+		p.replyBytes.Add(-n)
+		p.budget.Release(n)
+	}, func(n int64) { p.replyBytes.Add(n) })
 	conn.SetBusy(func() bool { return c.owed.Load() > 0 })
 	var wg sync.WaitGroup
 	defer wg.Wait() // runs last: after close ends both goroutines
@@ -254,22 +275,31 @@ func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
 			c.enqueue(replyFrames(routingEnvelope(te.Head), reply))
 			continue
 		}
+		if errors.Is(err, zmtp.ErrBudget) || errors.Is(err, zmtp.ErrStalled) {
+			if p.warn.Allow() {
+				p.log.Warn("client connection closed: its request did not fit in the memory budget, or stalled",
+					"peer", c.remote, "err", err, "max_memory", p.budget.Limit(), "used", p.budget.Used(), "suppressed", p.warn.Suppressed())
+			}
+			return
+		}
 		if err != nil {
 			p.log.Debug("client disconnected", "peer", c.remote, "err", err)
 			return
 		}
+		charge := zmtp.MsgBytes(frames)
 		envelope, payload, err := splitEnvelope(frames)
 		if err != nil {
+			p.budget.Release(charge)
 			p.log.Debug("ignoring client message", "peer", c.remote, "err", err)
 			continue
 		}
-		p.broker.submit(c, envelope, payload)
+		p.broker.submit(c, envelope, payload, charge)
 	}
 }
 
 // serveWorker reads replies from one worker connection.
 func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
-	c := newPeer(conn, p.opts.queue)
+	c := newPeer(conn, p.opts.queue, p.budget.Release, nil)
 	w := &workerConn{peer: c, inflight: map[string]*request{}}
 	if meta := conn.PeerMeta(backend.PropWorker); meta != "" {
 		a, err := backend.ParseAnnouncement(meta)
@@ -286,6 +316,7 @@ func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 	defer c.close()
 	wg.Go(func() { c.writeLoop(p.opts.write, p.log) })
 	wg.Go(func() { c.closeWhenDone(ctx) })
+	wg.Go(func() { p.heartbeat(c) })
 	p.broker.workerJoined(w)
 	if w.info != nil {
 		p.log.Info("worker connected", "peer", c.remote, "id", w.info.ID, "serves", w.info.Serves, "queue", w.info.Queue)
@@ -299,7 +330,7 @@ func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 			p.log.Warn("worker reply too large, dropped", "worker", c.remote, "bytes", te.Size, "limit", te.Limit)
 			if len(te.Head) > 0 {
 				p.broker.replied(w, string(te.Head[0]),
-					vpoller.Failf("Reply too large: %d bytes (limit %d)", te.Size, te.Limit).Encode(vpoller.PythonASCII))
+					vpoller.Failf("Reply too large: %d bytes (limit %d)", te.Size, te.Limit).Encode(vpoller.PythonASCII), 0)
 			}
 			continue
 		}
@@ -307,12 +338,42 @@ func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 			p.log.Info("worker disconnected", "peer", c.remote, "err", err)
 			return
 		}
+		charge := zmtp.MsgBytes(frames)
 		id, reply, err := splitWorkerReply(frames)
 		if err != nil {
+			p.budget.Release(charge)
 			p.log.Debug("dropping worker message", "peer", c.remote, "err", err)
 			continue
 		}
-		p.broker.replied(w, id, reply)
+		p.broker.replied(w, id, reply, charge)
+	}
+}
+
+// heartbeat PINGs a worker every WorkerHeartbeat and closes its
+// connection when it has sent nothing (no reply, no PONG) for
+// WorkerTimeout: a frozen worker's requests then go to another. A worker
+// that never answered a PING (a peer without heartbeats) is judged by its
+// connection only. It returns when the connection is closed.
+func (p *Proxy) heartbeat(c *peer) {
+	tick := time.NewTicker(p.cfg.WorkerHeartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+		}
+		silent := time.Since(c.conn.LastRead())
+		if silent > p.cfg.WorkerTimeout && !c.conn.LastPong().IsZero() {
+			p.silentDropped.Add(1)
+			p.log.Warn("worker silent: no reply and no PONG; dropping it, its requests go to another worker",
+				"worker", c.remote, "silent", silent.Round(time.Millisecond), "worker_timeout", p.cfg.WorkerTimeout)
+			c.close()
+			return
+		}
+		// A worker that stopped reading fills its socket: the PING
+		// waits at most the heartbeat period.
+		_ = c.conn.Ping(p.cfg.WorkerHeartbeat)
 	}
 }
 
@@ -357,6 +418,8 @@ func (p *Proxy) status() vpoller.Object {
 		{Key: "expired", Value: s.Expired},
 		{Key: "unserved", Value: s.Unserved},
 		{Key: "spilled", Value: s.Spilled},
+		{Key: "workers_silent_dropped", Value: p.silentDropped.Load()},
+		{Key: "memory", Value: p.memoryObject(s)},
 		{Key: "vcenters", Value: vcentersObject(s.VCenters)},
 		{Key: "worker_connections", Value: workersArray(s.WorkerConns)},
 	}
@@ -365,7 +428,8 @@ func (p *Proxy) status() vpoller.Object {
 			ls := l.Stats()
 			obj = append(obj, vpoller.Field{Key: name, Value: vpoller.Object{
 				{Key: "active", Value: ls.Active}, {Key: "accepted", Value: ls.Accepted}, {Key: "refused", Value: ls.Refused},
-				{Key: "evicted", Value: ls.Evicted},
+				{Key: "evicted", Value: ls.Evicted}, {Key: "handshakes", Value: ls.Handshakes},
+				{Key: "handshakes_evicted", Value: ls.HandshakesEvicted}, {Key: "auth_delayed", Value: ls.AuthDelayed},
 				{Key: "handshake_failed", Value: ls.Failed}, {Key: "auth_failed", Value: ls.AuthFailed},
 				{Key: "accept_errors", Value: ls.AcceptErrors},
 			}})
@@ -411,6 +475,7 @@ func workersArray(ws []WorkerStats) []any {
 			{Key: "id", Value: w.ID}, {Key: "remote", Value: w.Remote},
 			{Key: "in_flight", Value: w.Inflight}, {Key: "limit", Value: w.Limit},
 			{Key: "owns", Value: stringsAny(w.Owns)}, {Key: "standby_for", Value: stringsAny(w.Standby)},
+			{Key: "heartbeats", Value: w.Heartbeats},
 		})
 	}
 	return out
@@ -422,4 +487,20 @@ func stringsAny(in []string) []any {
 		out = append(out, s)
 	}
 	return out
+}
+
+// memoryObject renders the memory budget for status: the limit, what is
+// taken, and by what (requests held or in flight, replies queued for
+// clients, the rest frames being read).
+func (p *Proxy) memoryObject(s Stats) vpoller.Object {
+	used, replies := p.budget.Used(), p.replyBytes.Load()
+	return vpoller.Object{
+		{Key: "limit", Value: p.budget.Limit()},
+		{Key: "used", Value: used},
+		{Key: "requests", Value: s.RequestBytes},
+		{Key: "held_bytes", Value: s.HeldBytes},
+		{Key: "in_flight_bytes", Value: s.InflightBytes},
+		{Key: "replies_queued", Value: replies},
+		{Key: "reading", Value: max(0, used-s.RequestBytes-replies)},
+	}
 }
