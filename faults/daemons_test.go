@@ -191,6 +191,13 @@ type proxyStatus struct {
 	TooLarge        int       `json:"too_large"`
 	Frontend        connStats `json:"frontend_connections"`
 	Backend         connStats `json:"backend_connections"`
+	SilentDropped   int       `json:"workers_silent_dropped"`
+	Spilled         int       `json:"spilled"`
+	VCenters        map[string]struct {
+		Owner   string `json:"owner"`
+		Standby string `json:"standby"`
+		Routed  int    `json:"routed"`
+	} `json:"vcenters"`
 }
 
 // laneStatus is one vCenter's bulkhead in the worker's status.
@@ -209,8 +216,15 @@ type workerStatus struct {
 	VSphere   struct {
 		SOAPCalls int `json:"soap_calls"`
 		Logins    int `json:"logins"`
+		Agents    map[string]struct {
+			Mirror      string `json:"mirror"`
+			Role        string `json:"role"`
+			FirstSyncMS int    `json:"first_sync_ms"`
+			Syncs       int    `json:"syncs"`
+		} `json:"agents"`
 	} `json:"vsphere"`
 	Lanes map[string]laneStatus `json:"lanes"`
+	Roles map[string]string     `json:"roles"`
 }
 
 // status decodes the daemon's status result into dst.

@@ -1,0 +1,142 @@
+//go:build faults
+
+package faults
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
+
+// affineCluster is one proxy and n workers (ids w0..) serving vcs.
+type affineCluster struct {
+	px      *daemon
+	workers map[string]*daemon
+	vcs     []*vcenter
+}
+
+func (s *scenario) startAffine(n int, vcs []*vcenter, proxyExtra ...string) *affineCluster {
+	s.t.Helper()
+	c := &affineCluster{px: s.startProxy("proxy", proxySpec{extra: proxyExtra}), workers: map[string]*daemon{}, vcs: vcs}
+	for i := range n {
+		id := fmt.Sprintf("w%d", i)
+		c.workers[id] = s.startWorker("worker-"+id, workerSpec{proxy: c.px.back, vcenters: vcs, extra: []string{"id = " + id}})
+	}
+	c.px.mustSeeWorkers(n, 15*time.Second, fmt.Sprintf("%d workers", n))
+	return c
+}
+
+// owner is the worker the proxy names owner of vc.
+func (c *affineCluster) owner(vc string) (string, *daemon) {
+	id := c.px.mustProxyStatus().VCenters[vc].Owner
+	return id, c.workers[id]
+}
+
+// load runs conc callers asking every vCenter of the cluster in turn.
+func (c *affineCluster) load(s *scenario, conc int, timeout time.Duration) *load {
+	l, err := startLoad(loadSpec{endpoint: c.px.front, conc: conc, timeout: timeout, retries: 1, pause: 2 * time.Millisecond,
+		next: func(i int) (string, *vpoller.Request) { v := c.vcs[i%len(c.vcs)]; return v.name, pollVM(v.name) }})
+	s.must(err, "load")
+	return l
+}
+
+// warmAt waits until worker id's mirror of vc is current; it returns how
+// long that took and the worker's first sync of it.
+func (c *affineCluster) warmAt(id, vc string, within time.Duration) (bool, time.Duration, time.Duration) {
+	var first time.Duration
+	ok, took := until(within, 20*time.Millisecond, func() bool {
+		st, err := c.workers[id].workerStatus()
+		if err != nil {
+			return false
+		}
+		a := st.VSphere.Agents[vc]
+		first = time.Duration(a.FirstSyncMS) * time.Millisecond
+		return a.Mirror == "current"
+	})
+	return ok, took, first
+}
+
+// 16a/16b. The owner of a vCenter is SIGKILLed under load: its requests
+// are re-dispatched to the next worker in the ranking, which takes the
+// vCenter over cold (answering from vCenter while its mirror syncs): no
+// request lost or failed, warm again within its first sync + 2 s.
+func testOwnerKill(t *testing.T, id string, workers int, names ...string) {
+	what := "1 vCenter"
+	if len(names) > 1 {
+		what = fmt.Sprintf("%d vCenters", len(names))
+	}
+	s := newScenario(t, id, fmt.Sprintf("owner worker SIGKILL under load (%d workers, %s, affine)", workers, what))
+	var vcs []*vcenter
+	for _, n := range names {
+		vcs = append(vcs, s.startVcenter(n))
+	}
+	c := s.startAffine(workers, vcs)
+	s.warm(c.px.front, 8, pollVM(vcs[0].name))
+	for _, v := range vcs[1:] {
+		s.warm(c.px.front, 4, pollVM(v.name))
+	}
+	victimID, victim := c.owner(vcs[0].name)
+	l := c.load(s, 8, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	victim.kill()
+	ok, tookOwner := until(10*time.Second, 10*time.Millisecond, func() bool {
+		o, _ := c.owner(vcs[0].name)
+		return o != victimID
+	})
+	newID, _ := c.owner(vcs[0].name)
+	warm, tookWarm, firstSync := c.warmAt(newID, vcs[0].name, 30*time.Second)
+	time.Sleep(2 * time.Second)
+	outs := l.stop()
+	st := c.px.mustProxyStatus()
+	ct := tally(outs)
+	var ck checks
+	ck.add(ct.Sent >= 300, "steady load: at least 300 requests", "%d", ct.Sent)
+	ck.add(ct.Lost == 0, "lost == 0", "%d", ct.Lost)
+	ck.add(ct.Errored == 0, "failed == 0", "%d%s", ct.Errored, messages(outs, 2))
+	ck.add(ok && newID != "" && newID != victimID, "the next worker in the ranking owns the vCenter", "%s -> %s", victimID, newID)
+	ck.add(warm && tookWarm <= firstSync+2*time.Second, "the new owner is warm within its first sync + 2 s", "warm %s after the takeover (%s after the kill), first sync %s; redispatched %d",
+		dur(tookWarm), dur(tookOwner+tookWarm), dur(firstSync), st.Redispatched)
+	s.record(&row{Requests: &ct, Recovery: tookWarm, RSS: "proxy " + mb(c.px.hwm()), Checks: ck})
+}
+
+func Test16aOwnerKill2(t *testing.T) { testOwnerKill(t, "16a", 2, "127.0.0.1") }
+func Test16bOwnerKill4(t *testing.T) { testOwnerKill(t, "16b", 4, "127.0.0.1", "localhost") }
+
+// 16c. The owner is frozen (SIGSTOP) under load: the proxy notices the
+// missing heartbeats within worker_timeout, drops it and re-dispatches what
+// it owed to the next worker; nothing is lost; after SIGCONT the worker
+// reconnects.
+func Test16cOwnerFrozen(t *testing.T) {
+	s := newScenario(t, "16c", "owner worker frozen (SIGSTOP) under load (2 workers, affine)")
+	vc := s.startVcenter("127.0.0.1")
+	c := s.startAffine(2, []*vcenter{vc}, "worker_heartbeat = 1s", "worker_timeout = 3s")
+	s.warm(c.px.front, 8, pollVM(vc.name))
+	victimID, victim := c.owner(vc.name)
+	l := c.load(s, 8, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	stopAt := time.Now()
+	victim.signal(syscall.SIGSTOP)
+	time.Sleep(6 * time.Second)
+	outs := l.stop()
+	victim.signal(syscall.SIGCONT)
+	back, tookBack := c.px.waitWorkers(2, 15*time.Second)
+	st := c.px.mustProxyStatus()
+	var recovery time.Duration
+	for _, o := range outs {
+		if o.start.Before(stopAt) && o.end.After(stopAt) {
+			recovery = max(recovery, o.end.Sub(stopAt))
+		}
+	}
+	ct := tally(outs)
+	newID, _ := c.owner(vc.name)
+	var ck checks
+	ck.add(ct.Lost == 0, "lost == 0", "%d", ct.Lost)
+	ck.add(ct.Errored == 0, "failed == 0", "%d%s", ct.Errored, messages(outs, 2))
+	ck.add(st.SilentDropped >= 1, "the proxy dropped the silent worker", "%d", st.SilentDropped)
+	ck.add(recovery <= 3*time.Second+2*time.Second, "requests in flight at the freeze answered within worker_timeout (3 s) + 2 s", "%s, redispatched %d", dur(recovery), st.Redispatched)
+	ck.add(back, "the worker rejoins after SIGCONT", "in %s; owner now %s (was %s)", dur(tookBack), newID, victimID)
+	s.record(&row{Requests: &ct, Recovery: recovery, RSS: "proxy " + mb(c.px.hwm()), Checks: ck})
+}
