@@ -3,7 +3,9 @@
 package faults
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -139,4 +141,100 @@ func Test16cOwnerFrozen(t *testing.T) {
 	ck.add(recovery <= 3*time.Second+2*time.Second, "requests in flight at the freeze answered within worker_timeout (3 s) + 2 s", "%s, redispatched %d", dur(recovery), st.Redispatched)
 	ck.add(back, "the worker rejoins after SIGCONT", "in %s; owner now %s (was %s)", dur(tookBack), newID, victimID)
 	s.record(&row{Requests: &ct, Recovery: recovery, RSS: "proxy " + mb(c.px.hwm()), Checks: ck})
+}
+
+// 16d. Two proxies, two workers connected to both, and the real Zabbix
+// agent 2 whose plugin knows both frontends. One proxy is SIGKILLed while
+// items are polled: no item becomes unsupported (the plugin fails over
+// within the item's time budget); when the proxy returns, both workers
+// rejoin it.
+func Test16dProxyKill(t *testing.T) {
+	s := newScenario(t, "16d", "one of two proxies SIGKILL under Zabbix polling (real agent 2 + plugin)")
+	vc := s.startVcenter("127.0.0.1")
+	p1 := s.startProxy("proxy-1", proxySpec{})
+	p2 := s.startProxy("proxy-2", proxySpec{})
+	backs := p1.back + "," + p2.back
+	for i := range 2 {
+		s.startWorker(fmt.Sprintf("worker-%d", i), workerSpec{proxy: backs, vcenters: []*vcenter{vc}, extra: []string{fmt.Sprintf("id = w%d", i)}})
+	}
+	p1.mustSeeWorkers(2, 15*time.Second, "2 workers at proxy 1")
+	p2.mustSeeWorkers(2, 15*time.Second, "2 workers at proxy 2")
+	a := s.startAgent(p1.front + "," + p2.front)
+	key := fmt.Sprintf("vpoller.poll[vm.get,%s,DC0_H0_VM0,runtime.powerState]", vc.name)
+	if v, err := passive(a.addr, key, 10*time.Second); err != nil || v != "poweredOn" {
+		s.fatalf("item %s = %q, %v", key, v, err)
+	}
+	type result struct {
+		start, end time.Time
+		err        error
+	}
+	stop := make(chan struct{})
+	results := make(chan result, 1<<16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					start := time.Now()
+					v, err := passive(a.addr, key, 10*time.Second)
+					if err == nil && v != "poweredOn" {
+						err = fmt.Errorf("value %q", v)
+					}
+					results <- result{start, time.Now(), err}
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	served1 := p1.mustProxyStatus().Served
+	killAt := time.Now()
+	p1.kill()
+	time.Sleep(3 * time.Second)
+	p1.restart()
+	p1.waitUp()
+	back, tookBack := p1.waitWorkers(2, 20*time.Second)
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	close(results)
+	var sent, ok, unsupported, other int
+	var slowest time.Duration
+	var msgs []string
+	for r := range results {
+		sent++
+		var ns *errNotSupported
+		switch {
+		case r.err == nil:
+			ok++
+		case errors.As(r.err, &ns):
+			unsupported++
+			msgs = append(msgs, r.err.Error())
+		default:
+			other++
+			msgs = append(msgs, r.err.Error())
+		}
+		if r.start.Before(killAt) && r.end.After(killAt) || r.start.After(killAt) && r.start.Before(killAt.Add(time.Second)) {
+			slowest = max(slowest, r.end.Sub(r.start))
+		}
+	}
+	if len(msgs) > 3 {
+		msgs = msgs[:3]
+	}
+	c := counts{Sent: sent, Answered: ok, Errored: unsupported, Lost: other}
+	var ck checks
+	ck.add(sent >= 100, "steady polling: at least 100 items", "%d", sent)
+	ck.add(served1 > 0, "the killed proxy was serving the items", "served %d before the kill", served1)
+	ck.add(unsupported == 0 && other == 0, "0 items unsupported or failed through the real agent", "%d unsupported, %d other %v", unsupported, other, msgs)
+	ck.add(slowest < 5*time.Second, "items around the kill answered within the agent's Timeout (5 s)", "slowest %s", dur(slowest))
+	ck.add(back, "both workers rejoin the restarted proxy", "in %s", dur(tookBack))
+	ck.add(a.alive(), "the agent is alive", "%v", a.alive())
+	s.record(&row{Requests: &c, Recovery: slowest, RSS: "proxy-2 " + mb(p2.hwm()), Checks: ck})
 }
