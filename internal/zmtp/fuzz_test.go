@@ -103,15 +103,23 @@ func FuzzParseMetadata(f *testing.F) {
 // panic; a sealed one opens exactly once (no replay).
 func FuzzCurveOpen(f *testing.F) {
 	a, b := fuzzServerKey, func() curvekey.KeyPair { kp, _ := curvekey.Generate(); return kp }()
-	send := newCurveCodec((*[32]byte)(&b.Public), (*[32]byte)(&a.Secret), "CurveZMQMESSAGEC", "CurveZMQMESSAGES", 2, 1)
+	key, err := sharedKey((*[32]byte)(&b.Public), (*[32]byte)(&a.Secret))
+	if err != nil {
+		f.Fatal(err)
+	}
+	send := newCurveCodec(key, clientPrefix, serverPrefix, 2, 1)
 	f.Add(send.seal(nil, curveMore, []byte("hello")))
 	f.Add([]byte(messageCommand + "\x00\x00\x00\x00\x00\x00\x00\x05"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		recv := newCurveCodec((*[32]byte)(&a.Public), (*[32]byte)(&b.Secret), "CurveZMQMESSAGES", "CurveZMQMESSAGEC", 1, 2)
+		recv := newCurveCodec(key, serverPrefix, clientPrefix, 1, 2)
+		orig := append([]byte{}, body...)
 		if _, _, err := recv.open(body); err == nil {
-			if _, _, err := recv.open(body); err == nil {
+			// open decrypts in place: the same bytes again must not open.
+			if _, _, err := recv.open(orig); err == nil {
 				t.Fatal("the same MESSAGE opened twice")
 			}
+		} else if !bytes.Equal(body, orig) {
+			t.Fatal("a MESSAGE that did not open was changed")
 		}
 	})
 }
