@@ -64,38 +64,38 @@ const (
 	sfNone scriptField = iota
 
 	// What a scripted client sends to our server.
-	sfHelloFlags      // the HELLO frame's flags byte = data[0]
-	sfHelloRaw        // the HELLO body = data
-	sfHelloVersion    // version bytes = data
-	sfHelloPadding    // padding XOR data
-	sfHelloTransient  // C' = data (the box still made with the real c')
-	sfHelloSignature  // the signature box holds data instead of 64 zeros
-	sfHelloServerKey  // the signature box made for key data instead of S
-	sfHelloNonce      // the HELLO's short nonce = data
-	sfInitiateRaw     // the INITIATE body = data
-	sfInitiateCookie  // the cookie = data
-	sfInitiateNonce   // the INITIATE's short nonce = data
-	sfInitiateClient  // the permanent key C announced = data (vouch by the real C)
-	sfInitiateVouch   // the vouch box holds data instead of C' + S
-	sfInitiateMeta    // the metadata = data
-	sfInitiateFlip    // INITIATE body XOR data (at the end)
-	sfErrorAtWelcome  // (server script) ERROR with reason data instead of WELCOME
-	sfCloseAtWelcome  // (server script) close instead of WELCOME
-	sfWelcomeRaw      // the WELCOME body = data
-	sfWelcomeFlip     // WELCOME body XOR data
-	sfWelcomeKey      // the WELCOME box made with key data instead of S
-	sfWelcomeSn       // S' = data
-	sfErrorAtReady    // (server script) ERROR with reason data instead of READY
-	sfCloseAtReady    // (server script) close instead of READY
-	sfReadyRaw        // the READY body = data
-	sfReadyNonce      // the READY's short nonce = data
-	sfReadyMeta       // the READY metadata = data
-	sfReadyFlip       // READY body XOR data
-	sfMessages        // after the handshake: MESSAGEs whose plaintexts data holds
-	sfMessageNonces   // MESSAGEs "x" with the nonces data holds (8 bytes each)
-	sfMessageReflect  // a MESSAGE sealed with our own direction's prefix
-	sfMessageFlip     // a MESSAGE XOR data
-	sfRawAfter        // after the handshake: data as raw bytes
+	sfHelloFlags     // the HELLO frame's flags byte = data[0]
+	sfHelloRaw       // the HELLO body = data
+	sfHelloVersion   // version bytes = data
+	sfHelloPadding   // padding XOR data
+	sfHelloTransient // C' = data (the box still made with the real c')
+	sfHelloSignature // the signature box holds data instead of 64 zeros
+	sfHelloServerKey // the signature box made for key data instead of S
+	sfHelloNonce     // the HELLO's short nonce = data
+	sfInitiateRaw    // the INITIATE body = data
+	sfInitiateCookie // the cookie = data
+	sfInitiateNonce  // the INITIATE's short nonce = data
+	sfInitiateClient // the permanent key C announced = data (vouch by the real C)
+	sfInitiateVouch  // the vouch box holds data instead of C' + S
+	sfInitiateMeta   // the metadata = data
+	sfInitiateFlip   // INITIATE body XOR data (at the end)
+	sfErrorAtWelcome // (server script) ERROR with reason data instead of WELCOME
+	sfCloseAtWelcome // (server script) close instead of WELCOME
+	sfWelcomeRaw     // the WELCOME body = data
+	sfWelcomeFlip    // WELCOME body XOR data
+	sfWelcomeKey     // the WELCOME box made with key data instead of S
+	sfWelcomeSn      // S' = data
+	sfErrorAtReady   // (server script) ERROR with reason data instead of READY
+	sfCloseAtReady   // (server script) close instead of READY
+	sfReadyRaw       // the READY body = data
+	sfReadyNonce     // the READY's short nonce = data
+	sfReadyMeta      // the READY metadata = data
+	sfReadyFlip      // READY body XOR data
+	sfMessages       // after the handshake: MESSAGEs whose plaintexts data holds
+	sfMessageNonces  // MESSAGEs "x" with the nonces data holds (8 bytes each)
+	sfMessageReflect // a MESSAGE sealed with our own direction's prefix
+	sfMessageFlip    // a MESSAGE XOR data
+	sfRawAfter       // after the handshake: data as raw bytes
 	sfCount
 )
 
