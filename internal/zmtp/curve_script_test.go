@@ -493,6 +493,7 @@ func (s *script) afterHandshake(c net.Conn, key *[32]byte, ownPrefix, peerPrefix
 // scriptResult is what our end made of a scripted peer.
 type scriptResult struct {
 	openErr error      // Open's error (the handshake)
+	peer    string     // Conn.Peer after a handshake
 	msgs    [][][]byte // messages ReadMsg returned
 	readErr error      // the error that ended ReadMsg
 }
@@ -553,6 +554,7 @@ func runScript(s *script, server bool, allow curvekey.AllowList, serverKey curve
 	conn, err := Open(ours, cfg, server)
 	r.openErr = err
 	if err == nil {
+		r.peer = conn.Peer()
 		for {
 			frames, err := conn.ReadMsg()
 			if err != nil {
