@@ -308,3 +308,71 @@ func TestCurveReplays(t *testing.T) {
 
 // Printable case names for the fuzz seeds' failure messages.
 func (f scriptField) GoString() string { return fmt.Sprintf("sf(%s)", f) }
+
+// Handshake commands of every mechanism are read with RFC 23's frame
+// rules.
+func TestRecvCommand(t *testing.T) {
+	long := func(flags byte, n uint64, body []byte) []byte {
+		return append(binary.BigEndian.AppendUint64([]byte{flags}, n), body...)
+	}
+	for _, tc := range []struct {
+		name  string
+		in    []byte
+		cmd   string // the command name read, or
+		want  string // the error
+		bytes int    // body length read
+	}{
+		{"READY", []byte("\x04\x06\x05READY"), "READY", "", 0},
+		{"long command", long(0x06, 7, []byte("\x05HELLOx")), "HELLO", "", 1},
+		{"reserved bit 3", []byte("\x0c\x06\x05READY"), "", "reserved frame flags 0x0c", 0},
+		{"reserved bit 7", []byte("\x84\x06\x05READY"), "", "reserved frame flags 0x84", 0},
+		{"MORE", []byte("\x05\x06\x05READY"), "", "MORE", 0},
+		{"message frame", []byte("\x00\x06\x05READY"), "", "message frame", 0},
+		{"empty body", []byte("\x04\x00"), "", "malformed command name", 0},
+		{"empty name", []byte("\x04\x01\x00"), "", "malformed command name", 0},
+		{"name longer than the body", []byte("\x04\x03\x05RE"), "", "malformed command name", 0},
+		{"16 KiB + 1", long(0x06, maxHandshakeCommand+1, nil), "", "handshake command of 16385 bytes", 0},
+		{"1 EiB", long(0x06, 1<<60, nil), "", "handshake command of", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, err := recvCommand(bytes.NewReader(tc.in))
+			if tc.want != "" {
+				if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("error %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || cmd.Name != tc.cmd || len(cmd.Body) != tc.bytes {
+				t.Fatalf("got %q with %d bytes, %v", cmd.Name, len(cmd.Body), err)
+			}
+		})
+	}
+}
+
+func TestMetadataNames(t *testing.T) {
+	for _, tc := range []struct {
+		in   []byte
+		want string // "" = accepted
+	}{
+		{metaBody("Socket-Type", "DEALER", "Identity", "", "X-Serves", "vc01,vc02", "X-a_b.c+d", "1"), ""},
+		{metaBody("Socket Type", "DEALER"), "property name"},
+		{metaBody("X-é", ""), "property name"},
+		{metaBody("Socket-Type", "DEALER", "SOCKET-TYPE", "PUB"), "given twice"},
+		{[]byte{0, 0, 0, 0, 0}, "truncated"},
+		{append(metaBody("a", "")[:2], 0x80, 0, 0, 0), "metadata value of 2147483648 bytes"},
+	} {
+		md, err := parseMetadata(tc.in)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v", tc.in, err)
+		case tc.want != "" && (!errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: %v (%v), want %q", tc.in, md, err, tc.want)
+		}
+	}
+	for name, ok := range map[string]bool{"X-Serves": true, "X-a.b_c+d-9": true, "X-": false, "Serves": false,
+		"X-a b": false, "X-a:b": false, "X-" + strings.Repeat("a", 253): true, "X-" + strings.Repeat("a", 254): false} {
+		if err := checkMetadata(map[string]string{name: "v"}); (err == nil) != ok {
+			t.Errorf("checkMetadata(%q) = %v", name, err)
+		}
+	}
+}

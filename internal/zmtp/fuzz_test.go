@@ -91,6 +91,8 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add(marshalMetadata(zmq4.Metadata{propSocketType: "DEALER"}))
 	f.Add([]byte{11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p'})
 	f.Add([]byte{1, 'x', 0xff, 0xff, 0xff, 0xff})
+	f.Add(metaBody("Socket-Type", "DEALER", "socket-type", "PUB"))
+	f.Add(metaBody("X-a b", ""))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		md, err := parseMetadata(b)
 		if err != nil {
@@ -99,6 +101,9 @@ func FuzzParseMetadata(f *testing.F) {
 		total := 0
 		for k, v := range md {
 			total += 1 + len(k) + 4 + len(v)
+			if !validPropertyName(k) {
+				t.Fatalf("accepted property name %q", k)
+			}
 		}
 		if total > len(b) {
 			t.Fatalf("metadata of %d bytes from %d bytes of input", total, len(b))
