@@ -202,7 +202,7 @@ func TestShutdownRefusedOverUnauthenticatedTCP(t *testing.T) {
 func TestAuthenticatedTCP(t *testing.T) {
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "mgmt.secret")
-	if err := os.WriteFile(secretFile, []byte("a long enough secret\n"), 0o600); err != nil {
+	if err := os.WriteFile(secretFile, []byte("a long enough secret for PLAIN, 32+\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	kp, _ := curvekey.Generate()

@@ -200,8 +200,10 @@ func TestParseAgentFileErrors(t *testing.T) {
 		{"hostname = vc\ninsecure = maybe\n", "insecure"},
 		{"hostname = vc\nthumbprint = zz\n", "thumbprint"},
 		{"hostname = vc\nsimulator_model = esx\n", "simulator_model"},
-		{"hostname = vc\npasword = typo\n", `unknown key "pasword"`},
-		{"hostname = vc\n[vc]\nhostname = other\n", "twice"},
+		{"hostname = vc\npasword = typo\n", "unknown key pasword in [Default] at line 2; did you mean password?"},
+		{"hostname = vc\n[Default]\nhostname = other\n", "twice"},
+		{"hostname = vc\n[vc]\nport = 1\n", "unknown section [vc] at line 2"},
+		{"hostname = vc\nport = 443 ; https\nthumbprint = zz\n", "thumbprint"},
 		{"[broken\nhostname = vc\n", "vc.conf"},
 	} {
 		_, err := parseAgentFile([]byte(tc.text), "/etc/vpoller/vsphere/vc.conf")
