@@ -369,7 +369,7 @@ func (h *curveHandshake) serve(conn *zmq4.Conn) error {
 		n, allowed := h.m.allow[clientKey]
 		if !allowed {
 			refuse(conn, statusAuth)
-			return fmt.Errorf("%w: CURVE client key %s is not allowed (not in the allow-list)", ErrAuth, clientKey)
+			return fmt.Errorf("%w: CURVE client key %s is not in the allow-list", ErrAuth, clientKey)
 		}
 		name = n
 	}

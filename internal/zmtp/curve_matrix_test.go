@@ -165,7 +165,7 @@ var serverCases = []struct {
 	{name: "vouch for another server", field: sfInitiateVouch, data: append(make([]byte, 32), testOtherKP.Public[:]...), kind: ErrAuth, want: "did not vouch", errMsg: `"400"`},
 	{name: "impersonation: allowed key announced, vouched by another", field: sfInitiateClient, data: testClientKP.Public[:],
 		client: testOtherKP, kind: ErrAuth, want: "did not vouch", errMsg: `"400"`},
-	{name: "client key not allowed", client: testOtherKP, kind: ErrAuth, want: "not allowed", errMsg: `"400"`},
+	{name: "client key not allowed", client: testOtherKP, kind: ErrAuth, want: "not in the allow-list", errMsg: `"400"`},
 	{name: "low-order client key", field: sfInitiateClient, data: lowOrderKey[:], kind: ErrAuth, want: "small order", errMsg: `"400"`},
 	{name: "all-zero client key", field: sfInitiateClient, data: zeroKey, kind: ErrAuth, want: "small order", errMsg: `"400"`},
 	{name: "metadata name with a space", field: sfInitiateMeta, data: metaBody("Socket Type", "DEALER"), kind: ErrProtocol, want: "property name"},

@@ -219,7 +219,7 @@ func TestCurveInteropLibzmqClientMatrix(t *testing.T) {
 		{"allowed key", server.Public.String(), client.Public.String(), client.Secret.String(),
 			"event HANDSHAKE_SUCCEEDED 0\nreply hello\n", ""},
 		{"client key not allowed", server.Public.String(), stranger.Public.String(), stranger.Secret.String(),
-			"event HANDSHAKE_FAILED_AUTH 400\n", "not allowed"},
+			"event HANDSHAKE_FAILED_AUTH 400\n", "not in the allow-list"},
 		{"wrong server key", stranger.Public.String(), client.Public.String(), client.Secret.String(),
 			"event HANDSHAKE_FAILED_AUTH 400\n", "made for another server key"},
 		{"bad vouch: an allowed public key with another secret key", server.Public.String(), client.Public.String(), stranger.Secret.String(),
