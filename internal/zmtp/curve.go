@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"syscall"
 
 	"github.com/go-zeromq/zmq4"
@@ -164,8 +163,7 @@ func sharedKey(peer, own *[32]byte) (*[32]byte, error) {
 // (rather than sending something wrong or timing out): during a CURVE
 // handshake that is how a server says no to a key it cannot use.
 func closedEarly(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, net.ErrClosed)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // connect is the client side: HELLO, WELCOME, INITIATE, READY.
@@ -407,6 +405,9 @@ func newCurveCodec(key *[32]byte, sendPrefix, recvPrefix string, sent, received 
 
 func (c *curveCodec) sealedLen(n int) int { return messageHeadLen + 1 + n }
 
+// zeroHead is where seal's keystream for the Poly1305 key goes.
+var zeroHead [messageHeadLen]byte
+
 // seal appends the MESSAGE command carrying flags and frame. It is NaCl's
 // secretbox (XSalsa20 and Poly1305, what box.SealAfterPrecomputation
 // does) computed in dst itself: the 32 bytes before the ciphertext, where
@@ -415,7 +416,7 @@ func (c *curveCodec) sealedLen(n int) int { return messageHeadLen + 1 + n }
 func (c *curveCodec) seal(dst []byte, flags byte, frame []byte) []byte {
 	c.sent++
 	start := len(dst)
-	dst = append(dst, make([]byte, messageHeadLen)...)
+	dst = append(dst, zeroHead[:]...)
 	dst = append(dst, flags)
 	dst = append(dst, frame...)
 	msg := dst[start:]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -374,5 +375,42 @@ func TestMetadataNames(t *testing.T) {
 		if err := checkMetadata(map[string]string{name: "v"}); (err == nil) != ok {
 			t.Errorf("checkMetadata(%q) = %v", name, err)
 		}
+	}
+}
+
+// Opening a 4 MiB MESSAGE, and sealing one into a buffer that has room,
+// allocates no buffer of the message's size: the box is decrypted (and
+// encrypted) where it lies. (The bound, 64 KiB, leaves room for what the
+// runtime allocates meanwhile; a second buffer would be 4 MiB.)
+func TestCurveCodecInPlaceMemory(t *testing.T) {
+	key, _ := sharedKey((*[32]byte)(&testServerKP.Public), (*[32]byte)(&testClientKP.Secret))
+	frame := bytes.Repeat([]byte("vsphere "), 512<<10) // 4 MiB
+	body := append([]byte(messageCommand), binary.BigEndian.AppendUint64(nil, 9)...)
+	body = box.SealAfterPrecomputation(body, append([]byte{0}, frame...), shortNonce(serverPrefix, 9), key)
+	recv := newCurveCodec(key, clientPrefix, serverPrefix, 2, 1)
+	send := newCurveCodec(key, clientPrefix, serverPrefix, 2, 1)
+	dst := make([]byte, 0, send.sealedLen(len(frame)))
+
+	allocated := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	var got []byte
+	var err error
+	if n := allocated(func() { _, got, err = recv.open(body) }); n > 64<<10 {
+		t.Errorf("open allocated %d bytes for a %d-byte message", n, len(frame))
+	}
+	if err != nil || !bytes.Equal(got, frame) {
+		t.Fatalf("open: %v", err)
+	}
+	var sealed []byte
+	if n := allocated(func() { sealed = send.seal(dst, 0, frame) }); n > 64<<10 {
+		t.Errorf("seal allocated %d bytes for a %d-byte message", n, len(frame))
+	}
+	if plain, ok := box.OpenAfterPrecomputation(nil, sealed[16:], shortNonce(clientPrefix, 3), key); !ok || !bytes.Equal(plain[1:], frame) {
+		t.Fatal("sealed message does not open")
 	}
 }
