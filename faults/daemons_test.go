@@ -28,7 +28,7 @@ func hostPort(ep string) string { return strings.TrimPrefix(ep, "tcp://") }
 
 // secretFile writes the scenario's management secret (mode 0600) once.
 func (s *scenario) secretFile() string {
-	return s.writeFile("mgmt.secret", "faults-secret-"+s.id+"\n", 0o600)
+	return s.writeFile("mgmt.secret", "faults-management-secret-of-scenario-"+s.id+"\n", 0o600)
 }
 
 // daemon is a running vpoller-proxy or vpoller-worker with its

@@ -33,7 +33,7 @@ func Test09aStopRefused(t *testing.T) {
 	wOpen := s.startWorker("worker-noauth", workerSpec{proxy: pxOpen.back, noSecret: true})
 	pxSec := s.startProxy("proxy-secret", proxySpec{})
 	wSec := s.startWorker("worker-secret", workerSpec{proxy: pxSec.back})
-	wrong := s.writeFile("wrong.secret", "not-the-secret-at-all\n", 0o600)
+	wrong := s.writeFile("wrong.secret", "not-the-secret-at-all-but-long-enough\n", 0o600)
 	wrongProxy := s.writeFile("wrong-proxy.conf", "[proxy]\nmgmt = "+pxSec.mgmt+"\nmgmt_secret_file = "+wrong+"\n", 0o600)
 	wrongWorker := s.writeFile("wrong-worker.conf", "[worker]\nmgmt = "+wSec.mgmt+"\nmgmt_secret_file = "+wrong+"\n", 0o600)
 

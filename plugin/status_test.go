@@ -19,7 +19,7 @@ import (
 func TestExportStatus(t *testing.T) {
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "mgmt.secret")
-	if err := os.WriteFile(secret, []byte("status-secret-1234\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte("status-secret-1234-long-enough-for-plain\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := mgmt.Listen(context.Background(), "tcp://127.0.0.1:0", mgmt.Options{
@@ -27,7 +27,7 @@ func TestExportStatus(t *testing.T) {
 		Status: func() vpoller.Object {
 			return vpoller.Object{{Key: "status", Value: "running"}, {Key: "workers", Value: 2}, {Key: "held", Value: 0}}
 		},
-		Security: zmtp.PlainServer(zmtp.SecretUser, "status-secret-1234"),
+		Security: zmtp.PlainServer(zmtp.SecretUser, "status-secret-1234-long-enough-for-plain"),
 	})
 	if err != nil {
 		t.Fatal(err)

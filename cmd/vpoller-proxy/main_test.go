@@ -29,7 +29,7 @@ func TestBinaryStartStatusStop(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "mgmt.secret")
-	if err := os.WriteFile(secret, []byte("s3cret-for-the-test\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte("s3cret-for-the-test-long-enough-for-plain\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -27,7 +27,7 @@ const mgmtTimeout = 5 * time.Second
 const usage = `Usage:
   vpoller-proxy [-f CONFIG] [-d] start
   vpoller-proxy [-f CONFIG] [-e MGMT_ENDPOINT] status|stop
-  vpoller-proxy keygen NAME
+  vpoller-proxy keygen NAME | keygen -secret FILE
 
 status and stop authenticate as the configuration's [proxy] mgmt_* settings
 say (the shared secret, or the proxy's own CURVE key).

@@ -272,7 +272,7 @@ func TestStopWithEndpointUsesConfiguredSecret(t *testing.T) {
 	addrs := startProxy(t)
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "mgmt.secret")
-	if err := os.WriteFile(secret, []byte("worker-secret-for-the-test\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte("worker-secret-for-the-test-long-enough\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	mgmtEP := fmt.Sprintf("tcp://127.0.0.1:%d", testutil.FreePort(t))

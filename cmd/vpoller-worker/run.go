@@ -18,7 +18,7 @@ import (
 const usage = `Usage:
   vpoller-worker [-f CONFIG] [-c CONCURRENCY] [-d] start
   vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status|stop
-  vpoller-worker keygen NAME
+  vpoller-worker keygen NAME | keygen -secret FILE
 
 status and stop authenticate as the configuration's [worker] mgmt_* settings
 say (the shared secret, or the worker's own CURVE key).

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/ini.v1"
 )
 
 // AgentFile is one per-vCenter file of [worker] vsphere_hosts_dir: the
@@ -29,84 +27,100 @@ type AgentFile struct {
 	Set                          map[string]bool
 }
 
-// agentKeys are the keys a per-vCenter file may hold.
-var agentKeys = map[string]bool{"hostname": true, "username": true, "password": true, "timeout": true,
-	"port": true, "ca_file": true, "thumbprint": true, "insecure": true, "simulator": true, "simulator_model": true}
+// agentOptions are the keys a per-vCenter file may hold, at the top of
+// the file or in [Default] (the article's files): one row per key, as in
+// options.go. Set records each key given.
+var agentOptions = []option[AgentFile]{
+	agentKey("hostname", text(func(f *AgentFile) *string { return &f.Hostname })),
+	agentKey("username", text(func(f *AgentFile) *string { return &f.Username })),
+	agentKey("password", text(func(f *AgentFile) *string { return &f.Password })),
+	agentKey("timeout", func(f *AgentFile, v string) error {
+		secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || secs <= 0 || secs > 3600 || math.IsNaN(secs) {
+			return errors.New("want seconds between 0 and 3600")
+		}
+		f.Timeout = time.Duration(secs * float64(time.Second))
+		return nil
+	}),
+	agentKey("port", func(f *AgentFile, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 65535 {
+			return errors.New("want 1-65535")
+		}
+		f.Port = n
+		return nil
+	}),
+	agentKey("ca_file", text(func(f *AgentFile) *string { return &f.CAFile })),
+	agentKey("thumbprint", text(func(f *AgentFile) *string { return &f.Thumbprint })),
+	agentKey("insecure", boolean(func(f *AgentFile) *bool { return &f.Insecure })),
+	agentKey("simulator", boolean(func(f *AgentFile) *bool { return &f.Simulator })),
+	agentKey("simulator_model", text(func(f *AgentFile) *string { return &f.SimulatorModel })),
+}
 
-// ParseAgentFile reads one per-vCenter INI file. Keys may stand at the
-// top or in one section (the article's files use [Default]).
+// agentKey is a row of agentOptions: set, then recorded in Set.
+func agentKey(key string, set func(*AgentFile, string) error) option[AgentFile] {
+	return option[AgentFile]{key: key, set: func(f *AgentFile, v string) error {
+		if err := set(f, v); err != nil {
+			return err
+		}
+		f.Set[key] = true
+		return nil
+	}}
+}
+
+// agentSurface is the per-vCenter file: one section, the top of the file
+// and [Default] being the same.
+var agentSurface = func() surface[AgentFile] {
+	opts := bind("default", agentOptions, func(f *AgentFile) *AgentFile { return f })
+	byKey := map[string]boundOption[AgentFile]{}
+	for _, o := range opts {
+		byKey[o.key] = o
+	}
+	return surface[AgentFile]{
+		sections: []string{"default"},
+		display:  map[string]string{"default": "Default"},
+		lookup: func(_, key string, _ func(string) bool) []boundOption[AgentFile] {
+			if o, ok := byKey[key]; ok {
+				return []boundOption[AgentFile]{o}
+			}
+			return nil
+		},
+		all:         opts,
+		sectionHint: "(a per-vCenter file has its keys at the top, or in [Default])",
+	}
+}()
+
+// ParseAgentFile reads one per-vCenter INI file: keys at the top or in
+// [Default], each known (agentOptions) and given once, with inline
+// comments after a space as in vpoller.conf (a password that holds " #"
+// or " ;" is written in double quotes).
 func ParseAgentFile(raw []byte, path string) (AgentFile, error) {
 	f := AgentFile{Path: path, Set: map[string]bool{}}
 	bad := func(format string, args ...any) (AgentFile, error) {
 		return AgentFile{}, fmt.Errorf("vsphere host file %s: %s", path, fmt.Sprintf(format, args...))
 	}
-	file, err := ini.LoadSources(ini.LoadOptions{Insensitive: true, AllowBooleanKeys: true,
-		IgnoreContinuation: true, IgnoreInlineComment: true}, raw)
+	lay, err := parseINI(raw, agentSurface, &f)
 	if err != nil {
-		return bad("%v", err)
+		return AgentFile{}, fmt.Errorf("vsphere host file %s: %w", path, err)
 	}
-	keys := map[string]string{}
-	for _, s := range file.Sections() {
-		for _, k := range s.Keys() {
-			name := k.Name()
-			if !agentKeys[name] {
-				return bad("unknown key %q in [%s]", name, s.Name())
-			}
-			if _, dup := keys[name]; dup {
-				return bad("key %q given twice", name)
-			}
-			keys[name] = strings.TrimSpace(k.Value())
-			f.Set[name] = true
-		}
-	}
-	f.Hostname = keys["hostname"]
+	line := func(key string) string { return at(lay.keyLine("default", key)) }
 	if f.Hostname == "" {
 		return bad("hostname is missing")
 	}
 	if strings.ContainsAny(f.Hostname, " \t\r\n/") {
-		return bad("hostname %q is not a host name", f.Hostname)
+		return bad("%shostname %q is not a host name", line("hostname"), f.Hostname)
 	}
-	f.Username, f.Password = keys["username"], keys["password"]
-	if v, ok := keys["timeout"]; ok {
-		secs, err := strconv.ParseFloat(v, 64)
-		if err != nil || secs <= 0 || secs > 3600 || math.IsNaN(secs) {
-			return bad("timeout = %q: want seconds between 0 and 3600", v)
-		}
-		f.Timeout = time.Duration(secs * float64(time.Second))
-	}
-	if v, ok := keys["port"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65535 {
-			return bad("port = %q: want 1-65535", v)
-		}
-		f.Port = n
-	}
-	for key, dst := range map[string]*bool{"insecure": &f.Insecure, "simulator": &f.Simulator} {
-		if v, ok := keys[key]; ok {
-			b, err := ParseBool(v)
-			if err != nil {
-				return bad("%s = %q: want true or false", key, v)
-			}
-			*dst = b
-		}
-	}
-	f.SimulatorModel = keys["simulator_model"]
 	if f.SimulatorModel != "" && !f.Simulator {
-		return bad("simulator_model is set but simulator is not true")
+		return bad("%ssimulator_model is set but simulator is not true", line("simulator_model"))
 	}
-	f.Thumbprint = keys["thumbprint"]
-	if v := keys["ca_file"]; v != "" {
-		if !filepath.IsAbs(v) {
-			v = filepath.Join(filepath.Dir(path), v)
-		}
-		f.CAFile = v
+	if v := f.CAFile; v != "" && !filepath.IsAbs(v) {
+		f.CAFile = filepath.Join(filepath.Dir(path), v)
 	}
 	return f, nil
 }
 
 // ParseBool accepts the spellings INI files use (Python's configparser
-// ones included: yes/no, on/off, 1/0, true/false, any case). A bare key
-// (AllowBooleanKeys) reads as "true".
+// ones included: yes/no, on/off, 1/0, true/false, any case).
 func ParseBool(v string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "1", "yes", "true", "on":

@@ -1,21 +1,37 @@
 // Package config reads vpoller.conf, the INI file shared by the proxy and
-// the worker. It accepts the original py-vpoller layout ([proxy], [worker],
-// [cache] sections; [cache] is accepted and ignored: the worker's property
-// mirror and perf sweep answer from memory, a value cache would only add
-// staleness) and the older per-daemon files with a [Default]
-// section, so existing installations migrate by pointing -f at their file.
+// the worker, and the per-vCenter files of the worker's vsphere_hosts_dir.
+// It accepts the original py-vpoller layout ([proxy], [worker], [cache]
+// sections; [cache] is accepted and ignored: the worker's property mirror
+// and perf sweep answer from memory, a value cache would only add
+// staleness) and the older per-daemon files with a [Default] section, so
+// existing installations migrate by pointing -f at their file.
+//
+// Every key of every section is declared in one table per surface
+// (options.go: proxyOptions, workerOptions, mirrorOptions, cacheOptions;
+// agentfile.go: agentOptions), which drives the parsing. Anything the
+// tables do not know is an error naming the file, the line and the
+// closest known key ("unknown key frontend_curve_secret_kye in [proxy] at
+// line 12; did you mean frontend_curve_secret_key?"), as are unknown
+// sections, lines that are not key = value, keys given twice and values
+// out of range: a typo must not leave a socket unprotected in silence.
+// Values may carry inline comments after a space (" ;" or " #"); a value
+// that holds one is written in double quotes.
+//
+// To add a key: add the field (and its default in Default), then one row
+// to the table of its section, e.g.
+//
+//	{key: "max_memory", set: atLeast(1<<20, func(p *Proxy) *int { return &p.MaxMemory })},
+//
+// and, when it must agree with other keys, a test in checkProxy or
+// checkWorker.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
-	"strings"
 	"time"
-
-	"gopkg.in/ini.v1"
 )
 
 // DefaultPath is where the original installs its configuration.
@@ -28,8 +44,10 @@ type Security struct {
 	// (NAME.key_secret from `keygen`); set, the socket speaks CURVE.
 	CurveSecretKey string
 	// CurveAllow lists the peers' public keys a CURVE server accepts:
-	// Z85 keys, certificate files, directories of *.key files. Empty
-	// accepts any key (encryption without authentication).
+	// Z85 or hex keys, certificate files, directories of *.key files; "*"
+	// accepts any key (encryption without client authentication). The
+	// frontend and the backend need it with a CURVE key; a management
+	// socket without it accepts its daemon's own key only.
 	CurveAllow string
 	// SecretFile (management sockets only) holds a shared secret that
 	// clients present with ZMTP PLAIN; for loopback tcp management.
@@ -233,208 +251,12 @@ func Parse(raw []byte) (*Config, error) {
 	return cfg, nil
 }
 
+// parse reads INI text over c: every section, key and line must be
+// known (see options.go), and the keys must agree with each other.
 func (c *Config) parse(raw []byte) error {
-	f, err := ini.LoadSources(ini.LoadOptions{Insensitive: true, AllowBooleanKeys: true}, raw)
+	lay, err := parseINI(raw, vpollerConf, c)
 	if err != nil {
-		return fmt.Errorf("parse INI: %w", err)
-	}
-	// [Default] of the older per-daemon files first, so that the named
-	// sections win when both are present.
-	for _, name := range []string{"default", ini.DefaultSection, "proxy"} {
-		if s, err := f.GetSection(name); err == nil {
-			if err := c.readProxy(s); err != nil {
-				return err
-			}
-		}
-	}
-	for _, name := range []string{"default", ini.DefaultSection, "worker"} {
-		if s, err := f.GetSection(name); err == nil {
-			if err := c.readWorker(s); err != nil {
-				return err
-			}
-			if err := c.readMirror(s); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func str(s *ini.Section, key string, dst *string) {
-	if s.HasKey(key) {
-		*dst = strings.TrimSpace(s.Key(key).String())
-	}
-}
-
-func list(s *ini.Section, key string, dst *[]string) {
-	if !s.HasKey(key) {
-		return
-	}
-	var out []string
-	for _, p := range strings.Split(s.Key(key).String(), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	*dst = out
-}
-
-func integer(s *ini.Section, key string, min int, dst *int) error {
-	if !s.HasKey(key) {
-		return nil
-	}
-	n, err := s.Key(key).Int()
-	if err != nil || n < min {
-		return fmt.Errorf("[%s] %s = %q: want a whole number >= %d", s.Name(), key, s.Key(key).String(), min)
-	}
-	*dst = n
-	return nil
-}
-
-func (c *Config) readProxy(s *ini.Section) error {
-	str(s, "frontend", &c.Proxy.Frontend)
-	str(s, "backend", &c.Proxy.Backend)
-	if s.Name() == "proxy" || !s.HasKey("proxy") {
-		// In a [Default] section shared with worker keys, "mgmt" is
-		// ambiguous; the per-daemon files only hold one daemon's keys.
-		str(s, "mgmt", &c.Proxy.Mgmt)
-	}
-	for _, k := range []struct {
-		key string
-		min int
-		dst *int
-	}{
-		{"max_request_bytes", 1024, &c.Proxy.MaxRequestBytes},
-		{"max_reply_bytes", 1024, &c.Proxy.MaxReplyBytes},
-		{"max_clients", 1, &c.Proxy.MaxClients},
-		{"max_workers", 1, &c.Proxy.MaxWorkers},
-		{"max_held_requests", 1, &c.Proxy.MaxHeldRequests},
-		{"max_held_bytes", 1, &c.Proxy.MaxHeldBytes},
-		{"max_inflight_per_worker", 1, &c.Proxy.MaxInflightPerWorker},
-		{"max_memory", 1 << 20, &c.Proxy.MaxMemory},
-		{"max_handshakes", 1, &c.Proxy.MaxHandshakes},
-		{"max_handshakes_per_source", 1, &c.Proxy.MaxHandshakesPerSource},
-	} {
-		if err := integer(s, k.key, k.min, k.dst); err != nil {
-			return err
-		}
-	}
-	if err := seconds(s, "client_idle_timeout", &c.Proxy.ClientIdleTimeout); err != nil {
 		return err
 	}
-	if err := boolean(s, "standby", &c.Proxy.Standby); err != nil {
-		return err
-	}
-	for key, dst := range map[string]*time.Duration{"spill_wait": &c.Proxy.SpillWait,
-		"worker_heartbeat": &c.Proxy.WorkerHeartbeat, "worker_timeout": &c.Proxy.WorkerTimeout} {
-		if !s.HasKey(key) {
-			continue
-		}
-		d, err := ParseSeconds(s.Key(key).String())
-		if err != nil {
-			return fmt.Errorf("[%s] %s: %w", s.Name(), key, err)
-		}
-		*dst = d
-	}
-	if c.Proxy.WorkerTimeout <= c.Proxy.WorkerHeartbeat {
-		return fmt.Errorf("[%s] worker_timeout = %v must exceed worker_heartbeat = %v", s.Name(), c.Proxy.WorkerTimeout, c.Proxy.WorkerHeartbeat)
-	}
-	security(s, "frontend_", &c.Proxy.FrontendSecurity)
-	security(s, "backend_", &c.Proxy.BackendSecurity)
-	if s.Name() == "proxy" || !s.HasKey("proxy") {
-		security(s, "mgmt_", &c.Proxy.MgmtSecurity)
-		if err := hostPort(s, "metrics_listen", &c.Proxy.MetricsListen); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// security reads the <prefix>curve_secret_key, <prefix>curve_allow and
-// <prefix>secret_file keys of one socket.
-func security(s *ini.Section, prefix string, dst *Security) {
-	str(s, prefix+"curve_secret_key", &dst.CurveSecretKey)
-	str(s, prefix+"curve_allow", &dst.CurveAllow)
-	str(s, prefix+"secret_file", &dst.SecretFile)
-}
-
-// hostPort reads a host:port to listen on ("" allowed: off).
-func hostPort(s *ini.Section, key string, dst *string) error {
-	if !s.HasKey(key) {
-		return nil
-	}
-	v := strings.TrimSpace(s.Key(key).String())
-	if v != "" {
-		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
-			return fmt.Errorf("[%s] %s = %q: want host:port, e.g. 127.0.0.1:9110", s.Name(), key, v)
-		}
-	}
-	*dst = v
-	return nil
-}
-
-// boolean reads 0/1, true/false, yes/no, on/off.
-func boolean(s *ini.Section, key string, dst *bool) error {
-	if !s.HasKey(key) {
-		return nil
-	}
-	v, err := s.Key(key).Bool()
-	if err != nil {
-		return fmt.Errorf("[%s] %s = %q: want 0 or 1 (or true/false)", s.Name(), key, s.Key(key).String())
-	}
-	*dst = v
-	return nil
-}
-
-// seconds reads a whole number of seconds (0 allowed: off).
-func seconds(s *ini.Section, key string, dst *time.Duration) error {
-	var n int
-	if err := integer(s, key, 0, &n); err != nil {
-		return err
-	}
-	if s.HasKey(key) {
-		*dst = time.Duration(n) * time.Second
-	}
-	return nil
-}
-
-func (c *Config) readWorker(s *ini.Section) error {
-	str(s, "proxy", &c.Worker.Proxy)
-	if s.Name() == "worker" || s.HasKey("proxy") {
-		str(s, "mgmt", &c.Worker.Mgmt)
-	}
-	str(s, "db", &c.Worker.DB)
-	str(s, "vsphere_hosts_dir", &c.Worker.VSphereHostsDir)
-	list(s, "helpers", &c.Worker.Helpers)
-	list(s, "tasks", &c.Worker.Tasks)
-	str(s, "proxy_curve_server_key", &c.Worker.ProxyCurveServerKey)
-	str(s, "proxy_curve_secret_key", &c.Worker.ProxyCurveSecretKey)
-	if s.Name() == "worker" || s.HasKey("proxy") {
-		security(s, "mgmt_", &c.Worker.MgmtSecurity)
-		if err := hostPort(s, "metrics_listen", &c.Worker.MetricsListen); err != nil {
-			return err
-		}
-	}
-	for _, k := range []struct {
-		key string
-		min int
-		dst *int
-	}{
-		{"concurrency", 1, &c.Worker.Concurrency},
-		{"agent_concurrency", 0, &c.Worker.AgentConcurrency},
-		{"breaker_failures", 1, &c.Worker.BreakerFailures},
-		{"max_reply_bytes", 1024, &c.Worker.MaxReplyBytes},
-		{"queue", 0, &c.Worker.Queue},
-	} {
-		if err := integer(s, k.key, k.min, k.dst); err != nil {
-			return err
-		}
-	}
-	if s.Name() == "worker" {
-		str(s, "id", &c.Worker.ID)
-	}
-	if err := seconds(s, "release_after", &c.Worker.ReleaseAfter); err != nil {
-		return err
-	}
-	return seconds(s, "breaker_cooldown", &c.Worker.BreakerCooldown)
+	return errors.Join(checkProxy(&c.Proxy, lay), checkWorker(&c.Worker, lay))
 }

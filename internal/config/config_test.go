@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/ini.v1"
 )
 
 // original is the vpoller.conf that py-vpoller ships.
@@ -173,6 +175,14 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(original))
 	f.Add([]byte("[Default]\nproxy = tcp://localhost:10124\n"))
 	f.Add([]byte("[cache]\nttl = 99999999999999999999\n"))
+	if raw, err := os.ReadFile("../../conf/vpoller.conf"); err == nil {
+		f.Add(raw)
+	}
+	f.Add([]byte("[proxy]\nfrontend_curve_secret_kye = /k\n"))
+	f.Add([]byte("[proxy]\nfrontend_curve_secret_key = /k ; key\nfrontend_curve_allow = *\n[worker]\ndb = \"/a #b\"\n"))
+	f.Add([]byte("[worker]\ndb = \"\"\"x\nconcurrency = 2\n\"\"\"\n"))
+	f.Add([]byte("[worker]\ndb = `x\n`\n"))
+	f.Add([]byte("a = b\n[Default]\nmgmt = x\nproxy = y\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err != nil {
@@ -180,6 +190,34 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.Worker.Concurrency < 1 || c.Proxy.MaxRequestBytes < 1024 {
 			t.Fatalf("invalid config accepted: %+v", c)
+		}
+		for _, s := range []Security{c.Proxy.FrontendSecurity, c.Proxy.BackendSecurity} {
+			if (s.CurveSecretKey == "") != (s.CurveAllow == "") {
+				t.Fatalf("CURVE half configured and accepted: %+v", s)
+			}
+		}
+		// The scan that gives line numbers and ini.v1, which reads the
+		// values, saw the same keys.
+		lay, _ := scanLayout(data)
+		f, err := ini.LoadSources(iniOptions, data)
+		if err != nil {
+			t.Fatalf("accepted, but ini.v1 says %v", err)
+		}
+		for section, keys := range lay.keys {
+			sec, err := f.GetSection(section)
+			if err != nil {
+				t.Fatalf("section %q scanned, not in ini.v1", section)
+			}
+			for k := range keys {
+				if !sec.HasKey(k) {
+					t.Fatalf("key %q of [%s] scanned, not in ini.v1", k, section)
+				}
+			}
+		}
+		// What was accepted reads the same again.
+		again, err := Parse(data)
+		if err != nil || !reflect.DeepEqual(c, again) {
+			t.Fatalf("second parse: %v", err)
 		}
 	})
 }
@@ -222,6 +260,8 @@ func TestLoadOrDefault(t *testing.T) {
 func FuzzParseAgentFile(f *testing.F) {
 	f.Add([]byte("hostname = vc01\nusername = u\npassword = p\n"))
 	f.Add([]byte("[Default]\nhostname=x\ntimeout=1e9\n"))
+	f.Add([]byte("hostname = vc ; comment\npassword = \"p #1\"\nport = 443 # https\n"))
+	f.Add([]byte("hostname = vc\n[vc]\nport = 1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := ParseAgentFile(data, "/etc/vpoller/vsphere.d/x.conf")
 		if err != nil {

@@ -1,12 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/ini.v1"
 )
 
 // Mirror holds the [worker] keys of the vSphere property mirror and
@@ -44,43 +43,28 @@ func defaultMirror() Mirror {
 		Sweep: true, SweepExpiry: 3}
 }
 
-// readMirror reads the mirror keys of a [worker] (or [Default]) section.
-func (c *Config) readMirror(s *ini.Section) error {
-	m := &c.Worker.Mirror
-	for key, dst := range map[string]*bool{"mirror": &m.Enabled, "perf_sweep": &m.Sweep} {
-		if s.HasKey(key) {
-			b, err := ParseBool(s.Key(key).String())
-			if err != nil {
-				return fmt.Errorf("[%s] %s = %q: want true or false", s.Name(), key, s.Key(key).String())
-			}
-			*dst = b
-		}
-	}
-	if err := integer(s, "mirror_max_paths", 8, &m.MaxPaths); err != nil {
-		return err
-	}
-	if err := integer(s, "perf_sweep_expiry", 1, &m.SweepExpiry); err != nil {
-		return err
-	}
-	for key, dst := range map[string]*time.Duration{"mirror_path_expiry": &m.PathExpiry, "mirror_max_age": &m.MaxAge, "mirror_wait": &m.Wait} {
-		if !s.HasKey(key) {
-			continue
-		}
-		d, err := ParseSeconds(s.Key(key).String())
-		if err != nil {
-			return fmt.Errorf("[%s] %s: %w", s.Name(), key, err)
-		}
-		*dst = d
-	}
+// mirrorOptions are the [worker] keys of the mirror and the sweep.
+var mirrorOptions = []option[Worker]{
+	{key: "mirror", set: boolean(func(w *Worker) *bool { return &w.Mirror.Enabled })},
+	{key: "perf_sweep", set: boolean(func(w *Worker) *bool { return &w.Mirror.Sweep })},
+	{key: "mirror_max_paths", set: atLeast(8, func(w *Worker) *int { return &w.Mirror.MaxPaths })},
+	{key: "perf_sweep_expiry", set: atLeast(1, func(w *Worker) *int { return &w.Mirror.SweepExpiry })},
+	{key: "mirror_path_expiry", set: duration(func(w *Worker) *time.Duration { return &w.Mirror.PathExpiry })},
+	{key: "mirror_max_age", set: duration(func(w *Worker) *time.Duration { return &w.Mirror.MaxAge })},
+	{key: "mirror_wait", set: duration(func(w *Worker) *time.Duration { return &w.Mirror.Wait })},
+}
+
+// checkMirror checks the mirror keys against each other.
+func checkMirror(m *Mirror, lay layout) error {
 	if m.Wait < time.Second || m.Wait%time.Second != 0 || m.Wait > time.Hour {
-		return fmt.Errorf("[%s] mirror_wait = %v: want whole seconds from 1s to 1h", s.Name(), m.Wait)
+		return fmt.Errorf("%s = %v: want whole seconds from 1s to 1h", locate(lay, "worker", "mirror_wait"), m.Wait)
 	}
 	if m.MaxAge <= m.Wait {
-		return fmt.Errorf("[%s] mirror_max_age = %v must exceed mirror_wait = %v (each poll may take that long to confirm the mirror current)",
-			s.Name(), m.MaxAge, m.Wait)
+		return fmt.Errorf("%s = %v must exceed mirror_wait = %v (each poll may take that long to confirm the mirror current)",
+			locate(lay, "worker", "mirror_max_age"), m.MaxAge, m.Wait)
 	}
 	if m.PathExpiry < time.Minute {
-		return fmt.Errorf("[%s] mirror_path_expiry = %v: want at least 1m", s.Name(), m.PathExpiry)
+		return fmt.Errorf("%s = %v: want at least 1m", locate(lay, "worker", "mirror_path_expiry"), m.PathExpiry)
 	}
 	return nil
 }
@@ -88,18 +72,27 @@ func (c *Config) readMirror(s *ini.Section) error {
 // ParseSeconds reads a duration written as whole seconds ("90") or in Go
 // syntax ("90s", "1h30m"); it must be positive and at most a week.
 func ParseSeconds(v string) (time.Duration, error) {
+	d, err := parseSeconds(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", strings.TrimSpace(v), err)
+	}
+	return d, nil
+}
+
+// parseSeconds is ParseSeconds with errors that say only what is wanted.
+func parseSeconds(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
 	var d time.Duration
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if n <= 0 || n > int64(7*24*time.Hour/time.Second) {
-			return 0, fmt.Errorf("%q: want seconds from 1 to 604800", v)
+			return 0, errors.New("want seconds from 1 to 604800")
 		}
 		d = time.Duration(n) * time.Second
 	} else if d, err = time.ParseDuration(v); err != nil {
-		return 0, fmt.Errorf("%q: want seconds (90) or a duration (90s, 1h30m)", v)
+		return 0, errors.New("want seconds (90) or a duration (90s, 1h30m)")
 	}
 	if d <= 0 || d > 7*24*time.Hour {
-		return 0, fmt.Errorf("%q: want a positive duration of at most a week", v)
+		return 0, errors.New("want a positive duration of at most a week")
 	}
 	return d, nil
 }

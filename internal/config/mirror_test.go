@@ -28,7 +28,7 @@ func TestMirrorKeys(t *testing.T) {
 		{"mirror_max_paths = 3", "mirror_max_paths"},
 		{"mirror_wait = 1.5s", "mirror_wait = 1.5s: want whole seconds"},
 		{"mirror_wait = 30s\nmirror_max_age = 30s", "must exceed mirror_wait"},
-		{"mirror_max_age = soon", "mirror_max_age: \"soon\""},
+		{"mirror_max_age = soon", "mirror_max_age = \"soon\": want seconds"},
 		{"mirror_path_expiry = 10s", "want at least 1m"},
 		{"perf_sweep_expiry = 0", "perf_sweep_expiry"},
 	} {

@@ -14,6 +14,7 @@ package curvekey
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,11 +48,49 @@ func ParseKey(s string) (Key, error) {
 		}
 		copy(k[:], b)
 	case 64:
-		if _, err := fmt.Sscanf(s, "%x", &k); err != nil {
-			return k, fmt.Errorf("curve key %q: not hexadecimal", s)
+		if _, err := hex.Decode(k[:], []byte(s)); err != nil {
+			return k, fmt.Errorf("curve key: 64 characters but not hexadecimal: %w", err)
 		}
 	default:
 		return k, fmt.Errorf("curve key: %d characters; want 40 (Z85) or 64 (hex)", len(s))
+	}
+	return k, nil
+}
+
+// lowOrderProbe is a fixed clamped scalar: multiplied by a point of small
+// order it gives the all-zero result that curve25519.X25519 refuses, and
+// by any other point a non-zero one.
+var lowOrderProbe = [32]byte{0: 0x08, 31: 0x40}
+
+// ErrWeakKey marks a public key no peer can have made from a secret key:
+// all zeros or another point of small order. A Diffie-Hellman with such a
+// key gives a shared secret that does not depend on the other side's
+// secret key, so whoever sends one (or gets one configured as the
+// server's key) can read the session without holding any secret. libsodium
+// refuses them; Go's nacl/box does not, so every key is checked here.
+var ErrWeakKey = errors.New("curve key: not a usable public key")
+
+// CheckPublic refuses the all-zero key and the other low-order points
+// (and their non-canonical encodings), as libsodium's crypto_box does.
+func CheckPublic(k Key) error {
+	if k == (Key{}) {
+		return fmt.Errorf("%w: all zeros", ErrWeakKey)
+	}
+	if _, err := curve25519.X25519(lowOrderProbe[:], k[:]); err != nil {
+		return fmt.Errorf("%w: %s is a point of small order", ErrWeakKey, k)
+	}
+	return nil
+}
+
+// ParsePublic reads a public key as ParseKey does and refuses the keys
+// CheckPublic refuses.
+func ParsePublic(s string) (Key, error) {
+	k, err := ParseKey(s)
+	if err != nil {
+		return k, err
+	}
+	if err := CheckPublic(k); err != nil {
+		return Key{}, err
 	}
 	return k, nil
 }
@@ -130,7 +169,7 @@ func ParseCert(data []byte) (Cert, error) {
 	if pub == "" {
 		return c, errors.New("certificate: no curve public-key")
 	}
-	k, err := ParseKey(pub)
+	k, err := ParsePublic(pub)
 	if err != nil {
 		return c, fmt.Errorf("certificate public-key: %w", err)
 	}
@@ -139,6 +178,9 @@ func ParseCert(data []byte) (Cert, error) {
 		s, err := ParseKey(sec)
 		if err != nil {
 			return c, fmt.Errorf("certificate secret-key: %w", err)
+		}
+		if s == (Key{}) {
+			return c, errors.New("certificate secret-key: all zeros, not a generated key")
 		}
 		kp, err := FromSecret(s)
 		if err != nil {
@@ -205,10 +247,30 @@ func writeNew(path string, data []byte, mode fs.FileMode) error {
 	return nil
 }
 
+// checkMode refuses a key file or allow-list directory that group or
+// others can write (whoever can write it chooses which keys are trusted),
+// and, for a secret key, one they can read at all (like an SSH private
+// key: a secret key others can read authenticates anyone). The message
+// says which chmod fixes it, as the per-vCenter files' checks do.
+func checkMode(path, what string, st fs.FileInfo, secret bool) error {
+	perm := st.Mode().Perm()
+	switch {
+	case secret && perm&0o077 != 0:
+		return fmt.Errorf("%s %s: mode %04o lets group or others read or write it; run chmod 600 %s", what, path, perm, path)
+	case perm&0o022 != 0:
+		return fmt.Errorf("%s %s: mode %04o lets group or others write it, and so choose the keys trusted; run chmod go-w %s",
+			what, path, perm, path)
+	}
+	return nil
+}
+
 // LoadKeyPair reads a secret certificate file. The file must not be
-// readable or writable by group or others (like an SSH private key): a
-// secret key others can read authenticates anyone.
+// readable or writable by group or others (see checkMode).
 func LoadKeyPair(path string) (KeyPair, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("curve secret key: %w", err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("curve secret key: %w", err)
@@ -220,39 +282,47 @@ func LoadKeyPair(path string) (KeyPair, error) {
 	if c.Secret == nil {
 		return KeyPair{}, fmt.Errorf("curve secret key %s: a public certificate (no secret-key); use the .key_secret file", path)
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("curve secret key: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return KeyPair{}, fmt.Errorf("curve secret key %s: mode %04o lets group or others read or write it; chmod 600 it", path, st.Mode().Perm())
+	if err := checkMode(path, "curve secret key", st, true); err != nil {
+		return KeyPair{}, err
 	}
 	return KeyPair{Public: c.Public, Secret: *c.Secret}, nil
 }
 
-// isFile reports whether path names an existing file or directory: a
-// path wins over a 40-character string that also reads as Z85.
-func isFile(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 // LoadPublic reads a public key given inline (40 Z85 characters or 64 hex
-// digits) or as the path of a certificate file (public or secret).
+// digits) or as the path of a certificate file (public or secret), which
+// group and others must not be able to write. A path wins over a string
+// that also reads as a key.
 func LoadPublic(spec string) (Key, error) {
 	spec = strings.TrimSpace(spec)
-	if !isFile(spec) {
-		if k, err := ParseKey(spec); err == nil {
+	st, err := os.Stat(spec)
+	if err != nil {
+		if k, kerr := ParseKey(spec); kerr == nil {
+			if err := CheckPublic(k); err != nil {
+				return Key{}, fmt.Errorf("curve public key %s: %w", k, err)
+			}
 			return k, nil
 		}
+		return Key{}, fmt.Errorf("curve public key %q: neither a key (40 Z85 characters or 64 hex digits) nor a readable certificate: %w", spec, err)
 	}
-	data, err := os.ReadFile(spec)
+	if st.IsDir() {
+		return Key{}, fmt.Errorf("curve public key %s: a directory, not a certificate file", spec)
+	}
+	return loadCertFile(spec, st)
+}
+
+// loadCertFile reads the public key of a certificate file after checking
+// its mode.
+func loadCertFile(path string, st fs.FileInfo) (Key, error) {
+	if err := checkMode(path, "curve public key", st, false); err != nil {
+		return Key{}, err
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return Key{}, fmt.Errorf("curve public key %q: neither a key (40 Z85 characters) nor a readable certificate: %w", spec, err)
+		return Key{}, fmt.Errorf("curve public key: %w", err)
 	}
 	c, err := ParseCert(data)
 	if err != nil {
-		return Key{}, fmt.Errorf("curve public key %s: %w", spec, err)
+		return Key{}, fmt.Errorf("curve public key %s: %w", path, err)
 	}
 	return c.Public, nil
 }
@@ -261,10 +331,17 @@ func LoadPublic(spec string) (Key, error) {
 // (the certificate's file name, or the key itself when given inline).
 type AllowList map[Key]string
 
+// AnyKey is the allow-list value that admits every client key: CURVE then
+// encrypts but does not authenticate clients, so a configuration must say
+// so explicitly.
+const AnyKey = "*"
+
 // LoadAllowList reads a comma-separated list whose items are inline keys,
 // certificate files, or directories whose *.key files are public
-// certificates (a czmq/pyzmq certificate store). An empty list is an
-// error: CURVE without an allow-list would let every key in.
+// certificates (a czmq/pyzmq certificate store). Directories and files
+// that group or others can write are refused, as are weak keys
+// (CheckPublic). An empty list is an error: CURVE without an allow-list
+// would let every key in (that is AnyKey, which callers handle).
 func LoadAllowList(spec string) (AllowList, error) {
 	out := AllowList{}
 	for _, item := range strings.Split(spec, ",") {
@@ -272,23 +349,31 @@ func LoadAllowList(spec string) (AllowList, error) {
 		if item == "" {
 			continue
 		}
+		if item == AnyKey {
+			return nil, fmt.Errorf("curve allow-list %q: %s (any client key) cannot be combined with keys", spec, AnyKey)
+		}
 		st, err := os.Stat(item)
 		if err != nil {
-			if k, kerr := ParseKey(item); kerr == nil {
-				out[k] = k.String()
-				continue
+			k, kerr := ParseKey(item)
+			if kerr != nil {
+				return nil, fmt.Errorf("curve allow-list item %q: neither a key nor a file: %w", item, err)
 			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("curve allow-list item %q: neither a key nor a file: %w", item, err)
+			if err := CheckPublic(k); err != nil {
+				return nil, fmt.Errorf("curve allow-list item %q: %w", item, err)
+			}
+			out[k] = k.String()
+			continue
 		}
 		if !st.IsDir() {
-			k, err := LoadPublic(item)
+			k, err := loadCertFile(item, st)
 			if err != nil {
 				return nil, err
 			}
 			out[k] = filepath.Base(item)
 			continue
+		}
+		if err := checkMode(item, "curve allow-list directory", st, false); err != nil {
+			return nil, err
 		}
 		files, err := filepath.Glob(filepath.Join(item, "*.key"))
 		if err != nil {
@@ -296,7 +381,14 @@ func LoadAllowList(spec string) (AllowList, error) {
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			k, err := LoadPublic(f)
+			fst, err := os.Stat(f)
+			if err != nil {
+				return nil, fmt.Errorf("curve allow-list %s: %w", item, err)
+			}
+			if fst.IsDir() {
+				return nil, fmt.Errorf("curve allow-list %s: %s is a directory, not a certificate file", item, f)
+			}
+			k, err := loadCertFile(f, fst)
 			if err != nil {
 				return nil, err
 			}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
@@ -95,6 +96,7 @@ func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 		opts.Logger.Warn("management socket is not authenticated: status is answered, shutdown is refused",
 			"mgmt", ep, "fix", "use an ipc:// endpoint, mgmt_curve_secret_key or mgmt_secret_file")
 	}
+	warnExposed(opts.Logger, ep, opts.Security)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{ln: ln, opts: opts, allowShutdown: allow, shutdown: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -102,6 +104,38 @@ func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 		_ = ln.Serve(runCtx, s.serveConn)
 	}()
 	return s, nil
+}
+
+// warnExposed warns, as the proxy does for a frontend or backend
+// reachable from other hosts without CURVE, about management sockets
+// whose protection does not hold beyond this host: PLAIN sends its shared
+// secret in the clear (whoever reads it on the network can stop the
+// daemon), and CURVE with mgmt_curve_allow = * lets any key in.
+func warnExposed(log *slog.Logger, ep string, mech zmtp.Mechanism) {
+	switch {
+	case mech.Name() == string(zmq4.PlainSecurity) && exposed(ep):
+		log.Warn("management socket reachable from other hosts with PLAIN: its shared secret crosses the network "+
+			"in the clear, and whoever reads it can stop the daemon",
+			"mgmt", ep, "fix", "bind mgmt to 127.0.0.1 or an ipc:// socket, or use mgmt_curve_secret_key instead of mgmt_secret_file")
+	case zmtp.AcceptsAnyKey(mech):
+		log.Warn("management socket accepts any CURVE client key (mgmt_curve_allow = *): whoever reaches it can stop the daemon",
+			"mgmt", ep, "fix", "list the keys allowed in mgmt_curve_allow, or leave it unset to allow the daemon's own key only")
+	}
+}
+
+// exposed reports whether a tcp endpoint binds beyond loopback (every
+// interface, a host name other than localhost, or a non-loopback
+// address).
+func exposed(ep string) bool {
+	e, err := endpoint.Parse(ep)
+	if err != nil || e.Scheme != "tcp" {
+		return false
+	}
+	if e.Wildcard() {
+		return true
+	}
+	ip := net.ParseIP(e.Host)
+	return ip == nil && e.Host != "localhost" || ip != nil && !ip.IsLoopback()
 }
 
 // maxRequest bounds a management request: {"method": "status"} and the like.

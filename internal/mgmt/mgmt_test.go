@@ -1,9 +1,11 @@
 package mgmt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -202,7 +204,7 @@ func TestShutdownRefusedOverUnauthenticatedTCP(t *testing.T) {
 func TestAuthenticatedTCP(t *testing.T) {
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "mgmt.secret")
-	if err := os.WriteFile(secretFile, []byte("a long enough secret\n"), 0o600); err != nil {
+	if err := os.WriteFile(secretFile, []byte("a long enough secret for PLAIN, 32+\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	kp, _ := curvekey.Generate()
@@ -267,5 +269,105 @@ func TestIdleConnectionsDoNotBlockStatus(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("status took %s behind 20 idle connections", d)
+	}
+}
+
+// Management sockets whose protection does not hold beyond this host are
+// warned about at start-up, as the proxy warns about a frontend exposed
+// without CURVE.
+func TestExposedWarnings(t *testing.T) {
+	dir := t.TempDir()
+	kp, _ := curvekey.Generate()
+	_, keyFile, err := curvekey.WriteCertFiles(filepath.Join(dir, "d"), kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mech := func(sec config.Security) zmtp.Mechanism {
+		m, _, err := ServerSecurity(sec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	plain := zmtp.PlainServer(zmtp.SecretUser, strings.Repeat("s", 32))
+	anyKey := mech(config.Security{CurveSecretKey: keyFile, CurveAllow: "*"})
+	ownKey := mech(config.Security{CurveSecretKey: keyFile})
+	const plainWarn, anyWarn = "reachable from other hosts with PLAIN", "accepts any CURVE client key"
+	for _, tc := range []struct {
+		ep   string
+		mech zmtp.Mechanism
+		want string // "" = no warning
+	}{
+		{"tcp://0.0.0.0:9999", plain, plainWarn},
+		{"tcp://*:9999", plain, plainWarn},
+		{"tcp://192.0.2.10:9999", plain, plainWarn},
+		{"tcp://mgmt.example.org:9999", plain, plainWarn},
+		{"tcp://[2001:db8::1]:9999", plain, plainWarn},
+		{"tcp://127.0.0.1:9999", plain, ""},
+		{"tcp://127.0.0.2:9999", plain, ""},
+		{"tcp://[::1]:9999", plain, ""},
+		{"tcp://localhost:9999", plain, ""},
+		{"ipc:///run/vpoller/proxy-mgmt.sock", plain, ""},
+		{"tcp://127.0.0.1:9999", anyKey, anyWarn},
+		{"tcp://0.0.0.0:9999", anyKey, anyWarn},
+		{"tcp://0.0.0.0:9999", ownKey, ""},
+		{"tcp://0.0.0.0:9999", zmtp.Null(), ""}, // warned otherwise: shutdown is refused
+	} {
+		var buf bytes.Buffer
+		warnExposed(slog.New(slog.NewTextHandler(&buf, nil)), tc.ep, tc.mech)
+		out := buf.String()
+		switch {
+		case tc.want == "" && out != "":
+			t.Errorf("%s %s: warned %q", tc.ep, tc.mech.Name(), out)
+		case tc.want != "" && (!strings.Contains(out, "level=WARN") || !strings.Contains(out, tc.want) || !strings.Contains(out, tc.ep)):
+			t.Errorf("%s %s: logged %q, want a warning with %q", tc.ep, tc.mech.Name(), out, tc.want)
+		}
+	}
+	// Listen warns at start-up.
+	var buf bytes.Buffer
+	s, err := Listen(context.Background(), "tcp://127.0.0.1:0", Options{Security: anyKey, Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if !strings.Contains(buf.String(), anyWarn) {
+		t.Fatalf("Listen logged %q", buf.String())
+	}
+}
+
+// What ServerSecurity makes of the mgmt_* keys: the daemon's own key is
+// always allowed; without mgmt_curve_allow only it; "*" any key.
+func TestServerSecurityAllowList(t *testing.T) {
+	dir := t.TempDir()
+	own, _ := curvekey.Generate()
+	admin, _ := curvekey.Generate()
+	stranger, _ := curvekey.Generate()
+	_, ownFile, err := curvekey.WriteCertFiles(filepath.Join(dir, "daemon"), own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminPub, _, err := curvekey.WriteCertFiles(filepath.Join(dir, "admin"), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		allow string
+		ok    map[*curvekey.KeyPair]bool
+	}{
+		{"", map[*curvekey.KeyPair]bool{&own: true, &admin: false, &stranger: false}},
+		{adminPub, map[*curvekey.KeyPair]bool{&own: true, &admin: true, &stranger: false}},
+		{"*", map[*curvekey.KeyPair]bool{&own: true, &admin: true, &stranger: true}},
+	} {
+		m, _, err := ServerSecurity(config.Security{CurveSecretKey: ownFile, CurveAllow: tc.allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ep := startAt(t, "tcp://127.0.0.1:0", m)
+		for kp, want := range tc.ok {
+			_, err := Command(context.Background(), ep, "status", 3*time.Second, zmtp.CurveClient(own.Public, *kp))
+			if (err == nil) != want {
+				t.Errorf("allow %q, key %s: %v, want allowed=%v", tc.allow, kp.Public, err, want)
+			}
+		}
 	}
 }

@@ -3,21 +3,26 @@ package zmtp
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/go-zeromq/zmq4"
+	"golang.org/x/crypto/nacl/box"
 
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
-var fuzzServerKey = func() curvekey.KeyPair {
-	kp, err := curvekey.Generate()
-	if err != nil {
-		panic(err)
-	}
-	return kp
-}()
+// fixedHello is a valid CURVE HELLO to testServerKP from a fixed
+// transient key, so that FuzzHandshake's CURVE seeds get a WELCOME.
+func fixedHello() []byte {
+	cn := mustKeyPair("3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a")
+	hello := append([]byte{1, 0}, make([]byte, 72)...)
+	hello = append(hello, cn.Public[:]...)
+	hello = binary.BigEndian.AppendUint64(hello, 1)
+	hello = box.Seal(hello, make([]byte, 64), shortNonce(helloPrefix, 1), (*[32]byte)(&testServerKP.Public), (*[32]byte)(&cn.Secret))
+	return testutil.Command("HELLO", hello)
+}
 
 // FuzzHandshake feeds arbitrary bytes to a server end as the whole of
 // what a peer sends, under each mechanism: an error is fine, a panic or a
@@ -27,8 +32,10 @@ func FuzzHandshake(f *testing.F) {
 	f.Add(byte(0), append(testutil.Greeting("NULL", false), flagCommand|flagLong, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
 	f.Add(byte(1), append(testutil.Greeting("PLAIN", false), flagCommand, 15, 5, 'H', 'E', 'L', 'L', 'O', 3, 'a', 'b', 'c', 3, 'x', 'y', 'z'))
 	f.Add(byte(2), append(testutil.Greeting("CURVE", false), append([]byte{flagCommand, 200, 5}, append([]byte("HELLO"), make([]byte, 194)...)...)...))
+	f.Add(byte(2), append(testutil.Greeting("CURVE", false), fixedHello()...))
+	f.Add(byte(2), append(append(testutil.Greeting("CURVE", false), fixedHello()...), testutil.Command("INITIATE", make([]byte, 300))...))
 	f.Fuzz(func(t *testing.T, mech byte, stream []byte) {
-		m := []Mechanism{Null(), PlainServer("vpoller", "secret"), CurveServer(fuzzServerKey, nil)}[int(mech)%3]
+		m := []Mechanism{Null(), PlainServer("vpoller", "secret"), CurveServer(testServerKP, nil)}[int(mech)%3]
 		c, err := Open(newPipeConn(stream), Config{Type: zmq4.Router, Mechanism: m, Limits: Limits{MaxMessage: 4096, Discard: 8192}}, true)
 		if err != nil {
 			return
@@ -135,6 +142,8 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add(marshalMetadata(zmq4.Metadata{propSocketType: "DEALER"}))
 	f.Add([]byte{11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p'})
 	f.Add([]byte{1, 'x', 0xff, 0xff, 0xff, 0xff})
+	f.Add(metaBody("Socket-Type", "DEALER", "socket-type", "PUB"))
+	f.Add(metaBody("X-a b", ""))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		md, err := parseMetadata(b)
 		if err != nil {
@@ -143,6 +152,9 @@ func FuzzParseMetadata(f *testing.F) {
 		total := 0
 		for k, v := range md {
 			total += 1 + len(k) + 4 + len(v)
+			if !validPropertyName(k) {
+				t.Fatalf("accepted property name %q", k)
+			}
 		}
 		if total > len(b) {
 			t.Fatalf("metadata of %d bytes from %d bytes of input", total, len(b))
@@ -153,16 +165,138 @@ func FuzzParseMetadata(f *testing.F) {
 // FuzzCurveOpen: arbitrary MESSAGE bodies never open (forgery) and never
 // panic; a sealed one opens exactly once (no replay).
 func FuzzCurveOpen(f *testing.F) {
-	a, b := fuzzServerKey, func() curvekey.KeyPair { kp, _ := curvekey.Generate(); return kp }()
-	send := newCurveCodec((*[32]byte)(&b.Public), (*[32]byte)(&a.Secret), "CurveZMQMESSAGEC", "CurveZMQMESSAGES", 2, 1)
+	key, err := sharedKey((*[32]byte)(&testClientKP.Public), (*[32]byte)(&testServerKP.Secret))
+	if err != nil {
+		f.Fatal(err)
+	}
+	send := newCurveCodec(key, clientPrefix, serverPrefix, 2, 1)
 	f.Add(send.seal(nil, curveMore, []byte("hello")))
 	f.Add([]byte(messageCommand + "\x00\x00\x00\x00\x00\x00\x00\x05"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		recv := newCurveCodec((*[32]byte)(&a.Public), (*[32]byte)(&b.Secret), "CurveZMQMESSAGES", "CurveZMQMESSAGEC", 1, 2)
+		recv := newCurveCodec(key, serverPrefix, clientPrefix, 1, 2)
+		orig := append([]byte{}, body...)
 		if _, _, err := recv.open(body); err == nil {
-			if _, _, err := recv.open(body); err == nil {
+			// open decrypts in place: the same bytes again must not open.
+			if _, _, err := recv.open(orig); err == nil {
 				t.Fatal("the same MESSAGE opened twice")
 			}
+		} else if !bytes.Equal(body, orig) {
+			t.Fatal("a MESSAGE that did not open was changed")
+		}
+	})
+}
+
+// serverFields and clientFields are the script fields that change what a
+// scripted client (server) sends, for FuzzCurveServer (FuzzCurveClient).
+var (
+	serverFields = []scriptField{sfNone, sfHelloFlags, sfHelloRaw, sfHelloVersion, sfHelloPadding, sfHelloTransient,
+		sfHelloSignature, sfHelloServerKey, sfHelloNonce, sfInitiateRaw, sfInitiateCookie, sfInitiateNonce, sfInitiateClient,
+		sfInitiateVouch, sfInitiateMeta, sfInitiateFlip, sfMessages, sfMessageNonces, sfMessageReflect, sfMessageFlip, sfRawAfter}
+	clientFields = []scriptField{sfNone, sfErrorAtWelcome, sfCloseAtWelcome, sfWelcomeRaw, sfWelcomeFlip, sfWelcomeKey,
+		sfWelcomeSn, sfErrorAtReady, sfCloseAtReady, sfReadyRaw, sfReadyNonce, sfReadyMeta, sfReadyFlip, sfMessages,
+		sfMessageNonces, sfMessageReflect, sfMessageFlip, sfRawAfter}
+)
+
+func fieldIndex(fields []scriptField, f scriptField) byte {
+	for i, g := range fields {
+		if g == f {
+			return byte(i)
+		}
+	}
+	panic(fmt.Sprintf("field %s not in the list", f))
+}
+
+// checkFuzzMessages asserts that what ReadMsg returned respects the
+// limits.
+func checkFuzzMessages(t *testing.T, r scriptResult) {
+	t.Helper()
+	for _, m := range r.msgs {
+		total := 0
+		for _, fr := range m {
+			total += len(fr)
+		}
+		if len(m) == 0 || len(m) > scriptLimits.MaxFrames || int64(total) > scriptLimits.MaxMessage {
+			t.Fatalf("message of %d frames, %d bytes passed limits %+v", len(m), total, scriptLimits)
+		}
+	}
+}
+
+// FuzzCurveServer runs our CURVE server (allow-list: the test client's
+// key) against a scripted client with fixed keys that puts the fuzzer's
+// bytes into one field of its HELLO or INITIATE (inside the boxes when
+// the field is there: the signature, the vouch, the metadata), or, after
+// the handshake, into its MESSAGE plaintexts (flags and commands
+// included), its MESSAGE nonces, or raw frames. The seeds are the cases
+// of TestCurveServerRefusals. Whatever the bytes: no panic, messages
+// within the limits, and a handshake accepted only for the allowed key,
+// vouched for by its owner.
+func FuzzCurveServer(f *testing.F) {
+	for _, tc := range serverCases {
+		who := byte(0)
+		if tc.client == testOtherKP {
+			who = 1
+		}
+		f.Add(fieldIndex(serverFields, tc.field), tc.data, who)
+	}
+	f.Fuzz(func(t *testing.T, field byte, data []byte, who byte) {
+		s := &script{field: serverFields[int(field)%len(serverFields)], data: data, client: testClientKP}
+		if who%2 == 1 {
+			s.client = testOtherKP
+		}
+		r, _ := runScript(s, true, testAllow, curvekey.Key{})
+		checkFuzzMessages(t, r)
+		if r.openErr != nil {
+			return
+		}
+		if r.peer != "client.key" {
+			t.Fatalf("handshake accepted for %q, not the allowed key", r.peer)
+		}
+		if s.client != testClientKP {
+			t.Fatal("handshake accepted from a client vouching with a key not allowed")
+		}
+		if !s.ready {
+			t.Fatal("our server completed a handshake its client could not complete")
+		}
+	})
+}
+
+// FuzzCurveClient runs our CURVE client against a scripted server with
+// fixed keys that puts the fuzzer's bytes into one field of its WELCOME
+// or READY, into an ERROR, or, after the handshake, into its MESSAGEs or
+// raw frames. The seeds are the cases of TestCurveClientRefusals. No
+// panic, messages within the limits, and a handshake completed only with
+// the server that holds the configured key's secret.
+func FuzzCurveClient(f *testing.F) {
+	keys := []curvekey.Key{testServerKP.Public, testOtherKP.Public, lowOrderKey, {}}
+	for _, tc := range clientCases {
+		sel := byte(0)
+		if tc.serverKey != nil {
+			for i, k := range keys {
+				if k == *tc.serverKey {
+					sel = byte(i)
+				}
+			}
+		}
+		f.Add(fieldIndex(clientFields, tc.field), tc.data, sel)
+	}
+	f.Fuzz(func(t *testing.T, field byte, data []byte, sel byte) {
+		s := &script{field: clientFields[int(field)%len(clientFields)], data: data}
+		serverKey := keys[int(sel)%len(keys)]
+		r, _ := runScript(s, false, nil, serverKey)
+		checkFuzzMessages(t, r)
+		if r.openErr != nil {
+			return
+		}
+		if serverKey != testServerKP.Public {
+			t.Fatalf("handshake completed with a server that does not hold the secret of %s", serverKey)
+		}
+		if s.field == sfWelcomeKey {
+			if kp, err := curvekey.FromSecret(curvekey.Key(*pad32(data))); err != nil || kp.Public != testServerKP.Public {
+				t.Fatal("handshake completed with a WELCOME not made with the server's secret key")
+			}
+		}
+		if s.field == sfWelcomeSn && curvekey.CheckPublic(curvekey.Key(*pad32(data))) != nil {
+			t.Fatal("handshake completed with a weak server transient key")
 		}
 	})
 }

@@ -2,8 +2,10 @@ package zmtp
 
 import (
 	"crypto/subtle"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/go-zeromq/zmq4"
 )
@@ -42,8 +44,77 @@ type passThrough struct{}
 func (passThrough) Encrypt(w io.Writer, data []byte) (int, error) { return w.Write(data) }
 func (passThrough) Decrypt(w io.Writer, data []byte) (int, error) { return w.Write(data) }
 
-// readyExchange sends our READY and reads the peer's, as NULL does and as
-// PLAIN's last step does.
+// ZAP status codes (ZeroMQ RFC 27) are the only reasons our ERROR
+// commands carry: libzmq reports an ERROR whose reason is exactly one of
+// them as ZMQ_EVENT_HANDSHAKE_FAILED_AUTH with that status, and treats
+// any other text as an unexplained failure. The detail stays in our log.
+const (
+	statusAuth     = "400" // the peer's credentials are refused
+	statusInternal = "500" // we failed (no randomness, for instance)
+)
+
+// maxHandshakeCommand bounds one handshake command: CURVE's INITIATE with
+// its metadata is the largest, a few hundred bytes.
+const maxHandshakeCommand = 16 << 10
+
+// recvCommand reads one handshake command. ZMTP (RFC 23, 37) makes a
+// command a single frame with the COMMAND flag, MORE unset and flag bits
+// 7-3 zero, whose body is a name of 1 to 255 bytes and the data; anything
+// else is refused before the body is read. zmq4's RecvCmd checks none of
+// the flags, so the mechanisms read their commands here.
+func recvCommand(r io.Reader) (zmq4.Cmd, error) {
+	var hdr [9]byte
+	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
+		return zmq4.Cmd{}, err
+	}
+	flags := hdr[0]
+	switch {
+	case flags&^(flagMore|flagLong|flagCommand) != 0:
+		return zmq4.Cmd{}, fmt.Errorf("%w: reserved frame flags %#02x in the handshake", ErrProtocol, flags)
+	case flags&flagCommand == 0:
+		return zmq4.Cmd{}, fmt.Errorf("%w: a message frame in the handshake (flags %#02x)", ErrProtocol, flags)
+	case flags&flagMore != 0:
+		return zmq4.Cmd{}, fmt.Errorf("%w: a command frame with MORE set", ErrProtocol)
+	}
+	size := uint64(hdr[1])
+	if flags&flagLong != 0 {
+		if _, err := io.ReadFull(r, hdr[2:9]); err != nil {
+			return zmq4.Cmd{}, err
+		}
+		size = binary.BigEndian.Uint64(hdr[1:9])
+	}
+	if size > maxHandshakeCommand {
+		return zmq4.Cmd{}, fmt.Errorf("%w: handshake command of %d bytes", ErrProtocol, size)
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return zmq4.Cmd{}, err
+	}
+	if len(body) == 0 || body[0] == 0 || int(body[0]) > len(body)-1 {
+		return zmq4.Cmd{}, fmt.Errorf("%w: malformed command name", ErrProtocol)
+	}
+	n := int(body[0])
+	return zmq4.Cmd{Name: string(body[1 : 1+n]), Body: body[1+n:]}, nil
+}
+
+// refuse sends an ERROR with a ZAP status code; the connection is closed
+// by the caller, which returns the detailed error. A failure to send
+// changes nothing: the handshake has failed already.
+func refuse(conn *zmq4.Conn, status string) {
+	_ = conn.SendCmd(zmq4.CmdError, errorBody(status))
+}
+
+// peerError is what an ERROR from the peer during the handshake means: a
+// refusal of our credentials unless the peer says it failed itself.
+func peerError(body []byte) error {
+	reason := errorReason(body)
+	if reason == strconv.Quote(statusInternal) {
+		return fmt.Errorf("%w: the peer failed the handshake (ERROR %s: internal error)", ErrProtocol, reason)
+	}
+	return fmt.Errorf("%w: the peer refused our credentials (ERROR %s)", ErrAuth, reason)
+}
+
+// sendReady sends our READY, as NULL does and as PLAIN's last step does.
 func sendReady(conn *zmq4.Conn) error {
 	if err := conn.SendCmd(zmq4.CmdReady, marshalMetadata(conn.Meta)); err != nil {
 		return fmt.Errorf("send READY: %w", err)
@@ -52,14 +123,14 @@ func sendReady(conn *zmq4.Conn) error {
 }
 
 func recvReady(conn *zmq4.Conn) error {
-	cmd, err := conn.RecvCmd()
+	cmd, err := recvCommand(conn)
 	if err != nil {
 		return fmt.Errorf("receive READY: %w", err)
 	}
 	switch cmd.Name {
 	case zmq4.CmdReady:
 	case zmq4.CmdError:
-		return fmt.Errorf("%w: peer said %s", ErrAuth, errorReason(cmd.Body))
+		return peerError(cmd.Body)
 	default:
 		return fmt.Errorf("%w: expected READY, got %q", ErrProtocol, cmd.Name)
 	}
@@ -71,7 +142,8 @@ func recvReady(conn *zmq4.Conn) error {
 	return nil
 }
 
-// errorReason reads an ERROR command's body (reason length, reason).
+// errorReason reads an ERROR command's body (reason length, reason),
+// quoted for logs.
 func errorReason(body []byte) string {
 	if len(body) == 0 || int(body[0]) > len(body)-1 {
 		return fmt.Sprintf("%q", body)
@@ -157,14 +229,14 @@ func (h *plainHandshake) Handshake(conn *zmq4.Conn, _ bool) error {
 	if err := conn.SendCmd(zmq4.CmdHello, hello); err != nil {
 		return fmt.Errorf("send HELLO: %w", err)
 	}
-	cmd, err := conn.RecvCmd()
+	cmd, err := recvCommand(conn)
 	if err != nil {
 		return fmt.Errorf("receive WELCOME: %w", err)
 	}
 	switch cmd.Name {
 	case zmq4.CmdWelcome:
 	case zmq4.CmdError:
-		return fmt.Errorf("%w: peer said %s", ErrAuth, errorReason(cmd.Body))
+		return peerError(cmd.Body)
 	default:
 		return fmt.Errorf("%w: expected WELCOME, got %q", ErrProtocol, cmd.Name)
 	}
@@ -175,7 +247,7 @@ func (h *plainHandshake) Handshake(conn *zmq4.Conn, _ bool) error {
 }
 
 func (h *plainHandshake) serve(conn *zmq4.Conn) error {
-	cmd, err := conn.RecvCmd()
+	cmd, err := recvCommand(conn)
 	if err != nil {
 		return fmt.Errorf("receive HELLO: %w", err)
 	}
@@ -189,14 +261,14 @@ func (h *plainHandshake) serve(conn *zmq4.Conn) error {
 	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(h.m.user)) == 1
 	passOK := subtle.ConstantTimeCompare([]byte(password), []byte(h.m.password)) == 1
 	if !userOK || !passOK {
-		_ = conn.SendCmd(zmq4.CmdError, errorBody("400 wrong user name or secret"))
+		refuse(conn, statusAuth)
 		return fmt.Errorf("%w: PLAIN user %q presented a wrong secret", ErrAuth, user)
 	}
 	h.user = user
 	if err := conn.SendCmd(zmq4.CmdWelcome, nil); err != nil {
 		return fmt.Errorf("send WELCOME: %w", err)
 	}
-	cmd, err = conn.RecvCmd()
+	cmd, err = recvCommand(conn)
 	if err != nil {
 		return fmt.Errorf("receive INITIATE: %w", err)
 	}

@@ -15,11 +15,34 @@ const (
 	propIdentity   = "Identity"
 )
 
+// maxMetadataValue is the largest value RFC 23 allows (2^31-1 octets).
+const maxMetadataValue = 1<<31 - 1
+
+// validPropertyName reports whether name is a metadata property name as
+// ZMTP (RFC 23) defines it: 1 to 255 characters, each a letter, a digit
+// or one of "-_.+".
+func validPropertyName(name string) bool {
+	if len(name) == 0 || len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.+", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // parseMetadata reads ZMTP metadata (name length, name, value length,
 // value; repeated). zmq4's own parser indexes past the end of short input
 // (a panic from 20 bytes of a hostile peer), so handshakes use this one.
+// Names must be valid (validPropertyName) and appear once: they are case
+// insensitive, and a second Socket-Type would leave which one counts to
+// chance.
 func parseMetadata(b []byte) (zmq4.Metadata, error) {
 	md := zmq4.Metadata{}
+	seen := map[string]bool{}
 	for len(b) > 0 {
 		n := int(b[0])
 		b = b[1:]
@@ -28,9 +51,17 @@ func parseMetadata(b []byte) (zmq4.Metadata, error) {
 		}
 		name := string(b[:n])
 		b = b[n:]
+		if !validPropertyName(name) {
+			return nil, fmt.Errorf("%w: metadata property name %q (letters, digits and -_.+ only)", ErrProtocol, name)
+		}
+		lower := strings.ToLower(name)
+		if seen[lower] {
+			return nil, fmt.Errorf("%w: metadata property %q given twice", ErrProtocol, name)
+		}
+		seen[lower] = true
 		vlen := binary.BigEndian.Uint32(b)
 		b = b[4:]
-		if uint64(vlen) > uint64(len(b)) {
+		if vlen > maxMetadataValue || uint64(vlen) > uint64(len(b)) {
 			return nil, fmt.Errorf("%w: metadata value of %d bytes with %d left", ErrProtocol, vlen, len(b))
 		}
 		switch {
@@ -73,11 +104,14 @@ func marshalMetadata(md zmq4.Metadata) []byte {
 
 // checkMetadata reports whether every name can be sent as an application
 // metadata property: RFC 37 reserves the "X-" prefix for them, and a
-// name is at most 255 bytes.
+// name is at most 255 letters, digits and -_.+ (RFC 23).
 func checkMetadata(md map[string]string) error {
-	for name := range md {
-		if len(name) < 3 || len(name) > 255 || !strings.HasPrefix(name, "X-") {
-			return fmt.Errorf("metadata property %q: application properties are named X-... (at most 255 bytes)", name)
+	for name, value := range md {
+		if len(name) < 3 || !strings.HasPrefix(name, "X-") || !validPropertyName(name) {
+			return fmt.Errorf("metadata property %q: application properties are named X-... (at most 255 letters, digits and -_.+)", name)
+		}
+		if len(value) > maxMetadataValue {
+			return fmt.Errorf("metadata property %q: value of %d bytes", name, len(value))
 		}
 	}
 	return nil

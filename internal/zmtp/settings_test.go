@@ -17,7 +17,7 @@ func TestMechanismsFromSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(dir, "mgmt.secret")
-	if err := os.WriteFile(secret, []byte("correct horse battery\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte("correct horse battery staple and more\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -26,8 +26,11 @@ func TestMechanismsFromSettings(t *testing.T) {
 		wantDesc string
 	}{
 		{ServerSettings{}, "NULL", "NULL"},
-		{ServerSettings{CurveSecretKey: sec}, "CURVE", "any client key"},
+		{ServerSettings{CurveSecretKey: sec, CurveAllow: "*"}, "CURVE", "any client key"},
+		{ServerSettings{CurveSecretKey: sec, CurveAllow: " * "}, "CURVE", "any client key"},
 		{ServerSettings{CurveSecretKey: sec, CurveAllow: pub}, "CURVE", "1 allowed"},
+		{ServerSettings{CurveSecretKey: sec, AllowSelf: true}, "CURVE", "own key only"},
+		{ServerSettings{CurveSecretKey: sec, CurveAllow: "*", AllowSelf: true}, "CURVE", "any client key"},
 		{ServerSettings{SecretFile: secret}, "PLAIN", "shared secret"},
 	}
 	for _, c := range cases {
@@ -38,6 +41,14 @@ func TestMechanismsFromSettings(t *testing.T) {
 		if m.Name() != c.wantName || !strings.Contains(desc, c.wantDesc) {
 			t.Errorf("%+v: %s %q", c.s, m.Name(), desc)
 		}
+		if any := strings.Contains(c.wantDesc, "any"); AcceptsAnyKey(m) != any {
+			t.Errorf("%+v: AcceptsAnyKey = %v", c.s, !any)
+		}
+	}
+	// Without an allow-list, CURVE would admit any key: the configuration
+	// must say "*".
+	if _, _, err := ServerMechanism(ServerSettings{CurveSecretKey: sec}); err == nil || !strings.Contains(err.Error(), "give *") {
+		t.Errorf("CURVE without an allow-list: %v", err)
 	}
 	for _, bad := range []ServerSettings{
 		{CurveSecretKey: pub},                          // a public certificate
@@ -68,5 +79,37 @@ func TestMechanismsFromSettings(t *testing.T) {
 	_ = os.WriteFile(short, []byte("abc"), 0o600)
 	if _, err := ReadSecretFile(short); err == nil {
 		t.Error("3-byte secret accepted")
+	}
+	for _, tc := range []struct {
+		secret string
+		ok     bool
+	}{
+		{strings.Repeat("s", 31), false},
+		{strings.Repeat("s", 32), true},
+		{"  " + strings.Repeat("s", 32) + "  \nsecond line ignored", true},
+		{strings.Repeat("s", 255), true},
+		{strings.Repeat("s", 256), false},
+		{"a long enough secret", false}, // 20 bytes: what the old 8-byte rule let through
+	} {
+		p := filepath.Join(dir, "len.secret")
+		_ = os.Remove(p)
+		if err := os.WriteFile(p, []byte(tc.secret), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadSecretFile(p)
+		switch {
+		case tc.ok && (err != nil || got != strings.TrimSpace(strings.Split(tc.secret, "\n")[0])):
+			t.Errorf("%d bytes: %q, %v", len(tc.secret), got, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "keygen -secret")):
+			t.Errorf("%d bytes accepted or unhelpful error: %v", len(tc.secret), err)
+		}
+	}
+	// What keygen -secret writes is accepted.
+	gen := filepath.Join(dir, "gen.secret")
+	if err := curvekey.WriteSecretFile(gen); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := ReadSecretFile(gen); err != nil || len(s) != 43 {
+		t.Errorf("generated secret: %q, %v", s, err)
 	}
 }

@@ -109,7 +109,7 @@ vsphere_hosts_dir = vsphere.d
 `, front, back, pmgmt, filepath.Join(dir, "mgmt.secret"), back, filepath.Join(dir, "worker.sock"))
 	files := map[string]string{
 		"vpoller.conf":               conf,
-		"mgmt.secret":                "agent-reads-proxy-status\n",
+		"mgmt.secret":                "agent-reads-proxy-status-with-this-secret\n",
 		"vsphere.d/vcsim.local.conf": "hostname = vcsim.local\nsimulator = true\nsimulator_model = vpx\n",
 	}
 	for name, body := range vcenters {

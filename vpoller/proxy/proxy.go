@@ -211,6 +211,16 @@ func (p *Proxy) Run(ctx context.Context) error {
 				"socket", s.name, "endpoint", s.ep, "fix", s.name+"_curve_secret_key and "+s.name+"_curve_allow")
 		}
 	}
+	for _, s := range []struct {
+		name string
+		mech zmtp.Mechanism
+	}{{"frontend", frontMech}, {"backend", backMech}} {
+		if zmtp.AcceptsAnyKey(s.mech) {
+			p.log.Warn("CURVE socket accepts any client key ("+s.name+"_curve_allow = *): traffic is encrypted, but anyone who reaches it can "+
+				map[string]string{"frontend": "query your vCenters", "backend": "act as a worker and read requests"}[s.name],
+				"socket", s.name, "fix", "list the keys allowed in "+s.name+"_curve_allow")
+		}
+	}
 
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = front.Serve(ctx, p.serveClient) })

@@ -3,7 +3,10 @@ package worker
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -45,8 +48,15 @@ type agentFile struct {
 }
 
 // LoadAgents reads the agents of db and dir ("" skips a source) and
-// returns them sorted by name. It does no vSphere network work.
-func LoadAgents(ctx context.Context, db, dir string) ([]vsphere.AgentConfig, error) {
+// returns them sorted by name. It does no vSphere network work. A *.conf
+// entry of dir that cannot be read as a file (a dangling symbolic link,
+// a directory, a file the worker may not read) is logged at WARN with
+// the reason and skipped, so that the other vCenters load; a file that
+// reads but is wrong (unknown keys, unsafe mode) stops the worker.
+func LoadAgents(ctx context.Context, db, dir string, log *slog.Logger) ([]vsphere.AgentConfig, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	byName := map[string]vsphere.AgentConfig{}
 	if db != "" {
 		rows, err := readVconnectorDB(ctx, db)
@@ -58,7 +68,7 @@ func LoadAgents(ctx context.Context, db, dir string) ([]vsphere.AgentConfig, err
 		}
 	}
 	if dir != "" {
-		files, err := readAgentDir(dir)
+		files, err := readAgentDir(dir, log)
 		if err != nil {
 			return nil, err
 		}
@@ -148,8 +158,9 @@ func readVconnectorDB(ctx context.Context, path string) ([]vsphere.AgentConfig, 
 	return out, nil
 }
 
-// readAgentDir parses every *.conf file of dir, in name order.
-func readAgentDir(dir string) ([]agentFile, error) {
+// readAgentDir parses every *.conf file of dir, in name order; entries
+// that cannot be read are logged and skipped (see LoadAgents).
+func readAgentDir(dir string, log *slog.Logger) ([]agentFile, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.conf"))
 	if err != nil {
 		return nil, fmt.Errorf("vsphere_hosts_dir %s: %w", dir, err)
@@ -161,12 +172,10 @@ func readAgentDir(dir string) ([]agentFile, error) {
 	seen := map[string]string{}
 	var out []agentFile
 	for _, p := range paths {
-		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		raw, why, err := readAgentEntry(p)
+		if why != "" {
+			log.Warn("vsphere host file skipped: "+why+"; the other vCenters load", "file", p, "err", err)
 			continue
-		}
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("vsphere host file: %w", err)
 		}
 		f, err := parseAgentFile(raw, p)
 		if err != nil {
@@ -182,6 +191,30 @@ func readAgentDir(dir string) ([]agentFile, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// readAgentEntry reads one *.conf entry of the directory, or says why it
+// cannot (why != ""): not a file, or not readable by the worker.
+func readAgentEntry(p string) (raw []byte, why string, err error) {
+	st, err := os.Stat(p) // follows a symbolic link
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		if target, lerr := os.Readlink(p); lerr == nil {
+			return nil, "a symbolic link to " + target + ", which does not exist", err
+		}
+		return nil, "it went away while the directory was read", err
+	case err != nil:
+		return nil, "cannot look at it", err
+	case st.IsDir():
+		return nil, "a directory, not a file", nil
+	case !st.Mode().IsRegular():
+		return nil, "not a regular file (" + st.Mode().Type().String() + ")", nil
+	}
+	raw, err = os.ReadFile(p)
+	if err != nil {
+		return nil, "cannot read it (check its owner and mode: the worker's user must read it)", err
+	}
+	return raw, "", nil
 }
 
 // parseAgentFile reads one per-vCenter file (internal/config parses it)

@@ -1,13 +1,16 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,7 +67,7 @@ func TestLoadAgentsFromDBAndDir(t *testing.T) {
 	writeFile(t, dir, "notes.txt", "not an agent file", 0o644)
 	writeFile(t, dir, "vc.conf.example", "hostname = example\npassword = x\n", 0o644)
 
-	got, err := LoadAgents(context.Background(), db, dir)
+	got, err := LoadAgents(context.Background(), db, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +96,7 @@ func TestFileOverridesDBCredentials(t *testing.T) {
 	db := vconnectorDB(t, [][4]any{{"vc01", "dbuser", "dbpw", 1}})
 	dir := t.TempDir()
 	writeFile(t, dir, "vc01.conf", "hostname = vc01\nusername = fileuser\npassword = filepw\ninsecure = true\n", 0o640)
-	got, err := LoadAgents(context.Background(), db, dir)
+	got, err := LoadAgents(context.Background(), db, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +110,7 @@ func TestLoadAgentsRefusals(t *testing.T) {
 	t.Run("world-readable DB", func(t *testing.T) {
 		db := vconnectorDB(t, [][4]any{{"vc01", "u", "p", 1}})
 		os.Chmod(db, 0o644)
-		_, err := LoadAgents(ctx, db, "")
+		_, err := LoadAgents(ctx, db, "", nil)
 		if err == nil || !strings.Contains(err.Error(), "readable by every user") || !strings.Contains(err.Error(), "chmod o-rwx "+db) {
 			t.Fatalf("err = %v", err)
 		}
@@ -115,7 +118,7 @@ func TestLoadAgentsRefusals(t *testing.T) {
 	t.Run("world-readable file with password", func(t *testing.T) {
 		dir := t.TempDir()
 		p := writeFile(t, dir, "vc.conf", "hostname = vc\nusername = u\npassword = p\n", 0o644)
-		_, err := LoadAgents(ctx, "", dir)
+		_, err := LoadAgents(ctx, "", dir, nil)
 		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "mode 0644") {
 			t.Fatalf("err = %v", err)
 		}
@@ -124,7 +127,7 @@ func TestLoadAgentsRefusals(t *testing.T) {
 		t.Run(fmt.Sprintf("file writable by others, mode %04o", mode), func(t *testing.T) {
 			dir := t.TempDir()
 			p := writeFile(t, dir, "vc.conf", "hostname = vc\nsimulator = true\n", mode)
-			_, err := LoadAgents(ctx, "", dir)
+			_, err := LoadAgents(ctx, "", dir, nil)
 			if err == nil || !strings.Contains(err.Error(), "writable by group or others") || !strings.Contains(err.Error(), "chmod go-w "+p) {
 				t.Fatalf("err = %v", err)
 			}
@@ -133,14 +136,14 @@ func TestLoadAgentsRefusals(t *testing.T) {
 	t.Run("group-writable DB", func(t *testing.T) {
 		db := vconnectorDB(t, [][4]any{{"vc01", "u", "p", 1}})
 		os.Chmod(db, 0o660)
-		if _, err := LoadAgents(ctx, db, ""); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+		if _, err := LoadAgents(ctx, db, "", nil); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("world-readable file without password is fine", func(t *testing.T) {
 		dir := t.TempDir()
 		writeFile(t, dir, "vc.conf", "hostname = vc\nsimulator = true\n", 0o644)
-		if _, err := LoadAgents(ctx, "", dir); err != nil {
+		if _, err := LoadAgents(ctx, "", dir, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -148,12 +151,12 @@ func TestLoadAgentsRefusals(t *testing.T) {
 		dir := t.TempDir()
 		writeFile(t, dir, "a.conf", "hostname = vc\nsimulator = true\n", 0o644)
 		writeFile(t, dir, "b.conf", "hostname = vc\nsimulator = true\n", 0o644)
-		if _, err := LoadAgents(ctx, "", dir); err == nil || !strings.Contains(err.Error(), "defined in") {
+		if _, err := LoadAgents(ctx, "", dir, nil); err == nil || !strings.Contains(err.Error(), "defined in") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("missing DB", func(t *testing.T) {
-		if _, err := LoadAgents(ctx, filepath.Join(t.TempDir(), "none.db"), ""); err == nil {
+		if _, err := LoadAgents(ctx, filepath.Join(t.TempDir(), "none.db"), "", nil); err == nil {
 			t.Fatal("no error")
 		}
 	})
@@ -163,12 +166,12 @@ func TestLoadAgentsRefusals(t *testing.T) {
 		db.Exec("CREATE TABLE other (x)")
 		db.Close()
 		os.Chmod(p, 0o600)
-		if _, err := LoadAgents(ctx, p, ""); err == nil || !strings.Contains(err.Error(), "hosts") {
+		if _, err := LoadAgents(ctx, p, "", nil); err == nil || !strings.Contains(err.Error(), "hosts") {
 			t.Fatalf("err = %v", err)
 		}
 	})
 	t.Run("missing dir", func(t *testing.T) {
-		if _, err := LoadAgents(ctx, "", filepath.Join(t.TempDir(), "nope")); err == nil {
+		if _, err := LoadAgents(ctx, "", filepath.Join(t.TempDir(), "nope"), nil); err == nil {
 			t.Fatal("no error")
 		}
 	})
@@ -177,7 +180,7 @@ func TestLoadAgentsRefusals(t *testing.T) {
 func TestLoadAgentsDBReadOnly(t *testing.T) {
 	db := vconnectorDB(t, [][4]any{{"vc01", "u", "p", 1}})
 	before, _ := os.ReadFile(db)
-	if _, err := LoadAgents(context.Background(), db, ""); err != nil {
+	if _, err := LoadAgents(context.Background(), db, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(db)
@@ -200,8 +203,10 @@ func TestParseAgentFileErrors(t *testing.T) {
 		{"hostname = vc\ninsecure = maybe\n", "insecure"},
 		{"hostname = vc\nthumbprint = zz\n", "thumbprint"},
 		{"hostname = vc\nsimulator_model = esx\n", "simulator_model"},
-		{"hostname = vc\npasword = typo\n", `unknown key "pasword"`},
-		{"hostname = vc\n[vc]\nhostname = other\n", "twice"},
+		{"hostname = vc\npasword = typo\n", "unknown key pasword in [Default] at line 2; did you mean password?"},
+		{"hostname = vc\n[Default]\nhostname = other\n", "twice"},
+		{"hostname = vc\n[vc]\nport = 1\n", "unknown section [vc] at line 2"},
+		{"hostname = vc\nport = 443 ; https\nthumbprint = zz\n", "thumbprint"},
 		{"[broken\nhostname = vc\n", "vc.conf"},
 	} {
 		_, err := parseAgentFile([]byte(tc.text), "/etc/vpoller/vsphere/vc.conf")
@@ -212,7 +217,7 @@ func TestParseAgentFileErrors(t *testing.T) {
 }
 
 func TestShippedAgentFiles(t *testing.T) {
-	got, err := LoadAgents(context.Background(), "", "testdata/vsphere.d")
+	got, err := LoadAgents(context.Background(), "", "testdata/vsphere.d", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,4 +265,65 @@ func FuzzParseAgentFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Entries of vsphere_hosts_dir that cannot be read as files are logged,
+// each with its reason, and the other vCenters load.
+func TestLoadAgentsSkipsUnreadableEntries(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "good.conf", "hostname = vc-good\nsimulator = true\n", 0o644)
+	writeFile(t, dir, "notes.txt", "not an agent file", 0o644) // not *.conf: not looked at
+	link := func(name, target string) string {
+		p := filepath.Join(dir, name)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	dangling := link("dangling.conf", filepath.Join(dir, "gone.conf.bak"))
+	asDir := filepath.Join(dir, "subdir.conf")
+	if err := os.Mkdir(asDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.conf")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A file whose reading fails whoever reads it (root included, who
+	// reads past any mode): /proc/self/mem at offset 0 answers EIO.
+	eio := link("eio.conf", "/proc/self/mem")
+	want := map[string]string{
+		dangling: "a symbolic link to " + filepath.Join(dir, "gone.conf.bak") + ", which does not exist",
+		asDir:    "a directory, not a file",
+		fifo:     "not a regular file",
+		eio:      "cannot read it",
+	}
+	if os.Geteuid() != 0 {
+		// As any other user, a mode that forbids reading.
+		p := writeFile(t, dir, "private.conf", "hostname = vc-private\nsimulator = true\n", 0o000)
+		want[p] = "cannot read it"
+	}
+	var logs bytes.Buffer
+	got, err := LoadAgents(context.Background(), "", dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "vc-good" {
+		t.Fatalf("agents %+v", got)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != len(want) {
+		t.Errorf("%d log lines, want %d:\n%s", len(lines), len(want), logs.String())
+	}
+	for path, why := range want {
+		found := false
+		for _, l := range lines {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, "file="+path+" ") && strings.Contains(l, why) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no WARN for %s saying %q in:\n%s", path, why, logs.String())
+		}
+	}
 }

@@ -73,7 +73,7 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	}
 	ResolvePaths(cfg)
 	wc := cfg.Worker
-	agents, err := LoadAgents(ctx, wc.DB, wc.VSphereHostsDir)
+	agents, err := LoadAgents(ctx, wc.DB, wc.VSphereHostsDir, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
