@@ -166,8 +166,8 @@ func TestShippedConfigThroughProxy(t *testing.T) {
 
 	out, code := ctl(t, "-e", mgmtEP, "status")
 	host, _ := os.Hostname()
-	want := fmt.Sprintf(`{"success": 0, "msg": "vPoller Worker status", "result": {"status": "running", "hostname": %q, "proxy": %q, "mgmt": %q, "db": "", "concurrency": 5, "helpers": ["vpoller.helpers.zabbix", "vpoller.helpers.czabbix", "vpoller.helpers.cclient", "vpoller.helpers.csvhelper"], "tasks": ["vpoller.vsphere.tasks"], "agents": ["vcsim.local"], "requests": 1, "in_flight": 0, "connected": true, "vsphere": {`,
-		host, addrs.Backend, mgmtEP)
+	want := fmt.Sprintf(`{"success": 0, "msg": "vPoller Worker status", "result": {"status": "running", "hostname": %q, "proxy": %q, "mgmt": %q, "db": "", "concurrency": 5, "helpers": ["vpoller.helpers.zabbix", "vpoller.helpers.czabbix", "vpoller.helpers.cclient", "vpoller.helpers.csvhelper"], "tasks": ["vpoller.vsphere.tasks"], "agents": ["vcsim.local"], "requests": 1, "in_flight": 0, "queued": 0, "connected": true, "id": %q, "proxies": [{"endpoint": %q, "connected": true, "vpoller_proxy": true, "connects": 1}], "roles": {"vcsim.local": "owner"}, "vsphere": {`,
+		host, addrs.Backend, mgmtEP, host+" "+mgmtEP, addrs.Backend)
 	if code != 0 || !strings.HasPrefix(out, want) {
 		t.Fatalf("status (exit %d)\n got %s\nwant prefix %s", code, out, want)
 	}
