@@ -24,8 +24,8 @@ import (
 // says which vCenters it serves. It answers "<id>|<hostname>" and records
 // every request's vCenter and every assignment it is sent.
 type affineWorker struct {
-	id   string
-	conn *zmtp.Conn
+	id     string
+	conn   *zmtp.Conn
 	hold   atomic.Bool // read requests, answer none
 	frozen atomic.Bool // read nothing more (no PONG either)
 
@@ -92,18 +92,6 @@ func (w *affineWorker) loop() {
 		}
 		w.mu.Unlock()
 		_ = w.conn.WriteMsg([][]byte{frames[0], {}, []byte(w.id + "|" + host)}, time.Second)
-	}
-}
-
-// release answers every held request and stops holding.
-func (w *affineWorker) release() {
-	w.mu.Lock()
-	held := w.held
-	w.held = nil
-	w.hold.Store(false)
-	w.mu.Unlock()
-	for _, f := range held {
-		_ = w.conn.WriteMsg([][]byte{f[0], {}, []byte(w.id + "|" + requestHostname(f[2]))}, time.Second)
 	}
 }
 
