@@ -348,6 +348,10 @@ func (c *Conn) readMsg() (frames [][]byte, err error) {
 			if nframes > 0 {
 				return nil, fmt.Errorf("%w: command inside a message", ErrProtocol)
 			}
+			if flags&flagMore != 0 {
+				// RFC 23: a command is a single frame.
+				return nil, fmt.Errorf("%w: command frame with MORE set", ErrProtocol)
+			}
 			if size > maxCommand {
 				return nil, fmt.Errorf("%w: command of %d bytes", ErrProtocol, size)
 			}

@@ -135,6 +135,9 @@ func TestHostileBytes(t *testing.T) {
 		"bad signature":       bytes.Repeat([]byte{0xff}, 64),
 		"wrong mechanism":     testutil.Greeting("CURVE", false),
 		"many command frames": append(testutil.Greeting("NULL", false), bytes.Repeat([]byte{flagCommand | flagMore | flagLong, 0, 0, 0, 0, 0, 0, 0xff, 0}, 10)...),
+		// A PING with MORE set after the handshake: a command is one frame.
+		"command with MORE": append(append(testutil.Greeting("NULL", false), testutil.Ready("DEALER")...),
+			append([]byte{flagCommand | flagMore, 7, 4}, "PING\x00\x00"...)...),
 	}
 	for name, stream := range cases {
 		t.Run(name, func(t *testing.T) {
