@@ -140,17 +140,21 @@ func (b *perfBatcher) packSize(ctx context.Context, interval int32) int {
 	if err != nil {
 		return historicalPackOld // not kept: the query will fail anyway
 	}
-	if b.limits == nil {
-		l := b.readLimits(ctx, vc)
-		b.limits = &l
+	limits := b.limits
+	if limits == nil {
+		l, known := b.readLimits(ctx, vc)
+		if !known { // not kept: read again by the next query
+			return min(l.realtime, l.historical)
+		}
+		b.limits, limits = &l, &l
 	}
 	historical, err := b.perf.Historical(ctx, interval)
 	if err != nil {
 		return historicalPackOld // not kept: the catalogue will be read again
 	}
-	n := b.limits.realtime
+	n := limits.realtime
 	if historical {
-		n = b.limits.historical
+		n = limits.historical
 	}
 	if b.packs == nil {
 		b.packs = map[int32]int{}
@@ -160,12 +164,19 @@ func (b *perfBatcher) packSize(ctx context.Context, interval int32) int {
 }
 
 // readLimits reads config.vpxd.stats.maxQueryMetrics (vCenter only).
-func (b *perfBatcher) readLimits(ctx context.Context, vc *vim25.Client) packLimits {
+// known is false when the read failed without an answer from vCenter (no
+// connection, ctx ended): the limits are then the version's defaults and
+// must not be kept. A fault (InvalidName: the setting is absent; no
+// permission to read it) is an answer: the version's defaults apply.
+func (b *perfBatcher) readLimits(ctx context.Context, vc *vim25.Client) (limits packLimits, known bool) {
 	about := vc.ServiceContent.About
 	vcenter := about.ApiType == "VirtualCenter" && vc.ServiceContent.Setting != nil
 	setting, set := 0, false
 	if vcenter {
 		res, err := methods.QueryOptions(ctx, vc, &types.QueryOptions{This: *vc.ServiceContent.Setting, Name: optMaxQueryMetrics})
+		if err != nil && !soap.IsSoapFault(err) {
+			return limitsFor(0, false, vcenter, about.Version), false
+		}
 		if err != nil { // InvalidName: the setting is absent
 			b.log.Debug("vCenter setting not read; using the version's default QueryPerf pack sizes",
 				"setting", optMaxQueryMetrics, "version", about.Version, "error", err)
@@ -181,7 +192,7 @@ func (b *perfBatcher) readLimits(ctx context.Context, vc *vim25.Client) packLimi
 	l := limitsFor(setting, set, vcenter, about.Version)
 	b.log.Debug("QueryPerf pack sizes", "realtime", l.realtime, "historical", l.historical,
 		"setting", optMaxQueryMetrics, "value", setting, "set", set, "version", about.Version)
-	return l
+	return l, true
 }
 
 // shrink lowers interval's pack size after a QueryPerf of n metric ids
