@@ -33,6 +33,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // The shipped VM template's requests per VM per interval (templates/vm.go,
@@ -191,7 +192,8 @@ func (c benchConfig) period() time.Duration { return 20 * time.Second / time.Dur
 // reference: SOAP and REST (vAPI: tags) calls per interval per 1,000 VMs
 // (requests one after another, and all at once), the p50 of vm.get through the chain against
 // a direct govmomi RetrievePropertiesEx on the same simulator, QueryPerf
-// calls per sample period against ceil(series/64), the worker's RSS and
+// calls per sample period against ceil(series/pack) (pack: the sweep's
+// realtime pack size, objects.RealtimePack), the worker's RSS and
 // its first full sync. Run it once: -benchtime 1x (scripts/bench.sh).
 //
 // Time is compressed BENCH_SCALE times (default 10): the simulated
@@ -296,7 +298,7 @@ func BenchmarkTemplateLoad(b *testing.B) {
 	b.ReportMetric(rep.atOnce, "calls-at-once/interval/1000VMs")
 	b.ReportMetric(rep.seqREST, "REST-calls/interval/1000VMs")
 	b.ReportMetric(rep.chainP50/rep.directP50, "p50-chain/govmomi")
-	b.ReportMetric(rep.perfPerPeriod/math.Ceil(float64(rep.series)/64), "QueryPerf/ceil(series/64)")
+	b.ReportMetric(rep.perfPerPeriod/perfFloor(rep.series), "QueryPerf/ceil(series/pack)")
 	b.ReportMetric(float64(rep.rss)/(1<<20), "worker-RSS-MB")
 	b.ReportMetric(rep.instQueryPerf/instanceEvery, "instance-QueryPerf/interval/1000VMs")
 	for b.Loop() {
@@ -757,11 +759,11 @@ func (r *report) print(w *os.File) {
 	}
 	line("%-66s %12s   %s", "SOAP calls per interval per 1,000 VMs", "ours", "reference")
 	off := fmt.Sprintf("%.0f with mirror and sweep off in this run (%d VMs)", r.offSequential, r.offVMs)
-	// The floor: the template's perf series need ceil(series/64)
-	// QueryPerf; everything else must fit in 8 more (issue 8's 40 was
-	// this at 2 series per VM).
+	// The floor: the template's perf series (VMs: realtime) need
+	// ceil(series/pack) QueryPerf; everything else must fit in 8 more
+	// (issue 8's 40 was this at 2 series per VM and a pack of 64).
 	perVM := len(templateCounters)
-	target := fmt.Sprintf("target <= %.0f (ceil(%d,000/64) QueryPerf + 8)", math.Ceil(float64(1000*perVM)/64)+8, perVM)
+	target := fmt.Sprintf("target <= %.0f (ceil(%d,000/%d) QueryPerf + 8)", perfFloor(1000*perVM)+8, perVM, pack)
 	line("%-66s %12.1f   %s; turn 2: 7,000; %s", "  requests one after another", r.sequential, target, off)
 	line("%-66s %12.1f   %s; turn 2: 1,636 (batched, concurrency 16)", "  all requests at once", r.atOnce, target)
 	// The tag items answer from one attachments snapshot per 60 s: 2
@@ -771,17 +773,17 @@ func (r *report) print(w *os.File) {
 	line("%-66s %12.1f", "  all requests at once", r.onceREST)
 	line("%-66s %12s", "  by method, one after another", methodsPer1000(r.seqByMethod, 2, c.vms)+"; "+r.seqSweep.String())
 	line("%-66s %12s", "  by method, at once", methodsPer1000(r.onceByMethod, 2, c.vms)+"; "+r.onceSweep.String())
-	floor := math.Ceil(float64(r.series) / 64)
-	line("%-66s %12.1f   ceil(%d/64) = %.0f: %.2fx (target <= 1.2x)", fmt.Sprintf("QueryPerf per sample period, %d series asked every period", r.series),
-		r.perfPerPeriod, r.series, floor, r.perfPerPeriod/floor)
-	line("%-66s %12.1f   ceil(%d/64) = %.0f (each series asked once per interval)", "QueryPerf per interval, template load one after another",
-		float64(r.seqByMethod["QueryPerf"])/2, r.series, floor)
-	instFloor := math.Ceil(float64(r.instSeries) * 1000 / float64(c.vms) / 64)
-	line("%-66s %12.1f   ceil(%d/64) = %.0f per %d intervals: %.2fx; %.1f per interval", fmt.Sprintf("QueryPerf per %dm per 1,000 VMs, per-instance items (%d series)", instanceEvery, r.instSeries),
-		r.instQueryPerf, r.instSeries*1000/c.vms, instFloor, instanceEvery, r.instQueryPerf/instFloor, r.instQueryPerf/instanceEvery)
+	floor := perfFloor(r.series)
+	line("%-66s %12.1f   ceil(%d/%d) = %.0f: %.2fx (target <= 1.2x)", fmt.Sprintf("QueryPerf per sample period, %d series asked every period", r.series),
+		r.perfPerPeriod, r.series, pack, floor, r.perfPerPeriod/floor)
+	line("%-66s %12.1f   ceil(%d/%d) = %.0f (each series asked once per interval)", "QueryPerf per interval, template load one after another",
+		float64(r.seqByMethod["QueryPerf"])/2, r.series, pack, floor)
+	instFloor := perfFloor(r.instSeries * 1000 / c.vms)
+	line("%-66s %12.1f   ceil(%d/%d) = %.0f per %d intervals: %.2fx; %.1f per interval", fmt.Sprintf("QueryPerf per %dm per 1,000 VMs, per-instance items (%d series)", instanceEvery, r.instSeries),
+		r.instQueryPerf, r.instSeries*1000/c.vms, pack, instFloor, instanceEvery, r.instQueryPerf/instFloor, r.instQueryPerf/instanceEvery)
 	line("%-66s %12.1f   target 0 (from the property mirror)", "SOAP calls per 1,000 VMs, vm.vdisk.discover + vm.vnic.discover of every VM", r.instDiscoveryCalls)
 	line("%-66s %12.1f   target <= %.0f + %.1f", "SOAP calls per interval per 1,000 VMs, all items incl. per-instance",
-		r.sequential+r.instQueryPerf/instanceEvery, math.Ceil(float64(1000*len(templateCounters))/64)+8, instFloor/instanceEvery)
+		r.sequential+r.instQueryPerf/instanceEvery, perfFloor(1000*len(templateCounters))+8, instFloor/instanceEvery)
 	line("%-66s %9.0f µs   direct govmomi RetrievePropertiesEx: %.0f µs; ratio %.2f (target <= 1.0)",
 		"vm.get p50 (18 properties) through client -> proxy -> worker", r.chainP50, r.directP50, r.chainP50/r.directP50)
 	line("%-66s %9.1f MB   peak %.1f MB; target <= 150 MB at 5,000 VMs", fmt.Sprintf("worker RSS at %d VMs, default watched set", c.vms),
@@ -793,6 +795,14 @@ func (r *report) print(w *os.File) {
 		line("worker status of the agent: %s", raw)
 	}
 }
+
+// pack is the metric ids the sweep packs per QueryPerf for the bench's
+// series: VMs' realtime series, on a simulated vCenter without
+// config.vpxd.stats.maxQueryMetrics.
+const pack = objects.RealtimePack
+
+// perfFloor is the fewest QueryPerf that fetch n realtime series.
+func perfFloor(n int) float64 { return math.Ceil(float64(n) / pack) }
 
 // methodsPer1000 lists calls by method per interval per 1,000 VMs.
 func methodsPer1000(c callCounts, intervals, vms int) string {

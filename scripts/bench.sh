@@ -6,7 +6,8 @@
 #     requests one after another and all at once (beside the turn-2
 #     behaviour, mirror and sweep off, measured in the same run), vm.get
 #     p50 against a direct govmomi RetrievePropertiesEx, QueryPerf calls
-#     per sample period against ceil(series/64), worker RSS, first full
+#     per sample period against ceil(series/pack) (the sweep's realtime pack,
+#     1,000 metrics per call), worker RSS, first full
 #     sync. Time runs BENCH_SCALE times faster (default 2; 1 = real time).
 #     BENCH_LONG=1 runs it on 5,000 VMs in real time (about 20 minutes;
 #     CI does not run it);

@@ -204,7 +204,7 @@ func vmPerfKey(counter string) string {
 
 // vmPerf adds the VM's performance counters: CPU usage, ready and co-stop
 // (the contention figures vSphere admins look at first) and network. Each
-// series costs vCenter 1/64 of a QueryPerf per interval; what quick
+// series costs vCenter 1/1,000 of a QueryPerf per interval; what quick
 // statistics carry (memory) comes from the master item instead, at no cost.
 func vmPerf(b *builder, tpl string) {
 	b.macro("{$VSPHERE.VM.CPU.READY.MAX}", "10", "CPU ready (%, per vCPU) above which a warning is raised (over 5 minutes).")

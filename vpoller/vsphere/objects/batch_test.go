@@ -152,7 +152,7 @@ func TestPerfBatchSplitAndTake(t *testing.T) {
 		}
 	}
 
-	b := &perfBatcher{limit: 2}
+	b := &perfBatcher{packs: map[int32]int{20: 2}}
 	dup := &perfRead{ref: vm("vm-1"), counter: 2, maxSample: 3}
 	batch, rest := b.take("20", []*perfRead{r1, dup, r2, r3})
 	if !reflect.DeepEqual(batch, []*perfRead{r1, r2}) || !reflect.DeepEqual(rest, []*perfRead{dup, r3}) {

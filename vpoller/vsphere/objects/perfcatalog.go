@@ -211,6 +211,25 @@ func (c *Catalog) Interval(ctx context.Context, name string) (types.PerfInterval
 	return iv, ok, nil
 }
 
+// Historical tells whether samplingPeriod is one of the agent's
+// historical intervals (300 s and longer on vCenter: statistics its
+// database keeps) rather than a provider's realtime refresh rate (20 s:
+// statistics the hosts keep in memory). vCenter limits the size of the
+// first kind of query only (see packLimits).
+func (c *Catalog) Historical(ctx context.Context, samplingPeriod int32) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.ensure(ctx, false); err != nil {
+		return false, err
+	}
+	for _, iv := range c.intervals {
+		if iv.SamplingPeriod == samplingPeriod {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Reload forces a fresh load (perf.metric.info and perf.interval.info
 // answer from vCenter, not from the cache) and returns the catalogue.
 func (c *Catalog) Reload(ctx context.Context) ([]types.PerfCounterInfo, []types.PerfInterval, map[int32]string, error) {

@@ -11,8 +11,9 @@
 //     clients ask for (watch.go). Reads it can serve cost no call; it
 //     never serves data it has not confirmed current within a bound.
 //   - One performance sweep per agent (sweep.go): every series clients
-//     ask for, fetched in rounds packed up to vCenter's maxQueryMetrics,
-//     at the pace clients ask.
+//     ask for, fetched in rounds packed up to the interval's pack size
+//     (1,000 realtime metrics per call; historical ones as vCenter's
+//     maxQueryMetrics allows: perfbatch.go), at the pace clients ask.
 //   - Batchers for what must go to vCenter (propbatch.go, perfbatch.go):
 //     concurrent reads share calls.
 //

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
@@ -80,7 +81,8 @@ type lane struct {
 
 // sweep fetches every performance series clients ask for in rounds, one
 // per sample period of the series' interval, each round packing its
-// series into as few QueryPerf calls as vCenter's maxQueryMetrics allows.
+// series into as few QueryPerf calls as the interval's pack size allows
+// (perfBatcher.packSize).
 // A series is fetched at the pace it is asked: in the round just before
 // its client is expected back (a series asked every 60 s is fetched once
 // per 60 s), and never more than once per sample period. Requests are
@@ -267,26 +269,35 @@ func (sw *sweep) run(ctx context.Context, l *lane) {
 			return
 		case <-t.C:
 		}
-		limit := sw.perfQ.maxSpecs(ctx)
-		sw.mu.Lock()
-		due, ok := sw.dueLocked(l, time.Now())
-		var calls []perfCall
-		if ok && len(due) > 0 {
-			calls = sw.claimLocked(l, due, limit)
-		}
-		sw.mu.Unlock()
-		if !ok {
+		if !sw.round(ctx, l) {
 			return
 		}
-		if len(calls) > 0 {
-			start := time.Now()
-			n := sw.fetch(ctx, l, calls)
-			sw.mu.Lock()
-			l.rounds++
-			l.lastRound, l.lastCalls, l.lastFetched = time.Since(start), n, len(due)
-			sw.mu.Unlock()
-		}
 	}
+}
+
+// round fetches the lane's due series, packed up to the interval's pack
+// size; it returns false when the lane is empty (its loop then ends).
+func (sw *sweep) round(ctx context.Context, l *lane) bool {
+	limit := sw.perfQ.packSize(ctx, l.interval)
+	sw.mu.Lock()
+	due, ok := sw.dueLocked(l, time.Now())
+	var calls []perfCall
+	if ok && len(due) > 0 {
+		calls = sw.claimLocked(l, due, limit)
+	}
+	sw.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if len(calls) > 0 {
+		start := time.Now()
+		n := sw.fetch(ctx, l, calls)
+		sw.mu.Lock()
+		l.rounds++
+		l.lastRound, l.lastCalls, l.lastFetched = time.Since(start), n, len(due)
+		sw.mu.Unlock()
+	}
+	return true
 }
 
 // dueSeries is one series a round fetches.
@@ -442,29 +453,82 @@ func (sw *sweep) fetch(ctx context.Context, l *lane, calls []perfCall) (n int) {
 		return 0
 	}
 	for _, c := range calls {
-		for len(c.specs) > 0 {
-			when := time.Now()
-			n++
-			res, err := methods.QueryPerf(ctx, vc, &types.QueryPerf{This: pm, QuerySpec: c.specs})
-			if err == nil {
-				sw.deliver(l, c, res.Returnval, when)
-				break
-			}
-			gone, ok := goneEntity(err)
-			if !ok || !c.drop(gone) {
-				if ctx.Err() == nil {
-					sw.log.Warn("performance sweep: QueryPerf failed; its series are fetched on demand",
-						slog.Int("interval", int(l.interval)), slog.Any("error", err))
-				}
-				break
-			}
-			sw.forget(l, gone)
-		}
+		n += sw.call(ctx, vc, pm, l, c)
 		sw.mu.Lock()
 		sw.releaseLocked(l, c)
 		sw.mu.Unlock()
 	}
 	return n
+}
+
+// call makes one call of a round (the call count it took): a call whose
+// entity no longer exists is made again without it; one vCenter refuses
+// for its size goes again in smaller calls (perfBatcher.shrink), as do
+// the lane's next rounds.
+func (sw *sweep) call(ctx context.Context, vc *vim25.Client, pm types.ManagedObjectReference, l *lane, c perfCall) (n int) {
+	for len(c.specs) > 0 {
+		when := time.Now()
+		n++
+		res, err := methods.QueryPerf(ctx, vc, &types.QueryPerf{This: pm, QuerySpec: c.specs})
+		if err == nil {
+			sw.deliver(l, c, res.Returnval, when)
+			return n
+		}
+		if limitFault(err) {
+			if size, ok := sw.perfQ.shrink(l.interval, c.metrics()); ok {
+				for _, part := range c.split(size) {
+					n += sw.call(ctx, vc, pm, l, part)
+				}
+				return n
+			}
+		}
+		gone, ok := goneEntity(err)
+		if !ok || !c.drop(gone) {
+			if ctx.Err() == nil {
+				sw.log.Warn("performance sweep: QueryPerf failed; its series are fetched on demand",
+					slog.Int("interval", int(l.interval)), slog.Any("error", err))
+			}
+			return n
+		}
+		sw.forget(l, gone)
+	}
+	return n
+}
+
+// metrics is the number of metric ids c carries.
+func (c perfCall) metrics() int {
+	n := 0
+	for _, s := range c.specs {
+		n += len(s.MetricId)
+	}
+	return n
+}
+
+// split repacks c into calls of at most size metric ids (an entity's
+// spec may span two); they share c's done, which the round closes once
+// all are made.
+func (c perfCall) split(size int) []perfCall {
+	var out []perfCall
+	cur, used := perfCall{done: c.done}, 0
+	for i, spec := range c.specs {
+		ids, keys := spec.MetricId, c.keys[i]
+		for len(ids) > 0 {
+			if used == size {
+				out = append(out, cur)
+				cur, used = perfCall{done: c.done}, 0
+			}
+			k := min(len(ids), size-used)
+			part := spec
+			part.MetricId = ids[:k:k]
+			cur.specs = append(cur.specs, part)
+			cur.keys = append(cur.keys, keys[:k:k])
+			ids, keys, used = ids[k:], keys[k:], used+k
+		}
+	}
+	if used > 0 {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // releaseLocked ends c: its series are no longer in flight, and whoever
