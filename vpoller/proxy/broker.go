@@ -525,27 +525,36 @@ func (b *broker) refuseLostTwice(req *request) {
 // replied delivers a worker's reply, whose frames hold charge bytes of
 // the memory budget until written, to the client that asked.
 func (b *broker) replied(w *workerConn, id string, reply []byte, charge int64) {
-	b.mu.Lock()
-	req := b.pending[id]
-	if req == nil || req.worker != w {
-		b.counters.unmatched++
-		b.mu.Unlock()
+	req := b.take(w, id)
+	if req == nil {
 		b.release(charge)
 		b.log.Debug("dropping a worker frame that answers no outstanding request", "worker", w.remote, "bytes", len(reply))
 		return
 	}
-	delete(w.inflight, id)
-	b.forget(req)
-	b.counters.served++
-	// The worker has room again: a held request may go now.
-	if b.held.n > 0 {
-		b.retryHeld(w)
-	}
-	b.mu.Unlock()
 	if !req.client.enqueueCharged(replyFrames(req.envelope, reply), charge) {
 		b.release(charge)
 		b.log.Debug("client gone or not reading; reply dropped", "client", req.client.remote)
 	}
+}
+
+// take removes the request id that w answered from the pending ones and
+// lets held requests go to w, which has room again; nil when w owes no
+// such request.
+func (b *broker) take(w *workerConn, id string) *request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	req := b.pending[id]
+	if req == nil || req.worker != w {
+		b.counters.unmatched++
+		return nil
+	}
+	delete(w.inflight, id)
+	b.forget(req)
+	b.counters.served++
+	if b.held.n > 0 {
+		b.retryHeld(w)
+	}
+	return req
 }
 
 // release gives n bytes back to the memory budget.
@@ -558,8 +567,8 @@ func (b *broker) release(n int64) {
 // countTooLarge records a request refused for its size.
 func (b *broker) countTooLarge() {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.counters.tooLarge++
-	b.mu.Unlock()
 }
 
 // expire drops requests held longer than hold or in flight longer than

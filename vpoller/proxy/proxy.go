@@ -17,6 +17,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
+	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/internal/lograte"
 	"github.com/vpoller/zabbix-vpoller/internal/metrics"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
@@ -225,7 +226,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = front.Serve(ctx, p.serveClient) })
 	wg.Go(func() { _ = back.Serve(ctx, p.serveWorker) })
-	wg.Go(func() { p.janitor(ctx) })
+	wg.Go(func() { guard.Loop(ctx, p.log, "proxy janitor", p.janitor) })
 
 	select {
 	case <-ctx.Done():
@@ -262,7 +263,7 @@ func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
 	var wg sync.WaitGroup
 	defer wg.Wait() // runs last: after close ends both goroutines
 	defer c.close()
-	wg.Go(func() { c.writeLoop(p.opts.write, p.log) })
+	wg.Go(func() { p.guarded(c, "proxy client writer", func() { c.writeLoop(p.opts.write, p.log) }) })
 	wg.Go(func() { c.closeWhenDone(ctx) })
 	p.log.Debug("client connected", "peer", c.remote)
 	idle := p.cfg.ClientIdleTimeout
@@ -324,9 +325,9 @@ func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 	defer wg.Wait()
 	defer p.broker.workerGone(w)
 	defer c.close()
-	wg.Go(func() { c.writeLoop(p.opts.write, p.log) })
+	wg.Go(func() { p.guarded(c, "proxy worker writer", func() { c.writeLoop(p.opts.write, p.log) }) })
 	wg.Go(func() { c.closeWhenDone(ctx) })
-	wg.Go(func() { p.heartbeat(c) })
+	wg.Go(func() { p.guarded(c, "proxy worker heartbeat", func() { p.heartbeat(c) }) })
 	p.broker.workerJoined(w)
 	if w.info != nil {
 		p.log.Info("worker connected", "peer", c.remote, "id", w.info.ID, "serves", w.info.Serves, "queue", w.info.Queue)
@@ -356,6 +357,14 @@ func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 			continue
 		}
 		p.broker.replied(w, id, reply, charge)
+	}
+}
+
+// guarded runs one of a connection's goroutines; a panic in it closes
+// that connection only.
+func (p *Proxy) guarded(c *peer, what string, f func()) {
+	if guard.Run(p.log, what, f) != nil {
+		c.close()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
@@ -54,7 +55,7 @@ func (w *Worker) dispatch(ctx context.Context, conn *peerConn, frames [][]byte, 
 	if l == nil {
 		go func() {
 			defer func() { <-sem }()
-			j.finish(w.execute(ctx, nil, req))
+			_ = guard.Run(w.log, "worker request", func() { j.finish(w.execute(ctx, nil, req)) })
 		}()
 		return
 	}
@@ -65,18 +66,22 @@ func (w *Worker) dispatch(ctx context.Context, conn *peerConn, frames [][]byte, 
 	go func() {
 		defer func() { <-sem }()
 		for ; j != nil; j = l.next() {
-			// A request that waited past its deadline is not sent to
-			// vCenter (its client has given up), except to be told at
-			// once that the vCenter is unreachable.
-			if waited := time.Since(j.arrived); waited > w.opts.RequestTimeout && !l.open() {
-				l.expired.Add(1)
-				j.finish(vpoller.TaskFailed(j.req.Method,
-					fmt.Sprintf("waited %s for vCenter %s (request timeout %s)", waited.Round(time.Millisecond), l.name, w.opts.RequestTimeout), nil))
-				continue
-			}
-			j.finish(w.execute(ctx, l, j.req))
+			_ = guard.Run(w.log, "worker request", func() { w.runJob(ctx, l, j) })
 		}
 	}()
+}
+
+// runJob answers one request of lane l. A request that waited past its
+// deadline is not sent to vCenter (its client has given up), except to
+// be told at once that the vCenter is unreachable.
+func (w *Worker) runJob(ctx context.Context, l *lane, j *job) {
+	if waited := time.Since(j.arrived); waited > w.opts.RequestTimeout && !l.open() {
+		l.expired.Add(1)
+		j.finish(vpoller.TaskFailed(j.req.Method,
+			fmt.Sprintf("waited %s for vCenter %s (request timeout %s)", waited.Round(time.Millisecond), l.name, w.opts.RequestTimeout), nil))
+		return
+	}
+	j.finish(w.execute(ctx, l, j.req))
 }
 
 // Reply computes the reply frame for one request frame, synchronously:
@@ -130,11 +135,18 @@ func (w *Worker) execute(ctx context.Context, l *lane, req *vpoller.Request) *vp
 // encode renders the reply with the helper the request names, within
 // MaxReplyBytes.
 func (w *Worker) encode(req *vpoller.Request, resp *vpoller.Response) []byte {
-	out := resp.EncodeFor(req.Method, vpoller.Python)
-	if w.helpers[req.Helper] {
-		if h, ok := helpers.Apply(req.Helper, req, resp); ok {
-			out = h
+	var out []byte
+	// A helper (or the encoder) that panics on an odd result answers
+	// this request with an error; the worker goes on.
+	if err := guard.Run(w.log, "worker reply encoding", func() {
+		out = resp.EncodeFor(req.Method, vpoller.Python)
+		if w.helpers[req.Helper] {
+			if h, ok := helpers.Apply(req.Helper, req, resp); ok {
+				out = h
+			}
 		}
+	}); err != nil {
+		return vpoller.TaskFailed(req.Method, err.Error(), nil).Encode(vpoller.PythonASCII)
 	}
 	if len(out) > w.opts.MaxReplyBytes {
 		w.log.Warn("reply too large, replaced by an error", "method", req.Method, "bytes", len(out), "limit", w.opts.MaxReplyBytes)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
+	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
@@ -338,12 +339,18 @@ func (w *Worker) Run(ctx context.Context) error {
 	drained := make(chan struct{})
 
 	var wg sync.WaitGroup
-	wg.Go(func() { w.feed(ctx, execCtx, jobs, sem, &handlers) })
+	// A panic in one of these is logged and the loop runs again: the
+	// worker's other vCenters and connections go on.
+	wg.Go(func() {
+		guard.Loop(ctx, w.log, "worker feeder", func(ctx context.Context) { w.feed(ctx, execCtx, jobs, sem, &handlers) })
+	})
 	for i, ep := range w.proxies {
-		wg.Go(func() { w.serveProxy(ctx, i, ep, jobs, drained) })
+		wg.Go(func() {
+			guard.Loop(ctx, w.log, "worker proxy connection", func(ctx context.Context) { w.serveProxy(ctx, i, ep, jobs, drained) })
+		})
 	}
 	if w.opts.ReleaseAfter > 0 {
-		wg.Go(func() { w.releaseLoop(ctx) })
+		wg.Go(func() { guard.Loop(ctx, w.log, "worker role releases", w.releaseLoop) })
 	}
 	<-ctx.Done()
 	// Stopping: readers take no more requests; let those in flight answer
@@ -403,7 +410,13 @@ func (w *Worker) serveProxy(ctx context.Context, i int, ep string, jobs chan<- i
 		st.up.Store(true)
 		w.log.Info("connected to proxy", "proxy", ep, "vpoller_proxy", ours)
 		readerDone := make(chan error, 1)
-		go func() { readerDone <- w.read(ctx, i, conn, jobs) }()
+		go func() {
+			var err error
+			if perr := guard.Run(w.log, "worker reader", func() { err = w.read(ctx, i, conn, jobs) }); perr != nil {
+				err = perr
+			}
+			readerDone <- err
+		}()
 		select {
 		case err = <-readerDone:
 			conn.close()
