@@ -13,9 +13,12 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-func newSimSession(t *testing.T, setup func(*simulator.Model)) *Session {
+// newSimSession is a session to an embedded simulator with the given
+// per-call timeout: a generous one unless the test is about timeouts, as
+// a first TLS connection on a loaded machine can take seconds.
+func newSimSession(t *testing.T, timeout time.Duration, setup func(*simulator.Model)) *Session {
 	t.Helper()
-	cfg, err := Config{Name: "sim", Simulator: true, Timeout: 2 * time.Second}.WithDefaults()
+	cfg, err := Config{Name: "sim", Simulator: true, Timeout: timeout}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +31,7 @@ func newSimSession(t *testing.T, setup func(*simulator.Model)) *Session {
 // the simulated vCenter; the next call logs in again once and succeeds,
 // and concurrent callers share that one login.
 func TestReloginAfterSessionDropped(t *testing.T) {
-	s := newSimSession(t, nil)
+	s := newSimSession(t, 10*time.Second, nil)
 	ctx := context.Background()
 	vc, err := s.Client(ctx)
 	if err != nil {
@@ -71,7 +74,7 @@ func TestReloginAfterSessionDropped(t *testing.T) {
 // exceeds the per-call timeout is not cut short; an ordinary call stuck
 // longer than the timeout is.
 func TestLongPollOutlivesCallTimeout(t *testing.T) {
-	s := newSimSession(t, func(m *simulator.Model) {
+	s := newSimSession(t, 2*time.Second, func(m *simulator.Model) {
 		m.DelayConfig.MethodDelay = map[string]int{"CurrentTime": 3000}
 	})
 	ctx := context.Background()
@@ -116,7 +119,7 @@ func TestLongPollOutlivesCallTimeout(t *testing.T) {
 }
 
 func TestClosedSession(t *testing.T) {
-	s := newSimSession(t, nil)
+	s := newSimSession(t, 10*time.Second, nil)
 	if _, err := s.Client(context.Background()); err != nil {
 		t.Fatal(err)
 	}
