@@ -120,10 +120,11 @@ func writeConf(t *testing.T, dir string, port int, endpoint string, extra ...str
 		"Plugins.VPoller.System.Path=" + pluginBin,
 		"Plugins.VPoller.Endpoint=" + endpoint,
 	}
+	lines = append(lines, extra...)
+	// After extra, whose line numbers tests read in the agent's messages.
 	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "Plugins.VPoller.EventsStateFile=") }) {
 		lines = append(lines, "Plugins.VPoller.EventsStateFile="+filepath.Join(dir, "vpoller-events.json"))
 	}
-	lines = append(lines, extra...)
 	conf := filepath.Join(dir, "agent.conf")
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
