@@ -110,6 +110,9 @@ install: build
 	if [ -z "$(DESTDIR)" ] && ! id vpoller >/dev/null 2>&1; then \
 	  useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vpoller; fi
 	if [ -z "$(DESTDIR)" ]; then chown -R vpoller:vpoller /etc/vpoller/vsphere.d && chmod 0700 /etc/vpoller/vsphere.d; fi
+	@# The plugin keeps its vpoller.events positions in the zabbix user's /var/lib/zabbix.
+	if [ -z "$(DESTDIR)" ] && [ ! -d /var/lib/zabbix ] && id zabbix >/dev/null 2>&1; then \
+	  install -d -o zabbix -g zabbix -m 0750 /var/lib/zabbix; fi
 
 clean:
 	rm -rf $(BIN) $(DIST)

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,16 +69,20 @@ type Config struct {
 	Mgmt     map[string]Mgmt    // by lower-cased name
 	// PoolSize caps the requests in flight to one endpoint.
 	PoolSize int
+	// EventsStateFile is where the vpoller.events positions survive a
+	// restart (an absolute path), or EventsStateOff.
+	EventsStateFile string
 }
 
 // ParseConfig validates the Plugins.VPoller.* options. Every problem names
 // the option and its line in the agent configuration.
 func ParseConfig(opts *agent2.Options) (*Config, error) {
 	cfg := &Config{
-		Default:  Session{Endpoint: DefaultEndpoint, Retries: defaultRetries},
-		Sessions: map[string]Session{},
-		Mgmt:     map[string]Mgmt{},
-		PoolSize: defaultPoolSize,
+		Default:         Session{Endpoint: DefaultEndpoint, Retries: defaultRetries},
+		Sessions:        map[string]Session{},
+		Mgmt:            map[string]Mgmt{},
+		PoolSize:        defaultPoolSize,
+		EventsStateFile: eventsStateDefault,
 	}
 	prefix := "Plugins.VPoller."
 	if opts != nil && opts.Plugin != "" {
@@ -103,6 +108,8 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 				cfg.Default.Retries, err = parseInt(o.Value, 1, maxRetries)
 			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "PoolSize"):
 				cfg.PoolSize, err = parseInt(o.Value, 1, maxPoolSize)
+			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "EventsStateFile"):
+				cfg.EventsStateFile, err = parseStateFile(o.Value)
 			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "CurveServerKey"):
 				cfg.Default.CurveServerKey = strings.TrimSpace(o.Value)
 			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "CurveSecretKey"):
@@ -137,7 +144,7 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 					err = fmt.Errorf("unknown session option %q (known: Endpoint, Timeout, Retries, CurveServerKey, CurveSecretKey)", o.Path[2])
 				}
 			default:
-				err = fmt.Errorf("unknown option (known: Endpoint, Timeout, Retries, PoolSize, CurveServerKey, CurveSecretKey, Sessions.<Name>.Endpoint/Timeout/Retries/CurveServerKey/CurveSecretKey, Mgmt.<Name>.Endpoint/SecretFile/CurveServerKey/CurveSecretKey)")
+				err = fmt.Errorf("unknown option (known: Endpoint, Timeout, Retries, PoolSize, EventsStateFile, CurveServerKey, CurveSecretKey, Sessions.<Name>.Endpoint/Timeout/Retries/CurveServerKey/CurveSecretKey, Mgmt.<Name>.Endpoint/SecretFile/CurveServerKey/CurveSecretKey)")
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
@@ -290,6 +297,25 @@ func parseEndpoint(v string) (string, error) {
 		return "", fmt.Errorf("invalid endpoint %q (want tcp://host:port, or a comma-separated list of them): %w", v, err)
 	}
 	return strings.Join(eps, ","), nil
+}
+
+// parseStateFile validates EventsStateFile: "off", or an absolute path
+// (the agent's working directory is nothing to rely on). Whether the
+// directory is writable is checked when the plugin starts, where a
+// problem only turns persistence off.
+func parseStateFile(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case strings.EqualFold(v, EventsStateOff):
+		return EventsStateOff, nil
+	case v == "":
+		return "", fmt.Errorf("empty path (give an absolute path, or %q)", EventsStateOff)
+	case !filepath.IsAbs(v):
+		return "", fmt.Errorf("%q is not an absolute path (or %q)", v, EventsStateOff)
+	case strings.HasSuffix(v, "/"):
+		return "", fmt.Errorf("%q names a directory; give the file's path", v)
+	}
+	return filepath.Clean(v), nil
 }
 
 func parseTimeout(v string) (time.Duration, error) {

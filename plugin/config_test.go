@@ -184,3 +184,37 @@ func TestParseConfigCurve(t *testing.T) {
 		}
 	}
 }
+
+// TestParseConfigEventsStateFile: "off" or an absolute file path; the
+// default is DefaultEventsStateFile (this package's tests run with it off).
+func TestParseConfigEventsStateFile(t *testing.T) {
+	tests := []struct {
+		value, want, err string
+	}{
+		{"off", EventsStateOff, ""},
+		{" OFF ", EventsStateOff, ""},
+		{"/var/lib/zabbix/vpoller-events.json", "/var/lib/zabbix/vpoller-events.json", ""},
+		{"/var/lib/zabbix//x/../events.json", "/var/lib/zabbix/events.json", ""},
+		{"", "", `Plugins.VPoller.EventsStateFile (line 10): empty path (give an absolute path, or "off")`},
+		{"state.json", "", `Plugins.VPoller.EventsStateFile (line 10): "state.json" is not an absolute path (or "off")`},
+		{"/var/lib/zabbix/", "", `Plugins.VPoller.EventsStateFile (line 10): "/var/lib/zabbix/" names a directory; give the file's path`},
+	}
+	for _, tt := range tests {
+		cfg, err := ParseConfig(opts("EventsStateFile", tt.value))
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%q: %v, want %q", tt.value, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || cfg.EventsStateFile != tt.want {
+			t.Errorf("%q: %+v %v, want %q", tt.value, cfg, err, tt.want)
+		}
+	}
+	if cfg, _ := ParseConfig(nil); cfg.EventsStateFile != eventsStateDefault || eventsStateDefault != EventsStateOff {
+		t.Errorf("default %q (package default %q)", cfg.EventsStateFile, eventsStateDefault)
+	}
+	if DefaultEventsStateFile != "/var/lib/zabbix/vpoller-events.json" {
+		t.Errorf("DefaultEventsStateFile %q: the docs, the shipped configuration and the package say otherwise", DefaultEventsStateFile)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -15,7 +16,9 @@ import (
 )
 
 // vpoller.events keeps, per item key (hostname, name and endpoint
-// parameters), the key of the last vSphere event it returned, in memory.
+// parameters), the key of the last vSphere event it returned, in memory
+// and in the state file (eventstate.go), from which a restarted plugin
+// resumes.
 const (
 	// EventCap is the most events one poll returns (the worker's cap).
 	EventCap = 1000
@@ -35,24 +38,35 @@ const (
 type sendFunc func(req *vpoller.Request) (*vpoller.Response, error)
 
 // eventPositions are the positions of the vpoller.events keys. The zero
-// value is ready.
+// value is ready (positions in memory only until useStore).
 type eventPositions struct {
 	mu        sync.Mutex
 	m         map[string]*eventPos
 	lastPrune time.Time
+	store     *eventStore // nil: no state file
+	version   uint64      // bumped by each saved change
+	log       *slog.Logger
 }
 
 // eventPos is one key's position: the newest event key it has returned
 // (or skipped past), once its first poll set it.
 type eventPos struct {
+	host, name, endpoint string // the key's parameters (immutable)
+
 	mu      sync.Mutex // one poll of the key at a time
 	started bool
 	key     int64
-	used    time.Time // under eventPositions.mu
+	// restored: the position comes from the state file and its stream
+	// was not polled since; the first poll checks it against the stream.
+	restored bool
+
+	used     time.Time // under eventPositions.mu
+	saved    int64     // the position the state file gets (eventPositions.mu)
+	savedSet bool      // saved is set (eventPositions.mu)
 }
 
-// get returns the position of id, created unset on first use.
-func (ps *eventPositions) get(id string, now time.Time) *eventPos {
+// get returns the position of the key, created unset on first use.
+func (ps *eventPositions) get(host, name, endpoint string, now time.Time) *eventPos {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.m == nil {
@@ -62,16 +76,95 @@ func (ps *eventPositions) get(id string, now time.Time) *eventPos {
 		ps.lastPrune = now
 		ps.pruneLocked(now)
 	}
+	id := eventID(host, name, endpoint)
 	pos := ps.m[id]
 	if pos == nil {
 		if len(ps.m) >= maxEventKeys {
 			ps.evictLocked()
 		}
-		pos = &eventPos{}
+		pos = &eventPos{host: host, name: name, endpoint: endpoint}
 		ps.m[id] = pos
 	}
 	pos.used = now
 	return pos
+}
+
+// useStore makes path the state file (EventsStateOff or "": none) and
+// adds the positions it holds for keys not yet known; they count as
+// polled now, so that a long stop does not make the idle pruning forget
+// them. Problems with the file are logged, never fatal.
+func (ps *eventPositions) useStore(path string, log *slog.Logger, now time.Time) {
+	ps.mu.Lock()
+	cur := ps.store
+	ps.log = log
+	ps.mu.Unlock()
+	if cur != nil && cur.path == path {
+		return
+	}
+	st, streams := openEventStore(path, log)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.store = st
+	if ps.m == nil {
+		ps.m = map[string]*eventPos{}
+	}
+	for _, s := range streams {
+		if ps.m[s.id()] != nil {
+			continue
+		}
+		if len(ps.m) >= maxEventKeys {
+			ps.evictLocked()
+		}
+		ps.m[s.id()] = &eventPos{host: s.Host, name: s.Name, endpoint: s.Endpoint, started: true, key: s.Key, restored: true,
+			used: now, saved: s.Key, savedSet: true}
+	}
+}
+
+// commit makes pos's position (its caller holds pos.mu) the one the state
+// file keeps, and returns once a write that includes it is done (or
+// failed: that is logged, and the poll still returns its lines).
+func (ps *eventPositions) commit(pos *eventPos) {
+	ps.mu.Lock()
+	if pos.savedSet && pos.saved == pos.key {
+		ps.mu.Unlock()
+		return
+	}
+	pos.saved, pos.savedSet = pos.key, true
+	ps.version++
+	v, st := ps.version, ps.store
+	ps.mu.Unlock()
+	if st != nil {
+		st.flush(v, ps.snapshot)
+	}
+}
+
+// snapshot returns the saved positions for the state file, most recently
+// polled first and at most maxStateStreams, with the version they are.
+func (ps *eventPositions) snapshot() ([]stateStream, uint64) {
+	ps.mu.Lock()
+	out := make([]stateStream, 0, min(len(ps.m), maxStateStreams))
+	for _, pos := range ps.m {
+		if pos.savedSet {
+			out = append(out, stateStream{Host: pos.host, Name: pos.name, Endpoint: pos.endpoint, Key: pos.saved,
+				Polled: pos.used.UTC().Round(0)})
+		}
+	}
+	v := ps.version
+	ps.mu.Unlock()
+	sortStreams(out)
+	if len(out) > maxStateStreams {
+		out = out[:maxStateStreams]
+	}
+	return out, v
+}
+
+func (ps *eventPositions) logger() *slog.Logger {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return ps.log
 }
 
 func (ps *eventPositions) pruneLocked(now time.Time) {
@@ -117,18 +210,36 @@ func (ps *eventPositions) size() int {
 // With name, each poll first asks for the newest key of the whole
 // stream: the position then follows the stream even while the object
 // has no events, and the worker keeps answering from its buffer.
+//
+// Each new position is in the state file before the lines are returned.
+// A position restored from it resumes where the previous plugin stopped:
+// its first poll returns what happened meanwhile (beyond EventCap, the
+// newest EventCap after the line counting those skipped). A restored
+// position beyond the stream's newest key means another event stream
+// (vCenter reinstalled, or another one under that name): it starts again
+// at "now", with a WARN.
 func (ps *eventPositions) export(c *call, send sendFunc, now time.Time) (string, error) {
 	host := c.req.Hostname
-	pos := ps.get(host+"\x00"+c.req.Name+"\x00"+c.endpoint, now)
+	pos := ps.get(host, c.req.Name, c.endpoint, now)
 	pos.mu.Lock()
 	defer pos.mu.Unlock()
 	first, newest := !pos.started, int64(math.MinInt64)
-	if first || c.req.Name != "" {
+	if first || c.req.Name != "" || pos.restored {
 		k, err := newestEventKey(send, host)
 		if err != nil {
 			return "", err
 		}
 		newest = k
+	}
+	if pos.restored {
+		pos.restored = false
+		if newest > 0 && newest < pos.key {
+			ps.logger().Warn(fmt.Sprintf("vpoller.events[%s]: the stored position (event %d) is beyond the newest event of %s (%d): not the same event stream; starting at \"now\"",
+				strings.TrimRight(strings.Join([]string{host, c.req.Name, c.endpoint}, ","), ","), pos.key, host, newest))
+			pos.key = newest
+			ps.commit(pos)
+			return "", nil
+		}
 	}
 	req := *c.req
 	if first {
@@ -139,6 +250,7 @@ func (ps *eventPositions) export(c *call, send sendFunc, now time.Time) (string,
 			}
 		}
 		pos.key, pos.started = newest, true
+		ps.commit(pos)
 		return "", nil
 	}
 	req.Key, req.MaxSample = strconv.FormatInt(pos.key, 10), EventCap
@@ -165,6 +277,7 @@ func (ps *eventPositions) export(c *call, send sendFunc, now time.Time) (string,
 	// The newest key of the stream was asked first: every event of the
 	// object up to it is in rows.
 	pos.key = max(pos.key, newest)
+	ps.commit(pos)
 	return strings.Join(lines, "\n"), nil
 }
 

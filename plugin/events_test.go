@@ -261,16 +261,16 @@ func TestEventsBadReplies(t *testing.T) {
 func TestEventPositionsBounded(t *testing.T) {
 	var ps eventPositions
 	start := time.Now()
-	ps.get("a", start).started = true
-	ps.get("b", start.Add(time.Hour))
-	if ps.get("a", start.Add(2*time.Hour)); ps.size() != 2 {
+	ps.get("a", "", "", start).started = true
+	ps.get("b", "", "", start.Add(time.Hour))
+	if ps.get("a", "", "", start.Add(2*time.Hour)); ps.size() != 2 {
 		t.Fatalf("%d positions", ps.size())
 	}
-	if ps.get("c", start.Add(25*time.Hour+time.Minute)); ps.size() != 2 || !ps.get("a", start.Add(25*time.Hour+2*time.Minute)).started {
+	if ps.get("c", "", "", start.Add(25*time.Hour+time.Minute)); ps.size() != 2 || !ps.get("a", "", "", start.Add(25*time.Hour+2*time.Minute)).started {
 		t.Fatalf("after a day: %d positions, want a and c (b unused for 24 h)", ps.size())
 	}
 	for i := range maxEventKeys + 10 {
-		ps.get(fmt.Sprint("k", i), start.Add(26*time.Hour+time.Duration(i)*time.Millisecond))
+		ps.get(fmt.Sprint("k", i), "", "", start.Add(26*time.Hour+time.Duration(i)*time.Millisecond))
 	}
 	if ps.size() != maxEventKeys {
 		t.Fatalf("%d positions, want at most %d", ps.size(), maxEventKeys)

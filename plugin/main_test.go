@@ -6,4 +6,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Tests must not read or write the host's state file: those about it
+	// configure one in a temporary directory.
+	eventsStateDefault = EventsStateOff
+	goleak.VerifyTestMain(m)
+}

@@ -78,6 +78,10 @@ func (p *VPoller) Configure(g agent2.GlobalOptions, opts *agent2.Options) error 
 	p.cfg, p.agentTimeout, p.clients = cfg, agentTimeout, map[string]*endpointClient{}
 	p.mu.Unlock()
 	closeAll(old)
+	// The state file is read here, in the operating process only (Validate
+	// runs in the registration one); a problem with it is a WARN, never a
+	// failure.
+	p.events.useStore(cfg.EventsStateFile, p.log, time.Now())
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,7 +100,9 @@ func agentPort(t *testing.T) int {
 }
 
 // writeConf writes a private agent configuration: loopback only, its own
-// plugin socket, and our plugin pointed at endpoint.
+// plugin socket, and our plugin pointed at endpoint, with its vpoller.events
+// state file in dir unless extra gives one (never the host's default file,
+// whose positions would leak from one test run into the next).
 func writeConf(t *testing.T, dir string, port int, endpoint string, extra ...string) string {
 	t.Helper()
 	lines := []string{
@@ -118,6 +121,10 @@ func writeConf(t *testing.T, dir string, port int, endpoint string, extra ...str
 		"Plugins.VPoller.Endpoint=" + endpoint,
 	}
 	lines = append(lines, extra...)
+	// After extra, whose line numbers tests read in the agent's messages.
+	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "Plugins.VPoller.EventsStateFile=") }) {
+		lines = append(lines, "Plugins.VPoller.EventsStateFile="+filepath.Join(dir, "vpoller-events.json"))
+	}
 	conf := filepath.Join(dir, "agent.conf")
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,12 @@ type Config struct {
 	Insecure           bool          // skip TLS verification (only when explicitly configured)
 	Simulator          bool          // serve this agent from an in-process govmomi simulator (embedded default/demo/tests)
 	SimulatorModel     string        // optional: "vpx" (default) or "esx"
+	// LoginBackoff is how long logins are paused after vCenter refuses
+	// the credentials, doubled after each further refusal up to
+	// MaxLoginBackoff (see login.go); zero means DefaultLoginBackoff
+	// (2m30s), with which at most 2 failed logins fall into any 5 minutes,
+	// well clear of vCenter SSO's lockout (5 failures in 180 s).
+	LoginBackoff time.Duration
 }
 
 // LogValue keeps the password out of logs.
@@ -68,6 +74,12 @@ func (c Config) WithDefaults() (Config, error) {
 	}
 	if c.Timeout < 0 {
 		return c, fmt.Errorf("agent %s: negative timeout", c.Name)
+	}
+	if c.LoginBackoff == 0 {
+		c.LoginBackoff = DefaultLoginBackoff
+	}
+	if c.LoginBackoff < 0 {
+		return c, fmt.Errorf("agent %s: negative login backoff", c.Name)
 	}
 	if c.Simulator {
 		switch strings.ToLower(c.SimulatorModel) {

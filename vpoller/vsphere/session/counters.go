@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vmware/govmomi/vim25/soap"
 )
@@ -28,6 +29,12 @@ type Stats struct {
 	RESTCallsByName map[string]uint64
 	// RESTLogins counts successful vAPI logins (first ones and re-logins).
 	RESTLogins uint64
+	// FailedLogins counts the logins (SOAP and vAPI) vCenter refused:
+	// a wrong password shows here long before SSO locks the account.
+	FailedLogins uint64
+	// NextLoginAt is when the login backoff allows the next login after
+	// vCenter refused one; zero when logins are not paused.
+	NextLoginAt time.Time
 }
 
 // counters counts SOAP calls by method and vAPI (REST) calls by name.

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,6 +35,9 @@ import (
 //   - a request refused as unauthenticated (HTTP 401: the session expired
 //     or was deleted) makes it log in again once, shared by concurrent
 //     callers, and the work is retried once;
+//   - its logins go through the agent's login backoff (login.go) with
+//     the SOAP ones: vCenter refusing the credentials (HTTP 401/403)
+//     pauses every login to the agent;
 //   - Close logs it out;
 //   - REST calls are counted apart from SOAP calls (Stats.RESTCalls).
 
@@ -109,7 +113,9 @@ func (s *Session) restClient(ctx context.Context) (*rest.Client, error) {
 		}
 		rc, err := s.restLogin(vc)
 		if err != nil {
-			s.log.Warn("cannot log in to the vAPI endpoint", slog.Any("config", s.cfg), slog.Any("error", err))
+			if !IsLoginError(err) { // a refusal was logged by the login backoff
+				s.log.Warn("cannot log in to the vAPI endpoint", slog.Any("config", s.cfg), slog.Any("error", err))
+			}
 			return nil, err
 		}
 		if !s.setREST(rc) {
@@ -158,7 +164,14 @@ func (s *Session) restLogin(vc *vim25.Client) (*rest.Client, error) {
 	rc.Client.Client.Transport = &restRT{s: s, next: rc.Client.Client.Transport}
 	ctx, cancel := context.WithTimeout(s.bg, s.cfg.Timeout)
 	defer cancel()
-	if err := rc.Login(ctx, url.UserPassword(s.cfg.Username, s.cfg.Password)); err != nil {
+	err = s.attemptLogin(ctx, "vAPI", func() error {
+		return rc.Login(ctx, url.UserPassword(s.cfg.Username, s.cfg.Password))
+	}, restLoginFault)
+	var le *LoginError
+	switch {
+	case errors.As(err, &le):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("log in to the vAPI endpoint of %s as %s: %w", s.cfg.Name, s.cfg.Username, err)
 	}
 	s.stats.restLogins.Add(1)

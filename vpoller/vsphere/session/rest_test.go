@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/vapi/rest"
@@ -39,7 +40,7 @@ func listCategories(ctx context.Context, rc *rest.Client) error {
 // logs in again once when vCenter forgot it (concurrent callers share
 // that login too), and is logged out by Close.
 func TestRESTSession(t *testing.T) {
-	s := newSimSession(t, nil)
+	s := newSimSession(t, 10*time.Second, nil)
 	ctx := context.Background()
 	if id := s.RESTSessionID(); id != "" {
 		t.Fatalf("logged in before first use: %q", id)

@@ -1,8 +1,10 @@
 // Package session is the session room of the vSphere agent: one
 // long-lived, logged-in govmomi client per vSphere agent (vCenter or
 // ESXi), with the TLS policy of the agent's configuration, a deadline on
-// every call, transparent re-login when vCenter forgets the session, SOAP
-// call counters, and the embedded simulator for agents configured as one.
+// every call, transparent re-login when vCenter forgets the session, a
+// login backoff once vCenter refuses the credentials (login.go: a wrong
+// password must not lock the account in vCenter SSO), SOAP call counters,
+// and the embedded simulator for agents configured as one.
 // Beside it, the agent's vAPI (REST) session for vCenter's REST services
 // such as tagging (rest.go): same credentials and TLS policy, logged in on
 // first use, logged in again when vCenter forgets it.
@@ -55,6 +57,9 @@ type Options struct {
 	// adjusts the simulator's model after it is created and before it
 	// serves: tests and benchmarks use it to shape the simulated vCenter.
 	SimulatorSetup func(*simulator.Model)
+	// Now is the clock of the login backoff (time.Now when nil); tests
+	// inject one to walk through minutes of backoff without waiting.
+	Now func() time.Time
 }
 
 // Session is one vSphere agent's single long-lived session. It connects
@@ -65,6 +70,7 @@ type Session struct {
 	opts  Options
 	log   *slog.Logger
 	stats *counters
+	gate  *loginGate // login backoff, see login.go
 
 	bg     context.Context // lives until Close
 	cancel context.CancelFunc
@@ -89,8 +95,8 @@ func New(cfg Config, opts Options) *Session {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Session{cfg: cfg, opts: opts, stats: newCounters(), bg: ctx, cancel: cancel,
-		log: opts.Logger.With(slog.String("agent", cfg.Name))}
+	return &Session{cfg: cfg, opts: opts, stats: newCounters(), gate: newLoginGate(opts.Now, cfg.LoginBackoff),
+		bg: ctx, cancel: cancel, log: opts.Logger.With(slog.String("agent", cfg.Name))}
 }
 
 // Name is the agent name clients use in "hostname".
@@ -99,8 +105,12 @@ func (s *Session) Name() string { return s.cfg.Name }
 // Timeout is the agent's per-call time limit.
 func (s *Session) Timeout() time.Duration { return s.cfg.Timeout }
 
-// Stats returns the session's counters.
-func (s *Session) Stats() Stats { return s.stats.snapshot() }
+// Stats returns the session's counters and its login backoff.
+func (s *Session) Stats() Stats {
+	st := s.stats.snapshot()
+	st.FailedLogins, st.NextLoginAt = s.gate.stats()
+	return st
+}
 
 // Generation changes each time the session is replaced by a re-login;
 // state that lives in a vCenter session (property collectors, views) is
@@ -126,7 +136,9 @@ func (s *Session) Connected() *vim25.Client {
 // Client returns the agent's vim25 client, connecting and logging in on
 // first use. Calls made with it are counted, time-limited to the agent's
 // Timeout, and transparently retried once after a re-login when vCenter
-// says the session is no longer authenticated.
+// says the session is no longer authenticated. While vCenter's refusal
+// of the credentials pauses logins (see LoginBackoff), it fails at once
+// with a *LoginError, without contacting vCenter.
 func (s *Session) Client(ctx context.Context) (*vim25.Client, error) {
 	s.mu.Lock()
 	vc, closed := s.vc, s.closed
@@ -137,9 +149,13 @@ func (s *Session) Client(ctx context.Context) (*vim25.Client, error) {
 	if vc != nil {
 		return vc, nil
 	}
+	if le := s.gate.refusal(); le != nil {
+		return nil, le
+	}
 	ch := s.connect.DoChan("connect", func() (any, error) {
 		vc, err := s.dial()
-		if err != nil && !errors.Is(err, ErrClosed) {
+		var le *LoginError
+		if err != nil && !errors.Is(err, ErrClosed) && !errors.As(err, &le) { // a refusal was logged by the gate
 			s.log.Warn("cannot connect to vSphere agent", slog.Any("config", s.cfg), slog.Any("error", err))
 			return nil, &ConnectError{Agent: s.cfg.Name, Err: err}
 		}
@@ -227,8 +243,18 @@ func (s *Session) simulator() (*Simulator, error) {
 	return s.sim, nil
 }
 
+// login logs vc in through the login backoff: a refusal by vCenter is a
+// *LoginError (not a ConnectError: a configuration problem, not an
+// outage); an error without an answer (network, timeout) is wrapped.
 func (s *Session) login(ctx context.Context, vc *vim25.Client) error {
-	if err := govsession.NewManager(vc).Login(ctx, url.UserPassword(s.cfg.Username, s.cfg.Password)); err != nil {
+	err := s.attemptLogin(ctx, "SOAP", func() error {
+		return govsession.NewManager(vc).Login(ctx, url.UserPassword(s.cfg.Username, s.cfg.Password))
+	}, soapLoginFault)
+	var le *LoginError
+	switch {
+	case errors.As(err, &le):
+		return err
+	case err != nil:
 		return fmt.Errorf("log in to %s as %s: %w", s.cfg.Name, s.cfg.Username, err)
 	}
 	s.stats.logins.Add(1)

@@ -45,7 +45,7 @@ func TestTLS(t *testing.T) {
 		{"missing CA file", Config{CAFile: caFile + ".missing"}, "load CA file"},
 		{"CA file", Config{CAFile: caFile}, ""},
 		{"insecure", Config{Insecure: true}, ""},
-		{"wrong password", Config{Insecure: true, Password: "nope"}, "Cannot connect to vSphere agent vc: log in to vc as user"},
+		{"wrong password", Config{Insecure: true, Password: "nope"}, "login to vc as user refused by vCenter (InvalidLogin) at "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
