@@ -19,12 +19,16 @@ type AgentFile struct {
 	Path                         string
 	Hostname, Username, Password string
 	Timeout                      time.Duration
-	Port                         int
-	CAFile                       string // absolute (a relative one is resolved against the file's directory)
-	Thumbprint                   string // as written; the worker validates it
-	Insecure, Simulator          bool
-	SimulatorModel               string
-	Set                          map[string]bool
+	// LoginBackoff is the first pause of logins after vCenter refused
+	// one (doubling while it keeps refusing): vCenter SSO locks an
+	// account after a few failures.
+	LoginBackoff        time.Duration
+	Port                int
+	CAFile              string // absolute (a relative one is resolved against the file's directory)
+	Thumbprint          string // as written; the worker validates it
+	Insecure, Simulator bool
+	SimulatorModel      string
+	Set                 map[string]bool
 }
 
 // agentOptions are the keys a per-vCenter file may hold, at the top of
@@ -55,6 +59,7 @@ var agentOptions = []option[AgentFile]{
 	agentKey("insecure", boolean(func(f *AgentFile) *bool { return &f.Insecure })),
 	agentKey("simulator", boolean(func(f *AgentFile) *bool { return &f.Simulator })),
 	agentKey("simulator_model", text(func(f *AgentFile) *string { return &f.SimulatorModel })),
+	agentKey("login_backoff", duration(func(f *AgentFile) *time.Duration { return &f.LoginBackoff })),
 }
 
 // agentKey is a row of agentOptions: set, then recorded in Set.

@@ -6,6 +6,7 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
@@ -47,11 +48,17 @@ func object(paths []string, pv objects.Values) vpoller.Object {
 func fail(req *vpoller.Request, err error) *vpoller.Response {
 	var le *LookupError
 	var ce *ConnectError
+	var lg *session.LoginError
 	switch {
 	case errors.As(err, &le):
 		return vpoller.Fail(le.Error())
 	case errors.As(err, &ce):
 		return &vpoller.Response{Success: 1, Msg: ce.Error(), Cause: err}
+	case errors.As(err, &lg):
+		// The account, not the network: the message says which, when
+		// and when the next login may go (logins pause after refusals,
+		// so that vCenter SSO does not lock the account).
+		return &vpoller.Response{Success: 1, Msg: lg.Error(), Cause: err}
 	case soap.IsSoapFault(err):
 		return &vpoller.Response{Success: 1, Msg: "Cannot collect properties: " + err.Error(), Cause: err}
 	}

@@ -225,7 +225,7 @@ func parseAgentFile(raw []byte, path string) (agentFile, error) {
 		return agentFile{}, err
 	}
 	f := agentFile{path: path, set: cf.Set, cfg: vsphere.AgentConfig{
-		Name: cf.Hostname, Username: cf.Username, Password: cf.Password, Timeout: cf.Timeout, Port: cf.Port,
+		Name: cf.Hostname, Username: cf.Username, Password: cf.Password, Timeout: cf.Timeout, Port: cf.Port, LoginBackoff: cf.LoginBackoff,
 		CAFile: cf.CAFile, Insecure: cf.Insecure, Simulator: cf.Simulator, SimulatorModel: cf.SimulatorModel,
 	}}
 	if cf.Thumbprint != "" {
