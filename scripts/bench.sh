@@ -17,7 +17,16 @@
 #   - our vsphere.Service vs govmomi on the same session (SOAP calls/op);
 #   - a vpoller.poll through the agent 2 plugin protocol vs vpoller/client
 #     directly (p50/p99, ratio), and 100 concurrent Exports;
-#   - request/reply through the proxy vs straight to a worker.
+#   - request/reply through the proxy vs straight to a worker;
+#   - scale-out: the template load on 2 simulated vCenters through one
+#     proxy and 1, 2 and 4 workers (and 2 and 4 with standby = 1): SOAP
+#     calls per interval per 1,000 VMs side by side, per vCenter, requests
+#     per worker (BenchmarkScaleOut);
+#   - with BENCH_LONG=1 also, on 10,000 VMs in real time: the owner worker
+#     SIGKILLed under load (failed requests, seconds until the next one
+#     answers from a current mirror) and the freshness of a power change
+#     through the chain beside the simulator's own delay
+#     (BenchmarkTakeoverAndFreshness).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_N:-2000}
@@ -36,3 +45,13 @@ run -bench 'BenchmarkPoll' -benchtime "${N}x" ./plugin/
 run -bench 'BenchmarkRoundTrip|BenchmarkThroughput' -benchtime "${N}x" ./vpoller/proxy/
 echo
 go test -run 'TestCallsPerThousandItems' -v -count=1 ./integration/ 2>&1 | filter | grep -E 'calls per 1000|^(ok|FAIL)'
+echo
+echo "== BenchmarkScaleOut: 2 vCenters x $((BENCH_VMS / 2)) VMs, 1/2/4 workers, time x$BENCH_SCALE"
+go test -run '^$' -bench 'BenchmarkScaleOut' -benchtime 1x -timeout 90m ./integration/ 2>&1 | filter |
+	grep -E '^(BENCH |Benchmark|ok|FAIL|---|    scaleout_test)' | sed 's/^BENCH //'
+if [ "${BENCH_LONG:-0}" = 1 ]; then
+	echo
+	echo "== BenchmarkTakeoverAndFreshness: ${BENCH_TAKEOVER_VMS:-10000} VMs, real time"
+	BENCH_VMS=${BENCH_TAKEOVER_VMS:-10000} go test -run '^$' -bench 'BenchmarkTakeoverAndFreshness' -benchtime 1x -timeout 90m ./integration/ 2>&1 | filter |
+		grep -E '^(BENCH |Benchmark|ok|FAIL|---|    takeover_test)' | sed 's/^BENCH //'
+fi
