@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
+	"github.com/vpoller/zabbix-vpoller/internal/flight"
 )
 
 // stamped is a value that knows when its load started.
@@ -24,7 +24,7 @@ type reloadable[T stamped] struct {
 	has      bool
 	failed   error // the last load's error, until a load succeeds
 	failedAt time.Time
-	load     singleflight.Group
+	load     flight.Group[T]
 }
 
 // reloadFailBackoff is how long a failed load answers for itself: requests
@@ -49,12 +49,8 @@ func (r *reloadable[T]) get(ctx context.Context, ttl time.Duration, notBefore ti
 		if failed != nil && time.Since(failedAt) < reloadFailBackoff {
 			return zero, failed
 		}
-		ch := r.load.DoChan("load", func() (_ any, err error) {
-			defer func() { // singleflight would re-panic where nothing recovers
-				if p := recover(); p != nil {
-					err = fmt.Errorf("loading %s panicked: %v", what, p)
-				}
-			}()
+		// A panicking load is the load's error (flight recovers it).
+		res := r.load.Do(ctx, "load", "loading "+what, nil, func() (T, error) {
 			v, err := load(ctx)
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -62,21 +58,15 @@ func (r *reloadable[T]) get(ctx context.Context, ttl time.Duration, notBefore ti
 				if ctx.Err() == nil { // a caller giving up is no failure of the source
 					r.failed, r.failedAt = err, time.Now()
 				}
-				return nil, err
+				return zero, err
 			}
 			r.cur, r.has, r.failed = v, true, nil
 			return v, nil
 		})
-		var res singleflight.Result
-		select {
-		case res = <-ch:
-		case <-ctx.Done():
-			return zero, ctx.Err()
-		}
 		if res.Err != nil {
 			return zero, res.Err
 		}
-		if v := res.Val.(T); !v.loadedAt().Before(notBefore) {
+		if v := res.Val; !v.loadedAt().Before(notBefore) {
 			return v, nil
 		}
 	}

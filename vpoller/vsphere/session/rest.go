@@ -14,10 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/vmware/govmomi/vapi/rest"
 	"github.com/vmware/govmomi/vim25"
+
+	"github.com/vpoller/zabbix-vpoller/internal/flight"
 )
 
 // vCenter's vAPI (the REST services behind /rest and /api: tagging,
@@ -43,7 +43,7 @@ import (
 
 // restState is the REST half of a Session.
 type restState struct {
-	connect singleflight.Group
+	connect flight.Group[*rest.Client]
 	mu      sync.Mutex
 	rc      *rest.Client  // nil before the first login and after Close
 	loginMu sync.Mutex    // serialises re-logins
@@ -104,7 +104,7 @@ func (s *Session) restClient(ctx context.Context) (*rest.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := s.rest.connect.DoChan("login", func() (any, error) {
+	r := s.rest.connect.Do(ctx, "login", "vAPI login to "+s.cfg.Name, s.log, func() (*rest.Client, error) {
 		s.rest.mu.Lock()
 		rc := s.rest.rc
 		s.rest.mu.Unlock()
@@ -123,15 +123,7 @@ func (s *Session) restClient(ctx context.Context) (*rest.Client, error) {
 		}
 		return rc, nil
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*rest.Client), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return r.Val, r.Err
 }
 
 // setREST installs a logged-in client, unless the session was closed

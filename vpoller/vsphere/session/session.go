@@ -26,12 +26,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	govsession "github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/soap"
+
+	"github.com/vpoller/zabbix-vpoller/internal/flight"
 )
 
 // ErrClosed is returned for calls after Close.
@@ -75,7 +75,7 @@ type Session struct {
 	bg     context.Context // lives until Close
 	cancel context.CancelFunc
 
-	connect singleflight.Group
+	connect flight.Group[*vim25.Client]
 
 	mu     sync.Mutex
 	vc     *vim25.Client
@@ -152,7 +152,9 @@ func (s *Session) Client(ctx context.Context) (*vim25.Client, error) {
 	if le := s.gate.refusal(); le != nil {
 		return nil, le
 	}
-	ch := s.connect.DoChan("connect", func() (any, error) {
+	// A panic in the login path (an odd answer from a vCenter) is this
+	// login's error for every waiter, not the end of the worker.
+	r := s.connect.Do(ctx, "connect", "vSphere login to "+s.cfg.Name, s.log, func() (*vim25.Client, error) {
 		vc, err := s.dial()
 		var le *LoginError
 		if err != nil && !errors.Is(err, ErrClosed) && !errors.As(err, &le) { // a refusal was logged by the gate
@@ -161,15 +163,7 @@ func (s *Session) Client(ctx context.Context) (*vim25.Client, error) {
 		}
 		return vc, err
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*vim25.Client), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return r.Val, r.Err
 }
 
 // dial connects and logs in; it runs detached from any one request so that

@@ -1,0 +1,63 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/guard"
+)
+
+// serviceContentWithoutManagers is a RetrieveServiceContent answer with an
+// About and nothing else: no SessionManager, no PropertyCollector. No real
+// vCenter sends it, so an HTTPS server playing one is the only way to
+// produce it (a fake for a fault the real part cannot make). govmomi's
+// login dereferences the missing SessionManager and panics.
+const serviceContentWithoutManagers = `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<soapenv:Body><RetrieveServiceContentResponse xmlns="urn:vim25"><returnval>
+<rootFolder type="Folder">group-d1</rootFolder>
+<about><name>VMware vCenter Server</name><fullName>VMware vCenter Server 8.0.0</fullName><vendor>VMware, Inc.</vendor>
+<version>8.0.0</version><build>1</build><localeVersion>INTL</localeVersion><localeBuild>000</localeBuild><osType>linux-x64</osType>
+<productLineId>vpx</productLineId><apiType>VirtualCenter</apiType><apiVersion>8.0.0.0</apiVersion></about>
+</returnval></RetrieveServiceContentResponse></soapenv:Body></soapenv:Envelope>`
+
+// A vCenter answering something govmomi's login path cannot digest makes
+// that login fail with an error for every caller waiting on it; the
+// process goes on (the panic used to end the worker).
+func TestLoginPanicIsAnError(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		_, _ = w.Write([]byte(serviceContentWithoutManagers))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	port, _ := strconv.Atoi(u.Port())
+	cfg, err := Config{Name: "odd", Host: u.Hostname(), Port: port, Username: "user", Password: "pass", Insecure: true,
+		Timeout: 5 * time.Second}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(cfg, Options{})
+	defer s.Close()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := s.Client(context.Background())
+			errs <- err
+		}()
+	}
+	for range 3 {
+		err := <-errs
+		var pe *guard.PanicError
+		if !errors.As(err, &pe) || !strings.Contains(pe.What, "vSphere login to odd") {
+			t.Fatalf("login error %v (%T)", err, err)
+		}
+	}
+}
