@@ -53,6 +53,8 @@ func (s *scenario) startAgent(endpoint string) *agent {
 			"Server=127.0.0.1", "Hostname=vpoller-faults", "Timeout=5",
 			"PluginSocket=" + filepath.Join(dir, "plugin.sock"), "ControlSocket=" + filepath.Join(dir, "control.sock"),
 			"Plugins.VPoller.System.Path=" + bins.plugin, "Plugins.VPoller.Endpoint=" + endpoint,
+			// One per scenario, kept across the agent's restarts.
+			"Plugins.VPoller.EventsStateFile=" + s.path("vpoller-events.json"),
 		}, "\n") + "\n"
 		path := filepath.Join(dir, "agent.conf")
 		s.must(os.WriteFile(path, []byte(conf), 0o644), "agent configuration")
