@@ -18,6 +18,8 @@
 #   - a vpoller.poll through the agent 2 plugin protocol vs vpoller/client
 #     directly (p50/p99, ratio), and 100 concurrent Exports;
 #   - request/reply through the proxy vs straight to a worker;
+#   - one worker's capacity: requests per second and per CPU second with
+#     the template's requests from 64 callers (BenchmarkWorkerCapacity);
 #   - scale-out: the template load on 2 simulated vCenters through one
 #     proxy and 1, 2 and 4 workers (and 2 and 4 with standby = 1): SOAP
 #     calls per interval per 1,000 VMs side by side, per vCenter, requests
@@ -45,6 +47,9 @@ run -bench 'BenchmarkPoll' -benchtime "${N}x" ./plugin/
 run -bench 'BenchmarkRoundTrip|BenchmarkThroughput' -benchtime "${N}x" ./vpoller/proxy/
 echo
 go test -run 'TestCallsPerThousandItems' -v -count=1 ./integration/ 2>&1 | filter | grep -E 'calls per 1000|^(ok|FAIL)'
+echo
+go test -run '^$' -bench 'BenchmarkWorkerCapacity' -benchtime 1x -timeout 30m ./integration/ 2>&1 | filter |
+	grep -E '^(BENCH |Benchmark|ok|FAIL|---)' | sed 's/^BENCH //'
 echo
 echo "== BenchmarkScaleOut: 2 vCenters x $((BENCH_VMS / 2)) VMs, 1/2/4 workers, time x$BENCH_SCALE"
 go test -run '^$' -bench 'BenchmarkScaleOut' -benchtime 1x -timeout 90m ./integration/ 2>&1 | filter |
