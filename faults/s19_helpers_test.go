@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/crypto/nacl/box"
 
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -180,6 +182,9 @@ type statusSampler struct {
 	px   *daemon
 	stop chan struct{}
 	done chan struct{}
+	// mark, when > 0, makes the sampler note when the budget's used
+	// bytes first reached it (markAt).
+	mark int64
 
 	mu   sync.Mutex
 	peak samplePeak
@@ -196,14 +201,17 @@ type samplePeak struct {
 	workerInflight  int // largest in_flight of one worker connection
 	rss             int64
 	minRSS          int64
+	markAt          time.Time // when memory used first reached the mark
 }
 
-func startSampler(px *daemon, every time.Duration) *statusSampler {
-	sm := &statusSampler{px: px, stop: make(chan struct{}), done: make(chan struct{})}
+func startSampler(px *daemon, every time.Duration, mark int64) *statusSampler {
+	sm := &statusSampler{px: px, stop: make(chan struct{}), done: make(chan struct{}), mark: mark}
 	go func() {
 		defer close(sm.done)
+		sc := &statusConn{d: px}
+		defer sc.close()
 		for {
-			st, err := px.proxyStatus()
+			st, err := sc.proxyStatus()
 			rss := px.rss()
 			sm.mu.Lock()
 			p := &sm.peak
@@ -215,6 +223,9 @@ func startSampler(px *daemon, every time.Duration) *statusSampler {
 				p.held = max(p.held, st.Held)
 				p.heldBytes = max(p.heldBytes, st.HeldBytes)
 				p.memUsed = max(p.memUsed, st.Memory.Used)
+				if sm.mark > 0 && st.Memory.Used >= sm.mark && p.markAt.IsZero() {
+					p.markAt = time.Now()
+				}
 				p.inflightBytes = max(p.inflightBytes, st.Memory.InflightBytes)
 				for _, w := range st.WorkerConns {
 					p.workerInflight = max(p.workerInflight, w.InFlight)
@@ -248,6 +259,61 @@ func (sm *statusSampler) finish() samplePeak {
 	<-sm.done
 	p, _ := sm.now()
 	return p
+}
+
+// statusConn asks a daemon's status over one management connection kept
+// open (mgmt.Call connects for every call): a sampler under load spends
+// its time on the figures, not on handshakes.
+type statusConn struct {
+	d *daemon
+	c *zmtp.Conn
+}
+
+func (sc *statusConn) proxyStatus() (proxyStatus, error) {
+	var st proxyStatus
+	if sc.c == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		c, err := zmtp.Dial(ctx, mgmt.Connectable(sc.d.mgmt), zmtp.Config{Type: zmq4.Dealer, Mechanism: sc.d.mech,
+			Limits: zmtp.Limits{MaxMessage: 64 << 20}})
+		cancel()
+		if err != nil {
+			return st, err
+		}
+		sc.c = c
+	}
+	req, _ := vpoller.Marshal(vpoller.Object{{Key: "method", Value: "status"}}, vpoller.Python)
+	err := sc.c.WriteMsg([][]byte{{}, req}, 3*time.Second)
+	var frames [][]byte
+	if err == nil {
+		_ = sc.c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		frames, err = sc.c.ReadMsg()
+	}
+	if err == nil && len(frames) == 0 {
+		err = errors.New("empty status reply")
+	}
+	if err != nil {
+		sc.close()
+		return st, fmt.Errorf("status: %w", err)
+	}
+	var reply struct {
+		Success int             `json:"success"`
+		Msg     string          `json:"msg"`
+		Result  json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(frames[len(frames)-1], &reply); err != nil {
+		return st, fmt.Errorf("status reply: %w", err)
+	}
+	if reply.Success != 0 {
+		return st, fmt.Errorf("status failed: %s", reply.Msg)
+	}
+	return st, json.Unmarshal(reply.Result, &st)
+}
+
+func (sc *statusConn) close() {
+	if sc.c != nil {
+		sc.c.Close()
+		sc.c = nil
+	}
 }
 
 // failuresRE matches the "failures=N" of the listener's rate-limited
