@@ -26,9 +26,13 @@ func tcpEP(port int) string { return fmt.Sprintf("tcp://127.0.0.1:%d", port) }
 // hostPort is the host:port of a tcp:// endpoint.
 func hostPort(ep string) string { return strings.TrimPrefix(ep, "tcp://") }
 
+// mgmtSecret is the scenario's management secret (at least 32 bytes, as
+// secret files must be).
+func (s *scenario) mgmtSecret() string { return "faults-management-secret-of-scenario-" + s.id }
+
 // secretFile writes the scenario's management secret (mode 0600) once.
 func (s *scenario) secretFile() string {
-	return s.writeFile("mgmt.secret", "faults-management-secret-of-scenario-"+s.id+"\n", 0o600)
+	return s.writeFile("mgmt.secret", s.mgmtSecret()+"\n", 0o600)
 }
 
 // daemon is a running vpoller-proxy or vpoller-worker with its
