@@ -175,8 +175,8 @@ func helloWithLowOrderKey(src, addr string) (string, error) {
 	return name, nil
 }
 
-// statusSampler polls a proxy's status and resident set while a scenario
-// runs and keeps the largest figures: what the caps are checked against
+// statusSampler polls a proxy's status while a scenario runs and keeps
+// the largest figures: what the caps are checked against
 // (a single status at the end would miss a peak).
 type statusSampler struct {
 	px   *daemon
@@ -198,9 +198,7 @@ type samplePeak struct {
 	heldBytes       int
 	memUsed         int64
 	inflightBytes   int64
-	workerInflight  int // largest in_flight of one worker connection
-	rss             int64
-	minRSS          int64
+	workerInflight  int       // largest in_flight of one worker connection
 	markAt          time.Time // when memory used first reached the mark
 }
 
@@ -212,7 +210,6 @@ func startSampler(px *daemon, every time.Duration, mark int64) *statusSampler {
 		defer sc.close()
 		for {
 			st, err := sc.proxyStatus()
-			rss := px.rss()
 			sm.mu.Lock()
 			p := &sm.peak
 			p.samples++
@@ -230,10 +227,6 @@ func startSampler(px *daemon, every time.Duration, mark int64) *statusSampler {
 				for _, w := range st.WorkerConns {
 					p.workerInflight = max(p.workerInflight, w.InFlight)
 				}
-			}
-			p.rss = max(p.rss, rss)
-			if rss > 0 && (p.minRSS == 0 || rss < p.minRSS) {
-				p.minRSS = rss
 			}
 			sm.mu.Unlock()
 			select {
