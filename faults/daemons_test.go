@@ -26,9 +26,13 @@ func tcpEP(port int) string { return fmt.Sprintf("tcp://127.0.0.1:%d", port) }
 // hostPort is the host:port of a tcp:// endpoint.
 func hostPort(ep string) string { return strings.TrimPrefix(ep, "tcp://") }
 
+// mgmtSecret is the scenario's management secret (at least 32 bytes, as
+// secret files must be).
+func (s *scenario) mgmtSecret() string { return "faults-management-secret-of-scenario-" + s.id }
+
 // secretFile writes the scenario's management secret (mode 0600) once.
 func (s *scenario) secretFile() string {
-	return s.writeFile("mgmt.secret", "faults-management-secret-of-scenario-"+s.id+"\n", 0o600)
+	return s.writeFile("mgmt.secret", s.mgmtSecret()+"\n", 0o600)
 }
 
 // daemon is a running vpoller-proxy or vpoller-worker with its
@@ -51,17 +55,20 @@ type daemon struct {
 // a tcp management socket with a shared secret (so that stop works and
 // the socket can be attacked over tcp).
 type proxySpec struct {
-	mgmt     string   // management endpoint; "" = tcp with the secret file
-	noSecret bool     // no mgmt_secret_file
-	extra    []string // more [proxy] lines
-	debug    bool
+	mgmt     string // management endpoint; "" = tcp with the secret file
+	noSecret bool   // no mgmt_secret_file
+	// secretFile, when set, is the mgmt_secret_file to use (one made by
+	// keygen -secret) instead of the scenario's own.
+	secretFile string
+	extra      []string // more [proxy] lines
+	debug      bool
 }
 
 // startProxy writes a configuration and starts vpoller-proxy on it.
 func (s *scenario) startProxy(name string, spec proxySpec) *daemon {
 	s.t.Helper()
 	d := &daemon{s: s, kind: "proxy", bin: bins.proxy, front: tcpEP(s.freePort()), back: tcpEP(s.freePort())}
-	secretLine := s.setupMgmt(d, spec.mgmt, spec.noSecret)
+	secretLine := s.setupMgmtWith(d, spec.mgmt, spec.noSecret, spec.secretFile)
 	lines := []string{"[proxy]", "frontend = " + d.front, "backend = " + d.back, "mgmt = " + d.mgmt}
 	if secretLine != "" {
 		lines = append(lines, secretLine)
@@ -77,6 +84,13 @@ func (s *scenario) startProxy(name string, spec proxySpec) *daemon {
 // mechanism to match.
 func (s *scenario) setupMgmt(d *daemon, mgmtEP string, noSecret bool) string {
 	s.t.Helper()
+	return s.setupMgmtWith(d, mgmtEP, noSecret, "")
+}
+
+// setupMgmtWith is setupMgmt with a given secret file ("": the
+// scenario's own).
+func (s *scenario) setupMgmtWith(d *daemon, mgmtEP string, noSecret bool, secret string) string {
+	s.t.Helper()
 	d.mgmt, d.mech = mgmtEP, zmtp.Null()
 	if d.mgmt == "" {
 		d.mgmt = tcpEP(s.freePort())
@@ -84,7 +98,9 @@ func (s *scenario) setupMgmt(d *daemon, mgmtEP string, noSecret bool) string {
 	if noSecret {
 		return ""
 	}
-	secret := s.secretFile()
+	if secret == "" {
+		secret = s.secretFile()
+	}
 	var err error
 	d.mech, err = mgmt.ClientSecurity(config.Security{SecretFile: secret})
 	s.must(err, "management client security")
@@ -168,31 +184,56 @@ func (d *daemon) statusRaw(timeout time.Duration) ([]byte, error) {
 
 // connStats are a listener's counters in the proxy's status.
 type connStats struct {
-	Active          int `json:"active"`
-	Accepted        int `json:"accepted"`
-	Refused         int `json:"refused"`
-	HandshakeFailed int `json:"handshake_failed"`
-	AuthFailed      int `json:"auth_failed"`
-	AcceptErrors    int `json:"accept_errors"`
-	Evicted         int `json:"evicted"`
+	Active            int `json:"active"`
+	Accepted          int `json:"accepted"`
+	Refused           int `json:"refused"`
+	HandshakeFailed   int `json:"handshake_failed"`
+	AuthFailed        int `json:"auth_failed"`
+	AuthDelayed       int `json:"auth_delayed"`
+	AcceptErrors      int `json:"accept_errors"`
+	Evicted           int `json:"evicted"`
+	Handshakes        int `json:"handshakes"`
+	HandshakesEvicted int `json:"handshakes_evicted"`
+}
+
+// memoryStats is the proxy's memory budget in its status (bytes).
+type memoryStats struct {
+	Limit         int64 `json:"limit"`
+	Used          int64 `json:"used"`
+	Requests      int64 `json:"requests"`
+	HeldBytes     int64 `json:"held_bytes"`
+	InflightBytes int64 `json:"in_flight_bytes"`
+	RepliesQueued int64 `json:"replies_queued"`
+	Reading       int64 `json:"reading"`
+}
+
+// workerConnStats is one worker connection in the proxy's status.
+type workerConnStats struct {
+	ID       string `json:"id"`
+	Remote   string `json:"remote"`
+	InFlight int    `json:"in_flight"`
+	Limit    int    `json:"limit"`
 }
 
 // proxyStatus is the part of the proxy's status the suite reads.
 type proxyStatus struct {
-	Status          string    `json:"status"`
-	Workers         int       `json:"workers"`
-	Outstanding     int       `json:"outstanding"`
-	Served          int       `json:"served"`
-	Redispatched    int       `json:"redispatched"`
-	Held            int       `json:"held"`
-	HeldBytes       int       `json:"held_bytes"`
-	RefusedHeldFull int       `json:"refused_held_full"`
-	LostTwice       int       `json:"lost_twice"`
-	TooLarge        int       `json:"too_large"`
-	Frontend        connStats `json:"frontend_connections"`
-	Backend         connStats `json:"backend_connections"`
-	SilentDropped   int       `json:"workers_silent_dropped"`
-	Spilled         int       `json:"spilled"`
+	Status          string            `json:"status"`
+	Workers         int               `json:"workers"`
+	Outstanding     int               `json:"outstanding"`
+	Served          int               `json:"served"`
+	Redispatched    int               `json:"redispatched"`
+	Held            int               `json:"held"`
+	HeldBytes       int               `json:"held_bytes"`
+	RefusedHeldFull int               `json:"refused_held_full"`
+	LostTwice       int               `json:"lost_twice"`
+	TooLarge        int               `json:"too_large"`
+	Frontend        connStats         `json:"frontend_connections"`
+	Backend         connStats         `json:"backend_connections"`
+	SilentDropped   int               `json:"workers_silent_dropped"`
+	Spilled         int               `json:"spilled"`
+	Expired         int               `json:"expired"`
+	Memory          memoryStats       `json:"memory"`
+	WorkerConns     []workerConnStats `json:"worker_connections"`
 	VCenters        map[string]struct {
 		Owner   string `json:"owner"`
 		Standby string `json:"standby"`

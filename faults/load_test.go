@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 )
@@ -47,6 +48,8 @@ type loadSpec struct {
 	// cancel makes stop cancel the requests in flight (counted lost)
 	// instead of letting them run to their time limit.
 	cancel bool
+	// mech secures the client's connections (nil: NULL).
+	mech zmtp.Mechanism
 }
 
 // load is a running load; stop ends it and returns what happened.
@@ -67,7 +70,7 @@ func startLoad(spec loadSpec) (*load, error) {
 		spec.retries = 1
 	}
 	cl, err := client.New(spec.endpoint, client.Options{Timeout: spec.timeout, Retries: spec.retries,
-		PoolSize: spec.conc, MaxIdle: spec.conc})
+		PoolSize: spec.conc, MaxIdle: spec.conc, Mechanism: spec.mech})
 	if err != nil {
 		return nil, fmt.Errorf("load client: %w", err)
 	}

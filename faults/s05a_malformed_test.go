@@ -22,7 +22,7 @@ func Test05aMalformedInput(t *testing.T) {
 	w := s.startWorker("worker", workerSpec{proxy: px.back, vcenters: []*vcenter{vc}})
 	px.mustSeeWorkers(1, 10*time.Second, "the worker")
 	s.warm(px.front, 2, pollVM(vc.name))
-	secret := "faults-secret-" + s.id
+	secret := s.mgmtSecret()
 	targets := []target{
 		{name: "proxy frontend", addr: hostPort(px.front), socketType: "DEALER"},
 		{name: "proxy backend", addr: hostPort(px.back), socketType: "DEALER"},

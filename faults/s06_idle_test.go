@@ -122,7 +122,7 @@ func idleConnections(t *testing.T, id, socket string) {
 	if socket == "frontend" {
 		f = flood(hostPort(px.front), "DEALER", "", "", 2000)
 	} else {
-		f = flood(hostPort(px.mgmt), "DEALER", "vpoller", "faults-secret-"+s.id, 2000)
+		f = flood(hostPort(px.mgmt), "DEALER", "vpoller", s.mgmtSecret(), 2000)
 	}
 	t.Logf("flood: %s", f)
 	slowest, serrs := statusLatency(px, 5)
