@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/lograte"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
@@ -91,6 +92,10 @@ type broker struct {
 	standby                            bool
 	budget                             zmtp.Budget // nil: none
 
+	// warn keeps floods of refusals (which clients can cause) to a line
+	// per period with their count.
+	warn struct{ refused, lostTwice, expired *lograte.Limiter }
+
 	mu         sync.Mutex
 	charged    int64 // budget bytes held by pending requests
 	started    time.Time
@@ -130,6 +135,7 @@ func newBroker(log *slog.Logger, lim brokerLimits, now func() time.Time) *broker
 		spillWait: lim.spillWait, standby: lim.standby, budget: lim.budget, started: now(), held: heldQueue{byHost: map[string][]*request{}},
 		pending: make(map[string]*request), byID: map[string][]*workerConn{}, lastServed: map[string]time.Time{},
 		vcs: map[string]*vcStats{}}
+	b.warn.refused, b.warn.lostTwice, b.warn.expired = lograte.New(10*time.Second), lograte.New(10*time.Second), lograte.New(10*time.Second)
 	// A random prefix keeps ids unique across proxy restarts, so a late
 	// reply from a worker that reconnected cannot match a new request.
 	_, _ = rand.Read(b.prefix[:])
@@ -216,8 +222,11 @@ func (b *broker) hold(req *request) {
 	if b.held.n+1 > b.maxHeld || b.held.bytes+len(req.payload) > b.maxHeldBytes {
 		held, bytes := b.held.n, b.held.bytes
 		b.counters.refused++
-		b.log.Warn("request refused: no worker can take it and the held requests are at their cap",
-			"vcenter", req.host, "held", held, "held_bytes", bytes, "max_held_requests", b.maxHeld, "max_held_bytes", b.maxHeldBytes)
+		if b.warn.refused.Allow() {
+			b.log.Warn("request refused: no worker can take it and the held requests are at their cap",
+				"vcenter", req.host, "held", held, "held_bytes", bytes, "max_held_requests", b.maxHeld, "max_held_bytes", b.maxHeldBytes,
+				"suppressed", b.warn.refused.Suppressed())
+		}
 		b.finish(req, vpoller.Failf("Request not queued: no worker can take it and %d requests (%d bytes) already wait (limits: %d requests, %d bytes)",
 			held, bytes, b.maxHeld, b.maxHeldBytes))
 		return
@@ -518,7 +527,10 @@ func (b *broker) refuseLostTwice(req *request) {
 	if r, err := vpoller.DecodeRequest(req.payload); err == nil && r.Method != "" {
 		method = r.Method
 	}
-	b.log.Warn("request dropped: the workers of its two attempts died with it", "method", method, "client", req.client.remote)
+	if b.warn.lostTwice.Allow() {
+		b.log.Warn("request dropped: the workers of its two attempts died with it", "method", method, "client", req.client.remote,
+			"suppressed", b.warn.lostTwice.Suppressed())
+	}
 	b.finish(req, vpoller.Failf("Task %s failed: %s", method, MsgLostTwice))
 }
 
@@ -583,7 +595,10 @@ func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 		}
 		b.forget(req)
 		b.counters.expired++
-		b.log.Warn("request dropped: no worker took it in time", "vcenter", req.host, "held", now.Sub(req.arrived).Round(time.Millisecond), "client", req.client.remote)
+		if b.warn.expired.Allow() {
+			b.log.Warn("request dropped: no worker took it in time", "vcenter", req.host, "held", now.Sub(req.arrived).Round(time.Millisecond),
+				"client", req.client.remote, "suppressed", b.warn.expired.Suppressed())
+		}
 		return false
 	})
 	for _, w := range b.workers {
@@ -592,7 +607,10 @@ func (b *broker) expire(now time.Time, hold, inflight time.Duration) {
 				delete(w.inflight, id)
 				b.forget(req)
 				b.counters.expired++
-				b.log.Warn("request dropped: worker did not answer in time", "worker", w.remote, "age", now.Sub(req.arrived).Round(time.Millisecond))
+				if b.warn.expired.Allow() {
+					b.log.Warn("request dropped: worker did not answer in time", "worker", w.remote, "age", now.Sub(req.arrived).Round(time.Millisecond),
+						"suppressed", b.warn.expired.Suppressed())
+				}
 			}
 		}
 	}
