@@ -22,15 +22,16 @@ func TestAgentStatusFigures(t *testing.T) {
 	}
 	v, _ := all.Get("sim")
 	o := v.(vpoller.Object)
-	if got := strings.Join(o.Keys(), ","); got != "mirror,objects,watched_paths,mirror_lag_ms,updates_per_s,updates,syncs,first_sync_ms,"+
-		"first_sync_calls,reads_from_mirror,reads_from_vcenter,sweep_series,sweep_rounds,sweep_calls,sweep_last_round_ms,"+
+	if got := strings.Join(o.Keys(), ","); got != "mirror,role,objects,watched_paths,mirror_lag_ms,updates_per_s,updates,syncs,first_sync_ms,"+
+		"first_sync_calls,index_reads,reads_from_mirror,reads_from_vcenter,sweep_series,sweep_rounds,sweep_calls,sweep_last_round_ms,"+
 		"sweep_last_round_calls,sweep_last_round_series,sweep_hits,sweep_misses,logins,soap_calls,soap_calls_by_method,"+
 		"rest_logins,rest_calls,rest_calls_by_name" {
 		t.Fatalf("keys %s", got)
 	}
 	// 18 objects: the vpx model's 17 of the earlier types plus its
 	// distributed switch DVS0 (issue 10 added switches to the index).
-	want := map[string]any{"mirror": "current", "objects": int64(18), "syncs": int64(1), "first_sync_calls": int64(1),
+	// The first sync: one page and the catch-up wait.
+	want := map[string]any{"mirror": "current", "role": "auto", "objects": int64(18), "syncs": int64(1), "first_sync_calls": int64(2),
 		"sweep_series": int64(1), "sweep_misses": uint64(1), "logins": uint64(1), "reads_from_vcenter": uint64(0),
 		"rest_logins": uint64(0), "rest_calls": uint64(0)} // no tag method yet: no vAPI session
 	for k, w := range want {

@@ -1,0 +1,336 @@
+package objects
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
+)
+
+// The tests of this file run on simulated vCenters of thousands of VMs
+// and take minutes: they run with VPOLLER_BIG=1 (VPOLLER_BIG_VMS sets
+// the size, 10,000 by default).
+
+func bigVMs(t testing.TB) int {
+	t.Helper()
+	if os.Getenv("VPOLLER_BIG") == "" {
+		t.Skip("set VPOLLER_BIG=1 to run the 10,000-VM tests")
+	}
+	n := 10000
+	if s := os.Getenv("VPOLLER_BIG_VMS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			t.Fatalf("VPOLLER_BIG_VMS=%q", s)
+		}
+	}
+	return n
+}
+
+// bigSim is a simulated vCenter of n powered-on VMs in one cluster of
+// n/50 hosts, served over HTTPS and reached by sessions as a real vCenter
+// is (the session room's embedded simulator has a fixed size).
+type bigSim struct {
+	model  *simulator.Model
+	server *simulator.Server
+	cfg    session.Config
+	vms    []types.ManagedObjectReference // sorted by name
+	names  map[types.ManagedObjectReference]string
+}
+
+// startBigSim builds the model's infrastructure, then creates and powers
+// on the VMs through the simulator's own API, 32 at a time, in process
+// (the model creates its VMs one after another, each task waited for on
+// a 20 ms tick: 7 minutes for 10,000).
+func startBigSim(t testing.TB, n int) *bigSim {
+	t.Helper()
+	start := time.Now()
+	m := simulator.VPX()
+	m.Host, m.ClusterHost, m.Machine = 0, max(4, n/50), 0
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	vc, err := vim25.NewClient(context.Background(), m.Service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var folder, pool types.ManagedObjectReference
+	for _, o := range m.Map().All("Folder") {
+		if f := o.(*simulator.Folder); f.Name == "vm" {
+			folder = f.Self
+		}
+	}
+	for _, o := range m.Map().All("ResourcePool") {
+		if rp := o.(*simulator.ResourcePool); rp.Parent.Type == "ClusterComputeResource" {
+			pool = rp.Self
+		}
+	}
+	// wait returns a task's result once it is done.
+	wait := func(ref types.ManagedObjectReference) (result any) {
+		task := m.Map().Get(ref).(*simulator.Task)
+		task.Wait()
+		m.Map().WithLock(&simulator.Context{}, task, func() { result = task.Info.Result })
+		return result
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			name := fmt.Sprintf("BIG_VM%05d", i)
+			spec := types.VirtualMachineConfigSpec{Name: name, GuestId: string(types.VirtualMachineGuestOsIdentifierOtherGuest),
+				Files: &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"}}
+			res, err := methods.CreateVM_Task(ctx, vc, &types.CreateVM_Task{This: folder, Config: spec, Pool: pool})
+			if err == nil {
+				if ref, ok := wait(res.Returnval).(types.ManagedObjectReference); ok {
+					var pres *types.PowerOnVM_TaskResponse
+					if pres, err = methods.PowerOnVM_Task(ctx, vc, &types.PowerOnVM_Task{This: ref}); err == nil {
+						wait(pres.Returnval)
+					}
+				} else {
+					err = fmt.Errorf("%s not created", name)
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
+	m.Service.TLS = new(tls.Config)
+	s := m.Service.NewServer()
+	t.Cleanup(func() { s.Close(); m.Remove() })
+	host, port, _ := net.SplitHostPort(s.URL.Host)
+	p, _ := strconv.Atoi(port)
+	pw, _ := s.URL.User.Password()
+	cfg, err := session.Config{Name: "big", Host: host, Port: p, Username: s.URL.User.Username(), Password: pw,
+		Thumbprint: soap.ThumbprintSHA256(s.Certificate())}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bigSim{model: m, server: s, cfg: cfg, names: map[types.ManagedObjectReference]string{}}
+	for _, o := range m.Map().All("VirtualMachine") {
+		vm := o.(*simulator.VirtualMachine)
+		b.vms = append(b.vms, vm.Self)
+		b.names[vm.Self] = vm.Name
+	}
+	sort.Slice(b.vms, func(i, j int) bool { return b.names[b.vms[i]] < b.names[b.vms[j]] })
+	t.Logf("simulator with %d VMs (%d hosts) ready in %v", len(b.vms), m.ClusterHost, time.Since(start).Round(time.Millisecond))
+	return b
+}
+
+// store is a Store on a new session to the simulator.
+func (b *bigSim) store(t testing.TB, opts Options) (*Store, *session.Session) {
+	t.Helper()
+	sess := session.New(b.cfg, session.Options{})
+	st, err := New(sess, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(); sess.Close() })
+	return st, sess
+}
+
+// client is a plain govmomi client of the simulator with a session of
+// its own.
+func (b *bigSim) client(t testing.TB) *govmomi.Client {
+	t.Helper()
+	u := *b.server.URL
+	c, err := govmomi.NewClient(context.Background(), &u, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Logout(context.Background()) })
+	return c
+}
+
+// plainWatch is a plain govmomi property collector on its own session,
+// with the same filter as the mirror's (or only VMs' runtime.powerState
+// when tiny): it tells when the simulator reports a VM's power state.
+type plainWatch struct {
+	mu   sync.Mutex
+	seen map[types.ManagedObjectReference]chan string
+}
+
+func (b *bigSim) watchPlain(t testing.TB, ctx context.Context, paths map[string][]string) *plainWatch {
+	t.Helper()
+	c := b.client(t)
+	v, err := view.NewManager(c.Client).CreateContainerView(ctx, c.ServiceContent.RootFolder, sortedKeys(paths), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := property.DefaultCollector(c.Client).Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.CreateFilter(ctx, types.CreateFilter{Spec: filterSpec(v.Reference(), paths)}); err != nil {
+		t.Fatal(err)
+	}
+	w := &plainWatch{seen: map[types.ManagedObjectReference]chan string{}}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	synced := make(chan struct{})
+	go func() {
+		defer close(done)
+		first := true
+		_ = pc.WaitForUpdatesEx(wctx, &property.WaitOptions{}, func(ous []types.ObjectUpdate) bool {
+			for _, ou := range ous {
+				for _, ch := range ou.ChangeSet {
+					if ch.Name == "runtime.powerState" {
+						w.mu.Lock()
+						if c := w.seen[ou.Obj]; c != nil {
+							select {
+							case c <- fmt.Sprint(ch.Val):
+							default:
+							}
+						}
+						w.mu.Unlock()
+					}
+				}
+			}
+			if first {
+				first = false
+				close(synced)
+			}
+			return false
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = pc.Destroy(context.Background())
+	})
+	<-synced
+	return w
+}
+
+// expect returns a channel that receives ref's power states as reported.
+func (w *plainWatch) expect(ref types.ManagedObjectReference) chan string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := make(chan string, 16)
+	w.seen[ref] = c
+	return c
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestBigFreshness measures, side by side in one run, how long after a
+// power task completed the simulator reports the change to a plain
+// collector with the mirror's filter, and how long until Store.Get
+// returns it: our share is the difference.
+func TestBigFreshness(t *testing.T) {
+	n := bigVMs(t)
+	b := startBigSim(t, n)
+	st, _ := b.store(t, Options{})
+	ctx := context.Background()
+	start := time.Now()
+	if _, err := st.Lookup(ctx, VM, b.names[b.vms[0]]); err != nil {
+		t.Fatal(err)
+	}
+	for st.Stats().Mirror.State != "current" {
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("mirror synced in %v", time.Since(start))
+	paths, _ := st.watch.snapshot()
+	if os.Getenv("VPOLLER_BIG_TINY") != "" {
+		paths = map[string][]string{"VirtualMachine": {"runtime.powerState"}}
+	}
+	plain := b.watchPlain(t, ctx, paths)
+	admin := b.client(t)
+	rounds := 6
+	var simTotal, oursTotal time.Duration
+	for i := range rounds {
+		ref := b.vms[(i*7919)%len(b.vms)]
+		seen := plain.expect(ref)
+		want := "poweredOff"
+		var task *types.ManagedObjectReference
+		if i%2 == 1 {
+			want = "poweredOn"
+		}
+		var err error
+		if want == "poweredOff" {
+			var res *types.PowerOffVM_TaskResponse
+			res, err = methods.PowerOffVM_Task(ctx, admin.Client, &types.PowerOffVM_Task{This: ref})
+			if err == nil {
+				task = &res.Returnval
+			}
+		} else {
+			ref = b.vms[((i-1)*7919)%len(b.vms)]
+			seen = plain.expect(ref)
+			var res *types.PowerOnVM_TaskResponse
+			res, err = methods.PowerOnVM_Task(ctx, admin.Client, &types.PowerOnVM_Task{This: ref})
+			if err == nil {
+				task = &res.Returnval
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.model.Map().Get(*task).(*simulator.Task).Wait()
+		done := time.Now()
+		var simAt, oursAt time.Time
+		simCh := make(chan time.Time, 1)
+		go func() {
+			for v := range seen {
+				if v == want {
+					simCh <- time.Now()
+					return
+				}
+			}
+		}()
+		for oursAt.IsZero() {
+			v, err := st.Get(ctx, ref, "", []string{"runtime.powerState"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(v["runtime.powerState"]) == want {
+				oursAt = time.Now()
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		simAt = <-simCh
+		sim, ours := simAt.Sub(done), oursAt.Sub(done)
+		simTotal += sim
+		oursTotal += ours
+		t.Logf("round %d %s: simulator %v, Store.Get %v, ours %v", i, want, sim.Round(time.Millisecond), ours.Round(time.Millisecond), (ours - sim).Round(time.Millisecond))
+	}
+	t.Logf("%d VMs, mean of %d rounds: simulator %v, Store.Get %v, our share %v", n, rounds,
+		(simTotal / time.Duration(rounds)).Round(time.Millisecond), (oursTotal / time.Duration(rounds)).Round(time.Millisecond),
+		((oursTotal - simTotal) / time.Duration(rounds)).Round(time.Millisecond))
+}
