@@ -159,7 +159,7 @@ type mirror struct {
 	updates  rate
 	synced   chan struct{} // closed when the run's first generation is installed
 	changed  uint64        // stamp of the latest install or halt: every object's view changed then
-	halted   uint64 // stamp of the latest halt
+	halted   uint64        // stamp of the latest halt
 	runStart time.Time
 }
 
