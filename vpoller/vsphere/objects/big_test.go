@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,88 +252,160 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// TestBigFreshness measures, side by side in one run, how long after a
-// power task completed the simulator reports the change to a plain
-// collector with the mirror's filter, and how long until Store.Get
-// returns it: our share is the difference.
-func TestBigFreshness(t *testing.T) {
-	n := bigVMs(t)
-	b := startBigSim(t, n)
-	st, _ := b.store(t, Options{})
+// powerTask powers ref off (on when on) through c and returns when the
+// task is done.
+func (b *bigSim) powerTask(t testing.TB, c *govmomi.Client, ref types.ManagedObjectReference, on bool) {
+	t.Helper()
 	ctx := context.Background()
-	start := time.Now()
-	if _, err := st.Lookup(ctx, VM, b.names[b.vms[0]]); err != nil {
-		t.Fatal(err)
-	}
-	for st.Stats().Mirror.State != "current" {
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Logf("mirror synced in %v", time.Since(start))
-	paths, _ := st.watch.snapshot()
-	if os.Getenv("VPOLLER_BIG_TINY") != "" {
-		paths = map[string][]string{"VirtualMachine": {"runtime.powerState"}}
-	}
-	plain := b.watchPlain(t, ctx, paths)
-	admin := b.client(t)
-	rounds := 6
-	var simTotal, oursTotal time.Duration
-	for i := range rounds {
-		ref := b.vms[(i*7919)%len(b.vms)]
-		seen := plain.expect(ref)
-		want := "poweredOff"
-		var task *types.ManagedObjectReference
-		if i%2 == 1 {
-			want = "poweredOn"
-		}
-		var err error
-		if want == "poweredOff" {
-			var res *types.PowerOffVM_TaskResponse
-			res, err = methods.PowerOffVM_Task(ctx, admin.Client, &types.PowerOffVM_Task{This: ref})
-			if err == nil {
-				task = &res.Returnval
-			}
-		} else {
-			ref = b.vms[((i-1)*7919)%len(b.vms)]
-			seen = plain.expect(ref)
-			var res *types.PowerOnVM_TaskResponse
-			res, err = methods.PowerOnVM_Task(ctx, admin.Client, &types.PowerOnVM_Task{This: ref})
-			if err == nil {
-				task = &res.Returnval
-			}
-		}
+	var task types.ManagedObjectReference
+	if on {
+		res, err := methods.PowerOnVM_Task(ctx, c.Client, &types.PowerOnVM_Task{This: ref})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.model.Map().Get(*task).(*simulator.Task).Wait()
+		task = res.Returnval
+	} else {
+		res, err := methods.PowerOffVM_Task(ctx, c.Client, &types.PowerOffVM_Task{This: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task = res.Returnval
+	}
+	b.model.Map().Get(task).(*simulator.Task).Wait()
+}
+
+// awaited is the power state change a freshness round waits for.
+type awaited struct {
+	ref  types.ManagedObjectReference
+	want string
+	at   chan time.Time // when the mirror applied it
+}
+
+// TestBigFreshness measures, side by side in one run, how long after a
+// power task completed the simulator reports the change to a plain
+// govmomi collector (runtime.powerState of every VM; with
+// VPOLLER_BIG_SAME=1 also one with the mirror's whole filter), when the
+// mirror applied it, and when Store.Get returns it. Our share is
+// Store.Get's time minus the plain collector's; of it, the part after
+// the update reached the mirror is our code's.
+func TestBigFreshness(t *testing.T) {
+	n := bigVMs(t)
+	if s := os.Getenv("VPOLLER_BIG_BURST"); s != "" {
+		expBurst, _ = strconv.Atoi(s)
+	}
+	b := startBigSim(t, n)
+	opts := Options{}
+	if os.Getenv("VPOLLER_BIG_DEBUG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	st, _ := b.store(t, opts)
+	var cur atomic.Pointer[awaited]
+	st.mirror.applied = func(g *generation) {
+		a := cur.Load()
+		if a == nil {
+			return
+		}
+		st.mirror.mu.RLock()
+		o := g.inv.byRef[a.ref]
+		got := o != nil && fmt.Sprint(o.vals["runtime.powerState"]) == a.want
+		st.mirror.mu.RUnlock()
+		if got && cur.CompareAndSwap(a, nil) {
+			a.at <- time.Now()
+		}
+	}
+	ctx := context.Background()
+	start := time.Now()
+	st.SetRole(RoleOwner)
+	if err := st.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mirror synced in %v (%d WaitForUpdatesEx)", time.Since(start).Round(time.Millisecond), st.Stats().Mirror.FirstSyncCalls)
+	plain := b.watchPlain(t, ctx, map[string][]string{"VirtualMachine": {"runtime.powerState"}})
+	var same *plainWatch
+	if os.Getenv("VPOLLER_BIG_SAME") != "" {
+		paths, _ := st.watch.snapshot()
+		same = b.watchPlain(t, ctx, paths)
+	}
+	admin := b.client(t)
+	rounds := 6
+	if s := os.Getenv("VPOLLER_BIG_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	var sims, sames, delivered, gets []time.Duration
+	for i := -1; i < rounds; i++ { // round -1 warms up
+		ref := b.vms[((i+1)/2*7919)%len(b.vms)]
+		on := i%2 == 0 // off, then on again
+		want := map[bool]string{true: "poweredOn", false: "poweredOff"}[on]
+		seen := plain.expect(ref)
+		var seenSame chan string
+		if same != nil {
+			seenSame = same.expect(ref)
+		}
+		a := &awaited{ref: ref, want: want, at: make(chan time.Time, 1)}
+		cur.Store(a)
+		b.powerTask(t, admin, ref, on)
 		done := time.Now()
-		var simAt, oursAt time.Time
-		simCh := make(chan time.Time, 1)
-		go func() {
-			for v := range seen {
-				if v == want {
-					simCh <- time.Now()
-					return
+		arrival := func(ch chan string) time.Duration {
+			timeout := time.After(10 * time.Minute)
+			for {
+				select {
+				case v := <-ch:
+					if v == want {
+						return time.Since(done)
+					}
+				case <-timeout:
+					t.Fatalf("round %d: %s not reported", i, want)
 				}
 			}
-		}()
-		for oursAt.IsZero() {
+		}
+		var sim, simSame, applied, got time.Duration
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); sim = arrival(seen) }()
+		if seenSame != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); simSame = arrival(seenSame) }()
+		}
+		select {
+		case at := <-a.at:
+			applied = at.Sub(done)
+		case <-time.After(10 * time.Minute):
+			t.Fatalf("round %d: the mirror never applied %s", i, want)
+		}
+		for {
 			v, err := st.Get(ctx, ref, "", []string{"runtime.powerState"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if fmt.Sprint(v["runtime.powerState"]) == want {
-				oursAt = time.Now()
+				got = time.Since(done)
 				break
 			}
-			time.Sleep(5 * time.Millisecond)
+			if time.Since(done)-applied > 10*time.Second {
+				t.Fatalf("round %d: the mirror applied %s but Store.Get returns %v", i, want, v)
+			}
 		}
-		simAt = <-simCh
-		sim, ours := simAt.Sub(done), oursAt.Sub(done)
-		simTotal += sim
-		oursTotal += ours
-		t.Logf("round %d %s: simulator %v, Store.Get %v, ours %v", i, want, sim.Round(time.Millisecond), ours.Round(time.Millisecond), (ours - sim).Round(time.Millisecond))
+		wg.Wait()
+		ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+		t.Logf("round %d %s: plain collector %v, same filter %v, applied by the mirror %v, Store.Get %v", i, want,
+			ms(sim), ms(simSame), ms(applied), ms(got))
+		if i >= 0 {
+			sims, sames, delivered, gets = append(sims, sim), append(sames, simSame), append(delivered, applied), append(gets, got)
+		}
 	}
-	t.Logf("%d VMs, mean of %d rounds: simulator %v, Store.Get %v, our share %v", n, rounds,
-		(simTotal / time.Duration(rounds)).Round(time.Millisecond), (oursTotal / time.Duration(rounds)).Round(time.Millisecond),
-		((oursTotal - simTotal) / time.Duration(rounds)).Round(time.Millisecond))
+	mean := func(ds []time.Duration) time.Duration {
+		var sum time.Duration
+		for _, d := range ds {
+			sum += d
+		}
+		return (sum / time.Duration(len(ds))).Round(time.Millisecond)
+	}
+	worst := func(ds []time.Duration) time.Duration { return slices.Max(ds).Round(time.Millisecond) }
+	var share, code []time.Duration
+	for i := range gets {
+		share, code = append(share, gets[i]-sims[i]), append(code, gets[i]-delivered[i])
+	}
+	t.Logf("%d VMs, %d rounds, mean (worst): plain collector %v (%v), same filter %v (%v), mirror applied %v (%v), Store.Get %v (%v); "+
+		"our share %v (%v), of which after the update reached us %v (%v)", n, rounds, mean(sims), worst(sims), mean(sames), worst(sames),
+		mean(delivered), worst(delivered), mean(gets), worst(gets), mean(share), worst(share), mean(code), worst(code))
 }

@@ -71,11 +71,19 @@ func (o MirrorOptions) withDefaults() (MirrorOptions, error) {
 }
 
 const (
-	// minPollGap is the least time between the starts of two polls, so
-	// that a vCenter whose properties change all the time costs at most
-	// one poll a second (changes meanwhile wait on vCenter's side and come
-	// together); after a quiet spell the next poll starts at once.
+	// minPollGap is the sustained least time between the starts of two
+	// polls, so that a vCenter whose properties change all the time costs
+	// at most one poll a second (changes meanwhile wait on vCenter's side
+	// and come together). Up to pollBurst polls may start back to back
+	// (after a quiet spell, the poll after a change starts at once): a
+	// change often comes in several updates (a power task changes the VM,
+	// then its summary), and a poll outstanding when they come brings
+	// each as soon as vCenter has it, whereas one started a second later
+	// makes vCenter work through all of them before it answers (the
+	// simulator re-collects the whole filter for each update: at 200 VMs
+	// that waiting cost 0.5 to 1 s per change).
 	minPollGap = time.Second
+	pollBurst  = 3
 	// joinDelay lets paths asked for at about the same time join the
 	// filter together (one resync for a Zabbix poll wave, not one each).
 	joinDelay = time.Second
@@ -142,8 +150,18 @@ type mirror struct {
 	opts  MirrorOptions
 	now   func() time.Time
 	clock atomic.Uint64 // the logical clock of stamps
-	// applied, when set (tests), is called after each update set is applied.
-	applied func()
+	// joinDelay and retryDelay are joinDelay and how long a generation
+	// whose poll failed waits before the next is built (tests shorten
+	// them).
+	joinDelay, retryDelay time.Duration
+	// Test hooks, nil in production: built is called when a generation
+	// has read its initial pages (before the catch-up wait), installed
+	// when it serves, received when a WaitForUpdatesEx answered (before
+	// the answer is applied) and applied after it was applied.
+	built, installed, applied func(g *generation)
+	received                  func(g *generation, set *types.UpdateSet)
+
+	runs sync.WaitGroup // the runs under way, halted ones included
 
 	mu       sync.RWMutex
 	running  bool
@@ -179,7 +197,7 @@ type overlayEntry struct {
 }
 
 func newMirror(c Client, log *slog.Logger, watch *watchSet, opts MirrorOptions, now func() time.Time) *mirror {
-	return &mirror{c: c, log: log, watch: watch, opts: opts, now: now}
+	return &mirror{c: c, log: log, watch: watch, opts: opts, now: now, joinDelay: joinDelay, retryDelay: time.Second}
 }
 
 // stamp reads the logical clock: a stamp taken after another event
@@ -197,7 +215,9 @@ func (m *mirror) start(spawn func(func(context.Context)) bool, parent context.Co
 	ctx, cancel := context.WithCancel(parent)
 	m.epoch++
 	epoch := m.epoch
-	if !spawn(func(context.Context) { m.run(ctx, epoch) }) {
+	m.runs.Add(1)
+	if !spawn(func(context.Context) { defer m.runs.Done(); m.run(ctx, epoch) }) {
+		m.runs.Done()
 		cancel()
 		return
 	}
@@ -269,6 +289,9 @@ func (m *mirror) run(ctx context.Context, epoch uint64) {
 			}
 			continue
 		}
+		if m.built != nil {
+			m.built(g)
+		}
 		// Whatever the old generation served happened before the
 		// catch-up wait below begins: it then holds all of it.
 		if cur != nil {
@@ -285,6 +308,9 @@ func (m *mirror) run(ctx context.Context, epoch uint64) {
 		if !m.install(g, epoch) {
 			m.destroy(g)
 			return
+		}
+		if m.installed != nil {
+			m.installed(g)
 		}
 		if cur != nil {
 			m.stop(cur)
@@ -331,9 +357,9 @@ func (m *mirror) waitForReason(ctx context.Context, g *generation, expire <-chan
 			}
 			m.mu.Unlock()
 			m.log.Warn("property mirror: update poll failed; reads go to vCenter until it is synced again", slog.Any("error", g.err))
-			return sleep(ctx, time.Second)
+			return sleep(ctx, m.retryDelay)
 		case <-m.watch.kick:
-			if !sleep(ctx, joinDelay) {
+			if !sleep(ctx, m.joinDelay) {
 				return false
 			}
 			if m.watch.currentVersion() != g.watchVer {
@@ -458,12 +484,15 @@ func (m *mirror) next(ctx context.Context, g *generation, maxWait time.Duration)
 		return false, false, err
 	}
 	set := res.Returnval
+	if m.received != nil {
+		m.received(g, set)
+	}
 	truncated, err = m.apply(g, set, m.now())
 	if err == nil && set != nil && m.log.Enabled(ctx, slog.LevelDebug) {
 		m.log.Debug("property mirror: updates", slog.String("summary", summarize(set)))
 	}
 	if m.applied != nil {
-		m.applied()
+		m.applied(g)
 	}
 	return set != nil && len(set.FilterSet) > 0, truncated, err
 }
@@ -494,21 +523,41 @@ func (m *mirror) apply(g *generation, set *types.UpdateSet, now time.Time) (trun
 	return truncated, nil
 }
 
-// poll keeps g current until an error or ctx ends.
+// poll keeps g current until an error or ctx ends. Its polls start at
+// most pollBurst back to back and at most one per minPollGap sustained
+// (the generic cell rate algorithm: tat is the theoretical start of the
+// next poll at the sustained rate); the pages of a truncated answer are
+// fetched at once.
 func (m *mirror) poll(ctx context.Context, g *generation) error {
+	var tat time.Time
 	for {
-		started := time.Now()
-		changed, truncated, err := m.next(ctx, g, m.opts.Wait)
-		if err != nil {
-			return fmt.Errorf("wait for property updates: %w", err)
+		now := time.Now()
+		tat = later(tat, now)
+		if wait := tat.Sub(now) - time.Duration(expBurst-1)*minPollGap; wait > 0 {
+			if !sleep(ctx, wait) {
+				return ctx.Err()
+			}
 		}
-		if truncated {
-			continue
-		}
-		if changed && !sleep(ctx, minPollGap-time.Since(started)) {
-			return ctx.Err()
+		tat = tat.Add(minPollGap)
+		for {
+			_, truncated, err := m.next(ctx, g, m.opts.Wait)
+			if err != nil {
+				return fmt.Errorf("wait for property updates: %w", err)
+			}
+			if !truncated {
+				break
+			}
 		}
 	}
+}
+
+var expBurst = pollBurst
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // install makes g the serving generation unless the run that built it

@@ -80,6 +80,10 @@ type Store struct {
 	alarms *alarmCache
 
 	served, direct atomic.Uint64
+
+	// settling, when set (tests), is called when a direct read returned,
+	// before it is settled with the mirror.
+	settling func(ref types.ManagedObjectReference)
 }
 
 // New prepares a store; it does no network work.
@@ -305,6 +309,9 @@ func (s *Store) readDirect(ctx context.Context, ref types.ManagedObjectReference
 		v, err := s.props.get(ctx, ref, paths)
 		if err != nil {
 			return nil, err
+		}
+		if s.settling != nil {
+			s.settling(ref)
 		}
 		got := map[types.ManagedObjectReference]Values{ref: v}
 		if !s.mirror.settle(got, paths, began) || try == 1 {
