@@ -11,8 +11,15 @@ import (
 
 	"github.com/vmware/govmomi"
 	govobj "github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/types"
 )
+
+// answer is a WaitForUpdatesEx answer a generation received.
+type answer struct {
+	g   *generation
+	set *types.UpdateSet
+}
 
 // gate holds one call of a test hook until the test releases it: the
 // test arms it (optionally for calls that match), waits until a call
@@ -86,7 +93,9 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 //   - overlay: a direct read returns the new state while the
 //     generation's poll has received but not applied it;
 //   - straddle: a direct read that saw the old state returns after the
-//     mirror served the new one.
+//     mirror served the new one;
+//   - catch-up: the task completes while a new generation's catch-up
+//     wait has been answered but not applied.
 //
 // Every read is compared with the last one served: the power state never
 // returns to an earlier value after a later one was served. 50 rounds
@@ -100,10 +109,10 @@ func TestValuesNeverGoBack(t *testing.T) {
 	m := s.mirror
 	m.joinDelay, m.retryDelay = 10*time.Millisecond, 10*time.Millisecond
 	built, installed, applied := newGate[*generation](t), newGate[*generation](t), newGate[*generation](t)
-	received := newGate[*types.UpdateSet](t)
+	received := newGate[answer](t)
 	settling := newGate[types.ManagedObjectReference](t)
 	m.built, m.installed, m.applied = built.hook, installed.hook, applied.hook
-	m.received = func(_ *generation, set *types.UpdateSet) { received.hook(set) }
+	m.received = func(g *generation, set *types.UpdateSet) { received.hook(answer{g, set}) }
 	s.settling = settling.hook
 
 	ctx := context.Background()
@@ -176,8 +185,21 @@ func TestValuesNeverGoBack(t *testing.T) {
 		defer m.mu.RUnlock()
 		return m.serving
 	}
+	// Paths that join the mirror, one per round that needs a new one.
 	joining := []string{"config.hardware.numCPU", "config.hardware.memoryMB", "config.version", "config.guestId", "config.name",
-		"config.template", "summary.config.name", "summary.config.template", "summary.overallStatus", "guest.guestId"}
+		"config.template", "summary.config.name", "summary.config.template", "summary.overallStatus", "guest.guestId",
+		"summary.config.vmPathName", "summary.config.memoryReservation", "summary.config.cpuReservation",
+		"summary.config.numEthernetCards", "summary.config.numVirtualDisks", "summary.config.guestId",
+		"summary.runtime.maxCpuUsage", "runtime.maxMemoryUsage", "guest.toolsStatus", "guest.toolsVersion"}
+	joined := 0
+	join := func() string {
+		t.Helper()
+		if joined == len(joining) {
+			t.Fatalf("round %d: no path left to join", round)
+		}
+		joined++
+		return joining[joined-1]
+	}
 
 	scenarios := []struct {
 		name string
@@ -186,7 +208,10 @@ func TestValuesNeverGoBack(t *testing.T) {
 		{"poll", func() {
 			reached, release := built.arm(true, nil)
 			done, _ := installed.arm(false, nil)
-			if err := serving().pc.Destroy(ctx); err != nil { // its WaitForUpdatesEx fails
+			// Its WaitForUpdatesEx fails. (Not pc.Destroy: that forgets the
+			// collector's reference, which the poll reads.)
+			g := serving()
+			if _, err := methods.DestroyPropertyCollector(ctx, g.vc, &types.DestroyPropertyCollector{This: g.pc.Reference()}); err != nil {
 				t.Fatal(err)
 			}
 			within(t, reached, "next generation built")
@@ -200,7 +225,7 @@ func TestValuesNeverGoBack(t *testing.T) {
 		{"paths", func() {
 			reached, release := built.arm(true, nil)
 			done, _ := installed.arm(false, nil)
-			v, err := s.Get(ctx, vm, name, []string{"runtime.powerState", joining[(round/5)%len(joining)]})
+			v, err := s.Get(ctx, vm, name, []string{"runtime.powerState", join()})
 			check(v, err, "read of a path that joins")
 			within(t, reached, "generation with the new path built")
 			old := serving()
@@ -228,11 +253,11 @@ func TestValuesNeverGoBack(t *testing.T) {
 		{"overlay", func() {
 			g := serving()
 			want := state(ops + 1)
-			reached, release := received.arm(true, func(set *types.UpdateSet) bool {
-				if serving() != g || set == nil {
+			reached, release := received.arm(true, func(a answer) bool {
+				if a.g != g || serving() != g || a.set == nil {
 					return false
 				}
-				for _, fs := range set.FilterSet {
+				for _, fs := range a.set.FilterSet {
 					for _, ou := range fs.ObjectSet {
 						for _, c := range ou.ChangeSet {
 							if ou.Obj == vm && c.Name == "runtime.powerState" && fmt.Sprint(c.Val) == want {
@@ -255,14 +280,14 @@ func TestValuesNeverGoBack(t *testing.T) {
 		{"straddle", func() {
 			reached, release := settling.arm(true, func(r types.ManagedObjectReference) bool { return r == vm })
 			before := last
-			type answer struct {
+			type reply struct {
 				v   Values
 				err error
 			}
-			answered := make(chan answer, 1)
+			answered := make(chan reply, 1)
 			go func() {
 				v, err := s.Read(ctx, vm, name, power)
-				answered <- answer{v, err}
+				answered <- reply{v, err}
 			}()
 			within(t, reached, "direct read returned")
 			seen := appliedNew(serving())
@@ -279,6 +304,40 @@ func TestValuesNeverGoBack(t *testing.T) {
 			mirrorRead("read after the held direct read settled")
 		}},
 	}
+	scenarios = append(scenarios, struct {
+		name string
+		run  func()
+	}{"catch-up", func() {
+		// The new generation's catch-up wait has been answered, but not
+		// applied, when the task completes: the old generation must not
+		// serve the change (it was stopped before the catch-up began), or
+		// the new one would then serve the state before it.
+		reached, release := built.arm(true, nil)
+		done, _ := installed.arm(false, nil)
+		v, err := s.Get(ctx, vm, name, []string{"runtime.powerState", join()})
+		check(v, err, "read of a path that joins")
+		within(t, reached, "generation with the new path built")
+		old := serving() // the new one is not installed yet
+		caught, hold := received.arm(true, func(a answer) bool { return a.g != old })
+		close(release)
+		within(t, caught, "the new generation's catch-up answered")
+		task()
+		for i := 0; ; i++ {
+			seen := appliedNew(nil)
+			v, err := s.Get(ctx, vm, name, power)
+			check(v, err, "read while the new generation catches up")
+			if last == ops {
+				break
+			}
+			if i == 10 {
+				t.Fatalf("round %d: the new state was never served", round)
+			}
+			within(t, seen, "a generation applied the task")
+		}
+		close(hold)
+		within(t, done, "generation with the new path installed")
+		mirrorRead("read of the new generation")
+	}})
 	mirrorRead("first read")
 	for round = 0; round < rounds; round++ {
 		sc := scenarios[round%len(scenarios)]
