@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -408,4 +409,132 @@ func TestBigFreshness(t *testing.T) {
 	t.Logf("%d VMs, %d rounds, mean (worst): plain collector %v (%v), same filter %v (%v), mirror applied %v (%v), Store.Get %v (%v); "+
 		"our share %v (%v), of which after the update reached us %v (%v)", n, rounds, mean(sims), worst(sims), mean(sames), worst(sames),
 		mean(delivered), worst(delivered), mean(gets), worst(gets), mean(share), worst(share), mean(code), worst(code))
+}
+
+// TestBigColdStore: a worker takes over a vCenter of n VMs under load. At
+// the instant the store becomes owner, 32 clients start asking vm.get's
+// reads (a lookup and two watched properties of a random VM, each with
+// the worker's 9 s request timeout) and keep asking until the mirror has
+// synced. Every request must succeed, the first one long
+// before the mirror synced (100 more per client are asked of the synced
+// mirror). It also measures, on sessions of their own,
+// the two ways to answer lookups before the first sync: the cold index
+// (one RetrievePropertiesEx of the index paths through a container
+// view, what the store does) and a first mirror generation watching only
+// the index paths.
+func TestBigColdStore(t *testing.T) {
+	n := bigVMs(t)
+	b := startBigSim(t, n)
+	ctx := context.Background()
+	name := b.names[b.vms[n/2]]
+
+	// The cold index: a passive store's first lookup.
+	idx, sess := b.store(t, Options{})
+	idx.SetRole(RolePassive)
+	start := time.Now()
+	if _, err := idx.Lookup(ctx, VM, name); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cold index: first lookup after %v, calls %v", time.Since(start).Round(time.Millisecond), sess.Stats().Calls)
+	idx.Close()
+
+	// A first generation of the index paths only.
+	{
+		sess := session.New(b.cfg, session.Options{})
+		t.Cleanup(sess.Close)
+		log := slog.New(slog.DiscardHandler)
+		mo, _ := MirrorOptions{}.withDefaults()
+		m := newMirror(sess, log, newWatchSet(log, mo.MaxPaths, mo.PathExpiry, false), mo, time.Now)
+		start := time.Now()
+		g, err := m.build(ctx)
+		if err == nil {
+			err = m.catchUp(ctx, g)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := g.inv.find(VM, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("index-only generation: %s found after %v (%d WaitForUpdatesEx), calls %v", o.ref.Value,
+			time.Since(start).Round(time.Millisecond), g.pages, sess.Stats().Calls)
+		m.destroy(g)
+	}
+
+	st, sess := b.store(t, Options{})
+	const clients = 32
+	var answered, failed atomic.Int64
+	var firstAt atomic.Int64 // ns after start
+	var mu sync.Mutex
+	var errs []string
+	stop := make(chan struct{})
+	var target atomic.Int64 // once the mirror synced: stop when this many are answered
+	enough := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	start = time.Now()
+	st.SetRole(RoleOwner)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(c), 7))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				name := b.names[b.vms[r.IntN(len(b.vms))]]
+				rctx, cancel := context.WithTimeout(ctx, 9*time.Second)
+				ref, err := st.Lookup(rctx, VM, name)
+				var v Values
+				if err == nil {
+					v, err = st.Get(rctx, ref, name, []string{"runtime.powerState", "summary.config.numCpu"})
+				}
+				cancel()
+				if err == nil && fmt.Sprint(v["runtime.powerState"]) != "poweredOn" {
+					err = fmt.Errorf("%s: %v", name, v)
+				}
+				if err != nil {
+					failed.Add(1)
+					mu.Lock()
+					if len(errs) < 5 {
+						errs = append(errs, err.Error())
+					}
+					mu.Unlock()
+					continue
+				}
+				if k := answered.Add(1); target.Load() > 0 && k >= target.Load() {
+					once.Do(func() { close(enough) })
+				}
+				firstAt.CompareAndSwap(0, int64(time.Since(start)))
+			}
+		}()
+	}
+	if err := st.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	synced := time.Since(start)
+	coldAnswered, coldCalls := answered.Load(), sess.Stats().Calls
+	target.Store(coldAnswered + 100*clients) // the load goes on against the synced mirror
+	select {
+	case <-enough:
+	case <-time.After(5 * time.Minute):
+		t.Error("the synced mirror did not answer 100 requests per client within 5 minutes")
+	}
+	close(stop)
+	wg.Wait()
+	ms := st.Stats().Mirror
+	t.Logf("cold owner store, %d VMs, %d clients: first answer after %v, mirror synced after %v (%d WaitForUpdatesEx); "+
+		"%d requests answered before it synced, %d in all, %d failed; calls until synced %v; index reads %d, reads from the mirror %d, from vCenter %d",
+		n, clients, time.Duration(firstAt.Load()).Round(time.Millisecond), synced.Round(time.Millisecond), ms.FirstSyncCalls,
+		coldAnswered, answered.Load(), failed.Load(), coldCalls, ms.IndexReads, ms.Served, ms.Direct)
+	if failed.Load() != 0 {
+		t.Errorf("%d requests failed, e.g. %v", failed.Load(), errs)
+	}
+	if first := time.Duration(firstAt.Load()); first == 0 || first >= synced {
+		t.Errorf("first answer after %v, mirror synced after %v: reads waited for the mirror", first, synced)
+	}
 }

@@ -282,6 +282,7 @@ func (m *mirror) run(ctx context.Context, epoch uint64) {
 		return true
 	}
 	for ctx.Err() == nil {
+		m.forgetIdle()
 		g, err := m.build(ctx)
 		if err != nil {
 			if !fail(err) {
@@ -777,6 +778,20 @@ func (m *mirror) liveView() (*view.ContainerView, *vim25.Client) {
 	return nil, nil
 }
 
+// forgetIdle bounds the overlay while no generation serves (a first sync,
+// or syncs failing): a generation built from now on has an asOf past
+// every entry filed before, so they are dropped; reads in flight then
+// treat every object as changed (settle), so that an older one files
+// nothing in their place.
+func (m *mirror) forgetIdle() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.serving == nil && len(m.overlay) > 0 {
+		m.changed = m.stamp()
+		m.pruneLocked(m.changed)
+	}
+}
+
 // pruneLocked drops overlay entries that a generation with asOf holds
 // (their reads returned before it began); m.mu is held for writing.
 func (m *mirror) pruneLocked(asOf uint64) {
@@ -838,6 +853,9 @@ func (m *mirror) settle(got map[types.ManagedObjectReference]Values, paths []str
 			m.overlay[ref] = ov
 		}
 		for _, p := range paths {
+			if !WatchablePath(p) { // never in a filter: no mirror read serves it
+				continue
+			}
 			v, set := vals[p]
 			ov.paths[m.watch.internPath(p)] = overlayEntry{val: v, set: set, at: at}
 		}
