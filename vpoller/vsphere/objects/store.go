@@ -15,6 +15,14 @@
 //     at the pace clients ask.
 //   - Batchers for what must go to vCenter (propbatch.go, perfbatch.go):
 //     concurrent reads share calls.
+//   - The cold index (index.go): lookups while the mirror holds no
+//     inventory. No read ever waits for the mirror to sync.
+//   - Roles (roles.go): which of the above a worker keeps for a vCenter
+//     it serves with other workers.
+//
+// A reply never carries a property state older than one already served
+// (mirror.go: generations' asOf, the catch-up wait, the overlay of direct
+// reads).
 //
 // It reaches vCenter only through Client, and knows nothing of vPoller
 // requests or replies.
