@@ -18,8 +18,11 @@ func TestBuildFailureCleansUp(t *testing.T) {
 		m.Service.AddFaultRule(&simulator.FaultInjectionRule{MethodName: "WaitForUpdatesEx", ObjectType: "*", ObjectName: "*",
 			Probability: 1, Enabled: true, Fault: &types.SystemError{Reason: "injected"}})
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if _, err := s.sess.Client(ctx); err != nil { // the simulator starts: slow under -race on a busy machine
+		t.Fatal(err)
+	}
 	if ref, err := s.Lookup(ctx, VM, "DC0_H0_VM0"); err != nil || ref.Type != "VirtualMachine" {
 		t.Fatalf("lookup while the mirror cannot sync: %v %v", ref, err)
 	}
