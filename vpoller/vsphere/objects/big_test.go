@@ -30,7 +30,11 @@ import (
 
 // The tests of this file run on simulated vCenters of thousands of VMs
 // and take minutes: they run with VPOLLER_BIG=1 (VPOLLER_BIG_VMS sets
-// the size, 10,000 by default).
+// the size, 10,000 by default). TestBigFreshness also reads
+// VPOLLER_BIG_SAME (1: a second plain collector with the mirror's whole
+// filter), VPOLLER_BIG_ROUNDS (6), VPOLLER_BIG_BURST (the mirror's poll
+// burst; 1 is the one-poll-a-second schedule of before) and
+// VPOLLER_BIG_DEBUG (1: the mirror's debug log on stderr).
 
 func bigVMs(t testing.TB) int {
 	t.Helper()
@@ -291,15 +295,15 @@ type awaited struct {
 // the update reached the mirror is our code's.
 func TestBigFreshness(t *testing.T) {
 	n := bigVMs(t)
-	if s := os.Getenv("VPOLLER_BIG_BURST"); s != "" {
-		expBurst, _ = strconv.Atoi(s)
-	}
 	b := startBigSim(t, n)
 	opts := Options{}
 	if os.Getenv("VPOLLER_BIG_DEBUG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	st, _ := b.store(t, opts)
+	if s := os.Getenv("VPOLLER_BIG_BURST"); s != "" { // 1: the polls of before, one per second at most
+		st.mirror.burst, _ = strconv.Atoi(s)
+	}
 	var cur atomic.Pointer[awaited]
 	st.mirror.applied = func(g *generation) {
 		a := cur.Load()

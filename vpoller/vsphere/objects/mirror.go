@@ -154,6 +154,7 @@ type mirror struct {
 	// whose poll failed waits before the next is built (tests shorten
 	// them).
 	joinDelay, retryDelay time.Duration
+	burst                 int // pollBurst (a test compares 1)
 	// Test hooks, nil in production: built is called when a generation
 	// has read its initial pages (before the catch-up wait), installed
 	// when it serves, received when a WaitForUpdatesEx answered (before
@@ -197,7 +198,8 @@ type overlayEntry struct {
 }
 
 func newMirror(c Client, log *slog.Logger, watch *watchSet, opts MirrorOptions, now func() time.Time) *mirror {
-	return &mirror{c: c, log: log, watch: watch, opts: opts, now: now, joinDelay: joinDelay, retryDelay: time.Second}
+	return &mirror{c: c, log: log, watch: watch, opts: opts, now: now, joinDelay: joinDelay, retryDelay: time.Second,
+		burst: pollBurst}
 }
 
 // stamp reads the logical clock: a stamp taken after another event
@@ -534,7 +536,7 @@ func (m *mirror) poll(ctx context.Context, g *generation) error {
 	for {
 		now := time.Now()
 		tat = later(tat, now)
-		if wait := tat.Sub(now) - time.Duration(expBurst-1)*minPollGap; wait > 0 {
+		if wait := tat.Sub(now) - time.Duration(m.burst-1)*minPollGap; wait > 0 {
 			if !sleep(ctx, wait) {
 				return ctx.Err()
 			}
@@ -551,8 +553,6 @@ func (m *mirror) poll(ctx context.Context, g *generation) error {
 		}
 	}
 }
-
-var expBurst = pollBurst
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
