@@ -115,6 +115,10 @@ type generation struct {
 	// change vCenter made before it has been applied (m.mu).
 	asOf  uint64
 	chain uint64 // stamp of the first wait of the chain under way (0: none)
+	// confirm asks the poll for a wait that returns at once: an update
+	// changed an object whose overlay entries are newer than asOf, and
+	// those hide the change until asOf passes them (m.mu).
+	confirm bool
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when its poll ends
@@ -515,6 +519,9 @@ func (m *mirror) apply(g *generation, set *types.UpdateSet, now time.Time) (trun
 		g.version = set.Version
 		m.updates.add(now, n)
 		truncated = set.Truncated != nil && *set.Truncated
+		if g == m.serving && len(m.overlay) > 0 && !g.confirm {
+			g.confirm = m.hiddenLocked(g, set)
+		}
 	}
 	if !truncated {
 		g.confirmed = now
@@ -542,8 +549,14 @@ func (m *mirror) poll(ctx context.Context, g *generation) error {
 			}
 		}
 		tat = tat.Add(minPollGap)
+		m.mu.Lock()
+		wait := m.opts.Wait
+		if g.confirm { // a change is hidden behind newer direct reads: move asOf past them now
+			wait, g.confirm = 0, false
+		}
+		m.mu.Unlock()
 		for {
-			_, truncated, err := m.next(ctx, g, m.opts.Wait)
+			_, truncated, err := m.next(ctx, g, wait)
 			if err != nil {
 				return fmt.Errorf("wait for property updates: %w", err)
 			}
@@ -776,6 +789,21 @@ func (m *mirror) liveView() (*view.ContainerView, *vim25.Client) {
 		return g.view, g.vc
 	}
 	return nil, nil
+}
+
+// hiddenLocked reports whether set changed an object that has overlay
+// entries newer than g's asOf: reads of g serve those entries rather than
+// the change (a direct read cannot be placed before or after it) until a
+// wait that begins now completes.
+func (m *mirror) hiddenLocked(g *generation, set *types.UpdateSet) bool {
+	for _, fs := range set.FilterSet {
+		for _, ou := range fs.ObjectSet {
+			if ov := m.overlay[ou.Obj]; ov != nil && ov.at > g.asOf {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // forgetIdle bounds the overlay while no generation serves (a first sync,

@@ -168,10 +168,9 @@ func TestValuesNeverGoBack(t *testing.T) {
 		}
 		ops++
 	}
-	// appliedNew arms a signal for when g (nil: any generation) has
-	// applied the state of the next task.
-	appliedNew := func(g *generation) chan struct{} {
-		want := state(ops + 1)
+	// appliedState arms a signal for when g (nil: any generation) has
+	// applied want; appliedNew for the state of the next task.
+	appliedState := func(g *generation, want string) chan struct{} {
 		reached, _ := applied.arm(false, func(x *generation) bool {
 			m.mu.RLock()
 			defer m.mu.RUnlock()
@@ -180,6 +179,7 @@ func TestValuesNeverGoBack(t *testing.T) {
 		})
 		return reached
 	}
+	appliedNew := func(g *generation) chan struct{} { return appliedState(g, state(ops+1)) }
 	serving := func() *generation {
 		m.mu.RLock()
 		defer m.mu.RUnlock()
@@ -323,7 +323,7 @@ func TestValuesNeverGoBack(t *testing.T) {
 		within(t, caught, "the new generation's catch-up answered")
 		task()
 		for i := 0; ; i++ {
-			seen := appliedNew(nil)
+			seen := appliedState(nil, state(ops))
 			v, err := s.Get(ctx, vm, name, power)
 			check(v, err, "read while the new generation catches up")
 			if last == ops {
@@ -349,4 +349,54 @@ func TestValuesNeverGoBack(t *testing.T) {
 	}
 	st := s.Stats().Mirror
 	t.Logf("%d rounds, %d power tasks: mirror syncs %d, reads from the mirror %d, from vCenter %d", rounds, ops, st.Syncs, st.Served, st.Direct)
+}
+
+// TestOverlayYieldsToANewerChange: a direct read files a property in the
+// overlay while the generation's poll is waiting; a change that poll
+// then brings is hidden behind that entry until the generation's asOf
+// passes it, so the mirror makes its next wait return at once instead of
+// after the long poll's 20 s.
+func TestOverlayYieldsToANewerChange(t *testing.T) {
+	s := newSimStore(t, Options{}, nil) // the default 20 s long poll
+	applied := newGate[*generation](t)
+	s.mirror.applied = applied.hook
+	ctx := context.Background()
+	s.SetRole(RoleOwner)
+	waitSynced(t, s)
+	const name = "DC0_H0_VM0"
+	vm, err := s.Lookup(ctx, VM, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	power := []string{"runtime.powerState"}
+	if v, err := s.Read(ctx, vm, name, power); err != nil || fmt.Sprint(v["runtime.powerState"]) != "poweredOn" {
+		t.Fatalf("direct read: %v %v", v, err)
+	}
+	changed, _ := applied.arm(false, func(g *generation) bool {
+		s.mirror.mu.RLock()
+		defer s.mirror.mu.RUnlock()
+		return fmt.Sprint(g.inv.byRef[vm].vals["runtime.powerState"]) == "poweredOff"
+	})
+	admin, err := govmomi.NewClient(ctx, s.sess.Simulator().URL(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = admin.Logout(ctx) }()
+	task, err := govobj.NewVirtualMachine(admin.Client, vm).PowerOff(ctx)
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, changed, "the generation applied the power-off")
+	confirmed, _ := applied.arm(false, nil)
+	select {
+	case <-confirmed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wait applied within 10 s of the change: the change stays hidden behind the direct read until the long poll ends")
+	}
+	if v, err := s.Get(ctx, vm, name, power); err != nil || fmt.Sprint(v["runtime.powerState"]) != "poweredOff" {
+		t.Errorf("mirror read after the confirming wait: %v %v", v, err)
+	}
 }
