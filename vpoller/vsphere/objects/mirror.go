@@ -182,7 +182,6 @@ type mirror struct {
 	updates  rate
 	synced   chan struct{} // closed when the run's first generation is installed
 	changed  uint64        // stamp of the latest install or halt: every object's view changed then
-	halted   uint64        // stamp of the latest halt
 	runStart time.Time
 }
 
@@ -244,7 +243,6 @@ func (m *mirror) halt() {
 	m.epoch++
 	m.serving, m.overlay, m.lastErr = nil, nil, nil
 	m.changed = m.stamp()
-	m.halted = m.changed
 	m.mu.Unlock()
 	cancel()
 }
@@ -840,24 +838,20 @@ func (m *mirror) pruneLocked(asOf uint64) {
 // got, begun at stamp began: it files what the read returned in the
 // overlay, and replaces in got what must not be answered. Where the
 // mirror's view of an object changed while the read was in flight (a
-// generation applied a change to it or was installed, another direct
-// read filed it), the read cannot tell whether it saw the state before
-// or after that change: for such an object it answers, path by path, what
-// a read of the mirror would serve now (which is at least as new as
-// anything served), and files nothing. again is true when the mirror
-// was halted while the read was in flight and has served nothing since:
-// what it served before is gone, and only a read begun after the halt is
-// surely as new; the caller reads again, once. Without a run there is
+// generation applied a change to it or was installed, the mirror was
+// halted, another direct read filed it), the read cannot tell whether it
+// saw the state before or after that change: for such an object it
+// answers, path by path, what a read of the mirror would serve now (at
+// least as new as anything served; what it read where the mirror has no
+// view), and files nothing, so that no later read of the mirror can be
+// served an older state than one served meanwhile. Without a run there is
 // nothing to keep in step with.
-func (m *mirror) settle(got map[types.ManagedObjectReference]Values, paths []string, began uint64) (again bool) {
+func (m *mirror) settle(got map[types.ManagedObjectReference]Values, paths []string, began uint64) {
 	at := m.stamp()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.halted > began && m.serving == nil {
-		return true
-	}
 	if !m.running {
-		return false
+		return
 	}
 	g := m.serving
 	for ref, vals := range got {
@@ -889,7 +883,6 @@ func (m *mirror) settle(got map[types.ManagedObjectReference]Values, paths []str
 		}
 		ov.at = at
 	}
-	return false
 }
 
 // viewLocked is vals with each path the mirror has a view of (an

@@ -95,10 +95,13 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 //   - straddle: a direct read that saw the old state returns after the
 //     mirror served the new one;
 //   - catch-up: the task completes while a new generation's catch-up
-//     wait has been answered but not applied.
+//     wait has been answered but not applied;
+//   - halt: a direct read that saw the old state settles after owner to
+//     passive to owner, once the new mirror's catch-up began.
 //
 // Every read is compared with the last one served: the power state never
-// returns to an earlier value after a later one was served. 50 rounds
+// returns to an earlier value after a later one was served. 50 rounds,
+// the scenarios in turn
 // (VPOLLER_MONOTONIC_ROUNDS sets another number).
 func TestValuesNeverGoBack(t *testing.T) {
 	rounds := 50
@@ -337,6 +340,40 @@ func TestValuesNeverGoBack(t *testing.T) {
 		close(hold)
 		within(t, done, "generation with the new path installed")
 		mirrorRead("read of the new generation")
+	}})
+	scenarios = append(scenarios, struct {
+		name string
+		run  func()
+	}{"halt", func() {
+		// A direct read that saw the old state settles after owner to
+		// passive to owner, once the new mirror's catch-up wait began: it
+		// must not be filed, or the new mirror would serve it.
+		held, releaseRead := settling.arm(true, func(r types.ManagedObjectReference) bool { return r == vm })
+		answered := make(chan error, 1)
+		go func() {
+			_, err := s.Read(ctx, vm, name, power)
+			answered <- err
+		}()
+		within(t, held, "direct read returned")
+		seen := appliedNew(serving())
+		task()
+		within(t, seen, "the mirror applied the task")
+		mirrorRead("read of the mirror while a direct read is held")
+		s.SetRole(RolePassive)
+		reached, release := built.arm(true, nil)
+		s.SetRole(RoleOwner)
+		within(t, reached, "owner's mirror built")
+		caught, hold := received.arm(true, nil)
+		close(release)
+		within(t, caught, "owner's mirror catch-up answered")
+		close(releaseRead)
+		if err := <-answered; err != nil {
+			t.Fatalf("round %d: held direct read: %v", round, err)
+		}
+		done, _ := installed.arm(false, nil)
+		close(hold)
+		within(t, done, "owner's mirror installed")
+		mirrorRead("read of the owner's mirror")
 	}})
 	mirrorRead("first read")
 	for round = 0; round < rounds; round++ {

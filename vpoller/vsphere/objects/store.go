@@ -203,20 +203,14 @@ func (s *Store) Discover(ctx context.Context, k *Kind, paths []string) ([]Item, 
 		return items, nil
 	}
 	s.direct.Add(1)
-	var contents []types.ObjectContent
-	got := map[types.ManagedObjectReference]Values{}
-	for try := 0; try < 2; try++ {
-		began := s.mirror.stamp()
-		var err error
-		if contents, err = s.retrieveKind(ctx, k, paths); err != nil {
-			return nil, err
-		}
-		got = make(map[types.ManagedObjectReference]Values, len(contents))
-		collect(got, contents)
-		if !s.mirror.settle(got, paths, began) {
-			break
-		}
+	began := s.mirror.stamp()
+	contents, err := s.retrieveKind(ctx, k, paths)
+	if err != nil {
+		return nil, err
 	}
+	got := make(map[types.ManagedObjectReference]Values, len(contents))
+	collect(got, contents)
+	s.mirror.settle(got, paths, began)
 	known, _ := s.mirror.list(k, nil, now, true)
 	items := make([]Item, 0, len(got))
 	for _, it := range known { // discovery order, as the index has it
@@ -310,22 +304,19 @@ func (s *Store) Get(ctx context.Context, ref types.ManagedObjectReference, key s
 }
 
 // readDirect reads paths of ref through the batcher and settles the
-// result with the mirror (a read overlapping a halt is made again, once).
+// result with the mirror.
 func (s *Store) readDirect(ctx context.Context, ref types.ManagedObjectReference, paths []string) (Values, error) {
-	for try := 0; ; try++ {
-		began := s.mirror.stamp()
-		v, err := s.props.get(ctx, ref, paths)
-		if err != nil {
-			return nil, err
-		}
-		if s.settling != nil {
-			s.settling(ref)
-		}
-		got := map[types.ManagedObjectReference]Values{ref: v}
-		if !s.mirror.settle(got, paths, began) || try == 1 {
-			return got[ref], nil
-		}
+	began := s.mirror.stamp()
+	v, err := s.props.get(ctx, ref, paths)
+	if err != nil {
+		return nil, err
 	}
+	if s.settling != nil {
+		s.settling(ref)
+	}
+	got := map[types.ManagedObjectReference]Values{ref: v}
+	s.mirror.settle(got, paths, began)
+	return got[ref], nil
 }
 
 // Read returns paths of ref from vCenter, never from the mirror, and
@@ -363,16 +354,12 @@ func (s *Store) GetMany(ctx context.Context, refs []types.ManagedObjectReference
 	if err != nil {
 		return nil, err
 	}
-	var out map[types.ManagedObjectReference]Values
-	for try := 0; try < 2; try++ {
-		began := s.mirror.stamp()
-		if out, err = retrieve(ctx, vc, refs, paths); err != nil {
-			return nil, err
-		}
-		if !s.mirror.settle(out, paths, began) {
-			break
-		}
+	began := s.mirror.stamp()
+	out, err := retrieve(ctx, vc, refs, paths)
+	if err != nil {
+		return nil, err
 	}
+	s.mirror.settle(out, paths, began)
 	for t := range typeSet {
 		s.offer(t, paths)
 	}
