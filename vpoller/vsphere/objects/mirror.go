@@ -154,9 +154,9 @@ type mirror struct {
 	opts  MirrorOptions
 	now   func() time.Time
 	clock atomic.Uint64 // the logical clock of stamps
-	// joinDelay and retryDelay are joinDelay and how long a generation
-	// whose poll failed waits before the next is built (tests shorten
-	// them).
+	// joinDelay is the const joinDelay and retryDelay how long a
+	// generation whose poll failed waits before the next is built (tests
+	// shorten both).
 	joinDelay, retryDelay time.Duration
 	burst                 int // pollBurst (a test compares 1)
 	// Test hooks, nil in production: built is called when a generation
@@ -168,21 +168,20 @@ type mirror struct {
 
 	runs sync.WaitGroup // the runs under way, halted ones included
 
-	mu       sync.RWMutex
-	running  bool
-	epoch    uint64             // bumped by start and halt: a run installs only in its own epoch
-	cancel   context.CancelFunc // ends the run
-	serving  *generation        // nil until the run's first sync; may be dead (resyncing)
-	overlay  map[types.ManagedObjectReference]*overlaid
-	lastErr  error
-	syncs    int
-	retired  int
-	first    time.Duration
-	firstN   int
-	updates  rate
-	synced   chan struct{} // closed when the run's first generation is installed
-	changed  uint64        // stamp of the latest install or halt: every object's view changed then
-	runStart time.Time
+	mu      sync.RWMutex
+	running bool
+	epoch   uint64             // bumped by start and halt: a run installs only in its own epoch
+	cancel  context.CancelFunc // ends the run
+	serving *generation        // nil until the run's first sync; may be dead (resyncing)
+	overlay map[types.ManagedObjectReference]*overlaid
+	lastErr error
+	syncs   int
+	retired int
+	first   time.Duration
+	firstN  int
+	updates rate
+	synced  chan struct{} // closed when the run's first generation is installed
+	changed uint64        // stamp of the latest install or halt: every object's view changed then
 }
 
 // overlaid is what direct reads returned of one object after the serving
@@ -226,7 +225,7 @@ func (m *mirror) start(spawn func(func(context.Context)) bool, parent context.Co
 		cancel()
 		return
 	}
-	m.running, m.cancel, m.runStart, m.synced = true, cancel, m.now(), make(chan struct{})
+	m.running, m.cancel, m.synced = true, cancel, make(chan struct{})
 }
 
 // halt ends the run: reads stop being served from the mirror at once,
