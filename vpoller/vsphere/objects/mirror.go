@@ -81,7 +81,8 @@ const (
 	// each as soon as vCenter has it, whereas one started a second later
 	// makes vCenter work through all of them before it answers (the
 	// simulator re-collects the whole filter for each update: at 200 VMs
-	// that waiting cost 0.5 to 1 s per change).
+	// and a change a second, the delay behind a plain collector went from
+	// 0.69 to 0.46 s).
 	minPollGap = time.Second
 	pollBurst  = 3
 	// joinDelay lets paths asked for at about the same time join the
