@@ -71,10 +71,17 @@ func names(t testing.TB, resp *vpoller.Response) []string {
 	return out
 }
 
-// agent returns the service's agent "sim", connected and synced.
+// agent returns the service's agent "sim", connected and its mirror
+// synced (requests do not wait for the mirror: tests of what it serves
+// do).
 func agent(t testing.TB, s *Service) *Agent {
 	t.Helper()
 	a, _ := s.Agent("sim")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.store.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if r := exec(t, s, vpoller.Request{Method: "vm.discover"}); r.Success != 0 {
 		t.Fatal(string(r.Encode(vpoller.Python)))
 	}

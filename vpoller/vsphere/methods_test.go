@@ -253,7 +253,8 @@ func TestWarmVMGetFromMirror(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSim(t, tc.opts)
 			req := vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM1", Properties: []string{"runtime.powerState", "summary.config.numCpu"}}
-			exec(t, s, req) // connect, login, first sync
+			agent(t, s) // connect, login, first sync
+			exec(t, s, req)
 			before := s.Stats()
 			const n = 10
 			for i := 0; i < n; i++ {

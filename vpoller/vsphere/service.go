@@ -32,6 +32,9 @@ type Service struct {
 	names  []string
 	log    *slog.Logger
 	flight singleflight.Group
+	// trackers holds, per execution in flight (its flight key), what its
+	// reads are waiting on, so that a request giving up on it can say.
+	trackers sync.Map
 
 	requests, coalesced atomic.Uint64
 
@@ -152,7 +155,10 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		ran = true
 		// The shared work outlives any one caller giving up; every SOAP
 		// call still has the agent's timeout.
-		return s.run(context.WithoutCancel(ctx), a, h, req), nil
+		ectx, tr := objects.WithTracker(context.WithoutCancel(ctx))
+		s.trackers.Store(key, tr)
+		defer s.trackers.Delete(key)
+		return s.run(ectx, a, h, req), nil
 	})
 	select {
 	case r := <-ch:
@@ -162,8 +168,35 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		resp := *r.Val.(*vpoller.Response)
 		return &resp
 	case <-ctx.Done():
-		return vpoller.TaskFailed(req.Method, ctx.Err().Error(), ctx.Err())
+		return vpoller.TaskFailed(req.Method, ctx.Err().Error(), s.gaveUp(key, ctx.Err()))
 	}
+}
+
+// gaveUp is the cause of a request that stopped waiting for its
+// execution: an *objects.WaitError when the execution was then waiting on
+// the agent's own work (a read queued behind another call), which says
+// nothing about vCenter (Unreachable is false for it); otherwise cause.
+func (s *Service) gaveUp(key string, cause error) error {
+	if v, ok := s.trackers.Load(key); ok && v.(*objects.Tracker).Waiting() {
+		return &objects.WaitError{On: "the agent's own work", Err: cause}
+	}
+	return cause
+}
+
+// SetRole sets an agent's role (objects.Store.SetRole): the worker's
+// lever to keep a vCenter's mirror and sweep in one worker (the owner),
+// warm in another (standby), and in no other (passive). It never waits
+// for vCenter.
+func (s *Service) SetRole(agent string, r objects.Role) error {
+	a, ok := s.agents[agent]
+	if !ok {
+		return fmt.Errorf("vsphere: set role %s: unknown agent %q", r, agent)
+	}
+	if !r.Valid() {
+		return fmt.Errorf("vsphere: agent %s: invalid role %s", agent, r)
+	}
+	a.store.SetRole(r)
+	return nil
 }
 
 func (s *Service) run(ctx context.Context, a *Agent, h Handler, req *vpoller.Request) *vpoller.Response {
@@ -228,6 +261,7 @@ func (s AgentStats) Object() vpoller.Object {
 	ms := func(d time.Duration) int64 { return d.Milliseconds() }
 	return vpoller.Object{
 		{Key: "mirror", Value: m.State},
+		{Key: "role", Value: s.Objects.Role.String()},
 		{Key: "objects", Value: int64(m.Objects)},
 		{Key: "watched_paths", Value: watched},
 		{Key: "mirror_lag_ms", Value: ms(m.Lag)},
@@ -236,6 +270,7 @@ func (s AgentStats) Object() vpoller.Object {
 		{Key: "syncs", Value: int64(m.Syncs)},
 		{Key: "first_sync_ms", Value: ms(m.FirstSync)},
 		{Key: "first_sync_calls", Value: int64(m.FirstSyncCalls)},
+		{Key: "index_reads", Value: m.IndexReads},
 		{Key: "reads_from_mirror", Value: m.Served},
 		{Key: "reads_from_vcenter", Value: m.Direct},
 		{Key: "sweep_series", Value: int64(sw.Series)},

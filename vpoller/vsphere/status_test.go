@@ -1,10 +1,12 @@
 package vsphere
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // TestAgentStatusFigures: the worker's status shows, per agent, what the
@@ -22,15 +24,16 @@ func TestAgentStatusFigures(t *testing.T) {
 	}
 	v, _ := all.Get("sim")
 	o := v.(vpoller.Object)
-	if got := strings.Join(o.Keys(), ","); got != "mirror,objects,watched_paths,mirror_lag_ms,updates_per_s,updates,syncs,first_sync_ms,"+
-		"first_sync_calls,reads_from_mirror,reads_from_vcenter,sweep_series,sweep_rounds,sweep_calls,sweep_last_round_ms,"+
+	if got := strings.Join(o.Keys(), ","); got != "mirror,role,objects,watched_paths,mirror_lag_ms,updates_per_s,updates,syncs,first_sync_ms,"+
+		"first_sync_calls,index_reads,reads_from_mirror,reads_from_vcenter,sweep_series,sweep_rounds,sweep_calls,sweep_last_round_ms,"+
 		"sweep_last_round_calls,sweep_last_round_series,sweep_hits,sweep_misses,logins,soap_calls,soap_calls_by_method,"+
 		"rest_logins,rest_calls,rest_calls_by_name" {
 		t.Fatalf("keys %s", got)
 	}
 	// 18 objects: the vpx model's 17 of the earlier types plus its
 	// distributed switch DVS0 (issue 10 added switches to the index).
-	want := map[string]any{"mirror": "current", "objects": int64(18), "syncs": int64(1), "first_sync_calls": int64(1),
+	// The first sync: one page and the catch-up wait.
+	want := map[string]any{"mirror": "current", "role": "auto", "objects": int64(18), "syncs": int64(1), "first_sync_calls": int64(2),
 		"sweep_series": int64(1), "sweep_misses": uint64(1), "logins": uint64(1), "reads_from_vcenter": uint64(0),
 		"rest_logins": uint64(0), "rest_calls": uint64(0)} // no tag method yet: no vAPI session
 	for k, w := range want {
@@ -50,5 +53,41 @@ func TestAgentStatusFigures(t *testing.T) {
 	}
 	if lag, _ := o.Get("mirror_lag_ms"); lag.(int64) < 0 || lag.(int64) > 60000 {
 		t.Errorf("lag %v", lag)
+	}
+}
+
+// TestServiceSetRole: the worker's lever per agent. An unknown agent or
+// role is an error that names it; a role shows in the agent's status,
+// and a passive agent answers without a mirror.
+func TestServiceSetRole(t *testing.T) {
+	s := newSim(t, Options{})
+	for _, tc := range []struct {
+		agent string
+		role  objects.Role
+		err   string
+	}{
+		{"nope", objects.RoleOwner, `vsphere: set role owner: unknown agent "nope"`},
+		{"sim", objects.Role(7), "vsphere: agent sim: invalid role Role(7)"},
+		{"sim", objects.RolePassive, ""},
+		{"sim", objects.RolePassive, ""}, // idempotent
+	} {
+		err := s.SetRole(tc.agent, tc.role)
+		if got := fmt.Sprint(err); tc.err != "" && got != tc.err || tc.err == "" && err != nil {
+			t.Errorf("SetRole(%s, %v) = %v, want %q", tc.agent, tc.role, err, tc.err)
+		}
+	}
+	r := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_H0_VM0", Properties: []string{"runtime.powerState"}})
+	if got := string(r.Encode(vpoller.Python)); got != `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "DC0_H0_VM0", "runtime.powerState": "poweredOn"}]}` {
+		t.Fatalf("passive vm.get: %s", got)
+	}
+	o, _ := s.Stats().AgentsObject().Get("sim")
+	for k, want := range map[string]any{"mirror": "passive", "role": "passive", "index_reads": uint64(1), "syncs": int64(0)} {
+		if got, _ := o.(vpoller.Object).Get(k); got != want {
+			t.Errorf("status %s = %#v, want %#v", k, got, want)
+		}
+	}
+	calls := s.Stats().Calls
+	if calls["WaitForUpdatesEx"] != 0 || calls["CreatePropertyCollector"] != 0 {
+		t.Errorf("a passive agent made mirror calls: %v", calls)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"github.com/vmware/govmomi/vim25/soap"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // Unreachable reports whether err means the vSphere agent did not answer:
@@ -15,9 +17,16 @@ import (
 // connection broke. A fault that vCenter returned (an unknown object, a
 // missing privilege) is an answer and is not unreachable. The worker's
 // per-vCenter circuit breaker counts only these errors, so that a stalled
-// vCenter is cut off while one with many missing objects is not.
+// vCenter is cut off while one with many missing objects is not. A
+// request that gave up while waiting on the agent's own work (a read
+// queued behind another call: *objects.WaitError) says nothing about
+// vCenter and is not unreachable.
 func Unreachable(err error) bool {
 	if err == nil {
+		return false
+	}
+	var we *objects.WaitError
+	if errors.As(err, &we) {
 		return false
 	}
 	var ce *ConnectError

@@ -90,7 +90,7 @@ func newAlarmCache(maxAge time.Duration) *alarmCache {
 // its own time limit (the agent's call timeout), so that a requester
 // giving up does not fail the others sharing it.
 func (s *Store) Alarms(ctx context.Context) (*AlarmSnapshot, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ready(); err != nil {
 		return nil, err
 	}
 	c := s.alarms

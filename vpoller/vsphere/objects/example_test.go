@@ -55,8 +55,14 @@ func ExampleStore_Get() {
 		}
 		defer store.Close()
 
+		// The owner of a vCenter syncs its mirror before the first request
+		// (reads never wait for it: until then they go to vCenter).
+		store.SetRole(objects.RoleOwner)
+		if err := store.WaitSynced(ctx); err != nil {
+			return err
+		}
 		const name = "DC0_H0_VM0"
-		vm, err := store.Lookup(ctx, objects.VM, name) // waits for the first sync
+		vm, err := store.Lookup(ctx, objects.VM, name)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 // call of their lane is in flight queue up and leave together as soon as
 // it returns, in a background goroutine (so that the caller whose call
 // just returned is not held up).
-type groupCommit[R any] struct {
+type groupCommit[R comparable] struct {
 	bg *background
 	// send answers every read of batch (it must make each read's done
 	// channel close).
@@ -23,6 +23,10 @@ type groupCommit[R any] struct {
 
 	mu    sync.Mutex
 	lanes map[string]*gcLane[R]
+	// queued holds, for each read waiting in a lane's queue, the end of
+	// its wait on our own work (trackWait): it ends when the read leaves
+	// with a call.
+	queued map[R]func()
 }
 
 type gcLane[R any] struct {
@@ -31,11 +35,15 @@ type gcLane[R any] struct {
 }
 
 // do submits r under key and waits until r is answered (done closes) or
-// ctx ends; a read given up on is still sent, its answer dropped.
+// ctx ends; a read given up on is still sent, its answer dropped. A read
+// that gives up while still queued (its call has not left: it waited on
+// our own calls, not on vCenter) fails with a *WaitError; one whose call
+// is in flight fails with ctx's error.
 func (g *groupCommit[R]) do(ctx context.Context, key string, r R, done <-chan struct{}) error {
 	g.mu.Lock()
 	if g.lanes == nil {
 		g.lanes = map[string]*gcLane[R]{}
+		g.queued = map[R]func(){}
 	}
 	lane := g.lanes[key]
 	if lane == nil {
@@ -44,11 +52,16 @@ func (g *groupCommit[R]) do(ctx context.Context, key string, r R, done <-chan st
 	}
 	if lane.busy {
 		lane.pending = append(lane.pending, r)
+		g.queued[r] = trackWait(ctx)
 		g.mu.Unlock()
 		select {
 		case <-done:
+			g.leave(r)
 			return nil
 		case <-ctx.Done():
+			if g.leave(r) {
+				return &WaitError{On: "a call queued behind another of its batch lane", Err: ctx.Err()}
+			}
 			return ctx.Err()
 		}
 	}
@@ -70,6 +83,9 @@ func (g *groupCommit[R]) next(key string) {
 	}
 	batch, rest := g.take(key, lane.pending)
 	lane.pending = rest
+	for _, r := range batch {
+		g.leaveLocked(r)
+	}
 	g.mu.Unlock()
 	if !g.bg.spawn(func(ctx context.Context) {
 		g.send(ctx, key, batch)
@@ -80,6 +96,22 @@ func (g *groupCommit[R]) next(key string) {
 		}
 		g.next(key)
 	}
+}
+
+// leave ends r's wait in the queue; it reports whether r was still there.
+func (g *groupCommit[R]) leave(r R) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.leaveLocked(r)
+}
+
+func (g *groupCommit[R]) leaveLocked(r R) bool {
+	end, ok := g.queued[r]
+	if ok {
+		delete(g.queued, r)
+		end()
+	}
+	return ok
 }
 
 // takeFirst is a take that sends up to n queued reads in arrival order.

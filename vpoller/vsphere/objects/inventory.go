@@ -37,6 +37,9 @@ type object struct {
 	vals Values
 	gone bool
 	keys []string // lookup keys it is filed under (see keysOf)
+	// changed is the stamp of the latest update applied to it (mirror
+	// generations; 0 in index snapshots).
+	changed uint64
 }
 
 // inventory is the set of objects one mirror generation maintains, with
@@ -212,13 +215,14 @@ func (inv *inventory) list(k *Kind) []*object {
 }
 
 // apply folds one WaitForUpdatesEx result into the inventory and returns
-// the number of object updates it held. intern maps a reported path to the
-// watched path's own string, so that thousands of objects share one copy
-// of each path name. An update of the view's member list removes the
+// the number of object updates it held, marking each object it changed
+// with the stamp at. intern maps a reported path to the watched path's
+// own string, so that thousands of objects share one copy of each path
+// name. An update of the view's member list removes the
 // objects it no longer lists (unless they entered in this result): the
 // leave of an object is not always reported otherwise (the simulator
 // drops it when its view changed just before).
-func (inv *inventory) apply(set *types.UpdateSet, intern func(string) string) (n int, err error) {
+func (inv *inventory) apply(set *types.UpdateSet, intern func(string) string, at uint64) (n int, err error) {
 	var members map[types.ManagedObjectReference]bool
 	entered := map[types.ManagedObjectReference]bool{}
 	for _, fs := range set.FilterSet {
@@ -251,6 +255,7 @@ func (inv *inventory) apply(set *types.UpdateSet, intern func(string) string) (n
 				entered[ou.Obj] = true
 			}
 			o := inv.enter(ou.Obj)
+			o.changed = at
 			for _, c := range ou.ChangeSet {
 				unset := c.Op == types.PropertyChangeOpRemove || c.Op == types.PropertyChangeOpIndirectRemove || c.Val == nil
 				inv.set(o, intern(c.Name), c.Val, unset)

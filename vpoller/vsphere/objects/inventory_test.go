@@ -37,7 +37,7 @@ func TestInventoryLookup(t *testing.T) {
 		enter(ref("Datastore", "datastore-1"), "name", "ds1", "info.url", "ds:///vmfs/volumes/1/"),
 		enter(ref("Datastore", "datastore-2"), "name", "ds:///vmfs/volumes/1/", "info.url", "ds:///vmfs/volumes/2/"),
 		enter(ref("ResourcePool", "resgroup-9"), "name", "Resources"),
-	), same)
+	), same, 1)
 	if err != nil || n != 7 {
 		t.Fatalf("apply: %d updates, %v", n, err)
 	}
@@ -77,7 +77,7 @@ func TestInventoryLookup(t *testing.T) {
 		types.ObjectUpdate{Obj: ref("VirtualMachine", "vm-3"), Kind: types.ObjectUpdateKindModify,
 			ChangeSet: []types.PropertyChange{{Name: "name", Op: types.PropertyChangeOpAssign, Val: "db2"}}},
 		types.ObjectUpdate{Obj: ref("VirtualMachine", "vm-1"), Kind: types.ObjectUpdateKindLeave},
-	), same); err != nil {
+	), same, 1); err != nil {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]string{"db": "vm-2", "db2": "vm-3", "web": "Cannot find object web",
@@ -110,7 +110,7 @@ func TestInventoryUnsetAndCompact(t *testing.T) {
 	for i := range 200 {
 		objs = append(objs, enter(ref("VirtualMachine", fmt.Sprintf("vm-%d", i)), "name", fmt.Sprintf("v%d", i), "runtime.powerState", "poweredOn"))
 	}
-	if _, err := inv.apply(update(objs...), same); err != nil {
+	if _, err := inv.apply(update(objs...), same, 1); err != nil {
 		t.Fatal(err)
 	}
 	var leave []types.ObjectUpdate
@@ -124,7 +124,7 @@ func TestInventoryUnsetAndCompact(t *testing.T) {
 			ChangeSet: []types.PropertyChange{{Name: "runtime.powerState", Op: types.PropertyChangeOpRemove}}},
 		types.ObjectUpdate{Obj: ref("VirtualMachine", "vm-2"), Kind: types.ObjectUpdateKindModify,
 			MissingSet: []types.MissingProperty{{Path: "runtime.powerState", Fault: types.LocalizedMethodFault{Fault: &types.SystemError{}}}}})
-	if _, err := inv.apply(update(leave...), same); err != nil {
+	if _, err := inv.apply(update(leave...), same, 1); err != nil {
 		t.Fatal(err)
 	}
 	list := inv.list(VM)
@@ -148,7 +148,7 @@ func TestInventoryUnsetAndCompact(t *testing.T) {
 		t.Errorf("lookup after compaction: %v %v", o, err)
 	}
 	_, err := inv.apply(update(types.ObjectUpdate{Obj: ref("VirtualMachine", "vm-8"), Kind: types.ObjectUpdateKindModify,
-		MissingSet: []types.MissingProperty{{Path: "name", Fault: types.LocalizedMethodFault{Fault: &types.NotAuthenticated{}}}}}), same)
+		MissingSet: []types.MissingProperty{{Path: "name", Fault: types.LocalizedMethodFault{Fault: &types.NotAuthenticated{}}}}}), same, 1)
 	if err != errSessionLost {
 		t.Errorf("NotAuthenticated in an update: %v", err)
 	}
@@ -177,7 +177,7 @@ func TestInventoryFollowsViewMembers(t *testing.T) {
 		return strings.Join(ids, ",")
 	}
 	if _, err := inv.apply(update(enter(ref("VirtualMachine", "vm-1"), "name", "a"), enter(ref("VirtualMachine", "vm-2"), "name", "b"),
-		enter(ref("VirtualMachine", "vm-3"), "name", "c"), members("vm-1", "vm-2", "vm-3")), same); err != nil {
+		enter(ref("VirtualMachine", "vm-3"), "name", "c"), members("vm-1", "vm-2", "vm-3")), same, 1); err != nil {
 		t.Fatal(err)
 	}
 	if got := held(); got != "vm-1,vm-2,vm-3" {
@@ -188,14 +188,14 @@ func TestInventoryFollowsViewMembers(t *testing.T) {
 	}
 	// vm-2's leave was lost; the current list lacks it, a stale one in the
 	// same result still has it.
-	if _, err := inv.apply(update(members("vm-1", "vm-3"), members("vm-1", "vm-2", "vm-3")), same); err != nil {
+	if _, err := inv.apply(update(members("vm-1", "vm-3"), members("vm-1", "vm-2", "vm-3")), same, 1); err != nil {
 		t.Fatal(err)
 	}
 	if got := held(); got != "vm-1,vm-3" {
 		t.Errorf("after a list without vm-2: %s", got)
 	}
 	// vm-4 enters with a list that does not have it yet.
-	if _, err := inv.apply(update(enter(ref("VirtualMachine", "vm-4"), "name", "d"), members("vm-1", "vm-3")), same); err != nil {
+	if _, err := inv.apply(update(enter(ref("VirtualMachine", "vm-4"), "name", "d"), members("vm-1", "vm-3")), same, 1); err != nil {
 		t.Fatal(err)
 	}
 	if got := held(); got != "vm-1,vm-3,vm-4" {

@@ -7,16 +7,19 @@ import (
 
 // Stats describe an agent's mirror and sweep for the worker's status.
 type Stats struct {
+	// Role is the store's role (SetRole).
+	Role   Role
 	Mirror MirrorStats
 	Sweep  SweepStats
 }
 
 // MirrorStats describe the property mirror.
 type MirrorStats struct {
-	// State is "off" (reads always go to vCenter), "syncing" (first sync
-	// under way), "current" (serving), "stale" (not confirmed within the
-	// staleness bound: not serving) or "resyncing" (its poll failed: not
-	// serving until synced again).
+	// State is "off" (reads always go to vCenter), "idle" (not started:
+	// no request yet), "passive" (none kept in this role), "syncing"
+	// (first sync under way), "current" (serving), "stale" (not confirmed
+	// within the staleness bound: not serving) or "resyncing" (its poll
+	// failed: not serving until synced again).
 	State string
 	// Objects is the number of mirrored managed objects.
 	Objects int
@@ -41,6 +44,9 @@ type MirrorStats struct {
 	// Served and Direct count property reads answered from the mirror and
 	// from vCenter.
 	Served, Direct uint64
+	// IndexReads counts the cold index's reads (lookups while the mirror
+	// held no inventory).
+	IndexReads uint64
 }
 
 // SweepStats describe the performance sweep.
@@ -61,13 +67,17 @@ type SweepStats struct {
 
 // Stats returns the store's figures.
 func (s *Store) Stats() Stats {
-	now := time.Now()
-	var st Stats
+	now := s.now()
+	st := Stats{Role: s.Role()}
 	m := s.mirror
 	m.mu.RLock()
 	ms := MirrorStats{Updates: m.updates.total, UpdatesPerSecond: m.updates.perSecond(now), Syncs: m.syncs, Retired: m.retired,
 		FirstSync: m.first, FirstSyncCalls: m.firstN, WatchedPaths: map[string]int{}}
 	switch g := m.serving; {
+	case !m.running && st.Role == RolePassive:
+		ms.State = "passive"
+	case !m.running:
+		ms.State = "idle"
 	case g == nil:
 		ms.State = "syncing"
 	case !g.alive:
@@ -89,6 +99,9 @@ func (s *Store) Stats() Stats {
 		ms.State = "off"
 	}
 	ms.Served, ms.Direct = s.served.Load(), s.direct.Load()
+	s.index.mu.Lock()
+	ms.IndexReads = s.index.reads
+	s.index.mu.Unlock()
 	st.Mirror = ms
 
 	sw := s.sweep

@@ -16,6 +16,14 @@
 //     maxQueryMetrics allows: perfbatch.go), at the pace clients ask.
 //   - Batchers for what must go to vCenter (propbatch.go, perfbatch.go):
 //     concurrent reads share calls.
+//   - The cold index (index.go): lookups while the mirror holds no
+//     inventory. No read ever waits for the mirror to sync.
+//   - Roles (roles.go): which of the above a worker keeps for a vCenter
+//     it serves with other workers.
+//
+// A reply never carries a property state older than one already served
+// (mirror.go: generations' asOf, the catch-up wait, the overlay of direct
+// reads).
 //
 // It reaches vCenter only through Client, and knows nothing of vPoller
 // requests or replies.
@@ -47,8 +55,8 @@ var ErrClosed = errors.New("vsphere agent is closed")
 // Options tune a Store.
 type Options struct {
 	Logger *slog.Logger
-	// Timeout is the agent's per-call time limit; a read waits at most
-	// three of them for the first inventory sync.
+	// Timeout is the agent's per-call time limit (shared reads, such as
+	// the alarm snapshot and the cold index, run on it).
 	Timeout time.Duration
 	Mirror  MirrorOptions
 	Sweep   SweepOptions
@@ -59,18 +67,21 @@ type Options struct {
 }
 
 // Store is one agent's objects room. Everything on it is safe for
-// concurrent use; it starts its background work on first use.
+// concurrent use; it starts its background work on first use, or when
+// its role says so (SetRole).
 type Store struct {
 	c       Client
 	log     *slog.Logger
 	timeout time.Duration
+	now     func() time.Time
 
-	bg      *background
-	mu      sync.Mutex
-	started bool
+	bg   *background
+	mu   sync.Mutex // orders role changes and starts
+	role Role
 
 	watch  *watchSet
 	mirror *mirror
+	index  *coldIndex
 	props  *propBatcher
 	perfQ  *perfBatcher
 	perf   *Catalog
@@ -78,6 +89,10 @@ type Store struct {
 	alarms *alarmCache
 
 	served, direct atomic.Uint64
+
+	// settling, when set (tests), is called when a direct read returned,
+	// before it is settled with the mirror.
+	settling func(ref types.ManagedObjectReference)
 }
 
 // New prepares a store; it does no network work.
@@ -92,9 +107,10 @@ func New(c Client, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{c: c, log: opts.Logger, timeout: opts.Timeout, bg: newBackground()}
+	s := &Store{c: c, log: opts.Logger, timeout: opts.Timeout, now: time.Now, bg: newBackground()}
 	s.watch = newWatchSet(opts.Logger, mo.MaxPaths, mo.PathExpiry, !mo.Off)
-	s.mirror = newMirror(c, opts.Logger, s.watch, 3*opts.Timeout, mo)
+	s.mirror = newMirror(c, opts.Logger, s.watch, mo, s.now)
+	s.index = newColdIndex(c, opts.Timeout, s.now)
 	s.props = newPropBatcher(c, s.bg)
 	s.perf = newCatalog(c)
 	s.perfQ = newPerfBatcher(c, opts.Logger, s.perf, s.bg)
@@ -103,14 +119,13 @@ func New(c Client, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// start launches the mirror on first use.
+// start launches the mirror on first use, unless the role is passive.
 func (s *Store) start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started {
-		return
+	if s.role != RolePassive {
+		s.mirror.start(s.bg.spawn, s.bg.ctx)
 	}
-	s.started = s.bg.spawn(s.mirror.run)
 }
 
 // Close stops the mirror and the sweep and removes the mirror's collector
@@ -120,58 +135,55 @@ func (s *Store) Close() { s.bg.close() }
 // Catalog is the agent's performance counter catalogue.
 func (s *Store) Catalog() *Catalog { return s.perf }
 
-// ready starts the store and waits for the first inventory sync.
-func (s *Store) ready(ctx context.Context) error {
+// ready starts the store (unless passive). It never waits for the mirror:
+// until it holds an inventory, reads go to vCenter.
+func (s *Store) ready() error {
 	if s.bg.isClosed() {
 		return ErrClosed
 	}
 	s.start()
-	return s.mirror.waitReady(ctx)
+	return nil
 }
 
 // Lookup resolves a request's object name for kind k to a managed object
-// reference, from the inventory index (no vCenter call). While the
-// mirror resyncs, a name it does not know is looked up again once it is
-// current.
+// reference: from the mirror's inventory index (no vCenter call) once it
+// holds one, otherwise from the cold index (one shared read per
+// indexMaxAge). While the mirror resyncs, a name it does not know is
+// looked up in the cold index, so that an object created meanwhile is
+// found. It never waits for the mirror to sync.
 func (s *Store) Lookup(ctx context.Context, k *Kind, key string) (types.ManagedObjectReference, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ready(); err != nil {
 		return types.ManagedObjectReference{}, err
 	}
-	ref, current, err := s.mirror.find(k, key)
-	var le *LookupError
-	if errors.As(err, &le) && len(le.Candidates) == 0 && !current && s.waitCurrent(ctx) {
-		ref, _, err = s.mirror.find(k, key)
-	}
-	return ref, err
-}
-
-// waitCurrent waits (at most a call's time limit) until the mirror is
-// current again.
-func (s *Store) waitCurrent(ctx context.Context) bool {
-	deadline := time.Now().Add(s.timeout)
-	for time.Now().Before(deadline) {
-		s.mirror.mu.RLock()
-		ok := s.mirror.freshLocked(time.Now())
-		s.mirror.mu.RUnlock()
-		if ok {
-			return true
-		}
-		if !sleep(ctx, 50*time.Millisecond) {
-			return false
+	ref, held, current, err := s.mirror.find(k, key)
+	if held {
+		var le *LookupError
+		if err == nil || current || !errors.As(err, &le) || len(le.Candidates) > 0 {
+			return ref, err
 		}
 	}
-	return false
+	return s.index.find(ctx, k, key)
 }
 
 // List returns the objects of kind k in discovery order with the index's
-// values (name, and info.url for datastores) from the newest inventory,
-// with no vCenter call. While the mirror resyncs that inventory may be
-// behind: replies use Discover, which then reads from vCenter.
+// values (name, and info.url for datastores): from the mirror's newest
+// inventory (while it resyncs it may be behind: replies use Discover,
+// which then reads from vCenter), or the cold index while it holds none.
 func (s *Store) List(ctx context.Context, k *Kind) ([]Item, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	items, _ := s.mirror.list(k, nil, time.Now(), true)
+	if items, ok := s.mirror.list(k, nil, s.now(), true); ok {
+		return items, nil
+	}
+	snap, err := s.index.get(ctx, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	var items []Item
+	for _, o := range snap.inv.list(k) {
+		items = append(items, Item{Ref: o.ref, Values: pick(o.vals, indexPaths[o.ref.Type])})
+	}
 	return items, nil
 }
 
@@ -180,10 +192,10 @@ func (s *Store) List(ctx context.Context, k *Kind) ([]Item, error) {
 // one RetrievePropertiesEx through a container view (never one object
 // spec per object). Paths read from vCenter then join the mirror.
 func (s *Store) Discover(ctx context.Context, k *Kind, paths []string) ([]Item, error) {
-	if err := s.ready(ctx); err != nil {
+	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := s.now()
 	for _, t := range k.Types {
 		s.watch.touch(t, paths, now)
 	}
@@ -192,12 +204,14 @@ func (s *Store) Discover(ctx context.Context, k *Kind, paths []string) ([]Item, 
 		return items, nil
 	}
 	s.direct.Add(1)
+	began := s.mirror.stamp()
 	contents, err := s.retrieveKind(ctx, k, paths)
 	if err != nil {
 		return nil, err
 	}
 	got := make(map[types.ManagedObjectReference]Values, len(contents))
 	collect(got, contents)
+	s.mirror.settle(got, paths, began)
 	known, _ := s.mirror.list(k, nil, now, true)
 	items := make([]Item, 0, len(got))
 	for _, it := range known { // discovery order, as the index has it
@@ -269,7 +283,7 @@ func (s *Store) Get(ctx context.Context, ref types.ManagedObjectReference, key s
 		return vals[ref], nil
 	}
 	s.start()
-	now := time.Now()
+	now := s.now()
 	s.watch.touch(ref.Type, paths, now)
 	if v, found, served := s.mirror.values(ref, paths, now); served {
 		s.served.Add(1)
@@ -279,7 +293,7 @@ func (s *Store) Get(ctx context.Context, ref types.ManagedObjectReference, key s
 		return v, nil
 	}
 	s.direct.Add(1)
-	v, err := s.props.get(ctx, ref, paths)
+	v, err := s.readDirect(ctx, ref, paths)
 	if err != nil {
 		if IsObjectGone(err) {
 			return nil, &LookupError{Key: key}
@@ -290,13 +304,29 @@ func (s *Store) Get(ctx context.Context, ref types.ManagedObjectReference, key s
 	return v, nil
 }
 
+// readDirect reads paths of ref through the batcher and settles the
+// result with the mirror.
+func (s *Store) readDirect(ctx context.Context, ref types.ManagedObjectReference, paths []string) (Values, error) {
+	began := s.mirror.stamp()
+	v, err := s.props.get(ctx, ref, paths)
+	if err != nil {
+		return nil, err
+	}
+	if s.settling != nil {
+		s.settling(ref)
+	}
+	got := map[types.ManagedObjectReference]Values{ref: v}
+	s.mirror.settle(got, paths, began)
+	return got[ref], nil
+}
+
 // Read returns paths of ref from vCenter, never from the mirror, and
 // does not make them join it: for values vCenter computes on demand that
 // a request needs current (alarm states of many objects go through
 // Alarms instead). Concurrent reads of the same type share a call.
 func (s *Store) Read(ctx context.Context, ref types.ManagedObjectReference, key string, paths []string) (Values, error) {
 	s.direct.Add(1)
-	v, err := s.props.get(ctx, ref, paths)
+	v, err := s.readDirect(ctx, ref, paths)
 	if err != nil && IsObjectGone(err) {
 		return nil, &LookupError{Key: key}
 	}
@@ -308,11 +338,11 @@ func (s *Store) Read(ctx context.Context, ref types.ManagedObjectReference, key 
 // RetrievePropertiesEx.
 func (s *Store) GetMany(ctx context.Context, refs []types.ManagedObjectReference, paths []string) (map[types.ManagedObjectReference]Values, error) {
 	s.start()
-	now := time.Now()
-	types := map[string]bool{}
+	now := s.now()
+	typeSet := map[string]bool{}
 	for _, r := range refs {
-		if !types[r.Type] {
-			types[r.Type] = true
+		if !typeSet[r.Type] {
+			typeSet[r.Type] = true
 			s.watch.touch(r.Type, paths, now)
 		}
 	}
@@ -325,11 +355,13 @@ func (s *Store) GetMany(ctx context.Context, refs []types.ManagedObjectReference
 	if err != nil {
 		return nil, err
 	}
+	began := s.mirror.stamp()
 	out, err := retrieve(ctx, vc, refs, paths)
 	if err != nil {
 		return nil, err
 	}
-	for t := range types {
+	s.mirror.settle(out, paths, began)
+	for t := range typeSet {
 		s.offer(t, paths)
 	}
 	return out, nil
@@ -340,7 +372,7 @@ func (s *Store) offer(typ string, paths []string) {
 	if s.mirror.opts.Off {
 		return
 	}
-	s.watch.offer(typ, paths, time.Now())
+	s.watch.offer(typ, paths, s.now())
 }
 
 // Perf answers a performance query from the sweep, or fetches it (batched
@@ -348,6 +380,9 @@ func (s *Store) offer(typ string, paths []string) {
 func (s *Store) Perf(ctx context.Context, q PerfQuery) ([]Sample, error) {
 	if s.bg.isClosed() {
 		return nil, ErrClosed
+	}
+	if s.Role() == RoleStandby { // no sweep is kept: answered directly, batched
+		return s.perfQ.query(ctx, &perfRead{ref: q.Ref, counter: q.Counter, instance: q.Instance, maxSample: int32(max(q.MaxSample, 1))}, q.Interval)
 	}
 	return s.sweep.get(ctx, q)
 }
