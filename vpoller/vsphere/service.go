@@ -282,6 +282,8 @@ func (s AgentStats) Object() vpoller.Object {
 		{Key: "sweep_hits", Value: sw.Hits},
 		{Key: "sweep_misses", Value: sw.Misses},
 		{Key: "logins", Value: s.Session.Logins},
+		{Key: "failed_logins", Value: s.Session.FailedLogins},
+		{Key: "next_login_at", Value: nextLogin(s.Session.NextLoginAt)},
 		{Key: "soap_calls", Value: s.Session.SOAPCalls},
 		{Key: "soap_calls_by_method", Value: calls},
 		{Key: "rest_logins", Value: s.Session.RESTLogins},
@@ -302,4 +304,13 @@ func (st Stats) AgentsObject() vpoller.Object {
 		out = append(out, vpoller.Field{Key: n, Value: st.Agents[n].Object()})
 	}
 	return out
+}
+
+// nextLogin renders when logins may go again after refusals ("" when
+// they are not paused).
+func nextLogin(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
 }

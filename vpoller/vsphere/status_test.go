@@ -26,7 +26,7 @@ func TestAgentStatusFigures(t *testing.T) {
 	o := v.(vpoller.Object)
 	if got := strings.Join(o.Keys(), ","); got != "mirror,role,objects,watched_paths,mirror_lag_ms,updates_per_s,updates,syncs,first_sync_ms,"+
 		"first_sync_calls,index_reads,reads_from_mirror,reads_from_vcenter,sweep_series,sweep_rounds,sweep_calls,sweep_last_round_ms,"+
-		"sweep_last_round_calls,sweep_last_round_series,sweep_hits,sweep_misses,logins,soap_calls,soap_calls_by_method,"+
+		"sweep_last_round_calls,sweep_last_round_series,sweep_hits,sweep_misses,logins,failed_logins,next_login_at,soap_calls,soap_calls_by_method,"+
 		"rest_logins,rest_calls,rest_calls_by_name" {
 		t.Fatalf("keys %s", got)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
 // MsgStatus is the msg of the management status reply, as the original's.
@@ -107,6 +108,7 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	wo.Agents, wo.Unreachable = svc.Agents(), vsphere.Unreachable
 	wo.AgentConcurrency, wo.BreakerFailures, wo.BreakerCooldown, wo.MaxReplyBytes = wc.AgentConcurrency, wc.BreakerFailures, wc.BreakerCooldown, wc.MaxReplyBytes
 	wo.Queue, wo.ReleaseAfter = wc.Queue, wc.ReleaseAfter
+	wo.SetRole = func(agent string, r Role) error { return svc.SetRole(agent, storeRole(r)) }
 	if wo.ID = wc.ID; wo.ID == "" {
 		host, _ := os.Hostname()
 		wo.ID = host + " " + d.mgmt.Endpoint()
@@ -279,4 +281,17 @@ func rolesObject(roles map[string]Role) vpoller.Object {
 		out = append(out, vpoller.Field{Key: n, Value: string(roles[n])})
 	}
 	return out
+}
+
+// storeRole is the objects room's role for a worker role.
+func storeRole(r Role) objects.Role {
+	switch r {
+	case RoleOwner:
+		return objects.RoleOwner
+	case RoleStandby:
+		return objects.RoleStandby
+	case RolePassive:
+		return objects.RolePassive
+	}
+	return objects.RoleAuto
 }
