@@ -238,3 +238,55 @@ func Test16dProxyKill(t *testing.T) {
 	ck.add(a.alive(), "the agent is alive", "%v", a.alive())
 	s.record(&row{Requests: &c, Recovery: slowest, RSS: "proxy-2 " + mb(p2.hwm()), Checks: ck})
 }
+
+// 16e. With standby = 1 the second worker in the ranking keeps its mirror
+// current; when the owner is SIGKILLed under load it takes over warm:
+// its mirror was current before and is not synced again, and the
+// requests in flight at the kill are answered within 2 s.
+func Test16eStandbyTakeover(t *testing.T) {
+	s := newScenario(t, "16e", "owner worker SIGKILL under load with standby = 1 (warm takeover)")
+	vc := s.startVcenter("127.0.0.1")
+	c := s.startAffine(2, []*vcenter{vc}, "standby = 1")
+	s.warm(c.px.front, 8, pollVM(vc.name))
+	victimID, victim := c.owner(vc.name)
+	standbyID := c.px.mustProxyStatus().VCenters[vc.name].Standby
+	sb := c.workers[standbyID]
+	var syncsBefore int
+	ready, tookReady := until(20*time.Second, 20*time.Millisecond, func() bool {
+		st, err := sb.workerStatus()
+		if err != nil {
+			return false
+		}
+		a := st.VSphere.Agents[vc.name]
+		syncsBefore = a.Syncs
+		return st.Roles[vc.name] == "standby" && a.Mirror == "current"
+	})
+	l := c.load(s, 8, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	killAt := time.Now()
+	victim.kill()
+	took, tookOwner := until(10*time.Second, 10*time.Millisecond, func() bool {
+		o, _ := c.owner(vc.name)
+		return o == standbyID
+	})
+	time.Sleep(2 * time.Second)
+	outs := l.stop()
+	st, err := sb.workerStatus()
+	s.must(err, "standby status")
+	a := st.VSphere.Agents[vc.name]
+	var recovery time.Duration
+	for _, o := range outs {
+		if o.start.Before(killAt) && o.end.After(killAt) {
+			recovery = max(recovery, o.end.Sub(killAt))
+		}
+	}
+	ct := tally(outs)
+	var ck checks
+	ck.add(ready, "the standby keeps a current mirror before the kill", "role standby, mirror current after %s", dur(tookReady))
+	ck.add(ct.Lost == 0 && ct.Errored == 0, "0 lost, 0 failed", "%d lost, %d failed%s", ct.Lost, ct.Errored, messages(outs, 2))
+	ck.add(took, "the standby owns the vCenter", "%s -> %s after %s", victimID, standbyID, dur(tookOwner))
+	ck.add(a.Syncs == syncsBefore && a.Mirror == "current" && st.Roles[vc.name] == "owner", "it takes over warm: no new sync, its mirror current",
+		"syncs %d -> %d, mirror %s, role %s", syncsBefore, a.Syncs, a.Mirror, st.Roles[vc.name])
+	ck.add(recovery < 2*time.Second, "requests in flight at the kill answered within 2 s", "%s", dur(recovery))
+	s.record(&row{Requests: &ct, Recovery: recovery, RSS: "proxy " + mb(c.px.hwm()), Checks: ck})
+}

@@ -6,8 +6,8 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
-	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
 // pathName is the property every object result starts with.

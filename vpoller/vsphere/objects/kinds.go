@@ -108,3 +108,15 @@ func Mirrored(typ string) bool {
 	_, ok := indexPaths[typ]
 	return ok
 }
+
+// DefaultWatch is what the mirror watches from the start, by type: the
+// index paths and the shipped templates' properties. Benchmarks give a
+// plain collector the same filter, to tell the simulator's (or a
+// vCenter's) own delay for it from the mirror's.
+func DefaultWatch() map[string][]string {
+	out := map[string][]string{}
+	for typ, paths := range indexPaths {
+		out[typ] = append(append([]string(nil), paths...), defaultPaths[typ]...)
+	}
+	return out
+}
