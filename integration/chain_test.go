@@ -356,6 +356,13 @@ func TestMirrorValuesEqualDirectReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer direct.Close(ctx)
+	// Reads no longer wait for the mirror's first sync (a cold worker
+	// answers from vCenter meanwhile): wait for it here, so that what the
+	// test counts is the mirror's, not the cold start's.
+	a, _ := c.service.Agent(agentName)
+	if err := a.Store().WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
 	both := func(r *vpoller.Request) string {
 		t.Helper()
 		viaChain, err := cl.Call(ctx, r)

@@ -13,6 +13,21 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// joinCtx tells when a caller waits in Do: Do asks for Done only once it
+// has joined the run.
+type joinCtx struct {
+	context.Context
+	once   sync.Once
+	joined chan struct{}
+}
+
+func newJoinCtx() *joinCtx { return &joinCtx{Context: context.Background(), joined: make(chan struct{})} }
+
+func (c *joinCtx) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.joined) })
+	return c.Context.Done()
+}
+
 // Callers of one key share one run; each gets its value; a caller whose
 // context ends returns at once while the run goes on for the others.
 func TestDoShares(t *testing.T) {
@@ -31,7 +46,9 @@ func TestDoShares(t *testing.T) {
 	wg.Go(func() { results[0] = g.Do(context.Background(), "k", "test", nil, fn) })
 	<-started
 	for i := 1; i < 3; i++ {
-		wg.Go(func() { results[i] = g.Do(context.Background(), "k", "test", nil, fn) })
+		jc := newJoinCtx()
+		wg.Go(func() { results[i] = g.Do(jc, "k", "test", nil, fn) })
+		<-jc.joined
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
