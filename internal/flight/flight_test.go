@@ -21,7 +21,9 @@ type joinCtx struct {
 	joined chan struct{}
 }
 
-func newJoinCtx() *joinCtx { return &joinCtx{Context: context.Background(), joined: make(chan struct{})} }
+func newJoinCtx() *joinCtx {
+	return &joinCtx{Context: context.Background(), joined: make(chan struct{})}
+}
 
 func (c *joinCtx) Done() <-chan struct{} {
 	c.once.Do(func() { close(c.joined) })
