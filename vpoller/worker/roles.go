@@ -36,7 +36,9 @@ const (
 // owner if any proxy names this worker the owner, standby if any names it
 // the standby, else passive. Losing a role takes effect after a grace
 // period (a worker restarting elsewhere comes back, a proxy's view settles),
-// except for an agent that has served nothing yet.
+// except for an agent that has served no request on this worker: workers
+// joining one after another make the first ones owners or standbys of
+// everything for a moment, and what they started then must not linger.
 type roleTable struct {
 	set   func(string, Role) error
 	grace time.Duration
@@ -111,7 +113,12 @@ func (t *roleTable) evaluate() []roleChange {
 		case want == cur:
 			delete(t.since, agent)
 			continue
-		case want == RolePassive && (cur != RoleAuto || t.used[agent].Load()):
+		case want == RolePassive && t.used[agent].Load():
+			// It has served requests: keep what it built for the grace
+			// period (the role may come back: a restarting worker, a
+			// proxy's view settling). One that served nothing, an owner
+			// or standby for a moment while workers joined, lets go at
+			// once.
 			at, ok := t.since[agent]
 			if !ok {
 				t.since[agent] = now

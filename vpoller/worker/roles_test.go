@@ -41,6 +41,7 @@ func TestRoleTable(t *testing.T) {
 	if got := take(); !slices.Equal(got, []string{"a=owner", "b=standby"}) {
 		t.Fatalf("first assignment applied %v", got)
 	}
+	tbl.touch("a") // a serves requests as the owner
 	// A second proxy says b is the owner: owner wins over standby.
 	tbl.assign(1, backend.Assignment{Owner: []string{"b"}})
 	if got := take(); !slices.Equal(got, []string{"b=owner"}) {
@@ -72,6 +73,12 @@ func TestRoleTable(t *testing.T) {
 	}
 	if r := roles(); r["a"] != RoleOwner || r["b"] != RoleOwner || r["c"] != RolePassive {
 		t.Fatalf("roles %v", r)
+	}
+	// b, owner for a while but never asked anything, lets go at once.
+	tbl.assign(0, backend.Assignment{Owner: []string{"a"}})
+	tbl.assign(1, backend.Assignment{})
+	if got := take(); !slices.Equal(got, []string{"b=passive"}) {
+		t.Fatalf("an owner that served nothing: %v", got)
 	}
 	// A vCenter we do not serve is ignored.
 	tbl.assign(0, backend.Assignment{Owner: []string{"a", "zz"}})
