@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -132,28 +133,19 @@ func Test19_6WrongPassword(t *testing.T) {
 	s.record(&row{Requests: &ct, Recovery: -1, RSS: "-", Checks: ck})
 }
 
-// serviceContentWithoutManagers is a RetrieveServiceContent answer with an
-// About and nothing else. No real vCenter sends it: a server playing one is
-// the only way to produce it. govmomi's login dereferences the missing
-// SessionManager and panics.
-const serviceContentWithoutManagers = `<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<soapenv:Body><RetrieveServiceContentResponse xmlns="urn:vim25"><returnval>
-<rootFolder type="Folder">group-d1</rootFolder>
-<about><name>VMware vCenter Server</name><fullName>VMware vCenter Server 8.0.0</fullName><vendor>VMware, Inc.</vendor>
-<version>8.0.0</version><build>1</build><localeVersion>INTL</localeVersion><localeBuild>000</localeBuild><osType>linux-x64</osType>
-<productLineId>vpx</productLineId><apiType>VirtualCenter</apiType><apiVersion>8.0.0.0</apiVersion></about>
-</returnval></RetrieveServiceContentResponse></soapenv:Body></soapenv:Envelope>`
-
 // 19-10. A vCenter (or an impostor on its address) answers the login with
 // content govmomi cannot digest, which panics in its login path: its
 // requests get an error, the worker lives and serves its other vCenter.
 func Test19_10LoginPanic(t *testing.T) {
 	s := newScenario(t, "19-10", "a vCenter answer that panics the login path: the worker lives")
 	vc := s.startVcenter("127.0.0.1")
+	// A RetrieveServiceContent answer without the managers (no vCenter
+	// sends it; the session package's test fixture).
+	body, err := os.ReadFile("../vpoller/vsphere/session/testdata/servicecontent-without-managers.xml")
+	s.must(err, "fixture")
 	odd := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-		_, _ = w.Write([]byte(serviceContentWithoutManagers))
+		_, _ = w.Write(body)
 	}))
 	defer odd.Close()
 	_, oddPort, _ := net.SplitHostPort(odd.Listener.Addr().String())

@@ -77,3 +77,18 @@ func (e Endpoint) DialAddr() (network, addr string) {
 	}
 	return "tcp", net.JoinHostPort(host, e.Port)
 }
+
+// Exposed reports whether ep is a tcp endpoint that binds beyond loopback
+// (every interface, a host name other than localhost, or a non-loopback
+// address): what reaches it from other hosts needs authentication.
+func Exposed(ep string) bool {
+	e, err := Parse(ep)
+	if err != nil || e.Scheme != "tcp" {
+		return false
+	}
+	if e.Wildcard() {
+		return true
+	}
+	ip := net.ParseIP(e.Host)
+	return ip == nil && e.Host != "localhost" || ip != nil && !ip.IsLoopback()
+}

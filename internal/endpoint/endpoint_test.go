@@ -63,3 +63,21 @@ func FuzzParse(f *testing.F) {
 		e.DialAddr()
 	})
 }
+
+func TestExposed(t *testing.T) {
+	for ep, want := range map[string]bool{
+		"tcp://127.0.0.1:1":       false,
+		"tcp://localhost:1":       false,
+		"tcp://[::1]:1":           false,
+		"tcp://*:1":               true,
+		"tcp://0.0.0.0:1":         true,
+		"tcp://10.0.0.5:1":        true,
+		"tcp://vpoller.example:1": true,
+		"ipc:///run/x.sock":       false,
+		"nonsense":                false,
+	} {
+		if got := Exposed(ep); got != want {
+			t.Errorf("Exposed(%q) = %v, want %v", ep, got, want)
+		}
+	}
+}

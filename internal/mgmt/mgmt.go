@@ -113,7 +113,7 @@ func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 // daemon), and CURVE with mgmt_curve_allow = * lets any key in.
 func warnExposed(log *slog.Logger, ep string, mech zmtp.Mechanism) {
 	switch {
-	case mech.Name() == string(zmq4.PlainSecurity) && exposed(ep):
+	case mech.Name() == string(zmq4.PlainSecurity) && endpoint.Exposed(ep):
 		log.Warn("management socket reachable from other hosts with PLAIN: its shared secret crosses the network "+
 			"in the clear, and whoever reads it can stop the daemon",
 			"mgmt", ep, "fix", "bind mgmt to 127.0.0.1 or an ipc:// socket, or use mgmt_curve_secret_key instead of mgmt_secret_file")
@@ -123,20 +123,6 @@ func warnExposed(log *slog.Logger, ep string, mech zmtp.Mechanism) {
 	}
 }
 
-// exposed reports whether a tcp endpoint binds beyond loopback (every
-// interface, a host name other than localhost, or a non-loopback
-// address).
-func exposed(ep string) bool {
-	e, err := endpoint.Parse(ep)
-	if err != nil || e.Scheme != "tcp" {
-		return false
-	}
-	if e.Wildcard() {
-		return true
-	}
-	ip := net.ParseIP(e.Host)
-	return ip == nil && e.Host != "localhost" || ip != nil && !ip.IsLoopback()
-}
 
 // maxRequest bounds a management request: {"method": "status"} and the like.
 const maxRequest = 64 << 10

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"sort"
 	"strings"
@@ -206,7 +205,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	p.log.Info("vPoller proxy running", "frontend", p.addrs.Frontend, "backend", p.addrs.Backend, "mgmt", p.addrs.Mgmt,
 		"frontend_security", frontDesc, "backend_security", backDesc, "mgmt_security", mgmtDesc)
 	for _, s := range []struct{ name, ep string }{{"frontend", p.cfg.Frontend}, {"backend", p.cfg.Backend}} {
-		if exposed(s.ep) && ((s.name == "frontend" && frontMech.Name() == "NULL") || (s.name == "backend" && backMech.Name() == "NULL")) {
+		if endpoint.Exposed(s.ep) && ((s.name == "frontend" && frontMech.Name() == "NULL") || (s.name == "backend" && backMech.Name() == "NULL")) {
 			p.log.Warn("socket reachable from other hosts without CURVE: anyone who reaches it can "+
 				map[string]string{"frontend": "query your vCenters", "backend": "act as a worker and read requests"}[s.name],
 				"socket", s.name, "endpoint", s.ep, "fix", s.name+"_curve_secret_key and "+s.name+"_curve_allow")
@@ -238,19 +237,6 @@ func (p *Proxy) Run(ctx context.Context) error {
 	s := p.Stats()
 	p.log.Info("vPoller proxy stopped", "served", s.Served, "redispatched", s.Redispatched, "dropped_unanswered", s.Outstanding)
 	return nil
-}
-
-// exposed reports whether a tcp endpoint binds beyond loopback.
-func exposed(ep string) bool {
-	e, err := endpoint.Parse(ep)
-	if err != nil || e.Scheme != "tcp" {
-		return false
-	}
-	if e.Wildcard() {
-		return true
-	}
-	ip := net.ParseIP(e.Host)
-	return ip == nil && e.Host != "localhost" || ip != nil && !ip.IsLoopback()
 }
 
 // serveClient reads requests from one client connection.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,27 +15,25 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
 )
 
-// serviceContentWithoutManagers is a RetrieveServiceContent answer with an
-// About and nothing else: no SessionManager, no PropertyCollector. No real
-// vCenter sends it, so an HTTPS server playing one is the only way to
-// produce it (a fake for a fault the real part cannot make). govmomi's
-// login dereferences the missing SessionManager and panics.
-const serviceContentWithoutManagers = `<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<soapenv:Body><RetrieveServiceContentResponse xmlns="urn:vim25"><returnval>
-<rootFolder type="Folder">group-d1</rootFolder>
-<about><name>VMware vCenter Server</name><fullName>VMware vCenter Server 8.0.0</fullName><vendor>VMware, Inc.</vendor>
-<version>8.0.0</version><build>1</build><localeVersion>INTL</localeVersion><localeBuild>000</localeBuild><osType>linux-x64</osType>
-<productLineId>vpx</productLineId><apiType>VirtualCenter</apiType><apiVersion>8.0.0.0</apiVersion></about>
-</returnval></RetrieveServiceContentResponse></soapenv:Body></soapenv:Envelope>`
+// testdata/servicecontent-without-managers.xml is a
+// RetrieveServiceContent answer with an About and nothing else: no
+// SessionManager, no PropertyCollector. No real vCenter sends it, so an
+// HTTPS server playing one is the only way to produce it (a fake for a
+// fault the real part cannot make). govmomi's login dereferences the
+// missing SessionManager and panics. The fault suite (row 19-10) serves
+// it too.
 
 // A vCenter answering something govmomi's login path cannot digest makes
 // that login fail with an error for every caller waiting on it; the
 // process goes on (the panic used to end the worker).
 func TestLoginPanicIsAnError(t *testing.T) {
+	body, err := os.ReadFile("testdata/servicecontent-without-managers.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-		_, _ = w.Write([]byte(serviceContentWithoutManagers))
+		_, _ = w.Write(body)
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
