@@ -123,7 +123,6 @@ func warnExposed(log *slog.Logger, ep string, mech zmtp.Mechanism) {
 	}
 }
 
-
 // maxRequest bounds a management request: {"method": "status"} and the like.
 const maxRequest = 64 << 10
 
