@@ -16,13 +16,17 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"go.uber.org/goleak"
 
+	"github.com/vpoller/zabbix-vpoller/internal/buildinfo"
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	buildinfo.Set("1.2.3~mgmt")
+	goleak.VerifyTestMain(m)
+}
 
 func start(t *testing.T) (*Server, string) {
 	t.Helper()
@@ -50,7 +54,7 @@ func startAt(t *testing.T, ep string, mech zmtp.Mechanism) (*Server, string) {
 func TestAnswers(t *testing.T) {
 	_, ep := start(t)
 	cases := []struct{ method, want string }{
-		{"status", `{"success": 0, "msg": "vPoller Proxy status", "result": {"status": "running", "hostname": "vm"}}`},
+		{"status", `{"success": 0, "msg": "vPoller Proxy status", "result": {"status": "running", "hostname": "vm", "version": "1.2.3~mgmt"}}`},
 		{"foo", `{"success": 1, "msg": "Uknown method name received"}`},
 		{"", `{"success": 1, "msg": "Missing method name"}`},
 	}
