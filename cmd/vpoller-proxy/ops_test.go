@@ -86,7 +86,9 @@ func TestProxySignalsVersionLogFile(t *testing.T) {
 	if err := proc.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the SIGHUP line", func() bool { return strings.Contains(read(logPath), "SIGHUP received: the proxy has nothing to reload") })
+	waitFor(t, "the SIGHUP line", func() bool {
+		return strings.Contains(read(logPath), "SIGHUP received: the proxy has nothing to reload")
+	})
 	if _, err := status(); err != nil {
 		t.Fatalf("no status after SIGHUP: %v", err)
 	}

@@ -34,8 +34,8 @@ type Service struct {
 
 	updating sync.Mutex // one Update at a time
 	mu       sync.RWMutex
-	agents map[string]*Agent
-	names  []string
+	agents   map[string]*Agent
+	names    []string
 	// retired holds the counters of agents removed or replaced by
 	// Update, so that the totals of Stats never go back.
 	retired Stats

@@ -269,6 +269,30 @@ func permissionFix(path string) string {
 	return fmt.Sprintf("the worker runs as user %s and may not read it; run chown %s: %s && chmod 0600 %s", owner, owner, path, path)
 }
 
+// readAgentEntry reads one *.conf entry of the directory, or says why it
+// cannot (why != ""): not a file, or not readable by the worker.
+func readAgentEntry(p string) (raw []byte, why string, err error) {
+	st, err := os.Stat(p) // follows a symbolic link
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		if target, lerr := os.Readlink(p); lerr == nil {
+			return nil, "a symbolic link to " + target + ", which does not exist", err
+		}
+		return nil, "it went away while the directory was read", err
+	case err != nil:
+		return nil, "cannot look at it", err
+	case st.IsDir():
+		return nil, "a directory, not a file", nil
+	case !st.Mode().IsRegular():
+		return nil, "not a regular file (" + st.Mode().Type().String() + ")", nil
+	}
+	raw, err = os.ReadFile(p)
+	if err != nil {
+		return nil, "cannot read it (check its owner and mode: the worker's user must read it)", err
+	}
+	return raw, "", nil
+}
+
 // parseAgentFile reads one per-vCenter file (internal/config parses it)
 // into an agent configuration; the thumbprint is validated here.
 func parseAgentFile(raw []byte, path string) (agentFile, error) {

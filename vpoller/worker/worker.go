@@ -168,6 +168,7 @@ type Worker struct {
 	mu     sync.RWMutex
 	lanes  map[string]*lane
 	agents []string // announced to the proxies
+
 	proxies []string
 	links   []*link
 	roles   *roleTable
