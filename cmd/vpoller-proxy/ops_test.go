@@ -56,6 +56,7 @@ func TestProxySignalsVersionLogFile(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
 	proc := exec.Command(bin, "-f", conf, "start")
 	var stderr testutil.Buffer
 	proc.Stderr = &stderr
@@ -63,12 +64,15 @@ func TestProxySignalsVersionLogFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- proc.Wait() }()
+	gone := make(chan struct{})
+	go func() { exited <- proc.Wait(); close(gone) }()
 	t.Cleanup(func() {
 		proc.Process.Kill()
-		<-exited
+		<-gone
+		if t.Failed() {
+			t.Logf("stderr:\n%s\nlog file:\n%s", stderr.String(), read(logPath))
+		}
 	})
-	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
 	status := func(args ...string) (string, error) {
 		out, err := exec.Command(bin, append([]string{"-f", conf, "status"}, args...)...).Output()
 		return string(out), err

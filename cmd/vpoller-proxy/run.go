@@ -43,7 +43,7 @@ status and stop authenticate as the configuration's [proxy] mgmt_* settings
 say (the shared secret, or the proxy's own CURVE key). When that endpoint
 does not answer they try what a proxy started from an earlier
 configuration still listens on: the same ipc:// socket without credentials,
-and (without -e) the built-in ` + config.DefaultProxyMgmt + `.
+and (without -e, with the default configuration file) the built-in ` + config.DefaultProxyMgmt + `.
 ` + curvekey.KeygenUsage + `
 
 Options:
@@ -124,7 +124,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		o := mgmt.CommandOptions{Prog: "vpoller-proxy", Cmd: cmd, Endpoint: *endpoint, Timeout: mgmtTimeout, Pretty: *pretty,
 			Security: cfg.Proxy.MgmtSecurity}
 		if o.Endpoint == "" {
-			o.Endpoint, o.Fallback = cfg.Proxy.Mgmt, config.DefaultProxyMgmt
+			o.Endpoint = cfg.Proxy.Mgmt
+			if cfg.Path == config.DefaultPath {
+				// Only for the system's own configuration: with another
+				// file, the built-in socket may be another proxy's.
+				o.Fallback = config.DefaultProxyMgmt
+			}
 		}
 		return mgmt.RunCommand(ctx, o, stdout, stderr)
 	default:

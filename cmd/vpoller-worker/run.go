@@ -35,7 +35,7 @@ status and stop authenticate as the configuration's [worker] mgmt_* settings
 say (the shared secret, or the worker's own CURVE key). When that endpoint
 does not answer they try what a worker started from an earlier
 configuration still listens on: the same ipc:// socket without credentials,
-and (without -e) the built-in ` + config.DefaultWorkerMgmt + `.
+and (without -e, with the default configuration file) the built-in ` + config.DefaultWorkerMgmt + `.
 ` + curvekey.KeygenUsage + `
 
 Options:
@@ -135,7 +135,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "vpoller-worker: %v (give -e)\n", err)
 				return 1
 			}
-			o.Endpoint, o.Fallback = cfg.Worker.Mgmt, config.DefaultWorkerMgmt
+			o.Endpoint = cfg.Worker.Mgmt
+			if cfg.Path == config.DefaultPath {
+				// Only for the system's own configuration: with another
+				// file, the built-in socket may be another worker's.
+				o.Fallback = config.DefaultWorkerMgmt
+			}
 		}
 		if cfg != nil { // else none: -e given, the configuration unreadable
 			o.Security = cfg.Worker.MgmtSecurity

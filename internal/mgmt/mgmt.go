@@ -284,7 +284,9 @@ type CommandOptions struct {
 	// Fallback is an endpoint tried, without credentials, when Endpoint
 	// cannot be reached: the built-in ipc:// socket, where a daemon
 	// started before the configuration moved mgmt elsewhere still
-	// listens. Tried only when its socket file exists; "" for none.
+	// listens. Tried only when its socket file exists; "" for none. Set
+	// it only for the system's own configuration file: with another one
+	// the built-in socket may be another daemon's.
 	Fallback string
 }
 

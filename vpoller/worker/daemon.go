@@ -86,7 +86,15 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 		return nil, err
 	}
 	agents := set.agents
-	if len(agents) == 0 {
+	if unavailable := set.unavailable(); len(agents) == 0 && len(unavailable) > 0 {
+		names := make([]string, 0, len(unavailable))
+		for n := range unavailable {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		opts.Logger.Warn("no vCenter can be served: requests for the unreadable ones are answered with the fix logged above",
+			"unavailable", names, "vsphere_hosts_dir", wc.VSphereHostsDir)
+	} else if len(agents) == 0 {
 		opts.Logger.Warn("no vSphere agents configured: every request will get \"Unknown or missing agent name\"",
 			"db", wc.DB, "vsphere_hosts_dir", wc.VSphereHostsDir)
 	}
