@@ -27,7 +27,6 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
-	"github.com/vpoller/zabbix-vpoller/internal/buildinfo"
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
@@ -50,6 +49,9 @@ type Options struct {
 	StatusMsg string
 	// Status returns the result object of a status reply.
 	Status func() vpoller.Object
+	// Version, when set, ends every status result ("version"): the
+	// daemons give buildinfo.Version().
+	Version string
 	// UnknownMsg answers unknown methods (default MsgUnknownMethod).
 	UnknownMsg string
 	// Security authenticates the clients (see ServerSecurity); nil is
@@ -200,10 +202,12 @@ func (s *Server) answer(body []byte) (reply []byte, shutdown bool) {
 		if s.opts.Status != nil {
 			result = s.opts.Status()
 		}
-		// Last, after the original's fields and ours: which build runs
-		// (an upgraded package whose daemon was not restarted shows the
-		// old one).
-		result = append(result, vpoller.Field{Key: "version", Value: buildinfo.Version()})
+		if s.opts.Version != "" {
+			// Last, after the original's fields and ours: which build
+			// runs (an upgraded package whose daemon was not restarted
+			// shows the old one).
+			result = append(result, vpoller.Field{Key: "version", Value: s.opts.Version})
+		}
 		return vpoller.OK(s.opts.StatusMsg, result).Encode(vpoller.Python), false
 	case "shutdown":
 		if !s.allowShutdown {

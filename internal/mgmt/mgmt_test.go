@@ -16,17 +16,13 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"go.uber.org/goleak"
 
-	"github.com/vpoller/zabbix-vpoller/internal/buildinfo"
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
-func TestMain(m *testing.M) {
-	buildinfo.Set("1.2.3~mgmt")
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func start(t *testing.T) (*Server, string) {
 	t.Helper()
@@ -43,6 +39,7 @@ func startAt(t *testing.T, ep string, mech zmtp.Mechanism) (*Server, string) {
 			return vpoller.Object{{Key: "status", Value: "running"}, {Key: "hostname", Value: "vm"}}
 		},
 		UnknownMsg: "Uknown method name received",
+		Version:    "1.2.3~mgmt",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -115,7 +115,8 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 		ready: make(chan struct{}), loaded: newLoaded(set)}
 	// The management socket is bound first: its endpoint, unique on this
 	// host, is part of the worker's default id.
-	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Security: mgmtMech, Logger: opts.Logger})
+	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Security: mgmtMech, Logger: opts.Logger,
+		Version: buildinfo.Version()})
 	if err != nil {
 		_ = svc.Close(ctx)
 		return nil, err
