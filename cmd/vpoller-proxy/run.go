@@ -39,6 +39,8 @@ reloads nothing (the proxy holds no per-vCenter files; vpoller.conf changes
 need a restart) but reopens [proxy] log_file, and does not end the proxy;
 SIGUSR1 reopens [proxy] log_file (for logrotate).
 
+Options may also follow the command (status --pretty, stop -e ENDPOINT).
+
 status and stop authenticate as the configuration's [proxy] mgmt_* settings
 say (the shared secret, or the proxy's own CURVE key). When that endpoint
 does not answer they try what a proxy started from an earlier
@@ -83,14 +85,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd == "keygen" {
 		return curvekey.Keygen("vpoller-proxy", rest, stdout, stderr)
 	}
-	if cmd == "status" && len(rest) > 0 {
-		sub := flag.NewFlagSet("vpoller-proxy status", flag.ContinueOnError)
-		sub.SetOutput(stderr)
-		sub.BoolVar(pretty, "pretty", *pretty, "print the reply as indented JSON")
-		if err := sub.Parse(rest); err != nil {
+	if len(rest) > 0 {
+		// Options may follow the command too: status --pretty,
+		// stop -e ENDPOINT.
+		if err := fl.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
 			return 2
 		}
-		rest = sub.Args()
+		rest = fl.Args()
 	}
 	if cmd == "" || len(rest) > 0 {
 		fl.Usage()

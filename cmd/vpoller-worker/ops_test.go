@@ -62,7 +62,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), `"version": "`+testVersion+`"}}`) {
 		t.Errorf("status does not end with the version: %s", out)
 	}
-	out, code = ctl(t, "-e", mgmtEP, "status", "--pretty")
+	out, code = ctl(t, "status", "--pretty", "-e", mgmtEP) // options after the command too
 	if code != 0 || !strings.HasPrefix(out, "{\n  \"success\": 0,\n  \"msg\": \"vPoller Worker status\",\n  \"result\": {\n    \"status\": \"running\",") ||
 		!strings.Contains(out, "\n    \"version\": \""+testVersion+"\"\n  }\n}\n") {
 		t.Errorf("status --pretty (exit %d):\n%s", code, out)

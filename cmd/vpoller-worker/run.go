@@ -31,6 +31,8 @@ in flight finish); SIGHUP reloads the vCenters ([worker] db and
 vsphere_hosts_dir; vpoller.conf's other settings need a restart); SIGUSR1
 reopens [worker] log_file (for logrotate).
 
+Options may also follow the command (status --pretty, stop -e ENDPOINT).
+
 status and stop authenticate as the configuration's [worker] mgmt_* settings
 say (the shared secret, or the worker's own CURVE key). When that endpoint
 does not answer they try what a worker started from an earlier
@@ -79,15 +81,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd == "keygen" {
 		return curvekey.Keygen("vpoller-worker", rest, stdout, stderr)
 	}
-	if cmd == "status" && len(rest) > 0 {
-		// Options after the command: status --pretty.
-		sub := flag.NewFlagSet("vpoller-worker status", flag.ContinueOnError)
-		sub.SetOutput(stderr)
-		sub.BoolVar(pretty, "pretty", *pretty, "print the reply as indented JSON")
-		if err := sub.Parse(rest); err != nil {
+	if len(rest) > 0 {
+		// Options may follow the command too: status --pretty,
+		// stop -e ENDPOINT.
+		if err := fl.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
 			return 2
 		}
-		rest = sub.Args()
+		rest = fl.Args()
 	}
 	if cmd == "" || len(rest) > 0 {
 		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status, stop, keygen or version")
