@@ -3,7 +3,7 @@
 // line of the original Python vpoller-worker:
 //
 //	vpoller-worker [-f CONFIG] [-c CONCURRENCY] [-d] start
-//	vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status [--pretty] | stop
+//	vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status [--pretty] | stop | reload
 //	vpoller-worker --version
 //
 // start runs in the foreground and logs to stderr, or to [worker]

@@ -110,6 +110,14 @@ func TestSIGHUPReloads(t *testing.T) {
 			t.Errorf("log lacks %q", want)
 		}
 	}
+	// The same through the management socket: vpoller-worker reload.
+	if err := os.Remove(filepath.Join(hosts, "vc2.conf")); err != nil {
+		t.Fatal(err)
+	}
+	out, code = ctl(t, "-e", mgmtEP, "reload")
+	if want := `{"success": 0, "msg": "Reloaded", "result": {"added": [], "removed": ["vc2.local"], "changed": [], "agents": ["vcsim.local"]}}` + "\n"; code != 0 || out != want {
+		t.Errorf("reload (exit %d):\n got %s\nwant %s", code, out, want)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

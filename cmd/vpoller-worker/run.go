@@ -22,18 +22,20 @@ import (
 
 const usage = `Usage:
   vpoller-worker [-f CONFIG] [-c CONCURRENCY] [-d] start
-  vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status [--pretty] | stop
+  vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status [--pretty] | stop | reload
   vpoller-worker keygen NAME | keygen -secret FILE
   vpoller-worker --version | version
 
 start runs in the foreground. Signals: SIGTERM or SIGINT stop it (requests
 in flight finish); SIGHUP reloads the vCenters ([worker] db and
 vsphere_hosts_dir; vpoller.conf's other settings need a restart); SIGUSR1
-reopens [worker] log_file (for logrotate).
+reopens [worker] log_file (for logrotate). "reload" asks a running worker
+to reload its vCenters over the management socket (as SIGHUP does) and
+prints what changed.
 
 Options may also follow the command (status --pretty, stop -e ENDPOINT).
 
-status and stop authenticate as the configuration's [worker] mgmt_* settings
+status, stop and reload authenticate as the configuration's [worker] mgmt_* settings
 say (the shared secret, or the worker's own CURVE key). When that endpoint
 does not answer they try what a worker started from an earlier
 configuration still listens on: the same ipc:// socket without credentials,
@@ -58,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	path := fl.String("f", "", "configuration file (default "+config.DefaultPath+" if it exists, else built-in defaults)")
 	concurrency := fl.Int("c", 0, "requests handled at once (default: [worker] concurrency, 16)")
 	debug := fl.Bool("d", false, "debug logging")
-	endpoint := fl.String("e", "", "management endpoint for status/stop (default: [worker] mgmt)")
+	endpoint := fl.String("e", "", "management endpoint for status/stop/reload (default: [worker] mgmt)")
 	reqTimeout := fl.Duration("request-timeout", worker.DefaultRequestTimeout, "time limit of one request")
 	maxBytes := fl.Int("max-request-bytes", worker.DefaultMaxRequestBytes, "largest request frame accepted")
 	mgmtTimeout := fl.Duration("mgmt-timeout", 5*time.Second, "how long status/stop wait for the reply")
@@ -93,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rest = fl.Args()
 	}
 	if cmd == "" || len(rest) > 0 {
-		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status, stop, keygen or version")
+		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status, stop, reload, keygen or version")
 		fl.Usage()
 		return 2
 	}
@@ -131,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cfg.Worker.Concurrency = *concurrency
 		}
 		return start(ctx, cfg, worker.Options{RequestTimeout: *reqTimeout, MaxRequestBytes: *maxBytes}, logger, lf, stderr)
-	case "status", "stop":
+	case "status", "stop", "reload":
 		o := mgmt.CommandOptions{Prog: "vpoller-worker", Cmd: cmd, Endpoint: *endpoint, Timeout: *mgmtTimeout, Pretty: *pretty}
 		if o.Endpoint == "" {
 			if err != nil {

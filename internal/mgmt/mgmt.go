@@ -49,6 +49,11 @@ type Options struct {
 	StatusMsg string
 	// Status returns the result object of a status reply.
 	Status func() vpoller.Object
+	// Reload, when set, answers the "reload" method (the worker's
+	// vCenters: what SIGHUP does): its result, or its error as a failed
+	// reply. Like shutdown it needs an authenticated socket. Nil answers
+	// reload as an unknown method.
+	Reload func() (vpoller.Object, error)
 	// Version, when set, ends every status result ("version"): the
 	// daemons give buildinfo.Version().
 	Version string
@@ -59,6 +64,13 @@ type Options struct {
 	Security zmtp.Mechanism
 	Logger   *slog.Logger
 }
+
+// Messages of the reload method (ours; the original has none).
+const (
+	MsgReloaded      = "Reloaded"
+	MsgReloadRefused = "Reload refused: this management socket is reached over tcp without authentication; " +
+		"use its ipc:// socket, or configure mgmt_curve_secret_key or mgmt_secret_file"
+)
 
 // MsgShutdownRefused answers a shutdown over an unauthenticated tcp socket.
 const MsgShutdownRefused = "Shutdown refused: this management socket is reached over tcp without authentication; " +
@@ -209,6 +221,20 @@ func (s *Server) answer(body []byte) (reply []byte, shutdown bool) {
 			result = append(result, vpoller.Field{Key: "version", Value: s.opts.Version})
 		}
 		return vpoller.OK(s.opts.StatusMsg, result).Encode(vpoller.Python), false
+	case "reload":
+		if s.opts.Reload == nil {
+			return vpoller.Fail(s.opts.UnknownMsg).Encode(vpoller.PythonASCII), false
+		}
+		if !s.allowShutdown {
+			s.opts.Logger.Warn("reload refused: unauthenticated management socket")
+			return vpoller.Fail(MsgReloadRefused).Encode(vpoller.PythonASCII), false
+		}
+		s.opts.Logger.Info("reload requested on the management socket")
+		result, err := s.opts.Reload()
+		if err != nil {
+			return vpoller.Failf("Reload failed: %v", err).Encode(vpoller.PythonASCII), false
+		}
+		return vpoller.OK(MsgReloaded, result).Encode(vpoller.Python), false
 	case "shutdown":
 		if !s.allowShutdown {
 			s.opts.Logger.Warn("shutdown refused: unauthenticated management socket")
@@ -261,9 +287,9 @@ func Call(ctx context.Context, ep, method string, timeout time.Duration, mech zm
 // against endpoint and returns the reply frame. Both daemons offer the
 // same two commands, so their mains share this.
 func Command(ctx context.Context, ep, cmd string, timeout time.Duration, mech zmtp.Mechanism) ([]byte, error) {
-	method, ok := map[string]string{"status": "status", "stop": "shutdown"}[cmd]
+	method, ok := map[string]string{"status": "status", "stop": "shutdown", "reload": "reload"}[cmd]
 	if !ok {
-		return nil, fmt.Errorf("unknown management command %q (want status or stop)", cmd)
+		return nil, fmt.Errorf("unknown management command %q (want status, stop or reload)", cmd)
 	}
 	return Call(ctx, Connectable(ep), method, timeout, mech)
 }

@@ -3,6 +3,7 @@ package mgmt
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
+	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
 // The directory of an ipc:// socket is created (0750) when missing.
@@ -113,4 +115,47 @@ func TestRunCommandIPCWithoutCredentials(t *testing.T) {
 		t.Fatalf("exit %d: %s\nstderr: %s", code, out.String(), errb.String())
 	}
 	<-s.ShutdownRequested()
+}
+
+// reload calls the daemon's Reload and answers with its result; over an
+// unauthenticated tcp socket it is refused like shutdown; a daemon
+// without one answers it as an unknown method.
+func TestReload(t *testing.T) {
+	calls := 0
+	opts := func() Options {
+		return Options{StatusMsg: "vPoller Worker status", Logger: discard(), Reload: func() (vpoller.Object, error) {
+			calls++
+			if calls == 2 {
+				return nil, errors.New("vsphere_hosts_dir: no such directory")
+			}
+			return vpoller.Object{{Key: "added", Value: []any{"vc2"}}}, nil
+		}}
+	}
+	s, err := Listen(context.Background(), "ipc://"+filepath.Join(t.TempDir(), "w.sock"), opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, want := range []string{`{"success": 0, "msg": "Reloaded", "result": {"added": ["vc2"]}}`,
+		`{"success": 1, "msg": "Reload failed: vsphere_hosts_dir: no such directory"}`} {
+		got, err := Command(context.Background(), s.Endpoint(), "reload", 3*time.Second, nil)
+		if err != nil || string(got) != want {
+			t.Errorf("reload: %s %v, want %s", got, err, want)
+		}
+	}
+	tcp, err := Listen(context.Background(), "tcp://127.0.0.1:0", opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	if got, err := Command(context.Background(), tcp.Endpoint(), "reload", 3*time.Second, nil); err != nil || !strings.Contains(string(got), MsgReloadRefused) {
+		t.Errorf("reload over unauthenticated tcp: %s %v", got, err)
+	}
+	if calls != 2 {
+		t.Errorf("Reload called %d times, want 2", calls)
+	}
+	_, ep := start(t) // no Reload: the proxy
+	if got, _ := Command(context.Background(), ep, "reload", 3*time.Second, nil); string(got) != `{"success": 1, "msg": "Uknown method name received"}` {
+		t.Errorf("reload without a Reload: %s", got)
+	}
 }

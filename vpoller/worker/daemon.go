@@ -116,7 +116,7 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	// The management socket is bound first: its endpoint, unique on this
 	// host, is part of the worker's default id.
 	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Security: mgmtMech, Logger: opts.Logger,
-		Version: buildinfo.Version()})
+		Version: buildinfo.Version(), Reload: d.mgmtReload})
 	if err != nil {
 		_ = svc.Close(ctx)
 		return nil, err
@@ -283,6 +283,22 @@ func (d *Daemon) Reload(ctx context.Context) (vsphere.Change, error) {
 		}
 	}
 	return ch, nil
+}
+
+// mgmtReload is the management socket's reload (vpoller-worker reload):
+// Reload, answered with what changed.
+func (d *Daemon) mgmtReload() (vpoller.Object, error) {
+	select {
+	case <-d.ready:
+	default:
+		return nil, errors.New("the worker is still starting")
+	}
+	ch, err := d.Reload(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return vpoller.Object{{Key: "added", Value: stringsAny(ch.Added)}, {Key: "removed", Value: stringsAny(ch.Removed)},
+		{Key: "changed", Value: stringsAny(ch.Changed)}, {Key: "agents", Value: stringsAny(d.svc.Agents())}}, nil
 }
 
 // MetricsAddr is the /metrics address, nil when not served.
