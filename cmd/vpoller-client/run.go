@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 
+	"github.com/vpoller/zabbix-vpoller/internal/buildinfo"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -24,14 +24,11 @@ const (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = ""
 
+// versionString is what --version prints: the stamped version, else the
+// one go build embedded.
 func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "devel"
+	buildinfo.Set(version)
+	return buildinfo.Line("vpoller-client")
 }
 
 // run is the whole command: parse, send, print. The reply frame is printed
@@ -48,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	case cfg.Version:
-		fmt.Fprintf(stdout, "vpoller-client %s\n", versionString())
+		fmt.Fprintln(stdout, versionString())
 		return exitOK
 	case cfg.Keygen != "":
 		return curvekey.Keygen("vpoller-client", []string{cfg.Keygen}, stdout, stderr)

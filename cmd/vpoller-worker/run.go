@@ -7,25 +7,47 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/buildinfo"
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
+	"github.com/vpoller/zabbix-vpoller/internal/logfile"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
 )
 
 const usage = `Usage:
   vpoller-worker [-f CONFIG] [-c CONCURRENCY] [-d] start
-  vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status|stop
+  vpoller-worker [-f CONFIG] [-e MGMT_ENDPOINT] status [--pretty] | stop | reload
   vpoller-worker keygen NAME | keygen -secret FILE
+  vpoller-worker --version | version
 
-status and stop authenticate as the configuration's [worker] mgmt_* settings
-say (the shared secret, or the worker's own CURVE key).
+start runs in the foreground. Signals: SIGTERM or SIGINT stop it (requests
+in flight finish); SIGHUP reloads the vCenters ([worker] db and
+vsphere_hosts_dir; vpoller.conf's other settings need a restart); SIGUSR1
+reopens [worker] log_file (for logrotate). "reload" asks a running worker
+to reload its vCenters over the management socket (as SIGHUP does) and
+prints what changed.
+
+Options may also follow the command (status --pretty, stop -e ENDPOINT).
+
+status, stop and reload authenticate as the configuration's [worker] mgmt_* settings
+say (the shared secret, or the worker's own CURVE key). When that endpoint
+does not answer they try what a worker started from an earlier
+configuration still listens on: the same ipc:// socket without credentials,
+and (without -e, with the default configuration file) the built-in ` + config.DefaultWorkerMgmt + `.
 ` + curvekey.KeygenUsage + `
 
 Options:
 `
+
+// signals delivers SIGHUP and SIGUSR1 to a running start (main sets it;
+// nil, which never delivers, when run is called by tests).
+var signals <-chan os.Signal
 
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -38,21 +60,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	path := fl.String("f", "", "configuration file (default "+config.DefaultPath+" if it exists, else built-in defaults)")
 	concurrency := fl.Int("c", 0, "requests handled at once (default: [worker] concurrency, 16)")
 	debug := fl.Bool("d", false, "debug logging")
-	endpoint := fl.String("e", "", "management endpoint for status/stop (default: [worker] mgmt)")
+	endpoint := fl.String("e", "", "management endpoint for status/stop/reload (default: [worker] mgmt)")
 	reqTimeout := fl.Duration("request-timeout", worker.DefaultRequestTimeout, "time limit of one request")
 	maxBytes := fl.Int("max-request-bytes", worker.DefaultMaxRequestBytes, "largest request frame accepted")
 	mgmtTimeout := fl.Duration("mgmt-timeout", 5*time.Second, "how long status/stop wait for the reply")
+	pretty := fl.Bool("pretty", false, "status: print the reply as indented JSON")
+	showVersion := fl.Bool("version", false, "print the version and exit")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fl.NArg() >= 1 && fl.Arg(0) == "keygen" {
-		return curvekey.Keygen("vpoller-worker", fl.Args()[1:], stdout, stderr)
+	cmd, rest := fl.Arg(0), fl.Args()
+	if len(rest) > 0 {
+		rest = rest[1:]
 	}
-	if fl.NArg() != 1 {
-		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status, stop or keygen")
+	if *showVersion || (cmd == "version" && len(rest) == 0) {
+		fmt.Fprintln(stdout, buildinfo.Line("vpoller-worker"))
+		return 0
+	}
+	if cmd == "keygen" {
+		return curvekey.Keygen("vpoller-worker", rest, stdout, stderr)
+	}
+	if len(rest) > 0 {
+		// Options may follow the command too: status --pretty,
+		// stop -e ENDPOINT.
+		if err := fl.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		rest = fl.Args()
+	}
+	if cmd == "" || len(rest) > 0 {
+		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status, stop, reload, keygen or version")
 		fl.Usage()
 		return 2
 	}
@@ -64,39 +107,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *debug {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	// status and stop read the configuration too, for the management
 	// socket's credentials, even when -e names the endpoint; only a
 	// default file that does not exist is passed over then.
 	cfg, defaulted, err := config.LoadOrDefault(*path)
-	if defaulted && fl.Arg(0) == "start" {
-		logger.Warn("no configuration file, using built-in defaults", "path", config.DefaultPath)
-	}
-	switch cmd := fl.Arg(0); cmd {
+	switch cmd {
 	case "start":
 		if err != nil {
 			fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
 			return 1
 		}
+		logger, lf, err := logfile.Logger(resolve(cfg.Path, cfg.Worker.LogFile), stderr, level)
+		if err != nil {
+			fmt.Fprintf(stderr, "vpoller-worker: %s: %v\n", cfg.Worker.LogFile, err)
+			return 1
+		}
+		if lf != nil {
+			defer lf.Close()
+		}
+		if defaulted {
+			logger.Warn("no configuration file, using built-in defaults", "path", config.DefaultPath)
+		}
 		if *concurrency > 0 {
 			cfg.Worker.Concurrency = *concurrency
 		}
-		return start(ctx, cfg, worker.Options{RequestTimeout: *reqTimeout, MaxRequestBytes: *maxBytes}, logger, stderr)
-	case "status", "stop":
-		ep := *endpoint
-		if ep == "" {
+		return start(ctx, cfg, worker.Options{RequestTimeout: *reqTimeout, MaxRequestBytes: *maxBytes}, logger, lf, stderr)
+	case "status", "stop", "reload":
+		o := mgmt.CommandOptions{Prog: "vpoller-worker", Cmd: cmd, Endpoint: *endpoint, Timeout: *mgmtTimeout, Pretty: *pretty}
+		if o.Endpoint == "" {
 			if err != nil {
 				fmt.Fprintf(stderr, "vpoller-worker: %v (give -e)\n", err)
 				return 1
 			}
-			ep = cfg.Worker.Mgmt
+			o.Endpoint = cfg.Worker.Mgmt
+			if cfg.Path == config.DefaultPath {
+				// Only for the system's own configuration: with another
+				// file, the built-in socket may be another worker's.
+				o.Fallback = config.DefaultWorkerMgmt
+			}
 		}
-		var sec config.Security // none: -e given, the configuration unreadable
-		if cfg != nil {
-			sec = cfg.Worker.MgmtSecurity
+		if cfg != nil { // else none: -e given, the configuration unreadable
+			o.Security = cfg.Worker.MgmtSecurity
 		}
-		return mgmt.CommandLine(ctx, "vpoller-worker", ep, cmd, *mgmtTimeout, sec, stdout, stderr)
+		return mgmt.RunCommand(ctx, o, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "vpoller-worker: unknown command %q\n", cmd)
 		fl.Usage()
@@ -104,20 +158,57 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func start(ctx context.Context, cfg *config.Config, wo worker.Options, logger *slog.Logger, stderr io.Writer) int {
+// resolve makes a relative path relative to the configuration file's
+// directory, as the worker's other paths are.
+func resolve(base, path string) string {
+	if path == "" || filepath.IsAbs(path) || base == "" {
+		return path
+	}
+	return filepath.Join(filepath.Dir(base), path)
+}
+
+func start(ctx context.Context, cfg *config.Config, wo worker.Options, logger *slog.Logger, lf *logfile.File, stderr io.Writer) int {
 	d, err := worker.Start(ctx, cfg, worker.DaemonOptions{Logger: logger, Worker: wo})
 	if err != nil {
 		fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
+		if lf != nil {
+			logger.Error("vPoller worker did not start", "version", buildinfo.Version(), "err", err)
+		}
 		return 1
 	}
-	select {
-	case <-ctx.Done():
-		logger.Info("signal received, stopping")
-	case <-d.ShutdownRequested():
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			logger.Info("signal received, stopping")
+			running = false
+		case <-d.ShutdownRequested():
+			running = false
+		case s := <-signals:
+			switch s {
+			case syscall.SIGHUP:
+				logger.Info("SIGHUP received: reloading the vCenters")
+				_, _ = d.Reload(ctx) // logs what changed, or why not
+			case syscall.SIGUSR1:
+				reopen(logger, lf)
+			}
+		}
 	}
 	if err := d.Stop(); err != nil {
 		logger.Error("stopped with errors", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// reopen reopens the log file (SIGUSR1, after logrotate moved it).
+func reopen(logger *slog.Logger, lf *logfile.File) {
+	if lf == nil {
+		logger.Info("SIGUSR1 received: no log_file to reopen (logging to stderr)")
+		return
+	}
+	if err := lf.Reopen(); err != nil {
+		logger.Error("log file not reopened; still writing to the old one", "file", lf.Path(), "err", err)
+		return
+	}
+	logger.Info("log file reopened", "file", lf.Path())
 }

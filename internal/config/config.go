@@ -103,6 +103,9 @@ type Proxy struct {
 	// MetricsListen (host:port) serves Prometheus metrics on /metrics;
 	// empty (the default) serves none.
 	MetricsListen string
+	// LogFile, when set, is where the proxy logs instead of stderr
+	// (appended; reopened on SIGUSR1, for logrotate).
+	LogFile string
 }
 
 // Worker is the [worker] section.
@@ -146,6 +149,9 @@ type Worker struct {
 	// empty (the default) serves none.
 	MetricsListen string
 	Mirror        Mirror // vSphere property mirror and perf sweep (mirror.go)
+	// LogFile, when set, is where the worker logs instead of stderr
+	// (appended; reopened on SIGUSR1, for logrotate).
+	LogFile string
 }
 
 // Config is the whole file.

@@ -136,6 +136,7 @@ var proxyOptions = []option[Proxy]{
 	{key: "mgmt_curve_allow", perDaemon: true, set: text(func(p *Proxy) *string { return &p.MgmtSecurity.CurveAllow })},
 	{key: "mgmt_secret_file", perDaemon: true, set: text(func(p *Proxy) *string { return &p.MgmtSecurity.SecretFile })},
 	{key: "metrics_listen", perDaemon: true, set: hostPort(func(p *Proxy) *string { return &p.MetricsListen })},
+	{key: "log_file", perDaemon: true, set: text(func(p *Proxy) *string { return &p.LogFile })},
 }
 
 // workerOptions are the keys of [worker] (mirrorOptions, in mirror.go,
@@ -161,6 +162,7 @@ var workerOptions = []option[Worker]{
 	{key: "mgmt_curve_allow", perDaemon: true, set: text(func(w *Worker) *string { return &w.MgmtSecurity.CurveAllow })},
 	{key: "mgmt_secret_file", perDaemon: true, set: text(func(w *Worker) *string { return &w.MgmtSecurity.SecretFile })},
 	{key: "metrics_listen", perDaemon: true, set: hostPort(func(w *Worker) *string { return &w.MetricsListen })},
+	{key: "log_file", perDaemon: true, set: text(func(w *Worker) *string { return &w.LogFile })},
 }
 
 // cacheOptions are the original's [cache] keys: accepted and ignored (the

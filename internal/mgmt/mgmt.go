@@ -8,12 +8,18 @@
 package mgmt
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"os/user"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +49,14 @@ type Options struct {
 	StatusMsg string
 	// Status returns the result object of a status reply.
 	Status func() vpoller.Object
+	// Reload, when set, answers the "reload" method (the worker's
+	// vCenters: what SIGHUP does): its result, or its error as a failed
+	// reply. Like shutdown it needs an authenticated socket. Nil answers
+	// reload as an unknown method.
+	Reload func() (vpoller.Object, error)
+	// Version, when set, ends every status result ("version"): the
+	// daemons give buildinfo.Version().
+	Version string
 	// UnknownMsg answers unknown methods (default MsgUnknownMethod).
 	UnknownMsg string
 	// Security authenticates the clients (see ServerSecurity); nil is
@@ -50,6 +64,13 @@ type Options struct {
 	Security zmtp.Mechanism
 	Logger   *slog.Logger
 }
+
+// Messages of the reload method (ours; the original has none).
+const (
+	MsgReloaded      = "Reloaded"
+	MsgReloadRefused = "Reload refused: this management socket is reached over tcp without authentication; " +
+		"use its ipc:// socket, or configure mgmt_curve_secret_key or mgmt_secret_file"
+)
 
 // MsgShutdownRefused answers a shutdown over an unauthenticated tcp socket.
 const MsgShutdownRefused = "Shutdown refused: this management socket is reached over tcp without authentication; " +
@@ -79,6 +100,9 @@ func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 	if opts.Security == nil {
 		opts.Security = zmtp.Null()
 	}
+	if err := RuntimeDir(ep); err != nil {
+		return nil, err
+	}
 	ln, err := zmtp.Listen(ep, zmtp.ListenConfig{
 		Config: zmtp.Config{Type: zmq4.Router, Mechanism: opts.Security,
 			Limits: zmtp.Limits{MaxMessage: maxRequest}, HandshakeTimeout: 2 * time.Second},
@@ -87,6 +111,9 @@ func Listen(ctx context.Context, ep string, opts Options) (*Server, error) {
 		Name: "mgmt", MaxConns: 64, Evict: true, Logger: opts.Logger,
 	})
 	if err != nil {
+		if dir, ok := ipcDir(ep); ok && errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("management socket %s: %w; %s", ep, err, runtimeDirFix(dir, true))
+		}
 		return nil, fmt.Errorf("management socket %s: %w", ep, err)
 	}
 	// An ipc socket is authenticated by its file mode (0600: the daemon's
@@ -187,7 +214,27 @@ func (s *Server) answer(body []byte) (reply []byte, shutdown bool) {
 		if s.opts.Status != nil {
 			result = s.opts.Status()
 		}
+		if s.opts.Version != "" {
+			// Last, after the original's fields and ours: which build
+			// runs (an upgraded package whose daemon was not restarted
+			// shows the old one).
+			result = append(result, vpoller.Field{Key: "version", Value: s.opts.Version})
+		}
 		return vpoller.OK(s.opts.StatusMsg, result).Encode(vpoller.Python), false
+	case "reload":
+		if s.opts.Reload == nil {
+			return vpoller.Fail(s.opts.UnknownMsg).Encode(vpoller.PythonASCII), false
+		}
+		if !s.allowShutdown {
+			s.opts.Logger.Warn("reload refused: unauthenticated management socket")
+			return vpoller.Fail(MsgReloadRefused).Encode(vpoller.PythonASCII), false
+		}
+		s.opts.Logger.Info("reload requested on the management socket")
+		result, err := s.opts.Reload()
+		if err != nil {
+			return vpoller.Failf("Reload failed: %v", err).Encode(vpoller.PythonASCII), false
+		}
+		return vpoller.OK(MsgReloaded, result).Encode(vpoller.Python), false
 	case "shutdown":
 		if !s.allowShutdown {
 			s.opts.Logger.Warn("shutdown refused: unauthenticated management socket")
@@ -240,9 +287,9 @@ func Call(ctx context.Context, ep, method string, timeout time.Duration, mech zm
 // against endpoint and returns the reply frame. Both daemons offer the
 // same two commands, so their mains share this.
 func Command(ctx context.Context, ep, cmd string, timeout time.Duration, mech zmtp.Mechanism) ([]byte, error) {
-	method, ok := map[string]string{"status": "status", "stop": "shutdown"}[cmd]
+	method, ok := map[string]string{"status": "status", "stop": "shutdown", "reload": "reload"}[cmd]
 	if !ok {
-		return nil, fmt.Errorf("unknown management command %q (want status or stop)", cmd)
+		return nil, fmt.Errorf("unknown management command %q (want status, stop or reload)", cmd)
 	}
 	return Call(ctx, Connectable(ep), method, timeout, mech)
 }
@@ -252,15 +299,75 @@ func Command(ctx context.Context, ep, cmd string, timeout time.Duration, mech zm
 // exit status: 1, with the cause on stderr, when the daemon cannot be
 // reached or refuses (an unauthenticated stop).
 func CommandLine(ctx context.Context, prog, ep, cmd string, timeout time.Duration, sec config.Security, stdout, stderr io.Writer) int {
-	mech, err := ClientSecurity(sec)
+	return RunCommand(ctx, CommandOptions{Prog: prog, Endpoint: ep, Cmd: cmd, Timeout: timeout, Security: sec}, stdout, stderr)
+}
+
+// CommandOptions are a status or stop command line's.
+type CommandOptions struct {
+	Prog, Endpoint, Cmd string
+	Timeout             time.Duration
+	// Security is the configuration's mgmt_* settings: what the client
+	// presents.
+	Security config.Security
+	// Pretty prints the reply as indented JSON.
+	Pretty bool
+	// Fallback is an endpoint tried, without credentials, when Endpoint
+	// cannot be reached: the built-in ipc:// socket, where a daemon
+	// started before the configuration moved mgmt elsewhere still
+	// listens. Tried only when its socket file exists; "" for none. Set
+	// it only for the system's own configuration file: with another one
+	// the built-in socket may be another daemon's.
+	Fallback string
+}
+
+// RunCommand runs a status or stop command line (see CommandLine). When
+// the daemon cannot be reached with the configuration's credentials it
+// tries what a daemon started from an earlier configuration may still
+// use, saying so on stderr: the same ipc:// socket without credentials
+// (the mgmt secret or key was added since), then o.Fallback (mgmt was
+// moved to tcp since). An ipc:// socket is protected by its file mode
+// alone, so no credential is needed there.
+func RunCommand(ctx context.Context, o CommandOptions, stdout, stderr io.Writer) int {
+	mech, err := ClientSecurity(o.Security)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %s: %v\n", prog, cmd, err)
+		fmt.Fprintf(stderr, "%s: %s: %v\n", o.Prog, o.Cmd, err)
 		return 1
 	}
-	reply, err := Command(ctx, ep, cmd, timeout, mech)
+	type attempt struct {
+		ep   string
+		mech zmtp.Mechanism
+		why  string
+	}
+	tries := []attempt{{ep: o.Endpoint, mech: mech}}
+	if strings.HasPrefix(o.Endpoint, "ipc://") && mech.Name() != string(zmq4.NullSecurity) {
+		tries = append(tries, attempt{o.Endpoint, zmtp.Null(), "without the configured credentials (the daemon may have started before they were set)"})
+	}
+	if fb := o.Fallback; fb != "" && fb != o.Endpoint {
+		if path, ok := strings.CutPrefix(fb, "ipc://"); ok {
+			if st, err := os.Stat(path); err == nil && st.Mode().Type() == fs.ModeSocket {
+				tries = append(tries, attempt{fb, zmtp.Null(), "the built-in management socket (the daemon may have started before mgmt was changed)"})
+			}
+		}
+	}
+	var reply []byte
+	for i, t := range tries {
+		if i > 0 {
+			fmt.Fprintf(stderr, "%s: %s: trying %s, %s\n", o.Prog, o.Cmd, t.ep, t.why)
+		}
+		reply, err = Command(ctx, t.ep, o.Cmd, o.Timeout, t.mech)
+		if err == nil {
+			break
+		}
+		fmt.Fprintf(stderr, "%s: %s: %v\n", o.Prog, o.Cmd, err)
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %s: %v\n", prog, cmd, err)
 		return 1
+	}
+	if o.Pretty {
+		var b bytes.Buffer
+		if json.Indent(&b, reply, "", "  ") == nil {
+			reply = b.Bytes()
+		}
 	}
 	fmt.Fprintf(stdout, "%s\n", reply)
 	if r, err := vpoller.DecodeResponse(reply); err != nil || r.Failed() {
@@ -304,4 +411,55 @@ func ClientSecurity(sec config.Security) (zmtp.Mechanism, error) {
 // on loopback.
 func Connectable(endpoint string) string {
 	return strings.Replace(endpoint, "://*:", "://127.0.0.1:", 1)
+}
+
+// RuntimeDir creates the directory of an ipc:// endpoint when it is
+// missing (mode 0750: the daemon's user and group), as systemd's
+// RuntimeDirectory= does for the shipped units, so that a daemon started
+// by hand as its own user finds /run/vpoller. When it cannot (only root
+// may create a directory in /run), the error says the command that does.
+// Other endpoints need nothing.
+func RuntimeDir(ep string) error {
+	dir, ok := ipcDir(ep)
+	if !ok {
+		return nil
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("management socket %s: cannot create its directory: %w; %s", ep, err, runtimeDirFix(dir, false))
+		}
+		return fmt.Errorf("management socket %s: cannot create its directory: %w", ep, err)
+	}
+	return nil
+}
+
+// ipcDir is the directory of an ipc:// endpoint's socket file.
+func ipcDir(ep string) (string, bool) {
+	path, ok := strings.CutPrefix(ep, "ipc://")
+	if !ok || path == "" {
+		return "", false
+	}
+	return filepath.Dir(path), true
+}
+
+// runtimeDirFix says how to give the daemon's user its runtime directory:
+// create it (missing), or hand it over (there, but not writable, as after
+// a start as root).
+func runtimeDirFix(dir string, exists bool) string {
+	owner, group := "vpoller", "vpoller"
+	if u, err := user.Current(); err == nil && u.Username != "" && u.Uid != "0" {
+		owner, group = u.Username, u.Username
+		if g, err := user.LookupGroupId(u.Gid); err == nil {
+			group = g.Name
+		}
+	}
+	if exists {
+		return fmt.Sprintf("user %s may not write in %s: as root run chown %s:%s %s (a start as root leaves it root's), or set mgmt to an ipc:// path user %s may write",
+			owner, dir, owner, group, dir, owner)
+	}
+	return fmt.Sprintf("user %s may not create %s: as root run install -d -m 0750 -o %s -g %s %s (the shipped systemd units have it created), or set mgmt to an ipc:// path user %s may write",
+		owner, dir, owner, group, dir, owner)
 }

@@ -39,6 +39,7 @@ func startAt(t *testing.T, ep string, mech zmtp.Mechanism) (*Server, string) {
 			return vpoller.Object{{Key: "status", Value: "running"}, {Key: "hostname", Value: "vm"}}
 		},
 		UnknownMsg: "Uknown method name received",
+		Version:    "1.2.3~mgmt",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func startAt(t *testing.T, ep string, mech zmtp.Mechanism) (*Server, string) {
 func TestAnswers(t *testing.T) {
 	_, ep := start(t)
 	cases := []struct{ method, want string }{
-		{"status", `{"success": 0, "msg": "vPoller Proxy status", "result": {"status": "running", "hostname": "vm"}}`},
+		{"status", `{"success": 0, "msg": "vPoller Proxy status", "result": {"status": "running", "hostname": "vm", "version": "1.2.3~mgmt"}}`},
 		{"foo", `{"success": 1, "msg": "Uknown method name received"}`},
 		{"", `{"success": 1, "msg": "Missing method name"}`},
 	}

@@ -156,7 +156,7 @@ func TestManagement(t *testing.T) {
 		t.Fatalf("status reply: %s", reply)
 	}
 	wantKeys := []string{"status", "hostname", "mgmt", "frontend", "backend", "workers", "outstanding", "served", "redispatched",
-		"held", "held_bytes", "refused_held_full", "lost_twice", "too_large", "expired", "unserved", "spilled", "workers_silent_dropped", "memory", "vcenters", "worker_connections", "frontend_connections", "backend_connections", "security"}
+		"held", "held_bytes", "refused_held_full", "lost_twice", "too_large", "expired", "unserved", "spilled", "workers_silent_dropped", "memory", "vcenters", "worker_connections", "frontend_connections", "backend_connections", "security", "version"}
 	if got := obj.Keys(); strings.Join(got, ",") != strings.Join(wantKeys, ",") {
 		t.Errorf("status keys %v, want %v", got, wantKeys)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
+	"github.com/vpoller/zabbix-vpoller/internal/buildinfo"
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
@@ -178,6 +179,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		UnknownMsg: UnknownMethodMsg,
 		Security:   mgmtMech,
 		Logger:     p.log,
+		Version:    buildinfo.Version(),
 	})
 	if err != nil {
 		return fmt.Errorf("management: %w", err)

@@ -41,6 +41,10 @@ func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
 	return &Agent{cfg: cfg, log: log, sess: sess, store: store, events: newEventStream(sess)}, nil
 }
 
+// Config is the agent's configuration, defaults applied. Log it whole
+// (its LogValue hides the password), never its fields one by one.
+func (a *Agent) Config() AgentConfig { return a.cfg }
+
 // Name is the agent name clients use in "hostname".
 func (a *Agent) Name() string { return a.cfg.Name }
 

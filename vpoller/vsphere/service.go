@@ -2,6 +2,7 @@ package vsphere
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -23,14 +24,29 @@ const (
 	MsgUnknownAgent  = "Unknown or missing agent name"
 )
 
-// Service answers vPoller requests for a fixed set of vSphere agents. It
-// is what a worker process holds: one session, mirror and sweep per
-// agent, shared by all requests, and coalescing of identical requests in
-// flight.
+// Service answers vPoller requests for a set of vSphere agents. It is
+// what a worker process holds: one session, mirror and sweep per agent,
+// shared by all requests, and coalescing of identical requests in flight.
+// Update changes the set while requests run (a worker's reload).
 type Service struct {
-	agents map[string]*Agent
-	names  []string
-	log    *slog.Logger
+	opts Options
+	log  *slog.Logger
+
+	updating sync.Mutex // one Update at a time
+	mu       sync.RWMutex
+	agents   map[string]*Agent
+	names    []string
+	// retired holds the counters of agents removed or replaced by
+	// Update, so that the totals of Stats never go back.
+	retired Stats
+	closed  bool
+	// unavailable names vCenters configured but not served (a file the
+	// worker may not read), with the reason requests for them get.
+	unavailable map[string]string
+	// closing tracks agents Update took out, logging out in the
+	// background; Close waits for them.
+	closing sync.WaitGroup
+
 	flight singleflight.Group
 	// trackers holds, per execution in flight (its flight key), what its
 	// reads are waiting on, so that a request giving up on it can say.
@@ -48,7 +64,7 @@ func NewService(cfgs []AgentConfig, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{agents: map[string]*Agent{}, log: opts.Logger}
+	s := &Service{agents: map[string]*Agent{}, log: opts.Logger, opts: opts, retired: Stats{Calls: map[string]uint64{}}}
 	for _, c := range cfgs {
 		c, err := c.WithDefaults()
 		if err != nil {
@@ -69,12 +85,163 @@ func NewService(cfgs []AgentConfig, opts Options) (*Service, error) {
 }
 
 // Agents returns the configured agent names, sorted.
-func (s *Service) Agents() []string { return append([]string(nil), s.names...) }
+func (s *Service) Agents() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]string(nil), s.names...)
+}
 
 // Agent returns a configured agent by name, for tests and tools.
 func (s *Service) Agent(name string) (*Agent, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	a, ok := s.agents[name]
 	return a, ok
+}
+
+// Configs returns the agents' configurations as served (defaults
+// applied), sorted by name. Their passwords are there: log them only
+// through their LogValue.
+func (s *Service) Configs() []AgentConfig {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]AgentConfig, 0, len(s.names))
+	for _, n := range s.names {
+		out = append(out, s.agents[n].cfg)
+	}
+	return out
+}
+
+// SetUnavailable records vCenters the worker is configured for but cannot
+// serve (their file cannot be read), each with the reason: a request for
+// one is answered with it instead of MsgUnknownAgent, so that the admin
+// reads which file and what fix. A name also served is not affected.
+func (s *Service) SetUnavailable(reasons map[string]string) {
+	m := make(map[string]string, len(reasons))
+	for n, why := range reasons {
+		m[n] = why
+	}
+	s.mu.Lock()
+	s.unavailable = m
+	s.mu.Unlock()
+}
+
+// Unavailable returns what SetUnavailable recorded, by name.
+func (s *Service) Unavailable() map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := make(map[string]string, len(s.unavailable))
+	for n, why := range s.unavailable {
+		m[n] = why
+	}
+	return m
+}
+
+// Change is what Update did, by agent name (each list sorted).
+type Change struct {
+	Added, Removed, Changed []string
+}
+
+// Empty reports whether Update changed nothing.
+func (c Change) Empty() bool { return len(c.Added)+len(c.Removed)+len(c.Changed) == 0 }
+
+// Update makes the service serve exactly cfgs, while requests run: an
+// agent whose configuration is unchanged keeps its session, mirror and
+// sweep; a new one is added (it connects on its first request, as in
+// NewService); one no longer in cfgs is removed; one whose configuration
+// differs is replaced by a new agent (new session; its role carries
+// over). Removed and replaced agents log out in the background (Close
+// waits for them); requests still running on them end with their
+// session. cfgs is checked first as NewService checks it: on an error
+// nothing changes.
+func (s *Service) Update(cfgs []AgentConfig) (Change, error) {
+	s.updating.Lock()
+	defer s.updating.Unlock()
+	want := make(map[string]AgentConfig, len(cfgs))
+	for _, c := range cfgs {
+		c, err := c.WithDefaults()
+		if err != nil {
+			return Change{}, fmt.Errorf("vsphere: %w", err)
+		}
+		if _, dup := want[c.Name]; dup {
+			return Change{}, fmt.Errorf("vsphere: agent %s configured twice", c.Name)
+		}
+		want[c.Name] = c
+	}
+	s.mu.RLock()
+	fresh := map[string]*Agent{}
+	var ch Change
+	for name, c := range want {
+		old, ok := s.agents[name]
+		if ok && old.cfg == c {
+			continue
+		}
+		a, err := newAgent(c, s.opts)
+		if err != nil {
+			s.mu.RUnlock()
+			for _, a := range fresh {
+				a.close()
+			}
+			return Change{}, fmt.Errorf("vsphere: agent %s: %w", name, err)
+		}
+		fresh[name] = a
+	}
+	s.mu.RUnlock()
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		for _, a := range fresh {
+			a.close()
+		}
+		return Change{}, errors.New("vsphere: service closed")
+	}
+	var out []*Agent
+	for name, a := range fresh {
+		if old, ok := s.agents[name]; ok {
+			if r := old.store.Role(); r != objects.RoleAuto {
+				a.store.SetRole(r)
+			}
+			out = append(out, old)
+			ch.Changed = append(ch.Changed, name)
+		} else {
+			ch.Added = append(ch.Added, name)
+		}
+		s.agents[name] = a
+	}
+	for name, a := range s.agents {
+		if _, keep := want[name]; !keep {
+			out = append(out, a)
+			delete(s.agents, name)
+			ch.Removed = append(ch.Removed, name)
+		}
+	}
+	s.names = s.names[:0]
+	for name := range s.agents {
+		s.names = append(s.names, name)
+	}
+	sort.Strings(s.names)
+	for _, a := range out {
+		s.retire(a)
+	}
+	s.mu.Unlock()
+	sort.Strings(ch.Added)
+	sort.Strings(ch.Removed)
+	sort.Strings(ch.Changed)
+	return ch, nil
+}
+
+// retire adds a's counters to the retired totals and closes it in the
+// background (locked).
+func (s *Service) retire(a *Agent) {
+	st := a.sess.Stats()
+	s.retired.SOAPCalls += st.SOAPCalls
+	s.retired.Logins += st.Logins
+	s.retired.RESTCalls += st.RESTCalls
+	for m, n := range st.Calls {
+		s.retired.Calls[m] += n
+	}
+	s.closing.Go(a.close)
 }
 
 // Stats are the service's counters since NewService. Benchmarks and the
@@ -106,8 +273,13 @@ type AgentStats struct {
 
 // Stats returns the counters since NewService.
 func (s *Service) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	st := Stats{Requests: s.requests.Load(), Coalesced: s.coalesced.Load(), Calls: map[string]uint64{},
-		Agents: map[string]AgentStats{}}
+		Agents: map[string]AgentStats{}, SOAPCalls: s.retired.SOAPCalls, Logins: s.retired.Logins, RESTCalls: s.retired.RESTCalls}
+	for m, n := range s.retired.Calls {
+		st.Calls[m] = n
+	}
 	for _, name := range s.names {
 		a := s.agents[name]
 		as := AgentStats{Session: a.sess.Stats(), Objects: a.store.Stats()}
@@ -139,8 +311,14 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 	if !ok || !known {
 		return vpoller.Fail(MsgUnknownMethod)
 	}
-	a, ok := s.agents[req.Hostname]
+	a, ok := s.Agent(req.Hostname)
 	if !ok {
+		s.mu.RLock()
+		why, known := s.unavailable[req.Hostname]
+		s.mu.RUnlock()
+		if known {
+			return vpoller.Fail(why)
+		}
 		return vpoller.Fail(MsgUnknownAgent)
 	}
 	if mi.Missing(req) != "" {
@@ -188,7 +366,7 @@ func (s *Service) gaveUp(key string, cause error) error {
 // warm in another (standby), and in no other (passive). It never waits
 // for vCenter.
 func (s *Service) SetRole(agent string, r objects.Role) error {
-	a, ok := s.agents[agent]
+	a, ok := s.Agent(agent)
 	if !ok {
 		return fmt.Errorf("vsphere: set role %s: unknown agent %q", r, agent)
 	}
@@ -207,16 +385,19 @@ func (s *Service) run(ctx context.Context, a *Agent, h Handler, req *vpoller.Req
 // stops embedded simulators. Requests after Close fail.
 func (s *Service) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		var wg sync.WaitGroup
+		s.mu.Lock()
+		s.closed = true
+		agents := make([]*Agent, 0, len(s.agents))
 		for _, a := range s.agents {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				a.close()
-			}()
+			agents = append(agents, a)
+		}
+		s.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, a := range agents {
+			wg.Go(a.close)
 		}
 		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
+		go func() { wg.Wait(); s.closing.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -49,30 +50,84 @@ type agentFile struct {
 
 // LoadAgents reads the agents of db and dir ("" skips a source) and
 // returns them sorted by name. It does no vSphere network work. A *.conf
-// entry of dir that cannot be read as a file (a dangling symbolic link,
-// a directory, a file the worker may not read) is logged at WARN with
-// the reason and skipped, so that the other vCenters load; a file that
-// reads but is wrong (unknown keys, unsafe mode) stops the worker.
+// entry of dir that cannot be read as a file is logged and skipped, so
+// that the other vCenters load: at ERROR, naming the file and the chown
+// and chmod that fix it, when the worker's user may not read it; at WARN
+// for what is not a file at all (a dangling symbolic link, a directory).
+// A file that reads but is wrong (unknown keys, unsafe mode) stops the
+// worker.
 func LoadAgents(ctx context.Context, db, dir string, log *slog.Logger) ([]vsphere.AgentConfig, error) {
+	set, err := loadAgents(ctx, db, dir, log, false)
+	return set.agents, err
+}
+
+// agentSet is what one reading of the agent sources found.
+type agentSet struct {
+	agents []vsphere.AgentConfig // sorted by name
+	// files maps each per-vCenter file read to the agent it defines.
+	files map[string]string
+	// bad are the files that could not be used: unreadable ones, and on
+	// a reload (lenient) the ones that are wrong too.
+	bad []badFile
+}
+
+// unavailable names the vCenters of the files the worker may not read,
+// by the file name (<hostname>.conf, as the example file says to name
+// them; the hostname inside cannot be read), with the error and its fix.
+// Names a readable file serves are left out. Not announced to the
+// proxies: a worker that cannot read a vCenter's file must not take it
+// from one that can.
+func (s agentSet) unavailable() map[string]string {
+	served := map[string]bool{}
+	for _, a := range s.agents {
+		served[a.Name] = true
+	}
+	out := map[string]string{}
+	for _, b := range s.bad {
+		name := strings.TrimSuffix(filepath.Base(b.path), ".conf")
+		if !b.unreadable || served[name] || name == "" {
+			continue
+		}
+		out[name] = fmt.Sprintf("vCenter %s is not served by this worker: %v", name, b.err)
+	}
+	return out
+}
+
+// badFile is a per-vCenter file that could not be used, and why.
+type badFile struct {
+	path string
+	err  error
+	// unreadable: the worker's user may not read it (the fix is chown).
+	unreadable bool
+}
+
+// loadAgents reads the agent sources. A broken database or directory is
+// an error; a wrong file is one too unless lenient (a reload keeps the
+// vCenter's previous definition instead: see Daemon.Reload), when it is
+// listed in bad with the unreadable ones.
+func loadAgents(ctx context.Context, db, dir string, log *slog.Logger, lenient bool) (agentSet, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	set := agentSet{files: map[string]string{}}
 	byName := map[string]vsphere.AgentConfig{}
 	if db != "" {
 		rows, err := readVconnectorDB(ctx, db)
 		if err != nil {
-			return nil, err
+			return set, err
 		}
 		for _, a := range rows {
 			byName[a.Name] = a
 		}
 	}
 	if dir != "" {
-		files, err := readAgentDir(dir, log)
+		files, bad, err := readAgentDir(dir, log, lenient)
 		if err != nil {
-			return nil, err
+			return set, err
 		}
+		set.bad = bad
 		for _, f := range files {
+			set.files[f.path] = f.cfg.Name
 			if row, ok := byName[f.cfg.Name]; ok {
 				byName[f.cfg.Name] = f.over(row)
 			} else {
@@ -80,12 +135,12 @@ func LoadAgents(ctx context.Context, db, dir string, log *slog.Logger) ([]vspher
 			}
 		}
 	}
-	out := make([]vsphere.AgentConfig, 0, len(byName))
+	set.agents = make([]vsphere.AgentConfig, 0, len(byName))
 	for _, a := range byName {
-		out = append(out, a)
+		set.agents = append(set.agents, a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	sort.Slice(set.agents, func(i, j int) bool { return set.agents[i].Name < set.agents[j].Name })
+	return set, nil
 }
 
 // over applies the keys the file set to a database row.
@@ -159,38 +214,59 @@ func readVconnectorDB(ctx context.Context, path string) ([]vsphere.AgentConfig, 
 }
 
 // readAgentDir parses every *.conf file of dir, in name order; entries
-// that cannot be read are logged and skipped (see LoadAgents).
-func readAgentDir(dir string, log *slog.Logger) ([]agentFile, error) {
+// that cannot be read are logged and skipped (see LoadAgents), and
+// returned in bad when the worker's user may not read them. A wrong file
+// is an error, or when lenient one more entry of bad.
+func readAgentDir(dir string, log *slog.Logger, lenient bool) (out []agentFile, bad []badFile, err error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.conf"))
 	if err != nil {
-		return nil, fmt.Errorf("vsphere_hosts_dir %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("vsphere_hosts_dir %s: %w", dir, err)
 	}
 	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("vsphere_hosts_dir: %w", err)
+		return nil, nil, fmt.Errorf("vsphere_hosts_dir: %w", err)
 	}
 	sort.Strings(paths)
 	seen := map[string]string{}
-	var out []agentFile
 	for _, p := range paths {
 		raw, why, err := readAgentEntry(p)
 		if why != "" {
+			if errors.Is(err, fs.ErrPermission) {
+				fix := permissionFix(p)
+				log.Error("vsphere host file cannot be read: "+fix+"; the other vCenters load", "file", p, "err", err)
+				bad = append(bad, badFile{path: p, err: fmt.Errorf("vsphere host file %s cannot be read (%w): %s", p, err, fix), unreadable: true})
+				continue
+			}
 			log.Warn("vsphere host file skipped: "+why+"; the other vCenters load", "file", p, "err", err)
 			continue
 		}
 		f, err := parseAgentFile(raw, p)
+		if err == nil {
+			err = checkPrivate(p, "vsphere host file", f.cfg.Password != "")
+		}
+		if prev, dup := seen[f.cfg.Name]; err == nil && dup {
+			err = fmt.Errorf("vsphere host %s is defined in %s and in %s", f.cfg.Name, prev, p)
+		}
 		if err != nil {
-			return nil, err
-		}
-		if err := checkPrivate(p, "vsphere host file", f.cfg.Password != ""); err != nil {
-			return nil, err
-		}
-		if prev, dup := seen[f.cfg.Name]; dup {
-			return nil, fmt.Errorf("vsphere host %s is defined in %s and in %s", f.cfg.Name, prev, p)
+			if !lenient {
+				return nil, nil, err
+			}
+			bad = append(bad, badFile{path: p, err: err})
+			continue
 		}
 		seen[f.cfg.Name] = p
 		out = append(out, f)
 	}
-	return out, nil
+	return out, bad, nil
+}
+
+// permissionFix says how to let the worker read a per-vCenter file:
+// owned by the worker's user, private (it may hold a password).
+func permissionFix(path string) string {
+	owner := "vpoller"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		owner = u.Username
+	}
+	return fmt.Sprintf("the worker runs as user %s and may not read it; run chown %s: %s && chmod 0600 %s", owner, owner, path, path)
 }
 
 // readAgentEntry reads one *.conf entry of the directory, or says why it

@@ -298,10 +298,12 @@ func TestLoadAgentsSkipsUnreadableEntries(t *testing.T) {
 		fifo:     "not a regular file",
 		eio:      "cannot read it",
 	}
+	private := ""
 	if os.Geteuid() != 0 {
-		// As any other user, a mode that forbids reading.
-		p := writeFile(t, dir, "private.conf", "hostname = vc-private\nsimulator = true\n", 0o000)
-		want[p] = "cannot read it"
+		// As any other user, a mode that forbids reading: an ERROR
+		// naming the fix (D9).
+		private = writeFile(t, dir, "private.conf", "hostname = vc-private\nsimulator = true\n", 0o000)
+		want[private] = "may not read it; run chown "
 	}
 	var logs bytes.Buffer
 	got, err := LoadAgents(context.Background(), "", dir, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -318,7 +320,11 @@ func TestLoadAgentsSkipsUnreadableEntries(t *testing.T) {
 	for path, why := range want {
 		found := false
 		for _, l := range lines {
-			if strings.Contains(l, "level=WARN") && strings.Contains(l, "file="+path+" ") && strings.Contains(l, why) {
+			level := "level=WARN"
+			if path == private {
+				level = "level=ERROR"
+			}
+			if strings.Contains(l, level) && strings.Contains(l, "file="+path+" ") && strings.Contains(l, why) {
 				found = true
 			}
 		}

@@ -8,10 +8,12 @@ import (
 	"net"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vpoller/zabbix-vpoller/internal/buildinfo"
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/metrics"
 	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
@@ -48,6 +50,11 @@ type Daemon struct {
 
 	mgmtSecurity string
 	metrics      *metrics.Server
+
+	// reloading serialises Reload; loaded is what the last load of the
+	// agent sources gave (see Reload).
+	reloading sync.Mutex
+	loaded    loadedAgents
 	// ready is closed once w is set: the management socket answers
 	// status before that with "starting".
 	ready chan struct{}
@@ -74,11 +81,20 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	}
 	ResolvePaths(cfg)
 	wc := cfg.Worker
-	agents, err := LoadAgents(ctx, wc.DB, wc.VSphereHostsDir, opts.Logger)
+	set, err := loadAgents(ctx, wc.DB, wc.VSphereHostsDir, opts.Logger, false)
 	if err != nil {
 		return nil, err
 	}
-	if len(agents) == 0 {
+	agents := set.agents
+	if unavailable := set.unavailable(); len(agents) == 0 && len(unavailable) > 0 {
+		names := make([]string, 0, len(unavailable))
+		for n := range unavailable {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		opts.Logger.Warn("no vCenter can be served: requests for the unreadable ones are answered with the fix logged above",
+			"unavailable", names, "vsphere_hosts_dir", wc.VSphereHostsDir)
+	} else if len(agents) == 0 {
 		opts.Logger.Warn("no vSphere agents configured: every request will get \"Unknown or missing agent name\"",
 			"db", wc.DB, "vsphere_hosts_dir", wc.VSphereHostsDir)
 	}
@@ -89,16 +105,18 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	if err != nil {
 		return nil, err
 	}
+	svc.SetUnavailable(set.unavailable())
 	mgmtMech, mgmtDesc, err := mgmt.ServerSecurity(wc.MgmtSecurity)
 	if err != nil {
 		_ = svc.Close(ctx)
 		return nil, fmt.Errorf("management security: %w", err)
 	}
 	d := &Daemon{cfg: wc, svc: svc, log: opts.Logger, opts: opts, done: make(chan error, 1), mgmtSecurity: mgmtDesc,
-		ready: make(chan struct{})}
+		ready: make(chan struct{}), loaded: newLoaded(set)}
 	// The management socket is bound first: its endpoint, unique on this
 	// host, is part of the worker's default id.
-	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Security: mgmtMech, Logger: opts.Logger})
+	d.mgmt, err = mgmt.Listen(ctx, wc.Mgmt, mgmt.Options{StatusMsg: MsgStatus, Status: d.Status, Security: mgmtMech, Logger: opts.Logger,
+		Version: buildinfo.Version(), Reload: d.mgmtReload})
 	if err != nil {
 		_ = svc.Close(ctx)
 		return nil, err
@@ -140,9 +158,11 @@ func Start(ctx context.Context, cfg *config.Config, opts DaemonOptions) (*Daemon
 	d.cancel = cancel
 	// Names only: an agent's LogValue hides its password, but not when
 	// formatted inside a list.
-	opts.Logger.Info("vPoller worker starting", "id", w.opts.ID, "proxy", wc.Proxy, "proxy_security", w.opts.Mechanism.Name(), "mgmt", wc.Mgmt,
+	opts.Logger.Info("vPoller worker starting", "version", buildinfo.Version(), "id", w.opts.ID, "proxy", wc.Proxy, "proxy_security", w.opts.Mechanism.Name(), "mgmt", wc.Mgmt,
 		"mgmt_security", mgmtDesc, "concurrency", w.opts.Concurrency, "agent_concurrency", w.opts.AgentConcurrency, "agents", svc.Agents())
-	for _, a := range agents {
+	// As served: defaults applied (host, port), the password hidden by
+	// the configuration's LogValue.
+	for _, a := range svc.Configs() {
 		opts.Logger.Debug("vSphere agent", "agent", a)
 	}
 	go func() { d.done <- w.Run(runCtx) }()
@@ -181,6 +201,104 @@ func (d *Daemon) Stop() error {
 	}
 	d.log.Info("vPoller worker stopped", "requests", d.w.Stats().Requests)
 	return errors.Join(errs...)
+}
+
+// loadedAgents is what a load of the agent sources gave: each agent's
+// configuration and the file that defined (or completed) it.
+type loadedAgents struct {
+	byName map[string]vsphere.AgentConfig
+	byFile map[string]string // file path -> agent name
+}
+
+func newLoaded(set agentSet) loadedAgents {
+	l := loadedAgents{byName: map[string]vsphere.AgentConfig{}, byFile: map[string]string{}}
+	for _, a := range set.agents {
+		l.byName[a.Name] = a
+	}
+	for p, n := range set.files {
+		l.byFile[p] = n
+	}
+	return l
+}
+
+// Reload reads the agent sources again (the worker's SIGHUP) and serves
+// what they say now, without a restart: new vCenters are added, removed
+// ones logged out, changed ones get a new session; the others keep their
+// sessions, mirrors and sweeps, and their requests go on. A per-vCenter
+// file that cannot be read or parsed now is logged at ERROR with its path
+// and the vCenter it defined keeps its previous definition. When the set
+// of vCenters changed, the worker reconnects to its proxies to announce
+// it (Worker.SetAgents). vpoller.conf itself is not read again: its
+// settings need a restart. What changed is logged by name (never a
+// password) and returned.
+func (d *Daemon) Reload(ctx context.Context) (vsphere.Change, error) {
+	d.reloading.Lock()
+	defer d.reloading.Unlock()
+	set, err := loadAgents(ctx, d.cfg.DB, d.cfg.VSphereHostsDir, d.log, true)
+	if err != nil {
+		d.log.Error("reload failed: every vCenter keeps its previous definition", "err", err)
+		return vsphere.Change{}, err
+	}
+	byName := map[string]vsphere.AgentConfig{}
+	for _, a := range set.agents {
+		byName[a.Name] = a
+	}
+	defined := map[string]bool{} // by a file read now
+	for _, n := range set.files {
+		defined[n] = true
+	}
+	for _, b := range set.bad {
+		name, had := d.loaded.byFile[b.path]
+		prev, ok := d.loaded.byName[name]
+		switch {
+		case had && ok && !defined[name]:
+			byName[name] = prev
+			set.files[b.path] = name
+			d.log.Error("vsphere host file not reloaded: its vCenter keeps its previous definition", "file", b.path, "vcenter", name, "err", b.err)
+		case b.unreadable:
+			// Logged by loadAgents, with the fix.
+		default:
+			d.log.Error("vsphere host file not loaded", "file", b.path, "err", b.err)
+		}
+	}
+	cfgs := make([]vsphere.AgentConfig, 0, len(byName))
+	for _, a := range byName {
+		cfgs = append(cfgs, a)
+	}
+	sort.Slice(cfgs, func(i, j int) bool { return cfgs[i].Name < cfgs[j].Name })
+	ch, err := d.svc.Update(cfgs)
+	if err != nil {
+		d.log.Error("reload failed: every vCenter keeps its previous definition", "err", err)
+		return vsphere.Change{}, err
+	}
+	set.agents = cfgs
+	d.loaded = newLoaded(set)
+	d.svc.SetUnavailable(set.unavailable())
+	reconnect := d.w.SetAgents(d.svc.Agents())
+	d.log.Info("vCenters reloaded", "added", ch.Added, "removed", ch.Removed, "changed", ch.Changed,
+		"vcenters", len(cfgs), "reannounced", reconnect)
+	for _, name := range append(append([]string{}, ch.Added...), ch.Changed...) {
+		if a, ok := d.svc.Agent(name); ok {
+			d.log.Debug("vSphere agent", "agent", a.Config())
+		}
+	}
+	return ch, nil
+}
+
+// mgmtReload is the management socket's reload (vpoller-worker reload):
+// Reload, answered with what changed.
+func (d *Daemon) mgmtReload() (vpoller.Object, error) {
+	select {
+	case <-d.ready:
+	default:
+		return nil, errors.New("the worker is still starting")
+	}
+	ch, err := d.Reload(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return vpoller.Object{{Key: "added", Value: stringsAny(ch.Added)}, {Key: "removed", Value: stringsAny(ch.Removed)},
+		{Key: "changed", Value: stringsAny(ch.Changed)}, {Key: "agents", Value: stringsAny(d.svc.Agents())}}, nil
 }
 
 // MetricsAddr is the /metrics address, nil when not served.
@@ -250,7 +368,23 @@ func (d *Daemon) Status() vpoller.Object {
 			{Key: "proxy", Value: d.w.opts.Mechanism.Name()},
 			{Key: "mgmt", Value: d.mgmtSecurity},
 		}},
+		{Key: "unavailable", Value: unavailableObject(d.svc.Unavailable())},
 	}
+}
+
+// unavailableObject renders the vCenters configured but not served, by
+// name, with the reason.
+func unavailableObject(m map[string]string) vpoller.Object {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := vpoller.Object{}
+	for _, n := range names {
+		out = append(out, vpoller.Field{Key: n, Value: m[n]})
+	}
+	return out
 }
 
 func stringsAny(in []string) []any {

@@ -66,7 +66,7 @@ func TestDaemon(t *testing.T) {
 	for _, f := range obj {
 		keys = append(keys, f.Key)
 	}
-	wantKeys := "status hostname proxy mgmt db concurrency helpers tasks agents requests in_flight queued connected id proxies roles vsphere lanes security"
+	wantKeys := "status hostname proxy mgmt db concurrency helpers tasks agents requests in_flight queued connected id proxies roles vsphere lanes security unavailable version"
 	if st.Msg != "vPoller Worker status" || strings.Join(keys, " ") != wantKeys {
 		t.Fatalf("status %s", raw)
 	}

@@ -42,4 +42,12 @@
 // row (its thumbprint, ca_file, insecure, port, timeout, and its
 // username/password when given, win). A database or file that holds a
 // password and is readable by every user is refused.
+//
+// Reload (Daemon.Reload, the worker's SIGHUP): the agent sources are read
+// again and the vSphere service updated in place (vsphere.Service.Update):
+// unchanged vCenters keep their sessions, mirrors and sweeps; a changed
+// one gets a new session; a file that no longer reads or parses keeps its
+// vCenter's previous definition. When the set of names changed,
+// Worker.SetAgents reconnects to every proxy with the new announcement,
+// the new connection before the old one closes.
 package worker

@@ -51,7 +51,7 @@ func (w *Worker) dispatch(ctx context.Context, conn *peerConn, frames [][]byte, 
 		return
 	}
 	j := &job{req: req, arrived: time.Now(), finish: func(r *vpoller.Response) { send(w.encode(req, r)) }}
-	l := w.lanes[req.Hostname]
+	l := w.lane(req.Hostname)
 	if l == nil {
 		go func() {
 			defer func() { <-sem }()
@@ -92,7 +92,7 @@ func (w *Worker) Reply(ctx context.Context, payload []byte) []byte {
 	if bad != nil {
 		return bad
 	}
-	return w.encode(req, w.execute(ctx, w.lanes[req.Hostname], req))
+	return w.encode(req, w.execute(ctx, w.lane(req.Hostname), req))
 }
 
 // decode reads a request frame; bad input gets the original worker's

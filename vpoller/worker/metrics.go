@@ -44,13 +44,14 @@ func (w *Worker) Collectors() []prometheus.Collector {
 		g(inFlight, prometheus.GaugeValue, float64(s.InFlight))
 		g(connected, prometheus.GaugeValue, map[bool]float64{true: 1}[s.Connected])
 		g(reconnects, prometheus.CounterValue, float64(s.Reconnects))
-		names := make([]string, 0, len(w.lanes))
-		for n := range w.lanes {
+		lanes := w.laneSnapshot()
+		names := make([]string, 0, len(lanes))
+		for n := range lanes {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			l := w.lanes[n]
+			l := lanes[n]
 			l.mu.Lock()
 			r, q := l.running, len(l.queue)
 			l.mu.Unlock()

@@ -44,9 +44,9 @@ type roleTable struct {
 	grace time.Duration
 	now   func() time.Time
 	log   *slog.Logger
-	used  map[string]*atomic.Bool // agents that ran a request (fixed keys)
 
 	mu      sync.Mutex
+	used    map[string]*atomic.Bool // agents that ran a request
 	byProxy map[int]backend.Assignment
 	applied map[string]Role
 	since   map[string]time.Time // when the agent lost its last role
@@ -64,8 +64,36 @@ func newRoleTable(agents []string, set func(string, Role) error, grace time.Dura
 
 // touch records that agent ran a request.
 func (t *roleTable) touch(agent string) {
-	if u := t.used[agent]; u != nil && !u.Load() {
+	t.mu.Lock()
+	u := t.used[agent]
+	t.mu.Unlock()
+	if u != nil && !u.Load() {
 		u.Store(true)
+	}
+}
+
+// setAgents makes the table hold exactly agents (a reload): a new agent
+// starts as auto (the proxies' next assignment, sent when the worker
+// reconnects with its new announcement, gives it its role), a removed one
+// is forgotten. Nothing is applied: the vSphere service added or removed
+// the agents itself.
+func (t *roleTable) setAgents(agents []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keep := map[string]bool{}
+	for _, a := range agents {
+		keep[a] = true
+		if _, ok := t.applied[a]; !ok {
+			t.used[a] = &atomic.Bool{}
+			t.applied[a] = RoleAuto
+		}
+	}
+	for a := range t.applied {
+		if !keep[a] {
+			delete(t.applied, a)
+			delete(t.used, a)
+			delete(t.since, a)
+		}
 	}
 }
 

@@ -150,6 +150,9 @@ type LinkStats struct {
 type link struct {
 	up, ours atomic.Bool
 	connects atomic.Uint64
+	// reannounce asks the connection to be replaced by one that
+	// announces the current agents (SetAgents); buffered, one pending.
+	reannounce chan struct{}
 }
 
 // Worker serves one proxy connection at a time, reconnecting when it
@@ -159,8 +162,13 @@ type Worker struct {
 	opts    Options
 	log     *slog.Logger
 	helpers map[string]bool
-	lanes   map[string]*lane
 	latency *prometheus.HistogramVec
+
+	// mu guards lanes and agents, which SetAgents changes (a reload).
+	mu     sync.RWMutex
+	lanes  map[string]*lane
+	agents []string // announced to the proxies
+
 	proxies []string
 	links   []*link
 	roles   *roleTable
@@ -245,13 +253,13 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}, lanes: map[string]*lane{}, latency: newLatency(),
 		proxies: proxies}
 	for range proxies {
-		w.links = append(w.links, &link{})
+		w.links = append(w.links, &link{reannounce: make(chan struct{}, 1)})
 	}
 	w.roles = newRoleTable(opts.Agents, opts.SetRole, opts.ReleaseAfter, opts.Now, w.log)
+	w.agents = append([]string(nil), opts.Agents...)
+	sort.Strings(w.agents)
 	for _, a := range opts.Agents {
-		l := newLane(a, opts.AgentConcurrency, opts.AgentQueue, opts.BreakerFailures, opts.BreakerCooldown, w.log)
-		l.observe = w.observer(a)
-		w.lanes[a] = l
+		w.lanes[a] = w.newLane(a)
 	}
 	known := map[string]bool{}
 	for _, n := range helpers.Names() {
@@ -267,16 +275,85 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	return w, nil
 }
 
+func (w *Worker) newLane(agent string) *lane {
+	l := newLane(agent, w.opts.AgentConcurrency, w.opts.AgentQueue, w.opts.BreakerFailures, w.opts.BreakerCooldown, w.log)
+	l.observe = w.observer(agent)
+	return l
+}
+
+// lane is agent's lane, nil for a name the worker does not serve.
+func (w *Worker) lane(agent string) *lane {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.lanes[agent]
+}
+
+// laneSnapshot is a copy of the lanes by agent name.
+func (w *Worker) laneSnapshot() map[string]*lane {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := make(map[string]*lane, len(w.lanes))
+	for n, l := range w.lanes {
+		out[n] = l
+	}
+	return out
+}
+
+// Agents returns the vSphere agents the worker announces, sorted.
+func (w *Worker) Agents() []string {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return append([]string(nil), w.agents...)
+}
+
+// SetAgents changes the vSphere agents the worker serves and announces
+// (a reload: the executor serves them already). An added agent gets a
+// lane and role auto; a removed one loses both (its requests in flight
+// finish in their lane). When the set changed, every proxy connection is
+// replaced by one that announces the new set (the set is part of the
+// handshake, docs/broker.md): the new connection is made first, then the
+// old one closed; what the proxy still owed on the old one it sends again
+// on the new one. It reports whether the set changed.
+func (w *Worker) SetAgents(agents []string) bool {
+	agents = append([]string(nil), agents...)
+	sort.Strings(agents)
+	agents = slices.Compact(agents)
+	w.mu.Lock()
+	if slices.Equal(agents, w.agents) {
+		w.mu.Unlock()
+		return false
+	}
+	lanes := make(map[string]*lane, len(agents))
+	for _, a := range agents {
+		if l := w.lanes[a]; l != nil {
+			lanes[a] = l
+		} else {
+			lanes[a] = w.newLane(a)
+		}
+	}
+	w.lanes, w.agents = lanes, agents
+	w.mu.Unlock()
+	w.roles.setAgents(agents)
+	for _, l := range w.links {
+		select {
+		case l.reannounce <- struct{}{}:
+		default: // one is pending already; it will announce the newest set
+		}
+	}
+	return true
+}
+
 // LaneStatus reports each vSphere agent's bulkhead and circuit, by name.
 func (w *Worker) LaneStatus() vpoller.Object {
-	names := make([]string, 0, len(w.lanes))
-	for n := range w.lanes {
+	lanes := w.laneSnapshot()
+	names := make([]string, 0, len(lanes))
+	for n := range lanes {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	out := make(vpoller.Object, 0, len(names))
 	for _, n := range names {
-		out = append(out, vpoller.Field{Key: n, Value: w.lanes[n].status()})
+		out = append(out, vpoller.Field{Key: n, Value: lanes[n].status()})
 	}
 	return out
 }
@@ -394,13 +471,24 @@ func (w *Worker) feed(ctx, execCtx context.Context, jobs <-chan incoming, sem ch
 // serveProxy keeps a connection to proxy number i (endpoint ep) until ctx
 // ends, reconnecting when it breaks; once ctx has ended it keeps the last
 // connection open until drained is closed, so that replies of requests in
-// flight can still be sent.
+// flight can still be sent. On a reannounce (SetAgents) it connects again
+// with the new announcement first and then closes the old connection.
 func (w *Worker) serveProxy(ctx context.Context, i int, ep string, jobs chan<- incoming, drained <-chan struct{}) {
 	st := w.links[i]
+	var next *peerConn // a connection made for a reannounce
 	for ctx.Err() == nil {
-		conn, err := w.dial(ctx, ep)
-		if err != nil {
-			return // ctx cancelled
+		conn := next
+		next = nil
+		if conn == nil {
+			// A pending reannounce is served by this dial.
+			select {
+			case <-st.reannounce:
+			default:
+			}
+			var err error
+			if conn, err = w.dial(ctx, ep); err != nil {
+				return // ctx cancelled
+			}
 		}
 		if st.connects.Add(1) > 1 {
 			w.reconnects.Add(1)
@@ -417,8 +505,9 @@ func (w *Worker) serveProxy(ctx context.Context, i int, ep string, jobs chan<- i
 			}
 			readerDone <- err
 		}()
+	wait:
 		select {
-		case err = <-readerDone:
+		case err := <-readerDone:
 			conn.close()
 			st.up.Store(false)
 			if ctx.Err() == nil {
@@ -429,6 +518,19 @@ func (w *Worker) serveProxy(ctx context.Context, i int, ep string, jobs chan<- i
 				continue
 			}
 			return
+		case <-st.reannounce:
+			// The new connection first, so that the proxy always knows
+			// this worker; requests it sent on the old one and still
+			// awaits are sent again on the new one when the old closes.
+			nc, err := w.dial(ctx, ep)
+			if err != nil {
+				break wait // ctx cancelled: drain as below
+			}
+			w.log.Info("reconnecting to proxy to announce the new vCenters", "proxy", ep, "serves", len(w.Agents()))
+			conn.close()
+			<-readerDone
+			next = nc
+			continue
 		case <-ctx.Done():
 		}
 		<-drained
@@ -437,6 +539,10 @@ func (w *Worker) serveProxy(ctx context.Context, i int, ep string, jobs chan<- i
 		st.up.Store(false)
 		return
 	}
+	if next != nil {
+		next.close()
+	}
+	st.up.Store(false)
 }
 
 // drain waits for the handlers, at most DrainTimeout, then cancels the
@@ -467,8 +573,9 @@ func (w *Worker) dial(ctx context.Context, ep string) (*peerConn, error) {
 	failures := 0
 	limits := zmtp.Limits{MaxMessage: int64(w.opts.MaxRequestBytes) + envelopeAllowance,
 		Discard: max(4*int64(w.opts.MaxRequestBytes), 64<<20)}
-	meta := map[string]string{backend.PropWorker: backend.Announcement{ID: w.opts.ID, Serves: w.opts.Agents, Queue: w.opts.Queue}.Encode()}
 	for {
+		// Built for each attempt: SetAgents may change the set meanwhile.
+		meta := map[string]string{backend.PropWorker: backend.Announcement{ID: w.opts.ID, Serves: w.Agents(), Queue: w.opts.Queue}.Encode()}
 		conn, err := dialPeer(ctx, ep, w.opts.DialTimeout, w.opts.Mechanism, limits, meta)
 		if err == nil {
 			return conn, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -81,6 +82,9 @@ type Simulator struct {
 	Thumbprint string // SHA-256 thumbprint of its certificate
 }
 
+// createMu serialises simulator.Model.Create (see StartSimulator).
+var createMu sync.Mutex
+
 // StartSimulator creates a model ("vpx" or "esx") and starts serving it.
 // setup (tests, benchmarks) may adjust the model and the server's TLS
 // configuration before the server starts.
@@ -91,7 +95,13 @@ func StartSimulator(modelName, user, password string, log *slog.Logger, setup fu
 	} else {
 		m = simulator.VPX()
 	}
-	if err := m.Create(); err != nil {
+	// govmomi's Create writes package state (the license manager's
+	// evaluation license) without a lock: two agents' simulators starting
+	// at once (a worker told it owns both) must create one at a time.
+	createMu.Lock()
+	err := m.Create()
+	createMu.Unlock()
+	if err != nil {
 		return nil, fmt.Errorf("create %s simulator: %w", modelName, err)
 	}
 	m.Service.TLS = new(tls.Config)
