@@ -223,9 +223,9 @@ check_scriptlet "$rpm_vpoller" PREUN 0 1 "systemctl --no-reload disable --now vp
 check_scriptlet "$rpm_vpoller" PREUN 1 1 ""
 check_scriptlet "$rpm_vpoller" POSTUN 0 1 "systemctl daemon-reload;userdel vpoller;groupdel vpoller;"
 check_scriptlet "$rpm_vpoller" POSTUN 1 1 "systemctl daemon-reload;"
-check_scriptlet "$rpm_plugin" POSTIN 1 1 "systemctl daemon-reload;systemctl try-restart zabbix-agent2.service;"
-check_scriptlet "$rpm_plugin" POSTUN 0 1 "systemctl daemon-reload;systemctl try-restart zabbix-agent2.service;"
-check_scriptlet "$rpm_plugin" POSTUN 1 1 ""
+check_scriptlet "$rpm_plugin" POSTIN 1 0 "systemctl daemon-reload;systemctl try-restart zabbix-agent2.service;"
+check_scriptlet "$rpm_plugin" POSTUN 0 0 "systemctl daemon-reload;systemctl try-restart zabbix-agent2.service;"
+check_scriptlet "$rpm_plugin" POSTUN 1 0 ""
 # Install into a scratch root, upgrade, erase.
 root=$tmp/rpmroot
 mkdir -p "$root"
