@@ -89,6 +89,7 @@ package:
 	@set -e; v='$(PKG_VERSION)'; [ -n "$$v" ] || v=$$(bash scripts/deb-version.sh); \
 	echo "package version $$v"; \
 	$(MAKE) --no-print-directory build VERSION="$$v"; \
+	bash scripts/copyright.sh check $(BIN); \
 	mkdir -p $(DIST) && rm -f $(DIST)/*.deb $(DIST)/*.rpm; \
 	$(GO) run ./internal/manpage/gen -bin $(BIN) -out $(DIST)/man -source "vpoller $$v" -date "$$(git log -1 --format=%cs)"; \
 	for p in vpoller zabbix-agent2-plugin-vpoller; do \

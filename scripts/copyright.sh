@@ -45,19 +45,22 @@ modcache=$(go env GOMODCACHE)
 # escape: the module cache writes upper-case letters as !lower-case.
 escape() { sed 's/[A-Z]/!\L&/g' <<<"$1"; }
 
-# classify FILE: the SPDX name of the licence text in FILE.
+# classify FILE: the SPDX names of the licence texts in FILE, joined by
+# " and " when it holds several (gopkg.in/yaml.v3: MIT and Apache-2.0).
 classify() {
-	local t
+	local t found=()
 	t=$(tr -s '[:space:]' ' ' <"$1")
+	case $t in *"Apache License"*"Version 2.0"*) found+=(Apache-2.0) ;; esac
+	case $t in *"Mozilla Public License"*"2.0"*) found+=(MPL-2.0) ;; esac
+	case $t in *"Permission is hereby granted, free of charge"*) found+=(MIT) ;; esac
+	case $t in *"Permission to use, copy, modify, and"*"distribute this software for any"*) found+=(ISC) ;; esac
 	case $t in
-	*"Apache License"*"Version 2.0"*) echo Apache-2.0 ;;
-	*"Mozilla Public License"*"2.0"*) echo MPL-2.0 ;;
-	*"Permission is hereby granted, free of charge"*) echo MIT ;;
-	*"Permission to use, copy, modify, and"*"distribute this software for any"*) echo ISC ;;
-	*"Neither the name"*|*"names of its contributors may be used"*) echo BSD-3-Clause ;;
-	*"Redistributions of source code must retain"*) echo BSD-2-Clause ;;
-	*) return 1 ;;
+	*"Neither the name"*|*"names of its contributors may be used"*) found+=(BSD-3-Clause) ;;
+	*"Redistributions of source code must retain"*) found+=(BSD-2-Clause) ;;
 	esac
+	[ ${#found[@]} -gt 0 ] || return 1
+	local IFS=' '
+	echo "${found[*]}" | sed 's/ / and /g'
 }
 
 cat <<'EOF'
@@ -92,9 +95,11 @@ while read -r path ver; do
 	done
 	[ -n "$lic" ] || { echo "copyright.sh: no licence file for $path@$ver in $dir" >&2; exit 1; }
 	spdx=$(classify "$lic") || { echo "copyright.sh: unknown licence in $lic" >&2; exit 1; }
-	case $used in *" $spdx "*) ;; *) used="$used$spdx " ;; esac
+	for l in ${spdx// and / }; do
+		case $used in *" $l "*) ;; *) used="$used$l " ;; esac
+	done
 	holders=$(grep -hiE '^[[:space:]]*copyright[[:space:]]+(\(c\)|©|[0-9])' "$lic" | grep -viE 'notice|\[yyyy\]|\{yyyy\}' |
-		sed -E 's/^[[:space:]]*[Cc]opyright[[:space:]]+(\([cC]\)[[:space:]]*|©[[:space:]]*)?//; s/[[:space:]]+$//; s/\.$//' | sort -u | head -5)
+		sed -E 's/^[[:space:]]*[Cc]opyright[[:space:]]+(\([cC]\)[[:space:]]*|©[[:space:]]*)?//; s/[[:space:]]+$//; s/\.$//' | sort -u | head -5 || true)
 	[ -n "$holders" ] || holders="the authors of $path"
 	echo
 	echo "Files: $path/*"

@@ -191,7 +191,8 @@ for want in "preinstall scriptlet" "useradd --system --gid vpoller" "postinstall
 done
 rpm -qp --scripts "$rpm_plugin" | grep -qF "systemctl try-restart zabbix-agent2.service" || fail "rpm plugin scriptlets do not restart the agent"
 # ... and doing the right thing for each $1, with systemd "running" (a
-# private /run with /run/systemd/system) and stubs logging their calls.
+# private /run with /run/systemd/system; /var/lib/zabbix private too) and
+# stubs logging their calls.
 mkdir -p "$tmp/stub"
 for c in systemctl useradd groupadd userdel groupdel; do
 	printf '#!/bin/sh\necho "%s $*" >>"$STUB_LOG"\n' "$c" >"$tmp/stub/$c"
@@ -206,7 +207,8 @@ scriptlet() {
 	rpm -qp --qf "%{$tag}" "$rpmf" >"$tmp/scriptlet"
 	: >"$tmp/stub.log"
 	STUB_LOG=$tmp/stub.log STUB_USER=$user PATH="$tmp/stub:$PATH" unshare -m --propagation private \
-		sh -c 'mount -t tmpfs none /run && mkdir -p /run/systemd/system && sh "$1" "$2"' sh "$tmp/scriptlet" "$arg" ||
+		sh -c 'mount -t tmpfs none /run && mkdir -p /run/systemd/system &&
+			{ [ ! -d /var/lib/zabbix ] || mount -t tmpfs none /var/lib/zabbix; } && sh "$1" "$2"' sh "$tmp/scriptlet" "$arg" ||
 		fail "rpm scriptlet $tag $arg exited $?"
 	tr '\n' ';' <"$tmp/stub.log"
 }

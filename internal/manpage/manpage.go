@@ -361,15 +361,25 @@ func (d *Doc) EntryFlags() map[string]bool {
 }
 
 // AddMissing appends to section title (created after the others when d has
-// none) each entry of fallback whose flags no entry of d names yet: the
+// none) each entry of fallback whose flags no entry of d names yet (or,
+// for an entry without flags, whose tag no entry of d has): the
 // hand-written description of a flag the -h text only shows in the
 // synopsis. An entry the -h text describes itself is left out.
 func (d *Doc) AddMissing(title string, fallback []Block) {
 	have := d.EntryFlags()
+	tags := map[string]bool{}
+	for _, s := range d.Sections {
+		for _, b := range s.Blocks {
+			if b.Kind == Entry {
+				tags[b.Tag] = true
+			}
+		}
+	}
 	var add []Block
 	for _, b := range fallback {
-		missing := false
-		for _, f := range FlagsIn(b.Tag) {
+		flags := FlagsIn(b.Tag)
+		missing := len(flags) == 0 && !tags[b.Tag] // a command such as "keygen NAME"
+		for _, f := range flags {
 			if !have[f] {
 				missing = true
 			}

@@ -85,6 +85,9 @@ Sends one task request to a vPoller proxy and prints the reply.
 Options:
   -h, --help                          Show this help and exit
   --version                           Show version and exit
+  -D, --debug                         Log retries to stderr
+  -m <method>, --method <method>      Task to perform
+  -V <host>, --vsphere-host <host>    vSphere agent
   -p <properties>, --properties <properties>
                                       Comma-separated vSphere property paths
   -e <endpoint>, --endpoint <endpoint>
@@ -104,11 +107,11 @@ Options:
 		}
 		tags = append(tags, b.Tag)
 	}
-	if want := []string{"-h, --help", "--version", "-p <properties>, --properties <properties>", "-e <endpoint>, --endpoint <endpoint>", "keygen NAME"}; !reflect.DeepEqual(tags, want) {
+	if want := []string{"-h, --help", "--version", "-D, --debug", "-m <method>, --method <method>", "-V <host>, --vsphere-host <host>", "-p <properties>, --properties <properties>", "-e <endpoint>, --endpoint <endpoint>", "keygen NAME"}; !reflect.DeepEqual(tags, want) {
 		t.Errorf("entries %q, want %q", tags, want)
 	}
-	if want := []string{"Proxy endpoint, or a comma-separated list of", "proxy frontends [default: tcp://localhost:10123]"}; !reflect.DeepEqual(opts[3].Lines, want) {
-		t.Errorf("endpoint description %q, want %q", opts[3].Lines, want)
+	if want := []string{"Proxy endpoint, or a comma-separated list of", "proxy frontends [default: tcp://localhost:10123]"}; !reflect.DeepEqual(opts[6].Lines, want) {
+		t.Errorf("endpoint description %q, want %q", opts[6].Lines, want)
 	}
 	for _, want := range []string{
 		".TP\n\\fB\\-p\\fR \\fI<properties>\\fR, \\fB\\-\\-properties\\fR \\fI<properties>\\fR\nComma\\-separated vSphere property paths\n",
@@ -182,10 +185,11 @@ Item keys:
 	if b := d.Sections[1].Blocks; len(b) != 2 || b[0].Tag != "vpoller.discover" || b[1].Lines[0] != "Returns one value." {
 		t.Errorf("item keys %+v", b)
 	}
-	// An entry the -h text has is not added twice.
-	d.AddMissing("OPTIONS", []Block{{Kind: Entry, Tag: "-V, --version", Lines: []string{"again"}}})
-	if n := len(d.Sections[2].Blocks); n != 2 {
-		t.Errorf("OPTIONS has %d entries after adding -V again, want 2", n)
+	// An entry the -h text has is not added twice; a command is added once.
+	d.AddMissing("OPTIONS", []Block{{Kind: Entry, Tag: "-V, --version", Lines: []string{"again"}}, {Kind: Entry, Tag: "keygen NAME"}})
+	d.AddMissing("OPTIONS", []Block{{Kind: Entry, Tag: "keygen NAME"}})
+	if n := len(d.Sections[2].Blocks); n != 3 || d.Sections[2].Blocks[2].Tag != "keygen NAME" {
+		t.Errorf("OPTIONS has %+v after adding -V again and keygen twice, want -V, -h, keygen NAME", d.Sections[2].Blocks)
 	}
 }
 

@@ -67,7 +67,7 @@ func TestRealBinaries(t *testing.T) {
 				t.Errorf("%s: %s has no entry in the man page", p.name, f)
 			}
 		}
-		for _, want := range []string{".SH NAME\n" + strings.ReplaceAll(p.name, "-", `\-`) + ` \- `, ".SH SYNOPSIS\n", ".SH SEE ALSO\n"} {
+		for _, want := range []string{".SH NAME\n" + strings.ReplaceAll(p.name, "-", `\-`) + ` \- `, ".SH SYNOPSIS\n", ".SH \"SEE ALSO\"\n"} {
 			if !strings.Contains(roff, want) {
 				t.Errorf("%s lacks %q", p.name, want)
 			}
