@@ -23,8 +23,8 @@
 #  5. apt-get install again (policy-rc.d: no start), the agent tests and
 #     the e2e on real Zabbix servers against the installed files, purge.
 #
-# PACKAGE_TEST_LIFECYCLE_ONLY=1 stops after 4 (for work on the packaging;
-# CI runs everything).
+# PACKAGE_TEST_LIFECYCLE_ONLY=1 stops after 4, PACKAGE_TEST_NO_INSTALL=1
+# after 3 (for work on the packaging; CI runs everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -43,13 +43,15 @@ tmp=$(mktemp -d /tmp/package-test.XXXXXX)
 chmod 0755 "$tmp"
 handpids=()
 
+installed=0 policy=0
 purge() {
 	for p in "${handpids[@]}"; do kill "$p" 2>/dev/null || true; done
 	apt-get purge -y -q -o DPkg::Lock::Timeout=600 vpoller zabbix-agent2-plugin-vpoller >/dev/null 2>&1 || true
 }
+# cleanup purges only what this run installed, removes only its policy-rc.d.
 cleanup() {
-	purge
-	rm -f /usr/sbin/policy-rc.d.package-test
+	[ "$installed" = 1 ] && purge
+	[ "$policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -100,8 +102,12 @@ say "1. versions: scripts/deb-version-test.sh (this build: $version)"
 bash scripts/deb-version-test.sh >"$tmp/version-test.log" || { cat "$tmp/version-test.log"; fail "deb-version-test"; }
 
 say "2. lintian (errors and warnings fail)"
-# Overrides are in packaging/lintian/, each with the reason.
-if ! lintian --fail-on error,warning --tag-display-limit 0 "${debs[@]}" >"$tmp/lintian.log" 2>&1; then
+# Overrides are in packaging/lintian/, each with the reason. A dirty
+# build's file name is longer than lintian's limit for archives (its
+# version carries the build time); such a build never goes to one.
+suppress=()
+case $version in *dirty*) suppress=(--suppress-tags package-has-long-file-name) ;; esac
+if ! lintian --fail-on error,warning --tag-display-limit 0 "${suppress[@]}" "${debs[@]}" >"$tmp/lintian.log" 2>&1; then
 	cat "$tmp/lintian.log"
 	fail "lintian"
 fi
@@ -252,8 +258,16 @@ done
 [ -s "$tmp/root-files" ] && fail "rpm -e left files in $root: $(tr '\n' ' ' <"$tmp/root-files")"
 say "rpm: contents, flags, scriptlets, scratch-root install, upgrade and erase ok"
 
+if [ "${PACKAGE_TEST_NO_INSTALL:-0}" = 1 ]; then
+	say "PACKAGE_TEST_NO_INSTALL=1: stop before installing anything on this machine"
+	exit 0
+fi
+
 say "4. deb life cycle: apt-get install ${debs[*]}"
 [ -e /usr/sbin/policy-rc.d ] && fail "/usr/sbin/policy-rc.d exists: it would keep the postinst from starting the daemons"
+dpkg-query -W -f='${db:Status-Status}\n' vpoller zabbix-agent2-plugin-vpoller 2>/dev/null | grep -qv "^not-installed$" &&
+	fail "vpoller or zabbix-agent2-plugin-vpoller is installed already: purge them first"
+installed=1
 apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${debs[@]/#/./}" >"$tmp/apt.log" 2>&1 ||
 	{ cat "$tmp/apt.log"; fail "apt-get install"; }
 for f in /usr/bin/vpoller-proxy /usr/bin/vpoller-worker /usr/bin/vpoller-client \
@@ -397,9 +411,11 @@ fi
 say "5. apt-get install (policy-rc.d: no start), agent tests and e2e against the installed files"
 printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 chmod +x /usr/sbin/policy-rc.d
+policy=1 installed=1
 apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${debs[@]/#/./}" >"$tmp/apt3.log" 2>&1 ||
-	{ rm -f /usr/sbin/policy-rc.d; cat "$tmp/apt3.log"; fail "apt-get install"; }
+	{ cat "$tmp/apt3.log"; fail "apt-get install"; }
 rm -f /usr/sbin/policy-rc.d
+policy=0
 /etc/init.d/vpoller-proxy status >/dev/null 2>&1 && fail "the postinst started vpoller-proxy although policy-rc.d forbids it"
 
 say "agent tests against the installed plugin, proxy and worker"
