@@ -237,19 +237,21 @@ check_scriptlet "$rpm_plugin" POSTUN 1 0 ""
 # Install into a scratch root, upgrade, erase.
 root=$tmp/rpmroot
 mkdir -p "$root"
-rpm --root "$root" --initdb
+# Debian's rpm keeps its database in ~/.rpmdb; the RHEL family's is /var/lib/rpm.
+rpmr() { rpm --root "$root" --dbpath /var/lib/rpm "$@" 2> >(grep -v "use Alien instead\|assuming you know what you are doing" >&2); }
+rpmr --initdb
 find "$root" -mindepth 1 | sort >"$tmp/root-empty"
-rpm --root "$root" -i --nodeps --noscripts "${rpms[@]}" 2>"$tmp/rpm-i.log" || { cat "$tmp/rpm-i.log"; fail "rpm -i into $root"; }
+rpmr -i --nodeps --noscripts "${rpms[@]}" 2>"$tmp/rpm-i.log" || { cat "$tmp/rpm-i.log"; fail "rpm -i into $root"; }
 grep -v "user vpoller does not exist\|group vpoller does not exist" "$tmp/rpm-i.log" >&2 || true
 for f in $(cat "$tmp/rpm-vpoller.list" "$tmp/rpm-plugin.list"); do
 	[ -e "$root$f" ] || fail "rpm -i: $f not in $root"
 done
 cmp -s "$root/usr/bin/vpoller-worker" bin/vpoller-worker || fail "rpm -i: $root/usr/bin/vpoller-worker is not bin/vpoller-worker"
-[ "$(rpm --root "$root" -q --qf '%{VERSION}\n' vpoller zabbix-agent2-plugin-vpoller | sort -u)" = "$version" ] || fail "rpm -q in $root"
-rpm --root "$root" -U --nodeps --noscripts "${rpms2[@]}" 2>/dev/null || fail "rpm -U to $version.1 in $root"
-[ "$(rpm --root "$root" -q --qf '%{VERSION}\n' vpoller zabbix-agent2-plugin-vpoller | sort -u)" = "$version.1" ] || fail "rpm -U did not upgrade to $version.1"
-rpm --root "$root" -e --nodeps --noscripts vpoller zabbix-agent2-plugin-vpoller || fail "rpm -e in $root"
-rpm --root "$root" -qa | grep -q vpoller && fail "rpm -e: still in the rpm database of $root"
+[ "$(rpmr -q --qf '%{VERSION}\n' vpoller zabbix-agent2-plugin-vpoller | sort -u)" = "$version" ] || fail "rpm -q in $root"
+rpmr -U --nodeps --noscripts "${rpms2[@]}" 2>/dev/null || fail "rpm -U to $version.1 in $root"
+[ "$(rpmr -q --qf '%{VERSION}\n' vpoller zabbix-agent2-plugin-vpoller | sort -u)" = "$version.1" ] || fail "rpm -U did not upgrade to $version.1"
+rpmr -e --nodeps --noscripts vpoller zabbix-agent2-plugin-vpoller || fail "rpm -e in $root"
+rpmr -qa | grep -q vpoller && fail "rpm -e: still in the rpm database of $root"
 for f in $(cat "$tmp/rpm-vpoller.list" "$tmp/rpm-plugin.list"); do
 	[ -e "$root$f" ] && fail "rpm -e left $f in $root"
 done
