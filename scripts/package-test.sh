@@ -24,7 +24,9 @@
 #     the e2e on real Zabbix servers against the installed files, purge.
 #
 # PACKAGE_TEST_LIFECYCLE_ONLY=1 stops after 4, PACKAGE_TEST_NO_INSTALL=1
-# after 3 (for work on the packaging; CI runs everything).
+# after 3, PACKAGE_TEST_SKIP_RELOAD=1 leaves out the init scripts' reload
+# (SIGHUP; for daemons that do not reload on it yet). All for work on the
+# packaging; CI runs everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -43,15 +45,37 @@ tmp=$(mktemp -d /tmp/package-test.XXXXXX)
 chmod 0755 "$tmp"
 handpids=()
 
-installed=0 policy=0
+installed=0 policy_saved=0
+# policy ARG: /usr/sbin/policy-rc.d for the steps below. "vpoller" lets
+# invoke-rc.d start, stop and restart vpoller-proxy and vpoller-worker only
+# (the postinst's starts and restarts are under test; every other package's
+# stay forbidden, as Docker images' own policy-rc.d does); "none" forbids
+# all. The machine's own policy-rc.d is kept aside and put back by cleanup.
+policy() {
+	if [ "$policy_saved" = 0 ]; then
+		if [ -e /usr/sbin/policy-rc.d ]; then mv /usr/sbin/policy-rc.d "$tmp/policy-rc.d.saved"; fi
+		policy_saved=1
+	fi
+	case $1 in
+	vpoller) printf '#!/bin/sh\n# package-test.sh\ncase "$1" in vpoller-proxy|vpoller-worker) exit 0 ;; esac\nexit 101\n' >/usr/sbin/policy-rc.d ;;
+	none) printf '#!/bin/sh\n# package-test.sh\nexit 101\n' >/usr/sbin/policy-rc.d ;;
+	esac
+	chmod 0755 /usr/sbin/policy-rc.d
+}
+restore_policy() {
+	[ "$policy_saved" = 1 ] || return 0
+	rm -f /usr/sbin/policy-rc.d
+	if [ -e "$tmp/policy-rc.d.saved" ]; then mv "$tmp/policy-rc.d.saved" /usr/sbin/policy-rc.d; fi
+	policy_saved=0
+}
 purge() {
 	for p in "${handpids[@]}"; do kill "$p" 2>/dev/null || true; done
 	apt-get purge -y -q -o DPkg::Lock::Timeout=600 vpoller zabbix-agent2-plugin-vpoller >/dev/null 2>&1 || true
 }
-# cleanup purges only what this run installed, removes only its policy-rc.d.
+# cleanup purges only what this run installed, puts the policy-rc.d back.
 cleanup() {
 	[ "$installed" = 1 ] && purge
-	[ "$policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+	restore_policy
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -266,10 +290,10 @@ if [ "${PACKAGE_TEST_NO_INSTALL:-0}" = 1 ]; then
 fi
 
 say "4. deb life cycle: apt-get install ${debs[*]}"
-[ -e /usr/sbin/policy-rc.d ] && fail "/usr/sbin/policy-rc.d exists: it would keep the postinst from starting the daemons"
 dpkg-query -W -f='${db:Status-Status}\n' vpoller zabbix-agent2-plugin-vpoller 2>/dev/null | grep -qv "^not-installed$" &&
 	fail "vpoller or zabbix-agent2-plugin-vpoller is installed already: purge them first"
 installed=1
+policy vpoller
 apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${debs[@]/#/./}" >"$tmp/apt.log" 2>&1 ||
 	{ cat "$tmp/apt.log"; fail "apt-get install"; }
 for f in /usr/bin/vpoller-proxy /usr/bin/vpoller-worker /usr/bin/vpoller-client \
@@ -339,10 +363,16 @@ for u in vpoller-proxy vpoller-worker; do
 	/etc/init.d/$u restart >/dev/null || fail "$u restart"
 	pid2=$(pidfile_pid $u)
 	[ "$pid2" != "$pid" ] && [ ! -e "/proc/$pid" ] && [ -e "/proc/$pid2" ] || fail "$u restart: pid $pid -> $pid2"
+	wait_for "$u status after the restart" 10 $u status || fail "see above"
+	if [ "${PACKAGE_TEST_SKIP_RELOAD:-0}" = 1 ]; then
+		echo "package-test: PACKAGE_TEST_SKIP_RELOAD=1: $u reload not tested" >&2
+		continue
+	fi
 	/etc/init.d/$u reload >/dev/null || fail "$u reload"
-	/etc/init.d/$u status >/dev/null && [ "$(pidfile_pid $u)" = "$pid2" ] || fail "$u reload (SIGHUP) ended the daemon"
+	# The management socket answers after the SIGHUP was handled: the same process.
+	wait_for "$u status after reload" 5 $u status || fail "$u reload (SIGHUP) ended the daemon"
+	[ "$(pidfile_pid $u)" = "$pid2" ] && [ -e "/proc/$pid2" ] || fail "$u reload (SIGHUP) ended the daemon (pid $pid2)"
 done
-wait_for "worker status after the restarts" 10 vpoller-worker status || fail "see above"
 grep -q . /var/log/vpoller/vpoller-proxy.log || fail "/var/log/vpoller/vpoller-proxy.log is empty: the init script's --output"
 
 say "4c. a by-hand start as user vpoller (README: no systemd, no init script)"
@@ -388,7 +418,7 @@ grep -q "^# an admin's change" /etc/vpoller/vpoller.conf || fail "the upgrade re
 say "4e. purge with the daemons running, a link made as systemctl enable does, another process of vpoller"
 # The admin disabled the worker through deb-systemd-helper, then enabled
 # it with systemctl (a link deb-systemd-helper has not recorded).
-deb-systemd-helper disable vpoller-worker.service
+DPKG_MAINTSCRIPT_PACKAGE=vpoller deb-systemd-helper disable vpoller-worker.service
 [ -L /etc/systemd/system/multi-user.target.wants/vpoller-worker.service ] && fail "deb-systemd-helper disable left the link"
 systemctl enable vpoller-worker.service >/dev/null 2>&1 ||
 	ln -s /lib/systemd/system/vpoller-worker.service /etc/systemd/system/multi-user.target.wants/vpoller-worker.service
@@ -403,6 +433,7 @@ left=$(left_behind)
 pgrep -U "$vuid" >/dev/null && fail "processes of the purged user vpoller ($vuid) still run: $(pgrep -a -U "$vuid")"
 for p in "${handpids[@]}"; do wait "$p" 2>/dev/null || true; done
 handpids=()
+restore_policy
 say "deb life cycle ok: installed, started, restarted, upgraded, purged; nothing left"
 
 if [ "${PACKAGE_TEST_LIFECYCLE_ONLY:-0}" = 1 ]; then
@@ -411,13 +442,11 @@ if [ "${PACKAGE_TEST_LIFECYCLE_ONLY:-0}" = 1 ]; then
 fi
 
 say "5. apt-get install (policy-rc.d: no start), agent tests and e2e against the installed files"
-printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-chmod +x /usr/sbin/policy-rc.d
-policy=1 installed=1
+policy none
+installed=1
 apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${debs[@]/#/./}" >"$tmp/apt3.log" 2>&1 ||
 	{ cat "$tmp/apt3.log"; fail "apt-get install"; }
-rm -f /usr/sbin/policy-rc.d
-policy=0
+restore_policy
 /etc/init.d/vpoller-proxy status >/dev/null 2>&1 && fail "the postinst started vpoller-proxy although policy-rc.d forbids it"
 
 say "agent tests against the installed plugin, proxy and worker"
