@@ -427,7 +427,10 @@ setsid runuser -u vpoller -- sleep 600 >/dev/null 2>&1 &
 handpids+=($!)
 wait_for "a process of vpoller" 5 pgrep -u vpoller -x sleep || fail "see above"
 vuid=$(id -u vpoller)
-purge
+# apt-get purge itself, not purge(): that would end the runuser first.
+apt-get purge -y -q -o DPkg::Lock::Timeout=600 vpoller zabbix-agent2-plugin-vpoller >"$tmp/purge.log" 2>&1 ||
+	{ cat "$tmp/purge.log"; fail "apt-get purge"; }
+grep -q "stopping the processes of the user vpoller" "$tmp/purge.log" || fail "the purge did not say it stopped the processes of vpoller"
 left=$(left_behind)
 [ -z "$left" ] || fail "left behind after purge: $left"
 pgrep -U "$vuid" >/dev/null && fail "processes of the purged user vpoller ($vuid) still run: $(pgrep -a -U "$vuid")"
