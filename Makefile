@@ -77,22 +77,33 @@ faults: build
 e2e:
 	bash e2e/run.sh
 
-# Debian packages vpoller and zabbix-agent2-plugin-vpoller in $(DIST)/
-# (nfpm, a Go tool dependency of this module; version from git tags).
+# The packages vpoller and zabbix-agent2-plugin-vpoller, .deb and .rpm, in
+# $(DIST)/ (nfpm, a Go tool dependency of this module). PKG_VERSION comes
+# from scripts/deb-version.sh (tag, commit count, dirty mark) unless given;
+# the binaries are built with it (--version shows it), and the man pages
+# are generated from their -h text (internal/manpage/gen).
 DIST       ?= dist
-DEB_VERSION ?= $(shell bash scripts/deb-version.sh)
-DEB_ARCH   ?= $(shell $(GO) env GOARCH)
-package: build
-	@mkdir -p $(DIST) && rm -f $(DIST)/*.deb
-	bash scripts/deb-changelog.sh vpoller $(DEB_VERSION) > $(DIST)/changelog-vpoller.gz
-	bash scripts/deb-changelog.sh zabbix-agent2-plugin-vpoller $(DEB_VERSION) > $(DIST)/changelog-zabbix-agent2-plugin-vpoller.gz
-	for p in vpoller plugin; do \
-	  DEB_VERSION=$(DEB_VERSION) DEB_ARCH=$(DEB_ARCH) $(GO) tool nfpm package -f packaging/$$p.yaml -p deb -t $(DIST)/ || exit 1; \
-	done
+PKG_VERSION ?=
+PKG_ARCH   ?= $(shell $(GO) env GOARCH)
+package:
+	@set -e; v='$(PKG_VERSION)'; [ -n "$$v" ] || v=$$(bash scripts/deb-version.sh); \
+	echo "package version $$v"; \
+	$(MAKE) --no-print-directory build VERSION="$$v"; \
+	bash scripts/copyright.sh check $(BIN); \
+	mkdir -p $(DIST) && rm -f $(DIST)/*.deb $(DIST)/*.rpm; \
+	$(GO) run ./internal/manpage/gen -bin $(BIN) -out $(DIST)/man -source "vpoller $$v" -date "$$(git log -1 --format=%cs)"; \
+	for p in vpoller zabbix-agent2-plugin-vpoller; do \
+	  bash scripts/deb-changelog.sh $$p "$$v" > $(DIST)/changelog-$$p.gz; done; \
+	for p in vpoller plugin; do for f in deb rpm; do \
+	  PKG_VERSION="$$v" PKG_ARCH=$(PKG_ARCH) PKG_BIN=$(BIN) PKG_DIST=$(DIST) $(GO) tool nfpm package -f packaging/$$p.yaml -p $$f -t $(DIST)/ >/dev/null; \
+	done; done; \
+	ls -l $(DIST)/*.deb $(DIST)/*.rpm
 
-# The packages end to end (CI, as root): apt-get install both .debs, the
-# agent tests and the e2e on real Zabbix against the installed files, then
-# purge and check that nothing is left.
+# The packages' life cycle (CI, as root; scripts/package-test.sh): versions
+# order, the deb installed, started by hand, by the init script, upgraded to
+# a rebuilt higher version, purged with the daemons running; the agent
+# tests and the e2e on real Zabbix against the installed files; the rpms'
+# contents, scriptlets, scratch-root install and erase; lintian.
 package-test:
 	bash scripts/package-test.sh
 
@@ -103,12 +114,18 @@ install: build
 	install -m 0644 conf/zabbix_agent2.d/plugins.d/vpoller.conf $(DESTDIR)$(AGENT_CONF_DIR)/vpoller.conf
 	test -e $(DESTDIR)/etc/vpoller/vpoller.conf || install -m 0644 conf/vpoller.conf $(DESTDIR)/etc/vpoller/vpoller.conf
 	install -m 0644 conf/vsphere.d/vcenter.example.org.conf.example $(DESTDIR)/etc/vpoller/vsphere.d/
-	install -d $(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)/etc/systemd/system/zabbix-agent2.service.d
+	install -d $(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)/etc/systemd/system/zabbix-agent2.service.d $(DESTDIR)/etc/init.d
 	install -m 0644 conf/systemd/vpoller-proxy.service conf/systemd/vpoller-worker.service $(DESTDIR)$(SYSTEMD_DIR)/
-	install -m 0644 conf/systemd/zabbix-agent2-restart.conf $(DESTDIR)/etc/systemd/system/zabbix-agent2.service.d/vpoller-restart.conf
+	install -m 0644 conf/systemd/zabbix-agent2.service.d/vpoller-restart.conf $(DESTDIR)/etc/systemd/system/zabbix-agent2.service.d/vpoller-restart.conf
+	install -m 0755 conf/init.d/vpoller-proxy conf/init.d/vpoller-worker $(DESTDIR)/etc/init.d/
+	$(GO) run ./internal/manpage/gen -bin $(BIN) -out $(BIN)/man -source "vpoller $(VERSION)"
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/zabbix-vpoller/templates
+	install -m 0644 $(BIN)/man/*.1.gz $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(BIN)/man/*.8.gz $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 templates/vpoller_*.yaml $(DESTDIR)$(PREFIX)/share/zabbix-vpoller/templates/
 	@# The daemons run as the system user vpoller (not when staging into DESTDIR).
 	if [ -z "$(DESTDIR)" ] && ! id vpoller >/dev/null 2>&1; then \
-	  useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vpoller; fi
+	  useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin vpoller; fi
 	if [ -z "$(DESTDIR)" ]; then chown -R vpoller:vpoller /etc/vpoller/vsphere.d && chmod 0700 /etc/vpoller/vsphere.d; fi
 	@# The plugin keeps its vpoller.events positions in the zabbix user's /var/lib/zabbix.
 	if [ -z "$(DESTDIR)" ] && [ ! -d /var/lib/zabbix ] && id zabbix >/dev/null 2>&1; then \

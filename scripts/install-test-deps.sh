@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite uses, on Debian bookworm as root:
 #   zabbix-agent2 6.0 (real agent for the plugin tests), lintian (checks the
-#   .debs of make package), python3-zmq (a libzmq
+#   .debs of make package), rpm (checks the .rpms: contents, scriptlets, a
+#   scratch-root install and erase), man-db (man -l on the pages),
+#   python3-zmq (a libzmq
 #   peer playing the original Python vPoller), and Zabbix agent 2 7.0 from
 #   bookworm-backports unpacked beside 6.0 (scripts/fetch-agent70.sh).
 # The Zabbix servers for the template tests are installed by e2e/run.sh.
@@ -11,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in zabbix-agent2 python3-zmq ca-certificates git lintian; do
+for p in zabbix-agent2 python3-zmq ca-certificates git lintian rpm man-db; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
