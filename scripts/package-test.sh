@@ -330,7 +330,10 @@ for b in /usr/bin/vpoller-proxy:8 /usr/bin/vpoller-worker:8 /usr/bin/vpoller-cli
 	bin=${b%:*} page=/usr/share/man/man${b##*:}/$(basename "${b%:*}").${b##*:}.gz
 	tagged=$(zcat "$page" | sed -n '/^\.TP$/{n;p}' | sed 's/\\f[BIR]//g; s/\\-/-/g')
 	for f in $("$bin" -h 2>&1 | grep -oE '(^|[][ |,(])--?[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*' | sed 's/^[][ |,(]//' | sort -u); do
-		echo "$tagged" | grep -qE -- "(^|[ ,])$f([ ,]|$)" || fail "$page has no entry for $f ($bin -h mentions it)"
+		# Go's flag package takes -x and --x alike (--version documented as -version).
+		alt=$f
+		case $f in --*) alt="--?${f#--}" ;; esac
+		echo "$tagged" | grep -qE -- "(^|[ ,])$alt([ ,]|$)" || fail "$page has no entry for $f ($bin -h mentions it)"
 	done
 	man -l "$page" >/dev/null 2>&1 || fail "man -l $page"
 done

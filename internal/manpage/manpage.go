@@ -345,6 +345,13 @@ func FlagsIn(text string) []string {
 	return out
 }
 
+// Documents reports whether tagged (TaggedFlags of a page) has an entry for
+// flag. Go's flag package takes -x and --x alike, so a usage text that
+// writes --version is answered by an entry for -version.
+func Documents(tagged map[string]bool, flag string) bool {
+	return tagged[flag] || (strings.HasPrefix(flag, "--") && tagged[flag[1:]])
+}
+
 // EntryFlags returns the flags the entries of d name (their tags), each once.
 func (d *Doc) EntryFlags() map[string]bool {
 	out := map[string]bool{}

@@ -183,7 +183,7 @@ func write(p page, bin, out, source, date string) error {
 	tagged := manpage.TaggedFlags(roff.String())
 	var missing []string
 	for _, f := range manpage.FlagsIn(usage) {
-		if !tagged[f] {
+		if !manpage.Documents(tagged, f) {
 			missing = append(missing, f)
 		}
 	}
