@@ -38,6 +38,8 @@ type Service struct {
 
 	requests, coalesced atomic.Uint64
 
+	unknown unknownLog // requests for names no agent has
+
 	closeOnce sync.Once
 }
 
@@ -141,7 +143,8 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 	}
 	a, ok := s.agents[req.Hostname]
 	if !ok {
-		return vpoller.Fail(MsgUnknownAgent)
+		s.unknown.note(s.log, req.Hostname, s.names, time.Now())
+		return unknownAgentReply(req.Hostname, s.names)
 	}
 	if mi.Missing(req) != "" {
 		return vpoller.Fail(vpoller.MsgInvalidTask)

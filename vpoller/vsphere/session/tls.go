@@ -74,19 +74,110 @@ func (t *agentTLS) install(sc *soap.Client) {
 }
 
 // dial opens one TLS connection with one handshake and explains the
-// verification failures operators meet most.
+// verification failures operators meet most (see CertificateError).
 func (t *agentTLS) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := t.dialer.DialContext(ctx, network, addr)
 	if err == nil {
 		return c, nil
 	}
-	var he x509.HostnameError
-	if errors.As(err, &he) && he.Certificate != nil {
-		return nil, fmt.Errorf("TLS connection to %s: the certificate is not issued for %q (it names %s); "+
-			"connect by one of those names, or pin the certificate's thumbprint: %w",
-			addr, he.Host, certNames(he.Certificate), err)
+	if ce := certificateError(addr, err); ce != nil {
+		return nil, ce
 	}
 	return nil, fmt.Errorf("TLS connection to %s: %w", addr, err)
+}
+
+// CertificateError is a vCenter certificate that failed verification:
+// signed by an authority the worker does not trust (vCenter's own VMCA,
+// a self-signed certificate), issued for other names, or expired. Its
+// message names the fix, with the SHA-256 fingerprint of the certificate
+// vCenter presented, ready to paste as the agent's thumbprint, and the
+// openssl command that shows it independently.
+type CertificateError struct {
+	Addr   string // host:port dialled
+	Reason string // what is wrong with the certificate, in words
+	// SHA256 is the presented (leaf) certificate's fingerprint in
+	// ParseThumbprint's form; empty if the error carried no certificate.
+	SHA256 string
+	Err    error // the x509 error
+}
+
+func (e *CertificateError) Error() string {
+	host, port, err := net.SplitHostPort(e.Addr)
+	if err != nil {
+		host, port = e.Addr, "443"
+	}
+	openssl := fmt.Sprintf("openssl s_client -connect %s </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256",
+		net.JoinHostPort(host, port))
+	pin := "thumbprint = <its SHA-256 fingerprint, from: " + openssl + ">"
+	if e.SHA256 != "" {
+		pin = "thumbprint = " + e.SHA256 + " (the SHA-256 fingerprint of the certificate presented; " +
+			"compare it with what vCenter shows, or with: " + openssl + " run where no one can intercept)"
+	}
+	return fmt.Sprintf("TLS connection to %s: %s. To trust it, set in the vCenter's file in vsphere.d either %s, "+
+		"or ca_file = /path/to/ca.pem (the CA that signs it; vCenter's own: https://%s/certs/download.zip); "+
+		"then restart vpoller-worker [%v]", e.Addr, e.Reason, pin, host, e.Err)
+}
+
+func (e *CertificateError) Unwrap() error { return e.Err }
+
+// certificateError recognises the verification failures of a TLS dial
+// to addr and returns them as a *CertificateError (nil for any other
+// error). The presented certificate comes from the handshake's
+// tls.CertificateVerificationError (the leaf: what a pin compares), or
+// from the x509 error itself.
+func certificateError(addr string, err error) *CertificateError {
+	var leaf *x509.Certificate
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
+		leaf = cve.UnverifiedCertificates[0]
+	}
+	var (
+		uae x509.UnknownAuthorityError
+		he  x509.HostnameError
+		cie x509.CertificateInvalidError
+	)
+	ce := &CertificateError{Addr: addr, Err: err}
+	switch {
+	case errors.As(err, &uae):
+		if leaf == nil {
+			leaf = uae.Cert
+		}
+		ce.Reason = "vCenter's certificate is signed by an authority this worker does not trust"
+		if leaf != nil && leaf.Issuer.String() == leaf.Subject.String() {
+			ce.Reason = "vCenter's certificate is self-signed, so no authority this worker trusts vouches for it"
+		}
+		if leaf != nil {
+			ce.Reason += fmt.Sprintf(" (subject %s, issuer %s)", leaf.Subject, leaf.Issuer)
+		}
+	case errors.As(err, &he):
+		if leaf == nil {
+			leaf = he.Certificate
+		}
+		names := "no names"
+		if he.Certificate != nil {
+			names = certNames(he.Certificate)
+		}
+		ce.Reason = fmt.Sprintf("the certificate is not issued for %q (it names %s); connect by one of those names (hostname in the vCenter's file)", he.Host, names)
+	case errors.As(err, &cie) && cie.Reason == x509.Expired:
+		if leaf == nil {
+			leaf = cie.Cert
+		}
+		c := cie.Cert
+		switch {
+		case c != nil && time.Now().After(c.NotAfter):
+			ce.Reason = fmt.Sprintf("the certificate %s expired on %s; renew it on vCenter", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))
+		case c != nil:
+			ce.Reason = fmt.Sprintf("the certificate %s is not valid before %s (check the clocks of this host and vCenter)", c.Subject, c.NotBefore.UTC().Format(time.RFC3339))
+		default:
+			ce.Reason = "the certificate has expired or is not yet valid"
+		}
+	default:
+		return nil
+	}
+	if leaf != nil {
+		ce.SHA256 = soap.ThumbprintSHA256(leaf)
+	}
+	return ce
 }
 
 // ThumbprintError is a server certificate that does not match the pinned
@@ -98,8 +189,9 @@ type ThumbprintError struct {
 }
 
 func (e *ThumbprintError) Error() string {
-	return fmt.Sprintf("server certificate thumbprint does not match the pinned one: expected %s %s, server presented %s",
-		e.Algorithm, e.Want, e.Got)
+	return fmt.Sprintf("server certificate thumbprint does not match the pinned one: expected %s %s, server presented %s "+
+		"(if vCenter's certificate was replaced on purpose, set thumbprint = %s; otherwise someone may be intercepting)",
+		e.Algorithm, e.Want, e.Got, e.Got)
 }
 
 // Lengths of thumbprints in ParseThumbprint's form.
