@@ -232,9 +232,9 @@ func TestCLIUntrustedCertificateNamesTheThumbprint(t *testing.T) {
 	for _, want := range []string{
 		"Cannot connect to vSphere agent " + host,
 		"is self-signed",
-		"thumbprint = " + fp + " (the SHA-256 fingerprint of the certificate presented",
+		"To fix: pin the certificate in the vCenter's file in vsphere.d: thumbprint = " + fp + " (the SHA-256 fingerprint of the certificate presented",
 		fmt.Sprintf("openssl s_client -connect %s:%s </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256", host, port),
-		"ca_file = /path/to/ca.pem",
+		"or give the CA that signs it: ca_file = /path/to/ca.pem",
 		"x509: certificate signed by unknown authority",
 	} {
 		if resp.Success != 1 || !strings.Contains(resp.Msg, want) {

@@ -104,6 +104,9 @@ func RunTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	p := New()
 	p.UseLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	for _, w := range misspeltLines(lines, Name) {
+		p.log.Warn(w)
+	}
 	if err := p.Configure(agent2.GlobalOptions{Timeout: agentTimeout(lines)}, opts); err != nil {
 		where := "the command line"
 		if conf != "" {
@@ -116,12 +119,13 @@ func RunTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	value, err := p.Export(ctx, agent2.Request{Key: name, Params: params, Timeout: time.Duration(timeout) * time.Second})
 	if err != nil {
-		fmt.Fprintf(stdout, "%s [m|ZBX_NOTSUPPORTED] [%s]\n", testKeyColumn(key), err)
+		fmt.Fprintf(stdout, "%s[m|ZBX_NOTSUPPORTED] [%s]\n", testKeyColumn(key), err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s [s|%s]\n", testKeyColumn(key), value)
+	fmt.Fprintf(stdout, "%s[s|%s]\n", testKeyColumn(key), value)
 	return 0
 }
 
-// testKeyColumn pads the key as zabbix_agent2 -t does.
-func testKeyColumn(key string) string { return fmt.Sprintf("%-45s", key) }
+// testKeyColumn pads the key as zabbix_agent2 -t does (a key of 46
+// characters or more is followed by no space at all).
+func testKeyColumn(key string) string { return fmt.Sprintf("%-46s", key) }

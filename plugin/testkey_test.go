@@ -147,11 +147,11 @@ func TestRunTest(t *testing.T) {
 	}
 	key := "vpoller.poll[vm.get,vcsim.local,DC0_H0_VM0,runtime.powerState]"
 	stdout, stderr, code := runTest(t, "-c", conf, "-t", key)
-	if want := pad(key) + " [s|poweredOn]\n"; code != 0 || stdout != want || stderr != "" {
+	if want := pad(key) + "[s|poweredOn]\n"; code != 0 || stdout != want || stderr != "" {
 		t.Errorf("rc=%d stdout=%q stderr=%q; want %q", code, stdout, stderr, want)
 	}
 	stdout, _, code = runTest(t, "-t", "vpoller.poll[vm.get,vcsim.local,nosuchvm,runtime.powerState]", "-e", s.Endpoint, "-c", conf)
-	if want := pad("vpoller.poll[vm.get,vcsim.local,nosuchvm,runtime.powerState]") + " [m|ZBX_NOTSUPPORTED] [Cannot find object nosuchvm]\n"; code != 1 || stdout != want {
+	if want := pad("vpoller.poll[vm.get,vcsim.local,nosuchvm,runtime.powerState]") + "[m|ZBX_NOTSUPPORTED] [Cannot find object nosuchvm]\n"; code != 1 || stdout != want {
 		t.Errorf("rc=%d stdout=%q; want %q", code, stdout, want)
 	}
 	for _, tc := range []struct {
@@ -179,7 +179,7 @@ func TestRunTestProxyDown(t *testing.T) {
 	dead := "tcp://" + testutil.FreeAddr(t)
 	start := time.Now()
 	stdout, _, code := runTest(t, "-c", "/dev/null", "-e", dead, "-t", "vpoller.poll[about,vc01.example.org,,version]")
-	want := pad("vpoller.poll[about,vc01.example.org,,version]") + " [m|ZBX_NOTSUPPORTED] [vPoller proxy " + dead +
+	want := pad("vpoller.poll[about,vc01.example.org,,version]") + "[m|ZBX_NOTSUPPORTED] [vPoller proxy " + dead +
 		": connection refused (kept trying for 2.5s): is vpoller-proxy running, and listening on that endpoint (Plugins.VPoller.Endpoint or the key's endpoint parameter)?]\n"
 	if code != 1 || stdout != want {
 		t.Errorf("rc=%d stdout\n%s\nwant\n%s", code, stdout, want)

@@ -19,7 +19,7 @@ func TestNameMessages(t *testing.T) {
 	}{
 		{"VC01.example.org", []string{"vc02.example.org", "vc01.example.org"}, "vc01.example.org, vc02.example.org", "vc01.example.org"},
 		{"vc01", []string{"vc01.example.org"}, "vc01.example.org", "vc01.example.org"},
-		{"VC01.EXAMPLE.ORG.", []string{"vc01.example.org"}, "vc01.example.org", ""},
+		{"VC01.EXAMPLE.ORG.", []string{"vc01.example.org"}, "vc01.example.org", "vc01.example.org"},
 		{"vc01.example.org", []string{"VC01"}, "VC01", "VC01"},
 		{"10.0.0.5", []string{"vc01.example.org"}, "vc01.example.org", ""},
 		{"vc0", []string{"vc01.example.org"}, "vc01.example.org", ""},

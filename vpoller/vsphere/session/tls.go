@@ -93,8 +93,10 @@ func (t *agentTLS) dial(ctx context.Context, network, addr string) (net.Conn, er
 // vCenter presented, ready to paste as the agent's thumbprint, and the
 // openssl command that shows it independently.
 type CertificateError struct {
-	Addr   string // host:port dialled
-	Reason string // what is wrong with the certificate, in words
+	Addr string // host:port dialled
+	// Problem is what is wrong with the certificate, in words; Fix the
+	// fix particular to it ("" when pinning or a CA file is the fix).
+	Problem, Fix string
 	// SHA256 is the presented (leaf) certificate's fingerprint in
 	// ParseThumbprint's form; empty if the error carried no certificate.
 	SHA256 string
@@ -108,14 +110,19 @@ func (e *CertificateError) Error() string {
 	}
 	openssl := fmt.Sprintf("openssl s_client -connect %s </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256",
 		net.JoinHostPort(host, port))
-	pin := "thumbprint = <its SHA-256 fingerprint, from: " + openssl + ">"
+	pin := "pin the certificate in the vCenter's file in vsphere.d: thumbprint = <its SHA-256 fingerprint, from: " + openssl + ">"
 	if e.SHA256 != "" {
-		pin = "thumbprint = " + e.SHA256 + " (the SHA-256 fingerprint of the certificate presented; " +
-			"compare it with what vCenter shows, or with: " + openssl + " run where no one can intercept)"
+		pin = "pin the certificate in the vCenter's file in vsphere.d: thumbprint = " + e.SHA256 +
+			" (the SHA-256 fingerprint of the certificate presented; compare it with what vCenter shows, or with: " +
+			openssl + " run where no one can intercept)"
 	}
-	return fmt.Sprintf("TLS connection to %s: %s. To trust it, set in the vCenter's file in vsphere.d either %s, "+
-		"or ca_file = /path/to/ca.pem (the CA that signs it; vCenter's own: https://%s/certs/download.zip); "+
-		"then restart vpoller-worker [%v]", e.Addr, e.Reason, pin, host, e.Err)
+	fixes := pin
+	if e.Fix != "" {
+		fixes = e.Fix + "; or " + pin
+	} else {
+		fixes += "; or give the CA that signs it: ca_file = /path/to/ca.pem (vCenter's own CA: https://" + host + "/certs/download.zip)"
+	}
+	return fmt.Sprintf("TLS connection to %s: %s. To fix: %s; then restart vpoller-worker [%v]", e.Addr, e.Problem, fixes, e.Err)
 }
 
 func (e *CertificateError) Unwrap() error { return e.Err }
@@ -142,12 +149,12 @@ func certificateError(addr string, err error) *CertificateError {
 		if leaf == nil {
 			leaf = uae.Cert
 		}
-		ce.Reason = "vCenter's certificate is signed by an authority this worker does not trust"
+		ce.Problem = "vCenter's certificate is signed by an authority this worker does not trust"
 		if leaf != nil && leaf.Issuer.String() == leaf.Subject.String() {
-			ce.Reason = "vCenter's certificate is self-signed, so no authority this worker trusts vouches for it"
+			ce.Problem = "vCenter's certificate is self-signed, so no authority this worker trusts vouches for it"
 		}
 		if leaf != nil {
-			ce.Reason += fmt.Sprintf(" (subject %s, issuer %s)", leaf.Subject, leaf.Issuer)
+			ce.Problem += fmt.Sprintf(" (subject %s, issuer %s)", leaf.Subject, leaf.Issuer)
 		}
 	case errors.As(err, &he):
 		if leaf == nil {
@@ -157,19 +164,22 @@ func certificateError(addr string, err error) *CertificateError {
 		if he.Certificate != nil {
 			names = certNames(he.Certificate)
 		}
-		ce.Reason = fmt.Sprintf("the certificate is not issued for %q (it names %s); connect by one of those names (hostname in the vCenter's file)", he.Host, names)
+		ce.Problem = fmt.Sprintf("the certificate is not issued for %q (it names %s)", he.Host, names)
+		ce.Fix = "connect by one of those names (hostname in the vCenter's file)"
 	case errors.As(err, &cie) && cie.Reason == x509.Expired:
 		if leaf == nil {
 			leaf = cie.Cert
 		}
-		c := cie.Cert
-		switch {
+		switch c := cie.Cert; {
 		case c != nil && time.Now().After(c.NotAfter):
-			ce.Reason = fmt.Sprintf("the certificate %s expired on %s; renew it on vCenter", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))
+			ce.Problem = fmt.Sprintf("the certificate %s expired on %s", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))
+			ce.Fix = "renew it on vCenter"
 		case c != nil:
-			ce.Reason = fmt.Sprintf("the certificate %s is not valid before %s (check the clocks of this host and vCenter)", c.Subject, c.NotBefore.UTC().Format(time.RFC3339))
+			ce.Problem = fmt.Sprintf("the certificate %s is not valid before %s", c.Subject, c.NotBefore.UTC().Format(time.RFC3339))
+			ce.Fix = "check the clocks of this host and of vCenter"
 		default:
-			ce.Reason = "the certificate has expired or is not yet valid"
+			ce.Problem = "the certificate has expired or is not yet valid"
+			ce.Fix = "renew it on vCenter, or check the clocks"
 		}
 	default:
 		return nil

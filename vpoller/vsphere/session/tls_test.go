@@ -230,15 +230,15 @@ func TestCertificateErrors(t *testing.T) {
 	}{
 		{"self-signed", selfSigned, selfKey, "", []string{
 			"vCenter's certificate is self-signed, so no authority this worker trusts vouches for it (subject CN=vc01, issuer CN=vc01)",
-			"thumbprint = " + soap.ThumbprintSHA256(selfSigned) + " (the SHA-256 fingerprint of the certificate presented",
-			"openssl s_client -connect 127.0.0.1:PORT </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256",
-			"ca_file = /path/to/ca.pem (the CA that signs it; vCenter's own: https://127.0.0.1/certs/download.zip); then restart vpoller-worker",
+			"To fix: pin the certificate in the vCenter's file in vsphere.d: thumbprint = " + soap.ThumbprintSHA256(selfSigned) + " (the SHA-256 fingerprint of the certificate presented",
+			"openssl s_client -connect 127.0.0.1:PORT </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 run where no one can intercept)",
+			"; or give the CA that signs it: ca_file = /path/to/ca.pem (vCenter's own CA: https://127.0.0.1/certs/download.zip); then restart vpoller-worker",
 			"[tls: failed to verify certificate: x509: certificate signed by unknown authority]"}},
 		{"other name", otherName, otherKey, caFile, []string{
-			`the certificate is not issued for "127.0.0.1" (it names vc02.example.org); connect by one of those names`,
+			`the certificate is not issued for "127.0.0.1" (it names vc02.example.org). To fix: connect by one of those names (hostname in the vCenter's file); or pin the certificate`,
 			"thumbprint = " + soap.ThumbprintSHA256(otherName) + " "}},
 		{"expired", expired, expiredKey, caFile, []string{
-			"the certificate CN=vc03 expired on " + expired.NotAfter.UTC().Format(time.DateOnly) + "; renew it on vCenter",
+			"the certificate CN=vc03 expired on " + expired.NotAfter.UTC().Format(time.DateOnly) + ". To fix: renew it on vCenter; or pin the certificate",
 			"thumbprint = " + soap.ThumbprintSHA256(expired) + " ",
 			"x509: certificate has expired or is not yet valid"}},
 	} {
