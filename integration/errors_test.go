@@ -82,7 +82,7 @@ func startErrChain(t *testing.T, agents []vsphere.AgentConfig) *errChain {
 // ends, then closes svc.
 func runErrWorker(t *testing.T, svc *vsphere.Service, backend string, logger *slog.Logger) {
 	t.Helper()
-	w, err := worker.New(svc, worker.Options{Proxy: backend, Concurrency: 8, Logger: logger})
+	w, err := worker.New(svc, worker.Options{Proxy: backend, Concurrency: 8, Logger: logger, Unreachable: vsphere.Unreachable})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,5 +247,42 @@ func TestCLIUntrustedCertificateNamesTheThumbprint(t *testing.T) {
 	resp, _ = cli(t, bin, "-e", c.frontend, "-t", "20000", "-r", "1", "-m", "about", "-V", host, "-p", "version")
 	if resp.Failed() {
 		t.Fatalf("with the pasted thumbprint: %q", resp.Msg)
+	}
+}
+
+// D7, a vCenter that goes down after the worker connected (its mirror
+// synced): requests are answered at once with the vCenter's name and
+// the refusal, not after the request's timeout.
+func TestCLIVCenterGoesDown(t *testing.T) {
+	bin := buildClient(t)
+	model := simulator.VPX()
+	if err := model.Create(); err != nil {
+		t.Fatal(err)
+	}
+	model.Service.TLS = new(tls.Config)
+	sim := model.Service.NewServer()
+	t.Cleanup(func() { sim.Close(); model.Remove() })
+	pass, _ := sim.URL.User.Password()
+	c := startErrChain(t, []vsphere.AgentConfig{{Name: "vc01.example.org", Host: sim.URL.Hostname(), Port: mustPort(t, sim.URL),
+		Username: sim.URL.User.Username(), Password: pass, Thumbprint: soap.ThumbprintSHA256(sim.Certificate())}})
+	args := []string{"-e", c.frontend, "-t", "20000", "-r", "1", "-m", "vm.get", "-V", "vc01.example.org", "-n", "DC0_H0_VM0", "-p", "runtime.powerState"}
+	for range 3 {
+		if resp, _ := cli(t, bin, args...); resp.Failed() {
+			t.Fatalf("vCenter up: %q", resp.Msg)
+		}
+	}
+	sim.CloseClientConnections() // the mirror's long poll: Close would wait for it
+	sim.Close()
+	for i := range 4 { // the breaker opens after 3: its message too
+		start := time.Now()
+		resp, _ := cli(t, bin, args...)
+		took := time.Since(start)
+		if !strings.Contains(resp.Msg, "vc01.example.org") || !strings.Contains(resp.Msg, "connection refused") {
+			t.Errorf("request %d: msg %q; want the vCenter's name and \"connection refused\"", i+1, resp.Msg)
+		}
+		if took > 5*time.Second {
+			t.Errorf("request %d took %v: a refused connection is known at once", i+1, took)
+		}
+		t.Logf("request %d (%v): %s", i+1, took.Round(time.Millisecond), resp.Msg)
 	}
 }

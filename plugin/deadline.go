@@ -72,9 +72,9 @@ func attemptTimeout(b time.Duration, retries int) time.Duration {
 // attempt could even connect (the proxy is down, the endpoint wrong) it
 // says that, with the cause, instead of "no answer": "vPoller proxy
 // tcp://127.0.0.1:10123: connection refused (kept trying for 2.5s)".
-// With several proxies it also says what each attempt met (from the
-// client's CallError, when err carries one), since the list alone does
-// not tell which proxy is down.
+// With several proxies, or when an attempt met more than silence (the
+// proxy closed the connection), it also says what each attempt met (from
+// the client's CallError, when err carries one).
 func noReplyError(endpoint string, b time.Duration, attempts int, err error) error {
 	var ce *client.CallError
 	if errors.As(err, &ce) && ce.Unreachable() {
@@ -85,7 +85,7 @@ func noReplyError(endpoint string, b time.Duration, attempts int, err error) err
 		plural = ""
 	}
 	var tried string
-	if endpointCount(endpoint) > 1 && ce != nil {
+	if ce != nil && (endpointCount(endpoint) > 1 || !ce.Silent()) {
 		if t := ce.Tried(); t != "" {
 			tried = ": " + t
 		}

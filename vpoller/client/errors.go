@@ -106,6 +106,20 @@ func (e *CallError) Unreachable() bool {
 	return true
 }
 
+// Silent reports whether every attempt connected and then got no reply
+// in time (or was cut by the call's deadline): the proxy is up, and the
+// list of attempts adds nothing to "no answer".
+func (e *CallError) Silent() bool {
+	for _, a := range e.Attempts {
+		var s *silentError
+		var c *cutError
+		if !errors.As(a.Err, &s) && !errors.As(a.Err, &c) {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *CallError) Error() string {
 	s := "vpoller client: " + e.Endpoint + ": " + e.what
 	if t := e.Tried(); t != "" && e.showTried {

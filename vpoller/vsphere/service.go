@@ -171,7 +171,10 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		resp := *r.Val.(*vpoller.Response)
 		return &resp
 	case <-ctx.Done():
-		return vpoller.TaskFailed(req.Method, ctx.Err().Error(), s.gaveUp(key, ctx.Err()))
+		// Named, with why: "Task <method> failed" would hide both in a
+		// traceback Zabbix does not show.
+		cause := s.gaveUp(key, ctx.Err())
+		return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("vSphere agent %s did not answer in time: %v", req.Hostname, cause), Cause: cause}
 	}
 }
 
