@@ -70,7 +70,7 @@ func Run(p *Plugin, args []string, stdout, stderr io.Writer) int {
 // Plugins.<Name>.System.Path: "mismatch plugin names"), and waits for
 // the plugin to exit before it reports that, so without this bound the
 // agent hangs at start and at every -t.
-const registrationIdle = 10 * time.Second
+var registrationIdle = 10 * time.Second
 
 // idleConn is a connection whose every read must complete within idle.
 type idleConn struct {
