@@ -97,7 +97,7 @@ func readInclude(dir, pattern string, depth int, out *[]AgentLine) error {
 	} else if strings.ContainsAny(filepath.Base(pattern), "*?[") {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
-			return fmt.Errorf("Include=%s: %w", pattern, err)
+			return fmt.Errorf("include pattern %s: %w", pattern, err)
 		}
 		files = m
 	} else {
