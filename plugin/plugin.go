@@ -53,7 +53,8 @@ func New() *VPoller {
 
 // Plugin describes the plugin for agent2.Run.
 func (p *VPoller) Plugin(version string) *agent2.Plugin {
-	return &agent2.Plugin{Name: Name, Version: version, Metrics: Metrics(), Handler: p}
+	return &agent2.Plugin{Name: Name, Version: version, Metrics: Metrics(), Handler: p,
+		MoreUsage: fmt.Sprintf(testUsage, "zabbix-agent2-plugin-vpoller", DefaultAgentConfig)}
 }
 
 // UseLogger implements agent2.LogReceiver.

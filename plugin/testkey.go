@@ -34,8 +34,8 @@ Runs one item key once, as "zabbix_agent2 -t KEY" does, against the
 vPoller proxy the agent configuration names, and prints the result in
 Zabbix's form: "KEY [s|value]", or "KEY [m|ZBX_NOTSUPPORTED] [error]".
 It reads the Plugins.VPoller.* options (and Timeout) of AGENT_CONFIG and
-the files it includes (default %[2]s, when it exists). It needs no agent,
-so it also works while the agent runs.
+of the files it includes. It needs no agent, so it also works while the
+agent runs.
 
   -c FILE      the agent configuration (default %[2]s)
   -e ENDPOINT  the vPoller proxy, overriding Plugins.VPoller.Endpoint

@@ -131,6 +131,9 @@ Item keys:
 	for _, m := range p.Metrics {
 		fmt.Fprintf(w, "  %-18s %s\n", m.Key, m.Description)
 	}
+	if p.MoreUsage != "" {
+		fmt.Fprintf(w, "\n%s", p.MoreUsage)
+	}
 }
 
 // dial connects to the agent's plugin socket; the agent listens before it
