@@ -126,7 +126,8 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 				case "endpoint", "secretfile", "curveserverkey", "curvesecretkey":
 					m.set[field] = o
 				default:
-					err = fmt.Errorf("unknown management option %q (known: Endpoint, SecretFile, CurveServerKey, CurveSecretKey)", o.Path[2])
+					err = fmt.Errorf("unknown management option %q%s (known: Endpoint, SecretFile, CurveServerKey, CurveSecretKey)", o.Path[2],
+						didYouMean(o.Path[2], []string{"Endpoint", "SecretFile", "CurveServerKey", "CurveSecretKey"}, prefix+"Mgmt."+o.Path[1]+"."))
 				}
 			case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Sessions"):
 				name := strings.ToLower(o.Path[1])
@@ -141,10 +142,12 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 				case "endpoint", "timeout", "retries", "curveserverkey", "curvesecretkey":
 					s.set[field] = o
 				default:
-					err = fmt.Errorf("unknown session option %q (known: Endpoint, Timeout, Retries, CurveServerKey, CurveSecretKey)", o.Path[2])
+					err = fmt.Errorf("unknown session option %q%s (known: Endpoint, Timeout, Retries, CurveServerKey, CurveSecretKey)", o.Path[2],
+						didYouMean(o.Path[2], []string{"Endpoint", "Timeout", "Retries", "CurveServerKey", "CurveSecretKey"}, prefix+"Sessions."+o.Path[1]+"."))
 				}
 			default:
-				err = fmt.Errorf("unknown option (known: Endpoint, Timeout, Retries, PoolSize, EventsStateFile, CurveServerKey, CurveSecretKey, Sessions.<Name>.Endpoint/Timeout/Retries/CurveServerKey/CurveSecretKey, Mgmt.<Name>.Endpoint/SecretFile/CurveServerKey/CurveSecretKey)")
+				err = fmt.Errorf("unknown option%s (known: Endpoint, Timeout, Retries, PoolSize, EventsStateFile, CurveServerKey, CurveSecretKey, Sessions.<Name>.Endpoint/Timeout/Retries/CurveServerKey/CurveSecretKey, Mgmt.<Name>.Endpoint/SecretFile/CurveServerKey/CurveSecretKey)",
+					didYouMean(o.Path[0], topOptions, prefix))
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)

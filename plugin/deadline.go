@@ -68,18 +68,24 @@ func attemptTimeout(b time.Duration, retries int) time.Duration {
 }
 
 // noReplyError is the item error when vPoller stayed silent: it names the
-// endpoint so the Zabbix user knows which proxy to look at. With several
-// proxies it also says what each attempt met (from the client's
-// CallError, when err carries one), since the list alone does not tell
-// which proxy is down.
+// endpoint so the Zabbix user knows which proxy to look at. When no
+// attempt could even connect (the proxy is down, the endpoint wrong) it
+// says that, with the cause, instead of "no answer": "vPoller proxy
+// tcp://127.0.0.1:10123: connection refused (kept trying for 2.5s)".
+// With several proxies, or when an attempt met more than silence (the
+// proxy closed the connection), it also says what each attempt met (from
+// the client's CallError, when err carries one).
 func noReplyError(endpoint string, b time.Duration, attempts int, err error) error {
+	var ce *client.CallError
+	if errors.As(err, &ce) && ce.Unreachable() {
+		return fmt.Errorf("%s: is vpoller-proxy running, and listening on that endpoint (Plugins.%s.Endpoint or the key's endpoint parameter)?", ce.Summary(), Name)
+	}
 	plural := "s"
 	if attempts == 1 {
 		plural = ""
 	}
 	var tried string
-	var ce *client.CallError
-	if endpointCount(endpoint) > 1 && errors.As(err, &ce) {
+	if ce != nil && (endpointCount(endpoint) > 1 || !ce.Silent()) {
 		if t := ce.Tried(); t != "" {
 			tried = ": " + t
 		}

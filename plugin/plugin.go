@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -35,6 +36,9 @@ type VPoller struct {
 	events   eventPositions // vpoller.events: each key's position in its event stream
 	// send performs one vPoller call; tests replace it to count calls.
 	send func(ctx context.Context, s Session, pol client.Policy, req *vpoller.Request) (*vpoller.Response, error)
+	// agentConfig finds the agent's configuration file (the parent
+	// process's), for checkAgentSpelling; tests replace it.
+	agentConfig func() (string, bool)
 }
 
 // New returns the plugin with the default configuration (what an agent
@@ -43,12 +47,14 @@ func New() *VPoller {
 	cfg, _ := ParseConfig(nil)
 	p := &VPoller{log: slog.New(slog.DiscardHandler), cfg: cfg, clients: map[string]*endpointClient{}, idle: clientIdle}
 	p.send = p.sendClient
+	p.agentConfig = func() (string, bool) { return agentConfigOf(os.Getppid()) }
 	return p
 }
 
 // Plugin describes the plugin for agent2.Run.
 func (p *VPoller) Plugin(version string) *agent2.Plugin {
-	return &agent2.Plugin{Name: Name, Version: version, Metrics: Metrics(), Handler: p}
+	return &agent2.Plugin{Name: Name, Version: version, Metrics: Metrics(), Handler: p,
+		MoreUsage: fmt.Sprintf(testUsage, "zabbix-agent2-plugin-vpoller", DefaultAgentConfig)}
 }
 
 // UseLogger implements agent2.LogReceiver.
@@ -57,7 +63,12 @@ func (p *VPoller) UseLogger(l *slog.Logger) { p.log = l }
 // Validate implements agent2.Configurator: it runs in the registration
 // process at every agent start, so a broken configuration stops the agent
 // with a message naming the option. No network work happens here.
+//
+// It also warns about Plugins.<Name>.* lines of the agent's configuration
+// whose <Name> is this plugin's in another case: the agent ignores them
+// silently (see misspelt.go).
 func (p *VPoller) Validate(opts *agent2.Options) error {
+	p.checkAgentSpelling()
 	_, err := ParseConfig(opts)
 	return err
 }

@@ -89,9 +89,12 @@ func TestCLINoReply(t *testing.T) {
 	start := time.Now()
 	stdout, stderr, code := runCLI(t, "-m", "about", "-V", "127.0.0.1", "-e", "tcp://"+addr, "-t", "200", "-r", "2")
 	elapsed := time.Since(start)
-	// The original's output: its reply object on stdout, exit status 0.
-	if code != 0 || stdout != `{"success": 1, "msg": "Did not receive response, aborting..."}`+"\n" || stderr != "Did not receive response, aborting...\n" {
-		t.Errorf("rc=%d stdout=%q stderr=%q; want rc=0 and the original's reply and message", code, stdout, stderr)
+	// The original's output: its reply object on stdout, exit status 0;
+	// on stderr its message, then what happened (issue 21, D7): the
+	// proxy refused, and where.
+	wantErr := "Did not receive response, aborting...\nvpoller-client: vPoller proxy tcp://" + addr + ": connection refused (kept trying for 200ms) (2 times)\n"
+	if code != 0 || stdout != `{"success": 1, "msg": "Did not receive response, aborting..."}`+"\n" || stderr != wantErr {
+		t.Errorf("rc=%d stdout=%q stderr=%q; want rc=0, the original's reply and stderr %q", code, stdout, stderr, wantErr)
 	}
 	if elapsed > 3*time.Second {
 		t.Errorf("2 attempts of 200 ms took %v", elapsed)

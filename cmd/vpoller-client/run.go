@@ -75,6 +75,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// As the original: its reply object on stdout, the message on
 		// stderr, exit status 0 (scripts parse stdout).
 		fmt.Fprintln(stderr, client.ErrNoReply.Error())
+		// Then what happened, which the original never said: the
+		// proxy refused, or took the request and stayed silent.
+		var ce *client.CallError
+		if errors.As(err, &ce) && len(ce.Attempts) > 0 {
+			fmt.Fprintf(stderr, "vpoller-client: %s\n", ce.Summary())
+		}
 		logger.Debug("no reply", "err", err)
 		reply, err = vpoller.Fail(client.ErrNoReply.Error()).Encode(vpoller.Python), nil
 	}

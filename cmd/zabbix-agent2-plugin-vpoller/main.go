@@ -22,5 +22,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "keygen" {
 		os.Exit(curvekey.Keygen("zabbix-agent2-plugin-vpoller", os.Args[2:], os.Stdout, os.Stderr))
 	}
+	// -t KEY runs one key against vPoller, as zabbix_agent2 -t does (testkey.go).
+	if code, ran := testKey(os.Args); ran {
+		os.Exit(code)
+	}
 	agent2.Main(plugin.New().Plugin(version))
 }

@@ -62,6 +62,9 @@ type Plugin struct {
 	Metrics []Metric
 	// Handler serves Exports; it may also implement Configurator and Runner.
 	Handler Exporter
+	// MoreUsage, when set, ends the -h text: modes of the binary that
+	// the plugin's main handles itself (a -t KEY test run, say).
+	MoreUsage string
 }
 
 var metricKeyRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)

@@ -34,6 +34,11 @@ type Session struct {
 	cfgErr error // set when Configure failed: every Export reports it
 	// started records Runner.Start so Stop is called once, and only after it.
 	started bool
+	// protocol is the version the agent's Register carried; terminated
+	// tells that the session ended with Terminate (not EOF). Run reads
+	// them to end the process the way the agent expects.
+	protocol   string
+	terminated bool
 }
 
 // NewSession prepares a session over rw (the plugin socket).
@@ -94,6 +99,7 @@ func (s *Session) dispatch(body []byte) (done bool, err error) {
 	case TypeExport:
 		s.export(m, decErr)
 	case TypeTerminate:
+		s.terminated = true
 		return true, nil
 	default:
 		s.Log(SeverityWarning, fmt.Sprintf("agent2: ignoring message type %d", m.Type))
@@ -102,6 +108,7 @@ func (s *Session) dispatch(body []byte) (done bool, err error) {
 }
 
 func (s *Session) register(m inbound) error {
+	s.protocol = m.Version
 	if err := s.p.check(); err != nil {
 		s.send(registerResponse{ID: m.ID, Type: TypeRegisterResponse, Error: err.Error()})
 		return fmt.Errorf("%w: %v", ErrRegistration, err)

@@ -180,7 +180,11 @@ func (c *Client) DoWith(ctx context.Context, request []byte, p Policy) ([]byte, 
 			if cerr == nil {
 				cerr = context.DeadlineExceeded
 			}
-			tried = append(tried, Attempt{Endpoint: ep, Err: &cutError{err: cerr}})
+			var aerr error = &cutError{err: cerr}
+			if errors.As(err, &uerr) {
+				aerr = err // it kept being refused until the deadline: say so
+			}
+			tried = append(tried, Attempt{Endpoint: ep, Err: aerr})
 			return nil, fail(fmt.Sprintf("attempt %d of %d", attempt, attempts), cerr, true)
 		case reused && !staleForgiven && errors.As(err, &xerr):
 			// An idle socket whose proxy went away since: not the

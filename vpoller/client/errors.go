@@ -52,6 +52,20 @@ type CallError struct {
 // Tried lists the attempts, identical consecutive ones folded: "tcp://a:1
 // connection refused; tcp://b:2 no reply within 1s (2 times)".
 func (e *CallError) Tried() string {
+	return e.fold(func(a Attempt) string { return a.String() })
+}
+
+// Summary words the attempts for a user who did not choose the proxies'
+// names: "vPoller proxy <endpoint>: <what happened>" per attempt,
+// identical consecutive ones folded, e.g. "vPoller proxy
+// tcp://127.0.0.1:10123: connection refused (kept trying for 2.5s)".
+func (e *CallError) Summary() string {
+	return e.fold(func(a Attempt) string { return "vPoller proxy " + a.Endpoint + ": " + describe(a.Err) })
+}
+
+// fold words each attempt and joins them with "; ", identical
+// consecutive ones once with their count.
+func (e *CallError) fold(word func(Attempt) string) string {
 	var parts []string
 	last, n := "", 0
 	flush := func() {
@@ -63,7 +77,7 @@ func (e *CallError) Tried() string {
 		}
 	}
 	for _, a := range e.Attempts {
-		s := a.String()
+		s := word(a)
 		if s == last {
 			n++
 			continue
@@ -73,6 +87,37 @@ func (e *CallError) Tried() string {
 	}
 	flush()
 	return strings.Join(parts, "; ")
+}
+
+// Unreachable reports whether the call made attempts and every one
+// failed to connect (connection refused, no route, a name that does not
+// resolve): the proxies are down or the endpoints wrong, which a user is
+// told in those words rather than "no answer".
+func (e *CallError) Unreachable() bool {
+	if len(e.Attempts) == 0 {
+		return false
+	}
+	for _, a := range e.Attempts {
+		var u *unreachableError
+		if !errors.As(a.Err, &u) {
+			return false
+		}
+	}
+	return true
+}
+
+// Silent reports whether every attempt connected and then got no reply
+// in time (or was cut by the call's deadline): the proxy is up, and the
+// list of attempts adds nothing to "no answer".
+func (e *CallError) Silent() bool {
+	for _, a := range e.Attempts {
+		var s *silentError
+		var c *cutError
+		if !errors.As(a.Err, &s) && !errors.As(a.Err, &c) {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *CallError) Error() string {

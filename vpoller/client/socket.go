@@ -60,6 +60,10 @@ func (c *Client) dial(ctx context.Context, deadline time.Time, first int, wait b
 			switch {
 			case c.closing.Err() != nil:
 				return nil, first, ErrClosed
+			case last != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+				// The attempt's deadline or the call's, whichever came
+				// first: either way the refusals are what happened, and
+				// what the caller must be told (not "no reply").
 			case time.Now().Before(deadline):
 				return nil, first, ctx.Err()
 			case last == nil: // accepted, but the handshake never completed

@@ -220,7 +220,7 @@ func TestAffinityServedSets(t *testing.T) {
 	clock.Add(int64(startupGrace + time.Second))
 	r := ask(t, c, "vcC")
 	resp, err := vpoller.DecodeResponse([]byte(r))
-	if err != nil || !resp.Failed() || !strings.Contains(resp.Msg, `No vPoller worker serves vCenter "vcC" (served: vcA, vcB; names are case-sensitive)`) {
+	if err != nil || !resp.Failed() || !strings.Contains(resp.Msg, `No vPoller worker serves vCenter "vcC" (served: vcA, vcB; names are matched exactly: case matters, and a short name, an FQDN and an IP address are different names)`) {
 		t.Fatalf("unserved vCenter: %q (%v)", r, err)
 	}
 	if p.Stats().Unserved != 1 {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -333,7 +331,7 @@ func (b *broker) route(req *request) (*workerConn, string) {
 			return nil, ""
 		}
 		b.counters.unserved++
-		return nil, fmt.Sprintf("%s %q (served: %s; names are case-sensitive)", MsgNoWorkerServes, req.host, b.servedNames())
+		return nil, fmt.Sprintf("%s %s (served: %s; %s)", MsgNoWorkerServes, vpoller.QuoteName(req.host), b.servedNames(), vpoller.NameHint(req.host, b.servedList()))
 	}
 	owner := b.connFor(b.place.owner[req.host])
 	if owner != nil && owner.room() {
@@ -401,19 +399,15 @@ func (b *broker) leastBusy(ok func(*workerConn) bool) *workerConn {
 }
 
 // servedNames lists the vCenters our workers serve, sorted (locked).
-func (b *broker) servedNames() string {
+func (b *broker) servedNames() string { return vpoller.ListNames(b.servedList()) }
+
+// servedList is the vCenters some connected worker serves (locked).
+func (b *broker) servedList() []string {
 	names := make([]string, 0, len(b.place.ranking))
 	for vc := range b.place.ranking {
 		names = append(names, vc)
 	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return "none"
-	}
-	if len(names) > 20 {
-		return strings.Join(names[:20], ", ") + fmt.Sprintf(" and %d more", len(names)-20)
-	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 // workerJoined adds a worker, recomputes who owns what and gives it the

@@ -1,7 +1,9 @@
 package vsphere
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"github.com/vmware/govmomi/vim25/soap"
 
@@ -61,6 +63,12 @@ func fail(req *vpoller.Request, err error) *vpoller.Response {
 		return &vpoller.Response{Success: 1, Msg: lg.Error(), Cause: err}
 	case soap.IsSoapFault(err):
 		return &vpoller.Response{Success: 1, Msg: "Cannot collect properties: " + err.Error(), Cause: err}
+	case Unreachable(err) && errors.Is(err, context.DeadlineExceeded):
+		// Not "Task ... failed" with the cause hidden in the traceback,
+		// which Zabbix does not show: the vCenter and what happened.
+		return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("vSphere agent %s did not answer in time: %v", req.Hostname, err), Cause: err}
+	case Unreachable(err):
+		return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("Cannot connect to vSphere agent %s: %v", req.Hostname, err), Cause: err}
 	}
 	return vpoller.TaskFailed(req.Method, err.Error(), err)
 }

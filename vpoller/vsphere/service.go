@@ -54,6 +54,8 @@ type Service struct {
 
 	requests, coalesced atomic.Uint64
 
+	unknown unknownLog // requests for names no agent has
+
 	closeOnce sync.Once
 }
 
@@ -319,7 +321,9 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		if known {
 			return vpoller.Fail(why)
 		}
-		return vpoller.Fail(MsgUnknownAgent)
+		names := s.Agents() // a copy: a reload (Update) replaces them
+		s.unknown.note(s.log, req.Hostname, names, time.Now())
+		return unknownAgentReply(req.Hostname, names)
 	}
 	if mi.Missing(req) != "" {
 		return vpoller.Fail(vpoller.MsgInvalidTask)
@@ -346,7 +350,10 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		resp := *r.Val.(*vpoller.Response)
 		return &resp
 	case <-ctx.Done():
-		return vpoller.TaskFailed(req.Method, ctx.Err().Error(), s.gaveUp(key, ctx.Err()))
+		// Named, with why: "Task <method> failed" would hide both in a
+		// traceback Zabbix does not show.
+		cause := s.gaveUp(key, ctx.Err())
+		return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("vSphere agent %s did not answer in time: %v", req.Hostname, cause), Cause: cause}
 	}
 }
 

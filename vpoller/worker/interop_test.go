@@ -32,7 +32,7 @@ func TestBehindLibzmqProxy(t *testing.T) {
 		{"czabbix helper", request("host.get", "vcsim.local", map[string]any{"name": "DC0_H0", "properties": []any{"runtime.connectionState"}, "helper": "vpoller.helpers.czabbix"}),
 			`[b'"connected"\x00']`},
 		{"unknown agent", request("vm.discover", "vc01.example.org", nil),
-			`[b'{"success": 1, "msg": "Unknown or missing agent name"}']`},
+			`[b'{"success": 1, "msg": "Unknown or missing agent name \\"vc01.example.org\\": this worker serves vcsim.local (names are matched exactly: case matters, and a short name, an FQDN and an IP address are different names)"}']`},
 		{"not JSON", []byte("hello"), `[b'{"success": 1, "msg": "Invalid message received"}']`},
 	} {
 		if _, err := fmt.Fprintf(py.Stdin, "%s\n", tc.req); err != nil {

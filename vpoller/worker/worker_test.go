@@ -83,7 +83,7 @@ func TestServeSimulator(t *testing.T) {
 		{"not JSON", `not json at all`, `{"success": 1, "msg": "Invalid message received"}`},
 		{"JSON array", `[1, 2]`, `{"success": 1, "msg": "Expected a JSON message, received <class 'list'>"}`},
 		{"unknown method", string(request("no.such", "vcsim.local", nil)), `{"success": 1, "msg": "Unknown or missing task/method name"}`},
-		{"unknown agent", string(request("vm.discover", "VCSIM.local", nil)), `{"success": 1, "msg": "Unknown or missing agent name"}`},
+		{"unknown agent", string(request("vm.discover", "VCSIM.local", nil)), `{"success": 1, "msg": "Unknown or missing agent name \"VCSIM.local\": this worker serves vcsim.local (names are matched exactly: case matters, and a short name, an FQDN and an IP address are different names; did you mean \"vcsim.local\"?)"}`},
 		{"missing required key", `{"method": "vm.get", "hostname": "vcsim.local", "properties": ["x"]}`, `{"success": 1, "msg": "Invalid task request"}`},
 		// The size counted is the whole message: the envelope ("bad", "") and the request.
 		{"10 MB frame", string(big), fmt.Sprintf(`{"success": 1, "msg": "Request too large: %d bytes, the limit is 8388608"}`, len(big)+len("bad"))},
@@ -217,7 +217,7 @@ func TestReconnect(t *testing.T) {
 	addr := b1.ln.Addr().String()
 	w := runWorker(t, simService(t), Options{Proxy: b1.endpoint()})
 	c := b1.next(t, 5*time.Second)
-	want := `{"success": 1, "msg": "Unknown or missing agent name"}`
+	want := `{"success": 1, "msg": "Unknown or missing agent name \"nope\": this worker serves vcsim.local (names are matched exactly: case matters, and a short name, an FQDN and an IP address are different names)"}`
 	if rep := ask(t, c, "a", request("vm.discover", "nope", nil)); string(rep) != want {
 		t.Fatalf("before: %s", rep)
 	}

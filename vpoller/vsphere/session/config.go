@@ -111,28 +111,61 @@ func (c Config) WithDefaults() (Config, error) {
 // ParseThumbprint normalises a certificate thumbprint to the form govmomi
 // compares against: upper-case hex byte pairs joined by colons. It accepts
 // SHA-256 (32 bytes) and SHA-1 (20 bytes) fingerprints written with or
-// without colons, spaces or dashes, in either case, optionally prefixed
-// with "sha256:" / "sha1:" as some tools print them.
+// without colons, spaces or dashes, in either case, and the way tools
+// print them, so that an administrator can paste what they show:
+// openssl's "sha256 Fingerprint=AB:CD:..." (OpenSSL 3) and "SHA256
+// Fingerprint=AB:CD:..." (1.1), "SHA1 Fingerprint=...", and the
+// "sha256:"/"sha1:" prefixes of other tools. A named algorithm must match
+// the length.
 func ParseThumbprint(s string) (string, error) {
-	t := strings.TrimSpace(s)
-	low := strings.ToLower(t)
-	for _, p := range []string{"sha256:", "sha-256:", "sha1:", "sha-1:"} {
-		if strings.HasPrefix(low, p) {
-			t = t[len(p):]
-			break
-		}
-	}
-	t = strings.NewReplacer(":", "", " ", "", "-", "").Replace(t)
+	algo, hexPart := splitThumbprintAlgo(strings.TrimSpace(s))
+	t := strings.NewReplacer(":", "", " ", "", "-", "", "\t", "").Replace(hexPart)
 	b, err := hex.DecodeString(t)
 	if err != nil {
-		return "", fmt.Errorf("thumbprint %q is not hexadecimal", s)
+		return "", fmt.Errorf("thumbprint %q is not hexadecimal (paste the SHA-256 fingerprint, e.g. the output of "+
+			"openssl x509 -noout -fingerprint -sha256: \"sha256 Fingerprint=AB:CD:...\")", clip(s))
 	}
-	if len(b) != 32 && len(b) != 20 {
-		return "", fmt.Errorf("thumbprint %q has %d bytes; want 32 (SHA-256) or 20 (SHA-1)", s, len(b))
+	switch {
+	case len(b) != 32 && len(b) != 20:
+		return "", fmt.Errorf("thumbprint %q has %d bytes; want 32 (SHA-256) or 20 (SHA-1)", clip(s), len(b))
+	case algo == "SHA-256" && len(b) != 32, algo == "SHA-1" && len(b) != 20:
+		return "", fmt.Errorf("thumbprint %q is named %s but has %d bytes", clip(s), algo, len(b))
 	}
 	parts := make([]string, len(b))
 	for i, x := range b {
 		parts[i] = fmt.Sprintf("%02X", x)
 	}
 	return strings.Join(parts, ":"), nil
+}
+
+// splitThumbprintAlgo strips a leading algorithm name as tools print it
+// ("sha256 Fingerprint=", "SHA1 Fingerprint=", "sha256:", "SHA-256:")
+// and returns the algorithm it named ("SHA-256", "SHA-1" or "") and the
+// rest. Without a name the text is returned unchanged.
+func splitThumbprintAlgo(s string) (algo, rest string) {
+	low := strings.ToLower(s)
+	for _, a := range []struct{ prefix, algo string }{
+		{"sha-256", "SHA-256"}, {"sha256", "SHA-256"}, {"sha-1", "SHA-1"}, {"sha1", "SHA-1"},
+	} {
+		if !strings.HasPrefix(low, a.prefix) {
+			continue
+		}
+		r := strings.TrimLeft(s[len(a.prefix):], " \t")
+		if len(r) >= len("fingerprint") && strings.EqualFold(r[:len("fingerprint")], "fingerprint") {
+			r = strings.TrimLeft(r[len("fingerprint"):], " \t")
+		}
+		if r != "" && (r[0] == '=' || r[0] == ':') {
+			return a.algo, strings.TrimSpace(r[1:])
+		}
+		return "", s // not a name after all: reported as not hexadecimal
+	}
+	return "", s
+}
+
+// clip shortens a configured value for an error message.
+func clip(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "..."
+	}
+	return s
 }

@@ -74,19 +74,120 @@ func (t *agentTLS) install(sc *soap.Client) {
 }
 
 // dial opens one TLS connection with one handshake and explains the
-// verification failures operators meet most.
+// verification failures operators meet most (see CertificateError).
 func (t *agentTLS) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := t.dialer.DialContext(ctx, network, addr)
 	if err == nil {
 		return c, nil
 	}
-	var he x509.HostnameError
-	if errors.As(err, &he) && he.Certificate != nil {
-		return nil, fmt.Errorf("TLS connection to %s: the certificate is not issued for %q (it names %s); "+
-			"connect by one of those names, or pin the certificate's thumbprint: %w",
-			addr, he.Host, certNames(he.Certificate), err)
+	if ce := certificateError(addr, err); ce != nil {
+		return nil, ce
 	}
 	return nil, fmt.Errorf("TLS connection to %s: %w", addr, err)
+}
+
+// CertificateError is a vCenter certificate that failed verification:
+// signed by an authority the worker does not trust (vCenter's own VMCA,
+// a self-signed certificate), issued for other names, or expired. Its
+// message names the fix, with the SHA-256 fingerprint of the certificate
+// vCenter presented, ready to paste as the agent's thumbprint, and the
+// openssl command that shows it independently.
+type CertificateError struct {
+	Addr string // host:port dialled
+	// Problem is what is wrong with the certificate, in words; Fix the
+	// fix particular to it ("" when pinning or a CA file is the fix).
+	Problem, Fix string
+	// SHA256 is the presented (leaf) certificate's fingerprint in
+	// ParseThumbprint's form; empty if the error carried no certificate.
+	SHA256 string
+	Err    error // the x509 error
+}
+
+func (e *CertificateError) Error() string {
+	host, port, err := net.SplitHostPort(e.Addr)
+	if err != nil {
+		host, port = e.Addr, "443"
+	}
+	openssl := fmt.Sprintf("openssl s_client -connect %s </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256",
+		net.JoinHostPort(host, port))
+	pin := "pin the certificate in the vCenter's file in vsphere.d: thumbprint = <its SHA-256 fingerprint, from: " + openssl + ">"
+	if e.SHA256 != "" {
+		pin = "pin the certificate in the vCenter's file in vsphere.d: thumbprint = " + e.SHA256 +
+			" (the SHA-256 fingerprint of the certificate presented; compare it with what vCenter shows, or with: " +
+			openssl + " run where no one can intercept)"
+	}
+	fixes := pin
+	if e.Fix != "" {
+		fixes = e.Fix + "; or " + pin
+	} else {
+		fixes += "; or give the CA that signs it: ca_file = /path/to/ca.pem (vCenter's own CA: https://" + host + "/certs/download.zip)"
+	}
+	return fmt.Sprintf("TLS connection to %s: %s. To fix: %s; then restart vpoller-worker [%v]", e.Addr, e.Problem, fixes, e.Err)
+}
+
+func (e *CertificateError) Unwrap() error { return e.Err }
+
+// certificateError recognises the verification failures of a TLS dial
+// to addr and returns them as a *CertificateError (nil for any other
+// error). The presented certificate comes from the handshake's
+// tls.CertificateVerificationError (the leaf: what a pin compares), or
+// from the x509 error itself.
+func certificateError(addr string, err error) *CertificateError {
+	var leaf *x509.Certificate
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
+		leaf = cve.UnverifiedCertificates[0]
+	}
+	var (
+		uae x509.UnknownAuthorityError
+		he  x509.HostnameError
+		cie x509.CertificateInvalidError
+	)
+	ce := &CertificateError{Addr: addr, Err: err}
+	switch {
+	case errors.As(err, &uae):
+		if leaf == nil {
+			leaf = uae.Cert
+		}
+		ce.Problem = "vCenter's certificate is signed by an authority this worker does not trust"
+		if leaf != nil && leaf.Issuer.String() == leaf.Subject.String() {
+			ce.Problem = "vCenter's certificate is self-signed, so no authority this worker trusts vouches for it"
+		}
+		if leaf != nil {
+			ce.Problem += fmt.Sprintf(" (subject %s, issuer %s)", leaf.Subject, leaf.Issuer)
+		}
+	case errors.As(err, &he):
+		if leaf == nil {
+			leaf = he.Certificate
+		}
+		names := "no names"
+		if he.Certificate != nil {
+			names = certNames(he.Certificate)
+		}
+		ce.Problem = fmt.Sprintf("the certificate is not issued for %q (it names %s)", he.Host, names)
+		ce.Fix = "connect by one of those names (hostname in the vCenter's file)"
+	case errors.As(err, &cie) && cie.Reason == x509.Expired:
+		if leaf == nil {
+			leaf = cie.Cert
+		}
+		switch c := cie.Cert; {
+		case c != nil && time.Now().After(c.NotAfter):
+			ce.Problem = fmt.Sprintf("the certificate %s expired on %s", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))
+			ce.Fix = "renew it on vCenter"
+		case c != nil:
+			ce.Problem = fmt.Sprintf("the certificate %s is not valid before %s", c.Subject, c.NotBefore.UTC().Format(time.RFC3339))
+			ce.Fix = "check the clocks of this host and of vCenter"
+		default:
+			ce.Problem = "the certificate has expired or is not yet valid"
+			ce.Fix = "renew it on vCenter, or check the clocks"
+		}
+	default:
+		return nil
+	}
+	if leaf != nil {
+		ce.SHA256 = soap.ThumbprintSHA256(leaf)
+	}
+	return ce
 }
 
 // ThumbprintError is a server certificate that does not match the pinned
@@ -98,8 +199,9 @@ type ThumbprintError struct {
 }
 
 func (e *ThumbprintError) Error() string {
-	return fmt.Sprintf("server certificate thumbprint does not match the pinned one: expected %s %s, server presented %s",
-		e.Algorithm, e.Want, e.Got)
+	return fmt.Sprintf("server certificate thumbprint does not match the pinned one: expected %s %s, server presented %s "+
+		"(if vCenter's certificate was replaced on purpose, set thumbprint = %s; otherwise someone may be intercepting)",
+		e.Algorithm, e.Want, e.Got, e.Got)
 }
 
 // Lengths of thumbprints in ParseThumbprint's form.

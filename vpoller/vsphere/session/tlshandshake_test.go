@@ -115,7 +115,7 @@ func TestTLSHostnameMismatch(t *testing.T) {
 		t.Fatal("connection by an unnamed host name accepted")
 	}
 	for _, want := range []string{`the certificate is not issued for "localhost"`, "example.com", "127.0.0.1",
-		"pin the certificate's thumbprint"} {
+		"or pin the certificate in the vCenter's file in vsphere.d: thumbprint = " + soap.ThumbprintSHA256(sim.Server().Certificate())} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
