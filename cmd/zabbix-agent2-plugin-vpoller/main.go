@@ -14,9 +14,6 @@ import (
 var version = "dev"
 
 func main() {
-	if printVersion(os.Args[1:], os.Stdout) {
-		os.Exit(0)
-	}
 	// keygen NAME writes the agent's CURVE key pair (Plugins.VPoller.CurveSecretKey).
 	// The agent never starts the plugin with "keygen" as its first argument.
 	if len(os.Args) > 1 && os.Args[1] == "keygen" {

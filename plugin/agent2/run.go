@@ -27,7 +27,7 @@ func Run(p *Plugin, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) == 2 {
 		switch args[1] {
-		case "-V", "--version", "-version":
+		case "-V", "--version", "-version", "version":
 			fmt.Fprintf(stdout, "%s %s\nZabbix agent 2 loadable plugin %q, protocol of agents 6.0 to 7.x\n", name, p.Version, p.Name)
 			return 0
 		case "-h", "--help", "-help":

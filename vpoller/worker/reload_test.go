@@ -303,7 +303,7 @@ func TestUnavailableAnswered(t *testing.T) {
 	if !r.Failed() || r.Msg != want {
 		t.Errorf("reply %q, want %q", r.Msg, want)
 	}
-	if r := svc.Execute(context.Background(), &vpoller.Request{Method: "about", Hostname: "broken"}); r.Msg != vsphere.MsgUnknownAgent {
+	if r := svc.Execute(context.Background(), &vpoller.Request{Method: "about", Hostname: "broken"}); !strings.HasPrefix(r.Msg, vsphere.MsgUnknownAgent+` "broken": `) {
 		t.Errorf("a file that is wrong, not unreadable: %q", r.Msg)
 	}
 }

@@ -123,6 +123,8 @@ var pages = []page{
 		options: []manpage.Block{
 			entry("-V, --version", "Print the version and exit."),
 			entry("-h, --help", "Print the usage and the item keys and exit."),
+			entry("-t KEY", "Run one item key once against the vPoller proxy, as zabbix_agent2 -t does, and print",
+				"\"KEY [s|value]\" or the error; -c, -e and -timeout tune it (exit status 0, 1 not supported, 2 usage)."),
 			entry("keygen NAME", "Write a CURVE key pair for the agent: NAME.key (public; it goes into the proxy's",
 				"frontend_curve_allow) and NAME.key_secret (Plugins.VPoller.CurveSecretKey, mode 0600)."),
 		},
