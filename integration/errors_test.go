@@ -28,7 +28,7 @@ import (
 )
 
 // The errors an administrator can cause, as the command line shows them:
-// each message names the object and the fix (issue 21: D2, D7, D8).
+// each message names the object and the fix.
 
 // cli runs the vpoller-client built for the test and returns the reply
 // it printed (stdout, decoded) and its stderr.
