@@ -30,8 +30,8 @@ import (
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
-// Helpers of the rows of issue 19 (the adversarial run against the
-// previous release).
+// Helpers of rows 19-1 to 19-10 of the fault table (the adversarial run
+// against the previous release, docs/faults.md).
 
 // loopbackSource is the i-th attacker address, 127.0.0.2 and up: the
 // proxy counts handshakes and authentication failures per address, and

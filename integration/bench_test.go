@@ -761,7 +761,8 @@ func (r *report) print(w *os.File) {
 	off := fmt.Sprintf("%.0f with mirror and sweep off in this run (%d VMs)", r.offSequential, r.offVMs)
 	// The floor: the template's perf series (VMs: realtime) need
 	// ceil(series/pack) QueryPerf; everything else must fit in 8 more
-	// (issue 8's 40 was this at 2 series per VM and a pack of 64).
+	// (the earlier target of 40 was this at 2 series per VM and a pack
+	// of 64).
 	perVM := len(templateCounters)
 	target := fmt.Sprintf("target <= %.0f (ceil(%d,000/%d) QueryPerf + 8)", perfFloor(1000*perVM)+8, perVM, pack)
 	line("%-66s %12.1f   %s; turn 2: 7,000; %s", "  requests one after another", r.sequential, target, off)

@@ -119,7 +119,7 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"datastore.perf.metric.get":   {[]string{"-n", ds, "-c", "disk.used.kiloBytes.latest", "-T", "Past Day"}, "Successfully retrieved performance metrics"},
 		"vsan.health.get":             {[]string{"-n", host}, "!Cannot query vSAN status of host " + host},
 
-		// issue 10: datastore clusters and distributed switches. The plain
+		// Datastore clusters and distributed switches. The plain
 		// simulator has no datastore cluster: lookups of one fail.
 		"datastore.cluster.discover":      {nil, "Successfully discovered objects"},
 		"datastore.cluster.get":           {[]string{"-n", "DC0_POD0", "-p", "summary.capacity"}, "!Cannot find object DC0_POD0"},

@@ -28,7 +28,7 @@ import (
 )
 
 // The errors an administrator can cause, as the command line shows them:
-// each message names the object and the fix (issue 21: D2, D7, D8).
+// each message names the object and the fix.
 
 // cli runs the vpoller-client built for the test and returns the reply
 // it printed (stdout, decoded) and its stderr.
@@ -108,7 +108,7 @@ func runErrWorker(t *testing.T, svc *vsphere.Service, backend string, logger *sl
 	}
 }
 
-// D2, through our proxy: a name no worker serves (another case, an IP
+// Through our proxy: a name no worker serves (another case, an IP
 // address, a short name) is refused with the name, the names served and
 // the rule, and the name probably meant.
 func TestCLIUnknownVCenterThroughProxy(t *testing.T) {
@@ -131,7 +131,7 @@ func TestCLIUnknownVCenterThroughProxy(t *testing.T) {
 	}
 }
 
-// D2, from the worker (behind an ordinary proxy, as with py-vpoller's,
+// From the worker (behind an ordinary proxy, as with py-vpoller's,
 // which hands every request to any worker): the original's message,
 // completed, and one log line per name however often it is asked for.
 func TestCLIUnknownVCenterFromWorker(t *testing.T) {
@@ -168,7 +168,7 @@ func TestCLIUnknownVCenterFromWorker(t *testing.T) {
 	}
 }
 
-// D7: a vCenter that refuses connections is reported as such, naming it,
+// A vCenter that refuses connections is reported as such, naming it,
 // at once (not after the request's timeout as "context deadline
 // exceeded").
 func TestCLIVCenterDown(t *testing.T) {
@@ -192,7 +192,7 @@ func TestCLIVCenterDown(t *testing.T) {
 	}
 }
 
-// D8: a vCenter whose certificate no authority the worker trusts signed
+// A vCenter whose certificate no authority the worker trusts signed
 // (govmomi's simulator over TLS, self-signed): the reply says so, gives
 // the certificate's SHA-256 fingerprint ready to paste and the openssl
 // command; pasting openssl's output line as the thumbprint in the
@@ -249,7 +249,7 @@ func TestCLIUntrustedCertificateNamesTheThumbprint(t *testing.T) {
 	}
 }
 
-// D7, a vCenter that goes down after the worker connected (its mirror
+// A vCenter that goes down after the worker connected (its mirror
 // synced): requests are answered at once with the vCenter's name and
 // the refusal, not after the request's timeout.
 func TestCLIVCenterGoesDown(t *testing.T) {

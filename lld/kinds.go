@@ -101,7 +101,7 @@ var kinds = map[string]Method{
 	"vm.snapshot.get":             {Helper: KindLLD, Plugin: KindLLD},
 	"vsan.health.get":             {Helper: KindItem, Plugin: KindItem},
 
-	// issue 10: datastore clusters and distributed switches. Macros:
+	// Ours: datastore clusters and distributed switches. Macros:
 	// {#VSPHERE.DATASTORE.CLUSTER.NAME}, {#VSPHERE.DATASTORE.CLUSTER.DATASTORE.NAME},
 	// {#VSPHERE.DVSWITCH.NAME}, {#VSPHERE.DVSWITCH.PORT.KEY}, ...
 	"datastore.cluster.discover":      {Helper: KindLLD, Plugin: KindLLD},

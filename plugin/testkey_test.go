@@ -173,7 +173,7 @@ func TestRunTest(t *testing.T) {
 
 func pad(key string) string { return testKeyColumn(key) }
 
-// D7: a proxy that is down is named, with "connection refused", not
+// A proxy that is down is named, with "connection refused", not
 // "no answer".
 func TestRunTestProxyDown(t *testing.T) {
 	dead := "tcp://" + testutil.FreeAddr(t)

@@ -440,7 +440,7 @@ inherit this host's interface and get {$VSPHERE.HOST}, {$VPOLLER.INTERVAL}, {$VP
 		b.rule(r)
 	}
 
-	// ---- issue 11 (i11-obj): the vCenter's event stream as a log item ----
+	// The vCenter's event stream as a log item, and the overview dashboard.
 	vcEvents(b, tpl)
 	vcOverview(b, akey, skey)
 	return b.finish()

@@ -115,7 +115,7 @@ var methods = func() map[string]MethodInfo {
 		{Name: "host.datastore.discover", Required: reqName},
 		{Name: "host.lun.discover", Required: reqName},
 
-		// issue 10: datastore clusters and distributed switches (ours).
+		// Ours: datastore clusters and distributed switches.
 		{Name: "datastore.cluster.discover"},
 		{Name: "datastore.cluster.get", Required: reqNameProps},
 		{Name: "datastore.cluster.datastore.get", Required: reqName},

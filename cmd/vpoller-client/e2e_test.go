@@ -90,7 +90,7 @@ func TestCLINoReply(t *testing.T) {
 	stdout, stderr, code := runCLI(t, "-m", "about", "-V", "127.0.0.1", "-e", "tcp://"+addr, "-t", "200", "-r", "2")
 	elapsed := time.Since(start)
 	// The original's output: its reply object on stdout, exit status 0;
-	// on stderr its message, then what happened (issue 21, D7): the
+	// on stderr its message, then what happened: the
 	// proxy refused, and where.
 	wantErr := "Did not receive response, aborting...\nvpoller-client: vPoller proxy tcp://" + addr + ": connection refused (kept trying for 200ms) (2 times)\n"
 	if code != 0 || stdout != `{"success": 1, "msg": "Did not receive response, aborting..."}`+"\n" || stderr != wantErr {

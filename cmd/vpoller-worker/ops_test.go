@@ -48,7 +48,7 @@ func TestVersion(t *testing.T) {
 // A real SIGHUP to the running binary reloads vsphere.d: the added vCenter
 // is served through the proxy, the worker does not end, and the log says
 // what changed. The start-up line and status carry the version, the debug
-// log each vCenter's host and port (D15); status --pretty indents.
+// log each vCenter's host and port; status --pretty indents.
 func TestSIGHUPReloads(t *testing.T) {
 	addrs := startProxy(t)
 	mgmtEP := "ipc://" + filepath.Join(t.TempDir(), "worker.sock")
@@ -222,7 +222,7 @@ func openDir(t *testing.T) string {
 	return dir
 }
 
-// D3: started by hand as an ordinary user, the worker creates the missing
+// Started by hand as an ordinary user, the worker creates the missing
 // directory of its management socket (mode 0750); where it cannot, it
 // stops with the command that fixes it.
 func TestRuntimeDir(t *testing.T) {
@@ -266,7 +266,7 @@ func TestRuntimeDir(t *testing.T) {
 	})
 }
 
-// D9: a per-vCenter file the worker's user may not read is logged at
+// A per-vCenter file the worker's user may not read is logged at
 // ERROR naming the file and the fix; the worker starts and serves the
 // other vCenters.
 func TestUnreadableVCenterFile(t *testing.T) {
@@ -329,7 +329,7 @@ func TestUnreadableVCenterFile(t *testing.T) {
 	}
 }
 
-// D14: a worker started with its management socket on ipc, whose
+// A worker started with its management socket on ipc, whose
 // configuration then moved mgmt to tcp with a secret, is still stopped
 // from the command line: -e names the old socket, and the configured
 // secret does not get in the way.

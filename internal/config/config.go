@@ -7,15 +7,15 @@
 // existing installations migrate by pointing -f at their file.
 //
 // Every key of every section is declared in one table per surface
-// (options.go: proxyOptions, workerOptions, mirrorOptions, cacheOptions;
-// agentfile.go: agentOptions), which drives the parsing. Anything the
-// tables do not know is an error naming the file, the line and the
-// closest known key ("unknown key frontend_curve_secret_kye in [proxy] at
-// line 12; did you mean frontend_curve_secret_key?"), as are unknown
-// sections, lines that are not key = value, keys given twice and values
-// out of range: a typo must not leave a socket unprotected in silence.
-// Values may carry inline comments after a space (" ;" or " #"); a value
-// that holds one is written in double quotes.
+// (proxyOptions, workerOptions, mirrorOptions and cacheOptions for
+// vpoller.conf, agentOptions for a per-vCenter file), which drives the
+// parsing. Anything the tables do not know is an error naming the file, the
+// line and the closest known key ("unknown key frontend_curve_secret_kye in
+// [proxy] at line 12; did you mean frontend_curve_secret_key?"), as are
+// unknown sections, lines that are not key = value, keys given twice and
+// values out of range: a typo must not leave a socket unprotected in
+// silence. Values may carry inline comments after a space (" ;" or " #");
+// a value that holds one is written in double quotes.
 //
 // To add a key: add the field (and its default in Default), then one row
 // to the table of its section, e.g.

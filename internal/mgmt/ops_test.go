@@ -67,7 +67,7 @@ func TestRunCommandPretty(t *testing.T) {
 	}
 }
 
-// D14: a daemon still listening on an ipc socket the configuration no
+// A daemon still listening on an ipc socket the configuration no
 // longer names (mgmt moved to tcp with a secret) is reached: the
 // configured endpoint is refused, the fallback socket answers, and stderr
 // says what was tried.

@@ -47,7 +47,7 @@ func agentTestLine(out, key string) string {
 	return ""
 }
 
-// The plugin's own -t (issue 21, D13) against a real proxy and worker:
+// The plugin's own -t against a real proxy and worker:
 // the value or the error in zabbix_agent2 -t's form, byte for byte what
 // the agent prints for the same key; the endpoint from the agent's
 // configuration (through its Include, as Debian's layout has it) or -e.
@@ -107,7 +107,7 @@ func TestPluginTestFlag(t *testing.T) {
 
 // The plugin started the agent's way is untouched by -t: the socket
 // path and true|false (the rest of this package runs it that way); and
-// a proxy that is down is named with the refusal (issue 21, D7).
+// a proxy that is down is named with the refusal.
 func TestPluginTestFlagProxyDown(t *testing.T) {
 	dead := "tcp://" + testutil.FreeAddr(t)
 	key := "vpoller.poll[about," + vc + ",,version]"
@@ -122,7 +122,7 @@ func TestPluginTestFlagProxyDown(t *testing.T) {
 // zabbix_agent2 6.0.14 -t printed "failed to read response for plugin
 // VPoller, failed to read type header, EOF" (up to 625 lines) in about
 // one run of seven when the plugin closed the socket before the agent
-// did after Terminate (issue 21, D11). The plugin now waits for 6.0-6.2
+// did after Terminate. The plugin now waits for 6.0-6.2
 // agents to close first. 12 runs: before, this failed in about 5 runs of
 // 6 (measured: 16 of 108 runs had the lines).
 func TestAgentTestNoEOFLines(t *testing.T) {
@@ -154,7 +154,7 @@ func TestAgentTestNoEOFLines(t *testing.T) {
 
 // A Plugins.<Name>.* line whose <Name> is VPoller in another case is
 // ignored by the agent without a word (6.0.14 and 7.0.9); the plugin
-// warns, naming the line and its right spelling (issue 21, D10). And a
+// warns, naming the line and its right spelling. And a
 // System.Path line so misspelt makes the agent refuse the plugin: 6.0
 // says so at once, 7.0.9 waited for the plugin to exit, which it now
 // does after 10 s of silence.

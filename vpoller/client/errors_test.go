@@ -11,7 +11,7 @@ import (
 
 // A proxy that is down is reported as refusing, where it is, even when
 // the call's deadline (not the attempt's) ends the retrying: that is what
-// the plugin's items meet, whose deadline is the attempt's (issue 21, D7).
+// the plugin's items meet, whose deadline is the attempt's.
 func TestRefusedUntilTheCallsDeadline(t *testing.T) {
 	dead := "tcp://" + testutil.FreeAddr(t)
 	c, err := New(dead, Options{})

@@ -17,27 +17,26 @@
 //     filter over a container view of every inventory type, kept current
 //     by an incremental WaitForUpdatesEx long poll), the performance sweep
 //     and the batchers for what must still go to vCenter.
-//   - the method families and their registry (this package): each family
-//     in its own file (inventory.go, relations.go, perf.go, alarms.go,
-//     guest.go, snapshot.go, networks.go, cpu.go, vsan.go, sensors.go,
-//     instances.go (perf-counter instances of disks, NICs, datastores
-//     and LUNs), storagepod.go, dvswitch.go, tags.go, attributes.go, general.go,
-//     events.go: the event stream, one collector per agent),
-//     registered in registry.go; docs/methods.md is the compatibility
-//     table of all of them.
+//   - the method families and their registry (this package): each
+//     vPoller method is a Handler, bound to its catalogue entry by the
+//     registry (handlers), so that Service.Execute can check a request
+//     the way the original worker does before any vCenter work starts;
+//     docs/methods.md is the compatibility table of all of them.
 //
-// Alarm states (alarms.go) come from the objects room's alarm snapshot:
-// every object's triggeredAlarmState read with one call, at most 20 s
-// old (Store.Alarms), so alarm items cost a fixed few calls per minute.
-// Tags (tags.go) come from vCenter's vAPI tagging service through the
-// session room's REST session, with the category/tag catalogue cached per
-// agent and every attachment read as one snapshot at most 60 s old (2
-// calls per minute, whatever the number of tag items); custom attributes
-// (attributes.go) resolve through cached custom field definitions and
-// read customValue through the mirror. Discoveries also answer the
-// pseudo-properties moref, datacenter, cluster and tags (placement.go);
+// Why some families hold state: alarm states come from the objects
+// room's alarm snapshot, every object's triggeredAlarmState read with one
+// call and at most 20 s old (Store.Alarms), so that alarm items cost a
+// fixed few calls per minute however many there are. Tags come from
+// vCenter's vAPI tagging service through the session room's REST session,
+// with the category/tag catalogue cached per agent and every attachment
+// read as one snapshot at most 60 s old (2 calls per minute, whatever the
+// number of tag items); custom attributes resolve through cached custom
+// field definitions and read customValue through the mirror. Discoveries
+// also answer the pseudo-properties moref, datacenter, cluster and tags;
 // tags comes from the same attachments snapshot, and a discovery never
-// fails for want of tags.
+// fails for want of tags. The event stream (event.get) keeps one event
+// collector per agent, so that each request gets only the events newer
+// than the key it names.
 //
 // Names, managed object ids ("vm-42"), datastore info.url and VM/host
 // UUIDs resolve from the index without a vCenter call; a name shared by

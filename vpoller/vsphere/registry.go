@@ -12,11 +12,13 @@ import (
 // the method, the agent and the method's required keys.
 type Handler func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response
 
-// handlers is the method registry: adding a method is one entry here plus
-// its function in the file of its family (general.go, inventory.go,
-// relations.go, ...). Methods of the catalogue (vpoller.Method) without an
-// entry answer "Unknown or missing task/method name", as the original does
-// for methods it does not know.
+// handlers is the method registry: it binds each method of the catalogue
+// (vpoller.Method) to its handler, grouped below by family. A new method
+// also needs its catalogue row, its Zabbix facts in package lld and its
+// row in docs/methods.md (docs/architecture.md, "Adding a vPoller
+// method"); TestAllMethods fails for a catalogue method without an entry
+// here. A method without an entry answers "Unknown or missing task/method
+// name", as the original does for methods it does not know.
 var handlers = map[string]Handler{
 	// general.go
 	"about":        about,
@@ -101,7 +103,7 @@ var handlers = map[string]Handler{
 	"host.datastore.discover": hostDatastoreDiscover,
 	"host.lun.discover":       hostLunDiscover,
 
-	// issue 10: datastore clusters and distributed switches
+	// datastore clusters and distributed switches
 	// (inventory.go, storagepod.go, dvswitch.go)
 	"datastore.cluster.discover":      discover(objects.DatastoreCluster),
 	"datastore.cluster.get":           get(objects.DatastoreCluster),

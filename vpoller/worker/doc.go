@@ -15,13 +15,15 @@
 // configured), re-dialled with capped exponential backoff when it breaks,
 // with a fresh connection each time.
 //
-// Bulkheads: each vSphere agent has a lane (lane.go): at most
-// AgentConcurrency of its requests run at once; more wait in the lane
-// without holding a worker slot, up to AgentQueue, and beyond that are
-// refused at once. A circuit breaker per lane opens after BreakerFailures
-// consecutive unreachable-vCenter failures (vsphere.Unreachable): the
-// agent's requests then fail at once ("vCenter X unreachable since T:
-// cause") until a probe after BreakerCooldown succeeds.
+// Bulkheads: a stalled vCenter must cost the others nothing, so each
+// vSphere agent has its own bulkhead (the type lane; its status is the
+// "lanes" field): at most AgentConcurrency of its requests run at once;
+// more wait in the bulkhead without holding a worker slot, up to
+// AgentQueue, and beyond that are refused at once. A circuit breaker per
+// bulkhead opens after BreakerFailures consecutive unreachable-vCenter
+// failures (vsphere.Unreachable): the agent's requests then fail at once
+// ("vCenter X unreachable since T: cause") until a probe after
+// BreakerCooldown succeeds.
 // Replies of requests whose connection broke are dropped: our proxy
 // re-dispatches such requests, clients of other proxies retry.
 //
@@ -29,10 +31,13 @@
 // flight are answered (bounded by DrainTimeout), then the connection
 // closes; Daemon.Stop then logs out of vSphere.
 //
-// Configuration (Daemon, from vpoller.conf [worker]): proxy, mgmt, db,
-// vsphere_hosts_dir, helpers, tasks, concurrency. Relative db and
-// vsphere_hosts_dir paths are relative to the configuration file's
-// directory (ResolvePaths).
+// Configuration: Daemon reads the [worker] section of vpoller.conf. Its
+// keys are not repeated here: every one is declared once in
+// internal/config (workerOptions and mirrorOptions, which parse it) and
+// described with its default in the shipped conf/vpoller.conf (the
+// management socket's mgmt_* security keys once, under [proxy] mgmt);
+// docs/vsphere.md explains the mirror and sweep keys. Relative db and vsphere_hosts_dir paths are relative to
+// the configuration file's directory (ResolvePaths).
 //
 // vSphere agents (LoadAgents): rows with enabled = 1 of the original's
 // vconnector SQLite database, opened read-only and read as is, and one

@@ -110,9 +110,9 @@ func TestReadmeExamples(t *testing.T) {
 	}
 }
 
-// The check catches what D1 was: the README's earlier example (inline
-// comments, ca_file + thumbprint + insecure together, a thumbprint
-// abbreviated with "...") fails.
+// The check catches the README's earlier example (inline comments,
+// ca_file + thumbprint + insecure together, a thumbprint abbreviated
+// with "..."): it fails.
 func TestReadmeCheckCatchesTheOldExample(t *testing.T) {
 	old := "# README\n\n<!-- test: vsphere.d -->\n```ini\n" +
 		"hostname   = vc01.example.org   ; the name clients use\n" +

@@ -61,7 +61,7 @@ var indexPaths = map[string][]string{
 	"Network":                     {PathName},
 	"DistributedVirtualPortgroup": {PathName},
 	"OpaqueNetwork":               {PathName},
-	// issue 10: datastore clusters and distributed switches
+	// Datastore clusters and distributed switches.
 	"StoragePod":                     {PathName},
 	"VmwareDistributedVirtualSwitch": {PathName},
 	"DistributedVirtualSwitch":       {PathName},
@@ -96,8 +96,8 @@ var defaultPaths = map[string][]string{
 	"ClusterComputeResource": {"overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",
 		"summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory"},
 	"Datacenter": {"overallStatus"},
-	// issue 10: the datastore cluster's capacity, free space, Storage DRS
-	// switch and status.
+	// The datastore cluster's capacity, free space, Storage DRS switch
+	// and status.
 	"StoragePod": {"summary.capacity", "summary.freeSpace", "podStorageDrsEntry.storageDrsConfig.podConfig.enabled",
 		"overallStatus"},
 }

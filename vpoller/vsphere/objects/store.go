@@ -2,28 +2,27 @@
 // worker knows about a vCenter's inventory and how it reads it while
 // costing vCenter as little as the data allows.
 //
-//   - One watched property mirror per agent (mirror.go): a property
-//     collector filter over a container view of every inventory type,
-//     kept current by an incremental WaitForUpdatesEx long poll. It is at
-//     once the inventory index (lookups by name, managed object id,
-//     datastore URL and UUID, with duplicate names refused) and the store
-//     of every property the shipped templates read, plus the paths
-//     clients ask for (watch.go). Reads it can serve cost no call; it
-//     never serves data it has not confirmed current within a bound.
-//   - One performance sweep per agent (sweep.go): every series clients
-//     ask for, fetched in rounds packed up to the interval's pack size
-//     (1,000 realtime metrics per call; historical ones as vCenter's
-//     maxQueryMetrics allows: perfbatch.go), at the pace clients ask.
-//   - Batchers for what must go to vCenter (propbatch.go, perfbatch.go):
-//     concurrent reads share calls.
-//   - The cold index (index.go): lookups while the mirror holds no
-//     inventory. No read ever waits for the mirror to sync.
-//   - Roles (roles.go): which of the above a worker keeps for a vCenter
-//     it serves with other workers.
+//   - One watched property mirror per agent: a property collector filter
+//     over a container view of every inventory type, kept current by an
+//     incremental WaitForUpdatesEx long poll. It is at once the inventory
+//     index (lookups by name, managed object id, datastore URL and UUID,
+//     with duplicate names refused) and the store of every property the
+//     shipped templates read, plus the paths clients ask for. Reads it can
+//     serve cost no call; it never serves data it has not confirmed current
+//     within a bound.
+//   - One performance sweep per agent: every series clients ask for,
+//     fetched in rounds packed up to the interval's pack size (1,000
+//     realtime metrics per call; historical ones as vCenter's
+//     maxQueryMetrics allows), at the pace clients ask.
+//   - Batchers for what must go to vCenter: concurrent reads share calls.
+//   - The cold index: lookups while the mirror holds no inventory. No read
+//     ever waits for the mirror to sync.
+//   - Roles: which of the above a worker keeps for a vCenter it serves with
+//     other workers.
 //
 // A reply never carries a property state older than one already served
-// (mirror.go: generations' asOf, the catch-up wait, the overlay of direct
-// reads).
+// (the mirror's generations and their asOf, the catch-up wait, the
+// overlay of direct reads).
 //
 // It reaches vCenter only through Client, and knows nothing of vPoller
 // requests or replies.

@@ -1,13 +1,12 @@
-// Package session is the session room of the vSphere agent: one
-// long-lived, logged-in govmomi client per vSphere agent (vCenter or
-// ESXi), with the TLS policy of the agent's configuration, a deadline on
-// every call, transparent re-login when vCenter forgets the session, a
-// login backoff once vCenter refuses the credentials (login.go: a wrong
-// password must not lock the account in vCenter SSO), SOAP call counters,
-// and the embedded simulator for agents configured as one.
-// Beside it, the agent's vAPI (REST) session for vCenter's REST services
-// such as tagging (rest.go): same credentials and TLS policy, logged in on
-// first use, logged in again when vCenter forgets it.
+// Package session is the session room of the vSphere agent: one long-lived,
+// logged-in govmomi client per vSphere agent (vCenter or ESXi), with the
+// TLS policy of the agent's configuration, a deadline on every call,
+// transparent re-login when vCenter forgets the session, a login backoff
+// once vCenter refuses the credentials (a wrong password must not lock the
+// account in vCenter SSO), SOAP call counters, and the embedded simulator
+// for agents configured as one. Beside it, the agent's vAPI (REST) session
+// for vCenter's REST services such as tagging: same credentials and TLS
+// policy, logged in on first use, logged in again when vCenter forgets it.
 //
 // It knows nothing of vPoller requests or of inventory: the objects room
 // (package objects) and the method families (package vsphere) use a

@@ -7,8 +7,8 @@ import (
 )
 
 // TestDiscoveryDatastoreClusterAndDVSwitch checks the LLD macros of the
-// datastore cluster and distributed switch methods (issue 10): their
-// prefixes come from MacroPrefix, with nothing special.
+// datastore cluster and distributed switch methods: their prefixes come
+// from MacroPrefix, with nothing special.
 func TestDiscoveryDatastoreClusterAndDVSwitch(t *testing.T) {
 	tests := []struct{ method, reply, want string }{
 		{"datastore.cluster.discover", `{"success": 0, "msg": "m", "result": [{"name": "DC0_POD0"}]}`,
