@@ -200,8 +200,8 @@ func TestAllMethods(t *testing.T) {
 
 		{vpoller.Request{Method: "net.discover"}, okDisc, list(inv.Networks, "name")},
 		{vpoller.Request{Method: "net.get", Name: "VM Network", Properties: []string{"summary.accessible"}}, okObjects, list(1, "name,summary.accessible", equal(0, "summary.accessible", true))},
-		{vpoller.Request{Method: "net.host.get", Name: "DC0_DVPG0"}, okProps, obj("name,host", namesList("host", "DC0_H0", "DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"))},
-		{vpoller.Request{Method: "net.vm.get", Name: "DC0_DVPG0"}, okProps, obj("name,vm", namesList("vm", guestVM))},
+		{vpoller.Request{Method: "net.host.get", Name: "DC0_DVPG0"}, okDisc, obj("name,host", namesList("host", "DC0_H0", "DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"))},
+		{vpoller.Request{Method: "net.vm.get", Name: "DC0_DVPG0"}, okDisc, obj("name,vm", namesList("vm", guestVM))},
 
 		{vpoller.Request{Method: "datacenter.discover"}, okDisc, list(1, "name", equal(0, "name", "DC0"))},
 		{vpoller.Request{Method: "datacenter.get", Name: "DC0", Properties: []string{"overallStatus"}}, okObjects, list(1, "name,overallStatus")},
@@ -232,7 +232,7 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "host.cluster.get", Name: "DC0_C0_H0"}, okProps, list(1, "name,cluster", equal(0, "cluster", "DC0_C0"))},
 		{vpoller.Request{Method: "host.vm.get", Name: "DC0_H0"}, okDisc, list(2, "name")},
 		{vpoller.Request{Method: "host.datastore.get", Name: "DC0_H0"}, okDisc, list(1, "name,info.url", equal(0, "info.url", url))},
-		{vpoller.Request{Method: "host.net.get", Name: "DC0_H0"}, okProps, obj("name,network", namesList("network", "VM Network", "DC0_DVPG0"))},
+		{vpoller.Request{Method: "host.net.get", Name: "DC0_H0"}, okDisc, obj("name,network", namesList("network", "VM Network", "DC0_DVPG0"))},
 		// The simulator's stock health system: 90 green sensors reading 0 (sensors_test.go sets real ones).
 		{vpoller.Request{Method: "host.sensor.discover", Name: "DC0_H0"}, okDisc,
 			list(90, "name,sensorType,healthState", equal(0, "name", "VMware Rollup Health State"), equal(0, "healthState", "green"))},
@@ -259,7 +259,7 @@ func TestAllMethods(t *testing.T) {
 			list(5, "interval,timestamp,counterId,instance,value")},
 		{vpoller.Request{Method: "vm.host.get", Name: guestVM}, okObjects, list(1, "name,host", equal(0, "host", "DC0_H0"))},
 		{vpoller.Request{Method: "vm.datastore.get", Name: guestVM}, okDisc, list(1, "name,info.url", equal(0, "name", "LocalDS_0"))},
-		{vpoller.Request{Method: "vm.net.get", Name: guestVM}, okProps, obj("name,network", namesList("network", "DC0_DVPG0"))},
+		{vpoller.Request{Method: "vm.net.get", Name: guestVM}, okDisc, obj("name,network", namesList("network", "DC0_DVPG0"))},
 		{vpoller.Request{Method: "vm.disk.discover", Name: guestVM, Properties: []string{"capacity", "freeSpace"}}, okDisc,
 			list(1, "name,disk", func(t *testing.T, l []any) {
 				b, _ := vpoller.Marshal(l[0], vpoller.Python)
