@@ -71,8 +71,9 @@ func originalReply(keys []string, msg string, result []byte) []byte {
 //
 //   - perf.metric.info: r = {'success': 0, 'msg': 'Successfully retrieved
 //     performance metrics info', 'result': data}
-//   - <kind>.perf.metric.info (_entity_perf_metric_info) and
-//     perf.interval.info: {'msg': ..., 'success': 0, 'result': data}
+//   - <kind>.perf.metric.info (_entity_perf_metric_info): {'msg':
+//     'Successfully retrieved performance metrics', 'success': 0,
+//     'result': data}; perf.interval.info: {'msg': ..., 'success': 0, ...}
 //   - vm.disk.get without key returns vm_disk_discover's reply:
 //     {'success': 0, 'msg': 'Successfully discovered objects', 'result': [result]};
 //     with key {'success': 0, 'msg': 'Successfully retrieved properties', ...}
@@ -98,6 +99,10 @@ func TestRepliesMatchOriginalLiterals(t *testing.T) {
 	}{
 		{"perf.metric.info", request("perf.metric.info", agent, nil), successFirst,
 			"Successfully retrieved performance metrics info", ""},
+		{"vm.perf.metric.info", request("vm.perf.metric.info", agent, map[string]any{"name": compatVM}), msgFirst,
+			"Successfully retrieved performance metrics", ""},
+		{"host.perf.metric.info", request("host.perf.metric.info", agent, map[string]any{"name": "DC0_H0"}), msgFirst,
+			"Successfully retrieved performance metrics", ""},
 		{"perf.interval.info", request("perf.interval.info", agent, nil), msgFirst,
 			"Successfully retrieved performance historical intervals", ""},
 		{"vm.disk.get without key", request("vm.disk.get", agent, map[string]any{"name": compatVM}), successFirst,
