@@ -14,6 +14,7 @@ package flight
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 
@@ -51,8 +52,7 @@ type Call[T any] struct {
 // that run's result or for ctx to end (then it returns ctx.Err() with
 // GaveUp set; the run goes on for the others). fn must bound itself: it
 // does not see ctx, so that one caller giving up does not fail the others
-// (a fn that derives its context from a caller's should detach it with
-// context.WithoutCancel and give it a deadline of its own). A panic in fn
+// (Detached makes one from a function of a context). A panic in fn
 // becomes a *guard.PanicError for every caller, logged by guard.Run on
 // log with its stack, once a minute per what (log nil: not logged).
 func (g *Group[T]) Do(ctx context.Context, key, what string, log *slog.Logger, fn func() (T, error)) Result[T] {
@@ -76,6 +76,18 @@ func (g *Group[T]) Start(key, what string, log *slog.Logger, fn func() (T, error
 		return v, err
 	})
 	return c
+}
+
+// Detached makes fn into the work of a run that outlives its callers: it
+// runs fn with a context that keeps ctx's values but not its cancellation
+// (the caller that started the run may give up, the others still wait),
+// bounded by timeout instead.
+func Detached[T any](ctx context.Context, timeout time.Duration, fn func(context.Context) (T, error)) func() (T, error) {
+	return func() (T, error) {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		return fn(dctx)
+	}
 }
 
 // Ran tells whether this caller's fn runs or ran: it started the run.

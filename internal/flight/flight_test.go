@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -241,4 +242,26 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Detached work keeps the caller's values, not its cancellation, and has
+// a deadline of its own.
+func TestDetached(t *testing.T) {
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "agent vc1"))
+	cancel()
+	fn := Detached(ctx, time.Hour, func(ctx context.Context) (string, error) {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		d, ok := ctx.Deadline()
+		if !ok || time.Until(d) < 59*time.Minute {
+			return "", fmt.Errorf("deadline %v %v", d, ok)
+		}
+		v, _ := ctx.Value(key{}).(string)
+		return v, nil
+	})
+	if v, err := fn(); v != "agent vc1" || err != nil {
+		t.Fatalf("detached work: %q %v", v, err)
+	}
 }

@@ -102,11 +102,7 @@ func (s *Store) Alarms(ctx context.Context) (*AlarmSnapshot, error) {
 			return cur, nil
 		}
 		// A panicking read is the read's error (flight recovers it).
-		r := c.flight.Do(ctx, "alarms", "reading alarm states", s.log, func() (*AlarmSnapshot, error) {
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-			defer cancel()
-			return s.readAlarms(fctx)
-		})
+		r := c.flight.Do(ctx, "alarms", "reading alarm states", s.log, flight.Detached(ctx, s.timeout, s.readAlarms))
 		if r.Err != nil {
 			return nil, r.Err
 		}

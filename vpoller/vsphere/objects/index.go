@@ -69,11 +69,7 @@ func (ci *coldIndex) get(ctx context.Context, notBefore time.Time) (*indexSnapsh
 			return cur, nil
 		}
 		// A panicking read is the read's error (flight recovers it).
-		r := ci.flight.Do(ctx, "index", "reading the inventory index", ci.log, func() (*indexSnapshot, error) {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ci.timeout)
-			defer cancel()
-			return ci.read(rctx)
-		})
+		r := ci.flight.Do(ctx, "index", "reading the inventory index", ci.log, flight.Detached(ctx, ci.timeout, ci.read))
 		if r.Err != nil {
 			return nil, r.Err
 		}
