@@ -1,7 +1,6 @@
 package flight
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -148,7 +148,7 @@ func TestWaiterGivesUpOthersGetValue(t *testing.T) {
 // A panic in the shared work reaches every waiter as the same
 // *guard.PanicError, and is logged once, with its stack.
 func TestPanicReachesEveryWaiter(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	var g Group[int]
 	const what = "test panic for every waiter"
@@ -224,24 +224,6 @@ func TestWaitAgainAfterGivingUp(t *testing.T) {
 			t.Fatalf("wait %d after the run: %+v", i, r)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a logger written from the run's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Detached work keeps the caller's values, not its cancellation, and has
