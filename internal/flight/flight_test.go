@@ -145,13 +145,16 @@ func TestWaiterGivesUpOthersGetValue(t *testing.T) {
 	}
 }
 
+var panicRuns atomic.Int32
+
 // A panic in the shared work reaches every waiter as the same
 // *guard.PanicError, and is logged once, with its stack.
 func TestPanicReachesEveryWaiter(t *testing.T) {
 	var buf testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	var g Group[int]
-	const what = "test panic for every waiter"
+	// guard logs a place once a minute: a name of this run's own.
+	what := fmt.Sprintf("test panic for every waiter, run %d", panicRuns.Add(1))
 	release := make(chan struct{})
 	started := make(chan struct{})
 	fn := func() (int, error) {
