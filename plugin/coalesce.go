@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/vpoller/zabbix-vpoller/internal/flight"
+	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -17,7 +18,7 @@ import (
 // is part of the key (it is in the request bytes), so different guest
 // credentials never share an answer.
 type coalescer struct {
-	g singleflight.Group
+	g flight.Group[*vpoller.Response]
 }
 
 // callFunc sends one request and returns the decoded reply.
@@ -35,54 +36,36 @@ const leadGuard = Margin / 2
 // own deadline. The first caller, whose deadline the call has, takes the
 // call's own error when both end together: it says what each attempt met
 // (which proxy refused, which stayed silent), a bare deadline does not.
-func (c *coalescer) do(ctx context.Context, endpoint string, req *vpoller.Request, fn callFunc) (*vpoller.Response, error) {
+// A panic in fn is every caller's error (flight recovers it, logged on log):
+// it would otherwise end the plugin and with it the agent.
+func (c *coalescer) do(ctx context.Context, log *slog.Logger, endpoint string, req *vpoller.Request, fn callFunc) (*vpoller.Response, error) {
 	key := endpoint + "\x00" + string(req.Encode())
 	deadline, hasDeadline := ctx.Deadline()
-	lead := make(chan struct{}) // closed when this caller's fn runs: it started the call
-	ch := c.g.DoChan(key, func() (v any, err error) {
-		close(lead)
-		defer func() {
-			// DoChan re-panics in a goroutine of its own, which would kill
-			// the plugin and with it the agent: recover here instead.
-			if r := recover(); r != nil {
-				err = fmt.Errorf("internal error while calling vPoller: %v", r)
-			}
-		}()
+	call := c.g.Start(key, "calling vPoller", log, func() (*vpoller.Response, error) {
 		callCtx := context.WithoutCancel(ctx)
+		var cancel context.CancelFunc
 		if hasDeadline {
-			var cancel context.CancelFunc
 			callCtx, cancel = context.WithDeadline(callCtx, deadline)
-			defer cancel()
 		} else {
-			var cancel context.CancelFunc
 			callCtx, cancel = context.WithTimeout(callCtx, time.Minute)
-			defer cancel()
 		}
+		defer cancel()
 		return fn(callCtx, req)
 	})
-	result := func(r singleflight.Result) (*vpoller.Response, error) {
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*vpoller.Response), nil
-	}
-	select {
-	case r := <-ch:
-		return result(r)
-	case <-ctx.Done():
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		select {
-		case <-lead:
-			guard := time.NewTimer(leadGuard)
-			defer guard.Stop()
-			select {
-			case r := <-ch:
-				return result(r)
-			case <-guard.C:
-			}
-		default:
+	r := call.Wait(ctx)
+	if r.GaveUp && errors.Is(r.Err, context.DeadlineExceeded) && call.Ran() {
+		gctx, cancel := context.WithTimeout(context.Background(), leadGuard)
+		defer cancel()
+		if lr := call.Wait(gctx); !lr.GaveUp {
+			r = lr
 		}
 	}
-	return nil, ctx.Err()
+	if r.Err != nil {
+		var pe *guard.PanicError
+		if errors.As(r.Err, &pe) {
+			return nil, fmt.Errorf("internal error while calling vPoller: %v", pe.Value)
+		}
+		return nil, r.Err
+	}
+	return r.Val, nil
 }

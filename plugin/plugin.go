@@ -157,7 +157,7 @@ func (p *VPoller) Export(ctx context.Context, r agent2.Request) (string, error) 
 		// request, which a call already in flight may not be.
 		return p.events.export(c, func(req *vpoller.Request) (*vpoller.Response, error) { return send(ctx, req) }, time.Now())
 	}
-	resp, err := p.coalesce.do(ctx, sess.Endpoint, c.req, send)
+	resp, err := p.coalesce.do(ctx, p.log, sess.Endpoint, c.req, send)
 	if errors.Is(err, context.DeadlineExceeded) { // our own deadline, waiting for a shared call
 		return "", noReplyError(sess.Endpoint, b, pol.Attempts, err)
 	}

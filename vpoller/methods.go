@@ -160,13 +160,15 @@ func Methods() []string {
 }
 
 // MsgFirst reports whether the original writes "msg" before "success" in
-// its successful replies to the method: its handlers of the general,
-// performance-information and performance-sample methods build their reply
-// dict in that order, the others success first. Failures are success
-// first for every method.
+// its successful replies to the method: its handlers of the general
+// methods, of perf.interval.info, of the per-entity performance
+// information (<kind>.perf.metric.info) and of the performance samples
+// build their reply dict in that order, the others success first
+// (perf.metric.info among them: its dict starts with success). Failures
+// are success first for every method.
 func (mi MethodInfo) MsgFirst() bool {
 	switch mi.Name {
-	case "about", "event.latest", "session.get", "perf.interval.info", "perf.metric.info":
+	case "about", "event.latest", "session.get", "perf.interval.info":
 		return true
 	}
 	return strings.HasSuffix(mi.Name, ".perf.metric.info") || strings.HasSuffix(mi.Name, ".perf.metric.get")

@@ -75,22 +75,19 @@ func vmDiskDiscover(ctx context.Context, a *Agent, req *vpoller.Request) *vpolle
 }
 
 // vmDiskGet (vm.disk.get): [{"name": vm, "disk": {"diskPath", ...}}] for
-// the guest disk whose path is key; without key every disk as a list
-// (the original failed).
+// the guest disk whose path is key. Without key (null or empty, as
+// vpoller-client sends it) it is vm.disk.discover's reply, message
+// included, as the original's task returned its discovery's reply then.
 func vmDiskGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
+	if req.Key == "" {
+		return vmDiskDiscover(ctx, a, req)
+	}
 	pv, err := vmGuest(ctx, a, req, "guest.disk")
 	if err != nil {
 		return fail(req, err)
 	}
 	props := guestProps("diskPath", req.Properties)
 	name := vpoller.Field{Key: pathName, Value: toValue(pv[pathName])}
-	if req.Key == "" {
-		disks := []any{}
-		for _, d := range guestDisks(pv) {
-			disks = append(disks, pick(toValue(d), props))
-		}
-		return vpoller.OK("Successfully retrieved properties", []any{vpoller.Object{name, {Key: "disk", Value: disks}}})
-	}
 	for _, d := range guestDisks(pv) {
 		if d.DiskPath == req.Key {
 			return vpoller.OK("Successfully retrieved properties", []any{vpoller.Object{name, {Key: "disk", Value: pick(toValue(d), props)}}})

@@ -10,7 +10,8 @@ import (
 // namedList builds the original's OBJECT result for the network relations:
 // {"name": <object>, label: [{"name": ...}, ...]} (requested properties of
 // the related objects are added to each element, which the original did
-// not offer).
+// not offer), with the original's message for them, "Successfully
+// discovered objects".
 func namedList(k *objects.Kind, path, label string) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		refs, pv, err := related(ctx, a, k, req, path)
@@ -23,7 +24,7 @@ func namedList(k *objects.Kind, path, label string) Handler {
 		}
 		obj := object([]string{pathName}, pv)
 		obj = append(obj, vpoller.Field{Key: label, Value: list})
-		return vpoller.OK("Successfully retrieved properties", obj)
+		return vpoller.OK(msgDiscovered, obj)
 	}
 }
 

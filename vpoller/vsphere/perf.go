@@ -166,7 +166,9 @@ func perfMetricInfoOf(k *objects.Kind) Handler {
 			}
 			out = append(out, vpoller.Object{{Key: "counterId", Value: n}, {Key: "instance", Value: m.Instance}})
 		}
-		return vpoller.OK(msgPerfInfo, out)
+		// The original's message here is the samples' one, not "... info"
+		// (its _entity_perf_metric_info).
+		return vpoller.OK(msgPerfMetrics, out)
 	}
 }
 

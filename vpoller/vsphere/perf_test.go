@@ -175,7 +175,7 @@ func TestPerfInfo(t *testing.T) {
 		t.Errorf("first counter name %v", n)
 	}
 	r = exec(t, s, vpoller.Request{Method: "host.perf.metric.info", Name: "DC0_C0_H0"})
-	if r.Success != 0 || r.Msg != "Successfully retrieved performance metrics info" {
+	if r.Success != 0 || r.Msg != "Successfully retrieved performance metrics" {
 		t.Fatal(string(r.Encode(vpoller.Python)))
 	}
 	found := false

@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/vpoller/zabbix-vpoller/internal/flight"
+	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
@@ -47,7 +47,7 @@ type Service struct {
 	// background; Close waits for them.
 	closing sync.WaitGroup
 
-	flight singleflight.Group
+	flight flight.Group[*vpoller.Response]
 	// trackers holds, per execution in flight (its flight key), what its
 	// reads are waiting on, so that a request giving up on it can say.
 	trackers sync.Map
@@ -332,9 +332,9 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 	if fresh[req.Method] {
 		key += "\x00" + strconv.FormatUint(seq, 10) // an execution of its own
 	}
-	ran := false
-	ch := s.flight.DoChan(key, func() (any, error) {
-		ran = true
+	// A panic outside the method's own guard (s.run) is this execution's
+	// error for every caller sharing it (flight recovers and logs it).
+	r := s.flight.Do(ctx, key, "executing a vPoller request", s.log, func() (*vpoller.Response, error) {
 		// The shared work outlives any one caller giving up; every SOAP
 		// call still has the agent's timeout.
 		ectx, tr := objects.WithTracker(context.WithoutCancel(ctx))
@@ -342,19 +342,24 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		defer s.trackers.Delete(key)
 		return s.run(ectx, a, h, req), nil
 	})
-	select {
-	case r := <-ch:
-		if !ran {
-			s.coalesced.Add(1)
-		}
-		resp := *r.Val.(*vpoller.Response)
-		return &resp
-	case <-ctx.Done():
+	if r.GaveUp {
 		// Named, with why: "Task <method> failed" would hide both in a
 		// traceback Zabbix does not show.
-		cause := s.gaveUp(key, ctx.Err())
+		cause := s.gaveUp(key, r.Err)
 		return &vpoller.Response{Success: 1, Msg: fmt.Sprintf("vSphere agent %s did not answer in time: %v", req.Hostname, cause), Cause: cause}
 	}
+	if !r.Ran {
+		s.coalesced.Add(1)
+	}
+	if r.Err != nil {
+		traceback := r.Err.Error()
+		if pe := (*guard.PanicError)(nil); errors.As(r.Err, &pe) {
+			traceback += "\n\n" + pe.Stack
+		}
+		return vpoller.TaskFailed(req.Method, traceback, nil)
+	}
+	resp := *r.Val
+	return &resp
 }
 
 // gaveUp is the cause of a request that stopped waiting for its

@@ -6,9 +6,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vpoller/zabbix-vpoller/internal/flight"
 )
 
 // Alarm states are computed by vCenter and raised without a property
@@ -70,7 +70,7 @@ type alarmName struct {
 // alarmCache holds an agent's latest alarm snapshot and the alarm names.
 type alarmCache struct {
 	maxAge time.Duration
-	flight singleflight.Group
+	flight flight.Group[*AlarmSnapshot]
 
 	mu    sync.Mutex
 	snap  *AlarmSnapshot
@@ -101,26 +101,13 @@ func (s *Store) Alarms(ctx context.Context) (*AlarmSnapshot, error) {
 		if cur != nil && time.Since(cur.Taken) <= c.maxAge {
 			return cur, nil
 		}
-		ch := c.flight.DoChan("alarms", func() (_ any, err error) {
-			defer func() { // singleflight would re-panic where nothing recovers
-				if p := recover(); p != nil {
-					err = fmt.Errorf("alarm states read panicked: %v", p)
-				}
-			}()
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
-			defer cancel()
-			return s.readAlarms(fctx)
-		})
-		select {
-		case r := <-ch:
-			if r.Err != nil {
-				return nil, r.Err
-			}
-			if snap := r.Val.(*AlarmSnapshot); time.Since(snap.Taken) <= c.maxAge {
-				return snap, nil
-			}
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		// A panicking read is the read's error (flight recovers it).
+		r := c.flight.Do(ctx, "alarms", "reading alarm states", s.log, flight.Detached(ctx, s.timeout, s.readAlarms))
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		if time.Since(r.Val.Taken) <= c.maxAge {
+			return r.Val, nil
 		}
 	}
 	return nil, fmt.Errorf("alarm states: no read completed within %s", c.maxAge)

@@ -3,15 +3,16 @@ package objects
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vpoller/zabbix-vpoller/internal/flight"
 )
 
 // The cold index answers lookups while the mirror holds no inventory:
@@ -42,15 +43,16 @@ type coldIndex struct {
 	c       Client
 	timeout time.Duration
 	now     func() time.Time
-	flight  singleflight.Group
+	log     *slog.Logger
+	flight  flight.Group[*indexSnapshot]
 
 	mu    sync.Mutex
 	snap  *indexSnapshot
 	reads uint64
 }
 
-func newColdIndex(c Client, timeout time.Duration, now func() time.Time) *coldIndex {
-	return &coldIndex{c: c, timeout: timeout, now: now}
+func newColdIndex(c Client, log *slog.Logger, timeout time.Duration, now func() time.Time) *coldIndex {
+	return &coldIndex{c: c, log: log, timeout: timeout, now: now}
 }
 
 // get returns a snapshot taken at or after notBefore and younger than
@@ -66,26 +68,13 @@ func (ci *coldIndex) get(ctx context.Context, notBefore time.Time) (*indexSnapsh
 		if cur != nil && !cur.taken.Before(notBefore) && ci.now().Sub(cur.taken) < indexMaxAge {
 			return cur, nil
 		}
-		ch := ci.flight.DoChan("index", func() (_ any, err error) {
-			defer func() { // singleflight would re-panic where nothing recovers
-				if p := recover(); p != nil {
-					err = fmt.Errorf("inventory index read panicked: %v", p)
-				}
-			}()
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ci.timeout)
-			defer cancel()
-			return ci.read(rctx)
-		})
-		select {
-		case r := <-ch:
-			if r.Err != nil {
-				return nil, r.Err
-			}
-			if snap := r.Val.(*indexSnapshot); !snap.taken.Before(notBefore) {
-				return snap, nil
-			}
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		// A panicking read is the read's error (flight recovers it).
+		r := ci.flight.Do(ctx, "index", "reading the inventory index", ci.log, flight.Detached(ctx, ci.timeout, ci.read))
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		if !r.Val.taken.Before(notBefore) {
+			return r.Val, nil
 		}
 	}
 	return nil, fmt.Errorf("inventory index: no read began after %s", notBefore.Format(time.RFC3339Nano))

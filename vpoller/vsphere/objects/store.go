@@ -109,7 +109,7 @@ func New(c Client, opts Options) (*Store, error) {
 	s := &Store{c: c, log: opts.Logger, timeout: opts.Timeout, now: time.Now, bg: newBackground()}
 	s.watch = newWatchSet(opts.Logger, mo.MaxPaths, mo.PathExpiry, !mo.Off)
 	s.mirror = newMirror(c, opts.Logger, s.watch, mo, s.now)
-	s.index = newColdIndex(c, opts.Timeout, s.now)
+	s.index = newColdIndex(c, opts.Logger, opts.Timeout, s.now)
 	s.props = newPropBatcher(c, s.bg)
 	s.perf = newCatalog(c)
 	s.perfQ = newPerfBatcher(c, opts.Logger, s.perf, s.bg)

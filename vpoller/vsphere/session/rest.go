@@ -91,12 +91,17 @@ func (s *Session) RESTSessionID() string {
 	return s.rest.rc.SessionID()
 }
 
+// loggedIn is the installed REST client, nil before a login and after
+// Close.
+func (s *Session) loggedIn() *rest.Client {
+	s.rest.mu.Lock()
+	defer s.rest.mu.Unlock()
+	return s.rest.rc
+}
+
 // restClient returns the logged-in REST client, logging in on first use.
 func (s *Session) restClient(ctx context.Context) (*rest.Client, error) {
-	s.rest.mu.Lock()
-	rc := s.rest.rc
-	s.rest.mu.Unlock()
-	if rc != nil {
+	if rc := s.loggedIn(); rc != nil {
 		return rc, nil
 	}
 	// The SOAP session first: the REST client is made from its client.
@@ -105,10 +110,7 @@ func (s *Session) restClient(ctx context.Context) (*rest.Client, error) {
 		return nil, err
 	}
 	r := s.rest.connect.Do(ctx, "login", "vAPI login to "+s.cfg.Name, s.log, func() (*rest.Client, error) {
-		s.rest.mu.Lock()
-		rc := s.rest.rc
-		s.rest.mu.Unlock()
-		if rc != nil {
+		if rc := s.loggedIn(); rc != nil { // a login that ended while this one was asked for
 			return rc, nil
 		}
 		rc, err := s.restLogin(vc)
@@ -176,9 +178,7 @@ func (s *Session) restRelogin(gen uint64) (*rest.Client, error) {
 	s.rest.loginMu.Lock()
 	defer s.rest.loginMu.Unlock()
 	if s.rest.gen.Load() != gen {
-		s.rest.mu.Lock()
-		rc := s.rest.rc
-		s.rest.mu.Unlock()
+		rc := s.loggedIn()
 		if rc == nil {
 			return nil, ErrClosed
 		}
