@@ -20,6 +20,7 @@ import (
 )
 
 func TestUnreachable(t *testing.T) {
+	t.Parallel()
 	fault := soap.WrapVimFault(&types.ManagedObjectNotFound{})
 	cases := []struct {
 		name string
@@ -52,6 +53,7 @@ func TestUnreachable(t *testing.T) {
 // The worker's breaker reads Response.Cause: a failure reply carries the
 // error behind it.
 func TestFailCarriesCause(t *testing.T) {
+	t.Parallel()
 	err := &ConnectError{Agent: "vc01", Err: errors.New("connection refused")}
 	r := fail(nil, err)
 	if r.Cause != err || !Unreachable(r.Cause) {
@@ -67,6 +69,7 @@ func TestFailCarriesCause(t *testing.T) {
 // WaitError cause (not unreachable); one whose own SOAP call is in
 // flight fails with the deadline (unreachable).
 func TestGaveUpCause(t *testing.T) {
+	t.Parallel()
 	inFlight := make(chan struct{}, 16)
 	s := newSim(t, direct, func(m *simulator.Model) {
 		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 800}

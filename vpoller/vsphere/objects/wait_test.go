@@ -18,6 +18,7 @@ import (
 // in flight fails with the context's error. A tracked execution says it
 // waits on us exactly while its read is queued.
 func TestQueuedReadGivesUpWithWaitError(t *testing.T) {
+	t.Parallel()
 	inFlight := make(chan struct{}, 16)
 	s := newSimStore(t, Options{Mirror: MirrorOptions{Off: true}}, func(m *simulator.Model) {
 		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 600}
