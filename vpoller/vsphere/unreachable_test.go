@@ -72,10 +72,10 @@ func TestGaveUpCause(t *testing.T) {
 	t.Parallel()
 	inFlight := make(chan struct{}, 16)
 	s := newSim(t, direct, func(m *simulator.Model) {
-		// Each call takes 2.5 s, a request 1 s: on a loaded machine too, a
+		// Each call takes 1.5 s, a request 0.5 s: on a loaded machine too, a
 		// request's call is sent well before its time runs out, and is still
 		// in flight when it does.
-		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 2500}
+		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 1500}
 		m.Map().Handler = func(_ *simulator.Context, method *simulator.Method) (mo.Reference, types.BaseMethodFault) {
 			if method.Name == "RetrievePropertiesEx" {
 				select {
@@ -95,7 +95,7 @@ func TestGaveUpCause(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	alone, cancel := context.WithTimeout(ctx, time.Second)
+	alone, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	r := get(alone, "DC0_H0_VM0")
 	cancel()
 	if r.Success == 0 || !errors.Is(r.Cause, context.DeadlineExceeded) || !Unreachable(r.Cause) {
@@ -106,7 +106,7 @@ func TestGaveUpCause(t *testing.T) {
 	first := make(chan *vpoller.Response, 1)
 	go func() { first <- get(ctx, "DC0_H0_VM1") }()
 	<-inFlight // its call is in flight: the VM lane is busy
-	queued, cancel := context.WithTimeout(ctx, time.Second)
+	queued, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	r = get(queued, "DC0_C0_RP0_VM0")
 	var we *objects.WaitError
