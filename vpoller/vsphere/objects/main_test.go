@@ -12,9 +12,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// Each test has its own simulator and mostly waits on it: 8 at once
-	// keep 2 cores busy where GOMAXPROCS (2) would leave them half idle.
-	testutil.Parallel(8)
+	// Each test has its own simulator and mostly waits on it: 4 at once
+	// keep 2 cores busy where GOMAXPROCS (2) leaves them half idle (8 at
+	// once cost more CPU under -race than they saved in waiting).
+	testutil.Parallel(4)
 	goleak.VerifyTestMain(m,
 		// The simulator's per-session idle watchers end with the model's
 		// context, which the simulator never cancels.
