@@ -13,6 +13,9 @@ import (
 // the number it stands for.
 type Limiter struct {
 	period time.Duration
+	// now is the limiter's clock: time.Now, or a test's, which steps
+	// past a period without waiting it out.
+	now func() time.Time
 
 	mu         sync.Mutex
 	last       time.Time
@@ -21,14 +24,14 @@ type Limiter struct {
 }
 
 // New returns a limiter that allows one event per period.
-func New(period time.Duration) *Limiter { return &Limiter{period: period} }
+func New(period time.Duration) *Limiter { return &Limiter{period: period, now: time.Now} }
 
 // Allow reports whether this event may be logged; Suppressed then tells
 // how many were not since the previous allowed one.
 func (r *Limiter) Allow() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
+	now := r.now()
 	if !r.last.IsZero() && now.Sub(r.last) < r.period {
 		r.suppressed++
 		return false

@@ -160,7 +160,9 @@ func TestHostileBytes(t *testing.T) {
 // release their slots.
 func TestIdleHandshakesDoNotBlock(t *testing.T) {
 	var ev <-chan hookEvent
-	l := serveEchoWith(t, ListenConfig{Config: Config{Type: zmq4.Router, HandshakeTimeout: 300 * time.Millisecond}, MaxConns: 1},
+	// The timeout bounds the real client's handshake below too: long
+	// enough for a loaded machine, short enough to wait the idle ones out.
+	l := serveEchoWith(t, ListenConfig{Config: Config{Type: zmq4.Router, HandshakeTimeout: time.Second}, MaxConns: 1},
 		func(l *Listener) { ev = watch(l) })
 	addr := l.Addr().String()
 	var idle []net.Conn

@@ -67,6 +67,7 @@ func defineField(t testing.TB, a *Agent, name, moType string) {
 // field defined after the definitions were cached resolves at once; an
 // unknown object or attribute is an error.
 func TestAttributes(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	vm, host := lookup(t, a, objects.VM, "DC0_H0_VM0"), lookup(t, a, objects.Host, "DC0_H0")

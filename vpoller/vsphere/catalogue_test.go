@@ -93,6 +93,7 @@ func field(v any, path ...string) any {
 // and checks the original's message, result shape and representative
 // values. It fails if a method of vpoller.Methods() is not exercised.
 func TestAllMethods(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{}, simGuest)
 	a := agent(t, s)
 	inv := SimulatorInventory("vpx")

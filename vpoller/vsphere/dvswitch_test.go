@@ -38,6 +38,7 @@ func simPortgroups(t *testing.T, a *Agent) map[string]string {
 // connectee, no state): linkUp, connectee and connecteeType are null and
 // there are no counters (TestDVSwitchPortState covers those).
 func TestDVSwitch(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	r := exec(t, s, vpoller.Request{Method: "dvswitch.discover"})
@@ -122,6 +123,7 @@ func setPorts(t *testing.T, a *Agent, ports []types.DistributedVirtualPort) {
 // the VM's name, the connectee type, link state and the summed byte
 // counters; a switch of more than maxDVPorts ports is an error.
 func TestDVSwitchPortState(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	vm := lookup(t, a, objects.VM, "DC0_H0_VM0")

@@ -146,6 +146,7 @@ var pyTimeRE = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?[+-]
 // back in order with their types, entities and users; with key only
 // newer events; nothing twice.
 func TestEventGet(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	k0 := newest(t, s)
@@ -191,6 +192,7 @@ func TestEventGet(t *testing.T) {
 
 // TestEventGetSeverity follows the documented rule.
 func TestEventGetSeverity(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	c := admin(t, a)
@@ -228,6 +230,7 @@ func TestEventGetSeverity(t *testing.T) {
 // exceeds 1,000, and a client 1,200 events behind gets the newest 1,000,
 // the gap visible in the keys.
 func TestEventGetCaps(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	c := admin(t, a)
@@ -273,6 +276,7 @@ func TestEventGetCaps(t *testing.T) {
 // buffer no longer reaches back, from a collector filtered on the
 // object (three calls).
 func TestEventGetName(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	a.events.size = 20 // a small buffer, to reach the filtered query
@@ -346,6 +350,7 @@ func TestEventGetName(t *testing.T) {
 // on, its re-login tells the stream (the session's generation); with it
 // off, the stream meets the old collector's ManagedObjectNotFound itself.
 func TestEventGetSessionLoss(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -390,6 +395,7 @@ func TestEventGetSessionLoss(t *testing.T) {
 
 // TestEventCollectorDestroyedOnClose: Close destroys the shared collector.
 func TestEventCollectorDestroyedOnClose(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	newest(t, s)
 	newest(t, s)
@@ -408,6 +414,7 @@ func TestEventCollectorDestroyedOnClose(t *testing.T) {
 // share an execution (a reply must hold what vCenter had when ITS
 // request came), but they share the collector's reads.
 func TestEventGetConcurrent(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	k0 := newest(t, s)
 	a, _ := s.Agent("sim")

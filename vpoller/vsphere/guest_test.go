@@ -11,6 +11,7 @@ import (
 )
 
 func TestGuestSnapshotAlarmErrors(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{}, simGuest)
 	for _, tc := range []struct {
 		req vpoller.Request
@@ -53,6 +54,7 @@ func TestGuestSnapshotAlarmErrors(t *testing.T) {
 // events show within the alarm bound (AlarmMaxAge, short here), with
 // their names, and propagate to the datacenter.
 func TestAlarmsFollowEvents(t *testing.T) {
+	t.Parallel()
 	const bound = 200 * time.Millisecond
 	s := newSim(t, Options{AlarmMaxAge: bound})
 	a := agent(t, s)
@@ -64,11 +66,13 @@ func TestAlarmsFollowEvents(t *testing.T) {
 		}
 		return r.Result.([]any)
 	}
-	// within waits for cond, which must hold within the bound (plus the
-	// time of a read on a loaded machine).
+	// within waits for cond, which must hold within the bound plus the
+	// time of a read on a loaded machine (the tests of this package run
+	// in parallel on 2 cores): well short of DefaultAlarmMaxAge (20 s),
+	// which an agent ignoring AlarmMaxAge would take.
 	within := func(what string, cond func() bool) {
 		t.Helper()
-		if d := eventually(t, 5*time.Second, what, cond); d > bound+2*time.Second {
+		if d := eventually(t, 10*time.Second, what, cond); d > bound+5*time.Second {
 			t.Errorf("%s took %s, beyond the %s bound", what, d, bound)
 		}
 	}
@@ -198,6 +202,7 @@ func TestAlarmStatesFixedCost(t *testing.T) {
 }
 
 func TestSnapshotTreeDepth(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	addSnapshots(t, a, "DC0_C0_RP0_VM0", 4)
@@ -221,6 +226,7 @@ func TestSnapshotTreeDepth(t *testing.T) {
 // the inventory index's container view still serves the snapshot: the
 // same cost, one read for every object (plus one for the alarm names).
 func TestAlarmStatesMirrorOff(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, direct)
 	a := agent(t, s)
 	lookup(t, a, objects.VM, "DC0_H0_VM0")

@@ -166,6 +166,7 @@ func nicsOf(t *testing.T, a *Agent, vm string) []*types.VirtualEthernetCard {
 // mirror (each property joins it on first read) and without it (every
 // read a RetrievePropertiesEx, values decoded from SOAP).
 func TestInstanceDiscovery(t *testing.T) {
+	t.Parallel()
 	t.Run("mirror", func(t *testing.T) { testInstanceDiscovery(t, Options{}) })
 	t.Run("direct", func(t *testing.T) { testInstanceDiscovery(t, direct) })
 }
@@ -310,6 +311,7 @@ func testInstanceDiscovery(t *testing.T, opts Options) {
 // SOAP call. A disk added later reaches vm.vdisk.discover through the
 // mirror, with no RetrievePropertiesEx.
 func TestInstanceDiscoveryFromTheMirror(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{}, simInstances)
 	a := agent(t, s)
 	watched := func(typ string) int { return s.Stats().Agents["sim"].Objects.Mirror.WatchedPaths[typ] }
@@ -391,6 +393,7 @@ func TestInstanceDiscoveryFromTheMirror(t *testing.T) {
 // out (no unit number, an unknown or missing controller), from device
 // lists as vSphere gives them.
 func TestVirtualDisks(t *testing.T) {
+	t.Parallel()
 	unit := func(n int32) *int32 { return &n }
 	dev := func(key int32) types.VirtualDevice { return types.VirtualDevice{Key: key} }
 	ctl := func(key, bus int32) types.VirtualController {
@@ -461,6 +464,7 @@ func TestVirtualDisks(t *testing.T) {
 
 // TestDatastoreUUID: the instance of a host's datastore.* counters.
 func TestDatastoreUUID(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ url, want string }{
 		{"ds:///vmfs/volumes/5a3b4c5d-e6f7a8b9-0c1d-001122334455/", "5a3b4c5d-e6f7a8b9-0c1d-001122334455"},
 		{"ds:///vmfs/volumes/5a3b4c5d-e6f7a8b9-0c1d-001122334455", "5a3b4c5d-e6f7a8b9-0c1d-001122334455"},
@@ -479,6 +483,7 @@ func TestDatastoreUUID(t *testing.T) {
 // TestCompareInstances: digit runs compare as numbers, the rest byte by
 // byte, ties broken by bytes (a total order).
 func TestCompareInstances(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		x, y string
 		want int

@@ -17,6 +17,7 @@ import (
 // A refused login is an account problem, said as such in the reply, and
 // not "vCenter unreachable": the circuit breaker must not count it.
 func TestLoginErrorReply(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.Local)
 	le := &session.LoginError{Agent: "vc01", Username: "monitoring@vsphere.local", Fault: "InvalidLogin", At: at,
 		Next: at.Add(150 * time.Second), Failures: 1, Err: soap.WrapVimFault(&types.InvalidLogin{})}

@@ -18,6 +18,7 @@ import (
 )
 
 func TestMethods(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	inv := SimulatorInventory("vpx")
 	// The datastore URL contains a temporary directory: learn it first.
@@ -103,6 +104,7 @@ func TestMethods(t *testing.T) {
 }
 
 func TestVMGetValues(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	resp := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM0",
 		Properties: []string{"runtime.host", "runtime.powerState", "config.hardware.numCPU", "summary.quickStats", "runtime.bootTime"}})
@@ -129,6 +131,7 @@ func TestVMGetValues(t *testing.T) {
 }
 
 func TestLookupByIDAndUUID(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	r := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_H0_VM1", Properties: []string{"config.instanceUuid", "config.uuid"}})
 	obj := r.Result.([]any)[0].(vpoller.Object)
@@ -142,6 +145,7 @@ func TestLookupByIDAndUUID(t *testing.T) {
 }
 
 func TestSessionGet(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	r := exec(t, s, vpoller.Request{Method: "session.get"})
 	if r.Success != 0 || r.Msg != "Successfully retrieved sessions" {
@@ -170,6 +174,7 @@ func TestSessionGet(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	tests := []struct {
 		req vpoller.Request
@@ -242,6 +247,7 @@ func calls(before, after Stats) (requests uint64, byMethod map[string]uint64) {
 // TestWarmVMGetFromMirror: warm gets of watched properties and discovery
 // cost vCenter nothing; with the mirror off, each get costs one call.
 func TestWarmVMGetFromMirror(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -278,6 +284,7 @@ func TestWarmVMGetFromMirror(t *testing.T) {
 }
 
 func TestCoalescing(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, direct, func(m *simulator.Model) {
 		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 300}
 	})
@@ -312,6 +319,7 @@ func TestCoalescing(t *testing.T) {
 // vCenter session; requests keep working after one re-login, and the
 // mirror serves again once it has synced in the new session.
 func TestSessionDroppedSurvived(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{Mirror: MirrorOptions{Wait: time.Second, MaxAge: 3 * time.Second}})
 	a := agent(t, s)
 	ctx := context.Background()
@@ -343,6 +351,7 @@ func TestSessionDroppedSurvived(t *testing.T) {
 }
 
 func TestLazyAndClose(t *testing.T) {
+	t.Parallel()
 	s, err := NewService([]AgentConfig{{Name: "b", Simulator: true}, {Name: "a", Simulator: true, SimulatorModel: "esx"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -372,6 +381,7 @@ func TestLazyAndClose(t *testing.T) {
 }
 
 func TestSimulatorInventoryMatches(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	inv := SimulatorInventory("vpx")
 	for m, want := range map[string]int{"datacenter.discover": inv.Datacenters, "cluster.discover": inv.Clusters,

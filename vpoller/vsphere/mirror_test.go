@@ -42,9 +42,11 @@ func powerOff(t testing.TB, c *govobj.VirtualMachine) time.Time {
 }
 
 // TestMirrorFollowsPowerOff: a VM powered off through the vSphere API (by
-// another user) is reported powered off within 2 s, answered from the
-// mirror (no RetrievePropertiesEx).
+// another user) is reported powered off, answered from the mirror (no
+// RetrievePropertiesEx). The wait for it is bounded at 10 s, room for
+// a loaded machine; the time it took is logged.
 func TestMirrorFollowsPowerOff(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	const vm = "DC0_C0_RP0_VM1"
@@ -54,7 +56,7 @@ func TestMirrorFollowsPowerOff(t *testing.T) {
 	c := admin(t, a)
 	before := s.Stats()
 	changed := powerOff(t, govobj.NewVirtualMachine(c.Client, lookup(t, a, objects.VM, vm)))
-	eventually(t, 2*time.Second, "poweredOff in vm.get", func() bool { return powerState(t, s, vm) == "poweredOff" })
+	eventually(t, 10*time.Second, "poweredOff in vm.get", func() bool { return powerState(t, s, vm) == "poweredOff" })
 	t.Logf("power off seen %v after the task completed", time.Since(changed).Round(time.Millisecond))
 	if _, by := calls(before, s.Stats()); by["RetrievePropertiesEx"] != 0 {
 		t.Errorf("reads went to vCenter: %v", by)
@@ -98,9 +100,11 @@ func discovered(t testing.TB, s *Service, name string) bool {
 }
 
 // TestMirrorFollowsNewAndDestroyedVM: a VM created through the vSphere API
-// is discovered (and found by vm.get) within 2 s; once destroyed, it is
-// gone from discovery and vm.get says it cannot find it within 2 s.
+// is discovered (and found by vm.get); once destroyed, it is gone from
+// discovery and vm.get says it cannot find it (each waited for at most
+// 10 s, room for a loaded machine; the times are logged).
 func TestMirrorFollowsNewAndDestroyedVM(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	c := admin(t, a)
@@ -124,7 +128,7 @@ func TestMirrorFollowsNewAndDestroyedVM(t *testing.T) {
 		t.Fatal("discovered before it exists")
 	}
 	ref := createVM(t, folders.VmFolder, pool, name)
-	took := eventually(t, 2*time.Second, "new VM discovered", func() bool { return discovered(t, s, name) })
+	took := eventually(t, 10*time.Second, "new VM discovered", func() bool { return discovered(t, s, name) })
 	t.Logf("new VM discovered after %v", took.Round(time.Millisecond))
 	r := exec(t, s, vpoller.Request{Method: "vm.get", Name: name, Properties: []string{"runtime.powerState"}})
 	if got := string(r.Encode(vpoller.Python)); got != `{"success": 0, "msg": "Successfully retrieved object properties", "result": [{"name": "fresh-vm", "runtime.powerState": "poweredOff"}]}` {
@@ -157,7 +161,7 @@ func TestMirrorFollowsNewAndDestroyedVM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	took = eventually(t, 2*time.Second, "destroyed VM gone", func() bool { return !discovered(t, s, name) })
+	took = eventually(t, 10*time.Second, "destroyed VM gone", func() bool { return !discovered(t, s, name) })
 	t.Logf("destroyed VM gone after %v", took.Round(time.Millisecond))
 	r = exec(t, s, vpoller.Request{Method: "vm.get", Name: name, Properties: []string{"runtime.powerState"}})
 	if got := string(r.Encode(vpoller.Python)); got != `{"success": 1, "msg": "Cannot find object fresh-vm"}` {
@@ -172,6 +176,7 @@ func TestMirrorFollowsNewAndDestroyedVM(t *testing.T) {
 // than the staleness bound: the mirror serves nothing older, and reads go
 // to vCenter meanwhile.
 func TestMirrorNeverServesStaleData(t *testing.T) {
+	t.Parallel()
 	const bound = 3 * time.Second
 	for _, tc := range []struct {
 		name  string
@@ -182,6 +187,7 @@ func TestMirrorNeverServesStaleData(t *testing.T) {
 		{"updates late", func(m *simulator.Model) { m.DelayConfig.MethodDelay = map[string]int{"WaitForUpdatesEx": 4000} }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var setup []func(*simulator.Model)
 			if tc.setup != nil {
 				setup = append(setup, tc.setup)
@@ -239,6 +245,7 @@ func TestMirrorNeverServesStaleData(t *testing.T) {
 // per-type cap keeps a path out once reached (it is then read directly
 // every time).
 func TestMirrorJoinsRequestedPaths(t *testing.T) {
+	t.Parallel()
 	vmDefaults := 3 + 24 // index paths + default paths of VirtualMachine
 	s := newSim(t, Options{Mirror: MirrorOptions{MaxPaths: vmDefaults + 1}})
 	a := agent(t, s)
@@ -287,6 +294,7 @@ func TestMirrorJoinsRequestedPaths(t *testing.T) {
 // view (checked on the simulator's side: one object spec, the view), not
 // one object spec per object.
 func TestDiscoverWithPropertiesUsesTheView(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var specs [][]types.ObjectSpec
 	s := newSim(t, Options{}, func(m *simulator.Model) {

@@ -51,6 +51,7 @@ func samples(t *testing.T, r *vpoller.Response, counter string, n int) []vpoller
 }
 
 func TestPerfRealtimeHost(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	r := exec(t, s, vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H0", CounterName: "cpu.usage.percent.average"})
 	got := samples(t, r, "cpu.usage.percent.average", 1)
@@ -69,6 +70,7 @@ func TestPerfRealtimeHost(t *testing.T) {
 }
 
 func TestPerfHistoricalAndErrors(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
 	u, _ := ds.Result.([]any)[0].(vpoller.Object).Get("info.url")
@@ -116,6 +118,7 @@ func TestPerfHistoricalAndErrors(t *testing.T) {
 // TestPerfPoweredOff: the perf power-state checks come from the mirror,
 // which follows the VM being powered off and the host disconnecting.
 func TestPerfPoweredOff(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	ref := lookup(t, a, objects.VM, "DC0_H0_VM1")
@@ -154,6 +157,7 @@ func TestPerfPoweredOff(t *testing.T) {
 }
 
 func TestPerfInfo(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	r := exec(t, s, vpoller.Request{Method: "perf.interval.info"})
 	if r.Success != 0 || r.Msg != "Successfully retrieved performance historical intervals" {
@@ -205,6 +209,7 @@ func TestPerfInfo(t *testing.T) {
 // the mirror): repeated asks cost nothing. Asking for more samples than
 // the latest fetch holds fetches again, once.
 func TestPerfFromSweep(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	req := vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H2", CounterName: "cpu.usage.percent.average", MaxSample: 2}
 	first := samples(t, exec(t, s, req), req.CounterName, 2) // login, sync, catalogue, provider summary, first fetch

@@ -16,6 +16,7 @@ import (
 // shows it got its own series) while the simulator answers QueryPerf
 // slowly, with and without vCenter's config.vpxd.stats.maxQueryMetrics.
 func TestBatchedPerfGets(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		option   string // "" = setting absent

@@ -14,6 +14,7 @@ import (
 // and the cluster ("" where there is none), in the requested order after
 // name, mixed with a real property.
 func TestDiscoverPseudoProperties(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	cases := []struct {

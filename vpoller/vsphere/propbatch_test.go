@@ -29,6 +29,7 @@ var batchProps = []string{"runtime.powerState", "config.hardware.numCPU", "confi
 // The "API 6.0" case hides reportMissingObjectsInResults, so the deleted
 // VM faults the whole batched call and must be isolated.
 func TestBatchedGets(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, api string
 		maxCalls  uint64

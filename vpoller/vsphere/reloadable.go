@@ -25,6 +25,17 @@ type reloadable[T stamped] struct {
 	failed   error // the last load's error, until a load succeeds
 	failedAt time.Time
 	load     flight.Group[T]
+	// now is the clock the TTL and the failure backoff are measured on:
+	// time.Now when nil; tests set one that steps past a TTL instead of
+	// waiting it out.
+	now func() time.Time
+}
+
+func (r *reloadable[T]) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
 }
 
 // reloadFailBackoff is how long a failed load answers for itself: requests
@@ -43,10 +54,10 @@ func (r *reloadable[T]) get(ctx context.Context, ttl time.Duration, notBefore ti
 		r.mu.Lock()
 		cur, has, failed, failedAt := r.cur, r.has, r.failed, r.failedAt
 		r.mu.Unlock()
-		if has && !cur.loadedAt().Before(notBefore) && time.Since(cur.loadedAt()) < ttl {
+		if has && !cur.loadedAt().Before(notBefore) && r.clock().Sub(cur.loadedAt()) < ttl {
 			return cur, nil
 		}
-		if failed != nil && time.Since(failedAt) < reloadFailBackoff {
+		if failed != nil && r.clock().Sub(failedAt) < reloadFailBackoff {
 			return zero, failed
 		}
 		// A panicking load is the load's error (flight recovers it).
@@ -56,7 +67,7 @@ func (r *reloadable[T]) get(ctx context.Context, ttl time.Duration, notBefore ti
 			defer r.mu.Unlock()
 			if err != nil {
 				if ctx.Err() == nil { // a caller giving up is no failure of the source
-					r.failed, r.failedAt = err, time.Now()
+					r.failed, r.failedAt = err, r.clock()
 				}
 				return zero, err
 			}

@@ -93,6 +93,7 @@ func pyJSON(t *testing.T, v any) string {
 // property joins it on first read) and without it (every read a
 // RetrievePropertiesEx, values decoded from SOAP).
 func TestHostSensors(t *testing.T) {
+	t.Parallel()
 	t.Run("mirror", func(t *testing.T) { testHostSensors(t, Options{}) })
 	t.Run("direct", func(t *testing.T) { testHostSensors(t, direct) })
 }
@@ -225,6 +226,7 @@ func testHostSensors(t *testing.T, opts Options) {
 // host's health system would) reaches host.sensor.get and host.health.get
 // with no RetrievePropertiesEx.
 func TestHostSensorsFromTheMirror(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{}, simSensors)
 	a := agent(t, s)
 	get := func(sensor string) any {
@@ -260,6 +262,7 @@ func TestHostSensorsFromTheMirror(t *testing.T) {
 
 // TestSensorValue: the scaling, including modifiers JSON cannot hold.
 func TestSensorValue(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		reading int64
 		mod     int32

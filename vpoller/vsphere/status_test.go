@@ -13,6 +13,7 @@ import (
 // mirror holds and how current it is, what the sweep does and every SOAP
 // call by method.
 func TestAgentStatusFigures(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	agent(t, s)
 	exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_H0_VM0", Properties: []string{"runtime.powerState"}})
@@ -60,6 +61,7 @@ func TestAgentStatusFigures(t *testing.T) {
 // role is an error that names it; a role shows in the agent's status,
 // and a passive agent answers without a mirror.
 func TestServiceSetRole(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	for _, tc := range []struct {
 		agent string

@@ -101,6 +101,7 @@ func podSummary(t *testing.T, a *Agent, pod types.ManagedObjectReference) (capac
 // URLs and requested properties, and that the datastores stay
 // discoverable inside it.
 func TestDatastoreCluster(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
 	if r := exec(t, s, vpoller.Request{Method: "datastore.cluster.discover"}); r.Success != 0 || len(r.Result.([]any)) != 0 {
@@ -154,6 +155,7 @@ func TestDatastoreCluster(t *testing.T) {
 // re-syncs its traversal), which vCenter does not do; the mirror's
 // following of property changes is tested in mirror_test.go.
 func TestDatastoreClusterGet(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, direct)
 	a := agent(t, s)
 	pod := makePod(t, a, "DC0_POD0", true)
@@ -182,6 +184,7 @@ func TestDatastoreClusterGet(t *testing.T) {
 // TestDatastoreClusterErrors: unknown pods, and a datastore named as a
 // pod, are lookup errors; get requires properties.
 func TestDatastoreClusterErrors(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	agent(t, s)
 	tests := []struct {

@@ -82,8 +82,6 @@ type tagAttachments struct {
 type tagState struct {
 	cat      reloadable[*tagCatalogue]
 	attached reloadable[*tagAttachments]
-	// attachedTTL, when set, overrides tagAttachedTTL (tests).
-	attachedTTL atomic.Int64 // time.Duration
 	// warned is when a discovery last warned that it could not read
 	// tags (Unix nanoseconds; 0: never).
 	warned atomic.Int64
@@ -203,7 +201,7 @@ func sortTags(list []tagInfo) {
 // on its own time limit so that a requester giving up does not fail the
 // others.
 func (t *tagState) attachments(ctx context.Context, a *Agent) (*tagAttachments, error) {
-	return t.attached.get(ctx, cmp.Or(time.Duration(t.attachedTTL.Load()), tagAttachedTTL), time.Time{}, "the tag attachments",
+	return t.attached.get(ctx, tagAttachedTTL, time.Time{}, "the tag attachments",
 		func(ctx context.Context) (*tagAttachments, error) {
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(a.cfg.Timeout, DefaultTimeout))
 			defer cancel()

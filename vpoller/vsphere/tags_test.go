@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,9 +67,15 @@ const (
 	listTags     = "GET cis/tagging/tag"
 )
 
-// setAttachedTTL sets the agent's attachments bound (tests of reloads).
-func setAttachedTTL(a *Agent, d time.Duration) {
-	a.tags.attachedTTL.Store(int64(d))
+// attachmentsClock puts the agent's tag attachments snapshot on a clock
+// the test steps (before any request reads it): expire ages the held
+// snapshot past tagAttachedTTL, so the next request reloads it, without
+// waiting the TTL out. The catalogue keeps the real clock: it reloads
+// only for an id it lacks.
+func attachmentsClock(a *Agent) (expire func()) {
+	var skew atomic.Int64
+	a.tags.attached.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	return func() { skew.Add(int64(tagAttachedTTL)) }
 }
 
 // soapCalls are the SOAP calls between two snapshots of the counters,
@@ -103,8 +110,10 @@ func encoded(t testing.TB, r *vpoller.Response) string {
 // reload; an untagged object has none, an unknown one is an error; a
 // dropped vAPI session is logged in again.
 func TestTags(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
+	expire := attachmentsClock(a)
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
 	url := field(ds.Result.([]any)[0], "info.url").(string)
 	vm, host := lookup(t, a, objects.VM, "DC0_H0_VM0"), lookup(t, a, objects.Host, "DC0_H0")
@@ -174,15 +183,13 @@ func TestTags(t *testing.T) {
 
 	// A tag created after the catalogue was loaded resolves at the
 	// attachments reload (the catalogue reloads for its unknown id).
-	const ttl = 500 * time.Millisecond
-	setAttachedTTL(a, ttl)
 	addTag(t, m, "Owner", "bob", "Bob's team", vm)
-	time.Sleep(ttl)
+	expire()
 	r = exec(t, s, vpoller.Request{Method: "vm.tag.get", Name: "DC0_H0_VM0"})
 	if got := encoded(t, r); !strings.HasSuffix(got, `{"category": "Owner", "tag": "alice", "description": "Alice's team"}, {"category": "Owner", "tag": "bob", "description": "Bob's team"}]`) {
 		t.Errorf("after a new tag: %s", got)
 	}
-	time.Sleep(ttl) // the next request must call vCenter
+	expire() // the next request must call vCenter
 
 	// vCenter forgets our vAPI session: one re-login, the request succeeds.
 	logins := a.sess.Stats().RESTLogins
@@ -208,8 +215,10 @@ func TestTags(t *testing.T) {
 // object; each object gets its own tags. Past the bound the next lookup
 // reloads it (one more of each) and shows a tag attached since.
 func TestTagAttachmentsFixedCost(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
+	expire := attachmentsClock(a)
 	m := adminTags(t, a)
 	type obj struct {
 		method, name string
@@ -268,10 +277,8 @@ func TestTagAttachmentsFixedCost(t *testing.T) {
 		t.Errorf("48 warm lookups: %d REST calls (%v), want 0", after.RESTCalls-before.RESTCalls, after.RESTCallsByName)
 	}
 
-	const ttl = 300 * time.Millisecond
-	setAttachedTTL(a, ttl)
 	addTag(t, m, "VM", "late", "", list[4].ref)
-	time.Sleep(ttl)
+	expire()
 	before = a.sess.Stats()
 	r := exec(t, s, vpoller.Request{Method: "host.tag.get", Name: list[4].name})
 	after = a.sess.Stats()
@@ -286,6 +293,7 @@ func TestTagAttachmentsFixedCost(t *testing.T) {
 // TestTagsAndAttributesOnESX: an ESXi host has neither a tagging service
 // nor custom fields: clear errors.
 func TestTagsAndAttributesOnESX(t *testing.T) {
+	t.Parallel()
 	s, err := NewService([]AgentConfig{{Name: "esx", Simulator: true, SimulatorModel: "esx"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -327,8 +335,10 @@ func restDelta(before, after session.Stats) map[string]uint64 {
 // past the snapshot's bound its reload only (the tag ids, then the
 // attachments).
 func TestDiscoverTagsPseudoProperty(t *testing.T) {
+	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
+	expire := attachmentsClock(a)
 	m := adminTags(t, a)
 	vm, host := lookup(t, a, objects.VM, "DC0_H0_VM0"), lookup(t, a, objects.Host, "DC0_H0")
 	// Created in an order the string must not follow.
@@ -381,10 +391,8 @@ func TestDiscoverTagsPseudoProperty(t *testing.T) {
 		t.Errorf("warm discoveries made SOAP calls %v", soap)
 	}
 
-	const ttl = 300 * time.Millisecond
-	setAttachedTTL(a, ttl)
 	addTag(t, m, "Env", "test", "Test", lookup(t, a, objects.VM, "DC0_C0_RP0_VM1"))
-	time.Sleep(ttl)
+	expire()
 	wantVMs["DC0_C0_RP0_VM1"] = "Env:test" // a new tag: the catalogue reloads for its id
 	before = a.sess.Stats()
 	check("after the bound")
@@ -392,7 +400,7 @@ func TestDiscoverTagsPseudoProperty(t *testing.T) {
 	if reload[listAttached] != 1 || reload[listTags] != 2 || reload["GET cis/tagging/category"] != 1 {
 		t.Errorf("reload past the bound with a new tag: REST calls %v, want one snapshot and one catalogue reload", reload)
 	}
-	time.Sleep(ttl)
+	expire()
 	before = a.sess.Stats()
 	check("after the bound, no new tag")
 	if got := restDelta(before, a.sess.Stats()); !maps.Equal(got, map[string]uint64{listAttached: 1, listTags: 1}) {
@@ -431,6 +439,7 @@ func (b *lockedBuffer) String() string {
 // pseudo-properties as usual; the agent warns once, saying why, however
 // many discoveries ask.
 func TestDiscoverTagsOnESX(t *testing.T) {
+	t.Parallel()
 	var logs lockedBuffer
 	s, err := NewService([]AgentConfig{{Name: "esx", Simulator: true, SimulatorModel: "esx"}},
 		Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

@@ -17,6 +17,7 @@ import (
 // probably meant; it is logged once per name and period, with the
 // repeats counted.
 func TestUnknownAgentReply(t *testing.T) {
+	t.Parallel()
 	var log testutil.Buffer
 	s, err := NewService([]AgentConfig{{Name: "vc01.example.org", Simulator: true}, {Name: "vc02.example.org", Simulator: true}},
 		Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
@@ -54,6 +55,7 @@ func TestUnknownAgentReply(t *testing.T) {
 // The log remembers a bounded number of names and logs a name again once
 // its period has passed, with the repeats in between.
 func TestUnknownLogBounds(t *testing.T) {
+	t.Parallel()
 	var log testutil.Buffer
 	l := slog.New(slog.NewTextHandler(&log, nil))
 	var u unknownLog

@@ -20,6 +20,7 @@ import (
 )
 
 func TestUnreachable(t *testing.T) {
+	t.Parallel()
 	fault := soap.WrapVimFault(&types.ManagedObjectNotFound{})
 	cases := []struct {
 		name string
@@ -52,6 +53,7 @@ func TestUnreachable(t *testing.T) {
 // The worker's breaker reads Response.Cause: a failure reply carries the
 // error behind it.
 func TestFailCarriesCause(t *testing.T) {
+	t.Parallel()
 	err := &ConnectError{Agent: "vc01", Err: errors.New("connection refused")}
 	r := fail(nil, err)
 	if r.Cause != err || !Unreachable(r.Cause) {
@@ -67,9 +69,13 @@ func TestFailCarriesCause(t *testing.T) {
 // WaitError cause (not unreachable); one whose own SOAP call is in
 // flight fails with the deadline (unreachable).
 func TestGaveUpCause(t *testing.T) {
+	t.Parallel()
 	inFlight := make(chan struct{}, 16)
 	s := newSim(t, direct, func(m *simulator.Model) {
-		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 800}
+		// Each call takes 1.5 s, a request 0.5 s: on a loaded machine too, a
+		// request's call is sent well before its time runs out, and is still
+		// in flight when it does.
+		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 1500}
 		m.Map().Handler = func(_ *simulator.Context, method *simulator.Method) (mo.Reference, types.BaseMethodFault) {
 			if method.Name == "RetrievePropertiesEx" {
 				select {
@@ -89,7 +95,7 @@ func TestGaveUpCause(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	alone, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	alone, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	r := get(alone, "DC0_H0_VM0")
 	cancel()
 	if r.Success == 0 || !errors.Is(r.Cause, context.DeadlineExceeded) || !Unreachable(r.Cause) {
@@ -100,7 +106,7 @@ func TestGaveUpCause(t *testing.T) {
 	first := make(chan *vpoller.Response, 1)
 	go func() { first <- get(ctx, "DC0_H0_VM1") }()
 	<-inFlight // its call is in flight: the VM lane is busy
-	queued, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	queued, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	r = get(queued, "DC0_C0_RP0_VM0")
 	var we *objects.WaitError

@@ -11,6 +11,7 @@ import (
 )
 
 func TestPyTime(t *testing.T) {
+	t.Parallel()
 	utc := time.Date(2015, 2, 13, 9, 16, 50, 916096000, time.UTC)
 	tests := []struct {
 		in   time.Time
@@ -31,6 +32,7 @@ func TestPyTime(t *testing.T) {
 }
 
 func TestToValue(t *testing.T) {
+	t.Parallel()
 	boot := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 	ref := types.ManagedObjectReference{Type: "HostSystem", Value: "host-30"}
 	tests := []struct {
@@ -83,6 +85,7 @@ func TestToValue(t *testing.T) {
 }
 
 func TestPyStr(t *testing.T) {
+	t.Parallel()
 	boot := time.Date(2020, 1, 2, 3, 4, 5, 6000, time.UTC)
 	for in, want := range map[any]string{nil: "None", true: "True", false: "False", int32(7): "7", "x": "x",
 		types.VirtualMachinePowerStatePoweredOn: "poweredOn", boot: "2020-01-02 03:04:05.000006+00:00"} {

@@ -204,7 +204,7 @@ func TestConcurrencyLimit(t *testing.T) {
 		t.Fatalf("peak concurrency %d, want %d", p, conc)
 	}
 	rounds := time.Duration(n / conc)
-	if elapsed < rounds*delay || elapsed > rounds*delay+2*time.Second {
+	if elapsed < rounds*delay || elapsed > rounds*delay+10*time.Second { // the lower bound is the assertion; the upper tells a hang
 		t.Fatalf("%d requests took %s; want about %s (%d rounds of %s)", n, elapsed, rounds*delay, rounds, delay)
 	}
 	t.Logf("%d requests x %s at concurrency %d: %s", n, delay, conc, elapsed)
@@ -222,11 +222,9 @@ func TestReconnect(t *testing.T) {
 		t.Fatalf("before: %s", rep)
 	}
 	b1.close()
-	// Down for a while: the worker retries with backoff, without ending.
-	time.Sleep(500 * time.Millisecond)
-	if w.Stats().Connected {
-		t.Fatal("worker still reports a connection to a closed backend")
-	}
+	// The worker sees the backend gone and retries with backoff, without
+	// ending.
+	waitUntil(t, "the worker to report the closed backend", func() bool { return !w.Stats().Connected })
 	start := time.Now()
 	b2 := newBackend(t, addr)
 	c2 := b2.next(t, 5*time.Second)

@@ -16,6 +16,7 @@ import (
 // TestBatchSplitsLargeQueues queues more reads than one batch may carry
 // and checks that they all arrive, in several bounded calls.
 func TestBatchSplitsLargeQueues(t *testing.T) {
+	t.Parallel()
 	s := newSimStore(t, Options{Mirror: MirrorOptions{Off: true}}, func(m *simulator.Model) {
 		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 100}
 	})
@@ -60,6 +61,7 @@ func TestBatchSplitsLargeQueues(t *testing.T) {
 // concerns with the fault values themselves: a fake for a fault the
 // simulator cannot produce.
 func TestBatchFaultIsolation(t *testing.T) {
+	t.Parallel()
 	vm := func(v string) types.ManagedObjectReference {
 		return types.ManagedObjectReference{Type: "VirtualMachine", Value: v}
 	}
@@ -103,6 +105,7 @@ func TestBatchFaultIsolation(t *testing.T) {
 
 // TestReportsMissingObjects checks the API version gate.
 func TestReportsMissingObjects(t *testing.T) {
+	t.Parallel()
 	for v, want := range map[string]bool{"8.0.3.0": true, "6.5": true, "6.7.3": true, "7.0": true, "6.0": false, "5.5": false, "": false, "x": false} {
 		vc := &vim25.Client{}
 		vc.ServiceContent.About.ApiVersion = v
@@ -116,6 +119,7 @@ func TestReportsMissingObjects(t *testing.T) {
 // counter, oldest first) and the choice of each call's queries (limit,
 // each entity and counter once) on hand-made replies of QueryPerf's shape.
 func TestPerfBatchSplitAndTake(t *testing.T) {
+	t.Parallel()
 	vm := func(v string) types.ManagedObjectReference {
 		return types.ManagedObjectReference{Type: "VirtualMachine", Value: v}
 	}

@@ -14,6 +14,7 @@ import (
 // store closes cleanly meanwhile. Lookups meanwhile are answered from the
 // cold index, without waiting for the mirror.
 func TestBuildFailureCleansUp(t *testing.T) {
+	t.Parallel()
 	s := newSimStore(t, Options{Timeout: time.Second}, func(m *simulator.Model) {
 		m.Service.AddFaultRule(&simulator.FaultInjectionRule{MethodName: "WaitForUpdatesEx", ObjectType: "*", ObjectName: "*",
 			Probability: 1, Enabled: true, Fault: &types.SystemError{Reason: "injected"}})

@@ -81,7 +81,7 @@ func ExampleStore_Get() {
 		if err := task.Wait(ctx); err != nil {
 			return err
 		}
-		for deadline := time.Now().Add(2 * time.Second); v["runtime.powerState"] != types.VirtualMachinePowerStatePoweredOff && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(10 * time.Second); v["runtime.powerState"] != types.VirtualMachinePowerStatePoweredOff && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 			if v, err = store.Get(ctx, vm, name, paths); err != nil {
 				return err

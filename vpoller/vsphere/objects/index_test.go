@@ -33,6 +33,7 @@ func (c *fakeClock) add(d time.Duration) {
 // it for indexMaxAge, look a name it lacks up in a new one only when it
 // is older than indexMissGap, and find an object renamed since.
 func TestColdIndex(t *testing.T) {
+	t.Parallel()
 	s := newSimStore(t, Options{}, nil)
 	clk := &fakeClock{now: time.Unix(1e9, 0)}
 	s.index.now = clk.Now

@@ -28,6 +28,7 @@ func update(objs ...types.ObjectUpdate) *types.UpdateSet {
 func same(p string) string { return p }
 
 func TestInventoryLookup(t *testing.T) {
+	t.Parallel()
 	inv := newInventory()
 	n, err := inv.apply(update(
 		enter(ref("VirtualMachine", "vm-1"), "name", "web", "config.instanceUuid", "5000AAAA-0000-0000-0000-000000000001", "config.uuid", "4200bbbb-0000-0000-0000-000000000001"),
@@ -105,6 +106,7 @@ func TestInventoryLookup(t *testing.T) {
 // survivors or their order; a NotAuthenticated missing property is a lost
 // session.
 func TestInventoryUnsetAndCompact(t *testing.T) {
+	t.Parallel()
 	inv := newInventory()
 	var objs []types.ObjectUpdate
 	for i := range 200 {
@@ -159,6 +161,7 @@ func TestInventoryUnsetAndCompact(t *testing.T) {
 // of several lists in one result, any that lacks an object removes it;
 // an object entering in the same result stays.
 func TestInventoryFollowsViewMembers(t *testing.T) {
+	t.Parallel()
 	inv := newInventory()
 	inv.view = ref("ContainerView", "view-1")
 	members := func(ids ...string) types.ObjectUpdate {

@@ -7,10 +7,15 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
 func TestMain(m *testing.M) {
+	// Each test has its own simulator and mostly waits on it: 4 at once
+	// keep 2 cores busy where GOMAXPROCS (2) leaves them half idle (8 at
+	// once cost more CPU under -race than they saved in waiting).
+	testutil.Parallel(4)
 	goleak.VerifyTestMain(m,
 		// The simulator's per-session idle watchers end with the model's
 		// context, which the simulator never cancels.

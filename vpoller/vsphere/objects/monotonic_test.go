@@ -104,6 +104,7 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 // the scenarios in turn
 // (VPOLLER_MONOTONIC_ROUNDS sets another number).
 func TestValuesNeverGoBack(t *testing.T) {
+	t.Parallel()
 	rounds := 50
 	if v := os.Getenv("VPOLLER_MONOTONIC_ROUNDS"); v != "" {
 		rounds, _ = strconv.Atoi(v)
@@ -394,6 +395,7 @@ func TestValuesNeverGoBack(t *testing.T) {
 // passes it, so the mirror makes its next wait return at once instead of
 // after the long poll's 20 s.
 func TestOverlayYieldsToANewerChange(t *testing.T) {
+	t.Parallel()
 	s := newSimStore(t, Options{}, nil) // the default 20 s long poll
 	applied := newGate[*generation](t)
 	s.mirror.applied = applied.hook

@@ -16,6 +16,7 @@ import (
 // TestLimitsFor pins the pack sizes per setting, agent kind and version
 // (the sources are in docs/vsphere.md).
 func TestLimitsFor(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		setting              int
 		set, vcenter         bool
@@ -154,6 +155,7 @@ func round(t *testing.T, s simStore, l *lane) int {
 // historical ones (datastores, 300 s), with vCenter's setting unset (the
 // version's defaults), set, and set to -1 (no limit: capped at 1,000).
 func TestSweepPackSize(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		version  string // "" leaves the simulator's (6.5.0)
@@ -197,6 +199,7 @@ func TestSweepPackSize(t *testing.T) {
 // historical default (256), in that round and the next; one that
 // refuses those too gets half as many per call.
 func TestSweepShrinksOnLimitFault(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		refuseAbove int
 		first, next int // QueryPerf of the first round (refused ones included) and of the next
@@ -225,6 +228,7 @@ func TestSweepShrinksOnLimitFault(t *testing.T) {
 // TestPerfBatchShrinksOnLimitFault: the batched direct queries split the
 // same way: every query of a refused call is answered.
 func TestPerfBatchShrinksOnLimitFault(t *testing.T) {
+	t.Parallel()
 	s := newSimStore(t, Options{}, packSetup("", 100))
 	ctx := context.Background()
 	vms, err := s.List(ctx, VM)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseCounterName(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want counterName

@@ -126,6 +126,8 @@ func perfTwice(t *testing.T, s simStore) uint64 {
 // sweep keeps a series asked twice (one QueryPerf) except in standby
 // (two). Every role closes clean.
 func TestRoles(t *testing.T) {
+	// Not parallel: closedClean counts the store goroutines of the whole
+	// process.
 	for _, tc := range []struct {
 		role      Role
 		preSync   bool              // the mirror syncs with no read
@@ -200,6 +202,8 @@ func TestRoles(t *testing.T) {
 // (cold); owner to standby keeps it and drops the sweep's series;
 // standby to owner keeps the warm mirror.
 func TestRoleSwitches(t *testing.T) {
+	// Not parallel: closedClean counts the store goroutines of the whole
+	// process.
 	s := newSimStore(t, Options{}, nil)
 	created := func() uint64 { return s.sess.Stats().Calls["CreatePropertyCollector"] }
 	s.SetRole(RoleOwner)
@@ -256,6 +260,8 @@ func TestRoleSwitches(t *testing.T) {
 // going on, leave the role last set and the mirror it says; the halted
 // mirrors leave no collector behind.
 func TestSetRoleConcurrent(t *testing.T) {
+	// Not parallel: closedClean counts the store goroutines of the whole
+	// process.
 	s := newSimStore(t, Options{}, nil)
 	roles := []Role{RoleAuto, RoleOwner, RoleStandby, RolePassive}
 	var wg sync.WaitGroup
@@ -307,6 +313,7 @@ func TestSetRoleConcurrent(t *testing.T) {
 }
 
 func TestRoleString(t *testing.T) {
+	t.Parallel()
 	for r, want := range map[Role]string{RoleAuto: "auto", RoleOwner: "owner", RoleStandby: "standby", RolePassive: "passive", Role(9): "Role(9)"} {
 		if got := r.String(); got != want || r.Valid() != (want[0] != 'R') {
 			t.Errorf("%d: %q valid %v, want %q", int(r), got, r.Valid(), want)

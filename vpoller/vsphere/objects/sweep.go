@@ -95,6 +95,9 @@ type sweep struct {
 	perfQ *perfBatcher
 	bg    *background
 	opts  SweepOptions
+	// now is the clock asks, fetches and rounds are timed on (time.Now;
+	// a test's steps through the periods of a pace without waiting them).
+	now func() time.Time
 
 	mu           sync.Mutex
 	lanes        map[int32]*lane
@@ -116,7 +119,8 @@ func newSweep(c Client, log *slog.Logger, perf *Catalog, perfQ *perfBatcher, bg 
 	if opts.Expiry <= 0 {
 		opts.Expiry = DefaultSweepExpiry
 	}
-	return &sweep{c: c, log: log, perf: perf, perfQ: perfQ, bg: bg, opts: opts, lanes: map[int32]*lane{}, left: map[seriesKey]time.Time{}}
+	return &sweep{c: c, log: log, perf: perf, perfQ: perfQ, bg: bg, opts: opts, now: time.Now,
+		lanes: map[int32]*lane{}, left: map[seriesKey]time.Time{}}
 }
 
 // slack is how early or late s's asks may come and still be answered
@@ -148,7 +152,7 @@ func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 	if sw.opts.Off {
 		return direct()
 	}
-	now := time.Now()
+	now := sw.now()
 	k := seriesKey{q.Ref, q.Counter, q.Instance}
 	want := int32(q.MaxSample)
 	for try := 0; try < 2; try++ {
@@ -165,7 +169,7 @@ func (sw *sweep) get(ctx context.Context, q PerfQuery) ([]Sample, error) {
 		if try == 0 {
 			s.ask(now, want)
 		}
-		if time.Since(s.fetchedAt) <= s.fresh(l.period) && s.fetched >= want {
+		if sw.now().Sub(s.fetchedAt) <= s.fresh(l.period) && s.fetched >= want {
 			if try == 0 {
 				sw.hits++
 			} else {
@@ -280,7 +284,7 @@ func (sw *sweep) run(ctx context.Context, l *lane) {
 func (sw *sweep) round(ctx context.Context, l *lane) bool {
 	limit := sw.perfQ.packSize(ctx, l.interval)
 	sw.mu.Lock()
-	due, ok := sw.dueLocked(l, time.Now())
+	due, ok := sw.dueLocked(l, sw.now())
 	var calls []perfCall
 	if ok && len(due) > 0 {
 		calls = sw.claimLocked(l, due, limit)
@@ -467,7 +471,7 @@ func (sw *sweep) fetch(ctx context.Context, l *lane, calls []perfCall) (n int) {
 // the lane's next rounds.
 func (sw *sweep) call(ctx context.Context, vc *vim25.Client, pm types.ManagedObjectReference, l *lane, c perfCall) (n int) {
 	for len(c.specs) > 0 {
-		when := time.Now()
+		when := sw.now()
 		n++
 		res, err := methods.QueryPerf(ctx, vc, &types.QueryPerf{This: pm, QuerySpec: c.specs})
 		if err == nil {

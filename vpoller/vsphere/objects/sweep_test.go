@@ -15,6 +15,7 @@ import (
 // period, every round while its pace is unknown, and at its own pace when
 // its client is late.
 func TestSeriesIsDue(t *testing.T) {
+	t.Parallel()
 	const p = 20 * time.Second
 	t0 := time.Unix(10000, 0)
 	for _, tc := range []struct {
@@ -48,6 +49,7 @@ func TestSeriesIsDue(t *testing.T) {
 }
 
 func TestSeriesAsk(t *testing.T) {
+	t.Parallel()
 	t0 := time.Unix(10000, 0)
 	var s series
 	s.ask(t0, 1)
@@ -80,6 +82,7 @@ func TestSeriesAsk(t *testing.T) {
 // calls, each entity's metrics together unless they straddle a call, with
 // the entity's largest max-sample.
 func TestPack(t *testing.T) {
+	t.Parallel()
 	var due []dueSeries
 	for i := range 1000 {
 		for _, c := range []int32{2, 6} {
@@ -120,10 +123,27 @@ func TestPack(t *testing.T) {
 // the simulator: 2 series of each of its 4 hosts and 4 VMs, asked all at
 // once every 3 s. After the first ask (fetched directly, batched), every
 // ask is answered from the sweep, which fetches the series once per 3 s
-// (one QueryPerf of 16 metrics), not once per period.
+// (one QueryPerf of 16 metrics), not once per period. The test is the
+// lane's ticker: it steps the sweep's clock one period and runs a round,
+// so the schedule is exact and takes no wall time.
 func TestSweepFollowsTheClientsPace(t *testing.T) {
+	t.Parallel()
 	s := newSimStore(t, Options{}, nil)
 	ctx := context.Background()
+	clk := &fakeClock{now: time.Now()}
+	s.sweep.now = clk.Now
+	// The lane exists and counts as running before the first ask: no
+	// ticker goroutine starts; tick below runs its rounds.
+	l := &lane{interval: 1, period: time.Second, series: map[seriesKey]*series{}, running: true}
+	s.sweep.mu.Lock()
+	s.sweep.lanes[1] = l
+	s.sweep.mu.Unlock()
+	tick := func() {
+		clk.add(l.period)
+		if !s.sweep.round(ctx, l) {
+			t.Fatal("the lane ended with its series asked for")
+		}
+	}
 	hosts, err := s.List(ctx, Host)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +181,9 @@ func TestSweepFollowsTheClientsPace(t *testing.T) {
 	direct := s.sess.Stats().Calls["QueryPerf"]
 	const asks = 4
 	for range asks {
-		time.Sleep(3 * time.Second)
+		for range 3 {
+			tick()
+		}
 		askAll()
 	}
 	st := s.Stats().Sweep
@@ -171,10 +193,12 @@ func TestSweepFollowsTheClientsPace(t *testing.T) {
 	if st.Hits != uint64(asks*len(qs)) || st.Misses != uint64(len(qs)) {
 		t.Errorf("hits %d, misses %d: want every ask after the first from the sweep", st.Hits, st.Misses)
 	}
-	// 12 s of 1 s periods: fetched at the pace asked (about 4 times: one
-	// per ask, plus rounds while the pace was not known yet), not 12.
-	if swept < asks-1 || swept > asks+3 {
-		t.Errorf("%d QueryPerf over %d asks 3 s apart with a 1 s period; want about %d", swept, asks, asks)
+	// 12 s of 1 s periods: fetched at the pace asked, not 12 times: in
+	// each of the 3 rounds before the second ask (the pace is not known
+	// yet), then once before each later ask (2 s after the ask before it,
+	// the round that leaves the fetch fresh at the next).
+	if want := uint64(3 + asks - 1); swept != want {
+		t.Errorf("%d QueryPerf over %d asks 3 s apart with a 1 s period; want %d", swept, asks, want)
 	}
 	if st.Series != len(qs) || st.LastRoundSeries != len(qs) || st.LastRoundCalls != 1 {
 		t.Errorf("sweep stats %+v", st)
@@ -184,6 +208,7 @@ func TestSweepFollowsTheClientsPace(t *testing.T) {
 // TestSweepDropsGoneEntities: a series whose entity was destroyed leaves
 // the sweep when vCenter says so; the others keep being fetched.
 func TestSweepDropsGoneEntities(t *testing.T) {
+	t.Parallel()
 	c := perfCall{specs: []types.PerfQuerySpec{{Entity: ref("VirtualMachine", "vm-1")}, {Entity: ref("VirtualMachine", "vm-2")}},
 		keys: [][]seriesKey{{{ref: ref("VirtualMachine", "vm-1")}}, {{ref: ref("VirtualMachine", "vm-2")}}}}
 	if !c.drop(ref("VirtualMachine", "vm-1")) || len(c.specs) != 1 || c.specs[0].Entity.Value != "vm-2" || len(c.keys) != 1 {
@@ -199,6 +224,7 @@ func TestSweepDropsGoneEntities(t *testing.T) {
 // and asks for series a round is fetching right now wait for it instead
 // of fetching them again.
 func TestSweepStaleAsks(t *testing.T) {
+	t.Parallel()
 	s := newSimStore(t, Options{}, nil)
 	ctx := context.Background()
 	hosts, err := s.List(ctx, Host)

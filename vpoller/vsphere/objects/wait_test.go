@@ -18,9 +18,13 @@ import (
 // in flight fails with the context's error. A tracked execution says it
 // waits on us exactly while its read is queued.
 func TestQueuedReadGivesUpWithWaitError(t *testing.T) {
+	t.Parallel()
 	inFlight := make(chan struct{}, 16)
 	s := newSimStore(t, Options{Mirror: MirrorOptions{Off: true}}, func(m *simulator.Model) {
-		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 600}
+		// Each call takes 1.5 s, a read 0.5 s: on a loaded machine too, a
+		// read's call is sent well before its time runs out, and is still in
+		// flight when it does.
+		m.DelayConfig.MethodDelay = map[string]int{"RetrievePropertiesEx": 1500}
 		m.Map().Handler = func(_ *simulator.Context, method *simulator.Method) (mo.Reference, types.BaseMethodFault) {
 			if method.Name == "RetrievePropertiesEx" {
 				inFlight <- struct{}{}
@@ -37,7 +41,7 @@ func TestQueuedReadGivesUpWithWaitError(t *testing.T) {
 	paths := []string{"runtime.powerState"}
 
 	// A read alone: its call is in flight when its context ends.
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	_, err = s.props.get(short, vms[0].Ref, paths)
 	cancel()
 	var we *WaitError
@@ -54,7 +58,7 @@ func TestQueuedReadGivesUpWithWaitError(t *testing.T) {
 	}()
 	<-inFlight // the first read's call is in flight: the lane is busy
 	tctx, tr := WithTracker(ctx)
-	short, cancel = context.WithTimeout(tctx, 200*time.Millisecond)
+	short, cancel = context.WithTimeout(tctx, 500*time.Millisecond)
 	defer cancel()
 	queued := make(chan error, 1)
 	go func() {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestWatchSet(t *testing.T) {
+	t.Parallel()
 	w := newWatchSet(slog.New(slog.DiscardHandler), len(indexPaths["VirtualMachine"])+len(defaultPaths["VirtualMachine"])+2, time.Hour, true)
 	paths, v0 := w.snapshot()
 	if got, want := len(paths["VirtualMachine"]), 3+24; got != want {
@@ -60,6 +61,7 @@ func TestWatchSet(t *testing.T) {
 }
 
 func TestWatchablePath(t *testing.T) {
+	t.Parallel()
 	for p, want := range map[string]bool{
 		"name": true, "summary.quickStats.overallCpuUsage": true, "guest.disk": true, "a_b.c9": true,
 		"": false, ".name": false, "name.": false, "a..b": false, "config.hardware.device[4000]": false,
