@@ -108,7 +108,7 @@ func TestAllMethods(t *testing.T) {
 	pools := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM0", Properties: []string{"resourcePool"}})
 	poolID := field(pools.Result.([]any)[0], "resourcePool").(string)
 	hz := field(exec(t, s, vpoller.Request{Method: "host.get", Name: "DC0_H0", Properties: []string{"hardware.cpuInfo.hz"}}).Result.([]any)[0], "hardware.cpuInfo.hz").(int64)
-	// issue 10: a datastore cluster holding LocalDS_0, and DVS0's uuid.
+	// a datastore cluster holding LocalDS_0, and DVS0's uuid.
 	makePod(t, a, "DC0_POD0", false)
 	eventually(t, 10*time.Second, "datastore cluster in the mirror", func() bool {
 		return len(names(t, exec(t, s, vpoller.Request{Method: "datastore.cluster.discover"}))) == 1
@@ -301,7 +301,7 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "datastore.perf.metric.get", Name: url, CounterName: "disk.used.kiloBytes.latest", PerfInterval: "Past Day"}, "Successfully retrieved performance metrics",
 			list(1, "interval,timestamp,counterId,instance,value")},
 
-		// issue 10: datastore clusters and distributed switches
+		// datastore clusters and distributed switches
 		{vpoller.Request{Method: "datastore.cluster.discover"}, okDisc, list(1, "name", equal(0, "name", "DC0_POD0"))},
 		{vpoller.Request{Method: "datastore.cluster.get", Name: "DC0_POD0", Properties: []string{"podStorageDrsEntry.storageDrsConfig.podConfig.enabled"}}, okObjects,
 			list(1, "name,podStorageDrsEntry.storageDrsConfig.podConfig.enabled", equal(0, "podStorageDrsEntry.storageDrsConfig.podConfig.enabled", true))},

@@ -32,7 +32,7 @@ func TestAgentStatusFigures(t *testing.T) {
 		t.Fatalf("keys %s", got)
 	}
 	// 18 objects: the vpx model's 17 of the earlier types plus its
-	// distributed switch DVS0 (issue 10 added switches to the index).
+	// distributed switch DVS0, which the index holds too.
 	// The first sync: one page and the catch-up wait.
 	want := map[string]any{"mirror": "current", "role": "auto", "objects": int64(18), "syncs": int64(1), "first_sync_calls": int64(2),
 		"sweep_series": int64(1), "sweep_misses": uint64(1), "logins": uint64(1), "reads_from_vcenter": uint64(0),

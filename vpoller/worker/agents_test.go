@@ -301,7 +301,7 @@ func TestLoadAgentsSkipsUnreadableEntries(t *testing.T) {
 	private := ""
 	if os.Geteuid() != 0 {
 		// As any other user, a mode that forbids reading: an ERROR
-		// naming the fix (D9).
+		// naming the fix.
 		private = writeFile(t, dir, "private.conf", "hostname = vc-private\nsimulator = true\n", 0o000)
 		want[private] = "may not read it; run chown "
 	}
