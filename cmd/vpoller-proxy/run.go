@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -63,40 +61,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	debugLog := fl.Bool("d", false, "debug logging")
 	endpoint := fl.String("e", "", "management endpoint for status/stop (default: [proxy] mgmt of the configuration)")
 	pretty := fl.Bool("pretty", false, "status: print the reply as indented JSON")
-	showVersion := fl.Bool("version", false, "print the version and exit")
 	fl.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	cmd, code, done := mgmt.ParseCommand(fl, args, stdout, stderr)
+	if done {
+		return code
 	}
-	cmd, rest := fl.Arg(0), fl.Args()
-	if len(rest) > 0 {
-		rest = rest[1:]
-	}
-	if *showVersion || (cmd == "version" && len(rest) == 0) {
-		fmt.Fprintln(stdout, buildinfo.Line("vpoller-proxy"))
-		return 0
-	}
-	if cmd == "keygen" {
-		return curvekey.Keygen("vpoller-proxy", rest, stdout, stderr)
-	}
-	if len(rest) > 0 {
-		// Options may follow the command too: status --pretty,
-		// stop -e ENDPOINT.
-		if err := fl.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		rest = fl.Args()
-	}
-	if cmd == "" || len(rest) > 0 {
+	if cmd == "" {
 		fl.Usage()
 		return 2
 	}
@@ -112,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "start":
-		log, lf, err := logfile.Logger(resolve(cfg.Path, cfg.Proxy.LogFile), stderr, level)
+		log, lf, err := logfile.Logger(cfg.Resolve(cfg.Proxy.LogFile), stderr, level)
 		if err != nil {
 			fmt.Fprintf(stderr, "vpoller-proxy: %s: %v\n", cfg.Proxy.LogFile, err)
 			return 1
@@ -141,15 +114,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return 2
 	}
-}
-
-// resolve makes a relative path relative to the configuration file's
-// directory.
-func resolve(base, path string) string {
-	if path == "" || filepath.IsAbs(path) || base == "" {
-		return path
-	}
-	return filepath.Join(filepath.Dir(base), path)
 }
 
 func start(ctx context.Context, cfg config.Proxy, log *slog.Logger, lf *logfile.File, stderr io.Writer) int {

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -65,36 +63,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	maxBytes := fl.Int("max-request-bytes", worker.DefaultMaxRequestBytes, "largest request frame accepted")
 	mgmtTimeout := fl.Duration("mgmt-timeout", 5*time.Second, "how long status/stop wait for the reply")
 	pretty := fl.Bool("pretty", false, "status: print the reply as indented JSON")
-	showVersion := fl.Bool("version", false, "print the version and exit")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	cmd, code, done := mgmt.ParseCommand(fl, args, stdout, stderr)
+	if done {
+		return code
 	}
-	cmd, rest := fl.Arg(0), fl.Args()
-	if len(rest) > 0 {
-		rest = rest[1:]
-	}
-	if *showVersion || (cmd == "version" && len(rest) == 0) {
-		fmt.Fprintln(stdout, buildinfo.Line("vpoller-worker"))
-		return 0
-	}
-	if cmd == "keygen" {
-		return curvekey.Keygen("vpoller-worker", rest, stdout, stderr)
-	}
-	if len(rest) > 0 {
-		// Options may follow the command too: status --pretty,
-		// stop -e ENDPOINT.
-		if err := fl.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		rest = fl.Args()
-	}
-	if cmd == "" || len(rest) > 0 {
+	if cmd == "" {
 		fmt.Fprintln(stderr, "vpoller-worker: want exactly one command: start, status, stop, reload, keygen or version")
 		fl.Usage()
 		return 2
@@ -118,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vpoller-worker: %v\n", err)
 			return 1
 		}
-		logger, lf, err := logfile.Logger(resolve(cfg.Path, cfg.Worker.LogFile), stderr, level)
+		logger, lf, err := logfile.Logger(cfg.Resolve(cfg.Worker.LogFile), stderr, level)
 		if err != nil {
 			fmt.Fprintf(stderr, "vpoller-worker: %s: %v\n", cfg.Worker.LogFile, err)
 			return 1
@@ -156,15 +129,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return 2
 	}
-}
-
-// resolve makes a relative path relative to the configuration file's
-// directory, as the worker's other paths are.
-func resolve(base, path string) string {
-	if path == "" || filepath.IsAbs(path) || base == "" {
-		return path
-	}
-	return filepath.Join(filepath.Dir(base), path)
 }
 
 func start(ctx context.Context, cfg *config.Config, wo worker.Options, logger *slog.Logger, lf *logfile.File, stderr io.Writer) int {

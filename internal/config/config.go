@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -167,6 +168,17 @@ const (
 	DefaultProxyMgmt  = "ipc:///run/vpoller/proxy-mgmt.sock"
 	DefaultWorkerMgmt = "ipc:///run/vpoller/worker-mgmt.sock"
 )
+
+// Resolve makes a relative path of the configuration (log_file, db,
+// vsphere_hosts_dir) relative to the directory of the file it was read
+// from, as the original does; absolute paths, "" and paths of built-in
+// defaults are returned as they are.
+func (c *Config) Resolve(path string) string {
+	if path == "" || filepath.IsAbs(path) || c.Path == "" {
+		return path
+	}
+	return filepath.Join(filepath.Dir(c.Path), path)
+}
 
 // Default returns the built-in configuration. Unlike the original, which
 // bound every interface (tcp://*:...), sockets bind loopback by default:

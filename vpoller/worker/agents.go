@@ -313,11 +313,3 @@ func parseAgentFile(raw []byte, path string) (agentFile, error) {
 	}
 	return f, nil
 }
-
-// resolve makes path relative to base's directory when it is relative.
-func resolve(base, path string) string {
-	if path == "" || filepath.IsAbs(path) || base == "" {
-		return path
-	}
-	return filepath.Join(filepath.Dir(base), path)
-}

@@ -64,8 +64,8 @@ type Daemon struct {
 // relative to the configuration file's directory, so a configuration
 // works wherever the daemon is started from.
 func ResolvePaths(cfg *config.Config) {
-	cfg.Worker.DB = resolve(cfg.Path, cfg.Worker.DB)
-	cfg.Worker.VSphereHostsDir = resolve(cfg.Path, cfg.Worker.VSphereHostsDir)
+	cfg.Worker.DB = cfg.Resolve(cfg.Worker.DB)
+	cfg.Worker.VSphereHostsDir = cfg.Resolve(cfg.Worker.VSphereHostsDir)
 }
 
 // Start loads the agents, binds the management socket and starts serving
