@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config"
 )
 
 // Zabbix agent 2 (6.0.14 and 7.0.9, verified) matches the <Name> of
@@ -104,7 +106,7 @@ var topOptions = []string{"Endpoint", "Timeout", "Retries", "PoolSize", "EventsS
 func didYouMean(got string, known []string, prefix string) string {
 	best, bestD := "", 3
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(got), strings.ToLower(k)); d < bestD {
+		if d := optionDistance(got, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -114,26 +116,11 @@ func didYouMean(got string, known []string, prefix string) string {
 	return "; did you mean " + prefix + best + "?"
 }
 
-// editDistance is the Levenshtein distance of a and b, in bytes.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 { // option names are short; bound the work
+// optionDistance is config.EditDistance case aside, bounded: option names
+// are short, and a line of the agent's configuration may not be.
+func optionDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
 		return 64
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return config.EditDistance(strings.ToLower(a), strings.ToLower(b))
 }

@@ -275,7 +275,7 @@ func unknownKey[T any](s surface[T], section, key string, line int) error {
 func closest(s string, candidates []string) string {
 	best, bestD := "", -1
 	for _, c := range candidates {
-		if d := editDistance(s, c); bestD < 0 || d < bestD || d == bestD && c < best {
+		if d := EditDistance(s, c); bestD < 0 || d < bestD || d == bestD && c < best {
 			best, bestD = c, d
 		}
 	}
@@ -285,8 +285,10 @@ func closest(s string, candidates []string) string {
 	return best
 }
 
-// editDistance is the optimal string alignment distance of a and b.
-func editDistance(a, b string) int {
+// EditDistance is the optimal string alignment distance of a and b (an
+// adjacent transposition counts once): how far a typo is from an option
+// name, for the "did you mean" of every configuration surface.
+func EditDistance(a, b string) int {
 	d := make([][]int, len(a)+1)
 	for i := range d {
 		d[i] = make([]int, len(b)+1)
