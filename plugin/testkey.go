@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/lld"
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
 )
 
@@ -81,10 +82,11 @@ func RunTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if timeout < 0 || timeout > maxTimeoutSeconds {
 		return usage(fmt.Errorf("-timeout %d: want 1 to %d seconds", timeout, maxTimeoutSeconds))
 	}
-	name, params, err := ParseItemKey(key)
+	k, err := lld.ParseItemKey(key)
 	if err != nil {
 		return usage(err)
 	}
+	name, params := k.Name, k.Params
 
 	var lines []AgentLine
 	if conf == "" {

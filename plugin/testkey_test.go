@@ -14,62 +14,6 @@ import (
 	"github.com/vpoller/zabbix-vpoller/plugin/internal/standin"
 )
 
-func TestParseItemKey(t *testing.T) {
-	for _, tc := range []struct {
-		key    string
-		name   string
-		params []string
-		err    string
-	}{
-		{"agent.ping", "agent.ping", nil, ""},
-		{"echo[]", "echo", []string{""}, ""},
-		{`echo[a,"b c",,d]`, "echo", []string{"a", "b c", "", "d"}, ""},
-		{`vpoller.get[vm.get,vc01, "runtime.powerState,name"]`, "vpoller.get", []string{"vm.get", "vc01", "runtime.powerState,name"}, ""},
-		{`k["say \"hi\""]`, "k", []string{`say "hi"`}, ""},
-		{`k[[x,y],z]`, "k", []string{"x,y", "z"}, ""},
-		{`k[ a ,b]`, "k", []string{"a ", "b"}, ""},
-		{"", "", nil, "no key name"},
-		{"k[a", "", nil, "missing closing ']'"},
-		{`k["a]`, "", nil, "unterminated quoted parameter"},
-		{`k["a"b]`, "", nil, `unexpected 'b' after a quoted parameter`},
-		{`k[[a,[b]]]`, "", nil, "an array inside an array"},
-		{"k[a]x", "", nil, "text after the closing ']'"},
-		{"k x", "", nil, "invalid character ' ' after the name"},
-	} {
-		name, params, err := ParseItemKey(tc.key)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseItemKey(%q) = %q %q %v; want an error with %q", tc.key, name, params, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || name != tc.name || !slices.Equal(params, tc.params) || (params == nil) != (tc.params == nil) {
-			t.Errorf("ParseItemKey(%q) = %q %q %v; want %q %q", tc.key, name, params, err, tc.name, tc.params)
-		}
-	}
-}
-
-func FuzzParseItemKey(f *testing.F) {
-	for _, s := range []string{"agent.ping", "echo[]", `echo[a,"b c",,d]`, `k[[x,y],z]`, `k["a\"b"]`, "k[", `k["`, "k[[", "[]"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		name, params, err := ParseItemKey(s)
-		if err != nil {
-			return
-		}
-		if name == "" || !strings.HasPrefix(s, name) {
-			t.Fatalf("%q: name %q", s, name)
-		}
-		if (len(name) == len(s)) != (params == nil) {
-			t.Fatalf("%q: params %q for a key with%s brackets", s, params, map[bool]string{true: "out", false: ""}[len(name) == len(s)])
-		}
-		if len(params) > len(s) {
-			t.Fatalf("%q: %d params", s, len(params))
-		}
-	})
-}
-
 func TestTestMode(t *testing.T) {
 	for _, tc := range []struct {
 		args []string

@@ -236,7 +236,7 @@ var statusFields = map[string][]string{
 		"connected", "vsphere", "lanes", "security"},
 }
 
-func param(k ItemKey, i int) string {
+func param(k lld.ItemKey, i int) string {
 	if i < len(k.Params) {
 		return k.Params[i]
 	}
@@ -247,7 +247,7 @@ func param(k ItemKey, i int) string {
 // isRule tells whether it is the key of a discovery rule.
 func checkVPollerKey(t *testing.T, where, key string, isRule bool) {
 	t.Helper()
-	k, err := ParseKey(key)
+	k, err := lld.ParseItemKey(key)
 	if err != nil {
 		t.Errorf("%s: %v", where, err)
 		return
@@ -366,7 +366,7 @@ var fixedFields = map[string][]string{
 
 // masterFields returns the top-level fields a master item's JSON holds.
 func masterFields(t *testing.T, key string) map[string]bool {
-	k, err := ParseKey(key)
+	k, err := lld.ParseItemKey(key)
 	out := map[string]bool{}
 	if err == nil && k.Name == "vpoller.status" {
 		for _, f := range statusFields[param(k, 0)] {
@@ -569,20 +569,11 @@ func itemQueries(expr string) ([]itemQuery, error) {
 			return nil, fmt.Errorf("%q: item query at %d has no key", expr, i)
 		}
 		host, tail := rest[:slash], rest[slash+1:]
-		n := 0
-		for n < len(tail) && isKeyChar(tail[n]) {
-			n++
+		_, after, err := lld.CutItemKey(tail)
+		if err != nil {
+			return nil, fmt.Errorf("%q: item query at %d: %w", expr, i, err)
 		}
-		if n == 0 {
-			return nil, fmt.Errorf("%q: item query at %d has an empty key", expr, i)
-		}
-		if n < len(tail) && tail[n] == '[' {
-			_, after, err := parseParams(tail[n+1:], false)
-			if err != nil {
-				return nil, fmt.Errorf("%q: item query at %d: %w", expr, i, err)
-			}
-			n = len(tail) - len(after)
-		}
+		n := len(tail) - len(after)
 		out = append(out, itemQuery{host: host, key: tail[:n]})
 		i += 2 + slash + n
 	}
@@ -980,7 +971,7 @@ func TestObjectDiscoveriesFiltered(t *testing.T) {
 		t.Fatalf("%d discovery rules", len(rules))
 	}
 	for _, r := range rules {
-		k, _ := ParseKey(str(r["key"]))
+		k, _ := lld.ParseItemKey(str(r["key"]))
 		method := param(k, 0)
 		where := str(r["name"])
 		f := m(r["filter"])
@@ -1050,7 +1041,7 @@ func TestObjectDiscoveriesFiltered(t *testing.T) {
 func TestHostPrototypesKeyedByID(t *testing.T) {
 	n := 0
 	for _, r := range vcenterRules(t) {
-		k, _ := ParseKey(str(r["key"]))
+		k, _ := lld.ParseItemKey(str(r["key"]))
 		method, props := param(k, 0), param(k, 3)
 		where := str(r["name"])
 		prefix := lld.MacroPrefix(method)
