@@ -548,3 +548,41 @@ func TestCoverageIndex(t *testing.T) {
 		t.Errorf("items %q, want 6", keys)
 	}
 }
+
+// No Zabbix 7.0 object is left out: per template and kind, the 7.0 rows
+// number what docs/templates.md's table of Zabbix's templates counted from
+// their YAML (items, item prototypes, triggers, trigger prototypes, rules).
+func TestCoverageMatchesZabbixCounts(t *testing.T) {
+	raw, err := os.ReadFile("../docs/templates.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []string{"item", "item-prototype", "trigger", "trigger-prototype", "discovery"}
+	rowRe := regexp.MustCompile(`(?m)^\| Zabbix (VMware[^|]*?) \|((?: \d+ \|){10})$`)
+	documented := map[string][]string{}
+	for _, mt := range rowRe.FindAllStringSubmatch(string(raw), -1) {
+		documented[mt[1]] = strings.Fields(strings.ReplaceAll(mt[2], "|", " "))[:len(kinds)]
+	}
+	have := map[string]map[string]int{}
+	for _, r := range loadCoverage(t) {
+		if r.version != "7.0" {
+			continue
+		}
+		if have[r.tpl] == nil {
+			have[r.tpl] = map[string]int{}
+		}
+		have[r.tpl][r.kind]++
+	}
+	for _, tpl := range coverageTemplates {
+		want := documented[tpl]
+		if want == nil {
+			t.Errorf("docs/templates.md has no row for Zabbix %s", tpl)
+			continue
+		}
+		for i, k := range kinds {
+			if got := fmt.Sprint(have[tpl][k]); got != want[i] {
+				t.Errorf("%s: %d 7.0 rows of kind %s, docs/templates.md counts %s", tpl, have[tpl][k], k, want[i])
+			}
+		}
+	}
+}
