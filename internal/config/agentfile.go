@@ -73,8 +73,8 @@ var agentOptions = option.Table[AgentFile]{
 		"", "no certificate verification (only on trusted networks)"),
 	agentKey("simulator", boolean(func(f *AgentFile) *bool { return &f.Simulator }),
 		"", "serve this name from an in-process simulator (demo, tests)"),
-	agentKey("simulator_model", text("text", func(f *AgentFile) *string { return &f.SimulatorModel }),
-		"", "the simulator's model (`vpx` or `esx`); needs `simulator = true`"),
+	agentKey("simulator_model", text("enum", func(f *AgentFile) *string { return &f.SimulatorModel }),
+		"`vpx`", "the simulator's model: `vpx` (a vCenter) or `esx` (a standalone host); needs `simulator = true`"),
 	agentKey("login_backoff", duration(func(f *AgentFile) *time.Duration { return &f.LoginBackoff }),
 		"`2m30s`", "pause after vCenter refused a login, doubling while it refuses (SSO locks accounts)"),
 }

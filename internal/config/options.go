@@ -80,7 +80,7 @@ func wholeSeconds[S any](field func(*S) *time.Duration) option.Value[S] {
 func duration[S any](field func(*S) *time.Duration) option.Value[S] {
 	return option.Value[S]{
 		Kind:   "duration",
-		Bounds: "seconds (90) or 90s, 1h30m; up to a week",
+		Bounds: "up to a week",
 		Set: func(s *S, v string) error {
 			d, err := parseSeconds(v)
 			if err != nil {

@@ -25,6 +25,9 @@ func (t Table[S]) Markdown(defaults *S, name func(string) string) string {
 				def = "`" + v + "`"
 			}
 		}
+		if def == "" {
+			def = "-"
+		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", name(o.Name), kind, def, o.Doc)
 	}
 	return b.String()

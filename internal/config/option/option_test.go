@@ -52,6 +52,7 @@ var demoTable = Table[demo]{
 		Set:  func(d *demo, v string) error { d.Name = v; return nil },
 		Show: func(d *demo) string { return d.Name }}, Doc: "a name"},
 	{Name: "req", Value: Value[demo]{Kind: "text", Set: func(*demo, string) error { return nil }}, Default: "(required)", Doc: "needed"},
+	{Name: "old", Value: Value[demo]{Kind: "any", Set: func(*demo, string) error { return nil }}, Doc: "ignored"},
 }
 
 func TestFindAndBind(t *testing.T) {
@@ -71,10 +72,10 @@ func TestFindAndBind(t *testing.T) {
 	if got := bound[1].Show(&dst); got != "vc" {
 		t.Errorf("bound show = %q", got)
 	}
-	if bound[2].Show != nil {
+	if bound[3].Show != nil {
 		t.Error("a row without Show got one")
 	}
-	if got := strings.Join(bound.Names(), ","); got != "n,name,req" {
+	if got := strings.Join(bound.Names(), ","); got != "n,name,req,old" {
 		t.Errorf("Names = %q", got)
 	}
 }
@@ -84,7 +85,8 @@ func TestMarkdown(t *testing.T) {
 	want := "| option | value | default | meaning |\n|---|---|---|---|\n" +
 		"| `P.n` | whole number, 1-9 | `xx` | a number |\n" +
 		"| `P.name` | text | (none) | a name |\n" +
-		"| `P.req` | text | (required) | needed |\n"
+		"| `P.req` | text | (required) | needed |\n" +
+		"| `P.old` | any | - | ignored |\n"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
