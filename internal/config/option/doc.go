@@ -7,12 +7,20 @@ import (
 	"strings"
 )
 
-// Markdown renders the table as the docs show it: one row per option
-// with its name (through name, which adds a surface's prefix), kind and
-// bounds, default (the field of defaults, unless the row says) and doc.
+// Header heads the docs' option tables (Markdown and Rows).
+const Header = "| option | value | default | meaning |\n|---|---|---|---|\n"
+
+// Markdown renders the table as the docs show it: Header and Rows.
 func (t Table[S]) Markdown(defaults *S, name func(string) string) string {
+	return Header + t.Rows(defaults, name)
+}
+
+// Rows renders one Markdown row per option with its name (through name,
+// which adds a surface's prefix), kind and bounds, default (the field of
+// defaults, unless the row says) and doc. Several tables' rows may share
+// one Header.
+func (t Table[S]) Rows(defaults *S, name func(string) string) string {
 	var b strings.Builder
-	b.WriteString("| option | value | default | meaning |\n|---|---|---|---|\n")
 	for _, o := range t {
 		kind := o.Kind
 		if o.Bounds != "" {
