@@ -91,7 +91,7 @@ func firstDiff(got, want string) string {
 			wl = w[k]
 		}
 		if gl != wl {
-			return fmt.Sprintf("row %d is %q, want %q", k+1, gl, wl)
+			return fmt.Sprintf("line %d of the block is %q, want %q", k+1, gl, wl)
 		}
 	}
 	return "none"

@@ -102,7 +102,7 @@ func TestSyncDoc(t *testing.T) {
 	want := "| new |\n"
 	err := SyncDoc(path, "demo", want, false)
 	if err == nil || !strings.Contains(err.Error(), "doc.md:4: the option table demo differs") ||
-		!strings.Contains(err.Error(), `row 1 is "| old |", want "| new |"`) || !strings.HasSuffix(err.Error(), "\n| new |\n") {
+		!strings.Contains(err.Error(), `line 1 of the block is "| old |", want "| new |"`) || !strings.HasSuffix(err.Error(), "\n| new |\n") {
 		t.Fatalf("difference: %v", err)
 	}
 	if err := SyncDoc(path, "demo", want, true); err != nil {
