@@ -3,11 +3,13 @@ package plugin
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/internal/config/option"
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
@@ -74,83 +76,123 @@ type Config struct {
 	EventsStateFile string
 }
 
-// ParseConfig validates the Plugins.VPoller.* options. Every problem names
-// the option and its line in the agent configuration.
-func ParseConfig(opts *agent2.Options) (*Config, error) {
-	cfg := &Config{
+// The Plugins.VPoller.* options are three option tables: sessionOptions
+// (the default session's options, Plugins.VPoller.<Option>, and each named
+// session's, Plugins.VPoller.Sessions.<Name>.<Option>), ownOptions (the
+// plugin's own) and mgmtOptions (Plugins.VPoller.Mgmt.<Name>.<Option>).
+// They drive ParseConfig, its unknown-option errors with the closest
+// option, and the option table of docs/plugin.md (TestDocsOptionTable;
+// -update rewrites it). Adding an option is one row (and its field);
+// checks across options stay in ParseConfig and parseMgmt.
+
+// sessionOptions are the options of a session.
+var sessionOptions = option.Table[Session]{
+	{Name: "Endpoint", Value: endpointValue(func(s *Session) *string { return &s.Endpoint }),
+		Doc: "the vPoller proxy, or a comma-separated list of proxies (see Several proxies)"},
+	{Name: "Timeout", Value: secondsValue(1, maxTimeoutSeconds, func(s *Session) *time.Duration { return &s.Timeout }),
+		Default: "agent `Timeout` minus 0.5 s", Doc: "time budget per item for agents 6.0/6.4 (later agents send the item's own)"},
+	{Name: "Retries", Value: intValue(1, maxRetries, func(s *Session) *int { return &s.Retries }),
+		Doc: "attempts per item, sharing the time budget; at least one per proxy"},
+	{Name: "CurveServerKey", Value: textValue("key", func(s *Session) *string { return &s.CurveServerKey }),
+		Doc: "CURVE: the proxy's public key (Z85 or its `.key` file); with `CurveSecretKey`"},
+	{Name: "CurveSecretKey", Value: textValue("path", func(s *Session) *string { return &s.CurveSecretKey }),
+		Doc: "CURVE: this agent's secret certificate (`vpoller-client keygen NAME`)"},
+}
+
+// ownOptions are the plugin's options that are not a session's.
+var ownOptions = option.Table[Config]{
+	{Name: "PoolSize", Value: intValue(1, maxPoolSize, func(c *Config) *int { return &c.PoolSize }),
+		Doc: "requests in flight per endpoint (list)"},
+	{Name: "EventsStateFile", Value: option.Value[Config]{
+		Kind: "path", Bounds: "absolute, or `off`",
+		Set: func(c *Config, v string) (err error) {
+			c.EventsStateFile, err = parseStateFile(v)
+			return err
+		},
+		Show: func(c *Config) string { return c.EventsStateFile },
+	}, Doc: "where the `vpoller.events` positions survive an agent restart (see vpoller.events)"},
+}
+
+// topOptions are the options directly below Plugins.VPoller.
+var topOptions = append(option.Bind(sessionOptions, func(c *Config) *Session { return &c.Default }), ownOptions...)
+
+// mgmtText is one Mgmt.<Name> block as given, checked as a whole by
+// parseMgmt.
+type mgmtText struct{ Endpoint, SecretFile, CurveServerKey, CurveSecretKey string }
+
+// mgmtOptions are the options of a daemon's management socket.
+var mgmtOptions = option.Table[mgmtText]{
+	{Name: "Endpoint", Value: textValue("endpoint", func(m *mgmtText) *string { return &m.Endpoint }),
+		Default: "(required)", Doc: "a daemon's management socket, for `vpoller.status`"},
+	{Name: "SecretFile", Value: textValue("path", func(m *mgmtText) *string { return &m.SecretFile }),
+		Doc: "the daemon's `mgmt_secret_file` secret; not with the CURVE keys"},
+	{Name: "CurveServerKey", Value: textValue("key", func(m *mgmtText) *string { return &m.CurveServerKey }),
+		Doc: "CURVE: the daemon's public key"},
+	{Name: "CurveSecretKey", Value: textValue("path", func(m *mgmtText) *string { return &m.CurveSecretKey }),
+		Doc: "CURVE: this agent's secret certificate"},
+}
+
+// defaultConfig is the configuration of an empty Plugins.VPoller.*, with
+// stateFile as EventsStateFile (the tests run with it off).
+func defaultConfig(stateFile string) *Config {
+	return &Config{
 		Default:         Session{Endpoint: DefaultEndpoint, Retries: defaultRetries},
 		Sessions:        map[string]Session{},
 		Mgmt:            map[string]Mgmt{},
 		PoolSize:        defaultPoolSize,
-		EventsStateFile: eventsStateDefault,
+		EventsStateFile: stateFile,
 	}
+}
+
+// block is the options of one Sessions.<Name> or Mgmt.<Name>, in the
+// order given; blocks keep the order of their first option.
+type block struct {
+	display string
+	opts    []agent2.Option
+}
+
+type blocks struct {
+	byName map[string]*block // lower-cased name
+	order  []*block
+}
+
+func (b *blocks) add(o agent2.Option) {
+	name := strings.ToLower(o.Path[1])
+	if b.byName == nil {
+		b.byName = map[string]*block{}
+	}
+	blk := b.byName[name]
+	if blk == nil {
+		blk = &block{display: o.Path[1]}
+		b.byName[name] = blk
+		b.order = append(b.order, blk)
+	}
+	blk.opts = append(blk.opts, o)
+}
+
+// knownOptions lists every option for an unknown-option error.
+func knownOptions() string {
+	return strings.Join(topOptions.Names(), ", ") +
+		", Sessions.<Name>." + strings.Join(sessionOptions.Names(), "/") +
+		", Mgmt.<Name>." + strings.Join(mgmtOptions.Names(), "/")
+}
+
+// ParseConfig validates the Plugins.VPoller.* options. Every problem names
+// the option and its line in the agent configuration.
+func ParseConfig(opts *agent2.Options) (*Config, error) {
+	cfg := defaultConfig(eventsStateDefault)
 	prefix := "Plugins.VPoller."
 	if opts != nil && opts.Plugin != "" {
 		prefix = "Plugins." + opts.Plugin + "."
 	}
-	type sessOpt struct {
-		set     map[string]agent2.Option
-		display string
+	at := func(o agent2.Option, err error) error {
+		return fmt.Errorf("%s%s (line %d): %w", prefix, o.Name(), o.Line, err)
 	}
-	sessions := map[string]*sessOpt{}
-	mgmts := map[string]*sessOpt{}
-	var order, mgmtOrder []string
+	var sessions, mgmts blocks
 	if opts != nil {
 		for _, o := range opts.List {
-			where := fmt.Sprintf("%s%s (line %d)", prefix, o.Name(), o.Line)
-			var err error
-			switch {
-			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "Endpoint"):
-				cfg.Default.Endpoint, err = parseEndpoint(o.Value)
-			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "Timeout"):
-				cfg.Default.Timeout, err = parseTimeout(o.Value)
-			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "Retries"):
-				cfg.Default.Retries, err = parseInt(o.Value, 1, maxRetries)
-			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "PoolSize"):
-				cfg.PoolSize, err = parseInt(o.Value, 1, maxPoolSize)
-			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "EventsStateFile"):
-				cfg.EventsStateFile, err = parseStateFile(o.Value)
-			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "CurveServerKey"):
-				cfg.Default.CurveServerKey = strings.TrimSpace(o.Value)
-			case len(o.Path) == 1 && strings.EqualFold(o.Path[0], "CurveSecretKey"):
-				cfg.Default.CurveSecretKey = strings.TrimSpace(o.Value)
-			case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Mgmt"):
-				name := strings.ToLower(o.Path[1])
-				m := mgmts[name]
-				if m == nil {
-					m = &sessOpt{set: map[string]agent2.Option{}, display: o.Path[1]}
-					mgmts[name] = m
-					mgmtOrder = append(mgmtOrder, name)
-				}
-				switch field := strings.ToLower(o.Path[2]); field {
-				case "endpoint", "secretfile", "curveserverkey", "curvesecretkey":
-					m.set[field] = o
-				default:
-					err = fmt.Errorf("unknown management option %q%s (known: Endpoint, SecretFile, CurveServerKey, CurveSecretKey)", o.Path[2],
-						didYouMean(o.Path[2], []string{"Endpoint", "SecretFile", "CurveServerKey", "CurveSecretKey"}, prefix+"Mgmt."+o.Path[1]+"."))
-				}
-			case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Sessions"):
-				name := strings.ToLower(o.Path[1])
-				s := sessions[name]
-				if s == nil {
-					s = &sessOpt{set: map[string]agent2.Option{}, display: o.Path[1]}
-					sessions[name] = s
-					order = append(order, name)
-				}
-				field := strings.ToLower(o.Path[2])
-				switch field {
-				case "endpoint", "timeout", "retries", "curveserverkey", "curvesecretkey":
-					s.set[field] = o
-				default:
-					err = fmt.Errorf("unknown session option %q%s (known: Endpoint, Timeout, Retries, CurveServerKey, CurveSecretKey)", o.Path[2],
-						didYouMean(o.Path[2], []string{"Endpoint", "Timeout", "Retries", "CurveServerKey", "CurveSecretKey"}, prefix+"Sessions."+o.Path[1]+"."))
-				}
-			default:
-				err = fmt.Errorf("unknown option%s (known: Endpoint, Timeout, Retries, PoolSize, EventsStateFile, CurveServerKey, CurveSecretKey, Sessions.<Name>.Endpoint/Timeout/Retries/CurveServerKey/CurveSecretKey, Mgmt.<Name>.Endpoint/SecretFile/CurveServerKey/CurveSecretKey)",
-					didYouMean(o.Path[0], topOptions, prefix))
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", where, err)
+			if err := place(cfg, o, prefix, &sessions, &mgmts); err != nil {
+				return nil, at(o, err)
 			}
 		}
 	}
@@ -158,73 +200,93 @@ func ParseConfig(opts *agent2.Options) (*Config, error) {
 	if cfg.Default.mech, err = zmtp.ClientMechanism(cfg.Default.CurveServerKey, cfg.Default.CurveSecretKey); err != nil {
 		return nil, fmt.Errorf("%sCurveServerKey/CurveSecretKey: %w", prefix, err)
 	}
-	for _, name := range order {
-		so := sessions[name]
-		s := Session{Name: so.display, Timeout: cfg.Default.Timeout, Retries: cfg.Default.Retries,
-			CurveServerKey: cfg.Default.CurveServerKey, CurveSecretKey: cfg.Default.CurveSecretKey}
-		if _, ok := so.set["endpoint"]; !ok {
-			return nil, fmt.Errorf("%sSessions.%s: Endpoint is missing (every session needs one)", prefix, so.display)
+	for _, b := range sessions.order {
+		if !slices.ContainsFunc(b.opts, func(o agent2.Option) bool { return strings.EqualFold(o.Path[2], "Endpoint") }) {
+			return nil, fmt.Errorf("%sSessions.%s: Endpoint is missing (every session needs one)", prefix, b.display)
 		}
-		for field, o := range so.set {
-			var err error
-			switch field {
-			case "endpoint":
-				s.Endpoint, err = parseEndpoint(o.Value)
-			case "timeout":
-				s.Timeout, err = parseTimeout(o.Value)
-			case "retries":
-				s.Retries, err = parseInt(o.Value, 1, maxRetries)
-			case "curveserverkey":
-				s.CurveServerKey = strings.TrimSpace(o.Value)
-			case "curvesecretkey":
-				s.CurveSecretKey = strings.TrimSpace(o.Value)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s%s (line %d): %w", prefix, o.Name(), o.Line, err)
+		s := cfg.Default
+		s.Name, s.mech = b.display, nil
+		for _, o := range b.opts {
+			row, _ := sessionOptions.Find(o.Path[2], true)
+			if err := row.Set(&s, o.Value); err != nil {
+				return nil, at(o, err)
 			}
 		}
 		if s.mech, err = zmtp.ClientMechanism(s.CurveServerKey, s.CurveSecretKey); err != nil {
-			return nil, fmt.Errorf("%sSessions.%s.CurveServerKey/CurveSecretKey: %w", prefix, so.display, err)
+			return nil, fmt.Errorf("%sSessions.%s.CurveServerKey/CurveSecretKey: %w", prefix, b.display, err)
 		}
 		if isURI(s.Name) {
-			return nil, fmt.Errorf("%sSessions.%s: a session name cannot look like an endpoint URI", prefix, so.display)
+			return nil, fmt.Errorf("%sSessions.%s: a session name cannot look like an endpoint URI", prefix, b.display)
 		}
-		cfg.Sessions[name] = s
+		cfg.Sessions[strings.ToLower(b.display)] = s
 	}
-	for _, name := range mgmtOrder {
-		mo := mgmts[name]
-		m, err := parseMgmt(mo.display, mo.set)
-		if err != nil {
-			return nil, fmt.Errorf("%sMgmt.%s: %w", prefix, mo.display, err)
+	for _, b := range mgmts.order {
+		var text mgmtText
+		for _, o := range b.opts {
+			row, _ := mgmtOptions.Find(o.Path[2], true)
+			if err := row.Set(&text, o.Value); err != nil {
+				return nil, at(o, err)
+			}
 		}
-		cfg.Mgmt[name] = m
+		m, err := parseMgmt(b.display, text)
+		if err != nil {
+			return nil, fmt.Errorf("%sMgmt.%s: %w", prefix, b.display, err)
+		}
+		cfg.Mgmt[strings.ToLower(b.display)] = m
 	}
 	return cfg, nil
 }
 
+// place reads one option: a top option into cfg at once, a session's or a
+// management socket's into its block (a session inherits the default
+// session's options, which may come later). Unknown options are refused
+// with the closest known one.
+func place(cfg *Config, o agent2.Option, prefix string, sessions, mgmts *blocks) error {
+	switch {
+	case len(o.Path) == 1:
+		if row, ok := topOptions.Find(o.Path[0], true); ok {
+			return row.Set(cfg, o.Value)
+		}
+	case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Sessions"):
+		if _, ok := sessionOptions.Find(o.Path[2], true); !ok {
+			return fmt.Errorf("unknown session option %q%s (known: %s)", o.Path[2],
+				didYouMean(o.Path[2], sessionOptions.Names(), prefix+"Sessions."+o.Path[1]+"."), strings.Join(sessionOptions.Names(), ", "))
+		}
+		sessions.add(o)
+		return nil
+	case len(o.Path) == 3 && strings.EqualFold(o.Path[0], "Mgmt"):
+		if _, ok := mgmtOptions.Find(o.Path[2], true); !ok {
+			return fmt.Errorf("unknown management option %q%s (known: %s)", o.Path[2],
+				didYouMean(o.Path[2], mgmtOptions.Names(), prefix+"Mgmt."+o.Path[1]+"."), strings.Join(mgmtOptions.Names(), ", "))
+		}
+		mgmts.add(o)
+		return nil
+	}
+	return fmt.Errorf("unknown option%s (known: %s)", didYouMean(o.Path[0], append(topOptions.Names(), "Sessions", "Mgmt"), prefix), knownOptions())
+}
+
 // parseMgmt validates one Mgmt.<Name> block.
-func parseMgmt(name string, set map[string]agent2.Option) (Mgmt, error) {
+func parseMgmt(name string, t mgmtText) (Mgmt, error) {
 	m := Mgmt{Name: name}
-	val := func(k string) string { return strings.TrimSpace(set[k].Value) }
-	if val("endpoint") == "" {
+	if t.Endpoint == "" {
 		return m, fmt.Errorf("the option Endpoint is missing (the daemon's management endpoint)")
 	}
-	ep, err := endpoint.Parse(val("endpoint"))
+	ep, err := endpoint.Parse(t.Endpoint)
 	if err != nil {
 		return m, err
 	}
 	m.Endpoint = ep.Raw
 	switch {
-	case val("secretfile") != "" && (val("curveserverkey") != "" || val("curvesecretkey") != ""):
+	case t.SecretFile != "" && (t.CurveServerKey != "" || t.CurveSecretKey != ""):
 		return m, fmt.Errorf("give SecretFile or CurveServerKey/CurveSecretKey, not both")
-	case val("secretfile") != "":
-		secret, err := zmtp.ReadSecretFile(val("secretfile"))
+	case t.SecretFile != "":
+		secret, err := zmtp.ReadSecretFile(t.SecretFile)
 		if err != nil {
 			return m, err
 		}
 		m.mech = zmtp.PlainClient(zmtp.SecretUser, secret)
 	default:
-		if m.mech, err = zmtp.ClientMechanism(val("curveserverkey"), val("curvesecretkey")); err != nil {
+		if m.mech, err = zmtp.ClientMechanism(t.CurveServerKey, t.CurveSecretKey); err != nil {
 			return m, err
 		}
 	}
@@ -321,12 +383,61 @@ func parseStateFile(v string) (string, error) {
 	return filepath.Clean(v), nil
 }
 
-func parseTimeout(v string) (time.Duration, error) {
-	n, err := parseInt(v, 1, maxTimeoutSeconds)
-	if err != nil {
-		return 0, err
+// endpointValue reads parseEndpoint's endpoint or list of them.
+func endpointValue[S any](field func(*S) *string) option.Value[S] {
+	return option.Value[S]{
+		Kind: "endpoint", Bounds: "`tcp://host:port`, or a comma-separated list",
+		Set: func(s *S, v string) (err error) {
+			*field(s), err = parseEndpoint(v)
+			return err
+		},
+		Show: func(s *S) string { return *field(s) },
 	}
-	return time.Duration(n) * time.Second, nil
+}
+
+// secondsValue reads whole seconds from min to max.
+func secondsValue[S any](min, max int, field func(*S) *time.Duration) option.Value[S] {
+	return option.Value[S]{
+		Kind: "seconds", Bounds: fmt.Sprintf("%d-%d", min, max),
+		Set: func(s *S, v string) error {
+			n, err := parseInt(v, min, max)
+			if err != nil {
+				return err
+			}
+			*field(s) = time.Duration(n) * time.Second
+			return nil
+		},
+		Show: func(s *S) string {
+			if *field(s) == 0 {
+				return ""
+			}
+			return strconv.Itoa(int(*field(s) / time.Second))
+		},
+	}
+}
+
+// intValue reads a whole number from min to max.
+func intValue[S any](min, max int, field func(*S) *int) option.Value[S] {
+	return option.Value[S]{
+		Kind: "whole number", Bounds: fmt.Sprintf("%d-%d", min, max),
+		Set: func(s *S, v string) (err error) {
+			*field(s), err = parseInt(v, min, max)
+			return err
+		},
+		Show: func(s *S) string { return strconv.Itoa(*field(s)) },
+	}
+}
+
+// textValue reads a trimmed string; kind names it in the docs.
+func textValue[S any](kind string, field func(*S) *string) option.Value[S] {
+	return option.Value[S]{
+		Kind: kind,
+		Set: func(s *S, v string) error {
+			*field(s) = strings.TrimSpace(v)
+			return nil
+		},
+		Show: func(s *S) string { return *field(s) },
+	}
 }
 
 func parseInt(v string, min, max int) (int, error) {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
+	"github.com/vpoller/zabbix-vpoller/internal/config/option"
 )
 
 // Zabbix agent 2 (6.0.14 and 7.0.9, verified) matches the <Name> of
@@ -98,29 +98,12 @@ func (p *VPoller) checkAgentSpelling() {
 	}
 }
 
-// topOptions are the first names below Plugins.<Name>.
-var topOptions = []string{"Endpoint", "Timeout", "Retries", "PoolSize", "EventsStateFile", "CurveServerKey", "CurveSecretKey", "Sessions", "Mgmt"}
-
-// didYouMean suggests the known option closest to got (at most two
-// letters off, case aside) as "; did you mean <prefix><option>?", or "".
+// didYouMean suggests the known option closest to got (case aside) as
+// "; did you mean <prefix><option>?", or "".
 func didYouMean(got string, known []string, prefix string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := optionDistance(got, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
+	best := option.Closest(got, known)
 	if best == "" {
 		return ""
 	}
 	return "; did you mean " + prefix + best + "?"
-}
-
-// optionDistance is config.EditDistance case aside, bounded: option names
-// are short, and a line of the agent's configuration may not be.
-func optionDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	return config.EditDistance(strings.ToLower(a), strings.ToLower(b))
 }

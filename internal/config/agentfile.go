@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config/option"
 )
 
 // AgentFile is one per-vCenter file of [worker] vsphere_hosts_dir: the
@@ -33,44 +35,61 @@ type AgentFile struct {
 
 // agentOptions are the keys a per-vCenter file may hold, at the top of
 // the file or in [Default] (the article's files): one row per key, as in
-// options.go. Set records each key given.
-var agentOptions = []option[AgentFile]{
-	agentKey("hostname", text(func(f *AgentFile) *string { return &f.Hostname })),
-	agentKey("username", text(func(f *AgentFile) *string { return &f.Username })),
-	agentKey("password", text(func(f *AgentFile) *string { return &f.Password })),
-	agentKey("timeout", func(f *AgentFile, v string) error {
-		secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || secs <= 0 || secs > 3600 || math.IsNaN(secs) {
-			return errors.New("want seconds between 0 and 3600")
-		}
-		f.Timeout = time.Duration(secs * float64(time.Second))
-		return nil
-	}),
-	agentKey("port", func(f *AgentFile, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 || n > 65535 {
-			return errors.New("want 1-65535")
-		}
-		f.Port = n
-		return nil
-	}),
-	agentKey("ca_file", text(func(f *AgentFile) *string { return &f.CAFile })),
-	agentKey("thumbprint", text(func(f *AgentFile) *string { return &f.Thumbprint })),
-	agentKey("insecure", boolean(func(f *AgentFile) *bool { return &f.Insecure })),
-	agentKey("simulator", boolean(func(f *AgentFile) *bool { return &f.Simulator })),
-	agentKey("simulator_model", text(func(f *AgentFile) *string { return &f.SimulatorModel })),
-	agentKey("login_backoff", duration(func(f *AgentFile) *time.Duration { return &f.LoginBackoff })),
+// options.go. Set records each key given. The defaults of timeout, port
+// and login_backoff are the worker's (a per-vCenter file may complete a
+// vconnector database row, so an absent key stays absent here).
+var agentOptions = option.Table[AgentFile]{
+	agentKey("hostname", text("host", func(f *AgentFile) *string { return &f.Hostname }),
+		"(required)", "the agent name clients give (`-V`, `{$VSPHERE.HOST}`; exact case) and the address the worker connects to"),
+	agentKey("username", text("text", func(f *AgentFile) *string { return &f.Username }),
+		"", "vSphere user (a read-only role is enough for polling)"),
+	agentKey("password", text("text", func(f *AgentFile) *string { return &f.Password }),
+		"", "its password; in double quotes when it holds ` #` or ` ;`"),
+	agentKey("timeout", option.Value[AgentFile]{
+		Kind: "seconds", Bounds: "above 0, up to 3600; fractions allowed",
+		Set: func(f *AgentFile, v string) error {
+			secs, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || secs <= 0 || secs > 3600 || math.IsNaN(secs) {
+				return errors.New("want seconds between 0 and 3600")
+			}
+			f.Timeout = time.Duration(secs * float64(time.Second))
+			return nil
+		}}, "`8`", "time limit of one vSphere call (below the 10 s the client waits)"),
+	agentKey("port", option.Value[AgentFile]{
+		Kind: "whole number", Bounds: "1-65535",
+		Set: func(f *AgentFile, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 || n > 65535 {
+				return errors.New("want 1-65535")
+			}
+			f.Port = n
+			return nil
+		}}, "`443`", "HTTPS port"),
+	agentKey("ca_file", text("path", func(f *AgentFile) *string { return &f.CAFile }),
+		"", "PEM CA bundle that signs vCenter's certificate; relative to the file's directory"),
+	agentKey("thumbprint", text("text", func(f *AgentFile) *string { return &f.Thumbprint }),
+		"", "pinned SHA-256 thumbprint of the certificate (openssl's `-fingerprint -sha256` line as printed)"),
+	agentKey("insecure", boolean(func(f *AgentFile) *bool { return &f.Insecure }),
+		"", "no certificate verification (only on trusted networks)"),
+	agentKey("simulator", boolean(func(f *AgentFile) *bool { return &f.Simulator }),
+		"", "serve this name from an in-process simulator (demo, tests)"),
+	agentKey("simulator_model", text("enum", func(f *AgentFile) *string { return &f.SimulatorModel }),
+		"`vpx`", "the simulator's model: `vpx` (a vCenter) or `esx` (a standalone host); needs `simulator = true`"),
+	agentKey("login_backoff", duration(func(f *AgentFile) *time.Duration { return &f.LoginBackoff }),
+		"`2m30s`", "pause after vCenter refused a login, doubling while it refuses (SSO locks accounts)"),
 }
 
-// agentKey is a row of agentOptions: set, then recorded in Set.
-func agentKey(key string, set func(*AgentFile, string) error) option[AgentFile] {
-	return option[AgentFile]{key: key, set: func(f *AgentFile, v string) error {
-		if err := set(f, v); err != nil {
+// agentKey is a row of agentOptions whose setter records the key in Set.
+func agentKey(key string, v option.Value[AgentFile], def, doc string) option.Option[AgentFile] {
+	set := v.Set
+	v.Set = func(f *AgentFile, s string) error {
+		if err := set(f, s); err != nil {
 			return err
 		}
 		f.Set[key] = true
 		return nil
-	}}
+	}
+	return option.Option[AgentFile]{Name: key, Value: v, Default: def, Doc: doc}
 }
 
 // agentSurface is the per-vCenter file: one section, the top of the file

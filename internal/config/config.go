@@ -6,10 +6,11 @@
 // staleness) and the older per-daemon files with a [Default] section, so
 // existing installations migrate by pointing -f at their file.
 //
-// Every key of every section is declared in one table per surface
-// (proxyOptions, workerOptions, mirrorOptions and cacheOptions for
+// Every key of every section is one row of an option.Table, one per
+// surface (proxyOptions, workerOptions, mirrorOptions and cacheOptions for
 // vpoller.conf, agentOptions for a per-vCenter file), which drives the
-// parsing. Anything the tables do not know is an error naming the file, the
+// parsing and the option tables of docs/configuration.md. Anything the
+// tables do not know is an error naming the file, the
 // line and the closest known key ("unknown key frontend_curve_secret_kye in
 // [proxy] at line 12; did you mean frontend_curve_secret_key?"), as are
 // unknown sections, lines that are not key = value, keys given twice and
@@ -20,9 +21,11 @@
 // To add a key: add the field (and its default in Default), then one row
 // to the table of its section, e.g.
 //
-//	{key: "max_memory", set: atLeast(1<<20, func(p *Proxy) *int { return &p.MaxMemory })},
+//	{Name: "max_memory", Value: atLeast(1<<20, func(p *Proxy) *int { return &p.MaxMemory }),
+//		Doc: "memory budget of message data (bytes)"},
 //
-// and, when it must agree with other keys, a test in checkProxy or
+// then regenerate the docs' tables (go test ./internal/config -run
+// DocsOptionTables -update) and, when it must agree with other keys, a test in checkProxy or
 // checkWorker.
 package config
 

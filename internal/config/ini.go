@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config/option"
 )
 
 // This file is the machinery every configuration surface shares: a
@@ -31,36 +33,19 @@ var iniOptions = ini.LoadOptions{
 	UnescapeValueDoubleQuotes: true,
 }
 
-// option is one key of a section and how its value is read into S (a
-// Proxy, a Worker, an AgentFile, ...). A setter's error says what is
-// wanted ("want a whole number >= 1"); the caller adds the file, line,
-// section, key and value.
-type option[S any] struct {
-	key string
-	set func(dst *S, value string) error
-	// perDaemon marks a key the proxy and the worker both have (mgmt,
-	// mgmt_*, metrics_listen): in a legacy [Default] section, which holds
-	// one daemon's keys, it belongs to the worker when the section has a
-	// proxy key, else to the proxy.
-	perDaemon bool
-}
-
-// boundOption is an option bound to the struct it fills inside the
-// parse target T.
+// boundOption is a row of a section's option.Table bound to the struct it
+// fills inside the parse target T.
 type boundOption[T any] struct {
-	key       string
-	section   string // where the key belongs, for "it belongs in [worker]"
-	perDaemon bool
-	set       func(dst *T, value string) error
+	key     string
+	section string // where the key belongs, for "it belongs in [worker]"
+	set     func(dst *T, value string) error
 }
 
-// bind turns the options of one section into bound options of T.
-func bind[T, S any](section string, opts []option[S], field func(*T) *S) []boundOption[T] {
+// bind turns the table of one section into bound options of T.
+func bind[T, S any](section string, opts option.Table[S], field func(*T) *S) []boundOption[T] {
 	out := make([]boundOption[T], len(opts))
-	for i, o := range opts {
-		set := o.set
-		out[i] = boundOption[T]{key: o.key, section: section, perDaemon: o.perDaemon,
-			set: func(dst *T, v string) error { return set(field(dst), v) }}
+	for i, o := range option.Bind(opts, field) {
+		out[i] = boundOption[T]{key: o.Name, section: section, set: o.Set}
 	}
 	return out
 }
@@ -213,7 +198,7 @@ func applyINI[T any](f *ini.File, lay layout, s surface[T], dst *T) []lineError 
 	for name, line := range lay.sections {
 		if !known[name] {
 			msg := fmt.Sprintf("unknown section [%s] at line %d", name, line)
-			if c := closest(name, s.sections); c != "" {
+			if c := option.Closest(name, s.sections); c != "" {
 				msg += fmt.Sprintf("; did you mean [%s]?", s.name(c))
 			}
 			errs = append(errs, lineError{line, errors.New(msg + " " + s.sectionHint)})
@@ -264,50 +249,8 @@ func unknownKey[T any](s surface[T], section, key string, line int) error {
 			here = append(here, o.key)
 		}
 	}
-	if c := closest(key, here); c != "" {
+	if c := option.Closest(key, here); c != "" {
 		return fmt.Errorf("%s; did you mean %s?", where, c)
 	}
 	return errors.New(where)
-}
-
-// closest returns the candidate nearest to s by edit distance (adjacent
-// transpositions count once), when near enough to be a typo of it.
-func closest(s string, candidates []string) string {
-	best, bestD := "", -1
-	for _, c := range candidates {
-		if d := EditDistance(s, c); bestD < 0 || d < bestD || d == bestD && c < best {
-			best, bestD = c, d
-		}
-	}
-	if bestD < 0 || bestD > max(2, len(s)/3) {
-		return ""
-	}
-	return best
-}
-
-// EditDistance is the optimal string alignment distance of a and b (an
-// adjacent transposition counts once): how far a typo is from an option
-// name, for the "did you mean" of every configuration surface.
-func EditDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

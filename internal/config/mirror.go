@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vpoller/zabbix-vpoller/internal/config/option"
 )
 
 // Mirror holds the [worker] keys of the vSphere property mirror and
@@ -44,14 +46,21 @@ func defaultMirror() Mirror {
 }
 
 // mirrorOptions are the [worker] keys of the mirror and the sweep.
-var mirrorOptions = []option[Worker]{
-	{key: "mirror", set: boolean(func(w *Worker) *bool { return &w.Mirror.Enabled })},
-	{key: "perf_sweep", set: boolean(func(w *Worker) *bool { return &w.Mirror.Sweep })},
-	{key: "mirror_max_paths", set: atLeast(8, func(w *Worker) *int { return &w.Mirror.MaxPaths })},
-	{key: "perf_sweep_expiry", set: atLeast(1, func(w *Worker) *int { return &w.Mirror.SweepExpiry })},
-	{key: "mirror_path_expiry", set: duration(func(w *Worker) *time.Duration { return &w.Mirror.PathExpiry })},
-	{key: "mirror_max_age", set: duration(func(w *Worker) *time.Duration { return &w.Mirror.MaxAge })},
-	{key: "mirror_wait", set: duration(func(w *Worker) *time.Duration { return &w.Mirror.Wait })},
+var mirrorOptions = option.Table[Worker]{
+	{Name: "mirror", Value: boolean(func(w *Worker) *bool { return &w.Mirror.Enabled }),
+		Doc: "serve watched properties from the mirror"},
+	{Name: "mirror_max_paths", Value: atLeast(8, func(w *Worker) *int { return &w.Mirror.MaxPaths }),
+		Doc: "watched paths per managed object type, defaults included"},
+	{Name: "mirror_path_expiry", Value: duration(func(w *Worker) *time.Duration { return &w.Mirror.PathExpiry }),
+		Doc: "a client-added path leaves when unasked this long (at least 1m)"},
+	{Name: "mirror_max_age", Value: duration(func(w *Worker) *time.Duration { return &w.Mirror.MaxAge }),
+		Doc: "staleness bound: older data is never served from memory (must exceed `mirror_wait`)"},
+	{Name: "mirror_wait", Value: duration(func(w *Worker) *time.Duration { return &w.Mirror.Wait }),
+		Doc: "`MaxWaitSeconds` of the long poll (whole seconds from 1s to 1h, below `mirror_max_age`)"},
+	{Name: "perf_sweep", Value: boolean(func(w *Worker) *bool { return &w.Mirror.Sweep }),
+		Doc: "answer perf queries from the sweep"},
+	{Name: "perf_sweep_expiry", Value: atLeast(1, func(w *Worker) *int { return &w.Mirror.SweepExpiry }),
+		Doc: "periods a series may go unasked before it leaves"},
 }
 
 // checkMirror checks the mirror keys against each other.

@@ -154,20 +154,3 @@ func TestAgentFileStrict(t *testing.T) {
 		}
 	}
 }
-
-func TestClosest(t *testing.T) {
-	keys := []string{"frontend", "backend", "frontend_curve_secret_key", "frontend_curve_allow", "mgmt"}
-	for in, want := range map[string]string{
-		"frontend_curve_secret_kye": "frontend_curve_secret_key",
-		"frontned":                  "frontend",
-		"bakend":                    "backend",
-		"mgnt":                      "mgmt",
-		"frontend_curve_alow":       "frontend_curve_allow",
-		"xyz":                       "",
-		"database_password":         "",
-	} {
-		if got := closest(in, keys); got != want {
-			t.Errorf("closest(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
