@@ -20,10 +20,10 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/internal/lograte"
 	"github.com/vpoller/zabbix-vpoller/internal/metrics"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // Management messages of the original proxy.

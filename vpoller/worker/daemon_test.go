@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // TestDaemon starts a whole worker from a configuration file with

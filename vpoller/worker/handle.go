@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
 
 // dispatch answers one message on the connection it came from; it holds

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 )
 
 // TestBehindLibzmqProxy puts our worker behind an ordinary vPoller proxy,

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
 )
 

@@ -19,9 +19,9 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/endpoint"
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
 
 // Defaults applied by New to zero Options fields.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
 
 func decode(t *testing.T, b []byte) *vpoller.Response {
