@@ -23,6 +23,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
@@ -96,7 +97,7 @@ func startChain(t testing.TB) *chain {
 	}
 	testutil.Serve(t, p)
 	w, err := worker.New(svc, worker.Options{Proxy: p.Addrs().Backend, Concurrency: 16, Logger: quiet(),
-		Helpers: []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix"}})
+		Helpers: []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix"}, Formatters: helpers.Formatters()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,8 +29,9 @@ const MsgStatus = "vPoller Worker status"
 // DaemonOptions tune a Daemon beyond the configuration file.
 type DaemonOptions struct {
 	Logger *slog.Logger
-	// Worker carries the connection and request tuning; its Proxy,
-	// Concurrency and Helpers are taken from the configuration.
+	// Worker carries the connection and request tuning and the
+	// Formatters; its Proxy, Concurrency and Helpers are taken from the
+	// configuration.
 	Worker Options
 	// CloseTimeout bounds logging out of the vSphere sessions.
 	CloseTimeout time.Duration
