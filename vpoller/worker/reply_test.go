@@ -87,7 +87,9 @@ func TestInjectedFormatters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upper := func(req *vpoller.Request, resp *vpoller.Response) []byte { return []byte("HELPER " + req.Method + " " + resp.Msg) }
+	upper := func(req *vpoller.Request, resp *vpoller.Response) []byte {
+		return []byte("HELPER " + req.Method + " " + resp.Msg)
+	}
 	w, err := New(svc, Options{Proxy: "tcp://127.0.0.1:1", Helpers: []string{"t.offered", "t.missing"},
 		Formatters: map[string]Formatter{"t.offered": upper, "t.unnamed": upper}})
 	if err != nil {
