@@ -21,7 +21,6 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/goleak"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -86,12 +85,13 @@ func startChain(t testing.TB) *chain {
 		t.Fatal(err)
 	}
 
-	p, err := proxy.New(config.Proxy{
+	p, err := proxy.New(proxy.Options{
 		Frontend:        "tcp://127.0.0.1:0",
 		Backend:         "tcp://127.0.0.1:0",
 		Mgmt:            "tcp://127.0.0.1:0",
 		MaxRequestBytes: 1 << 20,
-	}, quiet())
+		Logger:          quiet(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

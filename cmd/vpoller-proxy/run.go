@@ -130,7 +130,7 @@ func start(ctx context.Context, cfg config.Proxy, log *slog.Logger, lf *logfile.
 		}
 		return 1
 	}
-	p, err := proxy.New(cfg, log)
+	p, err := proxy.New(proxyOptions(cfg, log))
 	if err != nil {
 		return fail(err)
 	}
