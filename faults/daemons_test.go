@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // freePort returns a loopback port that was free a moment ago.

@@ -24,10 +24,10 @@ import (
 	"golang.org/x/crypto/nacl/box"
 
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // Helpers of rows 19-1 to 19-10 of the fault table (the adversarial run

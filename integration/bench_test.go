@@ -26,12 +26,11 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
@@ -445,8 +444,8 @@ func startBenchSimOn(b *testing.B, cfg benchConfig, addr string) *benchSim {
 
 func startBenchProxy(b *testing.B) string {
 	b.Helper()
-	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
-		MaxRequestBytes: 1 << 20}, quiet())
+	p, err := proxy.New(proxy.Options{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
+		MaxRequestBytes: 1 << 20, Logger: quiet()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 	"go.uber.org/goleak"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
@@ -85,18 +85,19 @@ func startChain(t testing.TB) *chain {
 		t.Fatal(err)
 	}
 
-	p, err := proxy.New(config.Proxy{
+	p, err := proxy.New(proxy.Options{
 		Frontend:        "tcp://127.0.0.1:0",
 		Backend:         "tcp://127.0.0.1:0",
 		Mgmt:            "tcp://127.0.0.1:0",
 		MaxRequestBytes: 1 << 20,
-	}, quiet())
+		Logger:          quiet(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testutil.Serve(t, p)
 	w, err := worker.New(svc, worker.Options{Proxy: p.Addrs().Backend, Concurrency: 16, Logger: quiet(),
-		Helpers: []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix"}})
+		Helpers: []string{"vpoller.helpers.zabbix", "vpoller.helpers.czabbix"}, Formatters: helpers.Formatters()})
 	if err != nil {
 		t.Fatal(err)
 	}

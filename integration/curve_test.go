@@ -13,9 +13,9 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
 )
@@ -90,7 +90,9 @@ backend_curve_allow = %[1]s/workers.d
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := proxy.New(cfg.Proxy, log)
+	pc := cfg.Proxy
+	p, err := proxy.New(proxy.Options{Frontend: pc.Frontend, Backend: pc.Backend, Mgmt: pc.Mgmt, MaxRequestBytes: pc.MaxRequestBytes,
+		FrontendSecurity: pc.FrontendSecurity, BackendSecurity: pc.BackendSecurity, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

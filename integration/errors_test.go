@@ -19,7 +19,6 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/soap"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
@@ -67,8 +66,9 @@ func startErrChain(t *testing.T, agents []vsphere.AgentConfig) *errChain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
-		MaxRequestBytes: 1 << 20}, quiet(), proxy.WithClock(func() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }))
+	p, err := proxy.New(proxy.Options{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
+		MaxRequestBytes: 1 << 20, Logger: quiet(),
+		Now: func() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}

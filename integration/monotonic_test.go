@@ -13,7 +13,6 @@ import (
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/vim25/mo"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
@@ -67,8 +66,8 @@ func (w *chainWorker) stop() {
 // state, every later read answers it too.
 func TestValueNeverGoesBackAcrossWorkers(t *testing.T) {
 	c := startChain(t) // for the simulator and its agent configuration
-	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
-		MaxRequestBytes: 1 << 20}, quiet())
+	p, err := proxy.New(proxy.Options{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
+		MaxRequestBytes: 1 << 20, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
@@ -60,8 +59,8 @@ func BenchmarkScaleOut(b *testing.B) {
 		standby bool
 	}{{1, false}, {2, false}, {4, false}, {2, true}, {4, true}} {
 		r := &scaleRun{workers: rc.workers, standby: rc.standby, owners: map[string]string{}, mirrors: map[string][]string{}}
-		p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
-			MaxRequestBytes: 1 << 20, Standby: rc.standby}, quiet())
+		p, err := proxy.New(proxy.Options{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
+			MaxRequestBytes: 1 << 20, Standby: rc.standby, Logger: quiet()})
 		if err != nil {
 			b.Fatal(err)
 		}

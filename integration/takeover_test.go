@@ -18,7 +18,6 @@ import (
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
@@ -43,8 +42,8 @@ func BenchmarkTakeoverAndFreshness(b *testing.B) {
 	cfg := benchConfig{vms: envInt(b, "BENCH_VMS", 1000), scale: 1, every: time.Minute, wait: 20}
 	ctx := context.Background()
 	sim := startBenchSim(b, cfg)
-	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
-		MaxRequestBytes: 1 << 20}, quiet())
+	p, err := proxy.New(proxy.Options{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
+		MaxRequestBytes: 1 << 20, Logger: quiet()})
 	if err != nil {
 		b.Fatal(err)
 	}

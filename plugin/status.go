@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // statusMsgs are the msg of each daemon's status reply: the reply must

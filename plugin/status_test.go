@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // vpoller.status reads a daemon's management status, with the shared

@@ -15,7 +15,7 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/logfile"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller/proxy"
 )
 
@@ -130,7 +130,7 @@ func start(ctx context.Context, cfg config.Proxy, log *slog.Logger, lf *logfile.
 		}
 		return 1
 	}
-	p, err := proxy.New(cfg, log)
+	p, err := proxy.New(proxyOptions(cfg, log))
 	if err != nil {
 		return fail(err)
 	}

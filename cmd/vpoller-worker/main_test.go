@@ -16,7 +16,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
@@ -64,8 +63,8 @@ func TestMain(m *testing.M) {
 // startProxy runs our proxy in process on loopback ports.
 func startProxy(t *testing.T) proxy.Addrs {
 	t.Helper()
-	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "ipc://" + filepath.Join(t.TempDir(), "p.sock"),
-		MaxRequestBytes: 16 << 20}, slog.New(slog.DiscardHandler))
+	p, err := proxy.New(proxy.Options{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "ipc://" + filepath.Join(t.TempDir(), "p.sock"),
+		MaxRequestBytes: 16 << 20, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/curvekey"
 	"github.com/vpoller/zabbix-vpoller/internal/logfile"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller/worker"
 )
 
@@ -105,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if *concurrency > 0 {
 			cfg.Worker.Concurrency = *concurrency
 		}
-		return start(ctx, cfg, worker.Options{RequestTimeout: *reqTimeout, MaxRequestBytes: *maxBytes}, logger, lf, stderr)
+		return start(ctx, cfg, worker.Options{RequestTimeout: *reqTimeout, MaxRequestBytes: *maxBytes, Formatters: helpers.Formatters()}, logger, lf, stderr)
 	case "status", "stop", "reload":
 		o := mgmt.CommandOptions{Prog: "vpoller-worker", Cmd: cmd, Endpoint: *endpoint, Timeout: *mgmtTimeout, Pretty: *pretty}
 		if o.Endpoint == "" {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
@@ -59,8 +58,8 @@ type realProxy struct {
 func startProxy(t *testing.T, svc *vsphere.Service) *realProxy {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
-		MaxRequestBytes: 1 << 20}, quiet)
+	p, err := proxy.New(proxy.Options{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0", Mgmt: "tcp://127.0.0.1:0",
+		MaxRequestBytes: 1 << 20, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -202,7 +202,9 @@ func TestAffinityServedSets(t *testing.T) {
 	var clock atomic.Int64
 	start := time.Now()
 	clock.Store(start.UnixNano())
-	p := startProxy(t, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
+	o := testConfig(t)
+	o.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	p := startProxyConfig(t, o)
 	a := startAffine(t, p, "a", 64, "vcA")
 	b := startAffine(t, p, "b", 64, "vcB")
 	c := clienttest.New(t, p.Addrs().Frontend, client.Options{Timeout: 10 * time.Second, Retries: 1})
@@ -237,7 +239,9 @@ func TestAffinityServedSets(t *testing.T) {
 func TestAffinityHeldWhileWorkerReturns(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	p := startProxy(t, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
+	o := testConfig(t)
+	o.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	p := startProxyConfig(t, o)
 	w := startAffine(t, p, "a", 64, "vcA")
 	c := clienttest.New(t, p.Addrs().Frontend, client.Options{Timeout: 10 * time.Second, Retries: 1})
 	if r := ask(t, c, "vcA"); r != "a|vcA" {
@@ -269,7 +273,9 @@ func TestAffinityHeldWhileWorkerReturns(t *testing.T) {
 func TestAffinitySpillAndTakeover(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	p := startProxy(t, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
+	o := testConfig(t)
+	o.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	p := startProxyConfig(t, o)
 	w1 := startAffine(t, p, "w1", 2, "vc")
 	w2 := startAffine(t, p, "w2", 2, "vc")
 	owner, next := w1, w2
@@ -359,7 +365,9 @@ func TestLeastBusyAlternates(t *testing.T) {
 func TestAffinityBurstStaysWithOwner(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	p := startProxy(t, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
+	o := testConfig(t)
+	o.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	p := startProxyConfig(t, o)
 	w1 := startAffine(t, p, "w1", 2, "vc")
 	w2 := startAffine(t, p, "w2", 2, "vc")
 	owner, other := w1, w2

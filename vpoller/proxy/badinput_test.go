@@ -12,8 +12,8 @@ import (
 	"github.com/go-zeromq/zmq4"
 	"github.com/go-zeromq/zmq4/security/null"
 
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // Non-JSON is the worker's business: the proxy forwards it unchanged.
@@ -190,7 +190,7 @@ func toText(v any) string {
 
 // A shutdown request on the management socket ends Run.
 func TestShutdownStopsRun(t *testing.T) {
-	p, err := New(testConfig(t), testLogger())
+	p, err := New(testConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,17 +219,17 @@ func TestShutdownStopsRun(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MaxRequestBytes = 0
-	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "max request bytes") {
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "max request bytes") {
 		t.Errorf("MaxRequestBytes 0: %v", err)
 	}
 	cfg = testConfig(t)
 	cfg.Backend = ""
-	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "backend") {
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "backend") {
 		t.Errorf("empty backend: %v", err)
 	}
 	cfg = testConfig(t)
 	cfg.Frontend = "udp://127.0.0.1:0"
-	p, err := New(cfg, nil)
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

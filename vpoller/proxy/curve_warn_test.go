@@ -38,7 +38,8 @@ func TestWarnCurveAnyClientKey(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.FrontendSecurity.CurveSecretKey, cfg.FrontendSecurity.CurveAllow = secret, "*"
 	sink := make(warnSink, 16)
-	p, err := New(cfg, slog.New(sink))
+	cfg.Logger = slog.New(sink)
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,9 @@ func TestRequestsHeldUntilAWorkerConnects(t *testing.T) {
 
 // A held request is dropped after the hold timeout, and the proxy goes on.
 func TestHeldRequestExpires(t *testing.T) {
-	p := startProxy(t, WithHoldTimeout(100*time.Millisecond))
+	o := testConfig(t)
+	o.HoldTimeout = 100 * time.Millisecond
+	p := startProxyConfig(t, o)
 	req := reqSocket(t, p.Addrs().Frontend)
 	if err := req.Send(zmq4.NewMsgString("nobody takes this")); err != nil {
 		t.Fatal(err)
@@ -197,7 +199,9 @@ func TestStuckWorkerDoesNotStallOthers(t *testing.T) {
 // cannot complete within the write timeout, and what it held goes to
 // another worker.
 func TestWorkerThatStopsReadingIsDropped(t *testing.T) {
-	p := startProxy(t, WithWriteTimeout(2*time.Second))
+	o := testConfig(t)
+	o.WriteTimeout = 2 * time.Second
+	p := startProxyConfig(t, o)
 	stuckWorker(t, p.Addrs().Backend)
 	waitFor(t, "the stuck worker to join", func() bool { return p.Stats().Workers == 1 })
 

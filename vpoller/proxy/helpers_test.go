@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 )
@@ -29,8 +28,9 @@ func testLogger() *slog.Logger {
 
 // testConfig binds the frontend and backend on loopback, any free port,
 // and the management socket on an ipc file (where shutdown is allowed).
-func testConfig(tb testing.TB) config.Proxy {
-	return config.Proxy{
+func testConfig(tb testing.TB) Options {
+	return Options{
+		Logger:          testLogger(),
 		Frontend:        "tcp://127.0.0.1:0",
 		Backend:         "tcp://127.0.0.1:0",
 		Mgmt:            "ipc://" + filepath.Join(tb.TempDir(), "mgmt.sock"),
@@ -39,15 +39,15 @@ func testConfig(tb testing.TB) config.Proxy {
 }
 
 // startProxy runs a proxy until the test ends.
-func startProxy(tb testing.TB, opts ...Option) *Proxy {
+func startProxy(tb testing.TB) *Proxy {
 	tb.Helper()
-	return startProxyConfig(tb, testConfig(tb), opts...)
+	return startProxyConfig(tb, testConfig(tb))
 }
 
-// startProxyConfig runs a proxy with cfg until the test ends.
-func startProxyConfig(tb testing.TB, cfg config.Proxy, opts ...Option) *Proxy {
+// startProxyConfig runs a proxy with opts until the test ends.
+func startProxyConfig(tb testing.TB, opts Options) *Proxy {
 	tb.Helper()
-	p, err := New(cfg, testLogger(), opts...)
+	p, err := New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

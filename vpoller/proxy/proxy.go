@@ -20,10 +20,10 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/internal/lograte"
 	"github.com/vpoller/zabbix-vpoller/internal/metrics"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // Management messages of the original proxy.
@@ -35,8 +35,7 @@ const (
 
 // Proxy is a vPoller broker. Create it with New, run it with Run.
 type Proxy struct {
-	cfg    config.Proxy
-	opts   options
+	opts   Options
 	log    *slog.Logger
 	broker *broker
 	budget *zmtp.MemoryBudget
@@ -65,45 +64,17 @@ type Addrs struct {
 // 4x the limit when that is more) the connection is closed instead.
 const minDiscard = 64 << 20
 
-// New validates the configuration; nothing is bound until Run. Zero
-// limits in cfg take the defaults of config.Default.
-func New(cfg config.Proxy, logger *slog.Logger, opts ...Option) (*Proxy, error) {
-	if logger == nil {
-		logger = slog.Default()
+// New checks opts and fills its zero fields with the defaults (see
+// Options); nothing is bound until Run.
+func New(opts Options) (*Proxy, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	for name, ep := range map[string]string{"frontend": cfg.Frontend, "backend": cfg.Backend, "mgmt": cfg.Mgmt} {
-		if ep == "" {
-			return nil, fmt.Errorf("proxy %s endpoint is empty", name)
-		}
-	}
-	if cfg.MaxRequestBytes <= 0 {
-		return nil, fmt.Errorf("proxy max request bytes must be positive, got %d", cfg.MaxRequestBytes)
-	}
-	def := config.Default().Proxy
-	for _, f := range []struct{ v, d *int }{
-		{&cfg.MaxReplyBytes, &def.MaxReplyBytes}, {&cfg.MaxClients, &def.MaxClients}, {&cfg.MaxWorkers, &def.MaxWorkers},
-		{&cfg.MaxHeldRequests, &def.MaxHeldRequests}, {&cfg.MaxHeldBytes, &def.MaxHeldBytes},
-		{&cfg.MaxInflightPerWorker, &def.MaxInflightPerWorker}, {&cfg.MaxMemory, &def.MaxMemory},
-	} {
-		if *f.v <= 0 {
-			*f.v = *f.d
-		}
-	}
-	for _, f := range []struct{ v, d *time.Duration }{
-		{&cfg.SpillWait, &def.SpillWait}, {&cfg.WorkerHeartbeat, &def.WorkerHeartbeat}, {&cfg.WorkerTimeout, &def.WorkerTimeout},
-	} {
-		if *f.v <= 0 {
-			*f.v = *f.d
-		}
-	}
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
-	budget := zmtp.NewMemoryBudget(int64(cfg.MaxMemory))
-	b := newBroker(logger, brokerLimits{maxHeld: cfg.MaxHeldRequests, maxHeldBytes: cfg.MaxHeldBytes,
-		maxInflight: cfg.MaxInflightPerWorker, spillWait: cfg.SpillWait, standby: cfg.Standby, budget: budget}, o.now)
-	return &Proxy{cfg: cfg, opts: o, log: logger, broker: b, budget: budget, ready: make(chan struct{}), warn: lograte.New(10 * time.Second)}, nil
+	budget := zmtp.NewMemoryBudget(int64(opts.MaxMemory))
+	b := newBroker(opts.Logger, brokerLimits{maxHeld: opts.MaxHeldRequests, maxHeldBytes: opts.MaxHeldBytes,
+		maxInflight: opts.MaxInflightPerWorker, spillWait: opts.SpillWait, standby: opts.Standby, budget: budget}, opts.Now)
+	return &Proxy{opts: opts, log: opts.Logger, broker: b, budget: budget, ready: make(chan struct{}), warn: lograte.New(10 * time.Second)}, nil
 }
 
 // Ready is closed once Run has bound every socket; Addrs is valid then.
@@ -133,47 +104,47 @@ func (p *Proxy) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	frontMech, frontDesc, err := zmtp.ServerMechanism(serverSettings(p.cfg.FrontendSecurity))
+	frontMech, frontDesc, err := zmtp.ServerMechanism(serverSettings(p.opts.FrontendSecurity))
 	if err != nil {
 		return fmt.Errorf("frontend security: %w", err)
 	}
-	backMech, backDesc, err := zmtp.ServerMechanism(serverSettings(p.cfg.BackendSecurity))
+	backMech, backDesc, err := zmtp.ServerMechanism(serverSettings(p.opts.BackendSecurity))
 	if err != nil {
 		return fmt.Errorf("backend security: %w", err)
 	}
-	mgmtMech, mgmtDesc, err := mgmt.ServerSecurity(p.cfg.MgmtSecurity)
+	mgmtMech, mgmtDesc, err := mgmt.ServerSecurity(p.opts.MgmtSecurity)
 	if err != nil {
 		return fmt.Errorf("management security: %w", err)
 	}
 	p.security = [3]string{frontDesc, backDesc, mgmtDesc}
-	front, err := zmtp.Listen(p.cfg.Frontend, zmtp.ListenConfig{
-		Config: zmtp.Config{Type: zmq4.Router, Mechanism: frontMech, HandshakeTimeout: p.opts.handshake,
-			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxRequestBytes), Discard: max(4*int64(p.cfg.MaxRequestBytes), minDiscard),
+	front, err := zmtp.Listen(p.opts.Frontend, zmtp.ListenConfig{
+		Config: zmtp.Config{Type: zmq4.Router, Mechanism: frontMech, HandshakeTimeout: p.opts.HandshakeTimeout,
+			Limits: zmtp.Limits{MaxMessage: int64(p.opts.MaxRequestBytes), Discard: max(4*int64(p.opts.MaxRequestBytes), minDiscard),
 				Budget: p.budget}},
 		// A full frontend closes its longest-idle client (one with no
 		// reply owed) for a newcomer that has authenticated: idle
 		// connections cannot lock clients out.
-		Name: "frontend", MaxConns: p.cfg.MaxClients, Evict: true, Logger: p.log,
-		MaxHandshakes: p.cfg.MaxHandshakes, MaxHandshakesPerSource: p.cfg.MaxHandshakesPerSource,
+		Name: "frontend", MaxConns: p.opts.MaxClients, Evict: true, Logger: p.log,
+		MaxHandshakes: p.opts.MaxHandshakes, MaxHandshakesPerSource: p.opts.MaxHandshakesPerSource,
 	})
 	if err != nil {
 		return fmt.Errorf("frontend: %w", err)
 	}
 	defer front.Close()
-	back, err := zmtp.Listen(p.cfg.Backend, zmtp.ListenConfig{
-		Config: zmtp.Config{Type: zmq4.Dealer, Mechanism: backMech, HandshakeTimeout: p.opts.handshake,
-			Limits: zmtp.Limits{MaxMessage: int64(p.cfg.MaxReplyBytes), Discard: max(4*int64(p.cfg.MaxReplyBytes), minDiscard),
+	back, err := zmtp.Listen(p.opts.Backend, zmtp.ListenConfig{
+		Config: zmtp.Config{Type: zmq4.Dealer, Mechanism: backMech, HandshakeTimeout: p.opts.HandshakeTimeout,
+			Limits: zmtp.Limits{MaxMessage: int64(p.opts.MaxReplyBytes), Discard: max(4*int64(p.opts.MaxReplyBytes), minDiscard),
 				Budget: p.budget},
 			Metadata: map[string]string{backend.PropProxy: "1"}},
-		Name: "backend", MaxConns: p.cfg.MaxWorkers, Logger: p.log,
-		MaxHandshakes: p.cfg.MaxHandshakes, MaxHandshakesPerSource: p.cfg.MaxHandshakesPerSource,
+		Name: "backend", MaxConns: p.opts.MaxWorkers, Logger: p.log,
+		MaxHandshakes: p.opts.MaxHandshakes, MaxHandshakesPerSource: p.opts.MaxHandshakesPerSource,
 	})
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
 	defer back.Close()
 	p.listeners = [2]*zmtp.Listener{front, back}
-	srv, err := mgmt.Listen(ctx, p.cfg.Mgmt, mgmt.Options{
+	srv, err := mgmt.Listen(ctx, p.opts.Mgmt, mgmt.Options{
 		StatusMsg:  StatusMsg,
 		Status:     p.status,
 		UnknownMsg: UnknownMethodMsg,
@@ -187,12 +158,12 @@ func (p *Proxy) Run(ctx context.Context) error {
 	defer srv.Close()
 
 	p.addrs = Addrs{Frontend: front.Endpoint(), Backend: back.Endpoint(), Mgmt: srv.Endpoint()}
-	if p.cfg.MetricsListen != "" {
+	if p.opts.MetricsListen != "" {
 		reg, err := metrics.NewRegistry(p.collector())
 		if err != nil {
 			return err
 		}
-		ms, err := metrics.Listen(p.cfg.MetricsListen, reg, p.log)
+		ms, err := metrics.Listen(p.opts.MetricsListen, reg, p.log)
 		if err != nil {
 			return err
 		}
@@ -206,7 +177,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	close(p.ready)
 	p.log.Info("vPoller proxy running", "frontend", p.addrs.Frontend, "backend", p.addrs.Backend, "mgmt", p.addrs.Mgmt,
 		"frontend_security", frontDesc, "backend_security", backDesc, "mgmt_security", mgmtDesc)
-	for _, s := range []struct{ name, ep string }{{"frontend", p.cfg.Frontend}, {"backend", p.cfg.Backend}} {
+	for _, s := range []struct{ name, ep string }{{"frontend", p.opts.Frontend}, {"backend", p.opts.Backend}} {
 		if endpoint.Exposed(s.ep) && ((s.name == "frontend" && frontMech.Name() == "NULL") || (s.name == "backend" && backMech.Name() == "NULL")) {
 			p.log.Warn("socket reachable from other hosts without CURVE: anyone who reaches it can "+
 				map[string]string{"frontend": "query your vCenters", "backend": "act as a worker and read requests"}[s.name],
@@ -243,7 +214,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 
 // serveClient reads requests from one client connection.
 func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
-	c := newPeer(conn, p.opts.queue, func(n int64) {
+	c := newPeer(conn, p.opts.Queue, func(n int64) {
 		p.replyBytes.Add(-n)
 		p.budget.Release(n)
 	}, func(n int64) { p.replyBytes.Add(n) })
@@ -251,10 +222,10 @@ func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
 	var wg sync.WaitGroup
 	defer wg.Wait() // runs last: after close ends both goroutines
 	defer c.close()
-	wg.Go(func() { p.guarded(c, "proxy client writer", func() { c.writeLoop(p.opts.write, p.log) }) })
+	wg.Go(func() { p.guarded(c, "proxy client writer", func() { c.writeLoop(p.opts.WriteTimeout, p.log) }) })
 	wg.Go(func() { c.closeWhenDone(ctx) })
 	p.log.Debug("client connected", "peer", c.remote)
-	idle := p.cfg.ClientIdleTimeout
+	idle := p.opts.ClientIdleTimeout
 	for {
 		if idle > 0 {
 			_ = conn.SetReadDeadline(time.Now().Add(idle))
@@ -298,7 +269,7 @@ func (p *Proxy) serveClient(ctx context.Context, conn *zmtp.Conn) {
 
 // serveWorker reads replies from one worker connection.
 func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
-	c := newPeer(conn, p.opts.queue, p.budget.Release, nil)
+	c := newPeer(conn, p.opts.Queue, p.budget.Release, nil)
 	w := &workerConn{peer: c, inflight: map[string]*request{}}
 	if meta := conn.PeerMeta(backend.PropWorker); meta != "" {
 		a, err := backend.ParseAnnouncement(meta)
@@ -313,7 +284,7 @@ func (p *Proxy) serveWorker(ctx context.Context, conn *zmtp.Conn) {
 	defer wg.Wait()
 	defer p.broker.workerGone(w)
 	defer c.close()
-	wg.Go(func() { p.guarded(c, "proxy worker writer", func() { c.writeLoop(p.opts.write, p.log) }) })
+	wg.Go(func() { p.guarded(c, "proxy worker writer", func() { c.writeLoop(p.opts.WriteTimeout, p.log) }) })
 	wg.Go(func() { c.closeWhenDone(ctx) })
 	wg.Go(func() { p.guarded(c, "proxy worker heartbeat", func() { p.heartbeat(c) }) })
 	p.broker.workerJoined(w)
@@ -362,7 +333,7 @@ func (p *Proxy) guarded(c *peer, what string, f func()) {
 // that never answered a PING (a peer without heartbeats) is judged by its
 // connection only. It returns when the connection is closed.
 func (p *Proxy) heartbeat(c *peer) {
-	tick := time.NewTicker(p.cfg.WorkerHeartbeat)
+	tick := time.NewTicker(p.opts.WorkerHeartbeat)
 	defer tick.Stop()
 	for {
 		select {
@@ -371,23 +342,23 @@ func (p *Proxy) heartbeat(c *peer) {
 		case <-tick.C:
 		}
 		silent := time.Since(c.conn.LastRead())
-		if silent > p.cfg.WorkerTimeout && !c.conn.LastPong().IsZero() {
+		if silent > p.opts.WorkerTimeout && !c.conn.LastPong().IsZero() {
 			p.silentDropped.Add(1)
 			p.log.Warn("worker silent: no reply and no PONG; dropping it, its requests go to another worker",
-				"worker", c.remote, "silent", silent.Round(time.Millisecond), "worker_timeout", p.cfg.WorkerTimeout)
+				"worker", c.remote, "silent", silent.Round(time.Millisecond), "worker_timeout", p.opts.WorkerTimeout)
 			c.close()
 			return
 		}
 		// A worker that stopped reading fills its socket: the PING
 		// waits at most the heartbeat period.
-		_ = c.conn.Ping(p.cfg.WorkerHeartbeat)
+		_ = c.conn.Ping(p.opts.WorkerHeartbeat)
 	}
 }
 
 // janitor expires old requests and retries held ones.
 func (p *Proxy) janitor(ctx context.Context) {
-	every := min(time.Second, min(p.opts.hold, p.opts.inflight)/4)
-	if w := p.cfg.SpillWait / 2; w > 0 {
+	every := min(time.Second, min(p.opts.HoldTimeout, p.opts.InflightTimeout)/4)
+	if w := p.opts.SpillWait / 2; w > 0 {
 		every = min(every, w)
 	}
 	tick := time.NewTicker(max(every, 10*time.Millisecond))
@@ -397,7 +368,7 @@ func (p *Proxy) janitor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			p.broker.expire(now, p.opts.hold, p.opts.inflight)
+			p.broker.expire(now, p.opts.HoldTimeout, p.opts.InflightTimeout)
 		}
 	}
 }
@@ -410,9 +381,9 @@ func (p *Proxy) status() vpoller.Object {
 	obj := vpoller.Object{
 		{Key: "status", Value: "running"},
 		{Key: "hostname", Value: host},
-		{Key: "mgmt", Value: shown(p.cfg.Mgmt, p.addrs.Mgmt)},
-		{Key: "frontend", Value: shown(p.cfg.Frontend, p.addrs.Frontend)},
-		{Key: "backend", Value: shown(p.cfg.Backend, p.addrs.Backend)},
+		{Key: "mgmt", Value: shown(p.opts.Mgmt, p.addrs.Mgmt)},
+		{Key: "frontend", Value: shown(p.opts.Frontend, p.addrs.Frontend)},
+		{Key: "backend", Value: shown(p.opts.Backend, p.addrs.Backend)},
 		{Key: "workers", Value: s.Workers},
 		{Key: "outstanding", Value: s.Outstanding},
 		{Key: "served", Value: s.Served},

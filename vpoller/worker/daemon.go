@@ -16,9 +16,9 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/buildinfo"
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/metrics"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
@@ -29,8 +29,9 @@ const MsgStatus = "vPoller Worker status"
 // DaemonOptions tune a Daemon beyond the configuration file.
 type DaemonOptions struct {
 	Logger *slog.Logger
-	// Worker carries the connection and request tuning; its Proxy,
-	// Concurrency and Helpers are taken from the configuration.
+	// Worker carries the connection and request tuning and the
+	// Formatters; its Proxy, Concurrency and Helpers are taken from the
+	// configuration.
 	Worker Options
 	// CloseTimeout bounds logging out of the vSphere sessions.
 	CloseTimeout time.Duration

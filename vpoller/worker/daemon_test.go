@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
-	"github.com/vpoller/zabbix-vpoller/internal/mgmt"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/mgmt"
 )
 
 // TestDaemon starts a whole worker from a configuration file with
@@ -36,7 +37,7 @@ func TestDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Start(context.Background(), cfg, DaemonOptions{})
+	d, err := Start(context.Background(), cfg, DaemonOptions{Worker: Options{Formatters: helpers.Formatters()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package worker is the vPoller worker: it connects to a proxy's backend
 // as one ZMTP DEALER, answers the requests the proxy hands it with a
-// vsphere.Service, and formats replies with the helpers a request names,
-// so every vPoller client, the original Python proxy (a libzmq
+// vsphere.Service, and formats replies with the helpers a request names
+// (handed in as Options.Formatters, since they are Zabbix knowledge), so every vPoller client, the original Python proxy (a libzmq
 // zmq.proxy(ROUTER, DEALER)) and ours can use it as the Python worker.
 //
 // Wire: a request arrives as [envelope...][json] (normally [id][""][json])

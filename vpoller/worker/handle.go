@@ -9,7 +9,6 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
 
 // dispatch answers one message on the connection it came from; it holds
@@ -140,10 +139,8 @@ func (w *Worker) encode(req *vpoller.Request, resp *vpoller.Response) []byte {
 	// this request with an error; the worker goes on.
 	if err := guard.Run(w.log, "worker reply encoding", func() {
 		out = resp.EncodeFor(req.Method, vpoller.Python)
-		if w.helpers[req.Helper] {
-			if h, ok := helpers.Apply(req.Helper, req, resp); ok {
-				out = h
-			}
+		if f := w.helpers[req.Helper]; f != nil {
+			out = f(req, resp)
 		}
 	}); err != nil {
 		return vpoller.TaskFailed(req.Method, err.Error(), nil).Encode(vpoller.PythonASCII)

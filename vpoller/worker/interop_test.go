@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 )
 
 // TestBehindLibzmqProxy puts our worker behind an ordinary vPoller proxy,
@@ -18,7 +18,7 @@ func TestBehindLibzmqProxy(t *testing.T) {
 	if py.Line != "ready" {
 		t.Fatalf("python: %q", py.Line)
 	}
-	runWorker(t, simService(t), Options{Proxy: fmt.Sprintf("tcp://127.0.0.1:%d", back), Helpers: helpers.Names()})
+	runWorker(t, simService(t), Options{Proxy: fmt.Sprintf("tcp://127.0.0.1:%d", back), Helpers: helpers.Names(), Formatters: helpers.Formatters()})
 
 	for _, tc := range []struct {
 		name string

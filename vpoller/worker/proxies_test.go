@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
@@ -19,8 +18,8 @@ import (
 
 func startOurProxy(t *testing.T) *proxy.Proxy {
 	t.Helper()
-	p, err := proxy.New(config.Proxy{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0",
-		Mgmt: "ipc://" + filepath.Join(t.TempDir(), "mgmt.sock"), MaxRequestBytes: 1 << 20}, nil)
+	p, err := proxy.New(proxy.Options{Frontend: "tcp://127.0.0.1:0", Backend: "tcp://127.0.0.1:0",
+		Mgmt: "ipc://" + filepath.Join(t.TempDir(), "mgmt.sock"), MaxRequestBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/internal/config"
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
@@ -41,7 +42,7 @@ func reloadDaemon(t *testing.T, backend string, files map[string]string, logs *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Start(context.Background(), cfg, DaemonOptions{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	d, err := Start(context.Background(), cfg, DaemonOptions{Worker: Options{Formatters: helpers.Formatters()}, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere"
 )
 
@@ -59,7 +59,7 @@ func FuzzReply(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	w, err := New(svc, Options{Proxy: "tcp://127.0.0.1:1", Helpers: helpers.Names(), MaxRequestBytes: 4096})
+	w, err := New(svc, Options{Proxy: "tcp://127.0.0.1:1", Helpers: helpers.Names(), Formatters: helpers.Formatters(), MaxRequestBytes: 4096})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -69,11 +69,42 @@ func FuzzReply(f *testing.F) {
 			t.Fatal("empty reply")
 		}
 		req, err := vpoller.DecodeRequest(payload)
-		if err != nil || len(payload) > 4096 || !w.helpers[req.Helper] {
+		if err != nil || len(payload) > 4096 || w.helpers[req.Helper] == nil {
 			r, err := vpoller.DecodeResponse(out)
 			if err != nil || r.Success != 1 || r.Msg == "" {
 				t.Fatalf("reply %q to %q", out, payload)
 			}
 		}
 	})
+}
+
+// TestInjectedFormatters proves the worker applies only the helpers it is
+// handed in Options.Formatters and the [worker] helpers setting names:
+// one both offered and named formats the reply, one named but not
+// offered, or offered but not named, leaves the plain reply.
+func TestInjectedFormatters(t *testing.T) {
+	svc, err := vsphere.NewService(nil, vsphere.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upper := func(req *vpoller.Request, resp *vpoller.Response) []byte {
+		return []byte("HELPER " + req.Method + " " + resp.Msg)
+	}
+	w, err := New(svc, Options{Proxy: "tcp://127.0.0.1:1", Helpers: []string{"t.offered", "t.missing"},
+		Formatters: map[string]Formatter{"t.offered": upper, "t.unnamed": upper}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := vpoller.OK("done", nil)
+	plain := string(resp.EncodeFor("about", vpoller.Python))
+	for _, tc := range []struct{ helper, want string }{
+		{"t.offered", "HELPER about done"},
+		{"t.missing", plain},
+		{"t.unnamed", plain},
+		{"", plain},
+	} {
+		if got := string(w.encode(&vpoller.Request{Method: "about", Helper: tc.helper}, resp)); got != tc.want {
+			t.Errorf("helper %q: got %q, want %q", tc.helper, got, tc.want)
+		}
+	}
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/vpoller/zabbix-vpoller/internal/zmtp"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/backend"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -46,6 +45,12 @@ const (
 type Executor interface {
 	Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response
 }
+
+// Formatter renders a reply the way a result helper of the original
+// vPoller does (vpoller.helpers.zabbix, ...). It is never given nil and
+// must not fail: problems become text in its output, as in the original;
+// a panic becomes the request's error reply.
+type Formatter = func(req *vpoller.Request, resp *vpoller.Response) []byte
 
 // Options configure a Worker. Zero values select the defaults.
 type Options struct {
@@ -82,8 +87,14 @@ type Options struct {
 	// with MsgTooLarge without being decoded.
 	MaxRequestBytes int
 	// Helpers are the helper names the worker offers (the [worker]
-	// helpers setting); names helpers.Apply does not know are ignored.
+	// helpers setting); names Formatters does not have are ignored with a
+	// warning.
 	Helpers []string
+	// Formatters are the result helpers the worker can apply, by the name
+	// a request puts in its "helper" field. They are Zabbix knowledge, so
+	// this package has none of its own: cmd/vpoller-worker passes
+	// lld/helpers.Formatters(). Nil offers no helper (every reply plain).
+	Formatters map[string]Formatter
 	// DialTimeout bounds one connection attempt including the handshake.
 	DialTimeout time.Duration
 	// SendTimeout bounds writing one reply; a proxy that does not take it
@@ -161,7 +172,7 @@ type Worker struct {
 	exec    Executor
 	opts    Options
 	log     *slog.Logger
-	helpers map[string]bool
+	helpers map[string]Formatter
 	latency *prometheus.HistogramVec
 
 	// mu guards lanes and agents, which SetAgents changes (a reload).
@@ -250,7 +261,7 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	if opts.ID == "" {
 		opts.ID, _ = os.Hostname()
 	}
-	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]bool{}, lanes: map[string]*lane{}, latency: newLatency(),
+	w := &Worker{exec: exec, opts: opts, log: opts.Logger, helpers: map[string]Formatter{}, lanes: map[string]*lane{}, latency: newLatency(),
 		proxies: proxies}
 	for range proxies {
 		w.links = append(w.links, &link{reannounce: make(chan struct{}, 1)})
@@ -261,13 +272,9 @@ func New(exec Executor, opts Options) (*Worker, error) {
 	for _, a := range opts.Agents {
 		w.lanes[a] = w.newLane(a)
 	}
-	known := map[string]bool{}
-	for _, n := range helpers.Names() {
-		known[n] = true
-	}
 	for _, n := range opts.Helpers {
-		if known[n] {
-			w.helpers[n] = true
+		if f := opts.Formatters[n]; f != nil {
+			w.helpers[n] = f
 		} else {
 			w.log.Warn("helper not available, requests naming it get the plain reply", "helper", n)
 		}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpoller/zabbix-vpoller/lld/helpers"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
-	"github.com/vpoller/zabbix-vpoller/vpoller/helpers"
 )
 
 func decode(t *testing.T, b []byte) *vpoller.Response {
@@ -41,7 +41,7 @@ func resultNames(t *testing.T, r *vpoller.Response) []string {
 // checks it keeps serving after each.
 func TestServeSimulator(t *testing.T) {
 	b := newBackend(t, "127.0.0.1:0")
-	w := runWorker(t, simService(t), Options{Proxy: b.endpoint(), Helpers: helpers.Names()})
+	w := runWorker(t, simService(t), Options{Proxy: b.endpoint(), Helpers: helpers.Names(), Formatters: helpers.Formatters()})
 	c := b.next(t, 5*time.Second)
 
 	discover := func(t *testing.T) {

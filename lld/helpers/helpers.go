@@ -46,6 +46,20 @@ func Apply(name string, req *vpoller.Request, resp *vpoller.Response) (out []byt
 	return f(req, resp), true
 }
 
+// Formatters returns every helper by name, for the worker's
+// Options.Formatters: cmd/vpoller-worker injects them, so the worker need
+// not import this Zabbix package. Each behaves as Apply with its name.
+func Formatters() map[string]func(*vpoller.Request, *vpoller.Response) []byte {
+	out := make(map[string]func(*vpoller.Request, *vpoller.Response) []byte, len(formatters))
+	for name := range formatters {
+		out[name] = func(req *vpoller.Request, resp *vpoller.Response) []byte {
+			b, _ := Apply(name, req, resp)
+			return b
+		}
+	}
+	return out
+}
+
 // Names returns the helper names Apply knows, sorted; the worker lists them
 // in its management status.
 func Names() []string {

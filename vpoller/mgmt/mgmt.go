@@ -4,7 +4,9 @@
 // `vpoller-proxy -e ... status` tooling keeps working against ours. Unlike
 // the original, which died on non-JSON input, every frame gets an answer,
 // and shutdown needs an authenticated socket: an ipc:// file (the
-// default, mode 0600), or tcp with CURVE or a shared secret.
+// default, mode 0600), or tcp with CURVE or a shared secret. It sits
+// under vpoller/, beside the components it serves, because its requests
+// and replies are vPoller messages (package vpoller).
 package mgmt
 
 import (

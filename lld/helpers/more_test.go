@@ -2,6 +2,7 @@ package helpers
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 	"testing"
 
@@ -178,5 +179,31 @@ func TestNames(t *testing.T) {
 		if _, ok := Apply(n, &vpoller.Request{}, vpoller.Fail("x")); !ok {
 			t.Errorf("%s listed but not applied", n)
 		}
+	}
+}
+
+// TestFormatters checks that the table the worker is given formats every
+// helper exactly as Apply does, nil inputs included, and that changing
+// the returned map leaves the package's own table alone.
+func TestFormatters(t *testing.T) {
+	table := Formatters()
+	if got := slices.Sorted(maps.Keys(table)); !slices.Equal(got, Names()) {
+		t.Fatalf("Formatters() names %q, want %q", got, Names())
+	}
+	req := &vpoller.Request{Method: "vm.get", Properties: []string{"runtime.powerState"}}
+	resp := vpoller.OK("Successfully retrieved object properties", []vpoller.Object{{{Key: "name", Value: "vm1"}, {Key: "runtime.powerState", Value: "poweredOn"}}})
+	for name, f := range table {
+		want, _ := Apply(name, req, resp)
+		if got := f(req, resp); !bytes.Equal(got, want) {
+			t.Errorf("%s: Formatters() gives %q, Apply %q", name, got, want)
+		}
+		wantNil, _ := Apply(name, nil, nil)
+		if got := f(nil, nil); !bytes.Equal(got, wantNil) {
+			t.Errorf("%s with nil inputs: %q, want %q", name, got, wantNil)
+		}
+	}
+	delete(table, Zabbix)
+	if _, ok := Formatters()[Zabbix]; !ok {
+		t.Error("deleting from one Formatters() map changed the next")
 	}
 }
