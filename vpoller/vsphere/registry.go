@@ -16,8 +16,8 @@ type Handler func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.
 
 // handlers binds each row of the method catalogue (vpoller.Method) to the
 // function that answers it, grouped below by family. Adding a method is
-// one row in the catalogue (vpoller/methods.go) and one function here,
-// bound by a line in this map: package lld derives the method's Zabbix
+// one row in the catalogue (vpoller/methods.go) and one function in this
+// package, bound by a line in this map: package lld derives its Zabbix
 // facts from the row and docs/methods.md's table is generated from it
 // (docs/architecture.md, "Adding a vPoller method"). TestAllMethods fails
 // for a catalogue method without a handler (Unbound) and for one it does
