@@ -310,6 +310,9 @@ var methods = []MethodInfo{
 	{Name: "dvswitch.port.get", Action: ActionDiscover, Required: reqName, Doc: MethodDoc{Keys: "name (switch); optional `key` (portgroup name or key)",
 		Result: "list of ports (see Distributed switch ports below)", Message: "Successfully retrieved distributed switch ports",
 		Differences: "ours; one `FetchDVPorts` call; at most 5,000 ports"}},
+
+	// New methods: their rows here (or in their family above); the docs
+	// table follows this order.
 }
 
 // catalogue is an immutable view of the rows: the table's (methods) and
