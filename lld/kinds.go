@@ -1,6 +1,10 @@
 package lld
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+)
 
 // Kind is how a Zabbix value is made of a method's reply.
 type Kind int
@@ -28,6 +32,7 @@ func (k Kind) String() string {
 // Method is what the Zabbix side knows of a vPoller method. The shared
 // catalogue (vpoller.Method) knows nothing of Zabbix: the worker imports
 // it, and Zabbix knowledge lives here, beside the conversions it drives.
+// It is derived from the method's catalogue row (Facts).
 type Method struct {
 	Name string
 	// Helper is the original vpoller.helpers.zabbix treatment.
@@ -39,113 +44,64 @@ type Method struct {
 	Prefix string
 }
 
-// kinds is the Zabbix treatment of every catalogue method; a test keeps
-// it and vpoller's catalogue in step.
-var kinds = map[string]Method{
-	"about":                       {Helper: KindItem, Plugin: KindItem},
-	"cluster.alarm.get":           {Helper: KindLLD, Plugin: KindLLD},
-	"cluster.discover":            {Helper: KindLLD, Plugin: KindLLD},
-	"cluster.get":                 {Helper: KindItem, Plugin: KindItem},
-	"cluster.perf.metric.get":     {Helper: KindItem, Plugin: KindItem},
-	"cluster.perf.metric.info":    {Helper: KindLLD, Plugin: KindLLD},
-	"datacenter.alarm.get":        {Helper: KindLLD, Plugin: KindLLD},
-	"datacenter.discover":         {Helper: KindLLD, Plugin: KindLLD},
-	"datacenter.get":              {Helper: KindItem, Plugin: KindItem},
-	"datacenter.perf.metric.get":  {Helper: KindItem, Plugin: KindItem},
-	"datacenter.perf.metric.info": {Helper: KindLLD, Plugin: KindLLD},
-	"datastore.alarm.get":         {Helper: KindLLD, Plugin: KindLLD},
-	"datastore.discover":          {Helper: KindLLD, Plugin: KindLLD},
-	"datastore.get":               {Helper: KindItem, Plugin: KindItem},
-	"datastore.host.get":          {Helper: KindLLD, Plugin: KindLLD},
-	"datastore.perf.metric.get":   {Helper: KindItem, Plugin: KindItem},
-	"datastore.perf.metric.info":  {Helper: KindLLD, Plugin: KindLLD},
-	"datastore.vm.get":            {Helper: KindLLD, Plugin: KindLLD},
-	"event.get":                   {Helper: KindNone, Plugin: KindNone},
-	"event.latest":                {Helper: KindItem, Plugin: KindItem},
-	"host.alarm.get":              {Helper: KindLLD, Plugin: KindLLD},
-	"host.cluster.get":            {Helper: KindItem, Plugin: KindItem},
-	"host.datastore.get":          {Helper: KindLLD, Plugin: KindLLD},
-	"host.discover":               {Helper: KindLLD, Plugin: KindLLD},
-	"host.get":                    {Helper: KindItem, Plugin: KindItem},
-	"host.health.get":             {Helper: KindItem, Plugin: KindItem},
-	"host.net.get":                {Helper: KindNone, Plugin: KindNone},
-	"host.perf.metric.get":        {Helper: KindItem, Plugin: KindItem},
-	"host.perf.metric.info":       {Helper: KindLLD, Plugin: KindLLD},
-	"host.sensor.discover":        {Helper: KindLLD, Plugin: KindLLD},
-	"host.sensor.get":             {Helper: KindItem, Plugin: KindItem},
-	"host.vm.get":                 {Helper: KindLLD, Plugin: KindLLD},
-	"net.discover":                {Helper: KindNone, Plugin: KindLLD},
-	"net.get":                     {Helper: KindNone, Plugin: KindNone},
-	"net.host.get":                {Helper: KindNone, Plugin: KindNone},
-	"net.vm.get":                  {Helper: KindNone, Plugin: KindNone},
-	"perf.interval.info":          {Helper: KindNone, Plugin: KindNone},
-	"perf.metric.info":            {Helper: KindNone, Plugin: KindNone},
-	"resource.pool.discover":      {Helper: KindNone, Plugin: KindLLD},
-	"resource.pool.get":           {Helper: KindItem, Plugin: KindItem},
-	"resource.pool.vm.get":        {Helper: KindLLD, Plugin: KindLLD},
-	"session.get":                 {Helper: KindLLD, Plugin: KindLLD},
-	"vm.alarm.get":                {Helper: KindLLD, Plugin: KindLLD},
-	"vm.cpu.usage.pct":            {Helper: KindItem, Plugin: KindItem},
-	"vm.cpu.usage.percent":        {Helper: KindItem, Plugin: KindItem},
-	"vm.datastore.get":            {Helper: KindLLD, Plugin: KindLLD},
-	"vm.discover":                 {Helper: KindLLD, Plugin: KindLLD},
-	"vm.disk.discover":            {Helper: KindLLD, Plugin: KindLLD},
-	"vm.disk.get":                 {Helper: KindItem, Plugin: KindItem},
-	"vm.get":                      {Helper: KindItem, Plugin: KindItem},
-	"vm.guest.net.get":            {Helper: KindLLD, Plugin: KindLLD},
-	"vm.host.get":                 {Helper: KindItem, Plugin: KindItem},
-	"vm.net.get":                  {Helper: KindNone, Plugin: KindNone},
-	"vm.perf.metric.get":          {Helper: KindItem, Plugin: KindItem},
-	"vm.perf.metric.info":         {Helper: KindLLD, Plugin: KindLLD},
-	"vm.process.get":              {Helper: KindItem, Plugin: KindItem},
-	"vm.snapshot.get":             {Helper: KindLLD, Plugin: KindLLD},
-	"vsan.health.get":             {Helper: KindItem, Plugin: KindItem},
-
-	// Ours: datastore clusters and distributed switches. Macros:
-	// {#VSPHERE.DATASTORE.CLUSTER.NAME}, {#VSPHERE.DATASTORE.CLUSTER.DATASTORE.NAME},
-	// {#VSPHERE.DVSWITCH.NAME}, {#VSPHERE.DVSWITCH.PORT.KEY}, ...
-	"datastore.cluster.discover":      {Helper: KindLLD, Plugin: KindLLD},
-	"datastore.cluster.get":           {Helper: KindItem, Plugin: KindItem},
-	"datastore.cluster.datastore.get": {Helper: KindLLD, Plugin: KindLLD},
-	"dvswitch.discover":               {Helper: KindLLD, Plugin: KindLLD},
-	"dvswitch.get":                    {Helper: KindItem, Plugin: KindItem},
-	"dvswitch.port.get":               {Helper: KindLLD, Plugin: KindLLD},
-
-	// Ours: tags discover per object ({#VSPHERE.VM.TAG.CATEGORY}, ...) or
-	// over the catalogue ({#VSPHERE.TAG.CATEGORY}, ...); a custom
-	// attribute is one value (the property parameter names it).
-	"tag.discover":       {Helper: KindLLD, Plugin: KindLLD},
-	"vm.tag.get":         {Helper: KindLLD, Plugin: KindLLD},
-	"host.tag.get":       {Helper: KindLLD, Plugin: KindLLD},
-	"datastore.tag.get":  {Helper: KindLLD, Plugin: KindLLD},
-	"cluster.tag.get":    {Helper: KindLLD, Plugin: KindLLD},
-	"vm.attribute.get":   {Helper: KindItem, Plugin: KindItem},
-	"host.attribute.get": {Helper: KindItem, Plugin: KindItem},
-
-	// Ours: perf instances for per-disk/NIC/datastore/LUN discovery.
-	// Macros: {#VSPHERE.VM.VDISK.INSTANCE}, {#VSPHERE.VM.VNIC.INSTANCE},
-	// {#VSPHERE.HOST.PNIC.INSTANCE}, {#VSPHERE.HOST.DATASTORE.INSTANCE},
-	// {#VSPHERE.HOST.LUN.INSTANCE}, ...
-	"vm.vdisk.discover":       {Helper: KindLLD, Plugin: KindLLD},
-	"vm.vnic.discover":        {Helper: KindLLD, Plugin: KindLLD},
-	"host.pnic.discover":      {Helper: KindLLD, Plugin: KindLLD},
-	"host.datastore.discover": {Helper: KindLLD, Plugin: KindLLD},
-	"host.lun.discover":       {Helper: KindLLD, Plugin: KindLLD},
+// byAction is the Zabbix treatment of each kind of request: a list of
+// things is discovery, a value of one object (or its newest sample) an
+// item, a stream (event.get) neither: the plugin reads it with
+// vpoller.events[...].
+var byAction = map[vpoller.Action]Kind{
+	vpoller.ActionDiscover: KindLLD,
+	vpoller.ActionGet:      KindItem,
+	vpoller.ActionPerf:     KindItem,
+	vpoller.ActionStream:   KindNone,
 }
 
-// Lookup returns the Zabbix facts of a method; false for a method of no
-// catalogue entry.
+// exceptions are the methods whose Zabbix facts do not follow from their
+// row: what the original helper does with them, which the plugin keeps
+// (Prefix "" is the default, MacroPrefix). TestExceptionsAreExceptions
+// fails for an entry that says what the row already gives.
+var exceptions = map[string]Method{
+	// Lists the original helper has no converter for: the agent's
+	// counters and intervals, a network's properties (vpoller.get and
+	// dependent items read them).
+	"perf.metric.info":   {Helper: KindNone, Plugin: KindNone},
+	"perf.interval.info": {Helper: KindNone, Plugin: KindNone},
+	"net.get":            {Helper: KindNone, Plugin: KindNone},
+	// One object holding a list: the helper's discovery takes a list.
+	"net.host.get": {Helper: KindNone, Plugin: KindNone},
+	"net.vm.get":   {Helper: KindNone, Plugin: KindNone},
+	"host.net.get": {Helper: KindNone, Plugin: KindNone},
+	"vm.net.get":   {Helper: KindNone, Plugin: KindNone},
+	// Discoveries the original helper refuses and our plugin makes.
+	"net.discover":           {Helper: KindNone, Plugin: KindLLD},
+	"resource.pool.discover": {Helper: KindNone, Plugin: KindLLD},
+	// They discover over a VM's disks and NICs: {#VSPHERE.VM.<KEY>}.
+	"vm.disk.discover": {Helper: KindLLD, Plugin: KindLLD, Prefix: "VM"},
+	"vm.guest.net.get": {Helper: KindLLD, Plugin: KindLLD, Prefix: "VM"},
+}
+
+// Lookup returns the Zabbix facts of a method; false for a method that is
+// not in the catalogue.
 func Lookup(method string) (Method, bool) {
-	m, ok := kinds[method]
+	mi, ok := vpoller.Method(method)
 	if !ok {
 		return Method{}, false
 	}
-	m.Name, m.Prefix = method, MacroPrefix(method)
-	switch method {
-	case "vm.disk.discover", "vm.guest.net.get":
-		m.Prefix = "VM" // they discover over a VM's disks and NICs
+	return Facts(mi), true
+}
+
+// Facts derives the Zabbix facts of a catalogue row: the treatment of its
+// kind of request and the macro prefix of its name, unless the method is
+// one of the exceptions.
+func Facts(mi vpoller.MethodInfo) Method {
+	k := byAction[mi.Action]
+	m := Method{Name: mi.Name, Helper: k, Plugin: k, Prefix: MacroPrefix(mi.Name)}
+	if e, ok := exceptions[mi.Name]; ok {
+		m.Helper, m.Plugin = e.Helper, e.Plugin
+		if e.Prefix != "" {
+			m.Prefix = e.Prefix
+		}
 	}
-	return m, true
+	return m
 }
 
 // MacroPrefix is the LLD macro prefix of a method: the method without its

@@ -87,7 +87,7 @@ func (c *call) checkMethod() error {
 		case lld.KindNone:
 			return fmt.Errorf("%s returns no single value: use vpoller.get[%s,...] and a dependent item", r.Method, r.Method)
 		}
-		if isPerfGet(r.Method) {
+		if mi.Action == vpoller.ActionPerf {
 			// The newest sample's value: the worker returns max-sample
 			// samples oldest first and lld.Item takes the last one.
 			if len(r.Properties) == 0 {
@@ -113,5 +113,3 @@ func (c *call) position(wireKey string) string {
 	}
 	return "not available in " + c.metric.key
 }
-
-func isPerfGet(method string) bool { return strings.HasSuffix(method, ".perf.metric.get") }

@@ -297,7 +297,7 @@ func checkVPollerKey(t *testing.T, where, key string, isRule bool) {
 			t.Errorf("%s: vpoller.poll without the property to return", where)
 		}
 	case "vpoller.get":
-		if mi.ObjectResult {
+		if mi.Shape == vpoller.ObjectResult {
 			t.Errorf("%s: %s returns one object, not a list: vpoller.get needs a list result", where, method)
 		}
 	}

@@ -2,6 +2,8 @@ package vsphere
 
 import (
 	"context"
+	"fmt"
+	"sync"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
@@ -12,13 +14,18 @@ import (
 // the method, the agent and the method's required keys.
 type Handler func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response
 
-// handlers is the method registry: it binds each method of the catalogue
-// (vpoller.Method) to its handler, grouped below by family. A new method
-// also needs its catalogue row, its Zabbix facts in package lld and its
-// row in docs/methods.md (docs/architecture.md, "Adding a vPoller
-// method"); TestAllMethods fails for a catalogue method without an entry
-// here. A method without an entry answers "Unknown or missing task/method
-// name", as the original does for methods it does not know.
+// handlers binds each row of the method catalogue (vpoller.Method) to the
+// function that answers it, grouped below by family. Adding a method is
+// one row in the catalogue (vpoller/methods.go) and one function in this
+// package, bound by a line in this map: package lld derives its Zabbix
+// facts from the row and docs/methods.md's table is generated from it
+// (docs/architecture.md, "Adding a vPoller method"). TestAllMethods fails
+// for a catalogue method without a handler (Unbound) and for one it does
+// not run against the simulator; TestHandlersAreCatalogued for an entry
+// here that is no catalogue method. A method without a handler answers
+// "Unknown or missing task/method name", as the original does for methods
+// it does not know. Methods defined outside this package bind theirs with
+// Register.
 var handlers = map[string]Handler{
 	// general.go
 	"about":        about,
@@ -122,8 +129,71 @@ var handlers = map[string]Handler{
 	"host.attribute.get": attributeGet(objects.Host),
 }
 
-// fresh lists the methods whose reply depends on when the request
-// arrived: an identical request already in flight may answer with less
-// than the newer one must get, so they do not share executions (the
-// event stream shares its vCenter reads itself, see eventStream).
-var fresh = map[string]bool{"event.get": true}
+// registered holds the handlers bound by Register.
+var registered struct {
+	sync.RWMutex
+	m map[string]Handler
+}
+
+// handlerOf returns the handler bound to a method.
+func handlerOf(method string) (Handler, bool) {
+	if h, ok := handlers[method]; ok {
+		return h, true
+	}
+	registered.RLock()
+	defer registered.RUnlock()
+	h, ok := registered.m[method]
+	return h, ok
+}
+
+// Register binds a handler to a catalogue row added at run time
+// (vpoller.Register): the hook for methods defined outside this package,
+// in a test or an extension. It fails for a method that is not in the
+// catalogue or already has a handler. The returned function unbinds it.
+func Register(method string, h Handler) (unregister func(), err error) {
+	if h == nil {
+		return nil, fmt.Errorf("method %s: no handler", method)
+	}
+	if _, ok := vpoller.Method(method); !ok {
+		return nil, fmt.Errorf("method %s: not in the catalogue (vpoller.Register adds a row)", method)
+	}
+	registered.Lock()
+	defer registered.Unlock()
+	if _, ok := handlers[method]; ok {
+		return nil, fmt.Errorf("method %s: already has a handler", method)
+	}
+	if _, ok := registered.m[method]; ok {
+		return nil, fmt.Errorf("method %s: already has a handler", method)
+	}
+	if registered.m == nil {
+		registered.m = map[string]Handler{}
+	}
+	registered.m[method] = h
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			registered.Lock()
+			defer registered.Unlock()
+			delete(registered.m, method)
+		})
+	}, nil
+}
+
+// Unbound returns the catalogue methods that have no handler, sorted: a
+// worker answers them "Unknown or missing task/method name".
+func Unbound() []string {
+	var out []string
+	for _, m := range vpoller.Methods() {
+		if _, ok := handlerOf(m); !ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// fresh reports whether a method's reply depends on when the request
+// arrived (a stream: events newer than the client's last): an identical
+// request already in flight may answer with less than the newer one must
+// get, so such requests do not share executions (the event stream shares
+// its vCenter reads itself, see eventStream).
+func fresh(mi vpoller.MethodInfo) bool { return mi.Action == vpoller.ActionStream }

@@ -301,14 +301,14 @@ func (s *Service) Stats() Stats {
 // required keys), then the method runs; a panic in a method becomes that
 // request's "Task <method> failed" reply with the stack as traceback.
 // Identical requests in flight (same CacheKey) share one execution,
-// except for the methods of fresh. The returned Response must be treated
+// except for the fresh methods. The returned Response must be treated
 // as read-only (its Result may be shared with other callers).
 func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Response {
 	seq := s.requests.Add(1)
 	if req == nil {
 		return vpoller.Fail(MsgUnknownMethod)
 	}
-	h, ok := handlers[req.Method]
+	h, ok := handlerOf(req.Method)
 	mi, known := vpoller.Method(req.Method)
 	if !ok || !known {
 		return vpoller.Fail(MsgUnknownMethod)
@@ -329,7 +329,7 @@ func (s *Service) Execute(ctx context.Context, req *vpoller.Request) *vpoller.Re
 		return vpoller.Fail(vpoller.MsgInvalidTask)
 	}
 	key := req.CacheKey()
-	if fresh[req.Method] {
+	if fresh(mi) {
 		key += "\x00" + strconv.FormatUint(seq, 10) // an execution of its own
 	}
 	// A panic outside the method's own guard (s.run) is this execution's
