@@ -23,7 +23,6 @@ type Agent struct {
 	events *eventStream // the event stream (events.go)
 
 	tags   tagState   // the tag catalogue and attached-tags batcher (tags.go)
-	fields fieldCache // custom field definitions (attributes.go)
 }
 
 func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {

@@ -86,6 +86,7 @@ type Store struct {
 	perf   *Catalog
 	sweep  *sweep
 	alarms *alarmCache
+	fields *Snapshot[*FieldDefs]
 
 	served, direct atomic.Uint64
 
@@ -100,7 +101,7 @@ func New(c Client, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 8 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
 	mo, err := opts.Mirror.withDefaults()
 	if err != nil {
@@ -114,7 +115,8 @@ func New(c Client, opts Options) (*Store, error) {
 	s.perf = newCatalog(c)
 	s.perfQ = newPerfBatcher(c, opts.Logger, s.perf, s.bg)
 	s.sweep = newSweep(c, opts.Logger, s.perf, s.perfQ, s.bg, opts.Sweep)
-	s.alarms = newAlarmCache(opts.AlarmMaxAge)
+	s.alarms = s.newAlarmCache(opts.AlarmMaxAge)
+	s.fields = s.newFieldDefs()
 	return s, nil
 }
 
