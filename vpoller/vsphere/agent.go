@@ -8,6 +8,7 @@ import (
 	"github.com/vmware/govmomi/vim25"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects/tagging"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
@@ -21,8 +22,9 @@ type Agent struct {
 	sess   *session.Session
 	store  *objects.Store
 	events *eventStream // the event stream (events.go)
+	tags   *tagging.State
 
-	tags   tagState   // the tag catalogue and attached-tags batcher (tags.go)
+	tagWarning tagWarning
 }
 
 func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
@@ -37,7 +39,8 @@ func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: log, sess: sess, store: store, events: newEventStream(sess)}, nil
+	tags := tagging.New(sess, tagging.Options{Timeout: cfg.Timeout, Logger: log})
+	return &Agent{cfg: cfg, log: log, sess: sess, store: store, events: newEventStream(sess), tags: tags}, nil
 }
 
 // Config is the agent's configuration, defaults applied. Log it whole
