@@ -8,6 +8,7 @@ import (
 	"github.com/vmware/govmomi/vim25"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects/eventstream"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects/tagging"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
@@ -21,7 +22,7 @@ type Agent struct {
 	log    *slog.Logger
 	sess   *session.Session
 	store  *objects.Store
-	events *eventStream // the event stream (events.go)
+	events *eventstream.Stream
 	tags   *tagging.State
 
 	tagWarning tagWarning
@@ -40,7 +41,8 @@ func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	tags := tagging.New(sess, tagging.Options{Timeout: cfg.Timeout, Logger: log})
-	return &Agent{cfg: cfg, log: log, sess: sess, store: store, events: newEventStream(sess), tags: tags}, nil
+	return &Agent{cfg: cfg, log: log, sess: sess, store: store, tags: tags,
+		events: eventstream.New(sess, eventstream.Options{Timeout: cfg.Timeout})}, nil
 }
 
 // Config is the agent's configuration, defaults applied. Log it whole
@@ -66,6 +68,6 @@ func (a *Agent) Store() *objects.Store { return a.store }
 // logs out and stops the simulator.
 func (a *Agent) close() {
 	a.store.Close()
-	a.events.close()
+	a.events.Close()
 	a.sess.Close()
 }
