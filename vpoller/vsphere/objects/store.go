@@ -17,6 +17,13 @@
 //   - Batchers for what must go to vCenter: concurrent reads share calls.
 //   - The cold index: lookups while the mirror holds no inventory. No read
 //     ever waits for the mirror to sync.
+//   - Snapshots (Snapshot) of what the mirror cannot or need not watch and
+//     many requests read: every object's alarm states (vCenter raises them
+//     without a property change a collector reports) and the custom field
+//     definitions. Requests share one load per TTL, so their cost is fixed
+//     per agent whatever the number of Zabbix items. The sub-packages keep
+//     the rest of an agent's state the same way: tagging (vAPI tags) and
+//     eventstream (the event collector).
 //   - Roles: which of the above a worker keeps for a vCenter it serves with
 //     other workers.
 //
