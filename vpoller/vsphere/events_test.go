@@ -395,23 +395,6 @@ func TestEventGetSessionLoss(t *testing.T) {
 	}
 }
 
-// TestEventCollectorDestroyedOnClose: Close destroys the shared collector.
-func TestEventCollectorDestroyedOnClose(t *testing.T) {
-	t.Parallel()
-	s := newSim(t, Options{})
-	newest(t, s)
-	newest(t, s)
-	if st := s.Stats(); st.Calls["CreateCollectorForEvents"] != 1 {
-		t.Fatalf("%d collectors for two requests, want one", st.Calls["CreateCollectorForEvents"])
-	}
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if st := s.Stats(); st.Calls["DestroyCollector"] != 1 {
-		t.Fatalf("DestroyCollector %d times on Close, want 1", st.Calls["DestroyCollector"])
-	}
-}
-
 // TestEventGetConcurrent: identical event.get requests in flight do not
 // share an execution (a reply must hold what vCenter had when ITS
 // request came), but they share the collector's reads.
