@@ -31,8 +31,8 @@ type FieldDefs struct {
 }
 
 func (s *Store) newFieldDefs() *Snapshot[*FieldDefs] {
-	return NewSnapshot(SnapshotOptions{What: "the custom field definitions", TTL: fieldDefsTTL, Timeout: s.timeout, Logger: s.log},
-		s.loadFieldDefs)
+	return NewSnapshot(SnapshotOptions{What: "the custom field definitions", TTL: fieldDefsTTL,
+		Timeout: s.timeout, FailBackoff: DefaultFailBackoff, Logger: s.log}, s.loadFieldDefs)
 }
 
 // FieldDefs returns the custom field definitions, reloaded when they are

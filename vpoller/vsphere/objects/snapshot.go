@@ -14,6 +14,11 @@ import (
 // requests (a snapshot load, the cold index) when none is set.
 const DefaultTimeout = 8 * time.Second
 
+// DefaultFailBackoff is how long a failed load of the small catalogues
+// (tags, custom fields) answers for itself: a vCenter whose vAPI refuses
+// our login, say, is not asked again by every request.
+const DefaultFailBackoff = 10 * time.Second
+
 // Snapshot holds the latest load of a value that is costly to read from
 // vCenter and cheap to keep: the alarm states of every object, the tag
 // catalogue and attachments, the custom field definitions, the event

@@ -91,10 +91,7 @@ type State struct {
 // New prepares the state of the agent whose session is c; it does no
 // network work.
 func New(c REST, o Options) *State {
-	// A refused vAPI login, say, answers for itself for a while instead
-	// of being tried again by every request.
-	const failBackoff = 10 * time.Second
-	so := objects.SnapshotOptions{Timeout: o.Timeout, FailBackoff: failBackoff, Now: o.Now, Logger: o.Logger}
+	so := objects.SnapshotOptions{Timeout: o.Timeout, FailBackoff: objects.DefaultFailBackoff, Now: o.Now, Logger: o.Logger}
 	cat, at := so, so
 	cat.What, cat.TTL = "the tag catalogue", cmp.Or(o.CatalogueTTL, CatalogueTTL)
 	at.What, at.TTL = "the tag attachments", cmp.Or(o.AttachedTTL, AttachedTTL)
