@@ -80,7 +80,7 @@ func TestState(t *testing.T) {
 			}
 		}
 	}
-	vm := types.ManagedObjectReference{Type: "VirtualMachine", Value: "vm-54"} // the attachments need not exist
+	vm := types.ManagedObjectReference{Type: "VirtualMachine", Value: "vm-54"} // the simulator attaches tags to any reference
 	add("Owner", "alice", vm)
 	add("Env", "prod", vm)
 
