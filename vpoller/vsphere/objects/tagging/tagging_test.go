@@ -3,7 +3,6 @@ package tagging
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,26 +11,9 @@ import (
 	"github.com/vmware/govmomi/vapi/tags"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
-
-// stepClock is a clock the test steps.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // TestState: requests share the attachments snapshot and the catalogue
 // (no call within their TTLs); a tag created and attached since shows at
@@ -84,7 +66,7 @@ func TestState(t *testing.T) {
 	add("Owner", "alice", vm)
 	add("Env", "prod", vm)
 
-	clk := &stepClock{now: time.Unix(1e9, 0)}
+	clk := testutil.NewClock(time.Unix(1e9, 0))
 	st := New(sess, Options{Now: clk.Now})
 	tagsOf := func() string {
 		t.Helper()
@@ -110,11 +92,11 @@ func TestState(t *testing.T) {
 	}
 
 	add("Env", "test", vm)
-	clk.add(AttachedTTL - time.Nanosecond)
+	clk.Add(AttachedTTL - time.Nanosecond)
 	if got := tagsOf(); got != first {
 		t.Errorf("just within the TTL: %s, want the held snapshot's", got)
 	}
-	clk.add(time.Nanosecond)
+	clk.Add(time.Nanosecond)
 	before = restCalls()
 	got := tagsOf()
 	if want := fmt.Sprintf("[{%s Env prod prod!} {%s Env test test!} {%s Owner alice alice!}]",
