@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vpoller/zabbix-vpoller/internal/guard"
+
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 // counted is a load that counts its calls and returns the count.
@@ -22,7 +24,7 @@ func counted(n *atomic.Int64) func(context.Context, time.Time) (int64, error) {
 // load started.
 func TestSnapshotTTL(t *testing.T) {
 	t.Parallel()
-	clk := &fakeClock{now: time.Unix(1e9, 0)}
+	clk := testutil.NewClock(time.Unix(1e9, 0))
 	var loads atomic.Int64
 	var starts []time.Time
 	s := NewSnapshot(SnapshotOptions{What: "the thing", TTL: time.Minute, Now: clk.Now},
@@ -40,7 +42,7 @@ func TestSnapshotTTL(t *testing.T) {
 		{30 * time.Second, 2},
 		{30 * time.Second, 3},
 	} {
-		clk.add(step.advance)
+		clk.Add(step.advance)
 		v, err := s.Get(context.Background())
 		if err != nil || v != step.want {
 			t.Fatalf("at %s: %d, %v; want %d", clk.Now().Format(time.RFC3339Nano), v, err, step.want)
@@ -180,7 +182,7 @@ func TestSnapshotFailedReload(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &fakeClock{now: time.Unix(1e9, 0)}
+			clk := testutil.NewClock(time.Unix(1e9, 0))
 			var loads atomic.Int64
 			var fail atomic.Bool
 			s := NewSnapshot(SnapshotOptions{What: "the thing", TTL: time.Minute, FailBackoff: tc.backoff, Now: clk.Now},
@@ -194,7 +196,7 @@ func TestSnapshotFailedReload(t *testing.T) {
 			if v, err := s.Get(context.Background()); v != 1 || err != nil {
 				t.Fatalf("first: %d, %v", v, err)
 			}
-			clk.add(time.Minute) // due
+			clk.Add(time.Minute) // due
 			fail.Store(true)
 			for range 20 {
 				if v, err := s.Get(context.Background()); !errors.Is(err, refused) || v != 0 {
@@ -205,13 +207,13 @@ func TestSnapshotFailedReload(t *testing.T) {
 				t.Fatalf("%d loads, want %d", l, tc.loads)
 			}
 			fail.Store(false)
-			clk.add(tc.backoff - time.Nanosecond)
+			clk.Add(tc.backoff - time.Nanosecond)
 			if tc.backoff > 0 {
 				if _, err := s.Get(context.Background()); !errors.Is(err, refused) || loads.Load() != tc.loads {
 					t.Fatalf("just before the backoff's end: %v after %d loads, want the failure's error", err, loads.Load())
 				}
 			}
-			clk.add(time.Nanosecond)
+			clk.Add(time.Nanosecond)
 			want := tc.loads + 1
 			for range 3 {
 				if v, err := s.Get(context.Background()); v != want || err != nil {
@@ -227,7 +229,7 @@ func TestSnapshotFailedReload(t *testing.T) {
 // early (here a frozen clock) costs two loads, then an error.
 func TestSnapshotGetSince(t *testing.T) {
 	t.Parallel()
-	clk := &fakeClock{now: time.Unix(1e9, 0)}
+	clk := testutil.NewClock(time.Unix(1e9, 0))
 	var loads atomic.Int64
 	s := NewSnapshot(SnapshotOptions{What: "the tag catalogue", TTL: time.Hour, Now: clk.Now}, counted(&loads))
 	t0 := clk.Now()
@@ -242,7 +244,7 @@ func TestSnapshotGetSince(t *testing.T) {
 		{time.Second, t0.Add(time.Second), 2, ""}, // loaded before: again
 		{0, t0.Add(2 * time.Second), 0, "the tag catalogue keeps changing"},
 	} {
-		clk.add(step.advance)
+		clk.Add(step.advance)
 		v, err := s.GetSince(context.Background(), step.notBefore)
 		msg := ""
 		if err != nil {
