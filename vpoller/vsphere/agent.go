@@ -8,6 +8,8 @@ import (
 	"github.com/vmware/govmomi/vim25"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects/eventstream"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects/tagging"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
@@ -20,10 +22,10 @@ type Agent struct {
 	log    *slog.Logger
 	sess   *session.Session
 	store  *objects.Store
-	events *eventStream // the event stream (events.go)
+	events *eventstream.Stream
+	tags   *tagging.State
 
-	tags   tagState   // the tag catalogue and attached-tags batcher (tags.go)
-	fields fieldCache // custom field definitions (attributes.go)
+	tagWarning tagWarning
 }
 
 func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
@@ -38,7 +40,9 @@ func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: log, sess: sess, store: store, events: newEventStream(sess)}, nil
+	tags := tagging.New(sess, tagging.Options{Timeout: cfg.Timeout, Logger: log})
+	return &Agent{cfg: cfg, log: log, sess: sess, store: store, tags: tags,
+		events: eventstream.New(sess, eventstream.Options{Timeout: cfg.Timeout})}, nil
 }
 
 // Config is the agent's configuration, defaults applied. Log it whole
@@ -64,6 +68,6 @@ func (a *Agent) Store() *objects.Store { return a.store }
 // logs out and stops the simulator.
 func (a *Agent) close() {
 	a.store.Close()
-	a.events.close()
+	a.events.Close()
 	a.sess.Close()
 }

@@ -46,7 +46,7 @@ func setField(t testing.TB, a *Agent, ref types.ManagedObjectReference, name, mo
 	// mirror has the value within its freshness bound, not at once.
 	eventually(t, 10*time.Second, "customValue in the mirror", func() bool {
 		v, err := a.store.Get(ctx, ref, ref.Value, []string{"customValue"})
-		return err == nil && customValues(v)[key] == value
+		return err == nil && objects.CustomValues(v)[key] == value
 	})
 }
 

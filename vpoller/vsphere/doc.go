@@ -23,20 +23,23 @@
 //     the way the original worker does before any vCenter work starts;
 //     docs/methods.md is the compatibility table of all of them.
 //
-// Why some families hold state: alarm states come from the objects
-// room's alarm snapshot, every object's triggeredAlarmState read with one
-// call and at most 20 s old (Store.Alarms), so that alarm items cost a
-// fixed few calls per minute however many there are. Tags come from
-// vCenter's vAPI tagging service through the session room's REST session,
-// with the category/tag catalogue cached per agent and every attachment
-// read as one snapshot at most 60 s old (2 calls per minute, whatever the
-// number of tag items); custom attributes resolve through cached custom
-// field definitions and read customValue through the mirror. Discoveries
-// also answer the pseudo-properties moref, datacenter, cluster and tags;
-// tags comes from the same attachments snapshot, and a discovery never
-// fails for want of tags. The event stream (event.get) keeps one event
-// collector per agent, so that each request gets only the events newer
-// than the key it names.
+// The handlers hold no state of their own: what they share between
+// requests lives in the objects room, so that it is written once (one TTL
+// snapshot type, loads shared with cancellation) and tested without a
+// request. Alarm states come from the alarm snapshot, every object's
+// triggeredAlarmState read with one call and at most 20 s old
+// (Store.Alarms), so that alarm items cost a fixed few calls per minute
+// however many there are. Tags come from vCenter's vAPI tagging service
+// (package tagging), the category/tag catalogue and every attachment held
+// as snapshots at most 60 s old (2 calls per minute, whatever the number
+// of tag items); custom attributes resolve through the custom field
+// definitions snapshot (Store.FieldDefs) and read customValue through the
+// mirror. Discoveries also answer the pseudo-properties moref,
+// datacenter, cluster and tags; tags comes from the same attachments
+// snapshot, and a discovery never fails for want of tags. event.get
+// answers from the agent's one event collector and its buffer (package
+// eventstream), so that each request gets only the events newer than the
+// key it names.
 //
 // Names, managed object ids ("vm-42"), datastore info.url and VM/host
 // UUIDs resolve from the index without a vCenter call; a name shared by

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects/eventstream"
 )
 
 // ev is an event.get result row, decoded for assertions.
@@ -279,7 +280,8 @@ func TestEventGetName(t *testing.T) {
 	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
-	a.events.size = 20 // a small buffer, to reach the filtered query
+	a.events.Close()
+	a.events = eventstream.New(a.sess, eventstream.Options{Size: 20}) // a small buffer, to reach the filtered query
 	c := admin(t, a)
 	k0 := newest(t, s)
 	power(t, c, "DC0_H0_VM0", false)
@@ -390,23 +392,6 @@ func TestEventGetSessionLoss(t *testing.T) {
 				t.Fatalf("after the new collector: %v", got)
 			}
 		})
-	}
-}
-
-// TestEventCollectorDestroyedOnClose: Close destroys the shared collector.
-func TestEventCollectorDestroyedOnClose(t *testing.T) {
-	t.Parallel()
-	s := newSim(t, Options{})
-	newest(t, s)
-	newest(t, s)
-	if st := s.Stats(); st.Calls["CreateCollectorForEvents"] != 1 {
-		t.Fatalf("%d collectors for two requests, want one", st.Calls["CreateCollectorForEvents"])
-	}
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if st := s.Stats(); st.Calls["DestroyCollector"] != 1 {
-		t.Fatalf("DestroyCollector %d times on Close, want 1", st.Calls["DestroyCollector"])
 	}
 }
 

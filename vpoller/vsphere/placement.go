@@ -32,7 +32,7 @@ import (
 // parentVApp) and cluster the host/owner reference, one property request
 // per level for all objects together, mostly served by the mirror. tags
 // answers from the agent's tag attachments snapshot and catalogue
-// (tags.go), reloaded only when due, so it costs no per-object call. When
+// (package tagging), reloaded only when due, so it costs no per-object call. When
 // the tags cannot be read (an ESXi agent has no tagging service, vCenter
 // refuses the vAPI login) the discovery still answers, every object with
 // tags "", and the agent logs why at most once per tagWarnEvery: tags are

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects/tagging"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
@@ -67,15 +68,16 @@ const (
 	listTags     = "GET cis/tagging/tag"
 )
 
-// attachmentsClock puts the agent's tag attachments snapshot on a clock
-// the test steps (before any request reads it): expire ages the held
-// snapshot past tagAttachedTTL, so the next request reloads it, without
-// waiting the TTL out. The catalogue keeps the real clock: it reloads
-// only for an id it lacks.
+// attachmentsClock puts the agent's tagging snapshots on a clock the
+// test steps (before any request reads them): expire ages the held
+// attachments snapshot past its TTL, so the next request reloads it,
+// without waiting the TTL out. The catalogue's TTL is an hour here: it
+// reloads only for an id it lacks, as it does within its TTL.
 func attachmentsClock(a *Agent) (expire func()) {
 	var skew atomic.Int64
-	a.tags.attached.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	return func() { skew.Add(int64(tagAttachedTTL)) }
+	a.tags = tagging.New(a.sess, tagging.Options{CatalogueTTL: time.Hour,
+		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	return func() { skew.Add(int64(tagging.AttachedTTL)) }
 }
 
 // soapCalls are the SOAP calls between two snapshots of the counters,

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/vim25/types"
-
-	"github.com/vpoller/zabbix-vpoller/internal/flight"
 )
 
 // Alarm states are computed by vCenter and raised without a property
@@ -67,59 +65,42 @@ type alarmName struct {
 	loaded time.Time
 }
 
-// alarmCache holds an agent's latest alarm snapshot and the alarm names.
+// alarmCache holds an agent's alarm snapshot and the alarm names.
 type alarmCache struct {
-	maxAge time.Duration
-	flight flight.Group[*AlarmSnapshot]
+	snap *Snapshot[*AlarmSnapshot]
 
 	mu    sync.Mutex
-	snap  *AlarmSnapshot
 	names map[types.ManagedObjectReference]alarmName
 }
 
-func newAlarmCache(maxAge time.Duration) *alarmCache {
+func (s *Store) newAlarmCache(maxAge time.Duration) *alarmCache {
 	if maxAge <= 0 {
 		maxAge = DefaultAlarmMaxAge
 	}
-	return &alarmCache{maxAge: maxAge, names: map[types.ManagedObjectReference]alarmName{}}
+	c := &alarmCache{names: map[types.ManagedObjectReference]alarmName{}}
+	c.snap = NewSnapshot(SnapshotOptions{What: "alarm states", TTL: maxAge, Timeout: s.timeout, Logger: s.log, Now: s.now},
+		s.readAlarms)
+	return c
 }
 
-// Alarms returns an alarm snapshot taken at most the store's alarm bound
-// ago (AlarmMaxAge), reading a new one when the current one is older:
-// concurrent requests share that read and wait for it. The read runs on
-// its own time limit (the agent's call timeout), so that a requester
-// giving up does not fail the others sharing it.
+// Alarms returns an alarm snapshot taken less than the store's alarm
+// bound ago (AlarmMaxAge), reading a new one when the current one is
+// older: concurrent requests share that read and wait for it. The read
+// runs on its own time limit (the agent's call timeout), so that a
+// requester giving up does not fail the others sharing it.
 func (s *Store) Alarms(ctx context.Context) (*AlarmSnapshot, error) {
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	c := s.alarms
-	for range 2 { // a shared read that began too long ago for us: once more
-		c.mu.Lock()
-		cur := c.snap
-		c.mu.Unlock()
-		if cur != nil && time.Since(cur.Taken) <= c.maxAge {
-			return cur, nil
-		}
-		// A panicking read is the read's error (flight recovers it).
-		r := c.flight.Do(ctx, "alarms", "reading alarm states", s.log, flight.Detached(ctx, s.timeout, s.readAlarms))
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		if time.Since(r.Val.Taken) <= c.maxAge {
-			return r.Val, nil
-		}
-	}
-	return nil, fmt.Errorf("alarm states: no read completed within %s", c.maxAge)
+	return s.alarms.snap.Get(ctx)
 }
 
 // readAlarms reads every alarm-bearing object's triggeredAlarmState with
 // one call, then the names of alarms not cached (or cached longer than
-// alarmNameTTL) with one more, and publishes the snapshot.
-func (s *Store) readAlarms(ctx context.Context) (*AlarmSnapshot, error) {
+// alarmNameTTL) with one more.
+func (s *Store) readAlarms(ctx context.Context, taken time.Time) (*AlarmSnapshot, error) {
 	c := s.alarms
 	s.direct.Add(1)
-	taken := time.Now()
 	contents, err := s.retrieveKind(ctx, alarmKind, []string{pathAlarms})
 	if err != nil {
 		return nil, fmt.Errorf("read triggered alarm states: %w", err)
@@ -144,7 +125,7 @@ func (s *Store) readAlarms(ctx context.Context) (*AlarmSnapshot, error) {
 			}
 		}
 	}
-	now := time.Now()
+	now := s.now()
 	var missing []types.ManagedObjectReference
 	c.mu.Lock()
 	for ref := range used {
@@ -174,10 +155,5 @@ func (s *Store) readAlarms(ctx context.Context) (*AlarmSnapshot, error) {
 		}
 		c.mu.Unlock()
 	}
-	c.mu.Lock()
-	if c.snap == nil || c.snap.Taken.Before(snap.Taken) {
-		c.snap = snap
-	}
-	c.mu.Unlock()
 	return snap, nil
 }

@@ -9,25 +9,9 @@ import (
 
 	"github.com/vmware/govmomi"
 	govobj "github.com/vmware/govmomi/object"
+
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // TestColdIndex: a passive store's lookups share one index read, reuse
 // it for indexMaxAge, look a name it lacks up in a new one only when it
@@ -35,7 +19,7 @@ func (c *fakeClock) add(d time.Duration) {
 func TestColdIndex(t *testing.T) {
 	t.Parallel()
 	s := newSimStore(t, Options{}, nil)
-	clk := &fakeClock{now: time.Unix(1e9, 0)}
+	clk := testutil.NewClock(time.Unix(1e9, 0))
 	s.index.now = clk.Now
 	s.SetRole(RolePassive)
 	ctx := context.Background()
@@ -87,7 +71,7 @@ func TestColdIndex(t *testing.T) {
 		{time.Second, "DC0_H0_VM0", true, 3},
 		{indexMaxAge, "DC0_H0_VM0", true, 4}, // too old to reuse
 	} {
-		clk.add(step.advance)
+		clk.Add(step.advance)
 		err := lookup(step.name)
 		if step.found && err != nil || !step.found && !errors.As(err, &le) {
 			t.Errorf("step %d: lookup %s: %v", i, step.name, err)

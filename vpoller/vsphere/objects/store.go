@@ -17,6 +17,13 @@
 //   - Batchers for what must go to vCenter: concurrent reads share calls.
 //   - The cold index: lookups while the mirror holds no inventory. No read
 //     ever waits for the mirror to sync.
+//   - Snapshots (Snapshot) of what the mirror cannot or need not watch and
+//     many requests read: every object's alarm states (vCenter raises them
+//     without a property change a collector reports) and the custom field
+//     definitions. Requests share one load per TTL, so their cost is fixed
+//     per agent whatever the number of Zabbix items. The sub-packages keep
+//     the rest of an agent's state the same way: tagging (vAPI tags) and
+//     eventstream (the event collector).
 //   - Roles: which of the above a worker keeps for a vCenter it serves with
 //     other workers.
 //
@@ -86,6 +93,7 @@ type Store struct {
 	perf   *Catalog
 	sweep  *sweep
 	alarms *alarmCache
+	fields *Snapshot[*FieldDefs]
 
 	served, direct atomic.Uint64
 
@@ -100,7 +108,7 @@ func New(c Client, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 8 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
 	mo, err := opts.Mirror.withDefaults()
 	if err != nil {
@@ -114,7 +122,8 @@ func New(c Client, opts Options) (*Store, error) {
 	s.perf = newCatalog(c)
 	s.perfQ = newPerfBatcher(c, opts.Logger, s.perf, s.bg)
 	s.sweep = newSweep(c, opts.Logger, s.perf, s.perfQ, s.bg, opts.Sweep)
-	s.alarms = newAlarmCache(opts.AlarmMaxAge)
+	s.alarms = s.newAlarmCache(opts.AlarmMaxAge)
+	s.fields = s.newFieldDefs()
 	return s, nil
 }
 

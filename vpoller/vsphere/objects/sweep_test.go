@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 )
 
 // TestSeriesIsDue pins the pacing: a series is fetched in the round
@@ -130,7 +132,7 @@ func TestSweepFollowsTheClientsPace(t *testing.T) {
 	t.Parallel()
 	s := newSimStore(t, Options{}, nil)
 	ctx := context.Background()
-	clk := &fakeClock{now: time.Now()}
+	clk := testutil.NewClock(time.Now())
 	s.sweep.now = clk.Now
 	// The lane exists and counts as running before the first ask: no
 	// ticker goroutine starts; tick below runs its rounds.
@@ -139,7 +141,7 @@ func TestSweepFollowsTheClientsPace(t *testing.T) {
 	s.sweep.lanes[1] = l
 	s.sweep.mu.Unlock()
 	tick := func() {
-		clk.add(l.period)
+		clk.Add(l.period)
 		if !s.sweep.round(ctx, l) {
 			t.Fatal("the lane ended with its series asked for")
 		}
