@@ -131,6 +131,18 @@ var kinds = map[string]Method{
 	"host.pnic.discover":      {Helper: KindLLD, Plugin: KindLLD},
 	"host.datastore.discover": {Helper: KindLLD, Plugin: KindLLD},
 	"host.lun.discover":       {Helper: KindLLD, Plugin: KindLLD},
+
+	// issue-18 license/cert/appliance/vsan methods. Macros:
+	// {#VSPHERE.LICENSE.KEY} (masked), {#VSPHERE.APPLIANCE.SERVICE.SERVICE},
+	// {#VSPHERE.VSAN.CLUSTER.NAME}, {#VSPHERE.VSAN.CLUSTER.MOREF}, ...
+	"license.discover":           {Helper: KindLLD, Plugin: KindLLD},
+	"host.license.get":           {Helper: KindItem, Plugin: KindItem},
+	"host.certificate.get":       {Helper: KindItem, Plugin: KindItem},
+	"vcenter.certificate.get":    {Helper: KindItem, Plugin: KindItem},
+	"appliance.health.get":       {Helper: KindItem, Plugin: KindItem},
+	"appliance.service.discover": {Helper: KindLLD, Plugin: KindLLD},
+	"vsan.cluster.discover":      {Helper: KindLLD, Plugin: KindLLD},
+	"vsan.cluster.get":           {Helper: KindItem, Plugin: KindItem},
 }
 
 // Lookup returns the Zabbix facts of a method; false for a method of no

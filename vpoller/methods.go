@@ -135,6 +135,19 @@ var methods = func() map[string]MethodInfo {
 
 		// The event stream: events newer than "key" (docs/methods.md).
 		{Name: "event.get"},
+
+		// issue-18 license/cert/appliance/vsan methods (ours): licenses
+		// (name = host for host.license.get), certificate expiry (name =
+		// host; vcenter.certificate.get: the endpoint's own), vCenter
+		// appliance health and services, vSAN clusters (name = cluster).
+		{Name: "license.discover"},
+		{Name: "host.license.get", Required: reqName},
+		{Name: "host.certificate.get", Required: reqName},
+		{Name: "vcenter.certificate.get"},
+		{Name: "appliance.health.get"},
+		{Name: "appliance.service.discover"},
+		{Name: "vsan.cluster.discover"},
+		{Name: "vsan.cluster.get", Required: reqName},
 	}
 	out := make(map[string]MethodInfo, len(list))
 	for _, mi := range list {

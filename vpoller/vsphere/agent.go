@@ -22,8 +22,9 @@ type Agent struct {
 	store  *objects.Store
 	events *eventStream // the event stream (events.go)
 
-	tags   tagState   // the tag catalogue and attached-tags batcher (tags.go)
-	fields fieldCache // custom field definitions (attributes.go)
+	tags   tagState      // the tag catalogue and attached-tags batcher (tags.go)
+	fields fieldCache    // custom field definitions (attributes.go)
+	data   dataSnapshots // licenses, endpoint certificate, appliance health, vSAN (snapshots.go)
 }
 
 func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
