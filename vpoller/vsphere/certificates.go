@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmware/govmomi/vim25/types"
+
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
@@ -85,7 +87,19 @@ func hostCertificateGet(ctx context.Context, a *Agent, req *vpoller.Request) *vp
 	if err != nil {
 		return fail(req, err)
 	}
-	raw, _ := pv[pathCertificate].([]byte)
+	var raw []byte
+	switch v := pv[pathCertificate].(type) {
+	case types.ByteSlice:
+		raw = v
+	case types.ArrayOfByte: // the mirror's update of the property
+		raw = v.Byte
+	case *types.ArrayOfByte:
+		raw = v.Byte
+	case []byte:
+		raw = v
+	case string:
+		raw = []byte(v)
+	}
 	if len(raw) == 0 {
 		return vpoller.Fail(fmt.Sprintf("Host %s reports no certificate", req.Name))
 	}

@@ -75,7 +75,7 @@ func vsanEnabled(v any) bool {
 	case types.ClusterConfigInfoEx:
 		ci = &x
 	}
-	return ci != nil && ci.VsanConfigInfo.Enabled != nil && *ci.VsanConfigInfo.Enabled
+	return ci != nil && ci.VsanConfigInfo != nil && ci.VsanConfigInfo.Enabled != nil && *ci.VsanConfigInfo.Enabled
 }
 
 // vsanClusters returns the agent's vSAN snapshot, loading it when due.
