@@ -70,6 +70,13 @@ func (s *applianceSnapshot) loadedAt() time.Time { return s.loaded }
 
 // appliance returns the agent's appliance snapshot, loading it when due.
 func (a *Agent) appliance(ctx context.Context) (*applianceSnapshot, error) {
+	vc, err := a.Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !vc.IsVC() {
+		return nil, errApplianceNA
+	}
 	return a.data.appliance.get(ctx, applianceTTL, time.Time{}, "the appliance health",
 		func(ctx context.Context) (*applianceSnapshot, error) {
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(a.cfg.Timeout, DefaultTimeout))
@@ -79,15 +86,8 @@ func (a *Agent) appliance(ctx context.Context) (*applianceSnapshot, error) {
 }
 
 func loadAppliance(ctx context.Context, a *Agent) (*applianceSnapshot, error) {
-	vc, err := a.Client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !vc.IsVC() {
-		return nil, errApplianceNA
-	}
 	var snap *applianceSnapshot
-	err = a.sess.REST(ctx, func(ctx context.Context, rc *rest.Client) error {
+	err := a.sess.REST(ctx, func(ctx context.Context, rc *rest.Client) error {
 		s := &applianceSnapshot{loaded: time.Now(), health: map[string]string{}}
 		get := func(path string, out any) error {
 			return rc.Do(ctx, rc.Resource(path).Request(http.MethodGet), out)
