@@ -88,7 +88,7 @@ func (a *Agent) appliance(ctx context.Context) (*applianceSnapshot, error) {
 func loadAppliance(ctx context.Context, a *Agent) (*applianceSnapshot, error) {
 	var snap *applianceSnapshot
 	err := a.sess.REST(ctx, func(ctx context.Context, rc *rest.Client) error {
-		s := &applianceSnapshot{loaded: time.Now(), health: map[string]string{}}
+		s := &applianceSnapshot{loaded: a.data.appliance.clock(), health: map[string]string{}}
 		get := func(path string, out any) error {
 			return rc.Do(ctx, rc.Resource(path).Request(http.MethodGet), out)
 		}

@@ -161,5 +161,5 @@ func loadVCCert(ctx context.Context, a *Agent) (*vcCert, error) {
 	if res.TLS == nil || len(res.TLS.PeerCertificates) == 0 {
 		return nil, errors.New("the endpoint presented no TLS certificate")
 	}
-	return &vcCert{loaded: time.Now(), cert: res.TLS.PeerCertificates[0]}, nil
+	return &vcCert{loaded: a.data.vcCert.clock(), cert: res.TLS.PeerCertificates[0]}, nil
 }

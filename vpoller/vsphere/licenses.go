@@ -105,7 +105,7 @@ func loadLicenses(ctx context.Context, a *Agent) (*licenseSnapshot, error) {
 	if sc.LicenseManager == nil {
 		return nil, errors.New("the endpoint has no license manager")
 	}
-	snap := &licenseSnapshot{loaded: time.Now(), byEntity: map[string]licenseInfo{}}
+	snap := &licenseSnapshot{loaded: a.data.licenses.clock(), byEntity: map[string]licenseInfo{}}
 	var lm mo.LicenseManager
 	if err := property.DefaultCollector(vc).RetrieveOne(ctx, *sc.LicenseManager, []string{"licenses", "licenseAssignmentManager"}, &lm); err != nil {
 		return nil, fmt.Errorf("read the licenses: %w", err)

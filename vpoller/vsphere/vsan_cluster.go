@@ -50,7 +50,6 @@ var (
 
 // vsanCluster is one vSAN cluster's answers (or the error reading them).
 type vsanCluster struct {
-	name                            any
 	health, healthDesc              string
 	total, free                     int64
 	resyncBytes, resyncObjects, eta int64
@@ -93,7 +92,7 @@ func loadVsan(ctx context.Context, a *Agent) (*vsanSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap := &vsanSnapshot{loaded: time.Now(), clusters: map[types.ManagedObjectReference]*vsanCluster{}}
+	snap := &vsanSnapshot{loaded: a.data.vsan.clock(), clusters: map[types.ManagedObjectReference]*vsanCluster{}}
 	var rt soap.RoundTripper
 	for _, it := range items {
 		if !vsanEnabled(it.Values[pathConfigurationEx]) {
