@@ -3,6 +3,7 @@ package vsphere
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -52,10 +53,28 @@ type applianceService struct {
 
 // backupJob is the part of a backup job's details the methods report.
 type backupJob struct {
-	Status    string    `json:"status"`
-	Type      string    `json:"type"`
-	StartTime time.Time `json:"start_time"`
-	EndTime   time.Time `json:"end_time"`
+	Status    string  `json:"status"`
+	Type      string  `json:"type"`
+	StartTime apiTime `json:"start_time"`
+	EndTime   apiTime `json:"end_time"`
+}
+
+// apiTime is a vAPI date-time ("2026-01-02T02:03:00.000Z"); one it cannot
+// read is the zero time rather than a failed snapshot.
+type apiTime struct{ time.Time }
+
+func (t *apiTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) != nil {
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000", "2006-01-02T15:04:05"} {
+		if v, err := time.Parse(layout, s); err == nil {
+			t.Time = v
+			return nil
+		}
+	}
+	return nil
 }
 
 // applianceSnapshot is one load of an agent's appliance health.
@@ -94,10 +113,12 @@ func loadAppliance(ctx context.Context, a *Agent) (*applianceSnapshot, error) {
 		}
 		for _, part := range applianceHealthParts {
 			var level string
-			if err := get("/api/appliance/health/"+part, &level); err != nil {
-				if rest.IsStatusError(err, http.StatusNotFound) {
-					return errApplianceNA
-				}
+			switch err := get("/api/appliance/health/"+part, &level); {
+			case rest.IsStatusError(err, http.StatusNotFound) && part == "system":
+				return errApplianceNA
+			case rest.IsStatusError(err, http.StatusNotFound):
+				level = "gray" // a part this appliance version does not report: unknown
+			case err != nil:
 				return fmt.Errorf("read appliance health %s: %w", part, err)
 			}
 			s.health[part] = level
@@ -118,7 +139,7 @@ func loadAppliance(ctx context.Context, a *Agent) (*applianceSnapshot, error) {
 			return fmt.Errorf("read the backup jobs: %w", err)
 		}
 		for _, j := range jobs {
-			if s.backup == nil || j.StartTime.After(s.backup.StartTime) {
+			if s.backup == nil || j.StartTime.After(s.backup.StartTime.Time) {
 				s.backup = &j
 			}
 		}

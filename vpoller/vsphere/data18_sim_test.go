@@ -126,29 +126,35 @@ func simData18(t testing.TB) func(*simulator.Model) {
 		vr.Put(&simVsanObjects{ManagedObjectReference: vsanObjectSystem})
 		m.Service.RegisterSDK(vr)
 		// The appliance management API.
-		health := map[string]string{"system": "orange", "load": "green", "mem": "yellow", "storage": "green", "database": "green", "swap": "red"}
-		for part, level := range health {
-			m.Service.HandleFunc("/api/appliance/health/"+part, func(w http.ResponseWriter, _ *http.Request) {
-				_ = json.NewEncoder(w).Encode(level)
-			})
-		}
-		m.Service.HandleFunc("/api/vcenter/services", func(w http.ResponseWriter, _ *http.Request) {
-			_ = json.NewEncoder(w).Encode(map[string]any{
-				"vpxd":         map[string]any{"name_key": "cis.vpxd.ServiceName", "description_key": "cis.vpxd.ServiceDescription", "startup_type": "AUTOMATIC", "health": "HEALTHY", "health_messages": []any{}, "state": "STARTED"},
-				"vsphere-ui":   map[string]any{"name_key": "cis.vsphere-ui.ServiceName", "description_key": "cis.vsphere-ui.ServiceDescription", "startup_type": "AUTOMATIC", "health_messages": []any{}, "state": "STOPPED"},
-				"wcp":          map[string]any{"name_key": "cis.wcp.ServiceName", "description_key": "cis.wcp.ServiceDescription", "startup_type": "AUTOMATIC", "health": "HEALTHY_WITH_WARNINGS", "health_messages": []any{}, "state": "STARTED"},
-				"imagebuilder": map[string]any{"name_key": "cis.imagebuilder.ServiceName", "description_key": "cis.imagebuilder.ServiceDescription", "startup_type": "MANUAL", "health_messages": []any{}, "state": "STOPPED"},
-			})
-		})
-		m.Service.HandleFunc("/api/appliance/recovery/backup/job/details", func(w http.ResponseWriter, _ *http.Request) {
-			_ = json.NewEncoder(w).Encode(map[string]any{
-				"20260101-020000-21560795": map[string]any{"location": "sftp://backup.test/vc", "type": "SCHEDULED", "status": "SUCCEEDED",
-					"start_time": "2026-01-01T02:00:00.000Z", "end_time": "2026-01-01T02:14:00.000Z", "messages": []any{}, "cancelable": false},
-				"20260102-020000-21560795": map[string]any{"location": "sftp://backup.test/vc", "type": "SCHEDULED", "status": "FAILED",
-					"start_time": "2026-01-02T02:00:00.000Z", "end_time": "2026-01-02T02:03:00.000Z", "messages": []any{}, "cancelable": false},
-			})
+		simApplianceAPI(m, map[string]string{"system": "orange", "load": "green", "mem": "yellow", "storage": "green", "database": "green", "swap": "red"})
+	}
+}
+
+// simApplianceAPI serves the appliance health parts in health (a part
+// left out answers 404, as on appliance versions without it), four vMon
+// services and two backup jobs.
+func simApplianceAPI(m *simulator.Model, health map[string]string) {
+	for part, level := range health {
+		m.Service.HandleFunc("/api/appliance/health/"+part, func(w http.ResponseWriter, _ *http.Request) {
+			_ = json.NewEncoder(w).Encode(level)
 		})
 	}
+	m.Service.HandleFunc("/api/vcenter/services", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"vpxd":         map[string]any{"name_key": "cis.vpxd.ServiceName", "description_key": "cis.vpxd.ServiceDescription", "startup_type": "AUTOMATIC", "health": "HEALTHY", "health_messages": []any{}, "state": "STARTED"},
+			"vsphere-ui":   map[string]any{"name_key": "cis.vsphere-ui.ServiceName", "description_key": "cis.vsphere-ui.ServiceDescription", "startup_type": "AUTOMATIC", "health_messages": []any{}, "state": "STOPPED"},
+			"wcp":          map[string]any{"name_key": "cis.wcp.ServiceName", "description_key": "cis.wcp.ServiceDescription", "startup_type": "AUTOMATIC", "health": "HEALTHY_WITH_WARNINGS", "health_messages": []any{}, "state": "STARTED"},
+			"imagebuilder": map[string]any{"name_key": "cis.imagebuilder.ServiceName", "description_key": "cis.imagebuilder.ServiceDescription", "startup_type": "MANUAL", "health_messages": []any{}, "state": "STOPPED"},
+		})
+	})
+	m.Service.HandleFunc("/api/appliance/recovery/backup/job/details", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"20260101-020000-21560795": map[string]any{"location": "sftp://backup.test/vc", "type": "SCHEDULED", "status": "SUCCEEDED",
+				"start_time": "2026-01-01T02:00:00.000Z", "end_time": "2026-01-01T02:14:00.000Z", "messages": []any{}, "cancelable": false},
+			"20260102-020000-21560795": map[string]any{"location": "sftp://backup.test/vc", "type": "SCHEDULED", "status": "FAILED",
+				"start_time": "2026-01-02T02:00:00.000Z", "end_time": "2026-01-02T02:03:00.000Z", "messages": []any{}, "cancelable": false},
+		})
+	})
 }
 
 // The vSAN health service's objects (VsanVcClusterHealthSystem,

@@ -3,12 +3,15 @@ package vsphere
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vmware/govmomi/simulator"
 
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
@@ -266,4 +269,36 @@ func callList(calls map[string]uint64) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")
+}
+
+// TestApplianceOlderVersion: an appliance without some health parts (a
+// version before they existed) reports them gray (unknown) rather than
+// the whole API as not available.
+func TestApplianceOlderVersion(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, Options{}, func(m *simulator.Model) {
+		simApplianceAPI(m, map[string]string{"system": "green", "load": "green", "mem": "green", "storage": "green", "swap": "green"})
+	})
+	agent(t, s)
+	r := exec(t, s, vpoller.Request{Method: "appliance.health.get"})
+	if r.Success != 0 || field(r.Result.([]any)[0], "database") != "gray" || field(r.Result.([]any)[0], "system") != "green" {
+		t.Errorf("appliance.health.get: %s", r.Encode(vpoller.Python))
+	}
+}
+
+func TestAPITime(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Time{
+		`"2026-01-02T02:03:00.000Z"`: time.Date(2026, 1, 2, 2, 3, 0, 0, time.UTC),
+		`"2026-01-02T02:03:00Z"`:     time.Date(2026, 1, 2, 2, 3, 0, 0, time.UTC),
+		`"2026-01-02T02:03:00.000"`:  time.Date(2026, 1, 2, 2, 3, 0, 0, time.UTC),
+		`"yesterday"`:                {},
+		`null`:                       {},
+		`17`:                         {},
+	} {
+		var got apiTime
+		if err := json.Unmarshal([]byte(in), &got); err != nil || !got.Equal(want) {
+			t.Errorf("%s: %v, %v; want %v", in, got.Time, err, want)
+		}
+	}
 }
