@@ -22,9 +22,11 @@ type Agent struct {
 	store  *objects.Store
 	events *eventStream // the event stream (events.go)
 
-	tags   tagState      // the tag catalogue and attached-tags batcher (tags.go)
-	fields fieldCache    // custom field definitions (attributes.go)
-	data   dataSnapshots // licenses, endpoint certificate, appliance health, vSAN (snapshots.go)
+	tags   tagState   // the tag catalogue and attached-tags batcher (tags.go)
+	fields fieldCache // custom field definitions (attributes.go)
+
+	// issue-18 license/cert/appliance/vsan snapshots (snapshots.go)
+	data dataSnapshots
 }
 
 func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
