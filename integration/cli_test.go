@@ -137,6 +137,18 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"cluster.tag.get":    {[]string{"-n", "DC0_C0"}, "Successfully retrieved tags"},
 		"vm.attribute.get":   {[]string{"-n", vm}, "Successfully retrieved custom attributes"},
 		"host.attribute.get": {[]string{"-n", host, "-p", "Rack"}, "!Cannot find custom attribute Rack"},
+
+		// issue-18 license/cert/appliance/vsan methods: the plain
+		// simulator has its evaluation license and its hosts' and
+		// server's certificates, no appliance API and no vSAN: clear errors.
+		"license.discover":           {nil, "Successfully retrieved licenses"},
+		"host.license.get":           {[]string{"-n", host}, "Successfully retrieved licenses"},
+		"host.certificate.get":       {[]string{"-n", host}, "Successfully retrieved certificate"},
+		"vcenter.certificate.get":    {nil, "Successfully retrieved certificate"},
+		"appliance.health.get":       {nil, "!Cannot retrieve appliance health: the vCenter appliance health API is not available"},
+		"appliance.service.discover": {nil, "!Cannot retrieve appliance health: the vCenter appliance health API is not available"},
+		"vsan.cluster.discover":      {nil, "Successfully discovered objects"},
+		"vsan.cluster.get":           {[]string{"-n", "DC0_C0"}, "!vSAN is not enabled on cluster DC0_C0"},
 	}
 	for _, m := range vpoller.Methods() {
 		tc, ok := cases[m]

@@ -15,6 +15,8 @@
 #     govmomi property read on the same simulator, and vCenter calls per
 #     1,000 requests;
 #   - our vsphere.Service vs govmomi on the same session (SOAP calls/op);
+#   - the licenses, appliance and vSAN snapshots: SOAP and REST calls per
+#     interval with 4 and 36 hosts (BenchmarkDataSnapshots);
 #   - a vpoller.poll through the agent 2 plugin protocol vs vpoller/client
 #     directly (p50/p99, ratio), and 100 concurrent Exports;
 #   - request/reply through the proxy vs straight to a worker;
@@ -43,6 +45,7 @@ go test -run '^$' -bench 'BenchmarkTemplateLoad' -benchtime 1x -timeout 90m ./in
 	grep -E '^(BENCH |Benchmark|ok|FAIL|---|    bench_test)' | sed 's/^BENCH //'
 run -bench 'BenchmarkChainVsGovmomi' -benchtime "${N}x" ./integration/
 run -bench 'BenchmarkVMGet' -benchtime "${N}x" ./vpoller/vsphere/
+run -bench 'BenchmarkDataSnapshots' -benchtime 20x ./vpoller/vsphere/
 run -bench 'BenchmarkPoll' -benchtime "${N}x" ./plugin/
 run -bench 'BenchmarkRoundTrip|BenchmarkThroughput' -benchtime "${N}x" ./vpoller/proxy/
 echo

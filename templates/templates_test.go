@@ -362,6 +362,16 @@ var fixedFields = map[string][]string{
 	"datacenter.alarm.get": {"key", "info", "time", "entity", "acknowledged", "overallStatus", "acknowledgedByUser"},
 	"dvswitch.port.get":    {"key", "portgroup", "connectee", "connecteeType", "linkUp", "blocked"},
 	"host.pnic.discover":   {"instance", "mac", "driver", "linkSpeed"},
+
+	// issue-18 license/cert/appliance/vsan methods
+	"license.discover":        {"key", "name", "editionKey", "productName", "costUnit", "total", "used", "expirationDate"},
+	"host.license.get":        {"name", "key", "licenseName", "editionKey", "expirationDate"},
+	"host.certificate.get":    {"name", "subject", "issuer", "notBefore", "notAfter", "daysLeft", "sha256"},
+	"vcenter.certificate.get": {"name", "subject", "issuer", "notBefore", "notAfter", "daysLeft", "sha256"},
+	"appliance.health.get": {"system", "load", "mem", "storage", "database", "swap", "services", "servicesStopped",
+		"servicesUnhealthy", "backupStatus", "backupType", "backupTime"},
+	"vsan.cluster.get": {"name", "health", "healthDescription", "totalCapacity", "freeCapacity", "usedCapacity",
+		"resyncBytes", "resyncObjects", "resyncETA"},
 }
 
 // masterFields returns the top-level fields a master item's JSON holds.
@@ -951,6 +961,12 @@ func vcenterRules(t *testing.T) []doc {
 	}
 	var out []doc
 	for _, r := range list(templatesOf(d)[0]["discovery_rules"]) {
+		// issue-18 license/cert/appliance/vsan methods: the license and
+		// vSAN cluster discoveries make item prototypes on the vCenter
+		// host, not hosts (licenses have no datacenter, no moref).
+		if k, _ := lld.ParseItemKey(str(m(r)["key"])); param(k, 0) == "license.discover" || param(k, 0) == "vsan.cluster.discover" {
+			continue
+		}
 		out = append(out, m(r))
 	}
 	return out

@@ -440,6 +440,9 @@ inherit this host's interface and get {$VSPHERE.HOST}, {$VPOLLER.INTERVAL}, {$VP
 		b.rule(r)
 	}
 
+	// Licenses, certificate, appliance health, vSAN clusters (data18.go).
+	vcData18(b, tpl)
+
 	// The vCenter's event stream as a log item, and the overview dashboard.
 	vcEvents(b, tpl)
 	vcOverview(b, akey, skey)

@@ -311,6 +311,33 @@ var methods = []MethodInfo{
 		Result: "list of ports (see Distributed switch ports below)", Message: "Successfully retrieved distributed switch ports",
 		Differences: "ours; one `FetchDVPorts` call; at most 5,000 ports"}},
 
+	// Ours: licenses, certificate expiry, vCenter appliance health and
+	// vSAN clusters (docs/methods.md, "Licenses, certificates, appliance
+	// health and vSAN clusters").
+	{Name: "license.discover", Action: ActionDiscover, Doc: MethodDoc{
+		Result: "list `[{\"key\",\"name\",\"editionKey\",\"productName\",\"costUnit\",\"total\",\"used\",\"expirationDate\"}]` sorted by key", Message: "Successfully retrieved licenses",
+		Differences: "ours; keys masked but the last 5 characters; `expirationDate` Unix seconds, 0 = never; `total` 0 = unlimited"}},
+	{Name: "host.license.get", Action: ActionGet, Required: reqName, Doc: MethodDoc{Keys: "name (host)",
+		Result: "list `[{\"name\",\"key\",\"licenseName\",\"editionKey\",\"expirationDate\"}]`", Message: "Successfully retrieved licenses",
+		Differences: "ours; the license assigned to the host; none: `Host <name> has no license assigned`"}},
+	{Name: "host.certificate.get", Action: ActionGet, Required: reqName, Doc: MethodDoc{Keys: "name (host)",
+		Result: "list `[{\"name\",\"subject\",\"issuer\",\"notBefore\",\"notAfter\",\"daysLeft\",\"sha256\"}]`", Message: "Successfully retrieved certificate",
+		Differences: "ours; the host's SSL certificate (`config.certificate`, from the mirror); times in Unix seconds"}},
+	{Name: "vcenter.certificate.get", Action: ActionGet, Doc: MethodDoc{
+		Result: "as `host.certificate.get`, `name` = the agent", Message: "Successfully retrieved certificate",
+		Differences: "ours; the leaf certificate the endpoint presents to the worker"}},
+	{Name: "appliance.health.get", Action: ActionGet, Doc: MethodDoc{
+		Result: "list `[{\"system\",\"load\",\"mem\",\"storage\",\"database\",\"swap\",\"services\",\"servicesStopped\",\"servicesUnhealthy\",\"backupStatus\",\"backupType\",\"backupTime\"}]`", Message: "Successfully retrieved appliance health",
+		Differences: "ours; ESXi, Windows vCenter, vCenter before 7.0: `Cannot retrieve appliance health: the vCenter appliance health API is not available ...`"}},
+	{Name: "appliance.service.discover", Action: ActionDiscover, Doc: MethodDoc{
+		Result: "list `[{\"service\",\"nameKey\",\"startupType\",\"state\",\"health\"}]` sorted by service", Message: "Successfully retrieved appliance health",
+		Differences: "ours; as `appliance.health.get`"}},
+	{Name: "vsan.cluster.discover", Action: ActionDiscover, Doc: MethodDoc{
+		Result: "list `[{\"name\",\"moref\"}]`, clusters with vSAN enabled", Message: msgDiscovered, Differences: "ours; from the mirror (`configurationEx`)"}},
+	{Name: "vsan.cluster.get", Action: ActionGet, Required: reqName, Doc: MethodDoc{Keys: "name (cluster)",
+		Result: "list `[{\"name\",\"health\",\"healthDescription\",\"totalCapacity\",\"freeCapacity\",\"usedCapacity\",\"resyncBytes\",\"resyncObjects\",\"resyncETA\"}]`", Message: "Successfully retrieved vSAN cluster",
+		Differences: "ours; no vSAN: `vSAN is not enabled on cluster <name>`"}},
+
 	// New methods: their rows here (or in their family above); the docs
 	// table follows this order.
 }

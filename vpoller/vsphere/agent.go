@@ -26,6 +26,8 @@ type Agent struct {
 	tags   *tagging.State
 
 	tagWarning tagWarning
+
+	data *dataSnapshots // license, certificate, appliance and vSAN snapshots (snapshots.go)
 }
 
 func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
@@ -41,8 +43,10 @@ func newAgent(cfg AgentConfig, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	tags := tagging.New(sess, tagging.Options{Timeout: cfg.Timeout, Logger: log})
-	return &Agent{cfg: cfg, log: log, sess: sess, store: store, tags: tags,
-		events: eventstream.New(sess, eventstream.Options{Timeout: cfg.Timeout})}, nil
+	a := &Agent{cfg: cfg, log: log, sess: sess, store: store, tags: tags,
+		events: eventstream.New(sess, eventstream.Options{Timeout: cfg.Timeout})}
+	a.data = newDataSnapshots(a)
+	return a, nil
 }
 
 // Config is the agent's configuration, defaults applied. Log it whole

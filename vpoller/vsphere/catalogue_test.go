@@ -94,7 +94,7 @@ func field(v any, path ...string) any {
 // values. It fails if a method of vpoller.Methods() is not exercised.
 func TestAllMethods(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{}, simGuest)
+	s := newSim(t, Options{}, simGuest, simData18(t))
 	a := agent(t, s)
 	inv := SimulatorInventory("vpx")
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
@@ -322,6 +322,26 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "vm.attribute.get", Name: guestVM}, "Successfully retrieved custom attributes", list(1, "Owner", equal(0, "Owner", "alice"))},
 		{vpoller.Request{Method: "host.attribute.get", Name: "DC0_H0", Properties: []string{"Rack"}}, "Successfully retrieved custom attributes",
 			list(1, "Rack", equal(0, "Rack", "r12"))},
+
+		// issue-18 license/cert/appliance/vsan methods (data18_test.go has the full replies)
+		{vpoller.Request{Method: "license.discover"}, msgLicenses,
+			list(2, "key,name,editionKey,productName,costUnit,total,used,expirationDate", equal(1, "key", simLicenseMask), equal(1, "used", int64(6)),
+				equal(1, "expirationDate", simLicenseExpiry.Unix()))},
+		{vpoller.Request{Method: "host.license.get", Name: simLicenseHost}, msgLicenses,
+			list(1, "name,key,licenseName,editionKey,expirationDate", equal(0, "key", simLicenseMask), equal(0, "editionKey", simLicenseEdit))},
+		{vpoller.Request{Method: "host.certificate.get", Name: simCertHost}, msgCertificate,
+			list(1, "name,subject,issuer,notBefore,notAfter,daysLeft,sha256", equal(0, "notAfter", simCertNotAfter.Unix()))},
+		{vpoller.Request{Method: "vcenter.certificate.get"}, msgCertificate,
+			list(1, "name,subject,issuer,notBefore,notAfter,daysLeft,sha256", equal(0, "name", "sim"), equal(0, "notAfter", a.Simulator().Server().Certificate().NotAfter.Unix()))},
+		{vpoller.Request{Method: "appliance.health.get"}, msgAppliance,
+			list(1, "system,load,mem,storage,database,swap,services,servicesStopped,servicesUnhealthy,backupStatus,backupType,backupTime",
+				equal(0, "system", "orange"), equal(0, "swap", "red"), equal(0, "servicesStopped", int64(1)), equal(0, "backupStatus", "FAILED"))},
+		{vpoller.Request{Method: "appliance.service.discover"}, msgAppliance,
+			list(4, "service,nameKey,startupType,state,health", equal(1, "service", "vpxd"), equal(2, "state", "STOPPED"))},
+		{vpoller.Request{Method: "vsan.cluster.discover"}, okDisc, list(1, "name,moref", equal(0, "name", simVsanCluster))},
+		{vpoller.Request{Method: "vsan.cluster.get", Name: simVsanCluster}, msgVsan,
+			list(1, "name,health,healthDescription,totalCapacity,freeCapacity,usedCapacity,resyncBytes,resyncObjects,resyncETA",
+				equal(0, "health", "yellow"), equal(0, "freeCapacity", simVsanFree), equal(0, "resyncBytes", simResyncBytes))},
 	}
 	done := map[string]bool{}
 	for _, tc := range tests {

@@ -127,6 +127,17 @@ var handlers = map[string]Handler{
 	"cluster.tag.get":    tagGet(objects.Cluster),
 	"vm.attribute.get":   attributeGet(objects.VM),
 	"host.attribute.get": attributeGet(objects.Host),
+
+	// issue-18 license/cert/appliance/vsan methods
+	// (licenses.go, certificates.go, appliance.go, vsan_cluster.go)
+	"license.discover":           licenseDiscover,
+	"host.license.get":           hostLicenseGet,
+	"host.certificate.get":       hostCertificateGet,
+	"vcenter.certificate.get":    vcenterCertificateGet,
+	"appliance.health.get":       applianceHealthGet,
+	"appliance.service.discover": applianceServiceDiscover,
+	"vsan.cluster.discover":      vsanClusterDiscover,
+	"vsan.cluster.get":           vsanClusterGet,
 }
 
 // registered holds the handlers bound by Register.
