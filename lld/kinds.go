@@ -158,3 +158,13 @@ func MacroPrefix(method string) string {
 	}
 	return strings.ToUpper(method[:i])
 }
+
+// issue-18 storage/services/backup methods. host.path.discover's macros:
+// {#VSPHERE.HOST.PATH.LUN}, {#VSPHERE.HOST.PATH.DISPLAYNAME}, ...; the
+// others are items (a property of their one object).
+func init() {
+	kinds["host.path.discover"] = Method{Helper: KindLLD, Plugin: KindLLD}
+	for _, m := range []string{"host.service.get", "host.ntp.get", "host.time.get", "vm.backup.get", "datastore.space.get"} {
+		kinds[m] = Method{Helper: KindItem, Plugin: KindItem}
+	}
+}

@@ -183,3 +183,23 @@ func (mi MethodInfo) Missing(req *Request) string {
 	}
 	return ""
 }
+
+// issue-18 storage/services/backup methods (ours; docs/methods.md):
+// storage paths per LUN, host services, NTP and clock, VM backup facts,
+// datastore provisioning. Name = host, VM or datastore URL; the key of
+// host.service.get is a service key (optional), that of vm.backup.get
+// the custom attribute holding the last backup time (optional).
+var issue18Methods = []MethodInfo{
+	{Name: "host.path.discover", Required: reqName},
+	{Name: "host.service.get", Required: reqName},
+	{Name: "host.ntp.get", Required: reqName},
+	{Name: "host.time.get", Required: reqName},
+	{Name: "vm.backup.get", Required: reqName},
+	{Name: "datastore.space.get", Required: reqName},
+}
+
+func init() {
+	for _, mi := range issue18Methods {
+		methods[mi.Name] = mi
+	}
+}

@@ -127,3 +127,14 @@ var handlers = map[string]Handler{
 // than the newer one must get, so they do not share executions (the
 // event stream shares its vCenter reads itself, see eventStream).
 var fresh = map[string]bool{"event.get": true}
+
+// issue-18 storage/services/backup methods (paths.go, hostservices.go,
+// backup.go).
+func init() {
+	handlers["host.path.discover"] = hostPathDiscover
+	handlers["host.service.get"] = hostServiceGet
+	handlers["host.ntp.get"] = hostNTPGet
+	handlers["host.time.get"] = hostTimeGet
+	handlers["vm.backup.get"] = vmBackupGet
+	handlers["datastore.space.get"] = datastoreSpaceGet
+}
