@@ -108,7 +108,7 @@ func testHostServices(t *testing.T, opts Options) {
 	}
 	for _, tc := range []struct {
 		host, key, want string
-		item           any
+		item            any
 	}{
 		{serviceHost, "TSM-SSH", `[{"key": "TSM-SSH", "label": "SSH", "running": true, "policy": "on", "required": false}]`, true},
 		{serviceHost, "TSM", `[{"key": "TSM", "label": "ESXi Shell", "running": true, "policy": "on", "required": false}]`, true},
