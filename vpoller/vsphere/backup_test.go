@@ -211,7 +211,9 @@ func TestVMBackupFromTheMirror(t *testing.T) {
 // TestParseBackupTime: the forms backup tools write.
 func TestParseBackupTime(t *testing.T) {
 	t.Parallel()
-	local := func(y int, mo time.Month, d, h, mi, s int) int64 { return time.Date(y, mo, d, h, mi, s, 0, time.Local).Unix() }
+	local := func(y int, mo time.Month, d, h, mi, s int) int64 {
+		return time.Date(y, mo, d, h, mi, s, 0, time.Local).Unix()
+	}
 	for _, tc := range []struct {
 		in   string
 		want int64 // Unix seconds; 0: no time
