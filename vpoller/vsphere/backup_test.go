@@ -168,10 +168,10 @@ func testVMBackup(t *testing.T, opts Options) {
 	}
 }
 
-// TestVMBackupFromTheMirror: after a first read CBT and the layout are in
-// the mirror; CBT switched on and a new snapshot's files (reported to the
-// simulator's collectors, as vCenter reports them) reach vm.backup.get
-// with no RetrievePropertiesEx.
+// TestVMBackupFromTheMirror: CBT and the file layout are watched from
+// the start (objects' defaultPaths); CBT switched on and a new snapshot's
+// files (reported to the simulator's collectors, as vCenter reports them)
+// reach vm.backup.get with no RetrievePropertiesEx.
 func TestVMBackupFromTheMirror(t *testing.T) {
 	t.Parallel()
 	s := newSim(t, Options{}, simBackup)
@@ -185,12 +185,9 @@ func TestVMBackupFromTheMirror(t *testing.T) {
 		}
 		return r.Result.([]any)[0].(vpoller.Object)
 	}
-	watched := func() int { return s.Stats().Agents["sim"].Objects.Mirror.WatchedPaths["VirtualMachine"] }
-	start := watched()
 	if o := get(); field(o, "changeTrackingEnabled") != false || field(o, "snapshotSize") != int64(0) {
 		t.Fatalf("first read: %s", pyJSON(t, o))
 	}
-	eventually(t, 5*time.Second, "backup paths joined", func() bool { return watched() >= start+4 })
 
 	ref := lookup(t, a, objects.VM, vm)
 	layout := backupLayout()

@@ -131,8 +131,8 @@ func testHostPaths(t *testing.T, opts Options) {
 	}
 }
 
-// TestHostPathsFromTheMirror: after a first read the multipath path is in
-// the mirror; a path that dies (reported to the simulator's collectors, as
+// TestHostPathsFromTheMirror: the multipath information is watched from
+// the start and the LUN names join after the first read; a path that dies (reported to the simulator's collectors, as
 // ESXi reports it to vCenter) reaches the discovery with no
 // RetrievePropertiesEx.
 func TestHostPathsFromTheMirror(t *testing.T) {
@@ -152,7 +152,8 @@ func TestHostPathsFromTheMirror(t *testing.T) {
 	if got := dead(); got != int64(1) {
 		t.Fatalf("first read: dead %v", got)
 	}
-	eventually(t, 5*time.Second, "multipath paths joined", func() bool { return watched() >= start+2 })
+	// multipathInfo is watched from the start, the scsiLun list joins.
+	eventually(t, 5*time.Second, "scsiLun joined", func() bool { return watched() >= start+1 })
 
 	ref := lookup(t, a, objects.Host, pathHost)
 	h := a.Simulator().Model().Map().Get(ref).(*simulator.HostSystem)
