@@ -102,6 +102,7 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 	hvPerf(b, tpl)
 	hvExtras(b, tpl, mkey)
 	hvHardware(b, tpl)
+	hvServicesAndPaths(b, tpl) // issue18.go
 	hvGraphs(b, hvInstances(b, tpl))
 
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
