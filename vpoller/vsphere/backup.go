@@ -185,9 +185,14 @@ func vmBackupGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.R
 
 	value, last, age := "", int64(0), int64(-1)
 	if req.Key != "" {
-		// The custom attribute as vm.attribute.get reads it (mirror and
-		// definitions cache); a failure leaves the time unknown.
-		r := attributeGet(objects.VM)(ctx, a, &vpoller.Request{Method: "vm.attribute.get", Hostname: req.Hostname, Name: req.Name, Key: req.Key})
+		// The custom attributes as vm.attribute.get reads them (values
+		// from the mirror, definitions from their cache). All of them,
+		// not the one by name: a name vm.attribute.get does not know
+		// makes it reload the definitions at once, a vCenter call per
+		// request for every VM while the attribute is not defined; the
+		// cache's own bound picks a new definition up. A failure (no
+		// custom fields on ESXi) leaves the time unknown.
+		r := attributeGet(objects.VM)(ctx, a, &vpoller.Request{Method: "vm.attribute.get", Hostname: req.Hostname, Name: req.Name})
 		if l, ok := r.Result.([]any); r.Success == 0 && ok && len(l) == 1 {
 			if o, ok := l[0].(vpoller.Object); ok {
 				v, _ := o.Get(req.Key)
