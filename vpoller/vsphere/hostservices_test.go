@@ -84,6 +84,7 @@ func TestHostServices(t *testing.T) {
 
 func testHostServices(t *testing.T, opts Options) {
 	s := newSim(t, opts, simServices)
+	agent(t, s) // connected and synced: the first request is not also the login
 	ok := func(req vpoller.Request) *vpoller.Response {
 		t.Helper()
 		r := exec(t, s, req)

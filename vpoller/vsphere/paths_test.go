@@ -92,6 +92,7 @@ func TestHostPaths(t *testing.T) {
 
 func testHostPaths(t *testing.T, opts Options) {
 	s := newSim(t, opts, simPaths)
+	agent(t, s) // connected and synced: the first request is not also the login
 	r := exec(t, s, vpoller.Request{Method: "host.path.discover", Name: pathHost})
 	if r.Success != 0 || r.Msg != "Successfully discovered objects" {
 		t.Fatal(string(r.Encode(vpoller.Python)))
