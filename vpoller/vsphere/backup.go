@@ -161,23 +161,23 @@ func vmBackupGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.R
 		return fail(req, err)
 	}
 	cbt := false
-	if b := valueOf[bool](pv[pathCBT]); b != nil {
+	if b := propAs[bool](pv[pathCBT]); b != nil {
 		cbt = *b
 	}
 	var files []types.VirtualMachineFileLayoutExFileInfo
-	if f := valueOf[types.ArrayOfVirtualMachineFileLayoutExFileInfo](pv[pathLayoutFiles]); f != nil {
+	if f := propAs[types.ArrayOfVirtualMachineFileLayoutExFileInfo](pv[pathLayoutFiles]); f != nil {
 		files = f.VirtualMachineFileLayoutExFileInfo
 	} else if f, ok := pv[pathLayoutFiles].([]types.VirtualMachineFileLayoutExFileInfo); ok {
 		files = f
 	}
 	var disks []types.VirtualMachineFileLayoutExDiskLayout
-	if d := valueOf[types.ArrayOfVirtualMachineFileLayoutExDiskLayout](pv[pathLayoutDisks]); d != nil {
+	if d := propAs[types.ArrayOfVirtualMachineFileLayoutExDiskLayout](pv[pathLayoutDisks]); d != nil {
 		disks = d.VirtualMachineFileLayoutExDiskLayout
 	} else if d, ok := pv[pathLayoutDisks].([]types.VirtualMachineFileLayoutExDiskLayout); ok {
 		disks = d
 	}
 	var snaps []types.VirtualMachineFileLayoutExSnapshotLayout
-	if s := valueOf[types.ArrayOfVirtualMachineFileLayoutExSnapshotLayout](pv[pathLayoutSnapshot]); s != nil {
+	if s := propAs[types.ArrayOfVirtualMachineFileLayoutExSnapshotLayout](pv[pathLayoutSnapshot]); s != nil {
 		snaps = s.VirtualMachineFileLayoutExSnapshotLayout
 	} else if s, ok := pv[pathLayoutSnapshot].([]types.VirtualMachineFileLayoutExSnapshotLayout); ok {
 		snaps = s
@@ -235,7 +235,7 @@ func datastoreSpaceGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpo
 		return fail(req, err)
 	}
 	num := func(p string) int64 {
-		if v := valueOf[int64](pv[p]); v != nil {
+		if v := propAs[int64](pv[p]); v != nil {
 			return *v
 		}
 		return 0
@@ -248,7 +248,7 @@ func datastoreSpaceGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpo
 		}
 		return float64(int64(float64(n)/float64(capacity)*10000+0.5)) / 100
 	}
-	return vpoller.OK(msgProps, []any{vpoller.Object{
+	return vpoller.OK(msgPropsRetrieved, []any{vpoller.Object{
 		{Key: pathName, Value: toValue(pv[pathName])},
 		{Key: "capacity", Value: capacity},
 		{Key: "freeSpace", Value: free},

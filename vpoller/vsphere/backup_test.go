@@ -25,7 +25,7 @@ const (
 	backupSnapshotBytes = 400 + 2e9 + 300 + 1e9 + 30000 + 20000 + 4e9
 )
 
-func unit(keys ...int32) types.VirtualMachineFileLayoutExDiskUnit {
+func diskUnit(keys ...int32) types.VirtualMachineFileLayoutExDiskUnit {
 	return types.VirtualMachineFileLayoutExDiskUnit{FileKey: keys}
 }
 
@@ -46,12 +46,12 @@ func backupLayout() *types.VirtualMachineFileLayoutEx {
 			file(9, backupVM+"-Snapshot2.vmsn", "snapshotData", 20000),
 			file(10, backupVM+"-Snapshot2.vmem", "snapshotMemory", 4e9),
 		},
-		Disk: []types.VirtualMachineFileLayoutExDiskLayout{{Key: 2000, Chain: []types.VirtualMachineFileLayoutExDiskUnit{unit(2, 3), unit(4, 5), unit(6, 7)}}},
+		Disk: []types.VirtualMachineFileLayoutExDiskLayout{{Key: 2000, Chain: []types.VirtualMachineFileLayoutExDiskUnit{diskUnit(2, 3), diskUnit(4, 5), diskUnit(6, 7)}}},
 		Snapshot: []types.VirtualMachineFileLayoutExSnapshotLayout{
 			{Key: types.ManagedObjectReference{Type: "VirtualMachineSnapshot", Value: "snapshot-2"}, DataKey: 9, MemoryKey: 10,
-				Disk: []types.VirtualMachineFileLayoutExDiskLayout{{Key: 2000, Chain: []types.VirtualMachineFileLayoutExDiskUnit{unit(2, 3), unit(4, 5)}}}},
+				Disk: []types.VirtualMachineFileLayoutExDiskLayout{{Key: 2000, Chain: []types.VirtualMachineFileLayoutExDiskUnit{diskUnit(2, 3), diskUnit(4, 5)}}}},
 			{Key: types.ManagedObjectReference{Type: "VirtualMachineSnapshot", Value: "snapshot-1"}, DataKey: 8, MemoryKey: -1,
-				Disk: []types.VirtualMachineFileLayoutExDiskLayout{{Key: 2000, Chain: []types.VirtualMachineFileLayoutExDiskUnit{unit(2, 3)}}}},
+				Disk: []types.VirtualMachineFileLayoutExDiskLayout{{Key: 2000, Chain: []types.VirtualMachineFileLayoutExDiskUnit{diskUnit(2, 3)}}}},
 		},
 	}
 }
@@ -250,7 +250,7 @@ func TestSnapshotSize(t *testing.T) {
 		// A linked clone: the parent's disk (2, 3) is in the root
 		// snapshot's chain, not counted.
 		{"linked clone", []types.VirtualMachineFileLayoutExSnapshotLayout{{DataKey: 8, MemoryKey: -1,
-			Disk: []types.VirtualMachineFileLayoutExDiskLayout{{Key: 2000, Chain: []types.VirtualMachineFileLayoutExDiskUnit{unit(2, 3), unit(4, 5)}}}}},
+			Disk: []types.VirtualMachineFileLayoutExDiskLayout{{Key: 2000, Chain: []types.VirtualMachineFileLayoutExDiskUnit{diskUnit(2, 3), diskUnit(4, 5)}}}}},
 			l.Disk, 300 + 1e9 + 30000},
 	} {
 		if got := snapshotSize(l.File, tc.disks, tc.snaps); got != tc.want {

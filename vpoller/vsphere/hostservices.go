@@ -34,7 +34,7 @@ const (
 	// serviceNTP is the key of the NTP daemon among the host's services.
 	serviceNTP = "ntpd"
 
-	msgProps = "Successfully retrieved properties"
+	msgPropsRetrieved = "Successfully retrieved properties"
 )
 
 // hostValues reads paths (and name) of the host the request names.
@@ -48,7 +48,7 @@ func hostValues(ctx context.Context, a *Agent, req *vpoller.Request, paths ...st
 
 // servicesOf returns the host services of a config.service value.
 func servicesOf(v any) []types.HostService {
-	if s := valueOf[types.HostServiceInfo](v); s != nil {
+	if s := propAs[types.HostServiceInfo](v); s != nil {
 		return s.Service
 	}
 	return nil
@@ -81,7 +81,7 @@ func hostServiceGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpolle
 	if req.Key != "" && len(out) == 0 {
 		return vpoller.Fail(fmt.Sprintf("Cannot find service %s on host %s", req.Key, req.Name))
 	}
-	return vpoller.OK(msgProps, out)
+	return vpoller.OK(msgPropsRetrieved, out)
 }
 
 // hostNTPGet (host.ntp.get): the host's time configuration, [{"name",
@@ -97,7 +97,7 @@ func hostNTPGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Re
 	}
 	var servers []string
 	zone := ""
-	if dt := valueOf[types.HostDateTimeInfo](pv[pathDateTimeInfo]); dt != nil {
+	if dt := propAs[types.HostDateTimeInfo](pv[pathDateTimeInfo]); dt != nil {
 		if dt.NtpConfig != nil {
 			for _, s := range dt.NtpConfig.Server {
 				if s = strings.TrimSpace(s); s != "" {
@@ -113,7 +113,7 @@ func hostNTPGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Re
 			running, policy = s.Running, s.Policy
 		}
 	}
-	return vpoller.OK(msgProps, []any{vpoller.Object{
+	return vpoller.OK(msgPropsRetrieved, []any{vpoller.Object{
 		{Key: pathName, Value: toValue(pv[pathName])},
 		{Key: "ntpConfigured", Value: len(servers) > 0},
 		{Key: "ntpServers", Value: strings.Join(servers, ", ")},
@@ -138,7 +138,7 @@ func hostTimeGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.R
 	if err != nil {
 		return fail(req, err)
 	}
-	dts := valueOf[types.ManagedObjectReference](pv[pathDateTimeSystem])
+	dts := propAs[types.ManagedObjectReference](pv[pathDateTimeSystem])
 	if dts == nil {
 		return vpoller.Fail(fmt.Sprintf("Host %s has no date/time system", req.Name))
 	}
@@ -159,7 +159,7 @@ func hostTimeGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.R
 	worker := t0.Add(rtt / 2)
 	host := res.Returnval
 	const layout = "2006-01-02T15:04:05.000Z07:00"
-	return vpoller.OK(msgProps, []any{vpoller.Object{
+	return vpoller.OK(msgPropsRetrieved, []any{vpoller.Object{
 		{Key: pathName, Value: toValue(pv[pathName])},
 		{Key: "hostTime", Value: host.UTC().Format(layout)},
 		{Key: "workerTime", Value: worker.UTC().Format(layout)},

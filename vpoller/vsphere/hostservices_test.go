@@ -158,7 +158,7 @@ func testHostServices(t *testing.T, opts Options) {
 		ht, err1 := time.Parse(time.RFC3339Nano, hs)
 		wt, err2 := time.Parse(time.RFC3339Nano, ws)
 		if err1 != nil || err2 != nil || !strings.HasSuffix(hs, "Z") || len(hs) != len("2006-01-02T15:04:05.000Z") ||
-			abs(ht.Sub(wt).Seconds()-offset) > 0.0015 {
+			absSeconds(ht.Sub(wt).Seconds()-offset) > 0.0015 {
 			t.Errorf("host.time.get %s: hostTime %s workerTime %s offset %v (%v, %v)", tc.host, hs, ws, offset, err1, err2)
 		}
 	}
@@ -183,7 +183,7 @@ func testHostServices(t *testing.T, opts Options) {
 	}
 }
 
-func abs(x float64) float64 {
+func absSeconds(x float64) float64 {
 	if x < 0 {
 		return -x
 	}

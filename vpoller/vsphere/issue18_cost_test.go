@@ -39,10 +39,15 @@ func TestIssue18WarmReadsCostNothing(t *testing.T) {
 		}
 	}
 	watched := func() int { return s.Stats().Agents["sim"].Objects.Mirror.WatchedPaths["HostSystem"] }
+	// joined: the path joined and the mirror generation before it torn down.
+	joined := func(n int) bool {
+		m := s.Stats().Agents["sim"].Objects.Mirror
+		return m.WatchedPaths["HostSystem"] == n && m.Retired == m.Syncs-1
+	}
 	start := watched()
 	loaded := time.Now() // the definitions load during this round
 	round()
-	eventually(t, 5*time.Second, "scsiLun joined", func() bool { return watched() == start+1 })
+	eventually(t, 5*time.Second, "scsiLun joined", func() bool { return joined(start + 1) })
 
 	// The custom field definitions vm.backup.get names attributes by are
 	// cached for fieldDefsTTL: a run outlasting it (a loaded machine) may

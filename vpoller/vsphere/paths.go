@@ -37,9 +37,9 @@ const pathMultipath = "config.storageDevice.multipathInfo"
 // counts as unknown.
 var pathStates = []string{"active", "standby", "disabled", "dead", "unknown"}
 
-// valueOf returns a property value of type T whether the mirror holds it
+// propAs returns a property value of type T whether the mirror holds it
 // as a value or a direct read as a pointer; nil when it is neither.
-func valueOf[T any](v any) *T {
+func propAs[T any](v any) *T {
 	switch x := v.(type) {
 	case T:
 		return &x
@@ -90,7 +90,7 @@ func hostPathDiscover(ctx context.Context, a *Agent, req *vpoller.Request) *vpol
 		}
 	}
 	var luns []types.HostMultipathInfoLogicalUnit
-	if mp := valueOf[types.HostMultipathInfo](pv[pathMultipath]); mp != nil {
+	if mp := propAs[types.HostMultipathInfo](pv[pathMultipath]); mp != nil {
 		luns = slices.Clone(mp.Lun)
 	}
 	type row struct {
