@@ -397,7 +397,12 @@ inv["obj"] = {
                [vm, "vsphere.vm.tags", ", ".join(f"{t['category']}:{t['tag']}" for t in tags)]] +
               # NIC link speed (bps) of the first hypervisor, as host.pnic.discover gives it (Mb/s).
               [[inv["hv"][0], f"vsphere.hv.nic.speed[{n['instance']}]", str(int(n["linkSpeed"]) * 1000000)]
-               for n in ask("host.pnic.discover", inv["hv"][0])],
+               for n in ask("host.pnic.discover", inv["hv"][0])] +
+              # issue 18: active paths per LUN as host.path.discover gives
+              # them; SSH stopped and CBT off on the simulator's stock host and VM.
+              [[inv["hv"][0], f"vsphere.hv.lun.paths.active[{l['lun']}]", str(l["active"])]
+               for l in ask("host.path.discover", inv["hv"][0])] +
+              [[inv["hv"][0], "vsphere.hv.service.ssh", "0"], [vm, "vsphere.vm.cbt", "0"]],
     "absent": [[h, f"vsphere.hv.alarm.status[{key}]"] for h in inv["hv"]],
     # The perf item: its value must be one of the samples vPoller serves for
     # the last 2 hours (360 real-time samples), read when zbx.py checks,

@@ -107,6 +107,8 @@ func templateRequests(agent, vm string) []*vpoller.Request {
 		{Method: "vm.alarm.get", Hostname: agent, Name: vm},
 		{Method: "vm.tag.get", Hostname: agent, Name: vm},
 		{Method: "vm.attribute.get", Hostname: agent, Name: vm},
+		// issue-18: CBT, snapshot size, backup age.
+		{Method: "vm.backup.get", Hostname: agent, Name: vm, Key: templateBackupAttribute},
 	}
 	for _, c := range templateCounters {
 		out = append(out, &vpoller.Request{Method: "vm.perf.metric.get", Hostname: agent, Name: vm,
@@ -115,10 +117,16 @@ func templateRequests(agent, vm string) []*vpoller.Request {
 	return out
 }
 
+// templateBackupAttribute is the VM template's default
+// {$VSPHERE.VM.BACKUP.ATTRIBUTE}, the key of its vm.backup.get item.
+const templateBackupAttribute = "Last Backup"
+
 // templateKey is the Zabbix item key the template uses for a request.
 func templateKey(r *vpoller.Request) string {
 	obj := "{$VSPHERE.HOST},{$VSPHERE.VM.NAME}"
 	switch {
+	case r.Key == templateBackupAttribute:
+		return "vpoller.get[" + r.Method + "," + obj + ",,{$VSPHERE.VM.BACKUP.ATTRIBUTE}]"
 	case r.CounterName != "":
 		return "vpoller.poll[" + r.Method + "," + obj + ",value,,,," + r.CounterName + "]"
 	case len(r.Properties) > 0:
@@ -162,6 +170,9 @@ func TestBenchRequestsAreTheTemplates(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), "macro: '{$VPOLLER.PERF.INSTANCE.INTERVAL}'\n          value: "+fmt.Sprint(instanceEvery)+"m") {
 		t.Errorf("the template's {$VPOLLER.PERF.INSTANCE.INTERVAL} is not %dm as the bench's instanceEvery", instanceEvery)
+	}
+	if !strings.Contains(string(raw), "macro: '{$VSPHERE.VM.BACKUP.ATTRIBUTE}'\n          value: "+templateBackupAttribute+"\n") {
+		t.Errorf("the template's {$VSPHERE.VM.BACKUP.ATTRIBUTE} is not %q as the bench's", templateBackupAttribute)
 	}
 	var want []string
 	for _, r := range templateRequests("a", "b") {

@@ -235,7 +235,7 @@ func TestCallsPerThousandItems(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	settled := func() bool { // joined, and the generation before torn down
 		m := c.service.Stats().Agents[agentName].Objects.Mirror
-		return m.WatchedPaths["VirtualMachine"] == 3+24+2 && m.Retired == m.Syncs-1
+		return m.WatchedPaths["VirtualMachine"] == len(objects.DefaultWatch()["VirtualMachine"])+2 && m.Retired == m.Syncs-1
 	}
 	for !settled() {
 		if time.Now().After(deadline) {

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
@@ -149,6 +150,13 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"appliance.service.discover": {nil, "!Cannot retrieve appliance health: the vCenter appliance health API is not available"},
 		"vsan.cluster.discover":      {nil, "Successfully discovered objects"},
 		"vsan.cluster.get":           {[]string{"-n", "DC0_C0"}, "!vSAN is not enabled on cluster DC0_C0"},
+		// issue-18 storage/services/backup methods (values below).
+		"host.path.discover":  {[]string{"-n", host}, "Successfully discovered objects"},
+		"host.service.get":    {[]string{"-n", host, "-k", "TSM-SSH"}, "Successfully retrieved properties"},
+		"host.ntp.get":        {[]string{"-n", host}, "Successfully retrieved properties"},
+		"host.time.get":       {[]string{"-n", host}, "!Cannot query the time of host " + host + ": "},
+		"vm.backup.get":       {[]string{"-n", vm, "-k", "Last Backup"}, "Successfully retrieved backup information"},
+		"datastore.space.get": {[]string{"-n", ds}, "Successfully retrieved properties"},
 	}
 	for _, m := range vpoller.Methods() {
 		tc, ok := cases[m]
@@ -167,6 +175,31 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 				t.Fatalf("no result: %+v", r)
 			}
 		})
+	}
+
+	// issue-18 storage/services/backup methods: the values of the
+	// simulator's stock host, VM and datastore.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-m", "host.path.discover", "-n", host}, `[{"lun": "mpx.vmhba0:C0:T0:L0", "displayName": "Local VMware, Disk (mpx.vmhba0:C0:T0:L0)", "policy": "VMW_PSP_FIXED", "paths": 1, "active": 1, "standby": 0, "disabled": 0, "dead": 0, "unknown": 0, "states": "vmhba0:C0:T0:L0=active"}, ` +
+			`{"lun": "mpx.vmhba1:C0:T0:L0", "displayName": "Local NECVMWar CD-ROM (mpx.vmhba1:C0:T0:L0)", "policy": "VMW_PSP_FIXED", "paths": 1, "active": 1, "standby": 0, "disabled": 0, "dead": 0, "unknown": 0, "states": "vmhba1:C0:T0:L0=active"}]`},
+		{[]string{"-m", "host.service.get", "-n", host, "-k", "TSM-SSH"}, `[{"key": "TSM-SSH", "label": "SSH", "running": false, "policy": "off", "required": false}]`},
+		{[]string{"-m", "host.ntp.get", "-n", host}, `[{"name": "DC0_H0", "ntpConfigured": false, "ntpServers": "", "ntpRunning": false, "ntpPolicy": "off", "timeZone": ""}]`},
+		{[]string{"-m", "vm.backup.get", "-n", vm, "-k", "Last Backup"}, `[{"name": "DC0_H0_VM0", "changeTrackingEnabled": false, "snapshots": 0, "snapshotSize": 0, "backupAttribute": "Last Backup", "backupValue": "", "lastBackup": 0, "backupAge": -1}]`},
+	} {
+		r := cli(tc.args...)
+		b, err := vpoller.Marshal(r.Result, vpoller.Python)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("vpoller-client %s:\n got %s (%v)\nwant %s", strings.Join(tc.args, " "), b, err, tc.want)
+		}
+	}
+	r := cli("-m", "datastore.space.get", "-n", ds)
+	if o, _ := r.Result.([]any)[0].(vpoller.Object); o == nil || strings.Join(o.Keys(), ",") != "name,capacity,freeSpace,uncommitted,used,provisioned,usedPct,provisionedPct" {
+		t.Errorf("datastore.space.get: %+v", r.Result)
+	} else if c, _ := o.Get("capacity"); c == nil || c.(json.Number).String() == "0" || strings.HasPrefix(c.(json.Number).String(), "-") {
+		t.Errorf("datastore.space.get capacity %v", c)
 	}
 }
 

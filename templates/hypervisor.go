@@ -103,6 +103,7 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 	hvExtras(b, tpl, mkey)
 	hvHardware(b, tpl)
 	hvCertificate(b, tpl, obj) // certificate expiry and license (data18.go)
+	hvServicesAndPaths(b, tpl) // issue18.go
 	hvGraphs(b, hvInstances(b, tpl))
 
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")

@@ -338,6 +338,28 @@ var methods = []MethodInfo{
 		Result: "list `[{\"name\",\"health\",\"healthDescription\",\"totalCapacity\",\"freeCapacity\",\"usedCapacity\",\"resyncBytes\",\"resyncObjects\",\"resyncETA\"}]`", Message: "Successfully retrieved vSAN cluster",
 		Differences: "ours; no vSAN: `vSAN is not enabled on cluster <name>`"}},
 
+	// Ours: storage paths, host services and time, VM backup facts,
+	// datastore provisioning (docs/methods.md, "Storage paths, host
+	// services and time, backups, provisioning").
+	{Name: "host.path.discover", Action: ActionDiscover, Required: reqName, Doc: MethodDoc{Keys: "name (host)",
+		Result: "list `[{\"lun\",\"displayName\",\"policy\",\"paths\",\"active\",\"standby\",\"disabled\",\"dead\",\"unknown\",\"states\"}]`, one per LUN, sorted by lun", Message: msgDiscovered,
+		Differences: "ours; from the mirror (`config.storageDevice.multipathInfo`)"}},
+	{Name: "host.service.get", Action: ActionGet, Required: reqName, Doc: MethodDoc{Keys: "name (host); optional `key` (service key)",
+		Result: "list `[{\"key\",\"label\",\"running\",\"policy\",\"required\"}]`, the host's services; with `key` that one", Message: msgProps,
+		Differences: "ours; an unknown key: `Cannot find service <key> on host <name>`"}},
+	{Name: "host.ntp.get", Action: ActionGet, Required: reqName, Doc: MethodDoc{Keys: "name (host)",
+		Result: "list `[{\"name\",\"ntpConfigured\",\"ntpServers\",\"ntpRunning\",\"ntpPolicy\",\"timeZone\"}]`", Message: msgProps,
+		Differences: "ours; no `dateTimeInfo` (the simulator): not configured"}},
+	{Name: "host.time.get", Action: ActionGet, Required: reqName, Doc: MethodDoc{Keys: "name (host)",
+		Result: "list `[{\"name\",\"hostTime\",\"workerTime\",\"offset\",\"roundTrip\"}]`", Message: msgProps,
+		Differences: "ours; one `QueryDateTime` per request; no date/time system (the simulator): `Cannot query the time of host <name>: <fault>`"}},
+	{Name: "vm.backup.get", Action: ActionGet, Required: reqName, Doc: MethodDoc{Keys: "name (VM); optional `key` (custom attribute name)",
+		Result: "list `[{\"name\",\"changeTrackingEnabled\",\"snapshots\",\"snapshotSize\",\"backupAttribute\",\"backupValue\",\"lastBackup\",\"backupAge\"}]`", Message: "Successfully retrieved backup information",
+		Differences: "ours; see `vm.backup.get` below"}},
+	{Name: "datastore.space.get", Action: ActionGet, Required: reqName, Doc: MethodDoc{Keys: "name (datastore URL)",
+		Result: "list `[{\"name\",\"capacity\",\"freeSpace\",\"uncommitted\",\"used\",\"provisioned\",\"usedPct\",\"provisionedPct\"}]`", Message: msgProps,
+		Differences: "ours; percentages of capacity, 2 decimals, 0 at capacity 0"}},
+
 	// New methods: their rows here (or in their family above); the docs
 	// table follows this order.
 }

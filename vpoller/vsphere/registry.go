@@ -138,6 +138,14 @@ var handlers = map[string]Handler{
 	"appliance.service.discover": applianceServiceDiscover,
 	"vsan.cluster.discover":      vsanClusterDiscover,
 	"vsan.cluster.get":           vsanClusterGet,
+
+	// paths.go, hostservices.go, backup.go
+	"host.path.discover":  hostPathDiscover,
+	"host.service.get":    hostServiceGet,
+	"host.ntp.get":        hostNTPGet,
+	"host.time.get":       hostTimeGet,
+	"vm.backup.get":       vmBackupGet,
+	"datastore.space.get": datastoreSpaceGet,
 }
 
 // registered holds the handlers bound by Register.

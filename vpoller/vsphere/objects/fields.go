@@ -13,14 +13,14 @@ import (
 // CustomFieldsManager's "field" property, values in each entity's
 // "customValue" by key. The definitions change rarely and are read by
 // every attribute request, so each agent holds one snapshot of them,
-// reloaded when a request finds it older than fieldDefsTTL or meets a key
+// reloaded when a request finds it older than FieldDefsTTL or meets a key
 // or a name it lacks (a field defined since): a field defined a moment
 // ago resolves at once. The values are read through the mirror like any
 // property.
 
-// fieldDefsTTL is how long the field definitions serve before a request
+// FieldDefsTTL is how long the field definitions serve before a request
 // reloads them (a renamed field shows within a minute).
-const fieldDefsTTL = 60 * time.Second
+const FieldDefsTTL = 60 * time.Second
 
 // ErrNoCustomFields: ESXi hosts have no custom fields manager.
 var ErrNoCustomFields = errors.New("no custom fields manager on this vSphere agent (custom attributes are a vCenter feature)")
@@ -31,7 +31,7 @@ type FieldDefs struct {
 }
 
 func (s *Store) newFieldDefs() *Snapshot[*FieldDefs] {
-	return NewSnapshot(SnapshotOptions{What: "the custom field definitions", TTL: fieldDefsTTL,
+	return NewSnapshot(SnapshotOptions{What: "the custom field definitions", TTL: FieldDefsTTL,
 		Timeout: s.timeout, FailBackoff: DefaultFailBackoff, Logger: s.log}, s.loadFieldDefs)
 }
 
