@@ -398,7 +398,7 @@ inv["obj"] = {
               # NIC link speed (bps) of the first hypervisor, as host.pnic.discover gives it (Mb/s).
               [[inv["hv"][0], f"vsphere.hv.nic.speed[{n['instance']}]", str(int(n["linkSpeed"]) * 1000000)]
                for n in ask("host.pnic.discover", inv["hv"][0])] +
-              # issue 18: active paths per LUN as host.path.discover gives
+              # active paths per LUN as host.path.discover gives
               # them; SSH stopped and CBT off on the simulator's stock host and VM.
               [[inv["hv"][0], f"vsphere.hv.lun.paths.active[{l['lun']}]", str(l["active"])]
                for l in ask("host.path.discover", inv["hv"][0])] +

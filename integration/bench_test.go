@@ -107,7 +107,7 @@ func templateRequests(agent, vm string) []*vpoller.Request {
 		{Method: "vm.alarm.get", Hostname: agent, Name: vm},
 		{Method: "vm.tag.get", Hostname: agent, Name: vm},
 		{Method: "vm.attribute.get", Hostname: agent, Name: vm},
-		// issue-18: CBT, snapshot size, backup age.
+		// CBT, snapshot size, backup age.
 		{Method: "vm.backup.get", Hostname: agent, Name: vm, Key: templateBackupAttribute},
 	}
 	for _, c := range templateCounters {

@@ -139,7 +139,7 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"vm.attribute.get":   {[]string{"-n", vm}, "Successfully retrieved custom attributes"},
 		"host.attribute.get": {[]string{"-n", host, "-p", "Rack"}, "!Cannot find custom attribute Rack"},
 
-		// issue-18 license/cert/appliance/vsan methods: the plain
+		// license, certificate, appliance and vSAN methods: the plain
 		// simulator has its evaluation license and its hosts' and
 		// server's certificates, no appliance API and no vSAN: clear errors.
 		"license.discover":           {nil, "Successfully retrieved licenses"},
@@ -150,7 +150,7 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"appliance.service.discover": {nil, "!Cannot retrieve appliance health: the vCenter appliance health API is not available"},
 		"vsan.cluster.discover":      {nil, "Successfully discovered objects"},
 		"vsan.cluster.get":           {[]string{"-n", "DC0_C0"}, "!vSAN is not enabled on cluster DC0_C0"},
-		// issue-18 storage/services/backup methods (values below).
+		// storage path, service and backup methods (values below).
 		"host.path.discover":  {[]string{"-n", host}, "Successfully discovered objects"},
 		"host.service.get":    {[]string{"-n", host, "-k", "TSM-SSH"}, "Successfully retrieved properties"},
 		"host.ntp.get":        {[]string{"-n", host}, "Successfully retrieved properties"},
@@ -177,7 +177,7 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		})
 	}
 
-	// issue-18 storage/services/backup methods: the values of the
+	// storage path, service and backup methods: the values of the
 	// simulator's stock host, VM and datastore.
 	for _, tc := range []struct {
 		args []string

@@ -67,7 +67,7 @@ return Math.max(0, Number(o['summary.capacity'] || 0) - Number(o['summary.freeSp
 	alarms(b, alarmSpec{tpl: tpl, method: "datastore.alarm.get", short: "ds", what: "Datastore", obj: obj,
 		entity: "{$VSPHERE.DATASTORE.NAME}"})
 	tags(b, "datastore.tag.get", "ds", "datastore", obj)
-	dsProvisioning(b, tpl) // issue18.go
+	dsProvisioning(b, tpl) // operations.go
 
 	b.graph("Datastore: state", "vsphere.ds.status.num", "vsphere.ds.maintenance.num")
 	b.graph("Datastore: space", "vsphere.ds.capacity", "vsphere.ds.used", "vsphere.ds.free")

@@ -102,8 +102,8 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 	hvPerf(b, tpl)
 	hvExtras(b, tpl, mkey)
 	hvHardware(b, tpl)
-	hvCertificate(b, tpl, obj) // certificate expiry and license (data18.go)
-	hvServicesAndPaths(b, tpl) // issue18.go
+	hvCertificate(b, tpl, obj) // certificate expiry and license (vchealth.go)
+	hvServicesAndPaths(b, tpl) // operations.go
 	hvGraphs(b, hvInstances(b, tpl))
 
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")

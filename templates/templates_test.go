@@ -363,7 +363,7 @@ var fixedFields = map[string][]string{
 	"dvswitch.port.get":    {"key", "portgroup", "connectee", "connecteeType", "linkUp", "blocked"},
 	"host.pnic.discover":   {"instance", "mac", "driver", "linkSpeed"},
 
-	// issue-18 license/cert/appliance/vsan methods
+	// license, certificate, appliance and vSAN methods
 	"license.discover":        {"key", "name", "editionKey", "productName", "costUnit", "total", "used", "expirationDate"},
 	"host.license.get":        {"name", "key", "licenseName", "editionKey", "expirationDate"},
 	"host.certificate.get":    {"name", "subject", "issuer", "notBefore", "notAfter", "daysLeft", "sha256"},
@@ -961,7 +961,7 @@ func vcenterRules(t *testing.T) []doc {
 	}
 	var out []doc
 	for _, r := range list(templatesOf(d)[0]["discovery_rules"]) {
-		// issue-18 license/cert/appliance/vsan methods: the license and
+		// license, certificate, appliance and vSAN methods: the license and
 		// vSAN cluster discoveries make item prototypes on the vCenter
 		// host, not hosts (licenses have no datacenter, no moref).
 		if k, _ := lld.ParseItemKey(str(m(r)["key"])); param(k, 0) == "license.discover" || param(k, 0) == "vsan.cluster.discover" {

@@ -440,8 +440,8 @@ inherit this host's interface and get {$VSPHERE.HOST}, {$VPOLLER.INTERVAL}, {$VP
 		b.rule(r)
 	}
 
-	// Licenses, certificate, appliance health, vSAN clusters (data18.go).
-	vcData18(b, tpl)
+	// Licenses, certificate, appliance health, vSAN clusters (vchealth.go).
+	vcLicensesAndHealth(b, tpl)
 
 	// The vCenter's event stream as a log item, and the overview dashboard.
 	vcEvents(b, tpl)

@@ -111,7 +111,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 	vmReclaim(b, tpl, mkey)
 
 	vmExtras(b, tpl, mkey)
-	vmBackup(b, tpl) // issue18.go
+	vmBackup(b, tpl) // operations.go
 
 	// Guest filesystems: discovered with vm.disk.discover, values from the
 	// guest master item (one request for all disks).

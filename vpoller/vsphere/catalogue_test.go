@@ -94,7 +94,7 @@ func field(v any, path ...string) any {
 // values. It fails if a method of vpoller.Methods() is not exercised.
 func TestAllMethods(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{}, simGuest, simData18(t))
+	s := newSim(t, Options{}, simGuest, simLicensesAndHealth(t))
 	a := agent(t, s)
 	inv := SimulatorInventory("vpx")
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
@@ -326,7 +326,7 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "host.attribute.get", Name: "DC0_H0", Properties: []string{"Rack"}}, "Successfully retrieved custom attributes",
 			list(1, "Rack", equal(0, "Rack", "r12"))},
 
-		// issue-18 license/cert/appliance/vsan methods (data18_test.go has the full replies)
+		// license, certificate, appliance and vSAN methods (snapshotmethods_test.go has the full replies)
 		{vpoller.Request{Method: "license.discover"}, msgLicenses,
 			list(2, "key,name,editionKey,productName,costUnit,total,used,expirationDate", equal(1, "key", simLicenseMask), equal(1, "used", int64(6)),
 				equal(1, "expirationDate", simLicenseExpiry.Unix()))},
@@ -345,7 +345,7 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "vsan.cluster.get", Name: simVsanCluster}, msgVsan,
 			list(1, "name,health,healthDescription,totalCapacity,freeCapacity,usedCapacity,resyncBytes,resyncObjects,resyncETA",
 				equal(0, "health", "yellow"), equal(0, "freeCapacity", simVsanFree), equal(0, "resyncBytes", simResyncBytes))},
-		// issue-18 storage/services/backup methods (paths_test.go,
+		// storage path, service and backup methods (paths_test.go,
 		// hostservices_test.go and backup_test.go give the simulator
 		// more states).
 		{vpoller.Request{Method: "host.path.discover", Name: "DC0_H0"}, okDisc,

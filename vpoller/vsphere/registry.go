@@ -128,7 +128,7 @@ var handlers = map[string]Handler{
 	"vm.attribute.get":   attributeGet(objects.VM),
 	"host.attribute.get": attributeGet(objects.Host),
 
-	// issue-18 license/cert/appliance/vsan methods
+	// license, certificate, appliance and vSAN methods
 	// (licenses.go, certificates.go, appliance.go, vsan_cluster.go)
 	"license.discover":           licenseDiscover,
 	"host.license.get":           hostLicenseGet,

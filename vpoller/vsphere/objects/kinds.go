@@ -86,14 +86,14 @@ var defaultPaths = map[string][]string{
 		"summary.quickStats.hostMemoryUsage", "summary.quickStats.uptimeSeconds", "summary.quickStats.balloonedMemory",
 		"summary.quickStats.swappedMemory", "summary.quickStats.compressedMemory", "summary.storage.committed",
 		"summary.storage.uncommitted", "guest.ipAddress", "guest.hostName", "guest.disk", "guest.net", "snapshot", "customValue",
-		// issue-18: vm.backup.get (CBT, snapshot files).
+		// vm.backup.get (CBT, snapshot files).
 		"config.changeTrackingEnabled", "layoutEx.file", "layoutEx.disk", "layoutEx.snapshot"},
 	"HostSystem": {"runtime.powerState", "runtime.connectionState", "runtime.inMaintenanceMode", "overallStatus",
 		"summary.rebootRequired", "summary.quickStats.overallCpuUsage", "summary.quickStats.overallMemoryUsage",
 		"summary.quickStats.uptime", "summary.hardware.cpuMhz", "summary.hardware.numCpuCores",
 		"summary.hardware.numCpuThreads", "summary.hardware.memorySize", "summary.hardware.cpuModel",
 		"summary.hardware.vendor", "summary.hardware.model", "summary.config.product.fullName", "customValue",
-		// issue-18: host.path.discover, host.service.get, host.ntp.get, host.time.get.
+		// host.path.discover, host.service.get, host.ntp.get, host.time.get.
 		"config.storageDevice.multipathInfo", "config.service", "config.dateTimeInfo", "configManager.dateTimeSystem"},
 	"Datastore": {"summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
 		"summary.maintenanceMode", "summary.type", "overallStatus"},

@@ -38,7 +38,7 @@ import (
 //   - the vSAN health service (/vsanHealth, urn:vsan): the three calls the
 //     methods make, answered with govmomi's vsan types.
 
-// The license data set on the simulator by simData18.
+// The license data set on the simulator by simLicensesAndHealth.
 const (
 	simLicenseKey   = "AB12C-3DE45-F6789-GH0JK-4F2A1"
 	simLicenseMask  = "*****-*****-*****-*****-4F2A1"
@@ -56,7 +56,7 @@ const (
 // simLicenseExpiry is the simulated license's expirationDate.
 var simLicenseExpiry = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// simCertNotAfter is the expiry of the certificate simData18 gives
+// simCertNotAfter is the expiry of the certificate simLicensesAndHealth gives
 // simCertHost: 10 days and an hour from the test's start.
 var simCertNotAfter = time.Now().Add(10*24*time.Hour + time.Hour).Truncate(time.Second)
 
@@ -76,8 +76,8 @@ func testCert(t testing.TB, cn string, notAfter time.Time) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-// simData18 returns the setup giving the simulator the data above.
-func simData18(t testing.TB) func(*simulator.Model) {
+// simLicensesAndHealth returns the setup giving the simulator the data above.
+func simLicensesAndHealth(t testing.TB) func(*simulator.Model) {
 	cert := testCert(t, simCertHost+".test", simCertNotAfter)
 	return func(m *simulator.Model) {
 		r := m.Map()

@@ -8,13 +8,13 @@ import (
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
-// TestIssue18WarmReadsCostNothing: once the mirror holds their paths
+// TestPathsServicesBackupWarmReadsCostNothing: once the mirror holds their paths
 // (watched from the start, the host's scsiLun list joining on first read),
 // host.path.discover, host.service.get, host.ntp.get, vm.backup.get (its
 // custom attribute included) and datastore.space.get cost vCenter no call,
 // for every host, VM and datastore; host.time.get costs exactly one
 // QueryDateTime per request.
-func TestIssue18WarmReadsCostNothing(t *testing.T) {
+func TestPathsServicesBackupWarmReadsCostNothing(t *testing.T) {
 	t.Parallel()
 	s := newSim(t, Options{}, simServices)
 	agent(t, s)

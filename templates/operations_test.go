@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The fixed result shapes of the issue-18 methods (vpoller/vsphere's
+// The fixed result shapes of the storage path, service and backup methods (vpoller/vsphere's
 // tests assert them on the simulator), for the dependent items' check.
 func init() {
 	fixedFields["host.service.get"] = []string{"key", "label", "running", "policy", "required"}
@@ -15,9 +15,9 @@ func init() {
 	fixedFields["datastore.space.get"] = []string{"name", "capacity", "freeSpace", "uncommitted", "used", "provisioned", "usedPct", "provisionedPct"}
 }
 
-// TestIssue18Items: the issue-18 items, discovery and triggers are in the
+// TestPathsServicesBackupItems: the storage path, service and backup items, discovery and triggers are in the
 // generated templates, and only the host clock is optional.
-func TestIssue18Items(t *testing.T) {
+func TestPathsServicesBackupItems(t *testing.T) {
 	type want struct{ tpl, key, trigger string }
 	hv, vm, ds := Hypervisor(), VirtualMachine(), Datastore()
 	triggers := map[string]map[string]string{} // template -> item key -> trigger expressions

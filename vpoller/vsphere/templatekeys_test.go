@@ -11,15 +11,15 @@ import (
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
-// TestData18TemplateKeysResolve sends every vpoller.get/vpoller.discover
+// TestVCenterHealthTemplateKeysResolve sends every vpoller.get/vpoller.discover
 // key of the vCenter and Hypervisor templates that uses a license,
 // certificate, appliance or vSAN method to the simulator given the data
 // server-side (macros replaced as discovery and the host would), and
 // checks that each dependent item's field is in the reply: what e2e
 // shows as values on a real vCenter, short of Zabbix itself.
-func TestData18TemplateKeysResolve(t *testing.T) {
+func TestVCenterHealthTemplateKeysResolve(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{}, simData18(t))
+	s := newSim(t, Options{}, simLicensesAndHealth(t))
 	a := agent(t, s)
 	ours := map[string]bool{"license.discover": true, "host.license.get": true, "host.certificate.get": true,
 		"vcenter.certificate.get": true, "appliance.health.get": true, "vsan.cluster.discover": true, "vsan.cluster.get": true}

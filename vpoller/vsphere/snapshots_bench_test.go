@@ -24,7 +24,7 @@ import (
 func BenchmarkDataSnapshots(b *testing.B) {
 	for _, extra := range []int{0, 32} {
 		b.Run(fmt.Sprintf("hosts=%d", 4+extra), func(b *testing.B) {
-			s := newSim(b, Options{Sweep: SweepOptions{Off: true}}, simData18(b), simHosts(b, extra))
+			s := newSim(b, Options{Sweep: SweepOptions{Off: true}}, simLicensesAndHealth(b), simHosts(b, extra))
 			a := agent(b, s)
 			eventually(b, 30*time.Second, "hosts in the mirror", func() bool {
 				return len(names(b, exec(b, s, vpoller.Request{Method: "host.discover"}))) == 4+extra

@@ -17,8 +17,8 @@ import (
 	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
 )
 
-// The license, certificate, appliance and vSAN methods (issue 18) on the
-// simulator given data server-side (data18_sim_test.go). TestAllMethods
+// The license, certificate, appliance and vSAN methods on the
+// simulator given data server-side (simdata_test.go). TestAllMethods
 // checks their reply shapes; these check values, errors and cost.
 
 func TestMaskKey(t *testing.T) {
@@ -37,7 +37,7 @@ func TestMaskKey(t *testing.T) {
 
 func TestLicenseMethods(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{}, simData18(t))
+	s := newSim(t, Options{}, simLicensesAndHealth(t))
 	a := agent(t, s)
 	r := exec(t, s, vpoller.Request{Method: "license.discover"})
 	got := encoded(t, r)
@@ -69,7 +69,7 @@ func TestLicenseMethods(t *testing.T) {
 
 func TestCertificateMethods(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{}, simData18(t))
+	s := newSim(t, Options{}, simLicensesAndHealth(t))
 	a := agent(t, s)
 	r := exec(t, s, vpoller.Request{Method: "host.certificate.get", Name: simCertHost})
 	if r.Success != 0 {
@@ -106,7 +106,7 @@ func TestCertificateMethods(t *testing.T) {
 
 func TestApplianceMethods(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{}, simData18(t))
+	s := newSim(t, Options{}, simLicensesAndHealth(t))
 	agent(t, s)
 	r := exec(t, s, vpoller.Request{Method: "appliance.health.get"})
 	want := `[{"system": "orange", "load": "green", "mem": "yellow", "storage": "green", "database": "green", "swap": "red", ` +
@@ -129,7 +129,7 @@ func TestApplianceMethods(t *testing.T) {
 
 func TestVsanClusterMethods(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{}, simData18(t))
+	s := newSim(t, Options{}, simLicensesAndHealth(t))
 	a := agent(t, s)
 	r := exec(t, s, vpoller.Request{Method: "vsan.cluster.discover"})
 	id := lookup(t, a, objects.Cluster, simVsanCluster).Value
@@ -144,10 +144,10 @@ func TestVsanClusterMethods(t *testing.T) {
 	}
 }
 
-// TestData18Absent: the clear errors where the data does not exist: no
+// TestSnapshotMethodsAbsent: the clear errors where the data does not exist: no
 // appliance API and no vSAN on a plain simulated vCenter; neither, and no
 // license assignments, on a standalone ESXi host.
-func TestData18Absent(t *testing.T) {
+func TestSnapshotMethodsAbsent(t *testing.T) {
 	t.Parallel()
 	s := newSim(t, Options{})
 	agent(t, s)
@@ -189,16 +189,16 @@ func TestData18Absent(t *testing.T) {
 	}
 }
 
-// TestData18FixedCalls: the snapshot-backed methods cost a fixed number of
+// TestSnapshotMethodsFixedCalls: the snapshot-backed methods cost a fixed number of
 // vCenter calls per TTL per agent, whatever the number of objects and
 // requests: every host's license, every license, the appliance health and
 // services, the vSAN cluster, asked 20 times each concurrently, cost 2
 // SOAP calls for the licenses, 3 per vSAN cluster, 8 REST calls for the
 // appliance (6 health parts, services, backup jobs); once the TTL has
 // passed, the same again; host certificates, from the mirror, none.
-func TestData18FixedCalls(t *testing.T) {
+func TestSnapshotMethodsFixedCalls(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{Sweep: SweepOptions{Off: true}}, simData18(t))
+	s := newSim(t, Options{Sweep: SweepOptions{Off: true}}, simLicensesAndHealth(t))
 	a := agent(t, s)
 	var mu sync.Mutex
 	now := time.Now()

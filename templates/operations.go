@@ -1,6 +1,6 @@
 package templates
 
-// issue-18 storage/services/backup items: storage paths, services and
+// storage path, service and backup items: storage paths, services and
 // time of hypervisors; CBT, snapshot size and backup age of VMs;
 // provisioning of datastores. Each object template calls its function
 // below once. All but the host clock come from the worker's property
@@ -13,7 +13,7 @@ const OptionalHostTime = "hosttime"
 
 func init() { optionalReasons[OptionalHostTime] = true }
 
-// Keys of the issue-18 items that triggers and tests name.
+// Keys of the storage path, service and backup items that triggers and tests name.
 const (
 	hvSSH        = "vsphere.hv.service.ssh"
 	hvShell      = "vsphere.hv.service.shell"

@@ -1,8 +1,8 @@
 package templates
 
-// Licenses, certificate expiry, vCenter appliance health and vSAN clusters
-// (issue 18): items, discoveries and triggers of the vCenter template
-// (vcData18) and the Hypervisor template (hvCertificate).
+// Licenses, certificate expiry, vCenter appliance health and vSAN
+// clusters: items, discoveries and triggers of the vCenter template
+// (vcLicensesAndHealth) and the Hypervisor template (hvCertificate).
 
 // More reasons for TagOptional.
 const (
@@ -77,9 +77,9 @@ func hvCertificate(b *builder, tpl, obj string) {
 		withTags("component", "license"))
 }
 
-// vcData18 adds licenses, the endpoint's certificate, the appliance
+// vcLicensesAndHealth adds licenses, the endpoint's certificate, the appliance
 // health and the vSAN cluster discovery to the vCenter template.
-func vcData18(b *builder, tpl string) {
+func vcLicensesAndHealth(b *builder, tpl string) {
 	b.macro("{$VPOLLER.VSAN.PUSED.MAX}", "80", "Used vSAN capacity (%) above which a problem is raised.")
 	b.macro("{$VPOLLER.VSAN.RESYNC.PERIOD}", "1h", "How long vSAN objects may resync before a warning is raised.")
 	vcLicenses(b, tpl)

@@ -6,10 +6,10 @@ import (
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
-// The issue-18 license/cert/appliance/vsan methods through the Zabbix
+// The license, certificate, appliance and vSAN methods through the Zabbix
 // conversions the plugin applies (vpoller.discover, vpoller.poll), on
-// replies of the shapes the worker gives (vsphere's data18 tests).
-func TestData18Conversions(t *testing.T) {
+// replies of the shapes the worker gives (vsphere's snapshotmethods tests).
+func TestLicenseCertApplianceVsanConversions(t *testing.T) {
 	lic := vpoller.OK("Successfully retrieved licenses", []any{vpoller.Object{
 		{Key: "key", Value: "*****-*****-*****-*****-4F2A1"}, {Key: "name", Value: "vSphere 8 Enterprise Plus"},
 		{Key: "total", Value: int64(4)}, {Key: "used", Value: int64(6)},

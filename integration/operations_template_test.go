@@ -15,11 +15,11 @@ import (
 	"github.com/vpoller/zabbix-vpoller/templates"
 )
 
-// issue18Methods are the methods of the issue-18 template items.
-var issue18Methods = []string{"host.path.discover", "host.service.get", "host.ntp.get", "host.time.get", "vm.backup.get", "datastore.space.get"}
+// operationsMethods are the methods of the storage path, service and backup template items.
+var operationsMethods = []string{"host.path.discover", "host.service.get", "host.ntp.get", "host.time.get", "vm.backup.get", "datastore.space.get"}
 
-func usesIssue18(key string) bool {
-	for _, m := range issue18Methods {
+func usesOperationsMethod(key string) bool {
+	for _, m := range operationsMethods {
 		if strings.Contains(key, "["+m+",") {
 			return true
 		}
@@ -27,7 +27,7 @@ func usesIssue18(key string) bool {
 	return false
 }
 
-// Zabbix JSONPath in the two shapes the issue-18 items use:
+// Zabbix JSONPath in the two shapes those items use:
 // $[0]['prop'] and $[?(@.field=='value')].field2.first().
 var (
 	jpFirst  = regexp.MustCompile(`^\$\[0\]\['([^']+)'\]$`)
@@ -67,14 +67,14 @@ func jsonPath(raw, path string) (string, error) {
 	return string(b), nil
 }
 
-// TestIssue18TemplateItemsOnTheSimulator runs every template item of the
-// issue-18 methods (hypervisor, VM, datastore) through the plugin and the
+// TestPathsServicesBackupItemsOnTheSimulator runs every template item of the
+// storage path, service and backup methods (hypervisor, VM, datastore) through the plugin and the
 // chain against the simulator, as Zabbix would: user macros replaced by
 // the template's defaults and one discovered object, discovery rules
 // expanded with their first row, dependent items' JSONPath applied to
 // their master's value. Each must give a value (the e2e test's condition)
 // unless it is tagged optional; some values are asserted.
-func TestIssue18TemplateItemsOnTheSimulator(t *testing.T) {
+func TestPathsServicesBackupItemsOnTheSimulator(t *testing.T) {
 	c := startChain(t)
 	p := plugin.New()
 	if err := p.Configure(agent2.GlobalOptions{Timeout: 15}, &agent2.Options{Plugin: "VPoller",
@@ -129,7 +129,7 @@ func TestIssue18TemplateItemsOnTheSimulator(t *testing.T) {
 				case it.Type == "DEPENDENT":
 					master, ok := values[lld.Replace(it.MasterItem.Key)]
 					if !ok {
-						continue // not an issue-18 master
+						continue // not a master of theirs
 					}
 					v, err = master, nil
 					for _, s := range it.Preprocessing {
@@ -141,7 +141,7 @@ func TestIssue18TemplateItemsOnTheSimulator(t *testing.T) {
 							v, err = s.ErrorHandlerParams, nil
 						}
 					}
-				case usesIssue18(it.Key):
+				case usesOperationsMethod(it.Key):
 					v, err = export(macros.Replace(key))
 					values[key] = v
 				default:
@@ -161,7 +161,7 @@ func TestIssue18TemplateItemsOnTheSimulator(t *testing.T) {
 		}
 		run(tpl.Items, strings.NewReplacer())
 		for _, r := range tpl.DiscoveryRules {
-			if !usesIssue18(r.Key) {
+			if !usesOperationsMethod(r.Key) {
 				continue
 			}
 			out, err := export(macros.Replace(r.Key))
