@@ -218,7 +218,10 @@ func TestSnapshotMethodsFixedCalls(t *testing.T) {
 		}
 		exec(t, s, vpoller.Request{Method: "vsan.cluster.discover"})
 		exec(t, s, vpoller.Request{Method: "cluster.get", Name: vsanID, Properties: []string{pathConfigurationEx}})
-		return len(soapCalls(before, a.sess.Stats())) == 0
+		// A path joining starts a new mirror generation; the old one's
+		// teardown (DestroyView) must not land in the first round.
+		m := a.Store().Stats().Mirror
+		return len(soapCalls(before, a.sess.Stats())) == 0 && m.Retired == m.Syncs-1
 	})
 
 	round := func() (soap map[string]uint64, rest uint64) {
