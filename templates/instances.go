@@ -128,7 +128,7 @@ func vmInstances(b *builder, tpl string) (disk, nic []string) {
 	r, keys = b.instances(tpl, method, obj, instanceSet{name: "Virtual NIC discovery", method: "vm.vnic.discover",
 		desc: "The VM's virtual NICs, by the perf instance vSphere gives them (the device key, 4000).",
 		inst: "{#VSPHERE.VM.VNIC.INSTANCE}", label: nlabel, who: who,
-		tags:  []string{"component", "network", "interface", "{#VSPHERE.VM.VNIC.LABEL}"},
+		tags: []string{"component", "network", "interface", "{#VSPHERE.VM.VNIC.LABEL}"},
 		perfs: slices.Concat(nicTraffic, packets, nicDrops, []instPerf{
 			// Zabbix Guest parity (vm.go, vmParity): net.usage per vNIC.
 			{counter: "net.usage.kiloBytesPerSecond.average", name: "usage", units: "Bps", mult: "1024", desc: "Bytes received plus sent per second."},
