@@ -225,7 +225,7 @@ func TestCallsPerThousandItems(t *testing.T) {
 	names := []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"}
 	// Two of these are not in the default watched set.
 	props := []string{"runtime.powerState", "summary.quickStats.overallCpuUsage", "config.hardware.numCPU",
-		"summary.quickStats.guestMemoryUsage", "runtime.bootTime"}
+		"summary.quickStats.guestMemoryUsage", "config.hardware.memoryMB"}
 	for _, n := range names {
 		if r, err := cl.Call(ctx, &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: n, Properties: props}); err != nil || r.Failed() {
 			t.Fatalf("warm-up: %v %+v", err, r)
@@ -234,7 +234,7 @@ func TestCallsPerThousandItems(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	settled := func() bool { // joined, and the generation before torn down
 		m := c.service.Stats().Agents[agentName].Objects.Mirror
-		return m.WatchedPaths["VirtualMachine"] == 3+24+2 && m.Retired == m.Syncs-1
+		return m.WatchedPaths["VirtualMachine"] == 3+31+2 && m.Retired == m.Syncs-1
 	}
 	for !settled() {
 		if time.Now().After(deadline) {
