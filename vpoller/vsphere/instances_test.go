@@ -315,8 +315,8 @@ func TestInstanceDiscoveryFromTheMirror(t *testing.T) {
 	s := newSim(t, Options{}, simInstances)
 	a := agent(t, s)
 	watched := func(typ string) int { return s.Stats().Agents["sim"].Objects.Mirror.WatchedPaths[typ] }
-	if got := watched("VirtualMachine"); got != 3+24 {
-		t.Fatalf("%d VM paths watched at start, want 27", got)
+	if got := watched("VirtualMachine"); got != 3+31 {
+		t.Fatalf("%d VM paths watched at start, want 34", got)
 	}
 	for _, tc := range []struct {
 		req  vpoller.Request

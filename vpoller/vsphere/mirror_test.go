@@ -246,7 +246,7 @@ func TestMirrorNeverServesStaleData(t *testing.T) {
 // every time).
 func TestMirrorJoinsRequestedPaths(t *testing.T) {
 	t.Parallel()
-	vmDefaults := 3 + 24 // index paths + default paths of VirtualMachine
+	vmDefaults := 3 + 31 // index paths + default paths of VirtualMachine
 	s := newSim(t, Options{Mirror: MirrorOptions{MaxPaths: vmDefaults + 1}})
 	a := agent(t, s)
 	get := func(p string) string {

@@ -43,7 +43,7 @@ func TestAgentStatusFigures(t *testing.T) {
 		}
 	}
 	wp, _ := o.Get("watched_paths")
-	if n, _ := wp.(vpoller.Object).Get("VirtualMachine"); n != int64(27) { // 3 index paths + 24 default paths
+	if n, _ := wp.(vpoller.Object).Get("VirtualMachine"); n != int64(34) { // 3 index paths + 31 default paths
 		t.Errorf("watched VM paths %v", n)
 	}
 	calls, _ := o.Get("soap_calls_by_method")
