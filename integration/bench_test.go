@@ -53,7 +53,7 @@ var (
 		"summary.quickStats.balloonedMemory", "summary.quickStats.swappedMemory", "summary.quickStats.compressedMemory",
 		"summary.storage.committed", "summary.storage.uncommitted", "guest.ipAddress", "guest.hostName",
 		"guest.toolsVersion", "guest.toolsVersionStatus2", "summary.quickStats.privateMemory",
-		"summary.quickStats.sharedMemory", "summary.storage.unshared", "runtime.bootTime", "cluster"}
+		"summary.quickStats.sharedMemory", "summary.storage.unshared", "runtime.bootTime", "cluster", "hostMaintenance"}
 	templateGuest    = []string{"name", "guest.disk", "guest.net"}
 	templateCounters = []string{"cpu.usage.percent.average", "net.usage.kiloBytesPerSecond.average",
 		"cpu.ready.millisecond.summation", "cpu.costop.millisecond.summation",

@@ -37,7 +37,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 		"guest.ipAddress", "guest.hostName",
 		// Zabbix Guest parity (vmParity):
 		"guest.toolsVersion", "guest.toolsVersionStatus2", "summary.quickStats.privateMemory",
-		"summary.quickStats.sharedMemory", "summary.storage.unshared", "runtime.bootTime", "cluster"))
+		"summary.quickStats.sharedMemory", "summary.storage.unshared", "runtime.bootTime", "cluster", "hostMaintenance"))
 	b.item(master("VM: raw properties", mkey,
 		"All VM properties in one vCenter request; the other items depend on it."))
 	gkey := getKey("vm.get", obj, props("name", "guest.disk", "guest.net"))
@@ -307,6 +307,7 @@ const (
 	vmSnapNewest    = "vsphere.vm.snapshot.latest.date"
 	vmCPUSwapwait   = "vsphere.vm.cpu.swapwait"
 	vmStorageUnshrd = "vsphere.vm.storage.unshared"
+	vmHVMaint       = "vsphere.vm.hv.maintenance"
 )
 
 // vmScope tags a trigger with its scope (availability, performance,
@@ -349,6 +350,16 @@ func vmParity(b *builder, tpl, mkey, skey string) {
 	b.item(dep(mkey, "vsphere.vm.cluster.name", "Cluster name", vtChar, "", propOr("cluster", ""), discardUnchanged("1d")).
 		withDescription("Name of the cluster of the ESXi host running the VM (the worker's pseudo-property cluster); empty on a standalone host. Changes with a vMotion to another cluster.").
 		withTags("component", "inventory"))
+
+	// The hypervisor's maintenance mode as the VM sees it (Zabbix 8.0):
+	// the worker's pseudo-property hostMaintenance, from its mirror.
+	b.item(dep(mkey, vmHVMaint, "Hypervisor in maintenance mode", vtUnsigned, "", javascript(vmHostMaintJS)).
+		withValueMap(vmBoolean).
+		withDescription("Whether the ESXi host running the VM is in maintenance mode (the worker's pseudo-property hostMaintenance: runtime.inMaintenanceMode of runtime.host); 0 when unknown.").
+		withTags("component", "status").
+		withTriggers(vmScope(trigger("VM {HOST.NAME}: hypervisor is in maintenance mode", "INFO",
+			last(tpl, vmHVMaint)+"=1",
+			"The ESXi host running the VM is in maintenance mode: the VM is about to move or stop, and problems on it may be expected."), "notice")))
 
 	// VMware Tools: the version number the guest reports and how it
 	// compares with the host's bundled Tools.
@@ -485,4 +496,10 @@ const vmSnapshotNewestJS = vmTimeFromJS + `
 var s = JSON.parse(value), newest = 0;
 for (var i = 0; i < s.length; i++) { newest = Math.max(newest, unix(s[i].createTime)); }
 return newest;
+`
+
+// vmHostMaintJS turns the pseudo-property hostMaintenance ("true",
+// "false", "" without a host) into 1 or 0.
+const vmHostMaintJS = `
+return JSON.parse(value)[0]['hostMaintenance'] === 'true' ? 1 : 0;
 `

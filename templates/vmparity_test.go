@@ -9,7 +9,8 @@ import (
 )
 
 // The Guest-parity scripts in Zabbix's engine: boot time and the newest
-// snapshot's date as unix seconds, 0 when vSphere gives none.
+// snapshot's date as unix seconds, 0 when vSphere gives none; the host's
+// maintenance mode as 1/0.
 func TestVMParityTimesInZabbixEngine(t *testing.T) {
 	ts := time.Date(2026, 11, 30, 17, 4, 22, 0, time.UTC)
 	boot := func(v string) string { return `[{"name":"vm","runtime.bootTime":` + v + `}]` }
@@ -20,6 +21,9 @@ func TestVMParityTimesInZabbixEngine(t *testing.T) {
 		{vmBootTimeJS, `[{"name":"vm"}]`, "0"},
 		{vmSnapshotNewestJS, `[{"createTime":"2026-11-29 10:00:00.000001+00:00","id":1},{"createTime":"2026-11-30 17:04:22+00:00","id":2},{"createTime":"2026-11-01 00:00:00+00:00","id":3}]`, fmt.Sprint(ts.Unix())},
 		{vmSnapshotNewestJS, `[]`, "0"},
+		{vmHostMaintJS, `[{"name":"vm","hostMaintenance":"true"}]`, "1"},
+		{vmHostMaintJS, `[{"name":"vm","hostMaintenance":"false"}]`, "0"},
+		{vmHostMaintJS, `[{"name":"vm","hostMaintenance":""}]`, "0"},
 	} {
 		if got := zabbixJS(t, tc.script, tc.in); got != tc.want {
 			t.Errorf("%.40q on %s = %q, want %q", tc.script, tc.in, got, tc.want)
@@ -57,6 +61,7 @@ func TestVMParityTriggers(t *testing.T) {
 		{"VM {HOST.NAME}: guest OS has been restarted", "notice", true, []string{"sys.osUptime.second.latest])<10m"}},
 		{"VM {HOST.NAME}: VMware Tools out of date", "notice", false, []string{vmToolsStatus + ")=1 or", vmToolsStatus + ")=4 or", vmToolsStatus + ")=6"}},
 		{vmNotRunning, "availability", false, []string{`="poweredOff" or`, `="suspended"`}},
+		{"VM {HOST.NAME}: hypervisor is in maintenance mode", "notice", false, []string{vmHVMaint + ")=1"}},
 	} {
 		tr := vmTrigger(t, tc.name)
 		if !slices.Contains(tr.Tags, Tag{Tag: "scope", Value: tc.scope}) {
