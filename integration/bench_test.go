@@ -37,8 +37,10 @@ import (
 
 // The shipped VM template's requests per VM per interval (templates/vm.go,
 // vpoller_vm.yaml): two vpoller.get master items, the snapshot master, the
-// alarms, tags and custom attributes masters, and four real-time perf
-// items (CPU usage, network, CPU ready, co-stop).
+// alarms, tags and custom attributes masters, the hypervisor name
+// (vm.host.get), and eleven real-time perf items (CPU usage, network, CPU
+// ready, co-stop; CPU latency, readiness, swap wait, memory usage,
+// consumed, swapped, guest OS uptime).
 // TestBenchRequestsAreTheTemplates checks them against the shipped
 // template. Its discovery rules run hourly and are not part of an
 // interval.
@@ -48,10 +50,16 @@ var (
 		"summary.config.memorySizeMB", "summary.config.guestFullName", "summary.quickStats.overallCpuUsage",
 		"summary.quickStats.guestMemoryUsage", "summary.quickStats.hostMemoryUsage", "summary.quickStats.uptimeSeconds",
 		"summary.quickStats.balloonedMemory", "summary.quickStats.swappedMemory", "summary.quickStats.compressedMemory",
-		"summary.storage.committed", "summary.storage.uncommitted", "guest.ipAddress", "guest.hostName"}
+		"summary.storage.committed", "summary.storage.uncommitted", "guest.ipAddress", "guest.hostName",
+		"guest.toolsVersion", "guest.toolsVersionStatus2", "summary.quickStats.privateMemory",
+		"summary.quickStats.sharedMemory", "summary.storage.unshared", "runtime.bootTime", "cluster", "hostMaintenance"}
 	templateGuest    = []string{"name", "guest.disk", "guest.net"}
 	templateCounters = []string{"cpu.usage.percent.average", "net.usage.kiloBytesPerSecond.average",
-		"cpu.ready.millisecond.summation", "cpu.costop.millisecond.summation"}
+		"cpu.ready.millisecond.summation", "cpu.costop.millisecond.summation",
+		// Zabbix Guest parity (templates/vm.go, vmParityPerf).
+		"cpu.latency.percent.average", "cpu.readiness.percent.average", "cpu.swapwait.millisecond.summation",
+		"mem.usage.percent.average", "mem.consumed.kiloBytes.average", "mem.swapped.kiloBytes.average",
+		"sys.osUptime.second.latest"}
 )
 
 // The VM template's per-instance perf items: per virtual disk and per
@@ -60,10 +68,12 @@ var (
 // intervals).
 var (
 	vdiskCounters = []string{"virtualDisk.totalReadLatency.millisecond.average", "virtualDisk.totalWriteLatency.millisecond.average",
-		"virtualDisk.numberReadAveraged.number.average", "virtualDisk.numberWriteAveraged.number.average"}
+		"virtualDisk.numberReadAveraged.number.average", "virtualDisk.numberWriteAveraged.number.average",
+		"virtualDisk.read.kiloBytesPerSecond.average", "virtualDisk.write.kiloBytesPerSecond.average",
+		"virtualDisk.readOIO.number.latest", "virtualDisk.writeOIO.number.latest"}
 	vnicCounters = []string{"net.bytesRx.kiloBytesPerSecond.average", "net.bytesTx.kiloBytesPerSecond.average",
 		"net.packetsRx.number.summation", "net.packetsTx.number.summation",
-		"net.droppedRx.number.summation", "net.droppedTx.number.summation"}
+		"net.droppedRx.number.summation", "net.droppedTx.number.summation", "net.usage.kiloBytesPerSecond.average"}
 	instanceDiscoveries = map[string][]string{"vm.vdisk.discover": vdiskCounters, "vm.vnic.discover": vnicCounters}
 )
 
@@ -109,6 +119,7 @@ func templateRequests(agent, vm string) []*vpoller.Request {
 		{Method: "vm.attribute.get", Hostname: agent, Name: vm},
 		// CBT, snapshot size, backup age.
 		{Method: "vm.backup.get", Hostname: agent, Name: vm, Key: templateBackupAttribute},
+		{Method: "vm.host.get", Hostname: agent, Name: vm},
 	}
 	for _, c := range templateCounters {
 		out = append(out, &vpoller.Request{Method: "vm.perf.metric.get", Hostname: agent, Name: vm,

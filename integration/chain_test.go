@@ -226,7 +226,7 @@ func TestCallsPerThousandItems(t *testing.T) {
 	names := []string{"DC0_H0_VM0", "DC0_H0_VM1", "DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"}
 	// Two of these are not in the default watched set.
 	props := []string{"runtime.powerState", "summary.quickStats.overallCpuUsage", "config.hardware.numCPU",
-		"summary.quickStats.guestMemoryUsage", "runtime.bootTime"}
+		"summary.quickStats.guestMemoryUsage", "config.hardware.memoryMB"}
 	for _, n := range names {
 		if r, err := cl.Call(ctx, &vpoller.Request{Method: "vm.get", Hostname: agentName, Name: n, Properties: props}); err != nil || r.Failed() {
 			t.Fatalf("warm-up: %v %+v", err, r)

@@ -109,10 +109,16 @@ func vmInstances(b *builder, tpl string) (disk, nic []string) {
 			{"virtualDisk.totalWriteLatency.millisecond.average", "write latency", "ms", "", "Average time a write takes.", latMax},
 			{"virtualDisk.numberReadAveraged.number.average", "read IOPS", "iops", "", "Reads per second.", ""},
 			{"virtualDisk.numberWriteAveraged.number.average", "write IOPS", "iops", "", "Writes per second.", ""},
+			// Zabbix Guest parity (vm.go, vmParity): throughput and queue depth.
+			{"virtualDisk.read.kiloBytesPerSecond.average", "read rate", "Bps", "1024", "Bytes read per second.", ""},
+			{"virtualDisk.write.kiloBytesPerSecond.average", "write rate", "Bps", "1024", "Bytes written per second.", ""},
+			{"virtualDisk.readOIO.number.latest", "outstanding reads", "", "", "Read requests queued on the disk at the end of the sample.", ""},
+			{"virtualDisk.writeOIO.number.latest", "outstanding writes", "", "", "Write requests queued on the disk at the end of the sample.", ""},
 		}})
 	b.graphProto(r, dlabel+": latency", keys[0], keys[1])
 	b.graphProto(r, dlabel+": IOPS", keys[2], keys[3])
-	disk = []string{dlabel + ": latency", dlabel + ": IOPS"}
+	b.graphProto(r, dlabel+": throughput", keys[4], keys[5])
+	disk = []string{dlabel + ": latency", dlabel + ": IOPS", dlabel + ": throughput"}
 
 	const nlabel = "vNIC {#VSPHERE.VM.VNIC.LABEL} ({#VSPHERE.VM.VNIC.MACADDRESS})"
 	packets := []instPerf{
@@ -122,8 +128,11 @@ func vmInstances(b *builder, tpl string) (disk, nic []string) {
 	r, keys = b.instances(tpl, method, obj, instanceSet{name: "Virtual NIC discovery", method: "vm.vnic.discover",
 		desc: "The VM's virtual NICs, by the perf instance vSphere gives them (the device key, 4000).",
 		inst: "{#VSPHERE.VM.VNIC.INSTANCE}", label: nlabel, who: who,
-		tags:  []string{"component", "network", "interface", "{#VSPHERE.VM.VNIC.LABEL}"},
-		perfs: slices.Concat(nicTraffic, packets, nicDrops)})
+		tags: []string{"component", "network", "interface", "{#VSPHERE.VM.VNIC.LABEL}"},
+		perfs: slices.Concat(nicTraffic, packets, nicDrops, []instPerf{
+			// Zabbix Guest parity (vm.go, vmParity): net.usage per vNIC.
+			{counter: "net.usage.kiloBytesPerSecond.average", name: "usage", units: "Bps", mult: "1024", desc: "Bytes received plus sent per second."},
+		})})
 	b.graphProto(r, nlabel+": traffic", keys[0], keys[1])
 	b.graphProto(r, nlabel+": packets", keys[2], keys[3], keys[4], keys[5])
 	nic = []string{nlabel + ": traffic", nlabel + ": packets"}

@@ -112,6 +112,8 @@ const (
 	vmTools      = "VMware Tools running status"
 	vmDSMaint    = "VMware datastore maintenance mode"
 	vmHealth     = "VMware health state"
+	// vmToolsVersionStatus: guest.toolsVersionStatus2 (vm.go, vmParity).
+	vmToolsVersionStatus = "VMware Tools version status"
 )
 
 // stateOther is the value of a state string a map does not know (a newer
@@ -126,6 +128,8 @@ var stateMaps = map[string][]string{
 	vmTools:      {"guestToolsNotRunning", "0", "guestToolsRunning", "1", "guestToolsExecutingScripts", "2"},
 	vmDSMaint:    {"normal", "0", "enteringMaintenance", "1", "inMaintenance", "2"},
 	vmHealth:     {"unknown", "0", "green", "1", "yellow", "2", "red", "3"},
+	vmToolsVersionStatus: {"guestToolsCurrent", "0", "guestToolsNeedUpgrade", "1", "guestToolsSupportedOld", "2", "guestToolsSupportedNew", "3",
+		"guestToolsTooOld", "4", "guestToolsTooNew", "5", "guestToolsBlacklisted", "6", "guestToolsUnmanaged", "7", "guestToolsNotInstalled", "8"},
 }
 
 // stateValueMap adds the value map name (number -> vSphere string).

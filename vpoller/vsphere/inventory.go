@@ -40,7 +40,9 @@ func discover(k *objects.Kind) Handler {
 // get returns the requested properties of one object of kind k, found by
 // name (datastores: info.url), managed object id or UUID: from the mirror,
 // or one RetrievePropertiesEx. Datastore replies always carry name and
-// info.url.
+// info.url. The pseudo-properties of the discover methods (placement.go)
+// are answered too, so that a template's master item reads the object's
+// datacenter and cluster names in the same request.
 func get(k *objects.Kind) Handler {
 	return func(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Response {
 		ref, err := a.store.Lookup(ctx, k, req.Name)
@@ -51,9 +53,17 @@ func get(k *objects.Kind) Handler {
 		if k.ByURL {
 			paths = withName([]string{objects.PathURL}, req.Properties)
 		}
-		pv, err := a.store.Get(ctx, ref, req.Name, paths)
+		real, pseudo := splitPseudo(paths)
+		pv, err := a.store.Get(ctx, ref, req.Name, real)
 		if err != nil {
 			return fail(req, err)
+		}
+		if len(pseudo) > 0 {
+			items, err := withPseudo(ctx, a, []objects.Item{{Ref: ref, Values: pv}}, pseudo)
+			if err != nil {
+				return fail(req, err)
+			}
+			pv = items[0].Values
 		}
 		return vpoller.OK(msgRetrieved, []any{object(paths, pv)})
 	}

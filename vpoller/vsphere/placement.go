@@ -23,6 +23,11 @@ import (
 //   - cluster: the name of the cluster (ClusterComputeResource) of a host,
 //     of the host running a VM, or owning a resource pool; "" when there is
 //     none (standalone hosts, datastores and the other kinds).
+//   - hostMaintenance: "true" when the ESXi host running a VM (a host:
+//     the host itself) is in maintenance mode, "false" when not, "" for
+//     the other kinds. The VM template reads it to see its hypervisor's
+//     maintenance (Zabbix 8.0's vmware.vm.hv.maintenance); runtime.host and
+//     runtime.inMaintenanceMode are watched, so it costs nothing.
 //   - tags: the object's vSphere tags as "<category>:<tag>" sorted by
 //     category, then tag, joined by ", " ("Env:prod, Owner:alice"); ""
 //     when it has none. Templates filter or group discovered objects by
@@ -43,13 +48,14 @@ const (
 	pseudoDatacenter = "datacenter"
 	pseudoCluster    = "cluster"
 	pseudoTags       = "tags"
+	pseudoHostMaint  = "hostMaintenance"
 )
 
 // maxDepth bounds the parent walk (nested folders and vApps).
 const maxDepth = 32
 
 func isPseudo(p string) bool {
-	return p == pseudoMoref || p == pseudoDatacenter || p == pseudoCluster || p == pseudoTags
+	return p == pseudoMoref || p == pseudoDatacenter || p == pseudoCluster || p == pseudoTags || p == pseudoHostMaint
 }
 
 // splitPseudo separates the pseudo-properties of paths from the vSphere
@@ -85,6 +91,8 @@ func withPseudo(ctx context.Context, a *Agent, items []objects.Item, pseudo []st
 			extra[p], err = clusterNames(ctx, a, refs)
 		case pseudoTags:
 			extra[p], err = tagStrings(ctx, a, refs)
+		case pseudoHostMaint:
+			extra[p], err = hostMaintenance(ctx, a, refs)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s of the discovered objects: %w", p, err)
@@ -268,4 +276,45 @@ func clusterNames(ctx context.Context, a *Agent, refs []types.ManagedObjectRefer
 		}
 	}
 	return namesOf(ctx, a, cluster)
+}
+
+// hostMaintenance tells, for VMs (through runtime.host) and hosts, whether
+// the host is in maintenance mode: "true" or "false"; objects of other
+// kinds and VMs without a host are left out ("").
+func hostMaintenance(ctx context.Context, a *Agent, refs []types.ManagedObjectReference) (map[types.ManagedObjectReference]string, error) {
+	vmHost, err := follow(ctx, a, refs, func(typ string) []string {
+		if typ == "VirtualMachine" {
+			return []string{"runtime.host"}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	via := map[types.ManagedObjectReference]types.ManagedObjectReference{}
+	var hosts []types.ManagedObjectReference
+	for _, r := range refs {
+		h, ok := vmHost[r]
+		if r.Type == "HostSystem" {
+			h, ok = r, true
+		}
+		if ok {
+			via[r] = h
+			hosts = append(hosts, h)
+		}
+	}
+	out := map[types.ManagedObjectReference]string{}
+	if len(hosts) == 0 {
+		return out, nil
+	}
+	vals, err := a.store.GetMany(ctx, hosts, []string{"runtime.inMaintenanceMode"})
+	if err != nil {
+		return nil, err
+	}
+	for r, h := range via {
+		if m, ok := vals[h]["runtime.inMaintenanceMode"].(bool); ok {
+			out[r] = fmt.Sprint(m)
+		}
+	}
+	return out, nil
 }

@@ -43,8 +43,9 @@ func TestAgentStatusFigures(t *testing.T) {
 		}
 	}
 	wp, _ := o.Get("watched_paths")
-	if n, _ := wp.(vpoller.Object).Get("VirtualMachine"); n != int64(27) { // 3 index paths + 24 default paths
-		t.Errorf("watched VM paths %v", n)
+	n, _ := wp.(vpoller.Object).Get("VirtualMachine")
+	if want := int64(len(objects.DefaultWatch()["VirtualMachine"])); n != want { // index + default paths
+		t.Errorf("watched VM paths %v, want %d", n, want)
 	}
 	calls, _ := o.Get("soap_calls_by_method")
 	for m, min := range map[string]uint64{"Login": 1, "WaitForUpdatesEx": 1, "QueryPerf": 1, "CreateFilter": 1} {

@@ -87,14 +87,18 @@ var defaultPaths = map[string][]string{
 		"summary.quickStats.swappedMemory", "summary.quickStats.compressedMemory", "summary.storage.committed",
 		"summary.storage.uncommitted", "guest.ipAddress", "guest.hostName", "guest.disk", "guest.net", "snapshot", "customValue",
 		// vm.backup.get (CBT, snapshot files).
-		"config.changeTrackingEnabled", "layoutEx.file", "layoutEx.disk", "layoutEx.snapshot"},
+		"config.changeTrackingEnabled", "layoutEx.file", "layoutEx.disk", "layoutEx.snapshot",
+		// The VM template's Zabbix Guest parity items (templates/vm.go, vmParity); runtime.host: vm.host.get and cluster.
+		"guest.toolsVersion", "guest.toolsVersionStatus2", "summary.quickStats.privateMemory", "summary.quickStats.sharedMemory",
+		"summary.storage.unshared", "runtime.bootTime", "runtime.host"},
 	"HostSystem": {"runtime.powerState", "runtime.connectionState", "runtime.inMaintenanceMode", "overallStatus",
 		"summary.rebootRequired", "summary.quickStats.overallCpuUsage", "summary.quickStats.overallMemoryUsage",
 		"summary.quickStats.uptime", "summary.hardware.cpuMhz", "summary.hardware.numCpuCores",
 		"summary.hardware.numCpuThreads", "summary.hardware.memorySize", "summary.hardware.cpuModel",
 		"summary.hardware.vendor", "summary.hardware.model", "summary.config.product.fullName", "customValue",
 		// host.path.discover, host.service.get, host.ntp.get, host.time.get.
-		"config.storageDevice.multipathInfo", "config.service", "config.dateTimeInfo", "configManager.dateTimeSystem"},
+		"config.storageDevice.multipathInfo", "config.service", "config.dateTimeInfo", "configManager.dateTimeSystem",
+		"parent"}, // the cluster pseudo-property of the VM template's master (templates/vm.go, vmParity)
 	"Datastore": {"summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
 		"summary.maintenanceMode", "summary.type", "overallStatus"},
 	"ClusterComputeResource": {"overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",

@@ -11,7 +11,9 @@ func TestWatchSet(t *testing.T) {
 	t.Parallel()
 	w := newWatchSet(slog.New(slog.DiscardHandler), len(indexPaths["VirtualMachine"])+len(defaultPaths["VirtualMachine"])+2, time.Hour, true)
 	paths, v0 := w.snapshot()
-	if got, want := len(paths["VirtualMachine"]), 3+24; got != want {
+	vmStart := len(indexPaths["VirtualMachine"]) + len(defaultPaths["VirtualMachine"])
+	hostStart := len(indexPaths["HostSystem"]) + len(defaultPaths["HostSystem"])
+	if got, want := len(paths["VirtualMachine"]), vmStart; got != want {
 		t.Fatalf("%d VM paths at start, want %d", got, want)
 	}
 	now := time.Unix(1000, 0)
@@ -34,7 +36,7 @@ func TestWatchSet(t *testing.T) {
 		}
 	}
 	paths, v1 := w.snapshot()
-	if v1 != v0+3 || len(paths["VirtualMachine"]) != 3+24+2 || len(paths["HostSystem"]) != 2+17+1 {
+	if v1 != v0+3 || len(paths["VirtualMachine"]) != vmStart+2 || len(paths["HostSystem"]) != hostStart+1 {
 		t.Fatalf("version %d -> %d, VM %d paths, host %d", v0, v1, len(paths["VirtualMachine"]), len(paths["HostSystem"]))
 	}
 	// Asked-for paths stay; the others expire; defaults never do.
@@ -45,7 +47,7 @@ func TestWatchSet(t *testing.T) {
 	paths, _ = w.snapshot()
 	got := strings.Join(paths["VirtualMachine"], ",")
 	if !strings.Contains(got, "config.hardware.numCPU") || strings.Contains(got, "config.hardware.memoryMB") ||
-		!strings.Contains(got, "runtime.powerState") || len(paths["HostSystem"]) != 2+17 {
+		!strings.Contains(got, "runtime.powerState") || len(paths["HostSystem"]) != hostStart {
 		t.Errorf("after expiry: VM %s; host %v", got, paths["HostSystem"])
 	}
 	// The cap has room again; a refused path never comes back.

@@ -1,0 +1,45 @@
+package vsphere
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vpoller/zabbix-vpoller/vpoller"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/objects"
+)
+
+// *.get answers the discover methods' pseudo-properties too: the VM
+// template's master item reads the VM's cluster name (a VM on a standalone
+// host has none) and whether its host is in maintenance mode next to its
+// real properties.
+func TestGetPseudoProperties(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, Options{})
+	props := []string{"runtime.powerState", "datacenter", "cluster", "hostMaintenance"}
+	get := func(method, name string) string {
+		t.Helper()
+		r := exec(t, s, vpoller.Request{Method: method, Name: name, Properties: props})
+		if r.Msg != msgRetrieved {
+			t.Fatalf("%s %s: %q", method, name, r.Msg)
+		}
+		return encoded(t, r)
+	}
+	for _, tc := range []struct{ method, name, want string }{
+		{"vm.get", "DC0_C0_RP0_VM0", `[{"name": "DC0_C0_RP0_VM0", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "DC0_C0", "hostMaintenance": "false"}]`},
+		{"vm.get", "DC0_H0_VM0", `[{"name": "DC0_H0_VM0", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "", "hostMaintenance": "false"}]`},
+		{"host.get", "DC0_C0_H1", `[{"name": "DC0_C0_H1", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "DC0_C0", "hostMaintenance": "false"}]`},
+	} {
+		if got := get(tc.method, tc.name); got != tc.want {
+			t.Errorf("%s %s:\n got %s\nwant %s", tc.method, tc.name, got, tc.want)
+		}
+	}
+
+	// The VM's host enters maintenance mode: the VM sees it.
+	a := agent(t, s)
+	host := lookup(t, a, objects.Host, "DC0_H0")
+	notify(t, a, host, "runtime.inMaintenanceMode", true)
+	want := `[{"name": "DC0_H0_VM0", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "", "hostMaintenance": "true"}]`
+	eventually(t, 10*time.Second, "the VM to see its host in maintenance", func() bool {
+		return get("vm.get", "DC0_H0_VM0") == want
+	})
+}
