@@ -73,6 +73,9 @@ func TestPerfHistoricalAndErrors(t *testing.T) {
 	t.Parallel()
 	s := newSim(t, Options{})
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
+	if l, ok := ds.Result.([]any); !ok || len(l) == 0 {
+		t.Fatalf("datastore.discover: %s", ds.Encode(vpoller.Python))
+	}
 	u, _ := ds.Result.([]any)[0].(vpoller.Object).Get("info.url")
 	url := u.(string)
 
