@@ -4,15 +4,20 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// GoBuild compiles a command of this module (pkg, a path as go build
-// takes it, e.g. "../cmd/vpoller-proxy") into the file out. It is for
-// TestMain and sync.Once builders, which have no testing.TB.
-func GoBuild(out, pkg string) error {
-	if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+// GoBuild compiles commands of this module (pkgs, paths as go build
+// takes them, e.g. "../cmd/vpoller-proxy") into out: the file out for one
+// package, the directory out (ending in a separator) for several, each
+// binary named after its package's last element (one go build links them
+// in parallel). It is for TestMain and sync.Once builders, which have no
+// testing.TB.
+func GoBuild(out string, pkgs ...string) error {
+	args := append([]string{"build", "-o", out}, pkgs...)
+	if b, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, b)
 	}
 	return nil
 }

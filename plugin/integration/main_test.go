@@ -29,12 +29,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "testing the installed binaries:", pluginBin, proxyBin, workerBin)
 			return goleakRun(m)
 		}
+		// One go build for the three binaries: it links them at once.
 		pluginBin = filepath.Join(dir, "zabbix-agent2-plugin-vpoller")
-		if err := testutil.GoBuild(pluginBin, "../../cmd/zabbix-agent2-plugin-vpoller"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if err := buildChain(dir); err != nil {
+		proxyBin, workerBin = filepath.Join(dir, "vpoller-proxy"), filepath.Join(dir, "vpoller-worker")
+		if err := testutil.GoBuild(dir+string(filepath.Separator), "../../cmd/zabbix-agent2-plugin-vpoller", "../../cmd/vpoller-proxy", "../../cmd/vpoller-worker"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -44,6 +42,10 @@ func TestMain(m *testing.M) {
 }
 
 func goleakRun(m *testing.M) int {
+	// The tests mostly wait on their own agents, daemons and simulators
+	// (processes of their own): 4 at once where GOMAXPROCS (2) would
+	// leave the cores idle.
+	testutil.Parallel(4)
 	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
