@@ -3,10 +3,13 @@ package integration
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,13 +36,47 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// The simulator's HTTP server keeps idle keep-alive connections
-		// briefly after Close; they are the simulator's, not ours.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	)
+	code := m.Run()
+	if clientBin.dir != "" {
+		_ = os.RemoveAll(clientBin.dir)
+	}
+	if code == 0 {
+		if err := goleak.Find(
+			// The simulator's HTTP server keeps idle keep-alive connections
+			// briefly after Close; they are the simulator's, not ours.
+			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// clientBin is vpoller-client built once for the tests that run it (a
+// link costs about a second of CPU); TestMain removes its directory.
+var clientBin struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildClient returns the path of the vpoller-client binary.
+func buildClient(t *testing.T) string {
+	t.Helper()
+	clientBin.once.Do(func() {
+		if clientBin.dir, clientBin.err = os.MkdirTemp("", "vpoller-client-"); clientBin.err != nil {
+			return
+		}
+		clientBin.bin = filepath.Join(clientBin.dir, "vpoller-client")
+		clientBin.err = testutil.GoBuild(clientBin.bin, "../cmd/vpoller-client")
+	})
+	if clientBin.err != nil {
+		t.Fatal(clientBin.err)
+	}
+	return clientBin.bin
 }
 
 // agentName is the vSphere agent name clients use for the simulator.

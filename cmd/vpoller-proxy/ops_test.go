@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,14 +16,31 @@ import (
 
 const testVersion = "9.9.9~test2"
 
-// buildStamped compiles the command as the Makefile does, with a version.
+// stamped is the binary of buildStamped, built once; TestMain removes
+// its directory.
+var stamped struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildStamped compiles the command as the Makefile does, with a version,
+// once per test run.
 func buildStamped(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vpoller-proxy")
-	if b, err := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
+	stamped.once.Do(func() {
+		if stamped.dir, stamped.err = os.MkdirTemp("", "vpoller-proxy-"); stamped.err != nil {
+			return
+		}
+		stamped.bin = filepath.Join(stamped.dir, "vpoller-proxy")
+		if b, err := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", stamped.bin, ".").CombinedOutput(); err != nil {
+			stamped.err = fmt.Errorf("go build: %w\n%s", err, b)
+		}
+	})
+	if stamped.err != nil {
+		t.Fatal(stamped.err)
 	}
-	return bin
+	return stamped.bin
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
