@@ -37,9 +37,6 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if clientBin.dir != "" {
-		_ = os.RemoveAll(clientBin.dir)
-	}
 	if code == 0 {
 		if err := goleak.Find(
 			// The simulator's HTTP server keeps idle keep-alive connections
@@ -55,29 +52,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// clientBin is vpoller-client built once for the tests that run it (a
-// link costs about a second of CPU); TestMain removes its directory.
-var clientBin struct {
-	once     sync.Once
-	dir, bin string
-	err      error
-}
-
-// buildClient returns the path of the vpoller-client binary.
-func buildClient(t *testing.T) string {
-	t.Helper()
-	clientBin.once.Do(func() {
-		if clientBin.dir, clientBin.err = os.MkdirTemp("", "vpoller-client-"); clientBin.err != nil {
-			return
+// buildClient returns the path of the vpoller-client binary, built once
+// for the tests that run it and shared with the other test packages (a
+// link costs about a second of CPU).
+var buildClient = func() func(t *testing.T) string {
+	build := sync.OnceValues(func() (string, error) { return testutil.GoBuildShared("../cmd/vpoller-client") })
+	return func(t *testing.T) string {
+		t.Helper()
+		dir, err := build()
+		if err != nil {
+			t.Fatal(err)
 		}
-		clientBin.bin = filepath.Join(clientBin.dir, "vpoller-client")
-		clientBin.err = testutil.GoBuild(clientBin.bin, "../cmd/vpoller-client")
-	})
-	if clientBin.err != nil {
-		t.Fatal(clientBin.err)
+		return filepath.Join(dir, "vpoller-client")
 	}
-	return clientBin.bin
-}
+}()
 
 // agentName is the vSphere agent name clients use for the simulator.
 const agentName = "vcsim.local"

@@ -29,13 +29,15 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "testing the installed binaries:", pluginBin, proxyBin, workerBin)
 			return goleakRun(m)
 		}
-		// One go build for the three binaries: it links them at once.
-		pluginBin = filepath.Join(dir, "zabbix-agent2-plugin-vpoller")
-		proxyBin, workerBin = filepath.Join(dir, "vpoller-proxy"), filepath.Join(dir, "vpoller-worker")
-		if err := testutil.GoBuild(dir+string(filepath.Separator), "../../cmd/zabbix-agent2-plugin-vpoller", "../../cmd/vpoller-proxy", "../../cmd/vpoller-worker"); err != nil {
+		// One go build for the three binaries (it links them at once),
+		// shared with the other test packages that run them.
+		bin, err := testutil.GoBuildShared("../../cmd/zabbix-agent2-plugin-vpoller", "../../cmd/vpoller-proxy", "../../cmd/vpoller-worker")
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		pluginBin = filepath.Join(bin, "zabbix-agent2-plugin-vpoller")
+		proxyBin, workerBin = filepath.Join(bin, "vpoller-proxy"), filepath.Join(bin, "vpoller-worker")
 		return goleakRun(m)
 	}()
 	os.Exit(code)
