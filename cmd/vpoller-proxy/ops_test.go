@@ -16,32 +16,22 @@ import (
 
 const testVersion = "9.9.9~test2"
 
-// stamped is the binary of buildStamped, built once; TestMain removes
-// its directory.
-var stamped struct {
-	once     sync.Once
-	dir, bin string
-	err      error
-}
-
 // buildStamped compiles the command as the Makefile does, with a version,
-// once per test run.
-func buildStamped(t *testing.T) string {
-	t.Helper()
-	stamped.once.Do(func() {
-		if stamped.dir, stamped.err = os.MkdirTemp("", "vpoller-proxy-"); stamped.err != nil {
-			return
-		}
-		stamped.bin = filepath.Join(stamped.dir, "vpoller-proxy")
-		if b, err := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", stamped.bin, ".").CombinedOutput(); err != nil {
-			stamped.err = fmt.Errorf("go build: %w\n%s", err, b)
-		}
+// into the directory of test binaries shared across packages and runs
+// (linked again only when it changed).
+var buildStamped = func() func(t *testing.T) string {
+	build := sync.OnceValues(func() (string, error) {
+		return testutil.GoBuildSharedStamped("-X main.version="+testVersion, ".")
 	})
-	if stamped.err != nil {
-		t.Fatal(stamped.err)
+	return func(t *testing.T) string {
+		t.Helper()
+		dir, err := build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(dir, "vpoller-proxy")
 	}
-	return stamped.bin
-}
+}()
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

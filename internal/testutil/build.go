@@ -55,11 +55,18 @@ func Build(tb testing.TB, dir, pkg string) string {
 // once; a binary another package runs is replaced by rename, never
 // rewritten in place.
 func GoBuildShared(pkgs ...string) (string, error) {
+	return GoBuildSharedStamped("", pkgs...)
+}
+
+// GoBuildSharedStamped is GoBuildShared with -ldflags (a version stamped
+// as the Makefile stamps it): binaries of other flags go to a directory of
+// their own.
+func GoBuildSharedStamped(ldflags string, pkgs ...string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256([]byte(root))
+	sum := sha256.Sum256([]byte(root + "\x00" + ldflags))
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("vpoller-test-bin-%d-%x", os.Getuid(), sum[:6]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("test binaries directory: %w", err)
@@ -81,7 +88,14 @@ func GoBuildShared(pkgs ...string) (string, error) {
 			return "", err
 		}
 	}
-	return dir, GoBuild(dir+string(filepath.Separator), abs...)
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if ldflags != "" {
+		args = append(args, "-ldflags", ldflags)
+	}
+	if b, err := exec.Command("go", append(args, abs...)...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, b)
+	}
+	return dir, nil
 }
 
 // moduleRoot is the directory of the go.mod above the working directory
