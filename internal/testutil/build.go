@@ -68,7 +68,11 @@ func GoBuildSharedStamped(ldflags string, pkgs ...string) (string, error) {
 	}
 	sum := sha256.Sum256([]byte(root + "\x00" + ldflags))
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("vpoller-test-bin-%d-%x", os.Getuid(), sum[:6]))
+	// 0755 whatever the umask: some tests run a binary as another user.
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("test binaries directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
 		return "", fmt.Errorf("test binaries directory: %w", err)
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
