@@ -14,33 +14,24 @@ import (
 var pluginBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vpoller-plugin-it-")
+	// VPOLLER_INSTALLED=1 tests the installed Debian packages
+	// (scripts/package-test.sh) instead of binaries built here.
+	if os.Getenv("VPOLLER_INSTALLED") == "1" {
+		pluginBin = "/usr/sbin/zabbix-agent2-plugin/zabbix-agent2-plugin-vpoller"
+		proxyBin, workerBin = "/usr/bin/vpoller-proxy", "/usr/bin/vpoller-worker"
+		fmt.Fprintln(os.Stderr, "testing the installed binaries:", pluginBin, proxyBin, workerBin)
+		os.Exit(goleakRun(m))
+	}
+	// One go build for the three binaries (it links them at once),
+	// shared with the other test packages that run them.
+	bin, err := testutil.GoBuildShared("../../cmd/zabbix-agent2-plugin-vpoller", "../../cmd/vpoller-proxy", "../../cmd/vpoller-worker")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		// VPOLLER_INSTALLED=1 tests the installed Debian packages
-		// (scripts/package-test.sh) instead of binaries built here.
-		if os.Getenv("VPOLLER_INSTALLED") == "1" {
-			pluginBin = "/usr/sbin/zabbix-agent2-plugin/zabbix-agent2-plugin-vpoller"
-			proxyBin, workerBin = "/usr/bin/vpoller-proxy", "/usr/bin/vpoller-worker"
-			fmt.Fprintln(os.Stderr, "testing the installed binaries:", pluginBin, proxyBin, workerBin)
-			return goleakRun(m)
-		}
-		// One go build for the three binaries (it links them at once),
-		// shared with the other test packages that run them.
-		bin, err := testutil.GoBuildShared("../../cmd/zabbix-agent2-plugin-vpoller", "../../cmd/vpoller-proxy", "../../cmd/vpoller-worker")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		pluginBin = filepath.Join(bin, "zabbix-agent2-plugin-vpoller")
-		proxyBin, workerBin = filepath.Join(bin, "vpoller-proxy"), filepath.Join(bin, "vpoller-worker")
-		return goleakRun(m)
-	}()
-	os.Exit(code)
+	pluginBin = filepath.Join(bin, "zabbix-agent2-plugin-vpoller")
+	proxyBin, workerBin = filepath.Join(bin, "vpoller-proxy"), filepath.Join(bin, "vpoller-worker")
+	os.Exit(goleakRun(m))
 }
 
 func goleakRun(m *testing.M) int {
