@@ -3,10 +3,13 @@ package integration
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,14 +36,36 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// The simulator's HTTP server keeps idle keep-alive connections
-		// briefly after Close; they are the simulator's, not ours.
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-	)
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(
+			// The simulator's HTTP server keeps idle keep-alive connections
+			// briefly after Close; they are the simulator's, not ours.
+			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
+
+// buildClient returns the path of the vpoller-client binary, built once
+// for the tests that run it and shared with the other test packages (a
+// link costs about a second of CPU).
+var buildClient = func() func(t *testing.T) string {
+	build := sync.OnceValues(func() (string, error) { return testutil.GoBuildShared("../cmd/vpoller-client") })
+	return func(t *testing.T) string {
+		t.Helper()
+		dir, err := build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(dir, "vpoller-client")
+	}
+}()
 
 // agentName is the vSphere agent name clients use for the simulator.
 const agentName = "vcsim.local"

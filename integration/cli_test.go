@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
@@ -20,7 +19,7 @@ import (
 // line reaches them too.
 func TestClientCommandLineEveryMethod(t *testing.T) {
 	c := startChain(t)
-	bin := testutil.Build(t, t.TempDir(), "../cmd/vpoller-client")
+	bin := buildClient(t)
 	cli := func(args ...string) *vpoller.Response {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"-e", c.frontend, "-V", agentName, "-t", "15000", "-r", "1"}, args...)...)

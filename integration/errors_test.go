@@ -46,8 +46,6 @@ func cli(t *testing.T, bin string, args ...string) (*vpoller.Response, string) {
 	return resp, stderr.String()
 }
 
-func buildClient(t *testing.T) string { return testutil.Build(t, t.TempDir(), "../cmd/vpoller-client") }
-
 // errChain is a proxy and a worker in process, serving agents, with the
 // proxy's clock under the test's control (its start-up grace, during
 // which requests for vCenters no worker announced are held, can be

@@ -16,10 +16,11 @@ import (
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 )
 
-// buildBinary compiles the command into a temporary directory.
+// buildBinary is the command as the Makefile builds it, version stamped
+// (one link for all the tests that run it).
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	return testutil.Build(t, t.TempDir(), ".")
+	return buildStamped(t)
 }
 
 // The built binary starts from a vpoller.conf, answers status, and stops on

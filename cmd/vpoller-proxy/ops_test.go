@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,15 +16,22 @@ import (
 
 const testVersion = "9.9.9~test2"
 
-// buildStamped compiles the command as the Makefile does, with a version.
-func buildStamped(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vpoller-proxy")
-	if b, err := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
+// buildStamped compiles the command as the Makefile does, with a version,
+// into the directory of test binaries shared across packages and runs
+// (linked again only when it changed).
+var buildStamped = func() func(t *testing.T) string {
+	build := sync.OnceValues(func() (string, error) {
+		return testutil.GoBuildSharedStamped("-X main.version="+testVersion, ".")
+	})
+	return func(t *testing.T) string {
+		t.Helper()
+		dir, err := build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(dir, "vpoller-proxy")
 	}
-	return bin
-}
+}()
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -26,30 +26,19 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vpoller-worker-test")
+	// Stamped as the Makefile stamps it, in a directory reachable by the
+	// unprivileged user some tests run it as (0755 under the system's
+	// temporary directory), linked again only when it changed.
+	dir, err := testutil.GoBuildSharedStamped("-X main.version="+testVersion, ".")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "vpoller-worker")
-	// Stamped as the Makefile stamps it, and reachable by the unprivileged
-	// user some tests run it as.
-	if b, err := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, b)
-		os.Exit(1)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := goleak.Find(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
 	}
-	code := 0
-	func() {
-		defer os.RemoveAll(dir)
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-		code = m.Run()
-	}()
+	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
 			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop")); err != nil {

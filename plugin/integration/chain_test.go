@@ -26,15 +26,6 @@ import (
 // The real vPoller binaries, built by TestMain.
 var proxyBin, workerBin string
 
-// buildChain builds vpoller-proxy and vpoller-worker into dir.
-func buildChain(dir string) error {
-	proxyBin, workerBin = filepath.Join(dir, "vpoller-proxy"), filepath.Join(dir, "vpoller-worker")
-	if err := testutil.GoBuild(proxyBin, "../../cmd/vpoller-proxy"); err != nil {
-		return err
-	}
-	return testutil.GoBuild(workerBin, "../../cmd/vpoller-worker")
-}
-
 // chain is a real vPoller (proxy + worker serving a simulated vCenter named
 // vcsim.local) on loopback ports chosen at runtime.
 type chain struct {

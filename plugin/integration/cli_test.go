@@ -52,6 +52,7 @@ func agentTestLine(out, key string) string {
 // the agent prints for the same key; the endpoint from the agent's
 // configuration (through its Include, as Debian's layout has it) or -e.
 func TestPluginTestFlag(t *testing.T) {
+	t.Parallel()
 	ch := startDaemons(t, nil)
 	vms := simulatorVMs(t)
 	dir := t.TempDir()
@@ -109,6 +110,7 @@ func TestPluginTestFlag(t *testing.T) {
 // path and true|false (the rest of this package runs it that way); and
 // a proxy that is down is named with the refusal.
 func TestPluginTestFlagProxyDown(t *testing.T) {
+	t.Parallel()
 	dead := "tcp://" + testutil.FreeAddr(t)
 	key := "vpoller.poll[about," + vc + ",,version]"
 	stdout, _, code := runPlugin(t, "-c", "/dev/null", "-e", dead, "-timeout", "2", "-t", key)
@@ -126,10 +128,12 @@ func TestPluginTestFlagProxyDown(t *testing.T) {
 // agents to close first. 12 runs: before, this failed in about 5 runs of
 // 6 (measured: 16 of 108 runs had the lines).
 func TestAgentTestNoEOFLines(t *testing.T) {
+	t.Parallel()
 	bins := agentBins(t)
 	ch := startDaemons(t, nil)
 	for _, bin := range bins {
 		t.Run(bin.name, func(t *testing.T) {
+			t.Parallel() // each agent generation its own agent (and, in TestAgents, chain)
 			conf := writeConf(t, t.TempDir(), agentPort(t), ch.endpoint)
 			key := "vpoller.poll[about," + vc + ",,version]"
 			runs := 12
@@ -159,10 +163,12 @@ func TestAgentTestNoEOFLines(t *testing.T) {
 // says so at once, 7.0.9 waited for the plugin to exit, which it now
 // does after 10 s of silence.
 func TestAgentMisspeltPluginName(t *testing.T) {
+	t.Parallel()
 	bins := agentBins(t)
 	ch := startDaemons(t, nil)
 	for _, bin := range bins {
 		t.Run(bin.name, func(t *testing.T) {
+			t.Parallel() // each agent generation its own agent (and, in TestAgents, chain)
 			dir := t.TempDir()
 			conf := writeConf(t, dir, agentPort(t), ch.endpoint, "Plugins.Vpoller.Timeout=5")
 			key := "vpoller.poll[about," + vc + ",,version]"

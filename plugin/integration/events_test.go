@@ -25,6 +25,7 @@ import (
 // (it starts at "now"), the next one the power-off just made, the one
 // after that nothing again.
 func TestAgentEvents(t *testing.T) {
+	t.Parallel()
 	bins := agentBins(t)
 	// The vCenter runs here, so that the test can power VMs off; the
 	// worker reaches it as any vCenter, its certificate pinned.
@@ -103,6 +104,7 @@ func TestAgentEvents(t *testing.T) {
 // in order, none of those delivered before the restart comes again, and
 // the poll after that is empty.
 func TestAgentEventsRestart(t *testing.T) {
+	t.Parallel()
 	bins := agentBins(t)
 	sim, err := session.StartSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
 	if err != nil {

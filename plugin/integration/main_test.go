@@ -14,36 +14,31 @@ import (
 var pluginBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vpoller-plugin-it-")
+	// VPOLLER_INSTALLED=1 tests the installed Debian packages
+	// (scripts/package-test.sh) instead of binaries built here.
+	if os.Getenv("VPOLLER_INSTALLED") == "1" {
+		pluginBin = "/usr/sbin/zabbix-agent2-plugin/zabbix-agent2-plugin-vpoller"
+		proxyBin, workerBin = "/usr/bin/vpoller-proxy", "/usr/bin/vpoller-worker"
+		fmt.Fprintln(os.Stderr, "testing the installed binaries:", pluginBin, proxyBin, workerBin)
+		os.Exit(goleakRun(m))
+	}
+	// One go build for the three binaries (it links them at once),
+	// shared with the other test packages that run them.
+	bin, err := testutil.GoBuildShared("../../cmd/zabbix-agent2-plugin-vpoller", "../../cmd/vpoller-proxy", "../../cmd/vpoller-worker")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		// VPOLLER_INSTALLED=1 tests the installed Debian packages
-		// (scripts/package-test.sh) instead of binaries built here.
-		if os.Getenv("VPOLLER_INSTALLED") == "1" {
-			pluginBin = "/usr/sbin/zabbix-agent2-plugin/zabbix-agent2-plugin-vpoller"
-			proxyBin, workerBin = "/usr/bin/vpoller-proxy", "/usr/bin/vpoller-worker"
-			fmt.Fprintln(os.Stderr, "testing the installed binaries:", pluginBin, proxyBin, workerBin)
-			return goleakRun(m)
-		}
-		pluginBin = filepath.Join(dir, "zabbix-agent2-plugin-vpoller")
-		if err := testutil.GoBuild(pluginBin, "../../cmd/zabbix-agent2-plugin-vpoller"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if err := buildChain(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return goleakRun(m)
-	}()
-	os.Exit(code)
+	pluginBin = filepath.Join(bin, "zabbix-agent2-plugin-vpoller")
+	proxyBin, workerBin = filepath.Join(bin, "vpoller-proxy"), filepath.Join(bin, "vpoller-worker")
+	os.Exit(goleakRun(m))
 }
 
 func goleakRun(m *testing.M) int {
+	// The tests mostly wait on their own agents, daemons and simulators
+	// (processes of their own): 4 at once where GOMAXPROCS (2) would
+	// leave the cores idle.
+	testutil.Parallel(4)
 	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -14,6 +14,7 @@ import (
 // original Python proxy, between the plugin and our worker: the plugin's
 // REQ sockets (one request in flight each) work with ordinary proxies.
 func TestOrdinaryProxy(t *testing.T) {
+	t.Parallel()
 	bins := agentBins(t)
 	front, back := testutil.FreePort(t), testutil.FreePort(t)
 	py := testutil.StartPython(t, "testdata/zmq_proxy.py", fmt.Sprintf("tcp://127.0.0.1:%d", front), fmt.Sprintf("tcp://127.0.0.1:%d", back))

@@ -18,8 +18,10 @@ const vc = "vcsim.local"
 
 // TestAgents runs the acceptance checks under every agent generation.
 func TestAgents(t *testing.T) {
+	t.Parallel()
 	for _, bin := range agentBins(t) {
 		t.Run(bin.name, func(t *testing.T) {
+			t.Parallel() // each agent generation its own agent (and, in TestAgents, chain)
 			ch := startDaemons(t, nil)
 			a := startAgent(t, bin, ch.endpoint, ch.mgmtConf...)
 			vms := simulatorVMs(t)
@@ -193,6 +195,7 @@ func TestAgents(t *testing.T) {
 // refuses to start (the right outcome: a silently ignored option would
 // poll the wrong vPoller).
 func TestBrokenConfigStopsAgent(t *testing.T) {
+	t.Parallel()
 	for _, bin := range agentBins(t) {
 		t.Run(bin.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -16,6 +16,7 @@ import (
 // agent: -V, SIGTERM/SIGINT ignored (systemd signals the whole control
 // group before the agent's orderly Terminate), exit on EOF with status 0.
 func TestPluginProcess(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(pluginBin, "-V").Output()
 	if err != nil || !strings.Contains(string(out), `Zabbix agent 2 loadable plugin "VPoller"`) {
 		t.Fatalf("-V: %v %q", err, out)

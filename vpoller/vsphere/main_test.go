@@ -2,6 +2,9 @@ package vsphere
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,13 +24,48 @@ func TestMain(m *testing.M) {
 	// keep 2 cores busy where GOMAXPROCS (2) leaves them half idle (8 at
 	// once cost more CPU under -race than they saved in waiting).
 	testutil.Parallel(4)
-	goleak.VerifyTestMain(m,
-		// The simulator's per-session idle watchers end with the model's
-		// context, which the simulator never cancels.
-		goleak.IgnoreTopFunction("github.com/vmware/govmomi/simulator.SessionIdleWatch.func1"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-	)
+	code := m.Run()
+	if sharedSim.s != nil {
+		_ = sharedSim.s.Close(context.Background())
+	}
+	if code == 0 {
+		if err := goleak.Find(
+			// The simulator's per-session idle watchers end with the model's
+			// context, which the simulator never cancels.
+			goleak.IgnoreTopFunction("github.com/vmware/govmomi/simulator.SessionIdleWatch.func1"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// sharedSim is the Service of shared, made by the first test that asks.
+var sharedSim struct {
+	once sync.Once
+	s    *Service
+	err  error
+}
+
+// shared returns one Service (default Options, an agent "sim" on the vpx
+// model) for the tests that only read: they share its simulator, login,
+// mirror and catalogues instead of building their own, each of which
+// costs about as much CPU under the race detector as a short test's
+// requests. A test that uses it must not change the simulated inventory,
+// the agent's state or the package's handlers, nor count calls or stats;
+// those take newSim. TestMain closes it.
+func shared(t testing.TB) *Service {
+	t.Helper()
+	sharedSim.once.Do(func() {
+		sharedSim.s, sharedSim.err = NewService([]AgentConfig{{Name: "sim", Simulator: true, Timeout: simTimeout}}, Options{})
+	})
+	if sharedSim.err != nil {
+		t.Fatal(sharedSim.err)
+	}
+	return sharedSim.s
 }
 
 // newSim returns a Service with one simulator agent "sim" (vpx model);
@@ -41,13 +79,20 @@ func newSim(t testing.TB, opts Options, setup ...func(*simulator.Model)) *Servic
 			}
 		}
 	}
-	s, err := NewService([]AgentConfig{{Name: "sim", Simulator: true}}, opts)
+	s, err := NewService([]AgentConfig{{Name: "sim", Simulator: true, Timeout: simTimeout}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
 }
+
+// simTimeout is the per-call timeout of the tests' agents: a safety net
+// for a hung call, not a figure under test (the tests of deadlines give
+// their own). The default (8 s) is what a vCenter gets; a simulator under
+// the race detector on a loaded 2-core machine, 4 tests at once beside
+// other test binaries, has taken longer to answer a login.
+const simTimeout = time.Minute
 
 // direct is Options with the mirror and the sweep off: every read goes to
 // vCenter (tests of the batchers and of coalescing).

@@ -19,7 +19,7 @@ import (
 
 func TestMethods(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	inv := SimulatorInventory("vpx")
 	// The datastore URL contains a temporary directory: learn it first.
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
@@ -105,7 +105,7 @@ func TestMethods(t *testing.T) {
 
 func TestVMGetValues(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	resp := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_C0_RP0_VM0",
 		Properties: []string{"runtime.host", "runtime.powerState", "config.hardware.numCPU", "summary.quickStats", "runtime.bootTime"}})
 	obj := resp.Result.([]any)[0].(vpoller.Object)
@@ -132,7 +132,7 @@ func TestVMGetValues(t *testing.T) {
 
 func TestLookupByIDAndUUID(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	r := exec(t, s, vpoller.Request{Method: "vm.get", Name: "DC0_H0_VM1", Properties: []string{"config.instanceUuid", "config.uuid"}})
 	obj := r.Result.([]any)[0].(vpoller.Object)
 	for _, p := range []string{"config.instanceUuid", "config.uuid"} {
@@ -146,7 +146,7 @@ func TestLookupByIDAndUUID(t *testing.T) {
 
 func TestSessionGet(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	r := exec(t, s, vpoller.Request{Method: "session.get"})
 	if r.Success != 0 || r.Msg != "Successfully retrieved sessions" {
 		t.Fatal(string(r.Encode(vpoller.Python)))
@@ -175,7 +175,7 @@ func TestSessionGet(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	tests := []struct {
 		req vpoller.Request
 		msg string
@@ -382,7 +382,7 @@ func TestLazyAndClose(t *testing.T) {
 
 func TestSimulatorInventoryMatches(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	inv := SimulatorInventory("vpx")
 	for m, want := range map[string]int{"datacenter.discover": inv.Datacenters, "cluster.discover": inv.Clusters,
 		"host.discover": inv.Hosts, "vm.discover": inv.VMs, "datastore.discover": inv.Datastores,

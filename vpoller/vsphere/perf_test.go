@@ -52,7 +52,7 @@ func samples(t *testing.T, r *vpoller.Response, counter string, n int) []vpoller
 
 func TestPerfRealtimeHost(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	r := exec(t, s, vpoller.Request{Method: "host.perf.metric.get", Name: "DC0_C0_H0", CounterName: "cpu.usage.percent.average"})
 	got := samples(t, r, "cpu.usage.percent.average", 1)
 	if iv, _ := got[0].Get("interval"); iv != int64(20) {
@@ -71,7 +71,7 @@ func TestPerfRealtimeHost(t *testing.T) {
 
 func TestPerfHistoricalAndErrors(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	ds := exec(t, s, vpoller.Request{Method: "datastore.discover", Properties: []string{"info.url"}})
 	if l, ok := ds.Result.([]any); !ok || len(l) == 0 {
 		t.Fatalf("datastore.discover: %s", ds.Encode(vpoller.Python))
@@ -161,7 +161,7 @@ func TestPerfPoweredOff(t *testing.T) {
 
 func TestPerfInfo(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	r := exec(t, s, vpoller.Request{Method: "perf.interval.info"})
 	if r.Success != 0 || r.Msg != "Successfully retrieved performance historical intervals" {
 		t.Fatal(string(r.Encode(vpoller.Python)))

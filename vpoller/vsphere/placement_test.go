@@ -15,7 +15,7 @@ import (
 // name, mixed with a real property.
 func TestDiscoverPseudoProperties(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	a := agent(t, s)
 	cases := []struct {
 		method string

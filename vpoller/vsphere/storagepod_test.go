@@ -185,7 +185,7 @@ func TestDatastoreClusterGet(t *testing.T) {
 // pod, are lookup errors; get requires properties.
 func TestDatastoreClusterErrors(t *testing.T) {
 	t.Parallel()
-	s := newSim(t, Options{})
+	s := shared(t)
 	agent(t, s)
 	tests := []struct {
 		req  vpoller.Request

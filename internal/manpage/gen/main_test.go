@@ -40,9 +40,15 @@ func TestRealBinaries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the four commands")
 	}
-	bin := t.TempDir()
+	var pkgs []string
 	for _, p := range pages {
-		testutil.Build(t, bin, "../../../cmd/"+p.name)
+		pkgs = append(pkgs, "../../../cmd/"+p.name)
+	}
+	// One go build (it links the four at once), shared with the other
+	// test packages that run them.
+	bin, err := testutil.GoBuildShared(pkgs...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	out := t.TempDir()
 	for _, p := range pages {

@@ -2,6 +2,7 @@ package objects
 
 import (
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -33,9 +34,16 @@ type simStore struct {
 
 func newSimStore(t testing.TB, opts Options, setup func(*simulator.Model)) simStore {
 	t.Helper()
-	cfg, err := session.Config{Name: "sim", Simulator: true}.WithDefaults()
+	// Per-call timeouts are a safety net here, not a figure under test
+	// (the tests of deadlines give their own): a simulator under the race
+	// detector on a loaded 2-core machine has taken longer than the
+	// default 8 s to answer.
+	cfg, err := session.Config{Name: "sim", Simulator: true, Timeout: time.Minute}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = cfg.Timeout
 	}
 	sess := session.New(cfg, session.Options{SimulatorSetup: setup})
 	st, err := New(sess, opts)
