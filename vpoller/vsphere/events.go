@@ -44,12 +44,12 @@ func eventGet(ctx context.Context, a *Agent, req *vpoller.Request) *vpoller.Resp
 		if err != nil {
 			return vpoller.Fail(fmt.Sprintf("Invalid event key %s: want the integer key of the last event seen", req.Key))
 		}
-		after, n = k, EventCap
+		after, n = k, a.events.Size()
 	}
 	if req.MaxSample > 0 {
 		n = req.MaxSample
 	}
-	n = min(n, EventCap)
+	n = min(n, a.events.Size())
 	var ref *types.ManagedObjectReference
 	if req.Name != "" {
 		r, err := a.store.Lookup(ctx, eventEntities, req.Name)

@@ -234,25 +234,30 @@ func TestEventGetCaps(t *testing.T) {
 	t.Parallel()
 	s := newSim(t, Options{})
 	a := agent(t, s)
+	// The cap is the stream's buffer size (EventCap in production): a
+	// smaller one here, so that overrunning it takes 200 events, not 1,200.
+	const size = 150
+	a.events.Close()
+	a.events = eventstream.New(a.sess, eventstream.Options{Size: size})
 	c := admin(t, a)
 	k0 := newest(t, s)
 	// In two halves with a read between: the simulator's collector loses
-	// its read position when more than 1,000 events arrive unread
+	// its read position when more than a page of events arrive unread
 	// (vCenter's does not).
-	postMany(t, c, 600)
+	postMany(t, c, 100)
 	newest(t, s)
-	postMany(t, c, 600)
+	postMany(t, c, 100)
 	last := newest(t, s)
-	if last != k0+1200 {
-		t.Fatalf("newest key %d, want %d (keys are consecutive in the simulator)", last, k0+1200)
+	if last != k0+200 {
+		t.Fatalf("newest key %d, want %d (keys are consecutive in the simulator)", last, k0+200)
 	}
 	all := events(t, s, vpoller.Request{Key: key(k0)})
-	if len(all) != EventCap || all[0].key != last-EventCap+1 || all[len(all)-1].key != last {
-		t.Fatalf("1,200 behind: %d events, keys %d..%d; want %d, %d..%d", len(all), all[0].key, all[len(all)-1].key,
-			EventCap, last-EventCap+1, last)
+	if len(all) != size || all[0].key != last-size+1 || all[len(all)-1].key != last {
+		t.Fatalf("200 behind: %d events, keys %d..%d; want %d, %d..%d", len(all), all[0].key, all[len(all)-1].key,
+			size, last-size+1, last)
 	}
-	if skipped := all[0].key - k0 - 1; skipped != 200 {
-		t.Errorf("gap from the keys: %d, want 200", skipped)
+	if skipped := all[0].key - k0 - 1; skipped != 50 {
+		t.Errorf("gap from the keys: %d, want 50", skipped)
 	}
 	for _, tc := range []struct {
 		req  vpoller.Request
@@ -260,8 +265,8 @@ func TestEventGetCaps(t *testing.T) {
 		from int64
 	}{
 		{vpoller.Request{}, 100, last - 99},
-		{vpoller.Request{MaxSample: 5000}, EventCap, last - EventCap + 1},
-		{vpoller.Request{Key: key(k0), MaxSample: 5000}, EventCap, last - EventCap + 1},
+		{vpoller.Request{MaxSample: 5000}, size, last - size + 1},
+		{vpoller.Request{Key: key(k0), MaxSample: 5000}, size, last - size + 1},
 		{vpoller.Request{Key: key(k0), MaxSample: 10}, 10, last - 9},
 		{vpoller.Request{Key: key(last - 3)}, 3, last - 2},
 	} {

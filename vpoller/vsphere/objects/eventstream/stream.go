@@ -251,6 +251,9 @@ func New(sess Session, o Options) *Stream {
 
 // Get returns the newest n events with a key above after (math.MinInt64:
 // any), oldest first; with ref only the events that name ref.
+// Size is the most events one Get returns: the buffer's size.
+func (s *Stream) Size() int { return s.size }
+
 func (s *Stream) Get(ctx context.Context, ref *types.ManagedObjectReference, after int64, n int) ([]Event, error) {
 	if _, err := s.drains.GetSince(ctx, s.drains.Now()); err != nil {
 		return nil, err
@@ -481,7 +484,7 @@ func (s *Stream) query(ctx context.Context, ref types.ManagedObjectReference, af
 	}
 	c, err := event.NewManager(vc).CreateCollectorForEvents(ctx, types.EventFilterSpec{
 		Entity:   &types.EventFilterSpecByEntity{Entity: ref, Recursion: types.EventFilterSpecRecursionOptionSelf},
-		MaxCount: Cap,
+		MaxCount: int32(s.size),
 	})
 	if err != nil {
 		return nil, err
