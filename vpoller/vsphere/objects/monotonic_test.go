@@ -100,12 +100,13 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 //     passive to owner, once the new mirror's catch-up began.
 //
 // Every read is compared with the last one served: the power state never
-// returns to an earlier value after a later one was served. 50 rounds,
-// the scenarios in turn
-// (VPOLLER_MONOTONIC_ROUNDS sets another number).
+// returns to an earlier value after a later one was served. The scenarios
+// in turn, twice: with an odd number of them, each runs once powering the
+// VM on and once powering it off (every round is the same, so more rounds
+// add time, not cases; VPOLLER_MONOTONIC_ROUNDS sets another number).
 func TestValuesNeverGoBack(t *testing.T) {
 	t.Parallel()
-	rounds := 50
+	rounds := -1 // twice the scenarios, below
 	if v := os.Getenv("VPOLLER_MONOTONIC_ROUNDS"); v != "" {
 		rounds, _ = strconv.Atoi(v)
 	}
@@ -377,8 +378,16 @@ func TestValuesNeverGoBack(t *testing.T) {
 		mirrorRead("read of the owner's mirror")
 	}})
 	mirrorRead("first read")
+	if rounds < 0 {
+		// Each round flips the power state: with an odd number of
+		// scenarios, two passes run each one in both directions.
+		rounds = 2 * len(scenarios)
+		if len(scenarios)%2 == 0 {
+			rounds = 4 * len(scenarios) // the last two passes shifted by one scenario
+		}
+	}
 	for round = 0; round < rounds; round++ {
-		sc := scenarios[round%len(scenarios)]
+		sc := scenarios[(round+round/(2*len(scenarios)))%len(scenarios)]
 		scenario = sc.name
 		sc.run()
 	}

@@ -151,7 +151,8 @@ func round(t *testing.T, s simStore, l *lane) int {
 }
 
 // TestSweepPackSize: a sweep round of N series makes ceil(N/pack)
-// QueryPerf calls on the simulator, for realtime series (VMs, 20 s) and
+// QueryPerf calls on the simulator (N = pack + 1: one more series than a
+// pack holds takes a second call), for realtime series (VMs, 20 s) and
 // historical ones (datastores, 300 s), with vCenter's setting unset (the
 // version's defaults), set, and set to -1 (no limit: capped at 1,000).
 func TestSweepPackSize(t *testing.T) {
@@ -166,14 +167,14 @@ func TestSweepPackSize(t *testing.T) {
 		series   int
 		pack     int
 	}{
-		{"realtime, unset", "", nil, VM, "cpu.usage.percent.average", 20, 2500, 1000},
-		{"historical, unset, 6.5", "", nil, Datastore, "disk.used.kiloBytes.latest", 300, 600, 256},
-		{"historical, unset, 8.0", "8.0.3", nil, Datastore, "disk.used.kiloBytes.latest", 300, 600, 256},
-		{"historical, unset, 6.0", "6.0.0", nil, Datastore, "disk.used.kiloBytes.latest", 300, 200, 64},
-		{"realtime, unset, 6.0", "6.0.0", nil, VM, "cpu.usage.percent.average", 20, 1500, 1000},
-		{"realtime, set 100", "", "100", VM, "cpu.usage.percent.average", 20, 250, 100},
-		{"historical, set 100", "", int32(100), Datastore, "disk.used.kiloBytes.latest", 300, 250, 100},
-		{"historical, set -1", "", "-1", Datastore, "disk.used.kiloBytes.latest", 300, 1500, 1000},
+		{"realtime, unset", "", nil, VM, "cpu.usage.percent.average", 20, 1001, 1000},
+		{"historical, unset, 6.5", "", nil, Datastore, "disk.used.kiloBytes.latest", 300, 257, 256},
+		{"historical, unset, 8.0", "8.0.3", nil, Datastore, "disk.used.kiloBytes.latest", 300, 257, 256},
+		{"historical, unset, 6.0", "6.0.0", nil, Datastore, "disk.used.kiloBytes.latest", 300, 65, 64},
+		{"realtime, unset, 6.0", "6.0.0", nil, VM, "cpu.usage.percent.average", 20, 1001, 1000},
+		{"realtime, set 100", "", "100", VM, "cpu.usage.percent.average", 20, 101, 100},
+		{"historical, set 100", "", int32(100), Datastore, "disk.used.kiloBytes.latest", 300, 101, 100},
+		{"historical, set -1", "", "-1", Datastore, "disk.used.kiloBytes.latest", 300, 1001, 1000},
 		{"historical, set 0", "6.0.0", "0", Datastore, "disk.used.kiloBytes.latest", 300, 1001, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
