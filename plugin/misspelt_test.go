@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vpoller/zabbix-vpoller/plugin/agent2"
 )
@@ -58,6 +61,18 @@ func TestAgentConfigOf(t *testing.T) {
 		cmd.Dir = dir
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// Start returns once the child exists, maybe before its exec:
+		// wait until /proc shows the agent's command line.
+		cmdline := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "cmdline")
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if raw, err := os.ReadFile(cmdline); err == nil && strings.HasPrefix(string(raw), fake+"\x00") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q: the process never ran %s", tc.args, fake)
+			}
+			runtime.Gosched()
 		}
 		got, ok := agentConfigOf(cmd.Process.Pid)
 		_ = cmd.Process.Kill()

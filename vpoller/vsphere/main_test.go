@@ -83,7 +83,16 @@ func newSim(t testing.TB, opts Options, setup ...func(*simulator.Model)) *Servic
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	t.Cleanup(func() {
+		// Bounded: a simulator that deadlocked inside itself (govmomi's
+		// simulator can, between a logout and a view update under heavy
+		// concurrency) fails the test here, not the whole run by timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := s.Close(ctx); err != nil {
+			t.Errorf("closing the simulated vCenter: %v", err)
+		}
+	})
 	return s
 }
 
