@@ -3,6 +3,7 @@ package vsphere
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -232,29 +233,10 @@ func datacenterNames(ctx context.Context, a *Agent, refs []types.ManagedObjectRe
 // clusterNames names the cluster of hosts (their parent), VMs (their
 // host's parent) and resource pools (their owner).
 func clusterNames(ctx context.Context, a *Agent, refs []types.ManagedObjectReference) (map[types.ManagedObjectReference]string, error) {
-	vmHost, err := follow(ctx, a, refs, func(typ string) []string {
-		if typ == "VirtualMachine" {
-			return []string{"runtime.host"}
-		}
-		return nil
-	})
+	// Each object's host (or itself, for hosts and pools) ...
+	via, next, err := viaHost(ctx, a, refs, "HostSystem", "ResourcePool")
 	if err != nil {
 		return nil, err
-	}
-	// Each object's host (or itself, for hosts and pools) ...
-	via := map[types.ManagedObjectReference]types.ManagedObjectReference{}
-	var next []types.ManagedObjectReference
-	for _, r := range refs {
-		switch r.Type {
-		case "VirtualMachine":
-			if h, ok := vmHost[r]; ok {
-				via[r] = h
-				next = append(next, h)
-			}
-		case "HostSystem", "ResourcePool":
-			via[r] = r
-			next = append(next, r)
-		}
 	}
 	// ... and its compute resource.
 	owner, err := follow(ctx, a, next, func(typ string) []string {
@@ -282,26 +264,9 @@ func clusterNames(ctx context.Context, a *Agent, refs []types.ManagedObjectRefer
 // the host is in maintenance mode: "true" or "false"; objects of other
 // kinds and VMs without a host are left out ("").
 func hostMaintenance(ctx context.Context, a *Agent, refs []types.ManagedObjectReference) (map[types.ManagedObjectReference]string, error) {
-	vmHost, err := follow(ctx, a, refs, func(typ string) []string {
-		if typ == "VirtualMachine" {
-			return []string{"runtime.host"}
-		}
-		return nil
-	})
+	via, hosts, err := viaHost(ctx, a, refs, "HostSystem")
 	if err != nil {
 		return nil, err
-	}
-	via := map[types.ManagedObjectReference]types.ManagedObjectReference{}
-	var hosts []types.ManagedObjectReference
-	for _, r := range refs {
-		h, ok := vmHost[r]
-		if r.Type == "HostSystem" {
-			h, ok = r, true
-		}
-		if ok {
-			via[r] = h
-			hosts = append(hosts, h)
-		}
 	}
 	out := map[types.ManagedObjectReference]string{}
 	if len(hosts) == 0 {
@@ -317,4 +282,34 @@ func hostMaintenance(ctx context.Context, a *Agent, refs []types.ManagedObjectRe
 		}
 	}
 	return out, nil
+}
+
+// viaHost maps each VM of refs to its host (runtime.host, one read for
+// all) and each object of the types in self to itself, and lists the
+// objects mapped to, in refs' order: what the VM pseudo-properties that
+// look through the VM's host start from.
+func viaHost(ctx context.Context, a *Agent, refs []types.ManagedObjectReference, self ...string) (
+	map[types.ManagedObjectReference]types.ManagedObjectReference, []types.ManagedObjectReference, error) {
+	vmHost, err := follow(ctx, a, refs, func(typ string) []string {
+		if typ == "VirtualMachine" {
+			return []string{"runtime.host"}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	via := map[types.ManagedObjectReference]types.ManagedObjectReference{}
+	var targets []types.ManagedObjectReference
+	for _, r := range refs {
+		t, ok := vmHost[r]
+		if r.Type != "VirtualMachine" {
+			t, ok = r, slices.Contains(self, r.Type)
+		}
+		if ok {
+			via[r] = t
+			targets = append(targets, t)
+		}
+	}
+	return via, targets, nil
 }
