@@ -858,6 +858,13 @@ func (m *mirror) settle(got map[types.ManagedObjectReference]Values, paths []str
 		if !Mirrored(ref.Type) {
 			continue
 		}
+		paths := paths
+		if m.opts.Off {
+			// Only the lookup paths are ever watched: no mirror read
+			// serves the others, so the read's own value is the newest
+			// there is (an earlier read's overlay entry would be older).
+			paths = m.servablePaths(ref.Type, paths)
+		}
 		var o *object
 		if g != nil {
 			o = g.inv.byRef[ref]
@@ -883,6 +890,18 @@ func (m *mirror) settle(got map[types.ManagedObjectReference]Values, paths []str
 		}
 		ov.at = at
 	}
+}
+
+// servablePaths is the part of paths a mirror that is Off serves for
+// typ (its fixed paths).
+func (m *mirror) servablePaths(typ string, paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if m.watch.isFixed(typ, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // viewLocked is vals with each path the mirror has a view of (an

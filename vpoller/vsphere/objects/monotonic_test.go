@@ -448,3 +448,73 @@ func TestOverlayYieldsToANewerChange(t *testing.T) {
 		t.Errorf("mirror read after the confirming wait: %v %v", v, err)
 	}
 }
+
+// TestDirectReadNewerThanOverlayWhenOff: with the mirror off, a direct
+// read of a path no mirror read serves answers what it read, even when
+// the mirror changed the object's view while the read was in flight (a
+// rename, which the lookup mirror follows): an earlier read's value of
+// that path is older, never a better answer.
+func TestDirectReadNewerThanOverlayWhenOff(t *testing.T) {
+	t.Parallel()
+	s := newSimStore(t, Options{Mirror: MirrorOptions{Off: true}}, nil)
+	applied := newGate[*generation](t)
+	settling := newGate[types.ManagedObjectReference](t)
+	s.mirror.applied, s.settling = applied.hook, settling.hook
+	ctx := context.Background()
+	s.SetRole(RoleOwner)
+	waitSynced(t, s)
+	const name = "DC0_H0_VM0"
+	vm, err := s.Lookup(ctx, VM, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpus := []string{"config.hardware.numCPU"}
+	first, err := s.Read(ctx, vm, name, cpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := govmomi.NewClient(ctx, s.sess.Simulator().URL(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = admin.Logout(ctx) }()
+	v := govobj.NewVirtualMachine(admin.Client, vm)
+	want := first["config.hardware.numCPU"].(int32) + 3
+	task, err := v.Reconfigure(ctx, types.VirtualMachineConfigSpec{NumCPUs: want})
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release := settling.arm(true, func(r types.ManagedObjectReference) bool { return r == vm })
+	type result struct {
+		v   Values
+		err error
+	}
+	answered := make(chan result, 1)
+	go func() {
+		v, err := s.Read(ctx, vm, name, cpus)
+		answered <- result{v, err}
+	}()
+	within(t, held, "second direct read returned")
+	const renamed = "DC0_H0_VM0_renamed"
+	seen, _ := applied.arm(false, func(g *generation) bool {
+		s.mirror.mu.RLock()
+		defer s.mirror.mu.RUnlock()
+		return fmt.Sprint(g.inv.byRef[vm].vals[PathName]) == renamed
+	})
+	task, err = v.Rename(ctx, renamed)
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, seen, "the mirror applied the rename")
+	close(release)
+	r := <-answered
+	if r.err != nil || r.v["config.hardware.numCPU"] != want {
+		t.Fatalf("second read: %v %v, want numCPU %d (the first read had %v)", r.v, r.err, want, first["config.hardware.numCPU"])
+	}
+}

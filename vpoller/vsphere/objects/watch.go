@@ -64,6 +64,14 @@ func (w *watchSet) internPath(p string) string {
 	return p
 }
 
+// isFixed tells whether p is one of typ's index or default paths (the
+// only ones a mirror that is Off ever watches).
+func (w *watchSet) isFixed(typ, p string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fixed[typ][p]
+}
+
 // count is the number of paths watched for typ; w.mu is held.
 func (w *watchSet) count(typ string) int { return len(w.fixed[typ]) + len(w.added[typ]) }
 
