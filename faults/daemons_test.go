@@ -194,6 +194,10 @@ type connStats struct {
 	Evicted           int `json:"evicted"`
 	Handshakes        int `json:"handshakes"`
 	HandshakesEvicted int `json:"handshakes_evicted"`
+	Queued            int `json:"queued"`
+	QueuedTotal       int `json:"queued_total"`
+	QueueExpired      int `json:"queue_expired"`
+	QueueEvicted      int `json:"queue_evicted"`
 }
 
 // memoryStats is the proxy's memory budget in its status (bytes).

@@ -16,10 +16,9 @@ import (
 // by default) and refuses the rest at once with "Request not queued".
 func Test05dHeldRequests(t *testing.T) {
 	s := newScenario(t, "5d", "no worker: 300 requests of 900 KB held or refused")
-	// The handshake pools widened: 300 clients connecting at once from
-	// one address would otherwise meet the per-address handshake cap (32)
-	// first (row 19-3 says the same), which is not what this row measures.
-	px := s.startProxy("proxy", proxySpec{extra: []string{"max_handshakes = 512", "max_handshakes_per_source = 512"}})
+	// The default handshake pools: the 300 clients connecting at once
+	// from one address wait for their slots (row 19-11).
+	px := s.startProxy("proxy", proxySpec{})
 	const (
 		n       = 300
 		size    = 900 << 10

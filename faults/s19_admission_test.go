@@ -243,3 +243,38 @@ func Test19_1BackendLockout(t *testing.T) {
 		answeredIdle, maxClients, len(idleErrs), idleErrs)
 	s.record(&row{Requests: &c, Recovery: took, RSS: "proxy " + mb(px.hwm()), Checks: ck})
 }
+
+// 19-11. A burst from one address. A client pool opens 300 connections
+// at once from 127.0.0.1 (a Zabbix agent starting, our benchmark's
+// client) to a proxy with the default handshake pools (64, 32 per
+// address), each sending one request to a Python worker. The handshakes
+// beyond the address's share wait for a slot instead of closing each
+// other: every request is answered on the first attempt, no handshake is
+// closed to make room and no waiter expires.
+func Test19_11BurstFromOneAddress(t *testing.T) {
+	s := newScenario(t, "19-11", "300 connections at once from one address, default handshake pools")
+	const n = 300
+	px := s.startProxy("proxy", proxySpec{})
+	py := testutil.Python(t, false)
+	s.spawn("pyworker", py, []string{"testdata/pyworker.py", px.back, "good", "never-poison"}, spawnOpts{})
+	px.mustSeeWorkers(1, 15*time.Second, "the Python worker")
+	began := time.Now()
+	l, err := startLoad(loadSpec{endpoint: px.front, conc: n, timeout: 30 * time.Second, retries: 1, total: n,
+		next: func(i int) (string, *vpoller.Request) {
+			return "get", &vpoller.Request{Method: "vm.get", Hostname: "vc", Name: fmt.Sprint(i)}
+		}})
+	s.must(err, "load")
+	done, _ := until(60*time.Second, 20*time.Millisecond, func() bool { return len(l.snapshot()) >= n })
+	took := time.Since(began)
+	outs := l.stop()
+	c := tally(outs)
+	fe := px.mustProxyStatus().Frontend
+	var ck checks
+	ck.add(done && c.Answered == n, fmt.Sprintf("all %d requests answered on their first attempt", n),
+		"%d answered, %d errored, %d lost in %s%s", c.Answered, c.Errored, c.Lost, dur(took), messages(outs, 1))
+	ck.add(fe.HandshakesEvicted == 0 && fe.QueueExpired == 0 && fe.QueueEvicted == 0 && fe.Accepted >= n,
+		"no handshake closed to make room, no waiter expired: the burst queued",
+		"handshakes evicted %d, waited for a slot %d, queue expired %d, evicted %d, accepted %d",
+		fe.HandshakesEvicted, fe.QueuedTotal, fe.QueueExpired, fe.QueueEvicted, fe.Accepted)
+	s.record(&row{Requests: &c, Recovery: -1, Checks: ck})
+}

@@ -200,9 +200,8 @@ func Test19_2PartialRequests(t *testing.T) {
 // when the rogue is killed its 32 are re-dispatched within the caps: the
 // held requests are at their cap, so they are refused with a reply that
 // says so, not held beyond it. A real (Python) worker then answers what
-// is held. The handshake pools are widened to 512 for this row: 300
-// clients connecting at once from one address would otherwise meet the
-// per-address handshake cap (32) first, which is not what it measures.
+// is held. The handshake pools are the default ones: the 300 clients
+// connecting at once from one address wait for their slots (19-11).
 func Test19_3RogueWorker(t *testing.T) {
 	s := newScenario(t, "19-3", "a rogue worker keeps 900 KB requests unanswered (300 sent; max_memory 64 MiB)")
 	const (
@@ -213,8 +212,7 @@ func Test19_3RogueWorker(t *testing.T) {
 		size        = 900 << 10
 	)
 	px := s.startProxy("proxy", proxySpec{extra: []string{fmt.Sprintf("max_memory = %d", maxMemory),
-		fmt.Sprintf("max_inflight_per_worker = %d", maxInflight), fmt.Sprintf("max_held_bytes = %d", maxHeld),
-		"max_handshakes = 512", "max_handshakes_per_source = 512"}})
+		fmt.Sprintf("max_inflight_per_worker = %d", maxInflight), fmt.Sprintf("max_held_bytes = %d", maxHeld)}})
 	py := testutil.Python(t, false)
 	rogue := s.spawn("rogue-worker", py, []string{"testdata/rogueworker.py", px.back}, spawnOpts{})
 	px.mustSeeWorkers(1, 15*time.Second, "the rogue worker")

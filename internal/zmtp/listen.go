@@ -43,16 +43,36 @@ const (
 	authLogInterval = 10 * time.Second
 )
 
+// handshakeGrace is how recently a handshake must have received bytes to
+// count as making progress. A newcomer to a full pool whose handshakes
+// all made progress this recently waits for a slot (honest peers
+// connecting in a burst, a client pool opening its connections) instead
+// of closing one; a handshake silent for longer is closed to make room,
+// as a peer that sent 10 bytes and stopped is.
+const handshakeGrace = time.Second
+
+// queuePerHandshake sizes the queue of newcomers waiting for a handshake
+// slot: this many per slot of MaxHandshakes (512 by default), enough for
+// a client pool opening hundreds of connections at once.
+const queuePerHandshake = 8
+
 // ListenConfig configures a Listener.
 //
 // A listener keeps two pools. Handshakes: at most MaxHandshakes at once,
-// at most MaxHandshakesPerSource from one address; a newcomer to a full
-// pool closes the handshake that has waited longest for its peer (no
-// byte received for longest): one of its own address's when that address
-// is at its share, else one of the address that holds the most
-// handshakes. So a peer that sent 10 bytes and stopped goes before one
-// exchanging keys, and a few addresses cannot push out a peer from
-// another. A handshake never takes the place of an established
+// at most MaxHandshakesPerSource from one address. A newcomer to a full
+// pool waits, before a byte is read, in a queue of at most 8 per slot of
+// MaxHandshakes; a slot that frees goes to the waiter whose address holds
+// the fewest handshakes (then the earliest). A waiter may close the
+// handshake that has waited longest for its peer (no byte received for
+// longest, and none for handshakeGrace): one of its own address's when
+// that address is at its share, else one of the address that holds the
+// most handshakes. So a burst of honest peers from one address queues
+// instead of resetting each other, a peer that sent 10 bytes and stopped
+// goes before one exchanging keys, and a few addresses cannot push out a
+// peer from another. A waiter not admitted within half the handshake
+// timeout is closed (QueueExpired); a newcomer to a full queue closes the
+// earliest waiter of the address with the most connections waiting or
+// handshaking. A handshake never takes the place of an established
 // connection.
 // Established: at most MaxConns; see Evict.
 //
@@ -105,12 +125,14 @@ type Listener struct {
 	// read that brought bytes (or of its admission).
 	seq atomic.Int64
 	// hook, when set (by tests, before Serve), is told of events as they
-	// happen: "progress" of a handshake, "auth_failed" once a failure is
+	// happen: "queued" for a newcomer that waits for a handshake slot,
+	// "progress" of a handshake, "auth_failed" once a failure is
 	// recorded, "released" once a connection has left its pool.
 	hook func(event, remote string)
 
 	mu          sync.Mutex
 	handshakes  map[*slot]struct{}
+	waiting     map[*slot]struct{} // newcomers queued for a handshake slot
 	established map[*slot]struct{}
 	sources     map[string]*source // sources with handshakes or failures
 	failing     list.List          // *source with failures, least recent failure first
@@ -118,12 +140,14 @@ type Listener struct {
 	authLogN    int64              // failures since that line
 
 	accepted, refused, evicted, hsEvicted, failed, authFailed, authDelayed, acceptErrors atomic.Int64
+	queued, queueExpired, queueEvicted                                                   atomic.Int64
 }
 
 // source is one remote address's share of a listener.
 type source struct {
 	key        string
 	handshakes int
+	waiting    int           // its connections queued for a handshake slot
 	fails      int           // authentication failures since forgiven
 	lastFail   time.Time     // of the last one
 	next       time.Time     // earliest start of its next handshake
@@ -135,9 +159,15 @@ type slot struct {
 	raw      net.Conn
 	src      *source
 	progress atomic.Int64
+	// lastAt is the clock time (UnixNano) of the last progress.
+	lastAt   atomic.Int64
 	gone     chan struct{} // closed when evicted
+	admitted chan struct{} // closed when a queued slot enters the handshake pool
+	arrived  int64         // order of arrival, for the queue
+	authWait time.Duration // delay before its handshake starts (set on entering)
 	conn     *Conn         // set once established (under Listener.mu)
 	evicted  bool          // closed to make room (under Listener.mu)
+	entered  bool          // in the handshake pool, or past it (under Listener.mu)
 }
 
 // clock is the time a listener's authentication backoff runs on (tests
@@ -178,6 +208,11 @@ type ListenerStats struct {
 	// AcceptErrors counts failed accepts (EMFILE and the like); each was
 	// retried after a backoff.
 	AcceptErrors int64
+	// Queued is the connections waiting for a handshake slot now;
+	// QueuedTotal counts those that waited, QueueExpired those closed
+	// after waiting half the handshake timeout, QueueEvicted those closed
+	// to make room in a full queue.
+	Queued, QueuedTotal, QueueExpired, QueueEvicted int64
 }
 
 // Listen binds endpoint (tcp://host:port, "*" for every interface, port 0
@@ -234,6 +269,7 @@ func Listen(ep string, cfg ListenConfig) (*Listener, error) {
 		warn:        lograte.New(10 * time.Second),
 		clock:       realClock{},
 		handshakes:  map[*slot]struct{}{},
+		waiting:     map[*slot]struct{}{},
 		established: map[*slot]struct{}{},
 		sources:     map[string]*source{},
 	}, nil
@@ -277,11 +313,12 @@ func (l *Listener) Close() error { return l.ln.Close() }
 // Stats returns the listener's counters.
 func (l *Listener) Stats() ListenerStats {
 	l.mu.Lock()
-	active, hs := len(l.established), len(l.handshakes)
+	active, hs, queued := len(l.established), len(l.handshakes), len(l.waiting)
 	l.mu.Unlock()
 	return ListenerStats{Active: int64(active), Handshakes: int64(hs), Accepted: l.accepted.Load(), Refused: l.refused.Load(),
 		Evicted: l.evicted.Load(), HandshakesEvicted: l.hsEvicted.Load(), Failed: l.failed.Load(), AuthFailed: l.authFailed.Load(),
-		AuthDelayed: l.authDelayed.Load(), AcceptErrors: l.acceptErrors.Load()}
+		AuthDelayed: l.authDelayed.Load(), AcceptErrors: l.acceptErrors.Load(),
+		Queued: int64(queued), QueuedTotal: l.queued.Load(), QueueExpired: l.queueExpired.Load(), QueueEvicted: l.queueEvicted.Load()}
 }
 
 // Serve accepts connections until ctx is done or the listener is closed,
@@ -322,10 +359,13 @@ func (l *Listener) Serve(ctx context.Context, handle func(context.Context, *Conn
 			continue
 		}
 		delay = 0
-		sl, wait := l.admit(raw)
+		sl, queued := l.admit(raw)
+		if queued && l.hook != nil {
+			l.hook("queued", remoteName(raw))
+		}
 		wg.Go(func() {
 			defer l.release(sl)
-			l.serveConn(ctx, stopping, sl, wait, handle)
+			l.serveConn(ctx, stopping, sl, handle)
 		})
 	}
 }
@@ -343,11 +383,9 @@ func sourceKey(c net.Conn) string {
 	return "local"
 }
 
-// admit registers a new connection in the handshake pool, closing the
-// handshake that waited longest for its peer when the pool (or the
-// source's share) is full. It returns how long the handshake must wait
-// first because its source failed to authenticate.
-func (l *Listener) admit(raw net.Conn) (*slot, time.Duration) {
+// admit registers a new connection: in the handshake pool when it has
+// room, else in the queue (see ListenConfig), where serveConn waits.
+func (l *Listener) admit(raw net.Conn) (sl *slot, queued bool) {
 	key := sourceKey(raw)
 	now := l.clock.Now()
 	l.mu.Lock()
@@ -357,22 +395,215 @@ func (l *Listener) admit(raw net.Conn) (*slot, time.Duration) {
 		src = &source{key: key}
 		l.sources[key] = src
 	}
-	switch {
-	case src.handshakes >= l.cfg.MaxHandshakesPerSource:
-		l.evictHandshakeLocked(l.stalestLocked(src), "handshakes from one source")
-	case len(l.handshakes) >= l.cfg.MaxHandshakes:
-		l.evictHandshakeLocked(l.stalestLocked(nil), "handshakes")
+	sl = &slot{raw: raw, src: src, gone: make(chan struct{}), admitted: make(chan struct{}), arrived: l.seq.Add(1)}
+	// After each pump no waiter fits the pool: a newcomer that fits
+	// passes nobody.
+	if l.roomLocked(src) {
+		l.enterLocked(sl, now)
+		return sl, false
 	}
-	sl := &slot{raw: raw, src: src, gone: make(chan struct{})}
-	sl.progress.Store(l.seq.Add(1))
-	l.handshakes[sl] = struct{}{}
-	src.handshakes++
-	return sl, l.authWaitLocked(src, now)
+	if len(l.waiting) >= queuePerHandshake*l.cfg.MaxHandshakes {
+		l.evictWaiterLocked()
+	}
+	l.waiting[sl] = struct{}{}
+	src.waiting++
+	l.queued.Add(1)
+	l.pumpLocked(now)
+	return sl, true
 }
 
-// stalestLocked picks the handshake to close for a newcomer: within src
-// when given, else within the source(s) holding the most handshakes; the
-// one whose last progress is oldest.
+// roomLocked tells whether a handshake from src fits the pool now.
+func (l *Listener) roomLocked(src *source) bool {
+	return src.handshakes < l.cfg.MaxHandshakesPerSource && len(l.handshakes) < l.cfg.MaxHandshakes
+}
+
+// enterLocked puts sl in the handshake pool.
+func (l *Listener) enterLocked(sl *slot, now time.Time) {
+	sl.entered = true
+	sl.progress.Store(l.seq.Add(1))
+	sl.lastAt.Store(now.UnixNano())
+	l.handshakes[sl] = struct{}{}
+	sl.src.handshakes++
+	sl.authWait = l.authWaitLocked(sl.src, now)
+}
+
+// before orders waiters: the one whose address holds fewer handshakes,
+// then the earlier.
+func before(a, b *slot) bool {
+	if a.src.handshakes != b.src.handshakes {
+		return a.src.handshakes < b.src.handshakes
+	}
+	return a.arrived < b.arrived
+}
+
+// pumpLocked moves waiters into the handshake pool: into free slots
+// first, best waiter first; then, for the waiters in turn, into the slot
+// of a handshake silent for handshakeGrace that they may close. It
+// returns when the next waiter could get in by closing one (zero: none
+// to wait for).
+func (l *Listener) pumpLocked(now time.Time) (retry time.Time) {
+	for len(l.waiting) > 0 {
+		var best *slot
+		for w := range l.waiting {
+			if l.roomLocked(w.src) && (best == nil || before(w, best)) {
+				best = w
+			}
+		}
+		if best != nil {
+			l.grantLocked(best, now)
+			continue
+		}
+		// No room for anyone: a stalled handshake makes room for the
+		// best waiter that may close it. One victim per pool a waiter
+		// looks into: its address's share, or the whole pool.
+		retry = time.Time{}
+		victims := map[*source]*slot{}
+		var global *slot
+		globalDone := false
+		var chosen, victim *slot
+		for w := range l.waiting {
+			var v *slot
+			if w.src.handshakes >= l.cfg.MaxHandshakesPerSource {
+				var ok bool
+				if v, ok = victims[w.src]; !ok {
+					v = l.stalestLocked(w.src)
+					victims[w.src] = v
+				}
+			} else {
+				if !globalDone {
+					global, globalDone = l.stalestLocked(nil), true
+				}
+				v = global
+			}
+			if v == nil {
+				continue
+			}
+			if at := time.Unix(0, v.lastAt.Load()).Add(handshakeGrace); at.After(now) {
+				if retry.IsZero() || at.Before(retry) {
+					retry = at
+				}
+				continue
+			}
+			if chosen == nil || before(w, chosen) {
+				chosen, victim = w, v
+			}
+		}
+		if chosen == nil {
+			return retry
+		}
+		pool := "handshakes"
+		if chosen.src.handshakes >= l.cfg.MaxHandshakesPerSource {
+			pool = "handshakes from one source"
+		}
+		l.evictHandshakeLocked(victim, pool)
+		l.grantLocked(chosen, now)
+	}
+	return time.Time{}
+}
+
+// grantLocked moves waiter w into the handshake pool and wakes it.
+func (l *Listener) grantLocked(w *slot, now time.Time) {
+	l.enterLocked(w, now) // first: leaving the queue must not drop its source
+	l.leaveWaitingLocked(w)
+	close(w.admitted)
+}
+
+func (l *Listener) leaveWaitingLocked(sl *slot) {
+	if _, ok := l.waiting[sl]; !ok {
+		return
+	}
+	delete(l.waiting, sl)
+	sl.src.waiting--
+	l.dropSourceLocked(sl.src)
+}
+
+// evictWaiterLocked closes, for a newcomer to a full queue, the earliest
+// waiter of the address with the most connections waiting or handshaking.
+func (l *Listener) evictWaiterLocked() {
+	var victim *slot
+	load := func(s *slot) int { return s.src.waiting + s.src.handshakes }
+	for w := range l.waiting {
+		if victim == nil || load(w) > load(victim) || load(w) == load(victim) && w.arrived < victim.arrived {
+			victim = w
+		}
+	}
+	if victim == nil {
+		return
+	}
+	l.leaveWaitingLocked(victim)
+	victim.evicted = true
+	close(victim.gone)
+	victim.raw.Close()
+	l.queueEvicted.Add(1)
+	if l.warn.Allow() {
+		l.log.Warn("queued connection closed to make room: too many waiting for a handshake slot", "limit", queuePerHandshake*l.cfg.MaxHandshakes,
+			"closed", remoteName(victim.raw), "suppressed", l.warn.Suppressed())
+	}
+}
+
+// await waits, before a byte is read, until queued sl enters the
+// handshake pool; false when it was closed, the wait expired or the
+// listener stops.
+func (l *Listener) await(ctx context.Context, stopping <-chan struct{}, sl *slot) bool {
+	limit := l.cfg.HandshakeTimeout
+	if limit <= 0 {
+		limit = DefaultHandshakeTimeout
+	}
+	expire, cancelExpire := l.clock.After(limit / 2)
+	defer cancelExpire()
+	for {
+		l.mu.Lock()
+		if sl.entered || sl.evicted {
+			l.mu.Unlock()
+			return sl.entered
+		}
+		retry := l.pumpLocked(l.clock.Now())
+		if sl.entered {
+			l.mu.Unlock()
+			return true
+		}
+		l.mu.Unlock()
+		var fire <-chan time.Time
+		cancel := func() bool { return false }
+		if !retry.IsZero() {
+			fire, cancel = l.clock.After(max(retry.Sub(l.clock.Now()), time.Millisecond))
+		}
+		select {
+		case <-sl.admitted:
+			cancel()
+			return true
+		case <-fire:
+			continue
+		case <-expire:
+			cancel()
+			l.mu.Lock()
+			entered := sl.entered
+			if !entered && !sl.evicted {
+				l.leaveWaitingLocked(sl)
+				l.queueExpired.Add(1)
+			}
+			l.mu.Unlock()
+			if !entered && l.warn.Allow() {
+				l.log.Warn("connection closed: no handshake slot within half the handshake timeout", "peer", remoteName(sl.raw),
+					"limit", l.cfg.MaxHandshakes, "per_source", l.cfg.MaxHandshakesPerSource, "suppressed", l.warn.Suppressed())
+			}
+			return entered
+		case <-sl.gone:
+			cancel()
+			return false
+		case <-ctx.Done():
+			cancel()
+			return false
+		case <-stopping:
+			cancel()
+			return false
+		}
+	}
+}
+
+// stalestLocked picks the handshake a waiter may close: within src when
+// given, else within the source(s) holding the most handshakes; the one
+// whose last progress is oldest.
 func (l *Listener) stalestLocked(src *source) *slot {
 	most := 0
 	if src == nil {
@@ -390,6 +621,13 @@ func (l *Listener) stalestLocked(src *source) *slot {
 		}
 	}
 	return victim
+}
+
+// isEntered reads sl.entered under mu.
+func (sl *slot) isEntered(mu *sync.Mutex) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return sl.entered
 }
 
 func (l *Listener) evictHandshakeLocked(victim *slot, pool string) {
@@ -418,7 +656,7 @@ func (l *Listener) leaveHandshakesLocked(sl *slot) {
 
 // dropSourceLocked forgets a source with nothing left to remember.
 func (l *Listener) dropSourceLocked(src *source) {
-	if src.handshakes == 0 && src.fails == 0 && l.sources[src.key] == src {
+	if src.handshakes == 0 && src.waiting == 0 && src.fails == 0 && l.sources[src.key] == src {
 		delete(l.sources, src.key)
 	}
 }
@@ -503,6 +741,7 @@ func (l *Listener) authLogLocked(now time.Time) (bool, int64) {
 
 func (l *Listener) progressed(sl *slot) {
 	sl.progress.Store(l.seq.Add(1))
+	sl.lastAt.Store(l.clock.Now().UnixNano())
 	if l.hook != nil {
 		l.hook("progress", remoteName(sl.raw))
 	}
@@ -511,18 +750,26 @@ func (l *Listener) progressed(sl *slot) {
 func (l *Listener) release(sl *slot) {
 	sl.raw.Close()
 	l.mu.Lock()
+	l.leaveWaitingLocked(sl)
 	l.leaveHandshakesLocked(sl)
 	delete(l.established, sl)
+	l.pumpLocked(l.clock.Now())
 	l.mu.Unlock()
 	if l.hook != nil {
 		l.hook("released", remoteName(sl.raw))
 	}
 }
 
-func (l *Listener) serveConn(ctx context.Context, stopping <-chan struct{}, sl *slot, wait time.Duration, handle func(context.Context, *Conn)) {
+func (l *Listener) serveConn(ctx context.Context, stopping <-chan struct{}, sl *slot, handle func(context.Context, *Conn)) {
 	raw := sl.raw
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
+	if !sl.isEntered(&l.mu) && !l.await(ctx, stopping, sl) {
+		return
+	}
+	l.mu.Lock()
+	wait := sl.authWait
+	l.mu.Unlock()
 	if wait > 0 {
 		// The source failed to authenticate: wait here, in this
 		// connection's goroutine and pool slot, before reading a byte.
@@ -541,6 +788,7 @@ func (l *Listener) serveConn(ctx context.Context, stopping <-chan struct{}, sl *
 			return
 		}
 		sl.progress.Store(l.seq.Add(1)) // its handshake begins now
+		sl.lastAt.Store(l.clock.Now().UnixNano())
 	}
 	conn, err := open(raw, l.cfg.Config, true, func() { l.progressed(sl) })
 	if err != nil {
@@ -600,6 +848,7 @@ func (l *Listener) establish(sl *slot, conn *Conn) bool {
 		return false
 	}
 	l.leaveHandshakesLocked(sl)
+	l.pumpLocked(l.clock.Now())
 	if sl.src.fails > 0 {
 		l.forgiveLocked(sl.src)
 	}

@@ -207,7 +207,7 @@ func TestHandshakeFlood(t *testing.T) {
 				closed atomic.Int64
 				once   sync.Once
 			)
-			const attackers, sources, before = 320, 10, 1000
+			const attackers, sources, before = 320, 10, 300
 			flooding := make(chan struct{})
 			for i := range attackers {
 				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%sources))}}
@@ -255,9 +255,10 @@ func TestHandshakeFlood(t *testing.T) {
 			stop()
 			wg.Wait()
 
-			if s.Handshakes > DefaultMaxHandshakes || s.HandshakesEvicted < before-s.Failed || s.Active != 1 || s.Accepted != 1 ||
-				s.Evicted != 0 || s.Refused != 0 || s.AuthFailed != 0 {
-				t.Errorf("stats %+v: want <= %d handshakes, >= %d evicted, 1 established", s, DefaultMaxHandshakes, before)
+			if closedByUs := s.HandshakesEvicted + s.QueueExpired + s.QueueEvicted; s.Handshakes > DefaultMaxHandshakes ||
+				closedByUs < before-s.Failed || s.Active != 1 || s.Accepted != 1 || s.Evicted != 0 || s.Refused != 0 || s.AuthFailed != 0 {
+				t.Errorf("stats %+v: want <= %d handshakes, >= %d closed (evicted, queue expired or evicted), 1 established",
+					s, DefaultMaxHandshakes, before)
 			}
 			t.Logf("real peer connected in %s during the flood; %d attack connections closed; stats %+v", took, closed.Load(), s)
 			for key, n := range perSource {
@@ -270,10 +271,12 @@ func TestHandshakeFlood(t *testing.T) {
 }
 
 // A full handshake pool closes the handshake that has waited longest for
-// its peer: within the newcomer's source when that source is at its
-// share, else within the source holding the most handshakes. A peer that
-// sent 10 bytes and stopped goes before one that is exchanging its
-// handshake, and one address cannot push out a peer from another.
+// its peer, once it has been silent for handshakeGrace (the clock moves
+// that much before each newcomer): within the newcomer's source when
+// that source is at its share, else within the source holding the most
+// handshakes. A peer that sent 10 bytes and stopped goes before one that
+// is exchanging its handshake, and one address cannot push out a peer
+// from another.
 func TestHandshakePoolClosesStalest(t *testing.T) {
 	cases := []struct {
 		name                string
@@ -288,8 +291,9 @@ func TestHandshakePoolClosesStalest(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var ev <-chan hookEvent
+			fc := newFakeClock()
 			l := serveEchoWith(t, ListenConfig{Config: Config{Type: zmq4.Router, HandshakeTimeout: time.Minute},
-				MaxHandshakes: tc.total, MaxHandshakesPerSource: tc.perSource}, func(l *Listener) { ev = watch(l) })
+				MaxHandshakes: tc.total, MaxHandshakesPerSource: tc.perSource}, func(l *Listener) { l.clock = fc; ev = watch(l) })
 			addr := l.Addr().String()
 			conns := map[string]net.Conn{}
 			greeting := make([]byte, 64)
@@ -326,11 +330,12 @@ func TestHandshakePoolClosesStalest(t *testing.T) {
 				p = peer()
 			}
 			for i := range 3 {
+				fc.Advance(handshakeGrace)
 				admitted("n"+string(rune('0'+i)), tc.newc)
 			}
 			for _, name := range tc.closed {
 				if !readClosed(conns[name]) {
-					t.Errorf("%s not closed", name)
+					t.Errorf("%s not closed; stats %+v", name, l.Stats())
 				}
 			}
 			if s := l.Stats(); s.HandshakesEvicted != int64(len(tc.closed)) || s.Failed != 0 {
@@ -392,7 +397,7 @@ func TestEvictOnlyForAuthenticated(t *testing.T) {
 			t.Fatalf("%s closed by newcomers that did not authenticate: %v", name, err)
 		}
 	}
-	if s := l.Stats(); s.Evicted != 0 || s.Refused != 0 || s.Active != 2 || s.AuthFailed != 50 || s.HandshakesEvicted != 100-DefaultMaxHandshakesPerSource {
+	if s := l.Stats(); s.Evicted != 0 || s.Refused != 0 || s.Active != 2 || s.AuthFailed != 50 || s.QueuedTotal != 100-DefaultMaxHandshakesPerSource {
 		t.Fatalf("stats %+v", s)
 	}
 	if err := talk(b, "b is busier"); err != nil {
@@ -620,5 +625,91 @@ func TestSourceKey(t *testing.T) {
 		if got := sourceKey(addrConn{remote: tc.addr}); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.addr, got, tc.want)
 		}
+	}
+}
+
+// A newcomer to a pool whose handshakes all made progress within
+// handshakeGrace waits for a slot instead of closing one (a burst of
+// honest peers from one address, a client pool opening its connections);
+// it gets the first slot that frees. Once a handshake has been silent
+// for handshakeGrace, the next arrival makes the earliest waiter take its
+// place; a waiter not admitted within half the handshake timeout is
+// closed. The clock is the test's.
+func TestHandshakeQueue(t *testing.T) {
+	var ev <-chan hookEvent
+	fc := newFakeClock()
+	const timeout = time.Minute
+	l := serveEchoWith(t, ListenConfig{Config: Config{Type: zmq4.Router, HandshakeTimeout: timeout},
+		MaxHandshakes: 3, MaxHandshakesPerSource: 3}, func(l *Listener) { l.clock = fc; ev = watch(l) })
+	addr := l.Addr().String()
+	greeting := make([]byte, 64)
+	greeted := func(name string, c net.Conn) {
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(c, greeting); err != nil {
+			t.Fatalf("%s: no greeting: %v; stats %+v", name, err, l.Stats())
+		}
+	}
+	// Three peers exchanging their handshakes fill the pool.
+	var peers []net.Conn
+	for range 3 {
+		c := rawDialFrom(t, "127.0.0.2", addr)
+		greeted("peer", c)
+		if _, err := c.Write(testutil.Greeting("NULL", false)); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, ev, "progress", c.LocalAddr().String())
+		peers = append(peers, c)
+	}
+	queue := func(name string) net.Conn {
+		t.Helper()
+		c := rawDialFrom(t, "127.0.0.2", addr)
+		waitEvent(t, ev, "queued", c.LocalAddr().String())
+		return c
+	}
+	first := queue("first")
+	// The first peer completes its handshake: its slot goes to the waiter.
+	if _, err := peers[0].Write(append(testutil.Ready("DEALER"), frame(false, []byte("done"))...)); err != nil {
+		t.Fatal(err)
+	}
+	greeted("first waiter", first)
+	if s := l.Stats(); s.HandshakesEvicted != 0 || s.QueuedTotal != 1 || s.Queued != 0 || s.Accepted != 1 {
+		t.Fatalf("after a slot freed: stats %+v", s)
+	}
+	// Two more wait; then the handshakes fall silent for the grace: the
+	// next arrival makes the earliest waiter take the stalest one's slot
+	// (peers[1], the earliest progress), and itself waits.
+	second := queue("second")
+	fc.Advance(handshakeGrace)
+	// The first waiter and the last peer show progress after the grace.
+	for c, b := range map[net.Conn][]byte{first: testutil.Greeting("NULL", false)[:2], peers[2]: testutil.Ready("DEALER")[:2]} {
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, ev, "progress", c.LocalAddr().String())
+	}
+	third := queue("third")
+	greeted("second waiter", second)
+	if !readClosed(peers[1]) {
+		t.Fatal("the stalest handshake was not closed for a waiter")
+	}
+	if s := l.Stats(); s.HandshakesEvicted != 1 || s.Queued != 1 || s.QueuedTotal != 3 {
+		t.Fatalf("after the grace: stats %+v", s)
+	}
+	// The third waits out half the handshake timeout and is closed. The
+	// waits' timers are the test's: each waiter made one expiry timer
+	// (the third's is the third; the others' waits are over) besides its
+	// retries, which stay unfired.
+	for expiries := 0; expiries < 3; {
+		if tm := fc.nextTimer(t); tm.d == timeout/2 {
+			tm.fire <- fc.Now()
+			expiries++
+		}
+	}
+	if !readClosed(third) {
+		t.Fatal("a waiter past half the handshake timeout was not closed")
+	}
+	if s := l.Stats(); s.QueueExpired != 1 || s.Queued != 0 || s.HandshakesEvicted != 1 {
+		t.Fatalf("after the expiry: stats %+v", s)
 	}
 }

@@ -409,7 +409,9 @@ func (p *Proxy) status() vpoller.Object {
 				{Key: "evicted", Value: ls.Evicted}, {Key: "handshakes", Value: ls.Handshakes},
 				{Key: "handshakes_evicted", Value: ls.HandshakesEvicted}, {Key: "auth_delayed", Value: ls.AuthDelayed},
 				{Key: "handshake_failed", Value: ls.Failed}, {Key: "auth_failed", Value: ls.AuthFailed},
-				{Key: "accept_errors", Value: ls.AcceptErrors},
+				{Key: "accept_errors", Value: ls.AcceptErrors}, {Key: "queued", Value: ls.Queued},
+				{Key: "queued_total", Value: ls.QueuedTotal}, {Key: "queue_expired", Value: ls.QueueExpired},
+				{Key: "queue_evicted", Value: ls.QueueEvicted},
 			}})
 		}
 	}
