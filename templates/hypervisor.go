@@ -26,7 +26,8 @@ need the worker's perf support and vCenter statistics.`)
 		"summary.quickStats.overallCpuUsage", "summary.quickStats.overallMemoryUsage", "summary.quickStats.uptime",
 		"summary.hardware.cpuMhz", "summary.hardware.numCpuCores", "summary.hardware.numCpuThreads",
 		"summary.hardware.memorySize", "summary.hardware.cpuModel", "summary.hardware.vendor", "summary.hardware.model",
-		"summary.config.product.fullName"))
+		"summary.config.product.fullName", "summary.config.product.version", "summary.hardware.uuid",
+		"hardware.systemInfo.serialNumber", "vm"))
 	b.item(master("Hypervisor: raw properties", mkey,
 		"All hypervisor properties in one vCenter request; the other items depend on it."))
 
@@ -98,6 +99,20 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 		withTags("component", "inventory"))
 	b.item(dep(mkey, "vsphere.hv.version", "Product", vtChar, "", prop("summary.config.product.fullName"), discardUnchanged("1d")).
 		withTags("component", "inventory"))
+	b.item(dep(mkey, "vsphere.hv.version.number", "ESXi version", vtChar, "", prop("summary.config.product.version"),
+		discardUnchanged("1d")).withDescription("The ESXi version alone (for example 8.0.2), for comparisons and inventory.").
+		withTags("component", "inventory"))
+	b.item(dep(mkey, "vsphere.hv.hw.uuid", "BIOS UUID", vtChar, "", prop("summary.hardware.uuid"), discardUnchanged("1d")).
+		withDescription("The server's BIOS UUID (summary.hardware.uuid), as the hardware vendor's tools show it.").
+		withTags("component", "inventory"))
+	b.item(dep(mkey, "vsphere.hv.hw.serial", "Serial number", vtChar, "", propOr("hardware.systemInfo.serialNumber", ""),
+		discardUnchanged("1d")).
+		withDescription("The server's serial number (hardware.systemInfo.serialNumber, vSphere 6.7 and later; empty where the hardware does not report one).").
+		withTags("component", "inventory"))
+	b.item(dep(mkey, "vsphere.hv.vm.num", "Number of VMs", vtUnsigned, "",
+		Step{Type: "JSONPATH", Parameters: []string{"$[0]['vm'].length()"}, ErrorHandler: "CUSTOM_VALUE", ErrorHandlerParams: "0"}).
+		withDescription("VMs registered on the host, powered on or not (its vm property); vMotion moves them between hosts.").
+		withTags("component", "system"))
 
 	hvPerf(b, tpl)
 	hvExtras(b, tpl, mkey)
@@ -159,6 +174,28 @@ func hvPerf(b *builder, tpl string) {
 	}
 	b.item(perf(hvPerfKey("power.power.watt.average"), "Power usage", vtFloat, "W", "",
 		"Real-time counter power.power.watt.average: the host's power draw.").withTags("component", "power"))
+	b.item(perf(hvPerfKey("power.powerCap.watt.average"), "Power cap", vtFloat, "W", "",
+		"Real-time counter power.powerCap.watt.average: the most power the host is allowed to draw.").withTags("component", "power"))
+	b.item(perf(hvPerfKey("cpu.utilization.percent.average"), "CPU utilisation (perf)", vtFloat, "%", "0.01",
+		"Real-time counter cpu.utilization.percent.average: like cpu.usage, but a core running two hyper-threads counts once and power management (turbo, lower clocks) is taken into account; hundredths of a percent in vSphere.").
+		withTags("component", "cpu"))
+	b.item(perf(hvPerfKey("mem.vmmemctl.kiloBytes.average"), "Memory ballooned", vtFloat, "B", "1024",
+		"Real-time counter mem.vmmemctl.kiloBytes.average: memory the balloon drivers of the host's VMs hold back for the host.").
+		withTags("component", "memory"))
+	// The host's NICs together (the counters' aggregate instance), per
+	// second: vSphere sums each over the 20 s sample.
+	for _, n := range []struct{ counter, name, what string }{
+		{"net.broadcastRx.number.summation", "Network broadcast received", "broadcast packets received"},
+		{"net.broadcastTx.number.summation", "Network broadcast sent", "broadcast packets sent"},
+		{"net.errorsRx.number.summation", "Network receive errors", "packets received with errors"},
+		{"net.errorsTx.number.summation", "Network send errors", "packets that could not be sent"},
+		{"net.droppedRx.number.summation", "Network received packets dropped", "received packets dropped"},
+		{"net.droppedTx.number.summation", "Network sent packets dropped", "packets to send dropped"},
+	} {
+		b.item(perf(hvPerfKey(n.counter), n.name, vtFloat, "pps", fmt.Sprint(1.0/RealtimeSample),
+			fmt.Sprintf("Real-time counter %s: %s, all NICs together, per second (vSphere sums them over its %d s sample).",
+				n.counter, n.what, RealtimeSample)).withTags("component", "network"))
+	}
 }
 
 // hvGraphs adds the host's graphs and its dashboard, which also shows the

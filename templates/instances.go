@@ -197,9 +197,12 @@ func hvInstances(b *builder, tpl string) (protos []string) {
 		perfs: []instPerf{
 			{"datastore.totalReadLatency.millisecond.average", "read latency", "ms", "", "Average time a read from the datastore takes, as this host sees it.", dsMax},
 			{"datastore.totalWriteLatency.millisecond.average", "write latency", "ms", "", "Average time a write to the datastore takes, as this host sees it.", dsMax},
+			{"datastore.numberReadAveraged.number.average", "reads per second", "rps", "", "Read commands per second this host sends to the datastore.", ""},
+			{"datastore.numberWriteAveraged.number.average", "writes per second", "wps", "", "Write commands per second this host sends to the datastore.", ""},
 		}})
-	b.graphProto(r, dlabel+": latency", keys...)
-	protos = append(protos, dlabel+": latency")
+	b.graphProto(r, dlabel+": latency", keys[0], keys[1])
+	b.graphProto(r, dlabel+": IOPS", keys[2], keys[3])
+	protos = append(protos, dlabel+": latency", dlabel+": IOPS")
 
 	// LUNs: device and kernel latency (esxtop's DAVG and KAVG).
 	const linst, llabel = "{#VSPHERE.HOST.LUN.INSTANCE}", "LUN {#VSPHERE.HOST.LUN.INSTANCE}"

@@ -98,7 +98,9 @@ var defaultPaths = map[string][]string{
 		"summary.hardware.vendor", "summary.hardware.model", "summary.config.product.fullName", "customValue",
 		// host.path.discover, host.service.get, host.ntp.get, host.time.get.
 		"config.storageDevice.multipathInfo", "config.service", "config.dateTimeInfo", "configManager.dateTimeSystem",
-		"parent"}, // the cluster pseudo-property of the VM template's master (templates/vm.go, vmParity)
+		"parent", // the cluster pseudo-property of the VM template's master (templates/vm.go, vmParity)
+		// The hypervisor template's Zabbix parity items (templates/hypervisor.go).
+		"summary.config.product.version", "summary.hardware.uuid", "hardware.systemInfo.serialNumber", "vm"},
 	"Datastore": {"summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
 		"summary.maintenanceMode", "summary.type", "overallStatus"},
 	"ClusterComputeResource": {"overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",
