@@ -24,18 +24,32 @@ func TestGetPseudoProperties(t *testing.T) {
 		}
 		return encoded(t, r)
 	}
-	for _, tc := range []struct{ method, name, want string }{
+	cases := []struct{ method, name, want string }{
 		{"vm.get", "DC0_C0_RP0_VM0", `[{"name": "DC0_C0_RP0_VM0", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "DC0_C0", "hostMaintenance": "false"}]`},
 		{"vm.get", "DC0_H0_VM0", `[{"name": "DC0_H0_VM0", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "", "hostMaintenance": "false"}]`},
 		{"host.get", "DC0_C0_H1", `[{"name": "DC0_C0_H1", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "DC0_C0", "hostMaintenance": "false"}]`},
-	} {
+		{"host.get", "DC0_H0", `[{"name": "DC0_H0", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "", "hostMaintenance": "false"}]`},
+	}
+	for _, tc := range cases {
 		if got := get(tc.method, tc.name); got != tc.want {
 			t.Errorf("%s %s:\n got %s\nwant %s", tc.method, tc.name, got, tc.want)
 		}
 	}
+	// Warm, every pseudo-property comes from the mirror (folders and
+	// parents included): the templates' masters poll them every minute
+	// for every VM and host, so they must cost vCenter nothing.
+	a := agent(t, s) // the mirror synced
+	before := s.Stats()
+	for _, tc := range cases {
+		if got := get(tc.method, tc.name); got != tc.want {
+			t.Errorf("warm %s %s:\n got %s\nwant %s", tc.method, tc.name, got, tc.want)
+		}
+	}
+	if n, by := calls(before, s.Stats()); n != 0 {
+		t.Errorf("warm gets of the pseudo-properties cost %d vCenter calls %v, want 0", n, by)
+	}
 
 	// The VM's host enters maintenance mode: the VM sees it.
-	a := agent(t, s)
 	host := lookup(t, a, objects.Host, "DC0_H0")
 	notify(t, a, host, "runtime.inMaintenanceMode", true)
 	want := `[{"name": "DC0_H0_VM0", "runtime.powerState": "poweredOn", "datacenter": "DC0", "cluster": "", "hostMaintenance": "true"}]`
