@@ -115,7 +115,7 @@ var defaultPaths = map[string][]string{
 	// A standalone host's compute resource: its parent, for the host's
 	// datacenter (the hypervisor template's master).
 	"ComputeResource": {pathParent},
-	"Datacenter": {"overallStatus"},
+	"Datacenter":      {"overallStatus"},
 	// The datastore cluster's capacity, free space, Storage DRS switch
 	// and status.
 	"StoragePod": {"summary.capacity", "summary.freeSpace", "podStorageDrsEntry.storageDrsConfig.podConfig.enabled",
