@@ -117,6 +117,7 @@ func TestClientCommandLineEveryMethod(t *testing.T) {
 		"datastore.vm.get":            {[]string{"-n", ds}, "Successfully discovered objects"},
 		"datastore.perf.metric.info":  {[]string{"-n", ds}, "Successfully retrieved performance metrics"},
 		"datastore.perf.metric.get":   {[]string{"-n", ds, "-c", "disk.used.kiloBytes.latest", "-T", "Past Day"}, "Successfully retrieved performance metrics"},
+		"datastore.perf.hosts.get":    {[]string{"-n", ds, "-c", "datastore.numberReadAveraged.number.average"}, "Successfully retrieved performance metrics"},
 		"vsan.health.get":             {[]string{"-n", host}, "!Cannot query vSAN status of host " + host},
 
 		// Datastore clusters and distributed switches. The plain

@@ -69,11 +69,27 @@ return Math.max(0, Number(o['summary.capacity'] || 0) - Number(o['summary.freeSp
 	tags(b, "datastore.tag.get", "ds", "datastore", obj)
 	dsProvisioning(b, tpl) // operations.go
 
+	// Latency and IOPS as all hosts together see them: vCenter keeps them
+	// per host x datastore only; the worker combines its hosts' samples.
+	dsPerf := func(counter string) string { return perfKey("datastore.perf.hosts.get", obj, counter) }
+	for _, p := range []struct{ counter, name, units, desc string }{
+		{"datastore.totalReadLatency.millisecond.average", "Read latency (all hosts)", "ms", "average time a read takes, averaged over the hosts that mount the datastore"},
+		{"datastore.totalWriteLatency.millisecond.average", "Write latency (all hosts)", "ms", "average time a write takes, averaged over the hosts that mount the datastore"},
+		{"datastore.numberReadAveraged.number.average", "Reads per second (all hosts)", "rps", "read commands per second, summed over the hosts that mount the datastore"},
+		{"datastore.numberWriteAveraged.number.average", "Writes per second (all hosts)", "wps", "write commands per second, summed over the hosts that mount the datastore"},
+	} {
+		b.item(perf(dsPerf(p.counter), p.name, vtFloat, p.units, "",
+			"Real-time counter "+p.counter+" of each connected host (datastore.perf.hosts.get): "+p.desc+".").
+			withTags("component", "storage"))
+	}
+	b.graph("Datastore: latency", dsPerf("datastore.totalReadLatency.millisecond.average"), dsPerf("datastore.totalWriteLatency.millisecond.average"))
+	b.graph("Datastore: IOPS", dsPerf("datastore.numberReadAveraged.number.average"), dsPerf("datastore.numberWriteAveraged.number.average"))
 	b.graph("Datastore: state", "vsphere.ds.status.num", "vsphere.ds.maintenance.num")
 	b.graph("Datastore: space", "vsphere.ds.capacity", "vsphere.ds.used", "vsphere.ds.free")
 	b.graph("Datastore: free space, in %", "vsphere.ds.pfree")
 	b.graph("Datastore: provisioning", "vsphere.ds.used", "vsphere.ds.uncommitted")
-	b.dashboard("Datastore overview", "Datastore: space", "Datastore: free space, in %", "Datastore: provisioning", "Datastore: state")
+	b.dashboard("Datastore overview", "Datastore: space", "Datastore: free space, in %", "Datastore: provisioning", "Datastore: state",
+		"Datastore: latency", "Datastore: IOPS")
 	b.valueMap("vPoller boolean", "0", "No", "1", "Yes")
 	stateValueMap(b, vmStatus)
 	stateValueMap(b, vmDSMaint)

@@ -303,6 +303,8 @@ func TestAllMethods(t *testing.T) {
 		{vpoller.Request{Method: "datastore.perf.metric.info", Name: url}, "Successfully retrieved performance metrics", list(-1, "counterId,instance")},
 		{vpoller.Request{Method: "datastore.perf.metric.get", Name: url, CounterName: "disk.used.kiloBytes.latest", PerfInterval: "Past Day"}, "Successfully retrieved performance metrics",
 			list(1, "interval,timestamp,counterId,instance,value")},
+		{vpoller.Request{Method: "datastore.perf.hosts.get", Name: url, CounterName: "datastore.numberWriteAveraged.number.average"},
+			"Successfully retrieved performance metrics", list(1, "counterId,instance,hosts,value", equal(0, "hosts", int64(inv.Hosts)))},
 
 		// datastore clusters and distributed switches
 		{vpoller.Request{Method: "datastore.cluster.discover"}, okDisc, list(1, "name", equal(0, "name", "DC0_POD0"))},

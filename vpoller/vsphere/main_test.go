@@ -12,6 +12,7 @@ import (
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/simulator/vpx"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) {
 	// keep 2 cores busy where GOMAXPROCS (2) leaves them half idle (8 at
 	// once cost more CPU under -race than they saved in waiting).
 	testutil.Parallel(4)
+	simulatorHostDatastoreSamples()
 	code := m.Run()
 	if sharedSim.s != nil {
 		_ = sharedSim.s.Close(context.Background())
@@ -41,6 +43,29 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// simulatorHostDatastoreSamples gives the simulator's hosts samples of
+// their per-datastore counters (datastore.*: IOPS and latency), for which
+// its data set has none (it then answers series without values). Set
+// before any simulator starts: the data set is read by every simulator of
+// the package.
+func simulatorHostDatastoreSamples() {
+	data := vpx.MetricData["HostSystem"]
+	for _, c := range vpx.PerfCounter {
+		if c.GroupInfo.GetElementDescription().Key != "datastore" {
+			continue
+		}
+		if _, ok := data[c.Key]; ok {
+			continue
+		}
+		switch c.NameInfo.GetElementDescription().Key {
+		case "numberReadAveraged", "numberWriteAveraged":
+			data[c.Key] = []int64{120, 340, 95, 410, 230}
+		case "totalReadLatency", "totalWriteLatency":
+			data[c.Key] = []int64{3, 7, 2, 12, 5}
+		}
+	}
 }
 
 // sharedSim is the Service of shared, made by the first test that asks.

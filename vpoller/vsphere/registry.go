@@ -73,6 +73,7 @@ var handlers = map[string]Handler{
 	"vm.perf.metric.get":          perfMetricGet(objects.VM),
 	"datastore.perf.metric.info":  perfMetricInfoOf(objects.Datastore),
 	"datastore.perf.metric.get":   perfMetricGet(objects.Datastore),
+	"datastore.perf.hosts.get":    datastorePerfHostsGet,
 
 	// alarms.go
 	"datacenter.alarm.get": alarmGet(objects.Datacenter),

@@ -109,7 +109,8 @@ var defaultPaths = map[string][]string{
 		// The hypervisor template's Zabbix parity items (templates/hypervisor.go).
 		"summary.config.product.version", "summary.hardware.uuid", "hardware.systemInfo.serialNumber", "vm"},
 	"Datastore": {"summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
-		"summary.maintenanceMode", "summary.type", "overallStatus"},
+		"summary.maintenanceMode", "summary.type", "overallStatus",
+		"host"}, // its hosts, for datastore.perf.hosts.get (the datastore template's IOPS and latency)
 	"ClusterComputeResource": {"overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",
 		"summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory", pathParent},
 	// A standalone host's compute resource: its parent, for the host's
