@@ -27,7 +27,7 @@ need the worker's perf support and vCenter statistics.`)
 		"summary.hardware.cpuMhz", "summary.hardware.numCpuCores", "summary.hardware.numCpuThreads",
 		"summary.hardware.memorySize", "summary.hardware.cpuModel", "summary.hardware.vendor", "summary.hardware.model",
 		"summary.config.product.fullName", "summary.config.product.version", "summary.hardware.uuid",
-		"hardware.systemInfo.serialNumber", "vm", "cluster", "datacenter"))
+		"vm", "cluster", "datacenter"))
 	b.item(master("Hypervisor: raw properties", mkey,
 		"All hypervisor properties in one vCenter request; the other items depend on it."))
 
@@ -105,9 +105,11 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 	b.item(dep(mkey, "vsphere.hv.hw.uuid", "BIOS UUID", vtChar, "", prop("summary.hardware.uuid"), discardUnchanged("1d")).
 		withDescription("The server's BIOS UUID (summary.hardware.uuid), as the hardware vendor's tools show it.").
 		withTags("component", "inventory"))
-	b.item(dep(mkey, "vsphere.hv.hw.serial", "Serial number", vtChar, "", propOr("hardware.systemInfo.serialNumber", ""),
-		discardUnchanged("1d")).
-		withDescription("The server's serial number (hardware.systemInfo.serialNumber, vSphere 6.7 and later; empty where the hardware does not report one).").
+	// Its own request, hourly: vCenters before 6.7 do not know the
+	// property and would fail the whole master for it.
+	b.item(Item{Name: "Serial number", Key: pollKey("host.get", obj, "hardware.systemInfo.serialNumber"), Delay: "1h",
+		ValueType: vtChar, Preprocessing: []Step{discardUnchanged("1d")},
+		Description: "The server's serial number (hardware.systemInfo.serialNumber, vSphere 6.7 and later; empty where the hardware does not report one)."}.
 		withTags("component", "inventory"))
 	b.item(dep(mkey, "vsphere.hv.cluster.name", "Cluster name", vtChar, "", propOr("cluster", ""), discardUnchanged("1d")).
 		withDescription("Name of the host's cluster (the worker's pseudo-property cluster); empty for a standalone host.").

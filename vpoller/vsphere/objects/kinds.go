@@ -107,7 +107,7 @@ var defaultPaths = map[string][]string{
 		"config.storageDevice.multipathInfo", "config.service", "config.dateTimeInfo", "configManager.dateTimeSystem",
 		pathParent, // the cluster and datacenter pseudo-properties of the VM and hypervisor templates' masters
 		// The hypervisor template's Zabbix parity items (templates/hypervisor.go).
-		"summary.config.product.version", "summary.hardware.uuid", "hardware.systemInfo.serialNumber", "vm"},
+		"summary.config.product.version", "summary.hardware.uuid", "vm"},
 	"Datastore": {"summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
 		"summary.maintenanceMode", "summary.type", "overallStatus",
 		"host"}, // its hosts, for datastore.perf.hosts.get (the datastore template's IOPS and latency)
