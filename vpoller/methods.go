@@ -279,8 +279,8 @@ var methods = []MethodInfo{
 	{Name: "datastore.perf.metric.info", Action: ActionDiscover, Required: reqName, Original: true, Order: MsgFirst, Doc: docPerfInfo},
 	{Name: "datastore.perf.metric.get", Action: ActionPerf, Required: reqNameCount, Original: true, Order: MsgFirst, Doc: docPerfGet},
 	{Name: "datastore.perf.hosts.get", Action: ActionPerf, Required: reqNameCount, Doc: MethodDoc{
-		Keys:   "name (datastore name or URL), counter-name (a host counter of the `datastore` group)",
-		Result: "list, one element `[{\"counterId\",\"instance\",\"hosts\",\"value\"}]`: the newest real-time sample of every connected host that mounts the datastore (instance: the datastore's UUID), averaged for millisecond counters (latency), summed for the others (IOPS, KBps); `hosts` is how many had a sample, `value` null when none had",
+		Keys:    "name (datastore name or URL), counter-name (a host counter of the `datastore` group)",
+		Result:  "list, one element `[{\"counterId\",\"instance\",\"hosts\",\"value\"}]`: the newest real-time sample of every connected host that mounts the datastore (instance: the datastore's UUID), averaged for millisecond counters (latency), summed for the others (IOPS, KBps); `hosts` is how many had a sample, `value` null when none had",
 		Message: msgPerf, Differences: "ours: the datastore-level figures Zabbix's VMware template shows; each host's series joins the worker's perf sweep"}},
 
 	{Name: "vsan.health.get", Action: ActionGet, Required: reqName, Original: true, Doc: MethodDoc{Keys: "name (host)",
