@@ -427,7 +427,7 @@ func TestMirrorValuesEqualDirectReads(t *testing.T) {
 	hosts := listed("host.discover", "name", hostProps...)
 	for _, h := range hosts {
 		both(&vpoller.Request{Method: "host.get", Hostname: agentName, Name: h, Properties: hostProps})
-		both(&vpoller.Request{Method: "host.vm.get", Hostname: agentName, Name: h}) // "vm" is read once, then joins
+		both(&vpoller.Request{Method: "host.vm.get", Hostname: agentName, Name: h}) // "vm" is watched from the start (the hypervisor template's number of VMs)
 	}
 	dsProps := []string{"name", "info.url", "summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
 		"summary.maintenanceMode", "summary.type", "overallStatus"}
@@ -442,8 +442,8 @@ func TestMirrorValuesEqualDirectReads(t *testing.T) {
 	for _, dc := range listed("datacenter.discover", "name") {
 		both(&vpoller.Request{Method: "datacenter.get", Hostname: agentName, Name: dc, Properties: []string{"name", "overallStatus"}})
 	}
-	if st := c.service.Stats().Agents[agentName].Objects.Mirror; st.Served == 0 || st.Direct == 0 || st.Direct > uint64(len(hosts)) {
-		t.Errorf("the chain read from vCenter more than the hosts' vm lists: %+v", st)
+	if st := c.service.Stats().Agents[agentName].Objects.Mirror; st.Served == 0 || st.Direct != 0 {
+		t.Errorf("the chain read from vCenter (every property here is watched from the start): %+v", st)
 	}
 }
 

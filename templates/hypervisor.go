@@ -27,7 +27,7 @@ need the worker's perf support and vCenter statistics.`)
 		"summary.hardware.cpuMhz", "summary.hardware.numCpuCores", "summary.hardware.numCpuThreads",
 		"summary.hardware.memorySize", "summary.hardware.cpuModel", "summary.hardware.vendor", "summary.hardware.model",
 		"summary.config.product.fullName", "summary.config.product.version", "summary.hardware.uuid",
-		"vm", "cluster", "datacenter"))
+		"vm", "cluster"))
 	b.item(master("Hypervisor: raw properties", mkey,
 		"All hypervisor properties in one vCenter request; the other items depend on it."))
 
@@ -113,9 +113,6 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 		withTags("component", "inventory"))
 	b.item(dep(mkey, "vsphere.hv.cluster.name", "Cluster name", vtChar, "", propOr("cluster", ""), discardUnchanged("1d")).
 		withDescription("Name of the host's cluster (the worker's pseudo-property cluster); empty for a standalone host.").
-		withTags("component", "inventory"))
-	b.item(dep(mkey, "vsphere.hv.datacenter.name", "Datacenter name", vtChar, "", propOr("datacenter", ""), discardUnchanged("1d")).
-		withDescription("Name of the host's datacenter (the worker's pseudo-property datacenter, up the host's folders).").
 		withTags("component", "inventory"))
 	b.item(dep(mkey, "vsphere.hv.vm.num", "Number of VMs", vtUnsigned, "",
 		Step{Type: "JSONPATH", Parameters: []string{"$[0]['vm'].length()"}, ErrorHandler: "CUSTOM_VALUE", ErrorHandlerParams: "0"}).

@@ -37,7 +37,7 @@ with vm.disk.discover and vm.guest.net.get.`)
 		"guest.ipAddress", "guest.hostName",
 		// Zabbix Guest parity (vmParity):
 		"guest.toolsVersion", "guest.toolsVersionStatus2", "summary.quickStats.privateMemory",
-		"summary.quickStats.sharedMemory", "summary.storage.unshared", "runtime.bootTime", "cluster", "hostMaintenance", "datacenter"))
+		"summary.quickStats.sharedMemory", "summary.storage.unshared", "runtime.bootTime", "cluster", "hostMaintenance"))
 	b.item(master("VM: raw properties", mkey,
 		"All VM properties in one vCenter request; the other items depend on it."))
 	gkey := getKey("vm.get", obj, props("name", "guest.disk", "guest.net"))
@@ -344,14 +344,13 @@ func vmParity(b *builder, tpl, mkey, skey string) {
 			"The VM runs on another ESXi host than at the previous poll (vMotion, DRS, HA). Close it by hand once seen."), "notice")))
 	b.item(hv)
 
-	// Placement: the worker answers the pseudo-properties cluster (the
-	// name of the cluster of the VM's host) and datacenter (up the VM's
-	// folders) from its mirror.
+	// Placement: the worker answers the pseudo-property cluster (the name
+	// of the cluster of the VM's host) from its mirror. Not datacenter:
+	// its parent chain runs through folders, which the mirror does not
+	// watch (govmomi's simulator deadlocks moving objects into a folder
+	// its collectors watch), so it would cost vCenter calls per VM and poll.
 	b.item(dep(mkey, "vsphere.vm.cluster.name", "Cluster name", vtChar, "", propOr("cluster", ""), discardUnchanged("1d")).
 		withDescription("Name of the cluster of the ESXi host running the VM (the worker's pseudo-property cluster); empty on a standalone host. Changes with a vMotion to another cluster.").
-		withTags("component", "inventory"))
-	b.item(dep(mkey, "vsphere.vm.datacenter.name", "Datacenter name", vtChar, "", propOr("datacenter", ""), discardUnchanged("1d")).
-		withDescription("Name of the datacenter holding the VM (the worker's pseudo-property datacenter, up the VM's folders).").
 		withTags("component", "inventory"))
 
 	// The hypervisor's maintenance mode as the VM sees it (Zabbix 8.0):

@@ -253,18 +253,20 @@ func TestContextCancelReturnsPromptly(t *testing.T) {
 	srv := testutil.StartRouter(t, "127.0.0.1:0", func(int, []byte) ([]byte, time.Duration, bool) { return nil, 0, false })
 	c := newClient(t, srv.Endpoint(), Options{Timeout: 10 * time.Second, Retries: 3})
 
+	// start is taken before the cancel is armed: the call cannot end
+	// before it fires.
+	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
 	_, err := c.Do(ctx, []byte("x"))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	within(t, "cancelled call", time.Since(start), 100*time.Millisecond)
 
+	start = time.Now()
 	ctx, cancel = context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
-	start = time.Now()
 	_, err = c.Do(ctx, []byte("y"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)

@@ -66,10 +66,6 @@ var indexPaths = map[string][]string{
 	"StoragePod":                     {PathName},
 	"VmwareDistributedVirtualSwitch": {PathName},
 	"DistributedVirtualSwitch":       {PathName},
-	// Folders, with their parents: the datacenter of a VM or host (the
-	// pseudo-property datacenter) is then found in the mirror, where the
-	// parent chain runs through them. A vCenter has few (hundreds at most).
-	"Folder": {PathName, pathParent},
 }
 
 // uuidPaths are the properties a UUID lookup matches.
@@ -95,9 +91,7 @@ var defaultPaths = map[string][]string{
 		"config.changeTrackingEnabled", "layoutEx.file", "layoutEx.disk", "layoutEx.snapshot",
 		// The VM template's Zabbix Guest parity items (templates/vm.go, vmParity); runtime.host: vm.host.get and cluster.
 		"guest.toolsVersion", "guest.toolsVersionStatus2", "summary.quickStats.privateMemory", "summary.quickStats.sharedMemory",
-		"summary.storage.unshared", "runtime.bootTime", "runtime.host",
-		// The datacenter pseudo-property (templates/vm.go): the parent chain, through folders.
-		pathParent, "parentVApp"},
+		"summary.storage.unshared", "runtime.bootTime", "runtime.host"},
 	"HostSystem": {"runtime.powerState", "runtime.connectionState", "runtime.inMaintenanceMode", "overallStatus",
 		"summary.rebootRequired", "summary.quickStats.overallCpuUsage", "summary.quickStats.overallMemoryUsage",
 		"summary.quickStats.uptime", "summary.hardware.cpuMhz", "summary.hardware.numCpuCores",
@@ -105,18 +99,15 @@ var defaultPaths = map[string][]string{
 		"summary.hardware.vendor", "summary.hardware.model", "summary.config.product.fullName", "customValue",
 		// host.path.discover, host.service.get, host.ntp.get, host.time.get.
 		"config.storageDevice.multipathInfo", "config.service", "config.dateTimeInfo", "configManager.dateTimeSystem",
-		pathParent, // the cluster and datacenter pseudo-properties of the VM and hypervisor templates' masters
+		pathParent, // the cluster pseudo-property of the VM and hypervisor templates' masters
 		// The hypervisor template's Zabbix parity items (templates/hypervisor.go).
 		"summary.config.product.version", "summary.hardware.uuid", "vm"},
 	"Datastore": {"summary.capacity", "summary.freeSpace", "summary.uncommitted", "summary.accessible",
 		"summary.maintenanceMode", "summary.type", "overallStatus",
 		"host"}, // its hosts, for datastore.perf.hosts.get (the datastore template's IOPS and latency)
 	"ClusterComputeResource": {"overallStatus", "summary.numHosts", "summary.numEffectiveHosts", "summary.totalCpu",
-		"summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory", pathParent},
-	// A standalone host's compute resource: its parent, for the host's
-	// datacenter (the hypervisor template's master).
-	"ComputeResource": {pathParent},
-	"Datacenter":      {"overallStatus"},
+		"summary.effectiveCpu", "summary.totalMemory", "summary.effectiveMemory"},
+	"Datacenter": {"overallStatus"},
 	// The datastore cluster's capacity, free space, Storage DRS switch
 	// and status.
 	"StoragePod": {"summary.capacity", "summary.freeSpace", "podStorageDrsEntry.storageDrsConfig.podConfig.enabled",
