@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,14 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"
-	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25"
 
 	"github.com/vpoller/zabbix-vpoller/internal/testutil"
 	"github.com/vpoller/zabbix-vpoller/vpoller"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client"
 	"github.com/vpoller/zabbix-vpoller/vpoller/client/clienttest"
+	"github.com/vpoller/zabbix-vpoller/vpoller/vsphere/session"
 )
 
 // The real vPoller binaries, built by TestMain.
@@ -142,21 +143,35 @@ var (
 
 // simulatorVMs lists the VMs of govmomi's default vCenter model, found
 // with govmomi itself on a simulator of our own: the truth the plugin's
-// discovery is compared with, independent of vPoller.
+// discovery is compared with, independent of vPoller. The simulator is
+// started as the other tests' in-process one is (session.StartSimulator:
+// govmomi's model creation writes package state without a lock, so two
+// at once race).
 func simulatorVMs(t *testing.T) []string {
 	t.Helper()
 	vmsOnce.Do(func() {
-		simulator.Test(func(ctx context.Context, c *vim25.Client) {
-			list, err := find.NewFinder(c).VirtualMachineList(ctx, "*")
-			if err != nil {
-				vmsErr = err
-				return
-			}
-			for _, vm := range list {
-				vms = append(vms, vm.Name())
-			}
-			slices.Sort(vms)
-		})
+		sim, err := session.StartSimulator("vpx", "user", "pass", slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			vmsErr = err
+			return
+		}
+		defer sim.Close()
+		ctx := context.Background()
+		c, err := govmomi.NewClient(ctx, sim.URL(), true)
+		if err != nil {
+			vmsErr = err
+			return
+		}
+		defer func() { _ = c.Logout(ctx); c.CloseIdleConnections() }()
+		list, err := find.NewFinder(c.Client).VirtualMachineList(ctx, "*")
+		if err != nil {
+			vmsErr = err
+			return
+		}
+		for _, vm := range list {
+			vms = append(vms, vm.Name())
+		}
+		slices.Sort(vms)
 	})
 	if vmsErr != nil || len(vms) == 0 {
 		t.Fatalf("listing the simulator's VMs: %v", vmsErr)
