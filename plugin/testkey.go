@@ -36,7 +36,8 @@ vPoller proxy the agent configuration names, and prints the result in
 Zabbix's form: "KEY [s|value]", or "KEY [m|ZBX_NOTSUPPORTED] [error]".
 It reads the Plugins.VPoller.* options (and Timeout) of AGENT_CONFIG and
 of the files it includes. It needs no agent, so it also works while the
-agent runs.
+agent runs. vpoller.events positions stay in memory: a test does not move
+the agent's.
 
   -c FILE      the agent configuration (default %[2]s)
   -e ENDPOINT  the vPoller proxy, overriding Plugins.VPoller.Endpoint
@@ -104,6 +105,9 @@ func RunTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if endpoint != "" {
 		opts.List = append(opts.List, agent2.Option{Path: []string{"Endpoint"}, Value: endpoint})
 	}
+	// A test keeps vpoller.events positions in memory: moving the agent's
+	// stored ones would make its next poll skip the events shown here.
+	opts.List = append(opts.List, agent2.Option{Path: []string{"EventsStateFile"}, Value: EventsStateOff})
 	p := New()
 	p.UseLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	for _, w := range misspeltLines(lines, Name) {
