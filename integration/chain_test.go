@@ -132,9 +132,13 @@ func startChain(t testing.TB) *chain {
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
-		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Bounded, and reported: a close cut short would leave the
+		// agents' goroutines to goleak at the end of the package.
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer ccancel()
-		_ = svc.Close(cctx)
+		if err := svc.Close(cctx); err != nil {
+			t.Errorf("closing the worker's vSphere service: %v", err)
+		}
 	})
 	return &chain{frontend: p.Addrs().Frontend, sim: sim, service: svc, agentConfig: agent, proxy: p, worker: w}
 }
