@@ -105,9 +105,10 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 	b.item(dep(mkey, "vsphere.hv.hw.uuid", "BIOS UUID", vtChar, "", prop("summary.hardware.uuid"), discardUnchanged("1d")).
 		withDescription("The server's BIOS UUID (summary.hardware.uuid), as the hardware vendor's tools show it.").
 		withTags("component", "inventory"))
-	// Its own request, hourly: vCenters before 6.7 do not know the
-	// property and would fail the whole master for it.
-	b.item(Item{Name: "Serial number", Key: pollKey("host.get", obj, "hardware.systemInfo.serialNumber"), Delay: "1h",
+	// Its own request, at the slow interval of the template's
+	// discoveries (1h): vCenters before 6.7 do not know the property and
+	// would fail the whole master for it.
+	b.item(Item{Name: "Serial number", Key: pollKey("host.get", obj, "hardware.systemInfo.serialNumber"), Delay: MacroLLDInterval,
 		ValueType: vtChar, Preprocessing: []Step{discardUnchanged("1d")},
 		Description: "The server's serial number (hardware.systemInfo.serialNumber, vSphere 6.7 and later; empty where the hardware does not report one)."}.
 		withTags("component", "inventory"))
@@ -249,7 +250,7 @@ const (
 // property mirror).
 func hvHardware(b *builder, tpl string) {
 	const obj = "{$VSPHERE.HV.NAME}"
-	b.macro(MacroLLDInterval, "1h", "Interval of the hardware sensor discovery.")
+	b.macro(MacroLLDInterval, "1h", "Interval of the hardware sensor discovery and of the serial number item.")
 	b.macro("{$VSPHERE.HV.SENSOR.TYPE.MATCHES}", ".*", "Sensor types (regular expression on sensorType: temperature, fan, voltage, power, other, ...) to discover.")
 	b.macro("{$VSPHERE.HV.SENSOR.TYPE.NOT_MATCHES}", "CHANGE_IF_NEEDED", "Sensor types not to discover.")
 
