@@ -531,9 +531,7 @@ func (l *Listener) evictWaiterLocked() {
 		return
 	}
 	l.leaveWaitingLocked(victim)
-	victim.evicted = true
-	close(victim.gone)
-	victim.raw.Close()
+	victim.evictLocked()
 	l.queueEvicted.Add(1)
 	if l.warn.Allow() {
 		l.log.Warn("queued connection closed to make room: too many waiting for a handshake slot", "limit", queuePerHandshake*l.cfg.MaxHandshakes,
@@ -623,6 +621,14 @@ func (l *Listener) stalestLocked(src *source) *slot {
 	return victim
 }
 
+// evictLocked closes sl to make room (Listener.mu held): its goroutine
+// sees gone, and its end is not counted as a failure.
+func (sl *slot) evictLocked() {
+	sl.evicted = true
+	close(sl.gone)
+	sl.raw.Close()
+}
+
 // isEntered reads sl.entered under mu.
 func (sl *slot) isEntered(mu *sync.Mutex) bool {
 	mu.Lock()
@@ -635,9 +641,7 @@ func (l *Listener) evictHandshakeLocked(victim *slot, pool string) {
 		return
 	}
 	l.leaveHandshakesLocked(victim)
-	victim.evicted = true
-	close(victim.gone)
-	victim.raw.Close()
+	victim.evictLocked()
 	l.hsEvicted.Add(1)
 	if l.warn.Allow() {
 		l.log.Warn("handshake closed to make room: too many "+pool, "limit", l.cfg.MaxHandshakes, "per_source", l.cfg.MaxHandshakesPerSource,
