@@ -105,12 +105,17 @@ return total > 0 ? Math.round(10000 * used / total) / 100 : 0;`)).
 	b.item(dep(mkey, "vsphere.hv.hw.uuid", "BIOS UUID", vtChar, "", prop("summary.hardware.uuid"), discardUnchanged("1d")).
 		withDescription("The server's BIOS UUID (summary.hardware.uuid), as the hardware vendor's tools show it.").
 		withTags("component", "inventory"))
-	// Its own request, at the slow interval of the template's
-	// discoveries (1h): vCenters before 6.7 do not know the property and
-	// would fail the whole master for it.
-	b.item(Item{Name: "Serial number", Key: pollKey("host.get", obj, "hardware.systemInfo.serialNumber"), Delay: MacroLLDInterval,
-		ValueType: vtChar, Preprocessing: []Step{discardUnchanged("1d")},
-		Description: "The server's serial number (hardware.systemInfo.serialNumber, vSphere 6.7 and later; empty where the hardware does not report one)."}.
+	// The serial number in its own request, at the slow interval of the
+	// template's discoveries (1h): vCenters before 6.7 do not know the
+	// property and would fail the whole master for it.
+	serialKey := getKey("host.get", obj, props("hardware.systemInfo.serialNumber"))
+	serial := master("Hypervisor: raw serial number", serialKey,
+		"The serial number in a request of its own, at {$VPOLLER.LLD.INTERVAL}, so that a vCenter older than 6.7 fails this item only.")
+	serial.Delay = MacroLLDInterval
+	b.item(serial)
+	b.item(dep(serialKey, "vsphere.hv.hw.serial", "Serial number", vtChar, "", propOr("hardware.systemInfo.serialNumber", ""),
+		discardUnchanged("1d")).
+		withDescription("The server's serial number (hardware.systemInfo.serialNumber, vSphere 6.7 and later); empty where the hardware does not report one.").
 		withTags("component", "inventory"))
 	b.item(dep(mkey, "vsphere.hv.cluster.name", "Cluster name", vtChar, "", propOr("cluster", ""), discardUnchanged("1d")).
 		withDescription("Name of the host's cluster (the worker's pseudo-property cluster); empty for a standalone host.").
