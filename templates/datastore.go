@@ -27,10 +27,12 @@ is its display name. All properties come from one vpoller.get request per interv
 	yellow := trigger("Datastore {$VSPHERE.DATASTORE.NAME} overall status is yellow", "WARNING",
 		last(tpl, "vsphere.ds.status")+`="yellow"`, "vCenter reports that the datastore might have a problem.").dependsOn(red)
 	crit := trigger("Datastore {$VSPHERE.DATASTORE.NAME}: free space below {$VSPHERE.DATASTORE.PFREE.MIN.CRIT}%", "HIGH",
-		last(tpl, "vsphere.ds.pfree")+"<{$VSPHERE.DATASTORE.PFREE.MIN.CRIT}", "The datastore is almost full.").
+		last(tpl, "vsphere.ds.pfree")+"<{$VSPHERE.DATASTORE.PFREE.MIN.CRIT} and "+last(tpl, "vsphere.ds.capacity")+">0",
+		"The datastore is almost full. Not raised while the capacity reads 0 (an inaccessible datastore: its own trigger says so).").
 		withOpData("Free: {ITEM.LASTVALUE1}")
 	warn := trigger("Datastore {$VSPHERE.DATASTORE.NAME}: free space below {$VSPHERE.DATASTORE.PFREE.MIN.WARN}%", "WARNING",
-		last(tpl, "vsphere.ds.pfree")+"<{$VSPHERE.DATASTORE.PFREE.MIN.WARN}", "The datastore is filling up.").
+		last(tpl, "vsphere.ds.pfree")+"<{$VSPHERE.DATASTORE.PFREE.MIN.WARN} and "+last(tpl, "vsphere.ds.capacity")+">0",
+		"The datastore is filling up. Not raised while the capacity reads 0.").
 		withOpData("Free: {ITEM.LASTVALUE1}").dependsOn(crit)
 
 	b.item(dep(mkey, "vsphere.ds.capacity", "Capacity", vtUnsigned, "B", prop("summary.capacity")).
