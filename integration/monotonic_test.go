@@ -134,8 +134,16 @@ func TestValueNeverGoesBackAcrossWorkers(t *testing.T) {
 			mu.Unlock()
 			w.stop()
 			stopped = owner
-			if now := p.Stats().VCenters[agentName].Owner; now == owner || now == "" {
-				t.Fatalf("round %d: owner %q after %s stopped", round, now, owner)
+			// The proxy learns of the stop from the connection's close,
+			// which it reads in its own time: wait for the change.
+			deadline := time.Now().Add(10 * time.Second)
+			now := p.Stats().VCenters[agentName].Owner
+			for (now == owner || now == "") && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+				now = p.Stats().VCenters[agentName].Owner
+			}
+			if now == owner || now == "" {
+				t.Fatalf("round %d: owner %q 10 s after %s stopped", round, now, owner)
 			}
 		case 3: // and comes back: it owns the vCenter again, cold
 			start(stopped)
