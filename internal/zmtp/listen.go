@@ -539,10 +539,16 @@ func (l *Listener) evictWaiterLocked() {
 	}
 }
 
-// await waits, before a byte is read, until queued sl enters the
-// handshake pool; false when it was closed, the wait expired or the
-// listener stops.
+// await waits, before a byte is read, until sl (queued, or admitted
+// already) is in the handshake pool; false when it was closed, the wait
+// expired or the listener stops.
 func (l *Listener) await(ctx context.Context, stopping <-chan struct{}, sl *slot) bool {
+	l.mu.Lock()
+	entered := sl.entered // admitted at once (most connections): no timer
+	l.mu.Unlock()
+	if entered {
+		return true
+	}
 	limit := l.cfg.HandshakeTimeout
 	if limit <= 0 {
 		limit = DefaultHandshakeTimeout
@@ -627,13 +633,6 @@ func (sl *slot) evictLocked() {
 	sl.evicted = true
 	close(sl.gone)
 	sl.raw.Close()
-}
-
-// isEntered reads sl.entered under mu.
-func (sl *slot) isEntered(mu *sync.Mutex) bool {
-	mu.Lock()
-	defer mu.Unlock()
-	return sl.entered
 }
 
 func (l *Listener) evictHandshakeLocked(victim *slot, pool string) {
@@ -768,7 +767,7 @@ func (l *Listener) serveConn(ctx context.Context, stopping <-chan struct{}, sl *
 	raw := sl.raw
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
-	if !sl.isEntered(&l.mu) && !l.await(ctx, stopping, sl) {
+	if !l.await(ctx, stopping, sl) {
 		return
 	}
 	l.mu.Lock()
